@@ -1,0 +1,527 @@
+// ecsdb/database.hpp — the database handle, pinned read views, the writer and transactions.
+//
+//   auto schema = ecsdb::load_schema_file("game.toml");
+//   auto db = ecsdb::Database::open(*schema).value();
+//   ecsdb::WriterHandle& w = db->writer();              // the simulation thread owns the writer
+//   ecsdb::Entity e = w.create().value();
+//   w.add(e, Health{100, 100}).ignore();                // an implicit transaction
+//   {
+//     ecsdb::PinnedView view = db->pin();               // any thread: a consistent snapshot
+//     const Health* h = view.get<Health>(e);            // zero-copy: points into the pinned version
+//   }
+//
+// Model (DESIGN.md §2): one writer applies every mutation to a private next version, copying only the
+// pages it touches; publish() makes that version visible to readers with one atomic store. Readers pin a
+// version and read it without locks; everything obtained from a PinnedView stays valid and unchanged until
+// the view is destroyed. Commit and publish are separate steps: a commit is atomic and visible to the
+// writer at once; readers see it at the next publish, which by default follows every commit
+// (DatabaseOptions::publish_every_commits) and can be batched per game tick.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "ecsdb/bind.hpp"
+#include "ecsdb/detail/version_state.hpp"
+#include "ecsdb/entity.hpp"
+#include "ecsdb/schema.hpp"
+#include "ecsdb/status.hpp"
+#include "ecsdb/value.hpp"
+
+namespace ecsdb {
+
+class Database;
+class WriterHandle;
+class Transaction;
+
+namespace detail {
+class WriterCore;
+std::uint32_t next_type_index() noexcept;
+template <typename T>
+inline const std::uint32_t type_index = next_type_index();
+inline constexpr std::uint32_t kMaxBoundTypes = 1024;
+inline constexpr std::uint16_t kNoTable = 0xFFFF;
+}  // namespace detail
+
+struct DatabaseOptions {
+  // Publish after this many commits; 0 = only when WriterHandle::publish() is called (e.g. once per tick).
+  std::uint32_t publish_every_commits = 1;
+  // Concurrently pinned views supported without waiting.
+  std::uint32_t reader_slots = 128;
+};
+
+struct DatabaseMetrics {
+  std::uint64_t commits = 0;                // transactions committed
+  std::uint64_t rollbacks = 0;              // transactions rolled back (explicitly, by error or by drop)
+  std::uint64_t published_version = 0;
+  std::uint64_t pinned_views = 0;
+  std::uint64_t oldest_pinned_version = 0;  // 0 when no view is pinned
+  std::uint64_t retired_bytes = 0;          // old pages kept alive for pinned views
+  std::uint64_t reclaimed_bytes_total = 0;
+  std::uint64_t pages_copied_total = 0;     // copy-on-write page copies, ever
+  std::uint64_t bytes_in_use = 0;           // pages + directories allocated
+  std::uint64_t bytes_pooled = 0;           // freed pages kept for reuse
+  std::uint64_t entities_alive = 0;         // in the published version
+};
+
+// ---------------------------------------------------------------------------------------------------
+// PinnedView: a consistent, immutable snapshot of every table. Any thread; cheap to create (two atomic
+// operations) and to destroy (one store), from any thread. Pointers and references
+// returned by it stay valid until it is destroyed. Hold it for a frame, not forever: the pages it keeps
+// alive are reported in DatabaseMetrics::retired_bytes.
+class PinnedView {
+ public:
+  PinnedView(PinnedView&& other) noexcept
+      : db_(std::exchange(other.db_, nullptr)), state_(other.state_), slot_(other.slot_) {}
+  PinnedView& operator=(PinnedView&& other) noexcept;
+  PinnedView(const PinnedView&) = delete;
+  PinnedView& operator=(const PinnedView&) = delete;
+  ~PinnedView() { release(); }
+
+  std::uint64_t version() const noexcept { return state_->number; }
+  bool alive(Entity e) const noexcept { return state_->registry.is_alive(e); }
+  std::uint64_t entity_count() const noexcept { return state_->registry.alive; }
+
+  // The component of `e`, or nullptr when e is stale or lacks it. T must be bound (ECSDB_COMPONENT).
+  template <BoundComponent T>
+  const T* get(Entity e) const noexcept;
+  template <BoundComponent T>
+  bool has(Entity e) const noexcept;
+  template <BoundComponent T>
+  std::size_t count() const noexcept;
+
+  // Calls f(Entity, const A&, const B&, ...) for every entity that has all of A, B, ...; driven by the
+  // smallest of the tables.
+  template <BoundComponent... T, typename F>
+  void each(F&& f) const;
+
+  // Range form: for (auto [e, t, h] : view.query<Transform, Health>()) { ... }
+  template <BoundComponent... T>
+  class Query;
+  template <BoundComponent... T>
+  Query<T...> query() const;
+
+  // Dynamic access by name (tools, CLI, HTTP). Errors name the table, field and entity.
+  Result<Row> read_row(std::string_view table, Entity e) const;
+  Result<Value> read_field(std::string_view table, Entity e, std::string_view field) const;
+  // Keys (Entity bits for `one` tables, RowId bits for `many`) of every row of `table`, in row order.
+  Result<std::vector<std::uint64_t>> keys(std::string_view table) const;
+  // Rows of a `many` table owned by `owner`.
+  Result<std::vector<RowId>> children(std::string_view table, Entity owner) const;
+
+  const detail::VersionState& state() const noexcept { return *state_; }
+  const Database& database() const noexcept { return *db_; }
+
+ private:
+  friend class Database;
+  PinnedView(const Database* db, const detail::VersionState* state, std::uint32_t slot) noexcept
+      : db_(db), state_(state), slot_(slot) {}
+  void release() noexcept;
+  template <typename T>
+  std::uint16_t table_of() const noexcept;
+
+  const Database* db_;
+  const detail::VersionState* state_;
+  std::uint32_t slot_;
+};
+
+// ---------------------------------------------------------------------------------------------------
+// Transaction: groups operations; all-or-nothing. Reads its own writes (get()). Constraints (foreign keys,
+// unique, on_delete) are checked at commit(); a failing commit changes nothing and names the row, field
+// and constraint. Rolled back by rollback(), by destruction without commit, and by commit() failing.
+// Owner thread only. At most one transaction is open at a time.
+class Transaction {
+ public:
+  Transaction(Transaction&& other) noexcept : core_(std::exchange(other.core_, nullptr)), db_(other.db_) {}
+  Transaction& operator=(Transaction&&) = delete;
+  Transaction(const Transaction&) = delete;
+  ~Transaction() { if (core_ != nullptr) rollback(); }
+
+  bool active() const noexcept { return core_ != nullptr; }
+  Status commit();
+  void rollback() noexcept;
+
+  Result<Entity> create();
+  Status create_many(std::size_t n, std::vector<Entity>& out);
+  Status destroy(Entity e);
+
+  template <BoundComponent T> Status add(Entity e, const T& value);
+  template <BoundComponent T> Status update(Entity e, const T& value);
+  // Adds or replaces.
+  template <BoundComponent T> Status put(Entity e, const T& value);
+  template <BoundComponent T> Status remove(Entity e);
+  // The component as this transaction sees it (own writes included); valid until the next write.
+  template <BoundComponent T> const T* get(Entity e) const;
+  // Sets one field (member pointer), recording only that field as changed.
+  template <BoundComponent T, typename M> Status set(Entity e, M T::*member, const M& value);
+  // Adds a row to a `many` table owned by `owner`.
+  template <BoundComponent T> Result<RowId> insert_child(Entity owner, const T& value);
+  template <BoundComponent T> Status update_child(RowId row, const T& value);
+  Status remove_child(std::string_view table, RowId row);
+
+  // Dynamic forms (values checked against the schema type).
+  Status add_row(std::string_view table, Entity e, const Row& values);
+  Status set_field(std::string_view table, std::uint64_t key, std::string_view field, const Value& value);
+  Status remove_row(std::string_view table, std::uint64_t key);
+  bool alive(Entity e) const;
+
+  // Mutable iteration over every row of T (copy-on-write once per touched page): f(Entity, T&).
+  template <BoundComponent T, typename F> Status for_each_mut(F&& f);
+
+ private:
+  friend class WriterHandle;
+  Transaction(detail::WriterCore* core, Database* db) noexcept : core_(core), db_(db) {}
+  template <typename T> Result<std::uint16_t> table_of() const;
+
+  detail::WriterCore* core_;
+  Database* db_;
+};
+
+// ---------------------------------------------------------------------------------------------------
+// WriterHandle: the exclusive writer. One thread (the owner, typically the simulation thread) uses it at a
+// time. Every method outside an explicit Transaction is an implicit single-operation transaction.
+class WriterHandle {
+ public:
+  Transaction begin();
+  // Makes every commit so far visible to readers (no-op when nothing changed).
+  void publish();
+
+  Result<Entity> create();
+  Status create_many(std::size_t n, std::vector<Entity>& out);
+  Status destroy(Entity e);
+  template <BoundComponent T> Status add(Entity e, const T& value) { return run([&](Transaction& t) { return t.add(e, value); }); }
+  template <BoundComponent T> Status update(Entity e, const T& value) { return run([&](Transaction& t) { return t.update(e, value); }); }
+  template <BoundComponent T> Status put(Entity e, const T& value) { return run([&](Transaction& t) { return t.put(e, value); }); }
+  template <BoundComponent T> Status remove(Entity e) { return run([&](Transaction& t) { return t.template remove<T>(e); }); }
+  template <BoundComponent T, typename M> Status set(Entity e, M T::*member, const M& value) {
+    return run([&](Transaction& t) { return t.set(e, member, value); });
+  }
+  template <BoundComponent T> Result<RowId> insert_child(Entity owner, const T& value);
+  Status set_field(std::string_view table, std::uint64_t key, std::string_view field, const Value& value) {
+    return run([&](Transaction& t) { return t.set_field(table, key, field, value); });
+  }
+  Status add_row(std::string_view table, Entity e, const Row& values) {
+    return run([&](Transaction& t) { return t.add_row(table, e, values); });
+  }
+  // The component as the writer sees it (committed, maybe not yet published).
+  template <BoundComponent T> const T* get(Entity e) const;
+  bool alive(Entity e) const;
+  template <BoundComponent T, typename F> Status for_each_mut(F&& f) {
+    return run([&](Transaction& t) { return t.template for_each_mut<T>(f); });
+  }
+
+ private:
+  friend class Database;
+  WriterHandle(detail::WriterCore* core, Database* db) noexcept : core_(core), db_(db) {}
+  template <typename Op>
+  Status run(Op&& op) {
+    Transaction t = begin();
+    ECSDB_RETURN_IF_ERROR(op(t));
+    return t.commit();
+  }
+
+  detail::WriterCore* core_;
+  Database* db_;
+};
+
+// ---------------------------------------------------------------------------------------------------
+class Database {
+ public:
+  static Result<std::unique_ptr<Database>> open(std::shared_ptr<const Schema> schema, DatabaseOptions options = {});
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+  ~Database();
+
+  const Schema& schema() const noexcept { return *schema_; }
+  std::shared_ptr<const Schema> schema_ptr() const noexcept { return schema_; }
+
+  // Any thread.
+  PinnedView pin() const noexcept;
+  std::uint64_t published_version() const noexcept;
+  DatabaseMetrics metrics() const;
+
+  // The owner's writer. Not thread-safe: one thread at a time.
+  WriterHandle& writer() noexcept { return writer_; }
+
+  // Checks T against its table's layout (StatusCode::kBindingMismatch names the field). Typed calls bind
+  // on first use; call this at start-up to get the error early.
+  template <BoundComponent T>
+  Status bind() const {
+    return bind_type(detail::type_index<T>, ComponentTraits<T>::table, ComponentTraits<T>::fields(), sizeof(T),
+                     alignof(T));
+  }
+  // Table id of T, or detail::kNoTable when T does not match the schema.
+  template <BoundComponent T>
+  std::uint16_t table_of() const noexcept {
+    const std::uint32_t v = bindings_[detail::type_index<T>].load(std::memory_order_acquire);
+    if (v != 0) [[likely]] return static_cast<std::uint16_t>(v - 1);
+    return bind<T>().is_ok() ? static_cast<std::uint16_t>(bindings_[detail::type_index<T>].load() - 1)
+                          : detail::kNoTable;
+  }
+  Result<std::uint16_t> table_id(std::string_view name) const;
+
+ private:
+  friend class PinnedView;
+  Database(std::shared_ptr<const Schema> schema, DatabaseOptions options);
+  Status bind_type(std::uint32_t type_index, std::string_view table, std::span<const FieldBinding> fields,
+                   std::size_t size, std::size_t align) const;
+  void unpin(std::uint32_t slot) const noexcept;
+
+  std::shared_ptr<const Schema> schema_;
+  DatabaseOptions options_;
+  std::unique_ptr<detail::WriterCore> core_;
+  WriterHandle writer_;
+  mutable std::unique_ptr<std::atomic<std::uint32_t>[]> bindings_;  // type index -> table id + 1
+};
+
+// ===================================================================================================
+// Inline implementation.
+
+inline PinnedView& PinnedView::operator=(PinnedView&& other) noexcept {
+  if (this != &other) {
+    release();
+    db_ = std::exchange(other.db_, nullptr);
+    state_ = other.state_;
+    slot_ = other.slot_;
+  }
+  return *this;
+}
+
+inline void PinnedView::release() noexcept {
+  if (db_ != nullptr) {
+    db_->unpin(slot_);
+    db_ = nullptr;
+  }
+}
+
+template <typename T>
+std::uint16_t PinnedView::table_of() const noexcept {
+  return db_->table_of<T>();
+}
+
+template <BoundComponent T>
+const T* PinnedView::get(Entity e) const noexcept {
+  const std::uint16_t t = table_of<T>();
+  if (t == detail::kNoTable) return nullptr;
+  // The row bytes were written as a T by the writer (layout checked at bind): the cast is valid.
+  return reinterpret_cast<const T*>(state_->find_row(t, e.bits()));
+}
+
+template <BoundComponent T>
+bool PinnedView::has(Entity e) const noexcept {
+  const std::uint16_t t = table_of<T>();
+  return t != detail::kNoTable && state_->find_row_index(t, e.bits()) != detail::kNoRow;
+}
+
+template <BoundComponent T>
+std::size_t PinnedView::count() const noexcept {
+  const std::uint16_t t = table_of<T>();
+  return t == detail::kNoTable ? 0 : state_->tables[t].row_count;
+}
+
+namespace detail {
+
+// Visits rows [0, row_count) of `t` page by page: visit(row_bytes, key_bits) for each.
+template <typename Visit>
+inline void scan_rows(const TableState& t, Visit&& visit) {
+  const std::uint32_t n = t.row_count;
+  const std::uint32_t rows_per_page = t.stride == 0 ? n : (1u << t.rows.shift);
+  const std::uint32_t keys_per_page = 1u << t.keys.shift;
+  const std::uint32_t chunk = rows_per_page < keys_per_page ? rows_per_page : keys_per_page;
+  for (std::uint32_t start = 0; start < n; start += chunk) {
+    const std::uint32_t end = start + chunk < n ? start + chunk : n;
+    const std::byte* row = t.stride == 0 ? nullptr : t.rows.at(start);
+    const auto* key = reinterpret_cast<const std::uint64_t*>(t.keys.at(start));
+    for (std::uint32_t i = start; i < end; ++i, row += t.stride, ++key) visit(row, *key);
+  }
+}
+
+}  // namespace detail
+
+template <BoundComponent... T, typename F>
+void PinnedView::each(F&& f) const {
+  static_assert(sizeof...(T) >= 1, "each<T...>() needs at least one component");
+  const std::uint16_t ids[] = {table_of<T>()...};
+  std::size_t driver = 0;
+  for (std::size_t i = 0; i < sizeof...(T); ++i) {
+    if (ids[i] == detail::kNoTable) return;
+    if (state_->tables[ids[i]].row_count < state_->tables[ids[driver]].row_count) driver = i;
+  }
+  const detail::VersionState* s = state_;
+  if constexpr (sizeof...(T) == 1) {
+    detail::scan_rows(s->tables[ids[0]], [&](const std::byte* row, std::uint64_t key) {
+      f(Entity::from_bits(key), *reinterpret_cast<const T*>(row)...);
+    });
+  } else {
+    detail::scan_rows(s->tables[ids[driver]], [&](const std::byte* row, std::uint64_t key) {
+      const std::byte* rows[sizeof...(T)];
+      for (std::size_t i = 0; i < sizeof...(T); ++i) {
+        rows[i] = i == driver ? row : s->find_row(ids[i], key);
+        if (rows[i] == nullptr) return;
+      }
+      [&]<std::size_t... I>(std::index_sequence<I...>) {
+        f(Entity::from_bits(key), *reinterpret_cast<const T*>(rows[I])...);
+      }(std::index_sequence_for<T...>{});
+    });
+  }
+}
+
+template <BoundComponent... T>
+class PinnedView::Query {
+ public:
+  using Item = std::tuple<Entity, const T&...>;
+
+  class iterator {
+   public:
+    iterator(const Query* q, std::uint32_t row) : q_(q), row_(row) { settle(); }
+    Item operator*() const {
+      return [&]<std::size_t... I>(std::index_sequence<I...>) {
+        return Item(Entity::from_bits(key_), *reinterpret_cast<const T*>(rows_[I])...);
+      }(std::index_sequence_for<T...>{});
+    }
+    iterator& operator++() { ++row_; settle(); return *this; }
+    bool operator==(const iterator& o) const noexcept { return row_ == o.row_; }
+
+   private:
+    void settle() {
+      const detail::TableState& d = q_->state_->tables[q_->ids_[q_->driver_]];
+      for (; row_ < q_->end_; ++row_) {
+        key_ = *reinterpret_cast<const std::uint64_t*>(d.keys.at(row_));
+        bool all = true;
+        for (std::size_t i = 0; i < sizeof...(T) && all; ++i) {
+          rows_[i] = i == q_->driver_ ? d.rows.at(row_) : q_->state_->find_row(q_->ids_[i], key_);
+          all = rows_[i] != nullptr;
+        }
+        if (all) return;
+      }
+    }
+    const Query* q_;
+    std::uint32_t row_;
+    std::uint64_t key_ = 0;
+    const std::byte* rows_[sizeof...(T)] = {};
+  };
+
+  iterator begin() const { return iterator(this, 0); }
+  iterator end() const { return iterator(this, end_); }
+
+ private:
+  friend class PinnedView;
+  explicit Query(const PinnedView& v) : state_(v.state_), ids_{v.table_of<T>()...} {
+    for (std::size_t i = 0; i < sizeof...(T); ++i) {
+      if (ids_[i] == detail::kNoTable) return;  // unbound type: empty range
+      if (state_->tables[ids_[i]].row_count < state_->tables[ids_[driver_]].row_count) driver_ = i;
+    }
+    end_ = state_->tables[ids_[driver_]].row_count;
+  }
+  const detail::VersionState* state_;
+  std::uint16_t ids_[sizeof...(T)];
+  std::size_t driver_ = 0;
+  std::uint32_t end_ = 0;
+};
+
+template <BoundComponent... T>
+PinnedView::Query<T...> PinnedView::query() const {
+  return Query<T...>(*this);
+}
+
+// ---- Transaction templates: thin typed wrappers over WriterCore's byte-level operations ----
+
+namespace detail {
+// Byte-level operations implemented in src/txn (WriterCore).
+Status txn_add(WriterCore* c, std::uint16_t table, Entity e, const void* bytes);
+Status txn_update(WriterCore* c, std::uint16_t table, std::uint64_t key, const void* bytes);
+Status txn_put(WriterCore* c, std::uint16_t table, Entity e, const void* bytes);
+Status txn_remove(WriterCore* c, std::uint16_t table, std::uint64_t key);
+Status txn_set_bytes(WriterCore* c, std::uint16_t table, std::uint64_t key, std::uint32_t offset,
+                     std::uint32_t size, const void* bytes);
+Result<RowId> txn_insert_child(WriterCore* c, std::uint16_t table, Entity owner, const void* bytes);
+const std::byte* txn_get(const WriterCore* c, std::uint16_t table, std::uint64_t key);
+// Calls visit(ctx, key, row) for every row, rows made writable page by page.
+Status txn_for_each_mut(WriterCore* c, std::uint16_t table, void* ctx,
+                        void (*visit)(void* ctx, std::uint64_t key, std::byte* row));
+}  // namespace detail
+
+template <typename T>
+Result<std::uint16_t> Transaction::table_of() const {
+  const std::uint16_t t = db_->table_of<T>();
+  if (t == detail::kNoTable) return db_->bind<T>();
+  return t;
+}
+
+template <BoundComponent T>
+Status Transaction::add(Entity e, const T& value) {
+  ECSDB_ASSIGN_OR_RETURN(const std::uint16_t t, table_of<T>());
+  return detail::txn_add(core_, t, e, &value);
+}
+template <BoundComponent T>
+Status Transaction::update(Entity e, const T& value) {
+  ECSDB_ASSIGN_OR_RETURN(const std::uint16_t t, table_of<T>());
+  return detail::txn_update(core_, t, e.bits(), &value);
+}
+template <BoundComponent T>
+Status Transaction::put(Entity e, const T& value) {
+  ECSDB_ASSIGN_OR_RETURN(const std::uint16_t t, table_of<T>());
+  return detail::txn_put(core_, t, e, &value);
+}
+template <BoundComponent T>
+Status Transaction::remove(Entity e) {
+  ECSDB_ASSIGN_OR_RETURN(const std::uint16_t t, table_of<T>());
+  return detail::txn_remove(core_, t, e.bits());
+}
+template <BoundComponent T>
+const T* Transaction::get(Entity e) const {
+  const std::uint16_t t = db_->table_of<T>();
+  if (t == detail::kNoTable) return nullptr;
+  return reinterpret_cast<const T*>(detail::txn_get(core_, t, e.bits()));
+}
+template <BoundComponent T, typename M>
+Status Transaction::set(Entity e, M T::*member, const M& value) {
+  ECSDB_ASSIGN_OR_RETURN(const std::uint16_t t, table_of<T>());
+  // Offset of the member inside T (which equals its offset in the row, checked at bind).
+  alignas(T) unsigned char storage[sizeof(T)];
+  const T* probe = reinterpret_cast<const T*>(storage);
+  const auto offset = static_cast<std::uint32_t>(reinterpret_cast<const unsigned char*>(&(probe->*member)) - storage);
+  return detail::txn_set_bytes(core_, t, e.bits(), offset, sizeof(M), &value);
+}
+template <BoundComponent T>
+Result<RowId> Transaction::insert_child(Entity owner, const T& value) {
+  ECSDB_ASSIGN_OR_RETURN(const std::uint16_t t, table_of<T>());
+  return detail::txn_insert_child(core_, t, owner, &value);
+}
+template <BoundComponent T>
+Status Transaction::update_child(RowId row, const T& value) {
+  ECSDB_ASSIGN_OR_RETURN(const std::uint16_t t, table_of<T>());
+  return detail::txn_update(core_, t, row.bits(), &value);
+}
+template <BoundComponent T, typename F>
+Status Transaction::for_each_mut(F&& f) {
+  ECSDB_ASSIGN_OR_RETURN(const std::uint16_t t, table_of<T>());
+  auto visit = [](void* ctx, std::uint64_t key, std::byte* row) {
+    (*static_cast<std::remove_reference_t<F>*>(ctx))(Entity::from_bits(key), *reinterpret_cast<T*>(row));
+  };
+  return detail::txn_for_each_mut(core_, t, &f, visit);
+}
+
+template <BoundComponent T>
+Result<RowId> WriterHandle::insert_child(Entity owner, const T& value) {
+  Transaction t = begin();
+  ECSDB_ASSIGN_OR_RETURN(RowId id, t.insert_child(owner, value));
+  ECSDB_RETURN_IF_ERROR(t.commit());
+  return id;
+}
+template <BoundComponent T>
+const T* WriterHandle::get(Entity e) const {
+  const std::uint16_t t = db_->table_of<T>();
+  if (t == detail::kNoTable) return nullptr;
+  return reinterpret_cast<const T*>(detail::txn_get(core_, t, e.bits()));
+}
+
+}  // namespace ecsdb

@@ -1,0 +1,86 @@
+// ecsdb/detail/version_state.hpp — what one committed version of the database is made of. Internal.
+//
+// A VersionState is immutable once published: readers pin it and read tables through it without locks.
+// It is small (a few PagedArray values per table); its pages are shared with neighbouring versions and
+// copied by the writer only when touched (see paged_array.hpp).
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "ecsdb/detail/paged_array.hpp"
+#include "ecsdb/entity.hpp"
+
+namespace ecsdb::detail {
+
+inline constexpr std::uint32_t kNoRow = std::numeric_limits<std::uint32_t>::max();
+
+// Sparse index entry: key index -> dense row. `generation` is the generation of the key (entity or RowId)
+// the row belongs to, so a lookup with a stale id misses here without touching the registry.
+struct SparseSlot {
+  std::uint32_t generation;
+  std::uint32_t row;  // kNoRow when the key has no row in this table
+};
+
+// One table (component) in one version: dense rows, the key of each row, and the sparse index.
+struct TableState {
+  PagedArray rows;      // row_count rows of `stride` bytes, packed (swap-and-pop keeps them dense)
+  PagedArray keys;      // u64 per row: the Entity (cardinality one) or RowId (many) bits of the row
+  PagedArray owners;    // u64 per row, cardinality many only: the owning Entity bits (0 for root tables)
+  PagedArray sparse;    // SparseSlot per key index
+  std::uint32_t row_count = 0;
+  std::uint32_t stride = 0;
+};
+
+// Registry slot of one entity index; followed in memory by `mask_words` u64 of component presence bits.
+struct EntitySlot {
+  std::uint32_t generation;
+  std::uint32_t alive;   // 1 while the entity with `generation` exists
+};
+
+struct RegistryState {
+  PagedArray slots;                 // elem_size = sizeof(EntitySlot) + 8 * mask_words
+  std::uint32_t used = 0;           // indices ever handed out (slots [0, used) are initialised)
+  std::uint32_t alive = 0;          // live entities
+  std::uint32_t mask_words = 1;
+
+  const EntitySlot* slot(std::uint32_t index) const noexcept {
+    return reinterpret_cast<const EntitySlot*>(slots.at(index));
+  }
+  const std::uint64_t* mask(std::uint32_t index) const noexcept {
+    return reinterpret_cast<const std::uint64_t*>(slots.at(index) + sizeof(EntitySlot));
+  }
+  bool is_alive(Entity e) const noexcept {
+    if (e.index() >= used) return false;
+    const EntitySlot* s = slot(e.index());
+    return s->alive != 0 && s->generation == e.generation();
+  }
+};
+
+struct VersionState {
+  std::uint64_t number = 0;           // 1 for the first published version; never wraps (64 bits)
+  std::uint64_t commit_count = 0;     // transactions committed up to and including this version
+  RegistryState registry;
+  std::vector<TableState> tables;     // indexed by Table::id
+
+  // The row of `key` in table `table`, or nullptr when absent or stale.
+  const std::byte* find_row(std::uint16_t table, std::uint64_t key_bits) const noexcept {
+    const TableState& t = tables[table];
+    const auto index = static_cast<std::uint32_t>(key_bits);
+    if (index >= t.sparse.capacity()) return nullptr;
+    const auto* s = reinterpret_cast<const SparseSlot*>(t.sparse.at(index));
+    if (s->row == kNoRow || s->generation != static_cast<std::uint32_t>(key_bits >> 32)) return nullptr;
+    return t.rows.at(s->row);
+  }
+  std::uint32_t find_row_index(std::uint16_t table, std::uint64_t key_bits) const noexcept {
+    const TableState& t = tables[table];
+    const auto index = static_cast<std::uint32_t>(key_bits);
+    if (index >= t.sparse.capacity()) return kNoRow;
+    const auto* s = reinterpret_cast<const SparseSlot*>(t.sparse.at(index));
+    if (s->generation != static_cast<std::uint32_t>(key_bits >> 32)) return kNoRow;
+    return s->row;
+  }
+};
+
+}  // namespace ecsdb::detail

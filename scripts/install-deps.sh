@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages ECSDb needs to build, test and benchmark.
+# Idempotent and fast when everything is already there: apt runs only for what is missing.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build ccache pkg-config
+  libtomlplusplus-dev      # TOML schema parser
+  libcli11-dev             # CLI argument parsing
+  nlohmann-json3-dev       # JSON output of the CLI
+  libfmt-dev
+  libgtest-dev libgmock-dev librapidcheck-dev   # tests
+  libbenchmark-dev libsqlite3-dev               # benchmarks and their SQLite peer
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  SUDO=""
+  if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

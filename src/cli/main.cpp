@@ -1,0 +1,21 @@
+// ecsdb — the command-line tool: validate and codegen schemas, run the demo and the benchmark suites.
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"ecsdb — an embedded, transactional, in-memory database for ECS game engines"};
+  app.require_subcommand(1);
+  int exit_code = 0;
+  ecsdb::cli::add_validate_command(app, exit_code);
+  ecsdb::cli::add_codegen_command(app, exit_code);
+  ecsdb::cli::add_bench_command(app, exit_code);
+  ecsdb::cli::add_demo_command(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  return exit_code;
+}

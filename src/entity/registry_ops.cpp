@@ -1,0 +1,71 @@
+#include "entity/registry_ops.hpp"
+
+#include <cassert>
+
+namespace ecsdb::entity {
+
+using detail::EntitySlot;
+using detail::RegistryState;
+
+namespace {
+EntitySlot* mutable_slot(RegistryState& r, std::uint32_t index, storage::WriteContext& ctx) {
+  return reinterpret_cast<EntitySlot*>(storage::mutable_at(r.slots, index, ctx));
+}
+std::uint32_t next_generation(std::uint32_t g) { return g + 1 == 0 ? 1 : g + 1; }
+}  // namespace
+
+void init_registry(RegistryState& r, std::uint32_t table_count) {
+  r = RegistryState{};
+  r.mask_words = (table_count + 63) / 64;
+  if (r.mask_words == 0) r.mask_words = 1;
+  storage::init_array(r.slots, static_cast<std::uint32_t>(sizeof(EntitySlot) + 8 * r.mask_words));
+}
+
+void destroy_registry(RegistryState& r, storage::PagePool& pool) noexcept { storage::destroy_array(r.slots, pool); }
+
+Entity create_entity(RegistryState& r, std::vector<std::uint32_t>& free_list, storage::WriteContext& ctx) {
+  std::uint32_t index;
+  if (!free_list.empty()) {
+    index = free_list.back();
+    free_list.pop_back();
+  } else {
+    index = r.used;
+    if (index >= r.slots.capacity()) storage::grow_to(r.slots, std::uint64_t{index} + 1, ctx);
+    ++r.used;
+    mutable_slot(r, index, ctx)->generation = 1;
+  }
+  EntitySlot* s = mutable_slot(r, index, ctx);
+  s->alive = 1;
+  ++r.alive;
+  return Entity(index, s->generation);
+}
+
+void destroy_entity(RegistryState& r, Entity e, std::vector<std::uint32_t>& free_list,
+                    storage::WriteContext& ctx) {
+  assert(r.is_alive(e));
+  EntitySlot* s = mutable_slot(r, e.index(), ctx);
+  s->alive = 0;
+  s->generation = next_generation(s->generation);
+  --r.alive;
+  free_list.push_back(e.index());
+}
+
+void undestroy_entity(RegistryState& r, Entity e, std::vector<std::uint32_t>& free_list,
+                      storage::WriteContext& ctx) {
+  assert(!free_list.empty() && free_list.back() == e.index());
+  free_list.pop_back();
+  EntitySlot* s = mutable_slot(r, e.index(), ctx);
+  s->alive = 1;
+  s->generation = e.generation();
+  ++r.alive;
+}
+
+void set_component_bit(RegistryState& r, std::uint32_t index, std::uint16_t table, bool present,
+                       storage::WriteContext& ctx) {
+  auto* mask = reinterpret_cast<std::uint64_t*>(storage::mutable_at(r.slots, index, ctx) + sizeof(EntitySlot));
+  const std::uint64_t bit = 1ull << (table & 63);
+  if (present) mask[table >> 6] |= bit;
+  else mask[table >> 6] &= ~bit;
+}
+
+}  // namespace ecsdb::entity

@@ -1,0 +1,38 @@
+// Mutation of the entity registry in the version being built. Writer thread only.
+//
+// Entity index i is alive with generation g when slot i holds {g, alive=1}. Destroying bumps g (skipping
+// 0, so Entity::null() is never alive) and pushes i on the free list; creation reuses the most recently
+// freed index first, so hot slots stay in cache.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "ecsdb/detail/version_state.hpp"
+#include "ecsdb/entity.hpp"
+#include "storage/cow.hpp"
+
+namespace ecsdb::entity {
+
+void init_registry(detail::RegistryState& r, std::uint32_t table_count);
+void destroy_registry(detail::RegistryState& r, storage::PagePool& pool) noexcept;
+
+// REQUIRES: the registry has fewer than 2^32 - 1 indices in use (checked by the caller).
+Entity create_entity(detail::RegistryState& r, std::vector<std::uint32_t>& free_list, storage::WriteContext& ctx);
+
+// Marks `e` dead and frees its index. REQUIRES: alive, no component bits set.
+void destroy_entity(detail::RegistryState& r, Entity e, std::vector<std::uint32_t>& free_list,
+                    storage::WriteContext& ctx);
+
+// Exact inverse of destroy_entity (rollback): REQUIRES e.index() is the last entry of free_list.
+void undestroy_entity(detail::RegistryState& r, Entity e, std::vector<std::uint32_t>& free_list,
+                      storage::WriteContext& ctx);
+
+void set_component_bit(detail::RegistryState& r, std::uint32_t index, std::uint16_t table, bool present,
+                       storage::WriteContext& ctx);
+
+inline bool has_component_bit(const detail::RegistryState& r, std::uint32_t index, std::uint16_t table) {
+  return (r.mask(index)[table >> 6] >> (table & 63)) & 1u;
+}
+
+}  // namespace ecsdb::entity

@@ -1,0 +1,81 @@
+#include "storage/page_pool.hpp"
+
+#include <new>
+
+namespace ecsdb::storage {
+
+using detail::Directory;
+using detail::kPageAlign;
+using detail::PageHeader;
+
+namespace {
+std::size_t directory_bytes(std::uint32_t capacity) {
+  return sizeof(Directory) + sizeof(std::byte*) * capacity;
+}
+}  // namespace
+
+PagePool::~PagePool() { trim(); }
+
+void* PagePool::take(std::size_t total_bytes, bool& reused) {
+  auto it = free_.find(total_bytes);
+  if (it != free_.end() && !it->second.empty()) {
+    void* block = it->second.back();
+    it->second.pop_back();
+    stats_.bytes_pooled -= total_bytes;
+    reused = true;
+    return block;
+  }
+  reused = false;
+  return ::operator new(total_bytes, std::align_val_t{kPageAlign});
+}
+
+void PagePool::give(void* block, std::size_t total_bytes) noexcept {
+  try {
+    free_[total_bytes].push_back(block);
+    stats_.bytes_pooled += total_bytes;
+  } catch (...) {  // out of memory for the free list itself: release the block instead
+    ::operator delete(block, std::align_val_t{kPageAlign});
+  }
+}
+
+std::byte* PagePool::allocate_page(std::uint32_t bytes, std::uint64_t birth) {
+  const std::size_t total = kPageAlign + bytes;
+  bool reused = false;
+  auto* block = static_cast<std::byte*>(take(total, reused));
+  reused ? ++stats_.pages_reused : ++stats_.pages_allocated;
+  stats_.bytes_in_use += total;
+  auto* header = new (block) PageHeader{birth, bytes};
+  (void)header;
+  return block + kPageAlign;
+}
+
+void PagePool::free_page(std::byte* data) noexcept {
+  PageHeader* header = detail::header_of(data);
+  const std::size_t total = kPageAlign + header->bytes;
+  stats_.bytes_in_use -= total;
+  give(header, total);
+}
+
+Directory* PagePool::allocate_directory(std::uint32_t capacity, std::uint64_t birth) {
+  const std::size_t total = directory_bytes(capacity);
+  bool reused = false;
+  void* block = take(total, reused);
+  stats_.bytes_in_use += total;
+  return new (block) Directory{birth, capacity};
+}
+
+void PagePool::free_directory(Directory* dir) noexcept {
+  const std::size_t total = directory_bytes(dir->capacity);
+  stats_.bytes_in_use -= total;
+  give(dir, total);
+}
+
+void PagePool::trim() noexcept {
+  for (auto& [bytes, blocks] : free_) {
+    for (void* b : blocks) ::operator delete(b, std::align_val_t{kPageAlign});
+    stats_.bytes_pooled -= bytes * blocks.size();
+    blocks.clear();
+  }
+}
+
+}  // namespace ecsdb::storage

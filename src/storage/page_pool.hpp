@@ -1,0 +1,49 @@
+// PagePool — allocation and reuse of pages and directories. Writer thread only (no synchronisation).
+//
+// Freed memory goes to a free list per size and is handed out again before the system allocator is asked,
+// so a steady workload (copy-on-write of the same pages every commit) allocates nothing after warm-up.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
+
+#include "ecsdb/detail/paged_array.hpp"
+
+namespace ecsdb::storage {
+
+struct PoolStats {
+  std::uint64_t bytes_in_use = 0;     // pages + directories reachable or awaiting reclamation
+  std::uint64_t bytes_pooled = 0;     // freed, kept for reuse
+  std::uint64_t pages_allocated = 0;  // from the system allocator, ever
+  std::uint64_t pages_reused = 0;     // from the free lists, ever
+};
+
+class PagePool {
+ public:
+  PagePool() = default;
+  PagePool(const PagePool&) = delete;
+  PagePool& operator=(const PagePool&) = delete;
+  ~PagePool();
+
+  // A page of `bytes` data bytes (contents unspecified); returns the data pointer.
+  std::byte* allocate_page(std::uint32_t bytes, std::uint64_t birth);
+  void free_page(std::byte* data) noexcept;
+
+  detail::Directory* allocate_directory(std::uint32_t capacity, std::uint64_t birth);
+  void free_directory(detail::Directory* dir) noexcept;
+
+  // Returns pooled memory to the system (e.g. after a large delete).
+  void trim() noexcept;
+  const PoolStats& stats() const noexcept { return stats_; }
+
+ private:
+  void* take(std::size_t total_bytes, bool& reused);
+  void give(void* block, std::size_t total_bytes) noexcept;
+
+  std::unordered_map<std::size_t, std::vector<void*>> free_;  // total block bytes -> blocks
+  PoolStats stats_;
+};
+
+}  // namespace ecsdb::storage

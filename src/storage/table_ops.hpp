@@ -1,0 +1,45 @@
+// Row-level mutation of one table in the version being built. Writer thread only.
+//
+// Rows stay packed: removal moves the last row into the hole (swap-and-pop) and fixes the sparse entry of
+// the moved key. All writes go through copy-on-write (cow.hpp).
+#pragma once
+
+#include <cstdint>
+
+#include "ecsdb/detail/version_state.hpp"
+#include "storage/cow.hpp"
+
+namespace ecsdb::storage {
+
+void init_table(detail::TableState& t, std::uint32_t stride, bool has_owner_column);
+void destroy_table(detail::TableState& t, PagePool& pool) noexcept;
+
+// Appends a row for `key_bits` (REQUIRES: the key has no row) and returns its bytes, zeroed, to be filled.
+// Returns nullptr for a table with stride 0 (a tag component: presence only).
+std::byte* insert_row(detail::TableState& t, std::uint64_t key_bits, std::uint64_t owner_bits, WriteContext& ctx);
+
+// Puts a row for `key_bits` back at dense position `row` (REQUIRES: row <= row_count), moving the row that
+// is there to the end. The exact inverse of remove_row; used by rollback.
+std::byte* insert_row_at(detail::TableState& t, std::uint32_t row, std::uint64_t key_bits, std::uint64_t owner_bits,
+                         WriteContext& ctx);
+
+// Removes the row of `key_bits` (REQUIRES: present). Returns the dense index it had.
+std::uint32_t remove_row(detail::TableState& t, std::uint64_t key_bits, WriteContext& ctx);
+
+// Writable bytes of dense row `row`.
+inline std::byte* mutable_row(detail::TableState& t, std::uint32_t row, WriteContext& ctx) {
+  return mutable_at(t.rows, row, ctx);
+}
+
+inline std::uint64_t row_key(const detail::TableState& t, std::uint32_t row) {
+  return *reinterpret_cast<const std::uint64_t*>(t.keys.at(row));
+}
+inline std::uint64_t row_owner(const detail::TableState& t, std::uint32_t row) {
+  return t.owners.elem_size == 0 ? row_key(t, row) : *reinterpret_cast<const std::uint64_t*>(t.owners.at(row));
+}
+
+// Sets the generation of sparse slot `index` with no row (used for RowId allocation of `many` tables).
+void set_key_generation(detail::TableState& t, std::uint32_t index, std::uint32_t generation, WriteContext& ctx);
+std::uint32_t key_generation(const detail::TableState& t, std::uint32_t index);
+
+}  // namespace ecsdb::storage

@@ -1,0 +1,338 @@
+#include "ecsdb/database.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "storage/field_codec.hpp"
+#include "storage/table_ops.hpp"
+#include "txn/writer_core.hpp"
+
+namespace ecsdb {
+
+namespace detail {
+
+std::uint32_t next_type_index() noexcept {
+  static std::atomic<std::uint32_t> next{0};
+  const std::uint32_t i = next.fetch_add(1, std::memory_order_relaxed);
+  // More bound C++ types than slots is a programming error; fail loudly rather than alias bindings.
+  if (i >= kMaxBoundTypes) std::abort();
+  return i;
+}
+
+Status txn_add(WriterCore* c, std::uint16_t table, Entity e, const void* bytes) { return c->add(table, e, bytes); }
+Status txn_update(WriterCore* c, std::uint16_t table, std::uint64_t key, const void* bytes) {
+  return c->update(table, key, bytes);
+}
+Status txn_put(WriterCore* c, std::uint16_t table, Entity e, const void* bytes) { return c->put(table, e, bytes); }
+Status txn_remove(WriterCore* c, std::uint16_t table, std::uint64_t key) { return c->remove(table, key); }
+Status txn_set_bytes(WriterCore* c, std::uint16_t table, std::uint64_t key, std::uint32_t offset,
+                     std::uint32_t size, const void* bytes) {
+  return c->set_bytes(table, key, offset, size, bytes);
+}
+Result<RowId> txn_insert_child(WriterCore* c, std::uint16_t table, Entity owner, const void* bytes) {
+  return c->insert_child(table, owner, bytes);
+}
+const std::byte* txn_get(const WriterCore* c, std::uint16_t table, std::uint64_t key) { return c->get(table, key); }
+Status txn_for_each_mut(WriterCore* c, std::uint16_t table, void* ctx,
+                        void (*visit)(void* ctx, std::uint64_t key, std::byte* row)) {
+  return c->for_each_mut(table, ctx, visit);
+}
+
+}  // namespace detail
+
+// ---- Database ----
+
+Database::Database(std::shared_ptr<const Schema> schema, DatabaseOptions options)
+    : schema_(std::move(schema)),
+      options_(options),
+      core_(std::make_unique<detail::WriterCore>(schema_, options_)),
+      writer_(core_.get(), this),
+      bindings_(new std::atomic<std::uint32_t>[detail::kMaxBoundTypes]) {
+  for (std::uint32_t i = 0; i < detail::kMaxBoundTypes; ++i) bindings_[i].store(0, std::memory_order_relaxed);
+}
+
+Database::~Database() = default;
+
+Result<std::unique_ptr<Database>> Database::open(std::shared_ptr<const Schema> schema, DatabaseOptions options) {
+  if (schema == nullptr) return invalid_argument("Database::open: schema is null");
+  if (schema->tables.size() >= detail::kNoTable) return invalid_argument("Database::open: too many tables");
+  if (options.reader_slots == 0) return invalid_argument("Database::open: reader_slots must be at least 1");
+  return std::unique_ptr<Database>(new Database(std::move(schema), options));
+}
+
+PinnedView Database::pin() const noexcept {
+  std::uint32_t slot = 0;
+  const detail::VersionState* state = core_->versions().pin(slot);
+  return PinnedView(this, state, slot);
+}
+
+void Database::unpin(std::uint32_t slot) const noexcept { core_->versions().unpin(slot); }
+
+std::uint64_t Database::published_version() const noexcept { return core_->versions().published_number(); }
+
+DatabaseMetrics Database::metrics() const {
+  DatabaseMetrics m;
+  const version::VersionMetrics v = core_->versions().metrics();
+  m.published_version = v.published;
+  m.pinned_views = v.pinned_views;
+  m.oldest_pinned_version = v.oldest_pinned;
+  m.retired_bytes = v.retired_bytes;
+  m.reclaimed_bytes_total = v.reclaimed_bytes_total;
+  // Writer-side counters: exact when read from the owner thread, approximate from others.
+  m.commits = core_->commits();
+  m.rollbacks = core_->rollbacks();
+  m.pages_copied_total = core_->pages_copied();
+  m.bytes_in_use = core_->pool().stats().bytes_in_use;
+  m.bytes_pooled = core_->pool().stats().bytes_pooled;
+  PinnedView view = pin();
+  m.entities_alive = view.entity_count();
+  return m;
+}
+
+Result<std::uint16_t> Database::table_id(std::string_view name) const {
+  const Table* t = schema_->find_table(name);
+  if (t == nullptr) return not_found("no table named '" + std::string(name) + "' in schema '" + schema_->database + "'");
+  return t->id;
+}
+
+namespace {
+
+std::string describe(const CppType& t) {
+  if (t.kind == TypeKind::kScalar || t.kind == TypeKind::kEnum) return std::string(to_string(t.scalar));
+  return std::to_string(t.size) + "-byte value";
+}
+
+// Whether a C++ member type can alias a schema type byte for byte.
+bool compatible(const CppType& c, const Type& s) {
+  if (c.size != s.size || c.align > s.align) return false;
+  switch (s.kind) {
+    case TypeKind::kScalar:
+      return c.kind == TypeKind::kScalar && c.scalar == s.scalar;
+    case TypeKind::kEnum:
+      return (c.kind == TypeKind::kEnum || c.kind == TypeKind::kScalar) && c.scalar == s.scalar;
+    case TypeKind::kEntityRef:
+      return c.kind == TypeKind::kEntityRef || (c.kind == TypeKind::kScalar && c.scalar == ScalarKind::kU64);
+    case TypeKind::kString:
+      return c.kind == TypeKind::kString || (c.kind == TypeKind::kArray && c.element->size == 1);
+    case TypeKind::kArray:
+      return c.kind == TypeKind::kArray && c.length == s.length && compatible(*c.element, *s.element);
+    case TypeKind::kStruct:
+      return c.kind == TypeKind::kStruct && (c.struct_name.empty() || c.struct_name == s.struct_def->name);
+  }
+  return false;
+}
+
+}  // namespace
+
+Status Database::bind_type(std::uint32_t type_index, std::string_view table_name,
+                           std::span<const FieldBinding> fields, std::size_t size, std::size_t align) const {
+  const Table* table = schema_->find_table(table_name);
+  const std::string where = "binding of table '" + std::string(table_name) + "'";
+  if (table == nullptr) return Status(StatusCode::kBindingMismatch, where + ": no such table in the schema");
+  const Layout& layout = table->layout;
+  if (size != layout.stride) {
+    return Status(StatusCode::kBindingMismatch, where + ": sizeof is " + std::to_string(size) +
+                                                    " bytes but the row stride is " + std::to_string(layout.stride) +
+                                                    " (declare the members in row order: see `ecsdb validate`)");
+  }
+  if (align > detail::kPageAlign || (layout.stride != 0 && layout.stride % align != 0)) {
+    return Status(StatusCode::kBindingMismatch, where + ": alignment " + std::to_string(align) +
+                                                    " does not divide the row stride " + std::to_string(layout.stride));
+  }
+  std::vector<bool> covered(layout.fields.size(), false);
+  for (const FieldBinding& b : fields) {
+    const Field* f = layout.find_field(b.name);
+    if (f == nullptr || !f->stored) {
+      return Status(StatusCode::kBindingMismatch,
+                    where + ": member '" + std::string(b.name) + "' is not a stored field of the table" +
+                        (f != nullptr ? " (it is the owner key, kept beside the row)" : ""));
+    }
+    if (b.offset != f->offset) {
+      return Status(StatusCode::kBindingMismatch,
+                    where + ", field '" + f->name + "': member is at offset " + std::to_string(b.offset) +
+                        " but the schema puts it at " + std::to_string(f->offset) +
+                        " (fields are laid out by alignment, largest first)");
+    }
+    if (!compatible(b.type, f->type)) {
+      return Status(StatusCode::kBindingMismatch, where + ", field '" + f->name + "': member type (" +
+                                                      describe(b.type) + ", " + std::to_string(b.type.size) +
+                                                      " bytes) does not match schema type " + f->type.spelling +
+                                                      " (" + std::to_string(f->type.size) + " bytes)");
+    }
+    covered[f->id] = true;
+  }
+  for (const Field& f : layout.fields) {
+    if (f.stored && !covered[f.id]) {
+      return Status(StatusCode::kBindingMismatch, where + ": field '" + f.name + "' (offset " +
+                                                      std::to_string(f.offset) + ") is not listed in the binding");
+    }
+  }
+  bindings_[type_index].store(static_cast<std::uint32_t>(table->id) + 1, std::memory_order_release);
+  return Status::ok();
+}
+
+// ---- WriterHandle ----
+
+Transaction WriterHandle::begin() {
+  // A second begin while one is open is a programming error reported by the first operation.
+  const Status s = core_->begin();
+  return Transaction(s.is_ok() ? core_ : nullptr, db_);
+}
+
+void WriterHandle::publish() { core_->publish(); }
+
+Result<Entity> WriterHandle::create() {
+  Transaction t = begin();
+  ECSDB_ASSIGN_OR_RETURN(const Entity e, t.create());
+  ECSDB_RETURN_IF_ERROR(t.commit());
+  return e;
+}
+
+Status WriterHandle::create_many(std::size_t n, std::vector<Entity>& out) {
+  return run([&](Transaction& t) { return t.create_many(n, out); });
+}
+
+Status WriterHandle::destroy(Entity e) {
+  return run([&](Transaction& t) { return t.destroy(e); });
+}
+
+bool WriterHandle::alive(Entity e) const { return core_->alive(e); }
+
+// ---- Transaction ----
+
+namespace {
+Status closed() { return invalid_argument("transaction is not active (already committed or rolled back, or another one is open)"); }
+}  // namespace
+
+Status Transaction::commit() {
+  if (core_ == nullptr) return closed();
+  detail::WriterCore* core = std::exchange(core_, nullptr);
+  return core->commit();
+}
+
+void Transaction::rollback() noexcept {
+  if (core_ == nullptr) return;
+  std::exchange(core_, nullptr)->rollback();
+}
+
+Result<Entity> Transaction::create() {
+  if (core_ == nullptr) return closed();
+  return core_->create();
+}
+Status Transaction::create_many(std::size_t n, std::vector<Entity>& out) {
+  if (core_ == nullptr) return closed();
+  return core_->create_many(n, out);
+}
+Status Transaction::destroy(Entity e) {
+  if (core_ == nullptr) return closed();
+  return core_->destroy(e);
+}
+bool Transaction::alive(Entity e) const { return core_ != nullptr && core_->alive(e); }
+
+Status Transaction::remove_child(std::string_view table, RowId row) {
+  if (core_ == nullptr) return closed();
+  ECSDB_ASSIGN_OR_RETURN(const std::uint16_t t, db_->table_id(table));
+  return core_->remove(t, row.bits());
+}
+
+Status Transaction::remove_row(std::string_view table, std::uint64_t key) {
+  if (core_ == nullptr) return closed();
+  ECSDB_ASSIGN_OR_RETURN(const std::uint16_t t, db_->table_id(table));
+  return core_->remove(t, key);
+}
+
+Status Transaction::add_row(std::string_view table, Entity e, const Row& values) {
+  if (core_ == nullptr) return closed();
+  ECSDB_ASSIGN_OR_RETURN(const std::uint16_t t, db_->table_id(table));
+  const detail::TableInfo& info = core_->info(t);
+  std::vector<std::byte> row = info.default_row;
+  for (const auto& [name, value] : values) {
+    const Field* f = info.table->find_field(name);
+    if (f == nullptr) return invalid_argument("table '" + info.table->name + "' has no field '" + name + "'");
+    if (!f->stored) continue;  // the owner key is `e`
+    ECSDB_RETURN_IF_ERROR(storage::encode_value(f->type, value, row.data() + f->offset,
+                                                "table '" + info.table->name + "', field '" + name + "'"));
+  }
+  if (info.many) return core_->insert_child(t, e, row.data()).status();
+  return core_->add(t, e, row.data());
+}
+
+Status Transaction::set_field(std::string_view table, std::uint64_t key, std::string_view field, const Value& value) {
+  if (core_ == nullptr) return closed();
+  ECSDB_ASSIGN_OR_RETURN(const std::uint16_t t, db_->table_id(table));
+  const Table& tab = *core_->info(t).table;
+  const Field* f = tab.find_field(field);
+  if (f == nullptr) return invalid_argument("table '" + tab.name + "' has no field '" + std::string(field) + "'");
+  if (!f->stored) return invalid_argument("table '" + tab.name + "', field '" + f->name + "' is the row's key and cannot be set");
+  std::vector<std::byte> bytes(f->type.size);
+  ECSDB_RETURN_IF_ERROR(storage::encode_value(f->type, value, bytes.data(),
+                                              "table '" + tab.name + "', field '" + f->name + "'"));
+  return core_->set_bytes(t, key, f->offset, f->type.size, bytes.data());
+}
+
+// ---- PinnedView dynamic access ----
+
+Result<Row> PinnedView::read_row(std::string_view table, Entity e) const {
+  ECSDB_ASSIGN_OR_RETURN(const std::uint16_t t, db_->table_id(table));
+  const Table& tab = db_->schema().tables[t];
+  Row row;
+  if (tab.is_entity_table) {
+    if (!alive(e)) return Status(StatusCode::kStaleEntity, "entity " + std::to_string(e.index()) + "v" + std::to_string(e.generation()) + " is not alive");
+    for (const Field& f : tab.layout.fields) {
+      row.emplace_back(f.name, f.type.kind == TypeKind::kEntityRef || f.name == tab.primary_key
+                                   ? Value::from_entity(e) : Value::from_uint(e.generation()));
+    }
+    return row;
+  }
+  const std::uint32_t r = state_->find_row_index(t, e.bits());
+  if (r == detail::kNoRow) {
+    return not_found("no row for key " + std::to_string(e.index()) + "v" + std::to_string(e.generation()) +
+                     " in table '" + tab.name + "'");
+  }
+  const detail::TableState& ts = state_->tables[t];
+  const std::byte* bytes = ts.stride == 0 ? nullptr : ts.rows.at(r);
+  for (const Field& f : tab.layout.fields) {
+    if (f.is_owner_key) row.emplace_back(f.name, Value::from_entity(Entity::from_bits(storage::row_owner(ts, r))));
+    else if (f.stored) row.emplace_back(f.name, storage::decode_value(f.type, bytes + f.offset));
+  }
+  return row;
+}
+
+Result<Value> PinnedView::read_field(std::string_view table, Entity e, std::string_view field) const {
+  ECSDB_ASSIGN_OR_RETURN(Row row, read_row(table, e));
+  for (auto& [name, value] : row) {
+    if (name == field) return std::move(value);
+  }
+  return not_found("table '" + std::string(table) + "' has no field '" + std::string(field) + "'");
+}
+
+Result<std::vector<std::uint64_t>> PinnedView::keys(std::string_view table) const {
+  ECSDB_ASSIGN_OR_RETURN(const std::uint16_t t, db_->table_id(table));
+  std::vector<std::uint64_t> out;
+  if (db_->schema().tables[t].is_entity_table) {
+    const detail::RegistryState& reg = state_->registry;
+    for (std::uint32_t i = 0; i < reg.used; ++i) {
+      if (reg.slot(i)->alive) out.push_back(Entity(i, reg.slot(i)->generation).bits());
+    }
+    return out;
+  }
+  const detail::TableState& ts = state_->tables[t];
+  out.reserve(ts.row_count);
+  for (std::uint32_t r = 0; r < ts.row_count; ++r) out.push_back(storage::row_key(ts, r));
+  return out;
+}
+
+Result<std::vector<RowId>> PinnedView::children(std::string_view table, Entity owner) const {
+  ECSDB_ASSIGN_OR_RETURN(const std::uint16_t t, db_->table_id(table));
+  if (db_->schema().tables[t].cardinality != Cardinality::kMany) {
+    return invalid_argument("table '" + std::string(table) + "' has cardinality one; use get() or read_row()");
+  }
+  const detail::TableState& ts = state_->tables[t];
+  std::vector<RowId> out;
+  for (std::uint32_t r = 0; r < ts.row_count; ++r) {
+    if (storage::row_owner(ts, r) == owner.bits()) out.push_back(RowId::from_bits(storage::row_key(ts, r)));
+  }
+  return out;
+}
+
+}  // namespace ecsdb

@@ -1,0 +1,527 @@
+#include "txn/writer_core.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <cstring>
+
+#include "entity/registry_ops.hpp"
+#include "storage/field_codec.hpp"
+#include "storage/table_ops.hpp"
+
+namespace ecsdb::detail {
+
+namespace {
+
+std::string entity_name(Entity e) {
+  return "entity " + std::to_string(e.index()) + "v" + std::to_string(e.generation());
+}
+
+std::uint64_t load_u64(const std::byte* p) {
+  std::uint64_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+bool is_integer_type(const Type& t) {
+  return (t.kind == TypeKind::kScalar && is_integer(t.scalar));
+}
+
+}  // namespace
+
+WriterCore::WriterCore(std::shared_ptr<const Schema> schema, const DatabaseOptions& options)
+    : schema_(std::move(schema)), options_(options), versions_(pool_, options.reader_slots) {
+  const auto n = static_cast<std::uint32_t>(schema_->tables.size());
+  infos_.resize(n);
+  aux_.resize(n);
+  working_ = std::make_unique<VersionState>();
+  working_->tables.resize(n);
+  entity::init_registry(working_->registry, n);
+
+  for (std::uint16_t id = 0; id < n; ++id) {
+    const Table& table = schema_->tables[id];
+    TableInfo& info = infos_[id];
+    info.table = &table;
+    info.stride = table.layout.stride;
+    info.many = table.cardinality == Cardinality::kMany;
+    info.owned = !table.parent_table.empty();
+    info.default_row.assign(info.stride, std::byte{0});
+    for (const Field& f : table.layout.fields) {
+      if (!f.stored) continue;
+      storage::encode_default(f, info.default_row.data() + f.offset);
+      if (f.type.kind == TypeKind::kEntityRef) info.refs.push_back({&f, f.offset});
+      if (f.unique) info.uniques.push_back({&f, f.offset, f.type.size});
+      if (f.auto_increment && is_integer_type(f.type)) info.auto_increments.push_back(&f);
+    }
+    aux_[id].unique_counts.resize(info.uniques.size());
+    aux_[id].auto_increment_next.assign(info.auto_increments.size(), 1);
+    if (!info.refs.empty()) has_refs_ = true;
+    storage::init_table(working_->tables[id], info.stride, info.many);
+    if (table.is_entity_table) continue;
+    if (!info.many) one_tables_.push_back(id);
+    else if (info.owned) owned_many_tables_.push_back(id);
+  }
+
+  // Version 1, empty, so that readers always have something to pin.
+  ctx_.pool = &pool_;
+  ctx_.birth = 1;
+  working_->number = 1;
+  dirty_ = true;
+  publish();
+}
+
+WriterCore::~WriterCore() {
+  // Every page is reachable from the working version or sits in a retire list, exactly once.
+  entity::destroy_registry(working_->registry, pool_);
+  for (TableState& t : working_->tables) storage::destroy_table(t, pool_);
+  for (std::byte* p : ctx_.retired.pages) pool_.free_page(p);
+  for (Directory* d : ctx_.retired.directories) pool_.free_directory(d);
+}
+
+std::string WriterCore::describe_key(std::uint16_t table, std::uint64_t key) const {
+  if (infos_[table].many) {
+    return "row " + std::to_string(static_cast<std::uint32_t>(key)) + "v" + std::to_string(key >> 32);
+  }
+  return entity_name(Entity::from_bits(key));
+}
+
+// ---- lifecycle ----
+
+Status WriterCore::begin() {
+  if (in_txn_) return invalid_argument("a transaction is already open on this writer; commit or roll it back first");
+  in_txn_ = true;
+  dirty_at_begin_ = dirty_;
+  return Status::ok();
+}
+
+Status WriterCore::require_txn() const {
+  if (!in_txn_) return invalid_argument("no open transaction (it was committed or rolled back)");
+  return Status::ok();
+}
+
+Status WriterCore::commit() {
+  ECSDB_RETURN_IF_ERROR(require_txn());
+  Status s = apply_on_delete();
+  if (s.is_ok()) s = check_constraints();
+  if (!s.is_ok()) {
+    rollback();
+    return s;
+  }
+  end_txn();
+  ++commits_;
+  ++commits_since_publish_;
+  if (options_.publish_every_commits != 0 && commits_since_publish_ >= options_.publish_every_commits) publish();
+  return Status::ok();
+}
+
+void WriterCore::rollback() noexcept {
+  if (!in_txn_) return;
+  for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) undo(*it);
+  end_txn();
+  dirty_ = dirty_at_begin_;  // content equals what it was; copied pages are harmless
+  ++rollbacks_;
+}
+
+void WriterCore::end_txn() {
+  undo_.clear();
+  arena_.clear();
+  touched_refs_.clear();
+  destroyed_.clear();
+  unique_suspects_.clear();
+  in_txn_ = false;
+}
+
+void WriterCore::publish() {
+  if (in_txn_ || !dirty_) return;
+  working_->commit_count = commits_;
+  auto next = std::make_unique<VersionState>(*working_);
+  pages_copied_total_ += ctx_.pages_copied;
+  ctx_.pages_copied = 0;
+  versions_.publish(std::move(working_), std::move(ctx_.retired));
+  ctx_.retired = {};
+  working_ = std::move(next);
+  ctx_.birth += 1;
+  working_->number = ctx_.birth;
+  dirty_ = false;
+  commits_since_publish_ = 0;
+}
+
+// ---- helpers ----
+
+Status WriterCore::check_alive(Entity e, std::string_view what) const {
+  if (working_->registry.is_alive(e)) return Status::ok();
+  return Status(StatusCode::kStaleEntity, std::string(what) + ": " + entity_name(e) +
+                                              " is not alive (destroyed, or a stale id from before its index was reused)");
+}
+
+std::size_t WriterCore::save_bytes(const void* p, std::size_t n) {
+  const std::size_t at = arena_.size();
+  arena_.resize(at + n);
+  if (n != 0) std::memcpy(arena_.data() + at, p, n);
+  return at;
+}
+
+std::byte* WriterCore::write_row(std::uint16_t table, std::uint32_t row) {
+  dirty_ = true;
+  return storage::mutable_row(working_->tables[table], row, ctx_);
+}
+
+void WriterCore::index_row(std::uint16_t table, const std::byte* row, int delta) {
+  const TableInfo& info = infos_[table];
+  for (std::uint16_t u = 0; u < info.uniques.size(); ++u) {
+    const auto& uf = info.uniques[u];
+    std::string value(reinterpret_cast<const char*>(row + uf.offset), uf.size);
+    auto& counts = aux_[table].unique_counts[u];
+    if (delta > 0) {
+      if (++counts[value] > 1) unique_suspects_.push_back({table, u, std::move(value), 0});
+    } else if (auto it = counts.find(value); it != counts.end() && --it->second == 0) {
+      counts.erase(it);
+    }
+  }
+}
+
+void WriterCore::assign_auto_increments(std::uint16_t table, std::byte* row) {
+  const TableInfo& info = infos_[table];
+  for (std::size_t i = 0; i < info.auto_increments.size(); ++i) {
+    const Field& f = *info.auto_increments[i];
+    std::uint64_t current = 0;
+    std::memcpy(&current, row + f.offset, f.type.size);  // little-endian: low bytes of a u64
+    std::uint64_t& next = aux_[table].auto_increment_next[i];
+    if (current == 0) {
+      current = next++;
+      std::memcpy(row + f.offset, &current, f.type.size);
+    } else if (current >= next) {
+      next = current + 1;
+    }
+  }
+}
+
+std::byte* WriterCore::do_insert(std::uint16_t table, std::uint64_t key, std::uint64_t owner) {
+  dirty_ = true;
+  std::byte* row = storage::insert_row(working_->tables[table], key, owner, ctx_);
+  undo_.push_back({UndoKind::kInsertRow, table, 0, 0, key, owner, 0});
+  if (!infos_[table].many) {
+    entity::set_component_bit(working_->registry, static_cast<std::uint32_t>(key), table, true, ctx_);
+  }
+  return row;
+}
+
+void WriterCore::do_remove(std::uint16_t table, std::uint64_t key) {
+  dirty_ = true;
+  TableState& t = working_->tables[table];
+  const std::uint32_t row = working_->find_row_index(table, key);
+  assert(row != kNoRow);
+  const TableInfo& info = infos_[table];
+  std::size_t saved = arena_.size();
+  if (info.stride != 0) {
+    const std::byte* bytes = t.rows.at(row);
+    index_row(table, bytes, -1);
+    saved = save_bytes(bytes, info.stride);
+  }
+  const std::uint64_t owner = storage::row_owner(t, row);
+  storage::remove_row(t, key, ctx_);
+  undo_.push_back({UndoKind::kRemoveRow, table, row, info.stride, key, owner, saved});
+  const auto index = static_cast<std::uint32_t>(key);
+  if (!info.many) {
+    entity::set_component_bit(working_->registry, index, table, false, ctx_);
+  } else {
+    std::uint32_t gen = static_cast<std::uint32_t>(key >> 32) + 1;
+    if (gen == 0) gen = 1;
+    storage::set_key_generation(t, index, gen, ctx_);
+    aux_[table].free_row_ids.push_back(index);
+  }
+}
+
+void WriterCore::do_write(std::uint16_t table, std::uint64_t key, std::uint32_t offset, std::uint32_t size,
+                          const void* bytes) {
+  const std::uint32_t row_index = working_->find_row_index(table, key);
+  std::byte* row = write_row(table, row_index);
+  const bool indexed = !infos_[table].uniques.empty();
+  if (indexed) index_row(table, row, -1);
+  const std::size_t saved = save_bytes(row + offset, size);
+  std::memmove(row + offset, bytes, size);
+  if (indexed) index_row(table, row, +1);
+  undo_.push_back({UndoKind::kWriteBytes, table, offset, size, key, 0, saved});
+  if (!infos_[table].refs.empty()) touched_refs_.emplace_back(table, key);
+}
+
+void WriterCore::undo(const UndoEntry& u) {
+  TableState* t = u.kind == UndoKind::kCreateEntity || u.kind == UndoKind::kDestroyEntity
+                      ? nullptr : &working_->tables[u.table];
+  switch (u.kind) {
+    case UndoKind::kCreateEntity:
+      entity::destroy_entity(working_->registry, Entity::from_bits(u.key), entity_free_, ctx_);
+      break;
+    case UndoKind::kDestroyEntity:
+      entity::undestroy_entity(working_->registry, Entity::from_bits(u.key), entity_free_, ctx_);
+      break;
+    case UndoKind::kInsertRow: {
+      const std::uint32_t row = working_->find_row_index(u.table, u.key);
+      if (t->stride != 0) index_row(u.table, t->rows.at(row), -1);
+      storage::remove_row(*t, u.key, ctx_);
+      const auto index = static_cast<std::uint32_t>(u.key);
+      if (!infos_[u.table].many) {
+        entity::set_component_bit(working_->registry, index, u.table, false, ctx_);
+      } else if (u.size == 1) {
+        aux_[u.table].free_row_ids.push_back(index);   // the id came from the free list
+      } else {
+        --aux_[u.table].next_row_index;                // the id was fresh
+      }
+      break;
+    }
+    case UndoKind::kRemoveRow: {
+      std::byte* row = storage::insert_row_at(*t, u.row_or_offset, u.key, u.owner, ctx_);
+      if (row != nullptr) {
+        std::memcpy(row, arena_.data() + u.arena_offset, u.size);
+        index_row(u.table, row, +1);
+      }
+      if (!infos_[u.table].many) {
+        entity::set_component_bit(working_->registry, static_cast<std::uint32_t>(u.key), u.table, true, ctx_);
+      } else {
+        aux_[u.table].free_row_ids.pop_back();
+      }
+      break;
+    }
+    case UndoKind::kWriteBytes: {
+      std::byte* row = write_row(u.table, working_->find_row_index(u.table, u.key));
+      const bool indexed = !infos_[u.table].uniques.empty();
+      if (indexed) index_row(u.table, row, -1);
+      std::memcpy(row + u.row_or_offset, arena_.data() + u.arena_offset, u.size);
+      if (indexed) index_row(u.table, row, +1);
+      break;
+    }
+  }
+}
+
+// ---- operations ----
+
+Result<Entity> WriterCore::create() {
+  ECSDB_RETURN_IF_ERROR(require_txn());
+  if (entity_free_.empty() && working_->registry.used == 0xFFFFFFFFu) {
+    return Status(StatusCode::kInternal, "entity registry is full (2^32 - 1 indices)");
+  }
+  dirty_ = true;
+  const Entity e = entity::create_entity(working_->registry, entity_free_, ctx_);
+  undo_.push_back({UndoKind::kCreateEntity, 0, 0, 0, e.bits(), 0, 0});
+  return e;
+}
+
+Status WriterCore::create_many(std::size_t n, std::vector<Entity>& out) {
+  ECSDB_RETURN_IF_ERROR(require_txn());
+  out.reserve(out.size() + n);
+  for (std::size_t i = 0; i < n; ++i) {
+    ECSDB_ASSIGN_OR_RETURN(const Entity e, create());
+    out.push_back(e);
+  }
+  return Status::ok();
+}
+
+Status WriterCore::destroy(Entity e) {
+  ECSDB_RETURN_IF_ERROR(require_txn());
+  ECSDB_RETURN_IF_ERROR(check_alive(e, "destroy"));
+  for (std::uint16_t t : one_tables_) {
+    if (entity::has_component_bit(working_->registry, e.index(), t)) do_remove(t, e.bits());
+  }
+  std::vector<std::uint64_t> children;
+  for (std::uint16_t t : owned_many_tables_) {
+    const TableState& ts = working_->tables[t];
+    children.clear();
+    for (std::uint32_t r = 0; r < ts.row_count; ++r) {
+      if (storage::row_owner(ts, r) == e.bits()) children.push_back(storage::row_key(ts, r));
+    }
+    for (std::uint64_t key : children) do_remove(t, key);
+  }
+  dirty_ = true;
+  entity::destroy_entity(working_->registry, e, entity_free_, ctx_);
+  undo_.push_back({UndoKind::kDestroyEntity, 0, 0, 0, e.bits(), 0, 0});
+  if (has_refs_) destroyed_.push_back(e);
+  return Status::ok();
+}
+
+Status WriterCore::add(std::uint16_t table, Entity e, const void* bytes) {
+  ECSDB_RETURN_IF_ERROR(require_txn());
+  const TableInfo& info = infos_[table];
+  if (info.many || info.table->is_entity_table) {
+    return invalid_argument("table '" + info.table->name + "' is not a component table (cardinality one); " +
+                            (info.many ? "use insert_child" : "entities are created with create()"));
+  }
+  ECSDB_RETURN_IF_ERROR(check_alive(e, "add to table '" + info.table->name + "'"));
+  if (working_->find_row_index(table, e.bits()) != kNoRow) {
+    return Status(StatusCode::kAlreadyExists, entity_name(e) + " already has a '" + info.table->name +
+                                                  "' component; use update() or put()");
+  }
+  std::byte* row = do_insert(table, e.bits(), e.bits());
+  if (row != nullptr) {
+    std::memcpy(row, bytes, info.stride);
+    assign_auto_increments(table, row);
+    index_row(table, row, +1);
+  }
+  if (!info.refs.empty()) touched_refs_.emplace_back(table, e.bits());
+  return Status::ok();
+}
+
+Status WriterCore::put(std::uint16_t table, Entity e, const void* bytes) {
+  ECSDB_RETURN_IF_ERROR(require_txn());
+  if (!infos_[table].many && working_->find_row_index(table, e.bits()) != kNoRow) {
+    return update(table, e.bits(), bytes);
+  }
+  return add(table, e, bytes);
+}
+
+Status WriterCore::update(std::uint16_t table, std::uint64_t key, const void* bytes) {
+  return set_bytes(table, key, 0, infos_[table].stride, bytes);
+}
+
+Status WriterCore::set_bytes(std::uint16_t table, std::uint64_t key, std::uint32_t offset, std::uint32_t size,
+                             const void* bytes) {
+  ECSDB_RETURN_IF_ERROR(require_txn());
+  const TableInfo& info = infos_[table];
+  if (offset + size > info.stride) {
+    return invalid_argument("write of " + std::to_string(size) + " bytes at offset " + std::to_string(offset) +
+                            " is outside the " + std::to_string(info.stride) + "-byte row of table '" +
+                            info.table->name + "'");
+  }
+  if (!info.many) ECSDB_RETURN_IF_ERROR(check_alive(Entity::from_bits(key), "update table '" + info.table->name + "'"));
+  if (working_->find_row_index(table, key) == kNoRow) {
+    return not_found(describe_key(table, key) + " has no row in table '" + info.table->name + "'");
+  }
+  if (size != 0) do_write(table, key, offset, size, bytes);
+  return Status::ok();
+}
+
+Status WriterCore::remove(std::uint16_t table, std::uint64_t key) {
+  ECSDB_RETURN_IF_ERROR(require_txn());
+  const TableInfo& info = infos_[table];
+  if (!info.many) ECSDB_RETURN_IF_ERROR(check_alive(Entity::from_bits(key), "remove from table '" + info.table->name + "'"));
+  if (working_->find_row_index(table, key) == kNoRow) {
+    return not_found(describe_key(table, key) + " has no row in table '" + info.table->name + "'");
+  }
+  do_remove(table, key);
+  return Status::ok();
+}
+
+Result<RowId> WriterCore::insert_child(std::uint16_t table, Entity owner, const void* bytes) {
+  ECSDB_RETURN_IF_ERROR(require_txn());
+  const TableInfo& info = infos_[table];
+  if (!info.many) {
+    return invalid_argument("table '" + info.table->name + "' has cardinality one; use add()");
+  }
+  if (info.owned) ECSDB_RETURN_IF_ERROR(check_alive(owner, "insert into table '" + info.table->name + "'"));
+  TableAux& aux = aux_[table];
+  std::uint32_t index;
+  std::uint32_t generation = 1;
+  std::uint32_t from_free = 0;
+  if (!aux.free_row_ids.empty()) {
+    index = aux.free_row_ids.back();
+    aux.free_row_ids.pop_back();
+    generation = storage::key_generation(working_->tables[table], index);
+    from_free = 1;
+  } else {
+    if (aux.next_row_index == 0xFFFFFFFFu) return Status(StatusCode::kInternal, "table '" + info.table->name + "' is full");
+    index = aux.next_row_index++;
+  }
+  const RowId id(index, generation);
+  std::byte* row = do_insert(table, id.bits(), info.owned ? owner.bits() : 0);
+  undo_.back().size = from_free;
+  if (row != nullptr) {
+    std::memcpy(row, bytes, info.stride);
+    assign_auto_increments(table, row);
+    index_row(table, row, +1);
+  }
+  if (!info.refs.empty()) touched_refs_.emplace_back(table, id.bits());
+  return id;
+}
+
+Status WriterCore::for_each_mut(std::uint16_t table, void* visit_ctx,
+                                void (*visit)(void*, std::uint64_t, std::byte*)) {
+  ECSDB_RETURN_IF_ERROR(require_txn());
+  TableState& t = working_->tables[table];
+  const TableInfo& info = infos_[table];
+  if (info.stride == 0) return Status::ok();
+  dirty_ = true;
+  const std::uint32_t per_page = 1u << t.rows.shift;
+  for (std::uint32_t start = 0; start < t.row_count; start += per_page) {
+    const std::uint32_t end = std::min(t.row_count, start + per_page);
+    // Undo: the rows' bytes as they were, one record per row (keys stay put: rows do not move).
+    for (std::uint32_t r = start; r < end; ++r) {
+      const std::uint64_t key = storage::row_key(t, r);
+      undo_.push_back({UndoKind::kWriteBytes, table, 0, info.stride, key, 0, save_bytes(t.rows.at(r), info.stride)});
+    }
+    std::byte* row = storage::mutable_page(t.rows, start >> t.rows.shift, ctx_);
+    const bool indexed = !info.uniques.empty();
+    for (std::uint32_t r = start; r < end; ++r, row += info.stride) {
+      const std::uint64_t key = storage::row_key(t, r);
+      if (indexed) index_row(table, row, -1);
+      visit(visit_ctx, key, row);
+      if (indexed) index_row(table, row, +1);
+      if (!info.refs.empty()) touched_refs_.emplace_back(table, key);
+    }
+  }
+  return Status::ok();
+}
+
+// ---- constraints ----
+
+Status WriterCore::apply_on_delete() {
+  if (destroyed_.empty()) return Status::ok();
+  std::unordered_set<std::uint64_t> gone;
+  for (Entity e : destroyed_) gone.insert(e.bits());
+  destroyed_.clear();
+  for (std::uint16_t id = 0; id < infos_.size(); ++id) {
+    const TableInfo& info = infos_[id];
+    if (info.refs.empty()) continue;
+    std::vector<std::uint64_t> cascade;
+    std::vector<std::pair<std::uint64_t, std::uint32_t>> set_null;  // key, offset
+    const TableState& t = working_->tables[id];
+    for (std::uint32_t r = 0; r < t.row_count; ++r) {
+      const std::byte* row = t.rows.at(r);
+      for (const auto& ref : info.refs) {
+        const std::uint64_t target = load_u64(row + ref.offset);
+        if (target == 0 || !gone.contains(target)) continue;
+        const std::uint64_t key = storage::row_key(t, r);
+        switch (ref.field->on_delete) {
+          case OnDelete::kRestrict:
+            return constraint_violation("cannot destroy " + entity_name(Entity::from_bits(target)) + ": table '" +
+                                        info.table->name + "', " + describe_key(id, key) + ", field '" +
+                                        ref.field->name + "' references it (on_delete = \"restrict\")");
+          case OnDelete::kSetNull: set_null.emplace_back(key, ref.offset); break;
+          case OnDelete::kCascade: cascade.push_back(key); break;
+        }
+      }
+    }
+    const std::uint64_t zero = 0;
+    for (const auto& [key, offset] : set_null) do_write(id, key, offset, sizeof zero, &zero);
+    std::sort(cascade.begin(), cascade.end());
+    cascade.erase(std::unique(cascade.begin(), cascade.end()), cascade.end());
+    for (std::uint64_t key : cascade) {
+      if (working_->find_row_index(id, key) != kNoRow) do_remove(id, key);
+    }
+  }
+  return Status::ok();
+}
+
+Status WriterCore::check_constraints() {
+  for (const auto& [table, key] : touched_refs_) {
+    const std::byte* row = working_->find_row(table, key);
+    if (row == nullptr) continue;  // removed later in the transaction
+    for (const auto& ref : infos_[table].refs) {
+      const std::uint64_t target = load_u64(row + ref.offset);
+      if (target == 0 || working_->registry.is_alive(Entity::from_bits(target))) continue;
+      return constraint_violation("table '" + infos_[table].table->name + "', " + describe_key(table, key) +
+                                  ", field '" + ref.field->name + "': references " +
+                                  entity_name(Entity::from_bits(target)) +
+                                  ", which is not alive (foreign key entities.id)");
+    }
+  }
+  for (const Suspect& s : unique_suspects_) {
+    const auto& counts = aux_[s.table].unique_counts[s.unique];
+    auto it = counts.find(s.value);
+    if (it == counts.end() || it->second <= 1) continue;
+    const Field& f = *infos_[s.table].uniques[s.unique].field;
+    return constraint_violation("table '" + infos_[s.table].table->name + "', field '" + f.name +
+                                "': value " + storage::decode_value(f.type, reinterpret_cast<const std::byte*>(s.value.data())).to_string() +
+                                " is not unique (constraint = \"unique\")");
+  }
+  return Status::ok();
+}
+
+}  // namespace ecsdb::detail

@@ -1,0 +1,141 @@
+// WriterCore — the single writer: applies transactions to the private next version, checks constraints at
+// commit, rolls back through an undo log, and publishes versions. Owner thread only (not thread-safe).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "ecsdb/database.hpp"
+#include "ecsdb/detail/version_state.hpp"
+#include "storage/cow.hpp"
+#include "storage/page_pool.hpp"
+#include "version/published_versions.hpp"
+
+namespace ecsdb::detail {
+
+// What the writer needs to know about a table, precomputed from the schema.
+struct TableInfo {
+  const Table* table = nullptr;
+  std::uint32_t stride = 0;
+  bool many = false;
+  bool owned = false;                         // has an owning entity (parent_table = entities)
+  struct RefField { const Field* field; std::uint32_t offset; };
+  std::vector<RefField> refs;                 // stored entity references (foreign keys), owner excluded
+  struct UniqueField { const Field* field; std::uint32_t offset; std::uint32_t size; };
+  std::vector<UniqueField> uniques;
+  std::vector<const Field*> auto_increments;
+  std::vector<std::byte> default_row;         // defaults of every stored field
+};
+
+// Writer-only state that is not part of a version.
+struct TableAux {
+  std::vector<std::unordered_map<std::string, std::uint32_t>> unique_counts;  // per unique field
+  std::vector<std::uint64_t> auto_increment_next;                              // per auto_increment field
+  std::vector<std::uint32_t> free_row_ids;                                     // many tables
+  std::uint32_t next_row_index = 0;                                            // many tables
+};
+
+class WriterCore {
+ public:
+  WriterCore(std::shared_ptr<const Schema> schema, const DatabaseOptions& options);
+  WriterCore(const WriterCore&) = delete;
+  WriterCore& operator=(const WriterCore&) = delete;
+  ~WriterCore();
+
+  version::PublishedVersions& versions() noexcept { return versions_; }
+  const version::PublishedVersions& versions() const noexcept { return versions_; }
+  const VersionState& working() const noexcept { return *working_; }
+  const TableInfo& info(std::uint16_t table) const noexcept { return infos_[table]; }
+  const Schema& schema() const noexcept { return *schema_; }
+
+  // ---- transaction lifecycle ----
+  Status begin();
+  Status commit();
+  void rollback() noexcept;
+  bool in_transaction() const noexcept { return in_txn_; }
+  void publish();
+
+  // ---- operations (REQUIRE: in_transaction()) ----
+  Result<Entity> create();
+  Status create_many(std::size_t n, std::vector<Entity>& out);
+  Status destroy(Entity e);
+  Status add(std::uint16_t table, Entity e, const void* bytes);
+  Status put(std::uint16_t table, Entity e, const void* bytes);
+  Status update(std::uint16_t table, std::uint64_t key, const void* bytes);
+  Status set_bytes(std::uint16_t table, std::uint64_t key, std::uint32_t offset, std::uint32_t size,
+                   const void* bytes);
+  Status remove(std::uint16_t table, std::uint64_t key);
+  Result<RowId> insert_child(std::uint16_t table, Entity owner, const void* bytes);
+  const std::byte* get(std::uint16_t table, std::uint64_t key) const noexcept {
+    return working_->find_row(table, key);
+  }
+  bool alive(Entity e) const noexcept { return working_->registry.is_alive(e); }
+  Status for_each_mut(std::uint16_t table, void* ctx, void (*visit)(void*, std::uint64_t, std::byte*));
+
+  std::uint64_t commits() const noexcept { return commits_; }
+  std::uint64_t rollbacks() const noexcept { return rollbacks_; }
+  std::uint64_t pages_copied() const noexcept { return pages_copied_total_ + ctx_.pages_copied; }
+  const storage::PagePool& pool() const noexcept { return pool_; }
+
+  std::string describe_key(std::uint16_t table, std::uint64_t key) const;
+
+ private:
+  enum class UndoKind : std::uint8_t { kCreateEntity, kDestroyEntity, kInsertRow, kRemoveRow, kWriteBytes };
+  struct UndoEntry {
+    UndoKind kind;
+    std::uint16_t table;
+    std::uint32_t row_or_offset;
+    std::uint32_t size;
+    std::uint64_t key;
+    std::uint64_t owner;
+    std::size_t arena_offset;
+  };
+
+  Status require_txn() const;
+  Status check_alive(Entity e, std::string_view what) const;
+  std::byte* write_row(std::uint16_t table, std::uint32_t row);  // marks the version dirty
+  void index_row(std::uint16_t table, const std::byte* row, int delta);
+  void assign_auto_increments(std::uint16_t table, std::byte* row);
+  std::byte* do_insert(std::uint16_t table, std::uint64_t key, std::uint64_t owner);
+  void do_remove(std::uint16_t table, std::uint64_t key);
+  void do_write(std::uint16_t table, std::uint64_t key, std::uint32_t offset, std::uint32_t size, const void* bytes);
+  Status apply_on_delete();
+  Status check_constraints();
+  void undo(const UndoEntry& u);
+  void end_txn();
+  std::size_t save_bytes(const void* p, std::size_t n);
+
+  std::shared_ptr<const Schema> schema_;
+  DatabaseOptions options_;
+  storage::PagePool pool_;
+  version::PublishedVersions versions_;
+  std::unique_ptr<VersionState> working_;
+  storage::WriteContext ctx_;
+  std::vector<TableInfo> infos_;
+  std::vector<TableAux> aux_;
+  std::vector<std::uint32_t> entity_free_;
+  std::vector<std::uint16_t> one_tables_;       // tables an entity can have a component in
+  std::vector<std::uint16_t> owned_many_tables_;
+  bool has_refs_ = false;                       // some table stores entity references
+
+  bool in_txn_ = false;
+  bool dirty_ = false;                          // working version differs from the published one
+  bool dirty_at_begin_ = false;                 // restored by rollback
+  std::vector<UndoEntry> undo_;
+  std::vector<std::byte> arena_;
+  std::vector<std::pair<std::uint16_t, std::uint64_t>> touched_refs_;   // rows whose references to check
+  std::vector<Entity> destroyed_;
+  struct Suspect { std::uint16_t table; std::uint16_t unique; std::string value; std::uint64_t key; };
+  std::vector<Suspect> unique_suspects_;
+
+  std::uint64_t commits_ = 0;
+  std::uint64_t rollbacks_ = 0;
+  std::uint32_t commits_since_publish_ = 0;
+  std::uint64_t pages_copied_total_ = 0;
+};
+
+}  // namespace ecsdb::detail

@@ -1,0 +1,200 @@
+// Entities, components and pinned views through the public API.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "support/test_schema.hpp"
+
+namespace ecsdb::testing {
+namespace {
+
+class DatabaseTest : public ::testing::Test {
+ protected:
+  void SetUp() override { db_ = std::move(Database::open(test_schema()).value()); }
+  WriterHandle& w() { return db_->writer(); }
+  std::unique_ptr<Database> db_;
+};
+
+TEST_F(DatabaseTest, CreateAddGetThroughPinnedView) {
+  const Entity e = w().create().value();
+  ASSERT_TRUE(w().add(e, Transform{1, 2, 3}).is_ok());
+  ASSERT_TRUE(w().add(e, Health{50, 100}).is_ok());
+  PinnedView view = db_->pin();
+  const Transform* t = view.get<Transform>(e);
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t->x, 1);
+  EXPECT_EQ(t->z, 3);
+  EXPECT_EQ(view.get<Health>(e)->hp, 50u);
+  EXPECT_TRUE(view.has<Health>(e));
+  EXPECT_FALSE(view.has<Player>(e));
+  EXPECT_EQ(view.count<Transform>(), 1u);
+  EXPECT_EQ(view.entity_count(), 1u);
+}
+
+TEST_F(DatabaseTest, StaleIdsAreDetectedAfterIndexReuse) {
+  const Entity a = w().create().value();
+  ASSERT_TRUE(w().add(a, Health{1, 1}).is_ok());
+  ASSERT_TRUE(w().destroy(a).is_ok());
+  const Entity b = w().create().value();
+  ASSERT_EQ(a.index(), b.index()) << "freed indices are recycled";
+  ASSERT_NE(a.generation(), b.generation());
+  ASSERT_TRUE(w().add(b, Health{2, 2}).is_ok());
+
+  PinnedView view = db_->pin();
+  EXPECT_FALSE(view.alive(a));
+  EXPECT_EQ(view.get<Health>(a), nullptr) << "a stale id must never reach the new entity's data";
+  EXPECT_EQ(view.get<Health>(b)->hp, 2u);
+
+  const Status s = w().add(a, Transform{});
+  EXPECT_EQ(s.code(), StatusCode::kStaleEntity);
+  EXPECT_NE(s.message().find("not alive"), std::string::npos);
+  EXPECT_EQ(w().update(a, Health{}).code(), StatusCode::kStaleEntity);
+  EXPECT_EQ(w().destroy(a).code(), StatusCode::kStaleEntity);
+}
+
+TEST_F(DatabaseTest, PinnedViewIsAnImmutableSnapshot) {
+  const Entity e = w().create().value();
+  ASSERT_TRUE(w().add(e, Health{10, 10}).is_ok());
+  PinnedView before = db_->pin();
+  const Health* old_ref = before.get<Health>(e);
+  for (std::uint32_t i = 0; i < 100; ++i) ASSERT_TRUE(w().update(e, Health{i, 10}).is_ok());
+  ASSERT_TRUE(w().destroy(e).is_ok());
+  EXPECT_EQ(old_ref->hp, 10u) << "a reference from a pinned view keeps its value";
+  EXPECT_TRUE(before.alive(e));
+  PinnedView after = db_->pin();
+  EXPECT_FALSE(after.alive(e));
+  EXPECT_GT(after.version(), before.version());
+}
+
+TEST_F(DatabaseTest, RemoveKeepsRowsPackedAndOthersIntact) {
+  std::vector<Entity> es;
+  ASSERT_TRUE(w().create_many(1000, es).is_ok());
+  for (std::uint32_t i = 0; i < es.size(); ++i) ASSERT_TRUE(w().add(es[i], Health{i, i}).is_ok());
+  for (std::uint32_t i = 0; i < es.size(); i += 3) ASSERT_TRUE(w().remove<Health>(es[i]).is_ok());
+  PinnedView view = db_->pin();
+  std::size_t seen = 0;
+  view.each<Health>([&](Entity e, const Health& h) {
+    ++seen;
+    EXPECT_EQ(es[h.hp], e) << "each row still belongs to its entity after swap-and-pop";
+  });
+  EXPECT_EQ(seen, 1000u - 334u);
+  EXPECT_EQ(view.count<Health>(), seen);
+  for (std::uint32_t i = 0; i < es.size(); ++i) EXPECT_EQ(view.has<Health>(es[i]), i % 3 != 0);
+}
+
+TEST_F(DatabaseTest, MultiComponentQueryVisitsOnlyEntitiesWithAll) {
+  std::vector<Entity> es;
+  ASSERT_TRUE(w().create_many(100, es).is_ok());
+  std::set<std::uint64_t> both;
+  for (std::uint32_t i = 0; i < 100; ++i) {
+    if (i % 2 == 0) { ASSERT_TRUE(w().add(es[i], Transform{float(i), 0, 0}).is_ok()); }
+    if (i % 3 == 0) { ASSERT_TRUE(w().add(es[i], Health{i, 0}).is_ok()); }
+    if (i % 6 == 0) both.insert(es[i].bits());
+  }
+  PinnedView view = db_->pin();
+  std::set<std::uint64_t> seen;
+  for (auto [e, t, h] : view.query<Transform, Health>()) {
+    EXPECT_EQ(std::uint32_t(t.x), h.hp);
+    seen.insert(e.bits());
+  }
+  EXPECT_EQ(seen, both);
+  std::set<std::uint64_t> seen_each;
+  view.each<Health, Transform>([&](Entity e, const Health&, const Transform&) { seen_each.insert(e.bits()); });
+  EXPECT_EQ(seen_each, both);
+}
+
+TEST_F(DatabaseTest, SetOneFieldByMemberAndByName) {
+  const Entity e = w().create().value();
+  ASSERT_TRUE(w().add(e, Transform{1, 2, 3}).is_ok());
+  ASSERT_TRUE(w().set(e, &Transform::y, 20.0f).is_ok());
+  ASSERT_TRUE(w().set_field("transform", e.bits(), "z", Value::from_float(30)).is_ok());
+  PinnedView view = db_->pin();
+  const Transform* t = view.get<Transform>(e);
+  EXPECT_EQ(t->x, 1);
+  EXPECT_EQ(t->y, 20);
+  EXPECT_EQ(t->z, 30);
+  const Status bad = w().set_field("transform", e.bits(), "w", Value::from_float(1));
+  EXPECT_EQ(bad.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.message().find("no field 'w'"), std::string::npos);
+  const Status wrong_type = w().set_field("health", e.bits(), "hp", Value::from_string("x"));
+  EXPECT_NE(wrong_type.message().find("expected a value of type u32"), std::string::npos) << wrong_type.message();
+}
+
+TEST_F(DatabaseTest, DynamicRowsUseDefaultsAndRoundTrip) {
+  const Entity e = w().create().value();
+  ASSERT_TRUE(w().add_row("health", e, {{"hp", Value::from_uint(7)}}).is_ok());
+  PinnedView view = db_->pin();
+  EXPECT_EQ(view.get<Health>(e)->max_hp, 100u) << "schema default applies to fields not given";
+  Row row = view.read_row("health", e).value();
+  ASSERT_EQ(row.size(), 3u);
+  EXPECT_EQ(row[0].first, "entity_id");
+  EXPECT_EQ(row[0].second.entity, e);
+  EXPECT_EQ(view.read_field("health", e, "hp").value().uinteger, 7u);
+  EXPECT_EQ(w().add_row("health", e, {{"hp", Value::from_int(-1)}}).code(), StatusCode::kInvalidArgument);
+  const Status range = w().set_field("health", e.bits(), "hp", Value::from_int(-1));
+  EXPECT_NE(range.message().find("out of range"), std::string::npos) << range.message();
+}
+
+TEST_F(DatabaseTest, ManyTableRowsBelongToOwnerAndDieWithIt) {
+  const Entity e = w().create().value();
+  const Entity other = w().create().value();
+  const RowId a = w().insert_child(e, Item{1, 5}).value();
+  const RowId b = w().insert_child(e, Item{2, 1}).value();
+  ASSERT_TRUE(w().insert_child(other, Item{3, 1}).has_value());
+  {
+    PinnedView view = db_->pin();
+    auto kids = view.children("item", e).value();
+    ASSERT_EQ(kids.size(), 2u);
+    EXPECT_EQ(kids[0], a);
+    EXPECT_EQ(kids[1], b);
+  }
+  ASSERT_TRUE(w().destroy(e).is_ok());
+  PinnedView view = db_->pin();
+  EXPECT_TRUE(view.children("item", e).value().empty());
+  EXPECT_EQ(view.children("item", other).value().size(), 1u);
+}
+
+TEST_F(DatabaseTest, PublishCanBeBatchedPerTick) {
+  auto db = std::move(Database::open(test_schema(), DatabaseOptions{.publish_every_commits = 0}).value());
+  WriterHandle& wr = db->writer();
+  const Entity e = wr.create().value();
+  ASSERT_TRUE(wr.add(e, Health{1, 1}).is_ok());
+  EXPECT_EQ(wr.get<Health>(e)->hp, 1u) << "the writer sees its commits at once";
+  EXPECT_FALSE(db->pin().alive(e)) << "readers see them only after publish";
+  wr.publish();
+  EXPECT_TRUE(db->pin().alive(e));
+}
+
+TEST_F(DatabaseTest, ForEachMutUpdatesEveryRow) {
+  std::vector<Entity> es;
+  ASSERT_TRUE(w().create_many(5000, es).is_ok());
+  for (auto e : es) ASSERT_TRUE(w().add(e, Transform{0, 0, 0}).is_ok());
+  PinnedView before = db_->pin();
+  ASSERT_TRUE(w().for_each_mut<Transform>([](Entity, Transform& t) { t.x += 1; }).is_ok());
+  PinnedView after = db_->pin();
+  for (auto e : es) {
+    EXPECT_EQ(before.get<Transform>(e)->x, 0);
+    EXPECT_EQ(after.get<Transform>(e)->x, 1);
+  }
+}
+
+TEST_F(DatabaseTest, OldPagesAreReclaimedWhenViewsGoAway) {
+  std::vector<Entity> es;
+  ASSERT_TRUE(w().create_many(10000, es).is_ok());
+  for (auto e : es) ASSERT_TRUE(w().add(e, Health{1, 1}).is_ok());
+  {
+    PinnedView held = db_->pin();
+    for (int i = 0; i < 10; ++i) ASSERT_TRUE(w().update(es[i * 1000], Health{2, 2}).is_ok());
+    const DatabaseMetrics m = db_->metrics();
+    EXPECT_EQ(m.pinned_views, 1u);
+    EXPECT_GT(m.retired_bytes, 0u) << "pages replaced under a pinned view are kept for it";
+  }
+  ASSERT_TRUE(w().update(es[0], Health{3, 3}).is_ok());  // next publish reclaims
+  const DatabaseMetrics m = db_->metrics();
+  EXPECT_EQ(m.pinned_views, 0u);
+  EXPECT_GT(m.reclaimed_bytes_total, 0u);
+  EXPECT_LT(m.retired_bytes, 64u * 1024u);
+}
+
+}  // namespace
+}  // namespace ecsdb::testing

@@ -1,0 +1,160 @@
+// Randomised model test: random transactions (some rolled back, some failing a constraint) are applied to
+// the database and to a plain std::map model; after every step a freshly pinned view must equal the model.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <optional>
+#include <random>
+
+#include "support/test_schema.hpp"
+
+namespace ecsdb::testing {
+namespace {
+
+struct ModelEntity {
+  std::optional<Health> health;
+  std::optional<Transform> transform;
+  std::optional<Follow> follow;
+};
+using Model = std::map<std::uint64_t, ModelEntity>;
+
+bool same(const Health& a, const Health& b) { return a.hp == b.hp && a.max_hp == b.max_hp; }
+bool same(const Transform& a, const Transform& b) { return a.x == b.x && a.y == b.y && a.z == b.z; }
+
+void expect_view_equals(const PinnedView& view, const Model& model, const std::vector<Entity>& dead) {
+  ASSERT_EQ(view.entity_count(), model.size());
+  std::size_t healths = 0, transforms = 0, follows = 0;
+  for (const auto& [bits, m] : model) {
+    const Entity e = Entity::from_bits(bits);
+    ASSERT_TRUE(view.alive(e));
+    const Health* h = view.get<Health>(e);
+    ASSERT_EQ(h != nullptr, m.health.has_value());
+    if (h) { ASSERT_TRUE(same(*h, *m.health)); ++healths; }
+    const Transform* t = view.get<Transform>(e);
+    ASSERT_EQ(t != nullptr, m.transform.has_value());
+    if (t) { ASSERT_TRUE(same(*t, *m.transform)); ++transforms; }
+    const Follow* f = view.get<Follow>(e);
+    ASSERT_EQ(f != nullptr, m.follow.has_value());
+    if (f) { ASSERT_EQ(f->target, m.follow->target); ++follows; }
+  }
+  ASSERT_EQ(view.count<Health>(), healths);
+  ASSERT_EQ(view.count<Transform>(), transforms);
+  ASSERT_EQ(view.count<Follow>(), follows);
+  for (Entity e : dead) {
+    ASSERT_FALSE(view.alive(e));
+    ASSERT_EQ(view.get<Health>(e), nullptr);
+  }
+}
+
+class ModelTest : public ::testing::TestWithParam<std::uint32_t> {};
+
+TEST_P(ModelTest, RandomTransactionsMatchReferenceModel) {
+  std::mt19937 rng(GetParam());
+  auto db = std::move(Database::open(test_schema()).value());
+  WriterHandle& w = db->writer();
+  Model model;
+  std::vector<Entity> dead;
+  auto pick = [&](const Model& m) -> Entity {
+    if (m.empty()) return Entity::null();
+    auto it = m.begin();
+    std::advance(it, std::uniform_int_distribution<std::size_t>(0, m.size() - 1)(rng));
+    return Entity::from_bits(it->first);
+  };
+  auto rnd = [&](std::uint32_t n) { return std::uniform_int_distribution<std::uint32_t>(0, n - 1)(rng); };
+
+  for (int step = 0; step < 400; ++step) {
+    Model next = model;
+    std::vector<Entity> next_dead = dead;
+    Transaction t = w.begin();
+    bool expect_fail = false;
+    const int ops = 1 + static_cast<int>(rnd(8));
+    for (int i = 0; i < ops; ++i) {
+      const Entity e = pick(next);
+      switch (rnd(9)) {
+        case 0: case 1: {
+          const Entity c = t.create().value();
+          next[c.bits()] = {};
+          break;
+        }
+        case 2:
+          if (e.is_null()) break;
+          // Destroying an entity others follow cascades to their follow rows.
+          ASSERT_TRUE(t.destroy(e).is_ok());
+          next.erase(e.bits());
+          for (auto& [k, m] : next) if (m.follow && m.follow->target == e) m.follow.reset();
+          next_dead.push_back(e);
+          break;
+        case 3: {
+          if (e.is_null()) break;
+          Health h{rnd(1000), rnd(1000)};
+          const Status s = t.put(e, h);
+          ASSERT_TRUE(s.is_ok()) << s.to_string();
+          next[e.bits()].health = h;
+          break;
+        }
+        case 4: {
+          if (e.is_null()) break;
+          Transform tr{float(rnd(100)), float(rnd(100)), float(rnd(100))};
+          ASSERT_TRUE(t.put(e, tr).is_ok());
+          next[e.bits()].transform = tr;
+          break;
+        }
+        case 5:
+          if (e.is_null()) break;
+          if (next[e.bits()].health) {
+            ASSERT_TRUE(t.remove<Health>(e).is_ok());
+            next[e.bits()].health.reset();
+          } else {
+            ASSERT_EQ(t.remove<Health>(e).code(), StatusCode::kNotFound);
+          }
+          break;
+        case 6:
+          if (e.is_null() || !next[e.bits()].transform) break;
+          ASSERT_TRUE(t.set(e, &Transform::y, 42.0f).is_ok());
+          next[e.bits()].transform->y = 42.0f;
+          break;
+        case 7: {
+          const Entity target = pick(next);
+          if (e.is_null()) break;
+          ASSERT_TRUE(t.put(e, Follow{target}).is_ok());
+          next[e.bits()].follow = Follow{target};
+          break;
+        }
+        case 8:
+          if (e.is_null() || dead.empty()) break;
+          // A reference to a dead entity: the whole transaction must fail at commit.
+          {
+            const Follow stale{dead[rnd(static_cast<std::uint32_t>(dead.size()))]};
+            ASSERT_TRUE(t.put(e, stale).is_ok());
+            next[e.bits()].follow = stale;
+          }
+          break;
+      }
+    }
+    // The commit must fail exactly when the final state holds a reference to an entity that is not alive.
+    for (const auto& [k, m] : next) {
+      if (m.follow && !m.follow->target.is_null() && !next.contains(m.follow->target.bits())) expect_fail = true;
+    }
+    const bool roll_back = rnd(6) == 0;
+    if (roll_back) {
+      t.rollback();
+    } else {
+      const Status s = t.commit();
+      ASSERT_EQ(s.is_ok(), !expect_fail) << s.to_string();
+      if (s.is_ok()) {
+        model = std::move(next);
+        dead = std::move(next_dead);
+      }
+    }
+    PinnedView view = db->pin();
+    expect_view_equals(view, model, dead);
+    if (::testing::Test::HasFatalFailure()) {
+      FAIL() << "diverged at step " << step << " (seed " << GetParam() << ")";
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Seeds, ModelTest, ::testing::Values(1u, 2u, 3u, 4u, 5u, 6u, 7u, 8u));
+
+}  // namespace
+}  // namespace ecsdb::testing

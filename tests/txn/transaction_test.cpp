@@ -1,0 +1,174 @@
+// Explicit transactions: atomicity, rollback paths, constraints checked at commit.
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+
+#include "support/test_schema.hpp"
+
+namespace ecsdb::testing {
+namespace {
+
+class TransactionTest : public ::testing::Test {
+ protected:
+  void SetUp() override { db_ = std::move(Database::open(test_schema()).value()); }
+  WriterHandle& w() { return db_->writer(); }
+  std::unique_ptr<Database> db_;
+};
+
+TEST_F(TransactionTest, CommitIsAtomicAndReadsOwnWrites) {
+  Transaction t = w().begin();
+  const Entity e = t.create().value();
+  ASSERT_TRUE(t.add(e, Health{5, 5}).is_ok());
+  EXPECT_EQ(t.get<Health>(e)->hp, 5u);
+  ASSERT_TRUE(t.update(e, Health{6, 6}).is_ok());
+  EXPECT_EQ(t.get<Health>(e)->hp, 6u);
+  EXPECT_FALSE(db_->pin().alive(e)) << "readers never see an open transaction";
+  ASSERT_TRUE(t.commit().is_ok());
+  EXPECT_EQ(db_->pin().get<Health>(e)->hp, 6u);
+}
+
+TEST_F(TransactionTest, RollbackRestoresEverything) {
+  std::vector<Entity> es;
+  ASSERT_TRUE(w().create_many(50, es).is_ok());
+  for (std::uint32_t i = 0; i < 50; ++i) ASSERT_TRUE(w().add(es[i], Health{i, i}).is_ok());
+  const std::uint64_t version = db_->published_version();
+  {
+    Transaction t = w().begin();
+    for (std::uint32_t i = 0; i < 50; i += 2) ASSERT_TRUE(t.remove<Health>(es[i]).is_ok());
+    for (std::uint32_t i = 1; i < 50; i += 2) ASSERT_TRUE(t.update(es[i], Health{999, 0}).is_ok());
+    ASSERT_TRUE(t.destroy(es[1]).is_ok());
+    const Entity fresh = t.create().value();
+    ASSERT_TRUE(t.add(fresh, Health{7, 7}).is_ok());
+    t.rollback();
+    EXPECT_FALSE(w().alive(fresh));
+  }
+  EXPECT_EQ(db_->published_version(), version) << "nothing to publish after a rollback";
+  for (std::uint32_t i = 0; i < 50; ++i) {
+    ASSERT_TRUE(w().alive(es[i]));
+    ASSERT_NE(w().get<Health>(es[i]), nullptr);
+    EXPECT_EQ(w().get<Health>(es[i])->hp, i);
+  }
+  // Rows are back in their original dense order.
+  PinnedView view = db_->pin();
+  std::uint32_t expect = 0;
+  view.each<Health>([&](Entity, const Health& h) { EXPECT_EQ(h.hp, expect++); });
+}
+
+TEST_F(TransactionTest, DroppedTransactionRollsBack) {
+  Entity e;
+  {
+    Transaction t = w().begin();
+    e = t.create().value();
+    ASSERT_TRUE(t.add(e, Health{1, 1}).is_ok());
+  }
+  EXPECT_FALSE(w().alive(e));
+  EXPECT_EQ(db_->metrics().rollbacks, 1u);
+  EXPECT_TRUE(w().create().has_value()) << "the writer is usable again";
+}
+
+TEST_F(TransactionTest, ExceptionInsideTheBodyRollsBack) {
+  Entity e;
+  try {
+    Transaction t = w().begin();
+    e = t.create().value();
+    throw std::runtime_error("game logic failed");
+  } catch (const std::runtime_error&) {
+  }
+  EXPECT_FALSE(w().alive(e));
+}
+
+TEST_F(TransactionTest, SecondBeginWhileOpenIsAnError) {
+  Transaction t = w().begin();
+  Transaction t2 = w().begin();
+  EXPECT_FALSE(t2.active());
+  EXPECT_EQ(t2.create().status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(t.create().has_value());
+}
+
+TEST_F(TransactionTest, ForeignKeyToDeadEntityFailsAtCommitAndChangesNothing) {
+  const Entity a = w().create().value();
+  const Entity gone = w().create().value();
+  ASSERT_TRUE(w().destroy(gone).is_ok());
+  const std::uint64_t version = db_->published_version();
+  Transaction t = w().begin();
+  ASSERT_TRUE(t.add(a, Health{1, 1}).is_ok());
+  ASSERT_TRUE(t.add(a, Follow{gone}).is_ok());  // checked at commit, not here
+  const Status s = t.commit();
+  EXPECT_EQ(s.code(), StatusCode::kConstraintViolation);
+  EXPECT_NE(s.message().find("table 'follow'"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("field 'target'"), std::string::npos) << s.message();
+  EXPECT_EQ(w().get<Health>(a), nullptr) << "the failing transaction changed nothing";
+  EXPECT_EQ(db_->published_version(), version);
+}
+
+TEST_F(TransactionTest, ReferenceMayBeSetLaterInTheSameTransaction) {
+  Transaction t = w().begin();
+  const Entity a = t.create().value();
+  ASSERT_TRUE(t.add(a, Follow{Entity(12345, 1)}).is_ok());
+  const Entity b = t.create().value();
+  ASSERT_TRUE(t.update(a, Follow{b}).is_ok());
+  EXPECT_TRUE(t.commit().is_ok()) << "only the state at commit is checked";
+}
+
+TEST_F(TransactionTest, OnDeleteRestrictBlocksDestroy) {
+  const Entity vip = w().create().value();
+  const Entity bodyguard = w().create().value();
+  ASSERT_TRUE(w().add(bodyguard, Guard{vip}).is_ok());
+  const Status s = w().destroy(vip);
+  EXPECT_EQ(s.code(), StatusCode::kConstraintViolation);
+  EXPECT_NE(s.message().find("restrict"), std::string::npos) << s.message();
+  EXPECT_TRUE(w().alive(vip));
+  // Destroying both together is fine when the referencing row goes too.
+  Transaction t = w().begin();
+  ASSERT_TRUE(t.destroy(bodyguard).is_ok());
+  ASSERT_TRUE(t.destroy(vip).is_ok());
+  EXPECT_TRUE(t.commit().is_ok());
+}
+
+TEST_F(TransactionTest, OnDeleteCascadeAndSetNull) {
+  const Entity target = w().create().value();
+  const Entity follower = w().create().value();
+  const Entity aimer = w().create().value();
+  ASSERT_TRUE(w().add(follower, Follow{target}).is_ok());
+  ASSERT_TRUE(w().add(follower, Health{3, 3}).is_ok());
+  ASSERT_TRUE(w().add(aimer, Aim{target}).is_ok());
+  ASSERT_TRUE(w().destroy(target).is_ok());
+  PinnedView view = db_->pin();
+  EXPECT_FALSE(view.has<Follow>(follower)) << "cascade removes the referencing row";
+  EXPECT_TRUE(view.has<Health>(follower)) << "...and nothing else of its entity";
+  ASSERT_TRUE(view.has<Aim>(aimer));
+  EXPECT_TRUE(view.get<Aim>(aimer)->at.is_null()) << "set_null clears the reference";
+}
+
+TEST_F(TransactionTest, UniqueConstraintHoldsAtCommit) {
+  const Entity a = w().create().value();
+  const Entity b = w().create().value();
+  ASSERT_TRUE(w().add(a, Player{1, "alice"}).is_ok());
+  const Status dup = w().add(b, Player{2, "alice"});
+  EXPECT_EQ(dup.code(), StatusCode::kConstraintViolation);
+  EXPECT_NE(dup.message().find("\"alice\""), std::string::npos) << dup.message();
+  EXPECT_FALSE(db_->pin().has<Player>(b));
+  // A swap inside one transaction passes: only the final state counts.
+  ASSERT_TRUE(w().add(b, Player{2, "bob"}).is_ok());
+  Transaction t = w().begin();
+  ASSERT_TRUE(t.update(a, Player{1, "bob"}).is_ok());
+  ASSERT_TRUE(t.update(b, Player{2, "alice"}).is_ok());
+  EXPECT_TRUE(t.commit().is_ok());
+  EXPECT_EQ(db_->pin().get<Player>(a)->name.view(), "bob");
+  // Freed values can be reused.
+  ASSERT_TRUE(w().remove<Player>(a).is_ok());
+  const Entity c = w().create().value();
+  EXPECT_TRUE(w().add(c, Player{3, "bob"}).is_ok());
+}
+
+TEST_F(TransactionTest, AddTwiceIsAnErrorPutReplaces) {
+  const Entity e = w().create().value();
+  ASSERT_TRUE(w().add(e, Health{1, 1}).is_ok());
+  EXPECT_EQ(w().add(e, Health{2, 2}).code(), StatusCode::kAlreadyExists);
+  ASSERT_TRUE(w().put(e, Health{3, 3}).is_ok());
+  EXPECT_EQ(w().get<Health>(e)->hp, 3u);
+  EXPECT_EQ(w().remove<Transform>(e).code(), StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace ecsdb::testing
