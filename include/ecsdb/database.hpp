@@ -20,6 +20,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -56,6 +57,15 @@ struct DatabaseOptions {
   std::uint32_t publish_every_commits = 1;
   // Concurrently pinned views supported without waiting.
   std::uint32_t reader_slots = 128;
+  // Queued transactions (Database::submit) are committed in batches, each all-or-nothing on its own, and
+  // published once per batch. A batch ends after this many transactions...
+  std::uint32_t batch_max_transactions = 4096;
+  // ...or, when > 0, once the batch is this old (µs) and the queue is empty; 0 = publish as soon as the
+  // queue runs dry (lowest latency).
+  std::uint32_t batch_max_delay_us = 0;
+  // The background writer thread spins this long (µs) on an empty queue before sleeping: waking a
+  // sleeping thread costs tens of µs, spinning briefly keeps submit->visible latency low under load.
+  std::uint32_t writer_spin_us = 50;
 };
 
 struct DatabaseMetrics {
@@ -70,6 +80,14 @@ struct DatabaseMetrics {
   std::uint64_t bytes_in_use = 0;           // pages + directories allocated
   std::uint64_t bytes_pooled = 0;           // freed pages kept for reuse
   std::uint64_t entities_alive = 0;         // in the published version
+  // Queue (Database::submit):
+  std::uint64_t submitted = 0;              // transactions submitted, ever
+  std::uint64_t queue_depth = 0;            // submitted but not yet taken by the writer
+  std::uint64_t submit_to_visible_p50_ns = 0;
+  std::uint64_t submit_to_visible_p99_ns = 0;
+  double batch_size_mean = 0;               // transactions per published batch
+  std::uint64_t batch_size_p99 = 0;
+  double pages_copied_per_publish_mean = 0;
 };
 
 // ---------------------------------------------------------------------------------------------------
@@ -178,6 +196,7 @@ class Transaction {
 
  private:
   friend class WriterHandle;
+  friend class detail::WriterCore;
   Transaction(detail::WriterCore* core, Database* db) noexcept : core_(core), db_(db) {}
   template <typename T> Result<std::uint16_t> table_of() const;
 
@@ -193,6 +212,8 @@ class WriterHandle {
   Transaction begin();
   // Makes every commit so far visible to readers (no-op when nothing changed).
   void publish();
+  // Runs the transactions queued by Database::submit (all of them, in order); returns how many ran.
+  std::size_t drain();
 
   Result<Entity> create();
   Status create_many(std::size_t n, std::vector<Entity>& out);
@@ -233,6 +254,33 @@ class WriterHandle {
 };
 
 // ---------------------------------------------------------------------------------------------------
+// CommitTicket: the outcome of a transaction submitted from any thread (Database::submit). Returned at
+// once; resolved by the writer when the transaction commits (ok, with the version that contains it) or
+// fails (the reason). Copyable; every copy sees the same outcome.
+namespace detail { struct QueuedTransaction; }
+
+class CommitTicket {
+ public:
+  using State = detail::QueuedTransaction;
+  CommitTicket() = default;
+  explicit CommitTicket(std::shared_ptr<State> state) noexcept : state_(std::move(state)) {}
+
+  bool valid() const noexcept { return state_ != nullptr; }
+  bool ready() const noexcept;
+  // Blocks until resolved (spins briefly, then sleeps). Returns the transaction's outcome.
+  Status wait() const;
+  // The published version that made the transaction visible; 0 until resolved or when it failed.
+  std::uint64_t version() const noexcept;
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
+// A transaction body run by the writer: return ok to commit, an error to roll back. It may run on the
+// writer thread, so it must not touch PinnedViews of its caller or block.
+using TransactionBody = std::function<Status(Transaction&)>;
+
+// ---------------------------------------------------------------------------------------------------
 class Database {
  public:
   static Result<std::unique_ptr<Database>> open(std::shared_ptr<const Schema> schema, DatabaseOptions options = {});
@@ -248,8 +296,19 @@ class Database {
   std::uint64_t published_version() const noexcept;
   DatabaseMetrics metrics() const;
 
-  // The owner's writer. Not thread-safe: one thread at a time.
+  // The owner's writer. Not thread-safe: one thread at a time. Unavailable (asserts) while the
+  // background writer thread runs.
   WriterHandle& writer() noexcept { return writer_; }
+
+  // Any thread, lock-free, non-blocking: queues `body` for the writer and returns its ticket. The writer
+  // runs queued bodies in submission order when the owner calls WriterHandle::drain() (or commits through
+  // the handle), or continuously when the background writer thread runs.
+  CommitTicket submit(TransactionBody body);
+
+  // Starts/stops a dedicated writer thread that drains the queue (for servers without a simulation
+  // thread). While it runs, writer() must not be used.
+  Status start_writer_thread();
+  void stop_writer_thread();
 
   // Checks T against its table's layout (StatusCode::kBindingMismatch names the field). Typed calls bind
   // on first use; call this at start-up to get the error early.

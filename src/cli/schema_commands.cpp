@@ -16,6 +16,9 @@ namespace ecsdb::cli {
 
 namespace {
 
+// Keys in the order written, so the output reads database, version, tables as documented.
+using Json = nlohmann::ordered_json;
+
 constexpr int kExitOk = 0;
 constexpr int kExitRuntimeError = 1;
 constexpr int kExitInvalid = 2;
@@ -26,10 +29,10 @@ std::string hex64(std::uint64_t v) {
   return buf;
 }
 
-nlohmann::json diagnostics_json(const std::vector<SchemaDiagnostic>& diagnostics) {
-  nlohmann::json errors = nlohmann::json::array();
+Json diagnostics_json(const std::vector<SchemaDiagnostic>& diagnostics) {
+  Json errors = Json::array();
   for (const SchemaDiagnostic& d : diagnostics) {
-    nlohmann::json e = {{"file", d.file},       {"line", d.location.line}, {"column", d.location.column},
+    Json e = {{"file", d.file},       {"line", d.location.line}, {"column", d.location.column},
                         {"table", d.table},     {"field", d.field},        {"message", d.message},
                         {"hint", d.hint}};
     if (!d.type_kind.empty()) {
@@ -61,8 +64,8 @@ std::shared_ptr<const Schema> load_or_report(const std::string& path, bool json)
   return nullptr;
 }
 
-nlohmann::json field_json(const Field& f) {
-  nlohmann::json j = {{"name", f.name},           {"type", f.type.spelling}, {"offset", f.offset},
+Json field_json(const Field& f) {
+  Json j = {{"name", f.name},           {"type", f.type.spelling}, {"offset", f.offset},
                       {"size", f.type.size},      {"align", f.type.align},   {"stored", f.stored},
                       {"unique", f.unique},       {"auto_increment", f.auto_increment},
                       {"deprecated", f.deprecated}, {"owner_key", f.is_owner_key}};
@@ -86,36 +89,36 @@ nlohmann::json field_json(const Field& f) {
   return j;
 }
 
-nlohmann::json fields_json(const Layout& layout) {
-  nlohmann::json fields = nlohmann::json::array();
+Json fields_json(const Layout& layout) {
+  Json fields = Json::array();
   for (const Field& f : layout.fields) fields.push_back(field_json(f));
   return fields;
 }
 
-nlohmann::json schema_json(const Schema& schema) {
-  nlohmann::json tables = nlohmann::json::array();
+Json schema_json(const Schema& schema) {
+  Json tables = Json::array();
   for (const Table& t : schema.tables) {
-    nlohmann::json row_order = nlohmann::json::array();
+    Json row_order = Json::array();
     for (std::uint16_t id : t.layout.row_order) row_order.push_back(t.layout.fields[id].name);
     tables.push_back({{"name", t.name},
                       {"id", t.id},
                       {"stride", t.layout.stride},
                       {"align", t.layout.align},
                       {"cardinality", std::string(to_string(t.cardinality))},
-                      {"parent_table", t.parent_table.empty() ? nlohmann::json(nullptr) : nlohmann::json(t.parent_table)},
-                      {"primary_key", t.primary_key.empty() ? nlohmann::json(nullptr) : nlohmann::json(t.primary_key)},
-                      {"owner_key", t.owner_key ? nlohmann::json(t.owner_key->name) : nlohmann::json(nullptr)},
+                      {"parent_table", t.parent_table.empty() ? Json(nullptr) : Json(t.parent_table)},
+                      {"primary_key", t.primary_key.empty() ? Json(nullptr) : Json(t.primary_key)},
+                      {"owner_key", t.owner_key ? Json(t.owner_key->name) : Json(nullptr)},
                       {"is_entity_table", t.is_entity_table},
                       {"row_order", row_order},
                       {"fields", fields_json(t.layout)}});
   }
-  nlohmann::json enums = nlohmann::json::array();
+  Json enums = Json::array();
   for (const auto& e : schema.enums) {
-    nlohmann::json variants = nlohmann::json::array();
+    Json variants = Json::array();
     for (const auto& [name, value] : e->variants) variants.push_back({{"name", name}, {"value", value}});
     enums.push_back({{"name", e->name}, {"type", std::string(to_string(e->underlying))}, {"variants", variants}});
   }
-  nlohmann::json structs = nlohmann::json::array();
+  Json structs = Json::array();
   for (const auto& s : schema.structs) {
     structs.push_back({{"name", s->name}, {"size", s->layout.stride}, {"align", s->layout.align},
                        {"fields", fields_json(s->layout)}});

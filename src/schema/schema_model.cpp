@@ -190,10 +190,13 @@ std::string SchemaDiagnostic::to_string() const {
   if (!table.empty()) {
     out += "table '" + table + "', ";
   }
+  if (!type_kind.empty()) {
+    out += type_kind + " '" + type_name + "', ";
+  }
   if (!field.empty()) {
     out += "field '" + field + "', ";
   }
-  if (!table.empty() || !field.empty()) {
+  if (!table.empty() || !type_kind.empty() || !field.empty()) {
     out.resize(out.size() - 2);
     out += ": ";
   }

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -632,6 +633,7 @@ class SchemaParser {
     Field field;
     bool ok = false;        // name and type both valid
     bool named = false;     // name valid (the field is worth keeping for later checks)
+    bool typed = false;     // type valid
   };
 
   ParsedField parse_field_basics(const Layout& layout, const toml::table& ft, const Scope& scope) {
@@ -641,6 +643,7 @@ class SchemaParser {
     const toml::node* name_node = require(ft, "name", scope);
     if (auto name = string_of(name_node, "name", scope)) {
       field_scope = scope.with_field(*name);
+      out.field.name = *name;  // for messages even when unusable; `named` says whether it is kept
       if (!is_identifier(*name)) {
         error(*name_node, field_scope, "field name '" + *name + "' is not an identifier",
               "use letters, digits and '_', not starting with a digit: it becomes a C++ member name");
@@ -650,7 +653,6 @@ class SchemaParser {
       } else if (layout.find_field(*name) != nullptr) {
         error(*name_node, field_scope, "duplicate field '" + *name + "'");
       } else {
-        out.field.name = *name;
         out.named = true;
       }
     }
@@ -662,6 +664,7 @@ class SchemaParser {
         type_ok = true;
       }
     }
+    out.typed = type_ok;
     out.ok = out.named && type_ok;
     return out;
   }
@@ -757,7 +760,9 @@ class SchemaParser {
         return wrong("a number");
       }
       if (type.scalar == ScalarKind::kF32 && std::isfinite(d) && std::abs(d) > std::numeric_limits<float>::max()) {
-        error(n, scope, "default " + std::to_string(d) + " is out of range for f32");
+        char shown[32];
+        std::snprintf(shown, sizeof shown, "%g", d);
+        error(n, scope, "default " + std::string(shown) + " is out of range for f32");
         return std::nullopt;
       }
       v.kind = DefaultValue::Kind::kFloat;
@@ -917,7 +922,13 @@ class SchemaParser {
               near.empty() ? "use \"restrict\", \"cascade\" or \"set_null\"" : did_you_mean(near));
       }
     }
-    if (!parsed.named) return;  // nothing later can be said about a field without a usable name
+    if (!parsed.named) {
+      // Dropped from the table (later passes need a usable name), but its default can still be checked now.
+      if (fs.default_node != nullptr && parsed.typed && f.type.kind != TypeKind::kEntityRef) {
+        check_default(*fs.default_node, f.type, field_scope);
+      }
+      return;
+    }
     f.id = static_cast<std::uint16_t>(table.layout.fields.size());
     table.layout.fields.push_back(std::move(f));
     src.fields.push_back(fs);

@@ -49,9 +49,29 @@ Database::Database(std::shared_ptr<const Schema> schema, DatabaseOptions options
       writer_(core_.get(), this),
       bindings_(new std::atomic<std::uint32_t>[detail::kMaxBoundTypes]) {
   for (std::uint32_t i = 0; i < detail::kMaxBoundTypes; ++i) bindings_[i].store(0, std::memory_order_relaxed);
+  core_->set_database(this);
 }
 
-Database::~Database() = default;
+Database::~Database() { core_->stop_thread(); }
+
+CommitTicket Database::submit(TransactionBody body) { return core_->submit(std::move(body)); }
+Status Database::start_writer_thread() { return core_->start_thread(); }
+void Database::stop_writer_thread() { core_->stop_thread(); }
+
+bool CommitTicket::ready() const noexcept {
+  return state_ != nullptr && state_->done.load(std::memory_order_acquire) != 0;
+}
+
+Status CommitTicket::wait() const {
+  if (state_ == nullptr) return invalid_argument("CommitTicket::wait on an empty ticket");
+  for (int i = 0; i < 4096 && state_->done.load(std::memory_order_acquire) == 0; ++i) __builtin_ia32_pause();
+  while (state_->done.load(std::memory_order_acquire) == 0) state_->done.wait(0, std::memory_order_acquire);
+  return state_->status;
+}
+
+std::uint64_t CommitTicket::version() const noexcept {
+  return ready() && state_->status.is_ok() ? state_->version : 0;
+}
 
 Result<std::unique_ptr<Database>> Database::open(std::shared_ptr<const Schema> schema, DatabaseOptions options) {
   if (schema == nullptr) return invalid_argument("Database::open: schema is null");
@@ -86,6 +106,7 @@ DatabaseMetrics Database::metrics() const {
   m.bytes_pooled = core_->pool().stats().bytes_pooled;
   PinnedView view = pin();
   m.entities_alive = view.entity_count();
+  core_->fill_queue_metrics(m);
   return m;
 }
 
@@ -179,7 +200,18 @@ Transaction WriterHandle::begin() {
   return Transaction(s.is_ok() ? core_ : nullptr, db_);
 }
 
-void WriterHandle::publish() { core_->publish(); }
+void WriterHandle::publish() {
+  if (core_->thread_running()) return;  // the writer thread owns the writer
+  core_->drain();  // queued transactions join this tick
+  core_->publish();
+}
+
+std::size_t WriterHandle::drain() {
+  if (core_->thread_running()) return 0;  // only one consumer may drain the queue
+  std::size_t total = 0;
+  while (std::size_t n = core_->drain()) total += n;
+  return total;
+}
 
 Result<Entity> WriterHandle::create() {
   Transaction t = begin();

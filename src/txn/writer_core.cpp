@@ -70,6 +70,7 @@ WriterCore::WriterCore(std::shared_ptr<const Schema> schema, const DatabaseOptio
 }
 
 WriterCore::~WriterCore() {
+  stop_thread();
   // Every page is reachable from the working version or sits in a retire list, exactly once.
   entity::destroy_registry(working_->registry, pool_);
   for (TableState& t : working_->tables) storage::destroy_table(t, pool_);
@@ -109,7 +110,10 @@ Status WriterCore::commit() {
   end_txn();
   ++commits_;
   ++commits_since_publish_;
-  if (options_.publish_every_commits != 0 && commits_since_publish_ >= options_.publish_every_commits) publish();
+  if (!suppress_publish_ && options_.publish_every_commits != 0 &&
+      commits_since_publish_ >= options_.publish_every_commits) {
+    publish();
+  }
   return Status::ok();
 }
 
@@ -134,6 +138,7 @@ void WriterCore::publish() {
   if (in_txn_ || !dirty_) return;
   working_->commit_count = commits_;
   auto next = std::make_unique<VersionState>(*working_);
+  pages_per_publish_.record(ctx_.pages_copied);
   pages_copied_total_ += ctx_.pages_copied;
   ctx_.pages_copied = 0;
   versions_.publish(std::move(working_), std::move(ctx_.retired));
@@ -522,6 +527,139 @@ Status WriterCore::check_constraints() {
                                 " is not unique (constraint = \"unique\")");
   }
   return Status::ok();
+}
+
+}  // namespace ecsdb::detail
+
+// ---- queue ----
+
+namespace ecsdb::detail {
+
+namespace {
+inline void cpu_relax() noexcept { __builtin_ia32_pause(); }
+std::uint64_t nanos_since(std::chrono::steady_clock::time_point t) {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t).count());
+}
+void resolve(QueuedTransaction& q, Status status, std::uint64_t version) {
+  q.status = std::move(status);
+  q.version = version;
+  q.done.store(1, std::memory_order_release);
+  q.done.notify_all();
+}
+}  // namespace
+
+CommitTicket WriterCore::submit(TransactionBody body) {
+  auto node = std::make_shared<QueuedTransaction>();
+  node->body = std::move(body);
+  node->submitted = std::chrono::steady_clock::now();
+  node->self = node;  // the queue's reference, dropped by the writer once resolved
+  CommitTicket ticket(node);
+  submitted_.fetch_add(1, std::memory_order_relaxed);
+  queue_.push(node.get());
+  // Pairs with the writer's sleeping_ store + empty() check (both seq_cst): either the writer sees this
+  // push, or we see it asleep and wake it.
+  if (sleeping_.load(std::memory_order_seq_cst)) {
+    wake_.fetch_add(1, std::memory_order_seq_cst);
+    wake_.notify_one();
+  }
+  return ticket;
+}
+
+std::size_t WriterCore::drain() {
+  if (in_txn_) return 0;  // the owner has a transaction open: drain after it ends
+  std::size_t ran = 0;
+  const auto batch_start = std::chrono::steady_clock::now();
+  const auto max_delay = std::chrono::microseconds(options_.batch_max_delay_us);
+  suppress_publish_ = true;
+  while (ran < options_.batch_max_transactions) {
+    QueuedTransaction* raw = queue_.pop();
+    if (raw == nullptr) {
+      if (!queue_.empty()) { cpu_relax(); continue; }  // a producer is mid-push
+      if (max_delay.count() == 0 || std::chrono::steady_clock::now() - batch_start >= max_delay) break;
+      cpu_relax();
+      continue;
+    }
+    dequeued_.fetch_add(1, std::memory_order_relaxed);
+    std::shared_ptr<QueuedTransaction> node = std::move(raw->self);
+    ++ran;
+    Status s;
+    if (Status b = begin(); !b.is_ok()) {
+      s = b;
+    } else {
+      Transaction t(this, db_);
+      try {
+        s = node->body(t);
+      } catch (const std::exception& e) {
+        s = Status(StatusCode::kAborted, std::string("transaction body threw: ") + e.what());
+      } catch (...) {
+        s = Status(StatusCode::kAborted, "transaction body threw a non-standard exception");
+      }
+      if (s.is_ok()) {
+        if (t.active()) s = t.commit();
+      } else {
+        t.rollback();
+      }
+    }
+    node->body = nullptr;  // release captures now, not when the last ticket copy goes
+    if (s.is_ok()) batch_ok_.push_back(std::move(node));
+    else resolve(*node, std::move(s), 0);
+  }
+  suppress_publish_ = false;
+  if (ran == 0) return 0;
+  publish();
+  const std::uint64_t version = versions_.published_number();
+  for (auto& node : batch_ok_) {
+    submit_to_visible_ns_.record(nanos_since(node->submitted));
+    resolve(*node, Status::ok(), version);
+  }
+  batch_ok_.clear();
+  batch_sizes_.record(ran);
+  return ran;
+}
+
+Status WriterCore::start_thread() {
+  if (thread_.joinable()) return invalid_argument("the writer thread is already running");
+  if (in_txn_) return invalid_argument("cannot start the writer thread while a transaction is open");
+  stop_.store(false);
+  thread_ = std::thread([this] {
+    const auto spin = std::chrono::microseconds(options_.writer_spin_us);
+    while (!stop_.load(std::memory_order_acquire)) {
+      if (drain() != 0) continue;
+      const auto idle_since = std::chrono::steady_clock::now();
+      while (queue_.empty() && !stop_.load(std::memory_order_relaxed) &&
+             std::chrono::steady_clock::now() - idle_since < spin) {
+        for (int i = 0; i < 64; ++i) cpu_relax();
+      }
+      if (!queue_.empty()) continue;
+      sleeping_.store(true, std::memory_order_seq_cst);
+      const std::uint32_t seen = wake_.load(std::memory_order_seq_cst);
+      if (queue_.empty() && !stop_.load(std::memory_order_seq_cst)) wake_.wait(seen, std::memory_order_seq_cst);
+      sleeping_.store(false, std::memory_order_relaxed);
+    }
+    while (drain() != 0) {
+    }
+  });
+  return Status::ok();
+}
+
+void WriterCore::stop_thread() {
+  if (!thread_.joinable()) return;
+  stop_.store(true, std::memory_order_seq_cst);
+  wake_.fetch_add(1, std::memory_order_seq_cst);
+  wake_.notify_one();
+  thread_.join();
+}
+
+void WriterCore::fill_queue_metrics(DatabaseMetrics& m) const {
+  m.submitted = submitted_.load(std::memory_order_relaxed);
+  const std::uint64_t taken = dequeued_.load(std::memory_order_relaxed);
+  m.queue_depth = m.submitted > taken ? m.submitted - taken : 0;
+  m.submit_to_visible_p50_ns = submit_to_visible_ns_.quantile(0.5);
+  m.submit_to_visible_p99_ns = submit_to_visible_ns_.quantile(0.99);
+  m.batch_size_mean = batch_sizes_.mean();
+  m.batch_size_p99 = batch_sizes_.quantile(0.99);
+  m.pages_copied_per_publish_mean = pages_per_publish_.mean();
 }
 
 }  // namespace ecsdb::detail

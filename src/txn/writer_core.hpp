@@ -9,7 +9,12 @@
 #include <unordered_set>
 #include <vector>
 
+#include <atomic>
+#include <thread>
+
+#include "base/latency_histogram.hpp"
 #include "ecsdb/database.hpp"
+#include "txn/write_queue.hpp"
 #include "ecsdb/detail/version_state.hpp"
 #include "storage/cow.hpp"
 #include "storage/page_pool.hpp"
@@ -83,6 +88,15 @@ class WriterCore {
 
   std::string describe_key(std::uint16_t table, std::uint64_t key) const;
 
+  // ---- queue (Database::submit) ----
+  void set_database(Database* db) noexcept { db_ = db; }
+  CommitTicket submit(TransactionBody body);            // any thread
+  std::size_t drain();                                  // writer: runs one batch, publishes, resolves
+  Status start_thread();
+  void stop_thread();
+  bool thread_running() const noexcept { return thread_.joinable(); }
+  void fill_queue_metrics(DatabaseMetrics& m) const;
+
  private:
   enum class UndoKind : std::uint8_t { kCreateEntity, kDestroyEntity, kInsertRow, kRemoveRow, kWriteBytes };
   struct UndoEntry {
@@ -131,6 +145,20 @@ class WriterCore {
   std::vector<Entity> destroyed_;
   struct Suspect { std::uint16_t table; std::uint16_t unique; std::string value; std::uint64_t key; };
   std::vector<Suspect> unique_suspects_;
+
+  Database* db_ = nullptr;
+  WriteQueue queue_;
+  std::atomic<std::uint64_t> submitted_{0};
+  std::atomic<std::uint64_t> dequeued_{0};
+  std::atomic<bool> sleeping_{false};
+  std::atomic<std::uint32_t> wake_{0};
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  bool suppress_publish_ = false;
+  std::vector<std::shared_ptr<QueuedTransaction>> batch_ok_;
+  base::LatencyHistogram submit_to_visible_ns_;
+  base::LatencyHistogram batch_sizes_;
+  base::LatencyHistogram pages_per_publish_;
 
   std::uint64_t commits_ = 0;
   std::uint64_t rollbacks_ = 0;

@@ -63,12 +63,13 @@ TEST(Codegen, MembersInRowOrderWithTypesAndDefaults) {
   ASSERT_NE(s, nullptr);
   const std::string h = generate_cpp_header(*s);
   EXPECT_TRUE(contains(h, "enum class Color : std::uint8_t { red = 0, blue = 7 };"));
-  // Alignment 8 first (big, neg, who), then 4, 2, 1 (flag, color, name).
+  // 'who', the first entity reference, is the owner key and is not in the row. Alignment 8 first (big, neg,
+  // owner), then 4, 2, 1.
   const std::string expected =
       "struct T {\n"
       "  std::uint64_t big = 5ULL;  // offset 0, u64\n"
       "  std::int64_t neg = (-9223372036854775807LL - 1);  // offset 8, i64\n"
-      "  ecsdb::Entity who;  // offset 16, entity\n"
+      "  ecsdb::Entity owner;  // offset 16, u64\n"
       "  float speed = 2.0f;  // offset 24, f32\n"
       "  std::array<std::array<std::int16_t, 2>, 3> grid;  // offset 28, [[i16; 2]; 3]\n"
       "  bool flag = true;  // offset 40, bool\n"
@@ -77,7 +78,7 @@ TEST(Codegen, MembersInRowOrderWithTypesAndDefaults) {
       "};\n";
   EXPECT_TRUE(contains(h, expected)) << h;
   EXPECT_TRUE(contains(h, "static_assert(sizeof(T) == 56);"));
-  EXPECT_TRUE(contains(h, "ECSDB_COMPONENT(db::T, \"t\", big, neg, who, speed, grid, flag, color, name)"));
+  EXPECT_TRUE(contains(h, "ECSDB_COMPONENT(db::T, \"t\", big, neg, owner, speed, grid, flag, color, name)"));
 }
 
 TEST(Codegen, StructsComeBeforeTheirUsersAndTagsGetAComment) {

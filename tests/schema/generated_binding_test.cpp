@@ -36,7 +36,9 @@ void expect_matches(const Layout& layout, std::string_view name) {
     if (f.type.kind == TypeKind::kScalar || f.type.kind == TypeKind::kEnum || f.type.kind == TypeKind::kEntityRef) {
       EXPECT_EQ(bound[i].type.scalar, f.type.scalar) << f.name;
     }
-    if (f.type.kind == TypeKind::kStruct) EXPECT_EQ(bound[i].type.struct_name, f.type.struct_def->name);
+    if (f.type.kind == TypeKind::kStruct) {
+      EXPECT_EQ(bound[i].type.struct_name, f.type.struct_def->name);
+    }
     if (f.type.kind == TypeKind::kArray || f.type.kind == TypeKind::kString) {
       EXPECT_EQ(bound[i].type.length, f.type.length) << f.name;
     }

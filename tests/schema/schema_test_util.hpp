@@ -28,7 +28,9 @@ inline std::vector<SchemaDiagnostic> parse_errors(std::string_view text) {
   std::vector<SchemaDiagnostic> diagnostics;
   auto result = parse_schema(text, "test.toml", &diagnostics);
   EXPECT_FALSE(result.has_value());
-  if (!result.has_value()) EXPECT_EQ(result.status().code(), StatusCode::kSchemaError);
+  if (!result.has_value()) {
+    EXPECT_EQ(result.status().code(), StatusCode::kSchemaError);
+  }
   return diagnostics;
 }
 

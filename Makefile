@@ -1,0 +1,42 @@
+# ECSDb — top-level entry points. `make demo` and `make test` do the whole set-up on a fresh Debian 12
+# machine: install missing packages, configure, build, run.
+JOBS ?= $(shell nproc)
+CMAKE_BUILD = cmake --build --preset
+
+.PHONY: all deps build test test-asan test-tsan demo bench bench-json install-example clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	@test -f build/build.ninja || cmake --preset release
+	$(CMAKE_BUILD) release -j $(JOBS)
+
+# Release tests, the installed-package consumer example, then the whole suite under ASan+UBSan.
+test: build
+	ctest --preset release -j $(JOBS)
+	@scripts/check-install.sh
+	$(MAKE) test-asan
+
+test-asan: deps
+	@test -f build-asan/build.ninja || cmake --preset asan
+	$(CMAKE_BUILD) asan -j $(JOBS)
+	ctest --preset asan -j $(JOBS)
+
+test-tsan: deps
+	@test -f build-tsan/build.ninja || cmake --preset tsan
+	$(CMAKE_BUILD) tsan -j $(JOBS) --target ecsdb_concurrency_test
+	ctest --preset tsan -R Concurrency
+
+demo: build
+	./build/ecsdb demo --schema examples/schemas/game.toml
+
+bench: build
+	./build/bench/micro/ecsdb_micro_bench --benchmark_min_time=0.2 --benchmark_repetitions=3 \
+	  --benchmark_report_aggregates_only=true
+	./build/ecsdb bench txn
+
+clean:
+	rm -rf build build-asan build-tsan build-debug build-coverage install

@@ -1,0 +1,66 @@
+// The schema every benchmark runs on: the SPEC example (examples/schemas/game.toml) — transform
+// {position_x, position_y, position_z: f32} and health {hp, max_hp: u32} per entity — embedded so a
+// benchmark binary runs from any directory. Shared by bench/micro and bench/suites.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "ecsdb/bind.hpp"
+#include "ecsdb/schema.hpp"
+
+namespace ecsdb::bench {
+
+inline constexpr const char* kGameSchemaToml = R"(
+[database]
+name = "game_db"
+version = "1.0.0"
+[tables.entities]
+primary_key = "id"
+[[tables.entities.fields]]
+name = "id"
+type = "u64"
+constraint = "unique"
+[tables.transform]
+parent_table = "entities"
+[[tables.transform.fields]]
+name = "entity_id"
+type = "u64"
+foreign_key = "entities.id"
+[[tables.transform.fields]]
+name = "position_x"
+type = "f32"
+[[tables.transform.fields]]
+name = "position_y"
+type = "f32"
+[[tables.transform.fields]]
+name = "position_z"
+type = "f32"
+[tables.health]
+parent_table = "entities"
+[[tables.health.fields]]
+name = "entity_id"
+type = "u64"
+foreign_key = "entities.id"
+[[tables.health.fields]]
+name = "hp"
+type = "u32"
+[[tables.health.fields]]
+name = "max_hp"
+type = "u32"
+)";
+
+struct Transform {
+  float position_x, position_y, position_z;
+};
+struct Health {
+  std::uint32_t hp, max_hp;
+};
+
+// The parsed schema; nullptr only if the embedded text stops parsing (a bug, reported by the caller).
+std::shared_ptr<const Schema> game_schema();
+
+}  // namespace ecsdb::bench
+
+ECSDB_COMPONENT(ecsdb::bench::Transform, "transform", position_x, position_y, position_z)
+ECSDB_COMPONENT(ecsdb::bench::Health, "health", hp, max_hp)

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs ECSDb into build/install and builds examples/consumer against it with find_package(ECSDb CONFIG),
+# proving the exported package works for a user project. Then runs the consumer.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+prefix="$root/build/install"
+cmake --install "$root/build" --prefix "$prefix" >/dev/null
+cmake -S "$root/examples/consumer" -B "$root/build/consumer" -G Ninja -DCMAKE_PREFIX_PATH="$prefix" \
+  -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$root/build/consumer" >/dev/null
+"$root/build/consumer/consumer" "$root/examples/schemas/game.toml"

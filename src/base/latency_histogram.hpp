@@ -1,0 +1,63 @@
+// LatencyHistogram — log-scaled histogram of durations (or any non-negative counts), recorded by one
+// thread and read by any: buckets are relaxed atomics, so a reader sees a near-consistent picture.
+// Resolution: 4 buckets per power of two (about 19% relative error), 1 ns to ~1000 s.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+
+namespace ecsdb::base {
+
+class LatencyHistogram {
+ public:
+  static constexpr int kSubBuckets = 4;
+  static constexpr int kBuckets = 40 * kSubBuckets;
+
+  void record(std::uint64_t value) noexcept {
+    buckets_[bucket_of(value)].fetch_add(1, std::memory_order_relaxed);
+    count_.fetch_add(1, std::memory_order_relaxed);
+    sum_.fetch_add(value, std::memory_order_relaxed);
+  }
+  std::uint64_t count() const noexcept { return count_.load(std::memory_order_relaxed); }
+  double mean() const noexcept {
+    const std::uint64_t n = count();
+    return n == 0 ? 0.0 : static_cast<double>(sum_.load(std::memory_order_relaxed)) / static_cast<double>(n);
+  }
+  // Upper bound of the bucket holding the q-quantile (0 <= q <= 1); 0 when empty.
+  std::uint64_t quantile(double q) const noexcept;
+
+  static int bucket_of(std::uint64_t v) noexcept {
+    if (v < 4) return static_cast<int>(v);
+    const int log2 = 63 - __builtin_clzll(v);
+    const int sub = static_cast<int>((v >> (log2 - 2)) & 3);
+    const int b = log2 * kSubBuckets + sub;
+    return b < kBuckets ? b : kBuckets - 1;
+  }
+  static std::uint64_t bucket_upper(int b) noexcept {
+    if (b < 4) return static_cast<std::uint64_t>(b);
+    const int log2 = b / kSubBuckets;
+    const int sub = b % kSubBuckets;
+    const std::uint64_t base = 1ull << log2;
+    return base + (base / kSubBuckets) * static_cast<std::uint64_t>(sub + 1) - 1;
+  }
+
+ private:
+  std::array<std::atomic<std::uint64_t>, kBuckets> buckets_{};
+  std::atomic<std::uint64_t> count_{0};
+  std::atomic<std::uint64_t> sum_{0};
+};
+
+inline std::uint64_t LatencyHistogram::quantile(double q) const noexcept {
+  const std::uint64_t n = count();
+  if (n == 0) return 0;
+  const auto target = static_cast<std::uint64_t>(q * static_cast<double>(n - 1)) + 1;
+  std::uint64_t seen = 0;
+  for (int b = 0; b < kBuckets; ++b) {
+    seen += buckets_[b].load(std::memory_order_relaxed);
+    if (seen >= target) return bucket_upper(b);
+  }
+  return bucket_upper(kBuckets - 1);
+}
+
+}  // namespace ecsdb::base
