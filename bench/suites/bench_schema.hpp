@@ -3,6 +3,7 @@
 // benchmark binary runs from any directory. Shared by bench/micro and bench/suites.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 
@@ -56,6 +57,13 @@ struct Transform {
 struct Health {
   std::uint32_t hp, max_hp;
 };
+
+// Deterministic row values for entity number i, shared by ECSDb, the raw baselines and the peers.
+inline Transform transform_of(std::size_t i) {
+  const auto f = static_cast<float>(i % 1024) / 1024.0f;
+  return {f, 1.0f - f, f * 0.5f};
+}
+inline Health health_of(std::size_t i) { return {static_cast<std::uint32_t>(50 + i % 51), 100}; }
 
 // The parsed schema; nullptr only if the embedded text stops parsing (a bug, reported by the caller).
 std::shared_ptr<const Schema> game_schema();

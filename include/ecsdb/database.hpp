@@ -31,10 +31,12 @@
 #include <vector>
 
 #include "ecsdb/bind.hpp"
+#include "ecsdb/delta.hpp"
 #include "ecsdb/detail/version_state.hpp"
 #include "ecsdb/entity.hpp"
 #include "ecsdb/schema.hpp"
 #include "ecsdb/status.hpp"
+#include "ecsdb/subscription.hpp"
 #include "ecsdb/value.hpp"
 
 namespace ecsdb {
@@ -304,6 +306,10 @@ class Database {
   // runs queued bodies in submission order when the owner calls WriterHandle::drain() (or commits through
   // the handle), or continuously when the background writer thread runs.
   CommitTicket submit(TransactionBody body);
+
+  // Any thread: a subscription to committed changes (see subscription.hpp). Delta building costs the
+  // writer nothing while no subscription exists.
+  Result<Subscription> subscribe(const SubscriptionOptions& options = {});
 
   // Starts/stops a dedicated writer thread that drains the queue (for servers without a simulation
   // thread). While it runs, writer() must not be used.

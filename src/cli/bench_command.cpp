@@ -1,17 +1,112 @@
-// TEMPORARY stub (schema engineer): lets ecsdb_cli build before the bench suites exist. To be overwritten.
+// `ecsdb bench SUITE [--entities N] [--seconds S] [--json]` (DESIGN.md §5, docs/benchmarks.md).
+#include <cstdio>
 #include <iostream>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "bench/suites/txn_suite.hpp"
 #include "cli/commands.hpp"
 
 namespace ecsdb::cli {
+namespace {
+
+// Suites this build knows; `all` runs each of them into one results object.
+constexpr std::string_view kSuites[] = {"txn", "all"};
+
+struct BenchArgs {
+  std::string suite;
+  std::size_t entities = 1'000'000;
+  double seconds = 10.0;
+  bool json = false;
+};
+
+std::string suite_list() {
+  std::string s;
+  for (std::string_view name : kSuites) s.append(s.empty() ? "" : ", ").append(name);
+  return s;
+}
+
+std::string format_value(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, v >= 1000 ? "%.0f" : "%.2f", v);
+  return buf;
+}
+
+// name, value, unit, and "x.xx× baseline" where the figure has one.
+void print_table(const nlohmann::json& out, std::ostream& os) {
+  const nlohmann::json& machine = out["machine"];
+  os << "machine: " << machine.value("model", "?") << ", " << machine.value("cpus", 0) << " cpus, "
+     << machine.value("compiler", "?") << "\n";
+  if (out.contains("entities")) os << "entities: " << out["entities"].get<std::size_t>() << "\n";
+  os << "\n";
+  char line[160];
+  std::snprintf(line, sizeof line, "%-30s %14s  %-6s  %s\n", "figure", "value", "unit", "vs baseline");
+  os << line;
+  const nlohmann::json& results = out["results"];
+  for (const auto& [name, r] : results.items()) {
+    const double value = r["value"].get<double>();
+    std::string ratio;
+    if (r["baseline"].is_string()) {
+      const std::string base = r["baseline"].get<std::string>();
+      const auto it = results.find(base);
+      if (it != results.end() && (*it)["value"].get<double>() > 0) {
+        char buf[96];
+        std::snprintf(buf, sizeof buf, "%.2fx %s", value / (*it)["value"].get<double>(), base.c_str());
+        ratio = buf;
+      }
+    }
+    std::snprintf(line, sizeof line, "%-30s %14s  %-6s  %s\n", name.c_str(), format_value(value).c_str(),
+                  r["unit"].get<std::string>().c_str(), ratio.c_str());
+    os << line;
+  }
+}
+
+int run_bench(const BenchArgs& args) {
+  bool known = false;
+  for (std::string_view name : kSuites) known = known || name == args.suite;
+  if (!known) {
+    std::cerr << "ecsdb bench: unknown suite '" << args.suite << "' (suites: " << suite_list() << ")\n";
+    return 2;
+  }
+  if (args.entities == 0 || args.seconds <= 0) {
+    std::cerr << "ecsdb bench: --entities and --seconds must be positive\n";
+    return 2;
+  }
+  bench::TxnSuiteOptions options;
+  options.entities = args.entities;
+  options.seconds = args.seconds;
+  options.progress = [](std::string_view phase) { std::cerr << "ecsdb bench txn: " << phase << "...\n"; };
+  Result<nlohmann::json> out = bench::run_txn_suite(options);
+  if (!out) {
+    std::cerr << "ecsdb bench " << args.suite << ": " << out.status().to_string() << "\n";
+    return 1;
+  }
+  if (!bench::txn_suite_has_queue_figures()) {
+    std::cerr << "ecsdb bench txn: queue_tps_1, queue_tps_4 and commit_publish_us not measured "
+                 "(built without ECSDB_BENCH_QUEUE)\n";
+  }
+  if (args.json) {
+    std::cout << out->dump(2) << "\n";
+  } else {
+    print_table(*out, std::cout);
+  }
+  return 0;
+}
+
+}  // namespace
 
 void add_bench_command(CLI::App& root, int& exit_code) {
-  CLI::App* cmd = root.add_subcommand("bench", "Run a benchmark suite (not yet implemented)");
-  cmd->allow_extras();
-  cmd->callback([&exit_code] {
-    std::cerr << "ecsdb bench: not yet\n";
-    exit_code = 1;
-  });
+  auto args = std::make_shared<BenchArgs>();
+  CLI::App* cmd = root.add_subcommand("bench", "Run a benchmark suite and print its figures (docs/benchmarks.md)");
+  cmd->add_option("suite", args->suite, "Suite to run: " + suite_list())->required();
+  cmd->add_option("--entities", args->entities, "Entities in the database (default 1000000)");
+  cmd->add_option("--seconds", args->seconds, "Measurement budget in seconds, set-up excluded (default 10)");
+  cmd->add_flag("--json", args->json, "Print one JSON object instead of a table");
+  cmd->callback([args, &exit_code] { exit_code = run_bench(*args); });
 }
 
 }  // namespace ecsdb::cli

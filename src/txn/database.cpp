@@ -55,6 +55,9 @@ Database::Database(std::shared_ptr<const Schema> schema, DatabaseOptions options
 Database::~Database() { core_->stop_thread(); }
 
 CommitTicket Database::submit(TransactionBody body) { return core_->submit(std::move(body)); }
+Result<Subscription> Database::subscribe(const SubscriptionOptions& options) {
+  return core_->hub().subscribe(*schema_, options);
+}
 Status Database::start_writer_thread() { return core_->start_thread(); }
 void Database::stop_writer_thread() { core_->stop_thread(); }
 

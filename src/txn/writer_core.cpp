@@ -107,8 +107,14 @@ Status WriterCore::commit() {
     rollback();
     return s;
   }
-  end_txn();
   ++commits_;
+  if (hub_.active()) {
+    auto d = std::make_shared<Delta>();
+    build_delta(*d);
+    d->first_commit = d->last_commit = commits_;
+    if (!d->empty()) pending_deltas_.push_back(std::move(d));
+  }
+  end_txn();
   ++commits_since_publish_;
   if (!suppress_publish_ && options_.publish_every_commits != 0 &&
       commits_since_publish_ >= options_.publish_every_commits) {
@@ -148,6 +154,12 @@ void WriterCore::publish() {
   working_->number = ctx_.birth;
   dirty_ = false;
   commits_since_publish_ = 0;
+  const std::uint64_t published = ctx_.birth - 1;
+  for (auto& d : pending_deltas_) {
+    d->version = published;
+    hub_.publish(d);
+  }
+  pending_deltas_.clear();
 }
 
 // ---- helpers ----
@@ -462,6 +474,98 @@ Status WriterCore::for_each_mut(std::uint16_t table, void* visit_ctx,
     }
   }
   return Status::ok();
+}
+
+// ---- deltas ----
+
+void WriterCore::build_delta(Delta& d) const {
+  struct Touch {
+    std::uint16_t table;
+    std::uint64_t key;
+    bool existed_before;
+    bool replaced = false;   // removed and inserted again: all fields changed
+    std::uint64_t mask = 0;
+  };
+  std::vector<Touch> touches;
+  std::unordered_map<std::uint64_t, std::size_t> index;  // (table, key) -> touches index
+  auto touch = [&](std::uint16_t table, std::uint64_t key, bool existed) -> Touch& {
+    const std::uint64_t id = key * 0x9E3779B97F4A7C15ull ^ table;
+    auto [it, fresh] = index.try_emplace(id, touches.size());
+    if (fresh || touches[it->second].table != table || touches[it->second].key != key) {
+      if (!fresh) {  // hash collision of (table, key): fall back to a linear search
+        for (std::size_t i = 0; i < touches.size(); ++i) {
+          if (touches[i].table == table && touches[i].key == key) return touches[i];
+        }
+      }
+      touches.push_back({table, key, existed});
+      if (!fresh) return touches.back();
+    }
+    return touches[it->second];
+  };
+  for (const UndoEntry& u : undo_) {
+    switch (u.kind) {
+      case UndoKind::kCreateEntity: d.created.push_back(Entity::from_bits(u.key)); break;
+      case UndoKind::kDestroyEntity: {
+        const Entity e = Entity::from_bits(u.key);
+        auto it = std::find(d.created.begin(), d.created.end(), e);
+        if (it != d.created.end()) d.created.erase(it);
+        else d.destroyed.push_back(e);
+        break;
+      }
+      case UndoKind::kInsertRow: {
+        Touch& t = touch(u.table, u.key, false);
+        if (t.existed_before) t.replaced = true;
+        break;
+      }
+      case UndoKind::kRemoveRow: touch(u.table, u.key, true); break;
+      case UndoKind::kWriteBytes: {
+        Touch& t = touch(u.table, u.key, true);
+        const std::byte* now = working_->find_row(u.table, u.key);
+        if (now == nullptr) break;
+        const std::byte* before = arena_.data() + u.arena_offset;  // bytes [offset, offset+size) before
+        for (const Field& f : infos_[u.table].table->layout.fields) {
+          if (!f.stored || f.offset + f.type.size <= u.row_or_offset || f.offset >= u.row_or_offset + u.size) continue;
+          const std::uint32_t lo = std::max(f.offset, u.row_or_offset);
+          const std::uint32_t hi = std::min(f.offset + f.type.size, u.row_or_offset + u.size);
+          if (std::memcmp(before + (lo - u.row_or_offset), now + lo, hi - lo) != 0) t.mask |= field_bit(f.id);
+        }
+        break;
+      }
+    }
+  }
+  std::sort(touches.begin(), touches.end(), [](const Touch& a, const Touch& b) { return a.table < b.table; });
+  std::vector<std::byte> packed;
+  for (const Touch& t : touches) {
+    const TableInfo& info = infos_[t.table];
+    const TableState& ts = working_->tables[t.table];
+    const std::uint32_t row = working_->find_row_index(t.table, t.key);
+    const bool exists = row != kNoRow;
+    if (!t.existed_before && !exists) continue;
+    if (t.existed_before && exists && !t.replaced && t.mask == 0) continue;
+    if (d.tables.empty() || d.tables.back().table != t.table) {
+      d.tables.emplace_back();
+      d.tables.back().table = t.table;
+    }
+    TableDelta& td = d.tables.back();
+    const std::byte* bytes = info.stride == 0 || !exists ? nullptr : ts.rows.at(row);
+    if (!t.existed_before) {
+      td.inserted_keys.push_back(t.key);
+      if (info.many) td.inserted_owners.push_back(storage::row_owner(ts, row));
+      if (bytes != nullptr) td.inserted_rows.insert(td.inserted_rows.end(), bytes, bytes + info.stride);
+    } else if (!exists) {
+      td.deleted_keys.push_back(t.key);
+    } else {
+      std::uint64_t mask = t.mask;
+      if (t.replaced) {
+        for (const Field& f : info.table->layout.fields) if (f.stored) mask |= field_bit(f.id);
+      }
+      packed.resize(info.stride);
+      const std::uint32_t n = pack_fields(*info.table, mask, bytes, packed.data());
+      td.updates.push_back({t.key, mask, static_cast<std::uint32_t>(td.update_bytes.size()), n});
+      td.update_bytes.insert(td.update_bytes.end(), packed.begin(), packed.begin() + n);
+    }
+  }
+  std::erase_if(d.tables, [](const TableDelta& t) { return t.empty(); });
 }
 
 // ---- constraints ----

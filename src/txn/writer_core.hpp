@@ -14,6 +14,8 @@
 
 #include "base/latency_histogram.hpp"
 #include "ecsdb/database.hpp"
+#include "ecsdb/delta.hpp"
+#include "txn/subscription_hub.hpp"
 #include "txn/write_queue.hpp"
 #include "ecsdb/detail/version_state.hpp"
 #include "storage/cow.hpp"
@@ -97,6 +99,9 @@ class WriterCore {
   bool thread_running() const noexcept { return thread_.joinable(); }
   void fill_queue_metrics(DatabaseMetrics& m) const;
 
+  // ---- deltas ----
+  SubscriptionHub& hub() noexcept { return hub_; }
+
  private:
   enum class UndoKind : std::uint8_t { kCreateEntity, kDestroyEntity, kInsertRow, kRemoveRow, kWriteBytes };
   struct UndoEntry {
@@ -121,6 +126,7 @@ class WriterCore {
   Status check_constraints();
   void undo(const UndoEntry& u);
   void end_txn();
+  void build_delta(Delta& d) const;
   std::size_t save_bytes(const void* p, std::size_t n);
 
   std::shared_ptr<const Schema> schema_;
@@ -145,6 +151,9 @@ class WriterCore {
   std::vector<Entity> destroyed_;
   struct Suspect { std::uint16_t table; std::uint16_t unique; std::string value; std::uint64_t key; };
   std::vector<Suspect> unique_suspects_;
+
+  SubscriptionHub hub_;
+  std::vector<std::shared_ptr<Delta>> pending_deltas_;  // committed, not yet published
 
   Database* db_ = nullptr;
   WriteQueue queue_;

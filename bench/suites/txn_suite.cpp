@@ -1,0 +1,479 @@
+#include "bench/suites/txn_suite.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "bench/peers/sqlite_peer.hpp"
+#include "bench/suites/bench_json.hpp"
+#include "bench/suites/bench_schema.hpp"
+#include "ecsdb/database.hpp"
+
+namespace ecsdb::bench {
+namespace {
+
+// Figures timed with their own share of the budget (groups measured in one loop count once).
+constexpr int kTimedGroups = 16;
+// Random-read batch: large enough that the sample stream itself does not fit in L2 with the rows.
+constexpr std::size_t kReadBatch = std::size_t{1} << 20;
+constexpr std::size_t kUnpinnedReadBatch = std::size_t{1} << 18;
+constexpr std::size_t kUpdateBatch = std::size_t{1} << 17;
+constexpr std::size_t kInsertBatch = std::size_t{1} << 16;
+// Publishing after every commit copies a page per random write; fewer ops keep that figure in budget.
+constexpr std::size_t kPublishEachDivisor = 8;
+constexpr std::size_t kSqliteBatch = std::size_t{1} << 16;
+constexpr float kScanThreshold = 1.5f;
+constexpr std::uint64_t kSeed = 0x5EED'ECDB;
+
+// Keeps `value` (and the work that produced it) from being optimised away, at no run-time cost.
+template <typename T>
+inline void keep(const T& value) {
+  asm volatile("" : : "r,m"(value) : "memory");
+}
+
+// Repeats one measurement until its share of the budget is spent, within [min, max] repetitions.
+class Repeater {
+ public:
+  explicit Repeater(const TxnSuiteOptions& o)
+      : slice_ns_(static_cast<std::int64_t>(o.seconds * 1e9 / kTimedGroups)),
+        min_(std::max(1, o.min_repetitions)),
+        max_(std::max(min_, o.max_repetitions)) {}
+
+  // Calls rep() (which records its own samples); stops at the first error.
+  template <typename Rep>
+  Status run(Rep&& rep) const {
+    const std::int64_t start = now_ns();
+    for (int i = 0; i < max_; ++i) {
+      ECSDB_RETURN_IF_ERROR(rep());
+      if (i + 1 >= min_ && now_ns() - start >= slice_ns_) break;
+    }
+    return Status::ok();
+  }
+
+ private:
+  std::int64_t slice_ns_;
+  int min_;
+  int max_;
+};
+
+// Publishes once every `every` writes — a game tick that commits each change at once but shows readers
+// one consistent state per frame. every == 0: the database publishes by itself (publish_every_commits).
+class Tick {
+ public:
+  Tick(WriterHandle& writer, std::uint32_t every) : writer_(writer), every_(every) {}
+  void op() {
+    if (every_ != 0 && ++ops_ == every_) {
+      ops_ = 0;
+      writer_.publish();
+    }
+  }
+  void finish() { writer_.publish(); }
+
+ private:
+  WriterHandle& writer_;
+  std::uint32_t every_;
+  std::uint32_t ops_ = 0;
+};
+
+double per_op(std::int64_t start_ns, std::size_t ops) {
+  return static_cast<double>(now_ns() - start_ns) / static_cast<double>(std::max<std::size_t>(ops, 1));
+}
+
+// N entities, each with a transform and a health row, in one transaction, then published.
+Status populate(Database& db, std::size_t n, std::vector<Entity>& out) {
+  Transaction t = db.writer().begin();
+  ECSDB_RETURN_IF_ERROR(t.create_many(n, out));
+  for (std::size_t i = 0; i < n; ++i) {
+    ECSDB_RETURN_IF_ERROR(t.add(out[i], transform_of(i)));
+    ECSDB_RETURN_IF_ERROR(t.add(out[i], health_of(i)));
+  }
+  ECSDB_RETURN_IF_ERROR(t.commit());
+  db.writer().publish();
+  return Status::ok();
+}
+
+std::vector<Entity> random_sample(const std::vector<Entity>& from, std::size_t count, std::mt19937_64& rng) {
+  std::uniform_int_distribution<std::size_t> pick(0, from.size() - 1);
+  std::vector<Entity> sample(count);
+  for (Entity& e : sample) e = from[pick(rng)];
+  return sample;
+}
+
+struct WriteSamples {
+  std::vector<double> create, insert, update_field, remove, destroy;
+};
+
+// One repetition of the single-operation write figures on `db`: create `batch` entities one implicit
+// transaction each, give them a transform (one untimed transaction), then time add<Health> (insert),
+// remove<Health> (delete) and destroy, one implicit transaction each — which also returns the database
+// to its starting size for the next repetition.
+Status write_repetition(Database& db, std::size_t batch, std::uint32_t tick_ops, WriteSamples& s,
+                        std::vector<Entity>& fresh) {
+  WriterHandle& w = db.writer();
+  fresh.clear();
+  {
+    Tick tick(w, tick_ops);
+    const std::int64_t t0 = now_ns();
+    for (std::size_t i = 0; i < batch; ++i) {
+      Result<Entity> e = w.create();
+      if (!e) return e.status();
+      fresh.push_back(*e);
+      tick.op();
+    }
+    tick.finish();
+    s.create.push_back(per_op(t0, batch));
+  }
+  {
+    Transaction t = w.begin();
+    for (std::size_t i = 0; i < batch; ++i) ECSDB_RETURN_IF_ERROR(t.add(fresh[i], transform_of(i)));
+    ECSDB_RETURN_IF_ERROR(t.commit());
+    w.publish();
+  }
+  auto timed = [&](std::vector<double>& into, auto&& op) -> Status {
+    Tick tick(w, tick_ops);
+    const std::int64_t t0 = now_ns();
+    for (std::size_t i = 0; i < batch; ++i) {
+      ECSDB_RETURN_IF_ERROR(op(i));
+      tick.op();
+    }
+    tick.finish();
+    into.push_back(per_op(t0, batch));
+    return Status::ok();
+  };
+  ECSDB_RETURN_IF_ERROR(timed(s.insert, [&](std::size_t i) { return w.add(fresh[i], health_of(i)); }));
+  ECSDB_RETURN_IF_ERROR(timed(s.remove, [&](std::size_t i) { return w.remove<Health>(fresh[i]); }));
+  return timed(s.destroy, [&](std::size_t i) { return w.destroy(fresh[i]); });
+}
+
+Status update_repetition(Database& db, const std::vector<Entity>& sample, std::uint32_t tick_ops,
+                         std::vector<double>& into) {
+  WriterHandle& w = db.writer();
+  Tick tick(w, tick_ops);
+  const std::int64_t t0 = now_ns();
+  std::uint32_t v = static_cast<std::uint32_t>(into.size());
+  for (Entity e : sample) {
+    ECSDB_RETURN_IF_ERROR(w.set(e, &Health::hp, ++v));
+    tick.op();
+  }
+  tick.finish();
+  into.push_back(per_op(t0, sample.size()));
+  return Status::ok();
+}
+
+#if ECSDB_BENCH_QUEUE
+// Transactions per second submitted by `producers` threads (each keeps submitting its share without
+// waiting), counted from the common start until every ticket resolved. The writer thread must run.
+double queue_tps(Database& db, const std::vector<Entity>& sample, int producers) {
+  std::atomic<bool> go{false};
+  std::vector<std::thread> threads;
+  std::vector<CommitTicket> last(static_cast<std::size_t>(producers));
+  const std::size_t share = sample.size() / static_cast<std::size_t>(producers);
+  for (int p = 0; p < producers; ++p) {
+    threads.emplace_back([&, p] {
+      while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
+      const std::size_t begin = static_cast<std::size_t>(p) * share;
+      CommitTicket ticket;
+      for (std::size_t i = begin; i < begin + share; ++i) {
+        const Entity e = sample[i];
+        const auto hp = static_cast<std::uint32_t>(i);
+        ticket = db.submit([e, hp](Transaction& t) { return t.set(e, &Health::hp, hp); });
+      }
+      last[static_cast<std::size_t>(p)] = ticket;
+    });
+  }
+  const std::int64_t t0 = now_ns();
+  go.store(true, std::memory_order_release);
+  for (std::thread& t : threads) t.join();
+  for (const CommitTicket& t : last) t.wait().ignore();  // in order: the last ticket implies the others
+  const double seconds = static_cast<double>(now_ns() - t0) / 1e9;
+  return static_cast<double>(share * static_cast<std::size_t>(producers)) / seconds;
+}
+
+Status queue_figures(Database& db, const std::vector<Entity>& sample, const Repeater& repeat,
+                     nlohmann::json& results) {
+  ECSDB_RETURN_IF_ERROR(db.start_writer_thread());
+  std::vector<double> tps1, tps4, visible_us;
+  Status s = repeat.run([&] {
+    tps1.push_back(queue_tps(db, sample, 1));
+    return Status::ok();
+  });
+  if (s.is_ok()) {
+    s = repeat.run([&] {
+      tps4.push_back(queue_tps(db, sample, 4));
+      return Status::ok();
+    });
+  }
+  if (s.is_ok()) {
+    // Sequential round trips: submit, wait for the ticket, then for the version to be readable.
+    const std::size_t rounds = std::min<std::size_t>(sample.size(), 2000);
+    for (std::size_t i = 0; i < rounds && s.is_ok(); ++i) {
+      const Entity e = sample[i];
+      const std::int64_t t0 = now_ns();
+      CommitTicket ticket = db.submit([e](Transaction& t) { return t.set(e, &Health::hp, 7u); });
+      s = ticket.wait();
+      while (s.is_ok() && db.published_version() < ticket.version()) std::this_thread::yield();
+      visible_us.push_back(static_cast<double>(now_ns() - t0) / 1e3);
+    }
+  }
+  db.stop_writer_thread();
+  ECSDB_RETURN_IF_ERROR(s);
+  results["queue_tps_1"] = figure(median(tps1), "tps");
+  results["queue_tps_4"] = figure(median(tps4), "tps");
+  results["commit_publish_us"] = figure(percentile(visible_us, 50), "us");
+  results["commit_publish_p99_us"] = figure(percentile(visible_us, 99), "us");
+  return Status::ok();
+}
+#endif
+
+}  // namespace
+
+bool txn_suite_has_queue_figures() noexcept { return ECSDB_BENCH_QUEUE != 0; }
+
+Result<nlohmann::json> run_txn_suite(const TxnSuiteOptions& options) {
+  auto say = [&](std::string_view line) {
+    if (options.progress) options.progress(line);
+  };
+  const std::size_t n = std::max<std::size_t>(options.entities, 1);
+  const Repeater repeat(options);
+  std::mt19937_64 rng(kSeed);
+  nlohmann::json results = nlohmann::json::object();
+
+  std::shared_ptr<const Schema> schema = game_schema();
+  if (schema == nullptr) return Status(StatusCode::kInternal, "the embedded benchmark schema does not parse");
+
+  // ---- set-up: the batched-publish database, measured for memory right after it is filled ----
+  say("populating ECSDb (batched publish)");
+  std::vector<Entity> entities;
+  // Touch the id vector before the first RSS reading so its pages are not counted as database memory.
+  entities.assign(n, Entity{});
+  entities.clear();
+  const std::uint64_t rss_before = resident_bytes();
+  ECSDB_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, Database::open(schema, DatabaseOptions{.publish_every_commits = 0}));
+  ECSDB_RETURN_IF_ERROR(populate(*db, n, entities));
+  const std::uint64_t rss_after = resident_bytes();
+  {
+    const Table* transform = schema->find_table("transform");
+    const Table* health = schema->find_table("health");
+    const double raw_bytes = static_cast<double>(n) * (transform->stride() + health->stride());
+    const double in_use = static_cast<double>(db->metrics().bytes_in_use);
+    results["memory_overhead_pct"] = figure((in_use - raw_bytes) / raw_bytes * 100.0, "%");
+    const double rss = static_cast<double>(rss_after > rss_before ? rss_after - rss_before : 0);
+    results["memory_rss_overhead_pct"] = figure((rss - raw_bytes) / raw_bytes * 100.0, "%");
+    results["raw_packed_bytes"] = figure(raw_bytes, "bytes");
+    results["bytes_in_use"] = figure(in_use, "bytes");
+  }
+
+  // The raw baseline: the same rows, in the same order, in plain vectors.
+  std::vector<Transform> raw_transforms(n);
+  std::vector<Health> raw_health(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    raw_transforms[i] = transform_of(i);
+    raw_health[i] = health_of(i);
+  }
+
+  // ---- reads ----
+  say("random reads");
+  const std::vector<Entity> read_sample = random_sample(entities, std::min(n * 4, kReadBatch), rng);
+  std::vector<double> read, raw_read, read_unpinned;
+  {
+    PinnedView view = db->pin();
+    ECSDB_RETURN_IF_ERROR(repeat.run([&] {
+      std::uint64_t sum = 0;
+      const std::int64_t t0 = now_ns();
+      for (Entity e : read_sample) {
+        const Health* h = view.get<Health>(e);
+        sum += h != nullptr ? h->hp : 0;
+      }
+      read.push_back(per_op(t0, read_sample.size()));
+      keep(sum);
+      return Status::ok();
+    }));
+  }
+  ECSDB_RETURN_IF_ERROR(repeat.run([&] {
+    std::uint64_t sum = 0;
+    const Health* rows = raw_health.data();
+    const std::int64_t t0 = now_ns();
+    for (Entity e : read_sample) sum += rows[e.index()].hp;
+    raw_read.push_back(per_op(t0, read_sample.size()));
+    keep(sum);
+    return Status::ok();
+  }));
+  {
+    const std::size_t count = std::min(read_sample.size(), kUnpinnedReadBatch);
+    ECSDB_RETURN_IF_ERROR(repeat.run([&] {
+      std::uint64_t sum = 0;
+      const std::int64_t t0 = now_ns();
+      for (std::size_t i = 0; i < count; ++i) {
+        const PinnedView view = db->pin();
+        const Health* h = view.get<Health>(read_sample[i]);
+        sum += h != nullptr ? h->hp : 0;
+      }
+      read_unpinned.push_back(per_op(t0, count));
+      keep(sum);
+      return Status::ok();
+    }));
+  }
+  results["read_ns"] = figure(median(read), "ns", "raw_read_ns");
+  results["raw_read_ns"] = figure(median(raw_read), "ns");
+  results["read_unpinned_ns"] = figure(median(read_unpinned), "ns", "raw_read_ns");
+
+  // ---- scans: a "system" that filters on the position and sums health ----
+  say("scans");
+  std::vector<double> scan, raw_scan, scan2, query2, raw_scan2;
+  {
+    const PinnedView view = db->pin();
+    const std::size_t rows = view.count<Transform>();
+    ECSDB_RETURN_IF_ERROR(repeat.run([&] {
+      std::uint64_t hits = 0;
+      const std::int64_t t0 = now_ns();
+      view.each<Transform>([&](Entity, const Transform& t) {
+        hits += (t.position_x + t.position_y + t.position_z) > kScanThreshold;
+      });
+      scan.push_back(per_op(t0, rows));
+      keep(hits);
+      return Status::ok();
+    }));
+    ECSDB_RETURN_IF_ERROR(repeat.run([&] {
+      std::uint64_t hits = 0;
+      const std::int64_t t0 = now_ns();
+      for (const Transform& t : raw_transforms) hits += (t.position_x + t.position_y + t.position_z) > kScanThreshold;
+      raw_scan.push_back(per_op(t0, raw_transforms.size()));
+      keep(hits);
+      return Status::ok();
+    }));
+    ECSDB_RETURN_IF_ERROR(repeat.run([&] {
+      std::uint64_t sum = 0;
+      const std::int64_t t0 = now_ns();
+      view.each<Transform, Health>([&](Entity, const Transform& t, const Health& h) {
+        sum += (t.position_x + t.position_y + t.position_z) > kScanThreshold ? h.hp : 0;
+      });
+      scan2.push_back(per_op(t0, rows));
+      keep(sum);
+      return Status::ok();
+    }));
+    ECSDB_RETURN_IF_ERROR(repeat.run([&] {
+      std::uint64_t sum = 0;
+      const std::int64_t t0 = now_ns();
+      for (auto [e, t, h] : view.query<Transform, Health>()) {
+        sum += (t.position_x + t.position_y + t.position_z) > kScanThreshold ? h.hp : 0;
+      }
+      query2.push_back(per_op(t0, rows));
+      keep(sum);
+      return Status::ok();
+    }));
+    ECSDB_RETURN_IF_ERROR(repeat.run([&] {
+      std::uint64_t sum = 0;
+      const std::int64_t t0 = now_ns();
+      for (std::size_t i = 0; i < n; ++i) {
+        const Transform& t = raw_transforms[i];
+        sum += (t.position_x + t.position_y + t.position_z) > kScanThreshold ? raw_health[i].hp : 0;
+      }
+      raw_scan2.push_back(per_op(t0, n));
+      keep(sum);
+      return Status::ok();
+    }));
+  }
+  results["scan_ns_per_row"] = figure(median(scan), "ns/row", "raw_scan_ns_per_row");
+  results["raw_scan_ns_per_row"] = figure(median(raw_scan), "ns/row");
+  results["scan2_ns_per_row"] = figure(median(scan2), "ns/row", "raw_scan2_ns_per_row");
+  results["query2_ns_per_row"] = figure(median(query2), "ns/row", "raw_scan2_ns_per_row");
+  results["raw_scan2_ns_per_row"] = figure(median(raw_scan2), "ns/row");
+
+  // ---- SQLite peer: same rows, same random ids, same run ----
+  say("populating SQLite");
+  SqlitePeer sqlite;
+  sqlite.bulk_insert(0, static_cast<std::int64_t>(n));
+  const std::vector<Entity> update_sample = random_sample(entities, std::min(n * 4, kUpdateBatch), rng);
+  const std::size_t write_batch = std::clamp<std::size_t>(n / 8, 1, kInsertBatch);
+  say("SQLite reads and writes");
+  std::vector<double> sqlite_insert, sqlite_update, sqlite_read, sqlite_delete;
+  {
+    const std::size_t count = std::min(read_sample.size(), kSqliteBatch);
+    ECSDB_RETURN_IF_ERROR(repeat.run([&] {
+      std::uint64_t sum = 0;
+      const std::int64_t t0 = now_ns();
+      for (std::size_t i = 0; i < count; ++i) sum += sqlite.read_hp(read_sample[i].index());
+      sqlite_read.push_back(per_op(t0, count));
+      keep(sum);
+      return Status::ok();
+    }));
+    ECSDB_RETURN_IF_ERROR(repeat.run([&] {
+      std::uint32_t v = 0;
+      const std::int64_t t0 = now_ns();
+      for (Entity e : update_sample) sqlite.update_hp(e.index(), ++v);
+      sqlite_update.push_back(per_op(t0, update_sample.size()));
+      return Status::ok();
+    }));
+    ECSDB_RETURN_IF_ERROR(repeat.run([&] {
+      const auto first = static_cast<std::int64_t>(n);
+      const auto count64 = static_cast<std::int64_t>(write_batch);
+      std::int64_t t0 = now_ns();
+      for (std::int64_t id = first; id < first + count64; ++id) sqlite.insert(id, 100, 100);
+      sqlite_insert.push_back(per_op(t0, write_batch));
+      t0 = now_ns();
+      for (std::int64_t id = first; id < first + count64; ++id) sqlite.remove(id);
+      sqlite_delete.push_back(per_op(t0, write_batch));
+      return Status::ok();
+    }));
+  }
+  results["sqlite_insert_ns"] = figure(median(sqlite_insert), "ns");
+  results["sqlite_update_ns"] = figure(median(sqlite_update), "ns");
+  results["sqlite_read_ns"] = figure(median(sqlite_read), "ns");
+  results["sqlite_delete_ns"] = figure(median(sqlite_delete), "ns");
+
+  // ---- ECSDb writes, batched publish (one publish per tick of tick_ops writes) ----
+  say("ECSDb writes, publish per tick");
+  std::vector<Entity> fresh;
+  fresh.reserve(write_batch);
+  {
+    WriteSamples s;
+    ECSDB_RETURN_IF_ERROR(repeat.run([&] { return write_repetition(*db, write_batch, options.tick_ops, s, fresh); }));
+    ECSDB_RETURN_IF_ERROR(repeat.run([&] { return update_repetition(*db, update_sample, options.tick_ops, s.update_field); }));
+    results["create_ns"] = figure(median(s.create), "ns");
+    results["insert_ns"] = figure(median(s.insert), "ns", "sqlite_insert_ns");
+    results["update_field_ns"] = figure(median(s.update_field), "ns", "sqlite_update_ns");
+    results["delete_ns"] = figure(median(s.remove), "ns", "sqlite_delete_ns");
+    results["destroy_ns"] = figure(median(s.destroy), "ns");
+  }
+  db.reset();  // frees its pages before the second database is filled
+
+  // ---- ECSDb writes, publish after every commit (the default options) ----
+  say("populating ECSDb (publish every commit)");
+  ECSDB_ASSIGN_OR_RETURN(std::unique_ptr<Database> db_each, Database::open(schema, DatabaseOptions{.publish_every_commits = 1}));
+  entities.clear();
+  ECSDB_RETURN_IF_ERROR(populate(*db_each, n, entities));
+  say("ECSDb writes, publish every commit");
+  {
+    WriteSamples s;
+    const std::size_t batch = std::max<std::size_t>(write_batch / kPublishEachDivisor, 1);
+    const std::vector<Entity> sample(update_sample.begin(),
+                                     update_sample.begin() + static_cast<std::ptrdiff_t>(
+                                         std::max<std::size_t>(update_sample.size() / kPublishEachDivisor, 1)));
+    ECSDB_RETURN_IF_ERROR(repeat.run([&] { return write_repetition(*db_each, batch, 0, s, fresh); }));
+    ECSDB_RETURN_IF_ERROR(repeat.run([&] { return update_repetition(*db_each, sample, 0, s.update_field); }));
+    results["create_publish_each_ns"] = figure(median(s.create), "ns");
+    results["insert_publish_each_ns"] = figure(median(s.insert), "ns", "sqlite_insert_ns");
+    results["update_field_publish_each_ns"] = figure(median(s.update_field), "ns", "sqlite_update_ns");
+    results["delete_publish_each_ns"] = figure(median(s.remove), "ns", "sqlite_delete_ns");
+    results["destroy_publish_each_ns"] = figure(median(s.destroy), "ns");
+  }
+
+#if ECSDB_BENCH_QUEUE
+  say("queue (submit + writer thread)");
+  ECSDB_RETURN_IF_ERROR(queue_figures(*db_each, update_sample, repeat, results));
+#endif
+
+  nlohmann::json out;
+  out["machine"] = machine_json();
+  out["entities"] = n;
+  out["results"] = std::move(results);
+  return out;
+}
+
+}  // namespace ecsdb::bench

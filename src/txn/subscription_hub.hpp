@@ -1,0 +1,46 @@
+// SubscriptionHub — the writer's side of pub/sub: filters each published delta per subscriber and pushes
+// it into the subscriber's bounded single-producer/single-consumer ring.
+//
+// Ring invariants: only the writer advances `head`, only the subscriber advances `tail`. The writer fills
+// slot[head % cap] only while head - tail < cap (so the slot is free), then publishes it with
+// head.store(release); the subscriber reads slots in [tail, head) after head.load(acquire) and hands them
+// back with tail.store(release), which the writer's tail.load(acquire) pairs with.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "ecsdb/schema.hpp"
+#include "ecsdb/subscription.hpp"
+
+namespace ecsdb::detail {
+
+struct Subscriber {
+  // Filter, resolved against the schema at subscribe time.
+  std::vector<bool> tables;                 // by table id; empty = all
+  std::vector<std::uint64_t> field_masks;   // by table id; 0 = all fields
+  std::vector<std::uint64_t> entities;      // sorted entity bits; empty = all
+
+  std::vector<std::shared_ptr<const Delta>> ring;
+  std::atomic<std::uint64_t> head{0};       // next slot the writer fills
+  std::atomic<std::uint64_t> tail{0};       // next slot the subscriber reads
+  std::atomic<bool> lost{false};
+  std::atomic<bool> closed{false};
+};
+
+class SubscriptionHub {
+ public:
+  Result<Subscription> subscribe(const Schema& schema, const SubscriptionOptions& options);
+  bool active() const noexcept { return count_.load(std::memory_order_acquire) != 0; }
+  // Writer: delivers one delta to every subscriber whose filter it passes.
+  void publish(const std::shared_ptr<const Delta>& delta);
+
+ private:
+  std::mutex mu_;  // guards subs_ (subscribe/unsubscribe vs the writer's publish; never held long)
+  std::vector<std::shared_ptr<Subscriber>> subs_;
+  std::atomic<std::size_t> count_{0};
+};
+
+}  // namespace ecsdb::detail
