@@ -154,6 +154,33 @@ class PinnedView {
 };
 
 // ---------------------------------------------------------------------------------------------------
+// ReadSet: rows a client read from a pinned view, for optimistic transactions. Submitted with a
+// transaction (Database::submit(body, reads)) it is validated by the writer just before the body runs:
+// if any recorded row changed (or appeared/disappeared) since it was read, the transaction fails with
+// StatusCode::kConflict and changes nothing — serializable for the rows read. Validation compares the
+// row bytes read with the current ones (no per-row version counters, so no memory cost per row).
+class ReadSet {
+ public:
+  // Reads T of `e` through `view` and records it (its bytes, or its absence).
+  template <BoundComponent T>
+  const T* read(const PinnedView& view, Entity e);
+  void record(std::uint16_t table, std::uint64_t key, const std::byte* row_or_null, std::uint32_t size);
+  bool empty() const noexcept { return entries_.empty(); }
+
+ private:
+  friend class Transaction;
+  struct Entry {
+    std::uint16_t table;
+    std::uint64_t key;
+    bool present;
+    std::uint32_t offset;
+    std::uint32_t size;
+  };
+  std::vector<Entry> entries_;
+  std::vector<std::byte> bytes_;
+};
+
+// ---------------------------------------------------------------------------------------------------
 // Transaction: groups operations; all-or-nothing. Reads its own writes (get()). Constraints (foreign keys,
 // unique, on_delete) are checked at commit(); a failing commit changes nothing and names the row, field
 // and constraint. Rolled back by rollback(), by destruction without commit, and by commit() failing.
@@ -192,6 +219,8 @@ class Transaction {
   Status set_field(std::string_view table, std::uint64_t key, std::string_view field, const Value& value);
   Status remove_row(std::string_view table, std::uint64_t key);
   bool alive(Entity e) const;
+  // kConflict when a row recorded in `reads` differs from what this transaction sees now.
+  Status check_unchanged(const ReadSet& reads) const;
 
   // Mutable iteration over every row of T (copy-on-write once per touched page): f(Entity, T&).
   template <BoundComponent T, typename F> Status for_each_mut(F&& f);
@@ -306,6 +335,8 @@ class Database {
   // runs queued bodies in submission order when the owner calls WriterHandle::drain() (or commits through
   // the handle), or continuously when the background writer thread runs.
   CommitTicket submit(TransactionBody body);
+  // Optimistic form: `reads` is validated first (see ReadSet); a changed row fails it with kConflict.
+  CommitTicket submit(TransactionBody body, ReadSet reads);
 
   // Any thread: a subscription to committed changes (see subscription.hpp). Delta building costs the
   // writer nothing while no subscription exists.
@@ -378,6 +409,13 @@ const T* PinnedView::get(Entity e) const noexcept {
   if (t == detail::kNoTable) return nullptr;
   // The row bytes were written as a T by the writer (layout checked at bind): the cast is valid.
   return reinterpret_cast<const T*>(state_->find_row(t, e.bits()));
+}
+
+template <BoundComponent T>
+const T* ReadSet::read(const PinnedView& view, Entity e) {
+  const T* row = view.get<T>(e);
+  record(view.database().template table_of<T>(), e.bits(), reinterpret_cast<const std::byte*>(row), sizeof(T));
+  return row;
 }
 
 template <BoundComponent T>

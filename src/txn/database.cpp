@@ -40,6 +40,10 @@ Status txn_for_each_mut(WriterCore* c, std::uint16_t table, void* ctx,
 
 }  // namespace detail
 
+namespace {
+Status closed() { return invalid_argument("transaction is not active (already committed or rolled back, or another one is open)"); }
+}  // namespace
+
 // ---- Database ----
 
 Database::Database(std::shared_ptr<const Schema> schema, DatabaseOptions options)
@@ -55,6 +59,38 @@ Database::Database(std::shared_ptr<const Schema> schema, DatabaseOptions options
 Database::~Database() { core_->stop_thread(); }
 
 CommitTicket Database::submit(TransactionBody body) { return core_->submit(std::move(body)); }
+
+CommitTicket Database::submit(TransactionBody body, ReadSet reads) {
+  return core_->submit([body = std::move(body), reads = std::move(reads)](Transaction& t) -> Status {
+    ECSDB_RETURN_IF_ERROR(t.check_unchanged(reads));
+    return body(t);
+  });
+}
+
+void ReadSet::record(std::uint16_t table, std::uint64_t key, const std::byte* row_or_null, std::uint32_t size) {
+  Entry e{table, key, row_or_null != nullptr, static_cast<std::uint32_t>(bytes_.size()), 0};
+  if (row_or_null != nullptr) {
+    e.size = size;
+    bytes_.insert(bytes_.end(), row_or_null, row_or_null + size);
+  }
+  entries_.push_back(e);
+}
+
+Status Transaction::check_unchanged(const ReadSet& reads) const {
+  if (core_ == nullptr) return closed();
+  for (const ReadSet::Entry& e : reads.entries_) {
+    if (e.table == detail::kNoTable) return invalid_argument("read set holds a row of an unbound type");
+    const std::byte* now = core_->get(e.table, e.key);
+    const bool same = (now != nullptr) == e.present &&
+                      (now == nullptr || std::memcmp(now, reads.bytes_.data() + e.offset, e.size) == 0);
+    if (!same) {
+      return Status(StatusCode::kConflict, "table '" + db_->schema().tables[e.table].name + "', " +
+                                               core_->describe_key(e.table, e.key) +
+                                               " changed since it was read (optimistic transaction)");
+    }
+  }
+  return Status::ok();
+}
 Result<Subscription> Database::subscribe(const SubscriptionOptions& options) {
   return core_->hub().subscribe(*schema_, options);
 }
@@ -235,9 +271,6 @@ bool WriterHandle::alive(Entity e) const { return core_->alive(e); }
 
 // ---- Transaction ----
 
-namespace {
-Status closed() { return invalid_argument("transaction is not active (already committed or rolled back, or another one is open)"); }
-}  // namespace
 
 Status Transaction::commit() {
   if (core_ == nullptr) return closed();

@@ -135,3 +135,37 @@ TEST(QueueTest, StopDrainsWhatIsQueued) {
 
 }  // namespace
 }  // namespace ecsdb::testing
+
+namespace ecsdb::testing {
+namespace {
+
+TEST(OptimisticTest, ChangedReadFailsWithConflictUnchangedCommits) {
+  Bank bank;
+  const Entity a = bank.accounts[0];
+  ReadSet reads;
+  std::uint32_t seen = 0;
+  {
+    PinnedView view = bank.db->pin();
+    seen = reads.read<Health>(view, a)->hp;
+  }
+  // Someone else changes the row after our read.
+  ASSERT_TRUE(bank.db->writer().update(a, Health{seen + 1, 1}).is_ok());
+  CommitTicket stale = bank.db->submit(
+      [&](Transaction& t) { return t.update(a, Health{seen * 2, 1}); }, std::move(reads));
+  ReadSet fresh_reads;
+  {
+    PinnedView view = bank.db->pin();
+    fresh_reads.read<Health>(view, a);
+  }
+  CommitTicket fresh = bank.db->submit(
+      [&](Transaction& t) { return t.update(a, Health{7, 1}); }, std::move(fresh_reads));
+  bank.db->writer().drain();
+  const Status s = stale.wait();
+  EXPECT_EQ(s.code(), StatusCode::kConflict);
+  EXPECT_NE(s.message().find("changed since it was read"), std::string::npos) << s.message();
+  EXPECT_TRUE(fresh.wait().is_ok());
+  EXPECT_EQ(bank.db->pin().get<Health>(a)->hp, 7u);
+}
+
+}  // namespace
+}  // namespace ecsdb::testing
