@@ -471,7 +471,7 @@ Result<nlohmann::json> run_txn_suite(const TxnSuiteOptions& options) {
 
   nlohmann::json out;
   out["machine"] = machine_json();
-  out["entities"] = n;
+  out["config"] = {{"suite", "txn"}, {"entities", n}, {"seconds", options.seconds}, {"tick_ops", options.tick_ops}};
   out["results"] = std::move(results);
   return out;
 }

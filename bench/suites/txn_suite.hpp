@@ -34,7 +34,8 @@ struct TxnSuiteOptions {
   std::function<void(std::string_view)> progress;
 };
 
-// {"machine": {...}, "results": {"read_ns": {"value": .., "unit": "ns", "baseline": "raw_read_ns"}, ...}}.
+// {"machine": {...}, "config": {"suite", "entities", "seconds", "tick_ops"},
+//  "results": {"read_ns": {"value": .., "unit": "ns", "baseline": "raw_read_ns"}, ...}}.
 // Fails only when the database refuses an operation the suite relies on (a bug worth reporting).
 Result<nlohmann::json> run_txn_suite(const TxnSuiteOptions& options);
 

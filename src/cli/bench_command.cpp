@@ -1,4 +1,5 @@
 // `ecsdb bench SUITE [--entities N] [--seconds S] [--json]` (DESIGN.md §5, docs/benchmarks.md).
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -16,6 +17,16 @@ namespace {
 
 // Suites this build knows; `all` runs each of them into one results object.
 constexpr std::string_view kSuites[] = {"txn", "all"};
+// Table order: each figure next to its baseline. Figures not listed follow, alphabetically.
+constexpr std::string_view kDisplayOrder[] = {
+    "read_ns", "read_unpinned_ns", "raw_read_ns", "sqlite_read_ns",
+    "scan_ns_per_row", "raw_scan_ns_per_row", "scan2_ns_per_row", "query2_ns_per_row", "raw_scan2_ns_per_row",
+    "create_ns", "insert_ns", "update_field_ns", "delete_ns", "destroy_ns",
+    "create_publish_each_ns", "insert_publish_each_ns", "update_field_publish_each_ns",
+    "delete_publish_each_ns", "destroy_publish_each_ns",
+    "sqlite_insert_ns", "sqlite_update_ns", "sqlite_delete_ns",
+    "queue_tps_1", "queue_tps_4", "commit_publish_us", "commit_publish_p99_us",
+    "memory_overhead_pct", "memory_rss_overhead_pct", "bytes_in_use", "raw_packed_bytes"};
 
 struct BenchArgs {
   std::string suite;
@@ -41,13 +52,21 @@ void print_table(const nlohmann::json& out, std::ostream& os) {
   const nlohmann::json& machine = out["machine"];
   os << "machine: " << machine.value("model", "?") << ", " << machine.value("cpus", 0) << " cpus, "
      << machine.value("compiler", "?") << "\n";
-  if (out.contains("entities")) os << "entities: " << out["entities"].get<std::size_t>() << "\n";
+  if (out.contains("config")) os << "config: " << out["config"].dump() << "\n";
   os << "\n";
   char line[160];
   std::snprintf(line, sizeof line, "%-30s %14s  %-6s  %s\n", "figure", "value", "unit", "vs baseline");
   os << line;
   const nlohmann::json& results = out["results"];
+  std::vector<std::string> names;
+  for (std::string_view name : kDisplayOrder) {
+    if (results.contains(name)) names.emplace_back(name);
+  }
   for (const auto& [name, r] : results.items()) {
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+  }
+  for (const std::string& name : names) {
+    const nlohmann::json& r = results[name];
     const double value = r["value"].get<double>();
     std::string ratio;
     if (r["baseline"].is_string()) {
