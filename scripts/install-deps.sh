@@ -9,6 +9,7 @@ packages=(
   libcli11-dev             # CLI argument parsing
   nlohmann-json3-dev       # JSON output of the CLI
   libfmt-dev
+  libxxhash-dev libzstd-dev                     # WAL checksums and compression
   libgtest-dev libgmock-dev librapidcheck-dev   # tests
   libbenchmark-dev libsqlite3-dev               # benchmarks and their SQLite peer
 )

@@ -166,7 +166,6 @@ Status update_repetition(Database& db, const std::vector<Entity>& sample, std::u
   return Status::ok();
 }
 
-#if ECSDB_BENCH_QUEUE
 // Transactions per second submitted by `producers` threads (each keeps submitting its share without
 // waiting), counted from the common start until every ticket resolved. The writer thread must run.
 double queue_tps(Database& db, const std::vector<Entity>& sample, int producers) {
@@ -229,11 +228,8 @@ Status queue_figures(Database& db, const std::vector<Entity>& sample, const Repe
   results["commit_publish_p99_us"] = figure(percentile(visible_us, 99), "us");
   return Status::ok();
 }
-#endif
 
 }  // namespace
-
-bool txn_suite_has_queue_figures() noexcept { return ECSDB_BENCH_QUEUE != 0; }
 
 Result<nlohmann::json> run_txn_suite(const TxnSuiteOptions& options) {
   auto say = [&](std::string_view line) {
@@ -464,10 +460,8 @@ Result<nlohmann::json> run_txn_suite(const TxnSuiteOptions& options) {
     results["destroy_publish_each_ns"] = figure(median(s.destroy), "ns");
   }
 
-#if ECSDB_BENCH_QUEUE
   say("queue (submit + writer thread)");
   ECSDB_RETURN_IF_ERROR(queue_figures(*db_each, update_sample, repeat, results));
-#endif
 
   nlohmann::json out;
   out["machine"] = machine_json();

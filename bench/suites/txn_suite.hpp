@@ -39,8 +39,5 @@ struct TxnSuiteOptions {
 // Fails only when the database refuses an operation the suite relies on (a bug worth reporting).
 Result<nlohmann::json> run_txn_suite(const TxnSuiteOptions& options);
 
-// Whether this build measures queue_tps_1, queue_tps_4 and commit_publish_us (Database::submit and the
-// writer thread); when false those figures are absent from the results.
-bool txn_suite_has_queue_figures() noexcept;
 
 }  // namespace ecsdb::bench

@@ -34,6 +34,7 @@
 #include "ecsdb/delta.hpp"
 #include "ecsdb/detail/version_state.hpp"
 #include "ecsdb/entity.hpp"
+#include "ecsdb/file_system.hpp"
 #include "ecsdb/schema.hpp"
 #include "ecsdb/status.hpp"
 #include "ecsdb/subscription.hpp"
@@ -54,7 +55,35 @@ inline constexpr std::uint32_t kMaxBoundTypes = 1024;
 inline constexpr std::uint16_t kNoTable = 0xFFFF;
 }  // namespace detail
 
+// When a commit counts as done (DESIGN.md §2.6).
+enum class Durability : std::uint8_t {
+  kMemory,  // no files at all
+  kAsync,   // acknowledged at publish; the log is flushed (write + fdatasync) within async_flush_ms
+  kSync,    // acknowledged after fdatasync of its log record (group commit: one sync for all waiting)
+};
+
+// What happens to WAL segments once a durable snapshot covers them.
+enum class WalRetention : std::uint8_t { kDelete, kArchive, kArchiveCompressed };
+
 struct DatabaseOptions {
+  // ---- persistence (docs/durability.md) ----
+  // Directory of the WAL, snapshots and archive. Empty: in memory only (durability is then kMemory).
+  std::string data_dir = {};
+  Durability durability = Durability::kSync;
+  std::uint32_t async_flush_ms = 10;
+  std::uint64_t wal_segment_bytes = 64ull << 20;
+  // Background snapshot triggers (0 = off); Database::snapshot() takes one on demand.
+  std::uint64_t snapshot_every_wal_bytes = 256ull << 20;
+  std::uint32_t snapshot_every_seconds = 0;
+  std::uint32_t keep_snapshots = 2;
+  WalRetention wal_retention = WalRetention::kArchive;
+  // Recovery: a corrupt WAL record before the end refuses to open unless this is set, in which case the
+  // log is truncated at the corruption (everything after it is lost, and reported).
+  bool recover_to_corruption = false;
+  // The file system all persistence goes through; null = the real POSIX one.
+  std::shared_ptr<FileSystem> file_system = nullptr;
+
+  // ---- writer ----
   // Publish after this many commits; 0 = only when WriterHandle::publish() is called (e.g. once per tick).
   std::uint32_t publish_every_commits = 1;
   // Concurrently pinned views supported without waiting.

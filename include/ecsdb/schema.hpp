@@ -142,6 +142,7 @@ class Schema {
   std::string database;                    // [database] name
   std::string version;                     // [database] version, e.g. "1.0.0"
   std::string source;                      // file name the schema came from (for messages)
+  std::string text;                        // the TOML text itself (stored in snapshots)
   std::vector<Table> tables;               // declaration order; entities table first when present
   std::vector<std::unique_ptr<EnumDef>> enums;
   std::vector<std::unique_ptr<StructDef>> structs;

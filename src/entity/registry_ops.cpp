@@ -69,3 +69,21 @@ void set_component_bit(RegistryState& r, std::uint32_t index, std::uint16_t tabl
 }
 
 }  // namespace ecsdb::entity
+
+namespace ecsdb::entity {
+
+void restore_slot(RegistryState& r, std::uint32_t index, std::uint32_t generation, bool alive,
+                  storage::WriteContext& ctx) {
+  if (index >= r.used) {
+    if (index >= r.slots.capacity()) storage::grow_to(r.slots, std::uint64_t{index} + 1, ctx);
+    for (std::uint32_t i = r.used; i <= index; ++i) mutable_slot(r, i, ctx)->generation = 1;
+    r.used = index + 1;
+  }
+  EntitySlot* s = mutable_slot(r, index, ctx);
+  if (s->alive != 0) --r.alive;
+  s->generation = generation == 0 ? 1 : generation;
+  s->alive = alive ? 1 : 0;
+  if (alive) ++r.alive;
+}
+
+}  // namespace ecsdb::entity

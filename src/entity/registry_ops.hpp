@@ -36,3 +36,10 @@ inline bool has_component_bit(const detail::RegistryState& r, std::uint32_t inde
 }
 
 }  // namespace ecsdb::entity
+
+namespace ecsdb::entity {
+// Recovery: sets slot `index` to {generation, alive}, growing the registry (new slots in between are dead
+// with generation 1). The free list is rebuilt afterwards by the caller.
+void restore_slot(detail::RegistryState& r, std::uint32_t index, std::uint32_t generation, bool alive,
+                  storage::WriteContext& ctx);
+}  // namespace ecsdb::entity

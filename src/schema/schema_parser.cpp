@@ -1177,6 +1177,7 @@ Result<std::shared_ptr<const Schema>> parse_schema(std::string_view toml_text, s
   });
   if (diagnostics != nullptr) *diagnostics = found;
   if (!found.empty()) return schema_error(found);
+  schema->text = std::string(toml_text);
   return std::shared_ptr<const Schema>(std::move(schema));
 }
 

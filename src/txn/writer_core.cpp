@@ -107,13 +107,23 @@ Status WriterCore::commit() {
     rollback();
     return s;
   }
-  ++commits_;
-  if (hub_.active()) {
+  if (hub_.active() || sink_ != nullptr) {
     auto d = std::make_shared<Delta>();
     build_delta(*d);
-    d->first_commit = d->last_commit = commits_;
-    if (!d->empty()) pending_deltas_.push_back(std::move(d));
+    d->first_commit = d->last_commit = commits_ + 1;
+    d->version = ctx_.birth;
+    if (sink_ != nullptr && !d->empty()) {
+      // The record is appended before the version is published; a log that cannot take it (poisoned by
+      // a failed fsync) fails the transaction, which then changes nothing.
+      if (Status logged = sink_->append(*d, logged_lsn_ + 1, ctx_.birth); !logged.is_ok()) {
+        rollback();
+        return logged;
+      }
+      ++logged_lsn_;
+    }
+    if (hub_.active() && !d->empty()) pending_deltas_.push_back(std::move(d));
   }
+  ++commits_;
   end_txn();
   ++commits_since_publish_;
   if (!suppress_publish_ && options_.publish_every_commits != 0 &&
@@ -143,6 +153,7 @@ void WriterCore::end_txn() {
 void WriterCore::publish() {
   if (in_txn_ || !dirty_) return;
   working_->commit_count = commits_;
+  working_->lsn = logged_lsn_;
   auto next = std::make_unique<VersionState>(*working_);
   pages_per_publish_.record(ctx_.pages_copied);
   pages_copied_total_ += ctx_.pages_copied;
@@ -645,13 +656,15 @@ std::uint64_t nanos_since(std::chrono::steady_clock::time_point t) {
   return static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t).count());
 }
-void resolve(QueuedTransaction& q, Status status, std::uint64_t version) {
+void resolve(QueuedTransaction& q, Status status, std::uint64_t version) { resolve_ticket(q, std::move(status), version); }
+}  // namespace
+
+void resolve_ticket(QueuedTransaction& q, Status status, std::uint64_t version) {
   q.status = std::move(status);
   q.version = version;
   q.done.store(1, std::memory_order_release);
   q.done.notify_all();
 }
-}  // namespace
 
 CommitTicket WriterCore::submit(TransactionBody body) {
   auto node = std::make_shared<QueuedTransaction>();
@@ -713,9 +726,11 @@ std::size_t WriterCore::drain() {
   if (ran == 0) return 0;
   publish();
   const std::uint64_t version = versions_.published_number();
-  for (auto& node : batch_ok_) {
-    submit_to_visible_ns_.record(nanos_since(node->submitted));
-    resolve(*node, Status::ok(), version);
+  for (auto& node : batch_ok_) submit_to_visible_ns_.record(nanos_since(node->submitted));
+  if (sink_ != nullptr) {
+    sink_->resolve_when_durable(logged_lsn_, version, std::move(batch_ok_));
+  } else {
+    for (auto& node : batch_ok_) resolve(*node, Status::ok(), version);
   }
   batch_ok_.clear();
   batch_sizes_.record(ran);
@@ -764,6 +779,140 @@ void WriterCore::fill_queue_metrics(DatabaseMetrics& m) const {
   m.batch_size_mean = batch_sizes_.mean();
   m.batch_size_p99 = batch_sizes_.quantile(0.99);
   m.pages_copied_per_publish_mean = pages_per_publish_.mean();
+}
+
+}  // namespace ecsdb::detail
+
+// ---- recovery ----
+
+namespace ecsdb::detail {
+
+Status WriterCore::apply_delta(const Delta& d) {
+  ECSDB_RETURN_IF_ERROR(require_txn());
+  dirty_ = true;
+  auto bad = [&](const std::string& what) {
+    return Status(StatusCode::kCorruption, "replaying version " + std::to_string(d.version) + ": " + what);
+  };
+  for (const TableDelta& t : d.tables) {
+    if (t.table >= infos_.size()) return bad("unknown table id " + std::to_string(t.table));
+    for (std::uint64_t key : t.deleted_keys) {
+      if (working_->find_row_index(t.table, key) == kNoRow) return bad("delete of a missing row " + describe_key(t.table, key));
+      do_remove(t.table, key);
+    }
+  }
+  for (Entity e : d.destroyed) {
+    if (!working_->registry.is_alive(e)) return bad("destroy of a dead " + entity_name(e));
+    entity::destroy_entity(working_->registry, e, entity_free_, ctx_);
+    undo_.push_back({UndoKind::kDestroyEntity, 0, 0, 0, e.bits(), 0, 0});
+  }
+  for (Entity e : d.created) {
+    if (e.index() < working_->registry.used && working_->registry.slot(e.index())->alive) {
+      return bad("create of a live " + entity_name(e));
+    }
+    entity::restore_slot(working_->registry, e.index(), e.generation(), true, ctx_);
+    // Keep the free list free of this index (it is rebuilt by finish_load at the end of recovery).
+    std::erase(entity_free_, e.index());
+  }
+  std::vector<std::byte> row;
+  for (const TableDelta& t : d.tables) {
+    const TableInfo& info = infos_[t.table];
+    for (std::size_t i = 0; i < t.inserted_keys.size(); ++i) {
+      const std::uint64_t key = t.inserted_keys[i];
+      if (working_->find_row_index(t.table, key) != kNoRow) return bad("insert of an existing row " + describe_key(t.table, key));
+      if (info.many) {
+        auto& aux = aux_[t.table];
+        const auto index = static_cast<std::uint32_t>(key);
+        if (index >= aux.next_row_index) aux.next_row_index = index + 1;
+        std::erase(aux.free_row_ids, index);
+      }
+      const std::uint64_t owner = t.inserted_owners.empty() ? key : t.inserted_owners[i];
+      std::byte* bytes = do_insert(t.table, key, info.many ? owner : key);
+      if (bytes != nullptr) {
+        std::memcpy(bytes, t.inserted_rows.data() + i * info.stride, info.stride);
+        assign_auto_increments(t.table, bytes);
+        index_row(t.table, bytes, +1);
+      }
+    }
+    for (const RowUpdate& u : t.updates) {
+      const std::byte* current = working_->find_row(t.table, u.key);
+      if (current == nullptr) return bad("update of a missing row " + describe_key(t.table, u.key));
+      row.assign(current, current + info.stride);
+      unpack_fields(*info.table, u.field_mask, t.update_bytes.data() + u.offset, row.data());
+      do_write(t.table, u.key, 0, info.stride, row.data());
+    }
+  }
+  touched_refs_.clear();  // the log holds committed, checked state
+  return Status::ok();
+}
+
+Status WriterCore::load_rows(std::uint16_t table, std::uint32_t n, const std::uint64_t* keys,
+                             const std::uint64_t* owners, const std::byte* rows) {
+  if (table >= infos_.size()) return Status(StatusCode::kCorruption, "snapshot names unknown table id " + std::to_string(table));
+  const TableInfo& info = infos_[table];
+  TableState& t = working_->tables[table];
+  if (t.row_count != 0) return Status(StatusCode::kCorruption, "table '" + info.table->name + "' loaded twice");
+  dirty_ = true;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const std::uint64_t key = keys[i];
+    if (working_->find_row_index(table, key) != kNoRow) {
+      return Status(StatusCode::kCorruption, "table '" + info.table->name + "': duplicate key " + describe_key(table, key));
+    }
+    std::byte* bytes = storage::insert_row(t, key, owners != nullptr ? owners[i] : key, ctx_);
+    if (!info.many) {
+      if (!working_->registry.is_alive(Entity::from_bits(key))) {
+        return Status(StatusCode::kCorruption, "table '" + info.table->name + "': row of dead " + entity_name(Entity::from_bits(key)));
+      }
+      entity::set_component_bit(working_->registry, static_cast<std::uint32_t>(key), table, true, ctx_);
+    } else {
+      auto& aux = aux_[table];
+      aux.next_row_index = std::max(aux.next_row_index, static_cast<std::uint32_t>(key) + 1);
+    }
+    if (bytes != nullptr) {
+      std::memcpy(bytes, rows + std::size_t{i} * info.stride, info.stride);
+      assign_auto_increments(table, bytes);
+      index_row(table, bytes, +1);
+    }
+  }
+  unique_suspects_.clear();
+  return Status::ok();
+}
+
+void WriterCore::load_entity_slot(std::uint32_t index, std::uint32_t generation, bool alive) {
+  dirty_ = true;
+  entity::restore_slot(working_->registry, index, generation, alive, ctx_);
+}
+
+void WriterCore::finish_load() {
+  const RegistryState& r = working_->registry;
+  entity_free_.clear();
+  for (std::uint32_t i = r.used; i-- > 0;) {
+    if (r.slot(i)->alive == 0) entity_free_.push_back(i);  // back() = lowest index: reused first
+  }
+  for (std::uint16_t id = 0; id < infos_.size(); ++id) {
+    if (!infos_[id].many) continue;
+    auto& aux = aux_[id];
+    aux.free_row_ids.clear();
+    const TableState& t = working_->tables[id];
+    for (std::uint32_t i = aux.next_row_index; i-- > 0;) {
+      if (working_->find_row_index(id, RowId(i, storage::key_generation(t, i)).bits()) == kNoRow) {
+        // A dead row id: make sure the next RowId handed out for it differs from any live-era one.
+        storage::set_key_generation(working_->tables[id], i, storage::key_generation(t, i) + 1, ctx_);
+        aux.free_row_ids.push_back(i);
+      }
+    }
+  }
+}
+
+void WriterCore::resume_after(std::uint64_t lsn, std::uint64_t version) {
+  logged_lsn_ = lsn;
+  commits_ = std::max(commits_, lsn);
+  // Publish the recovered state as `version` so version numbers never go backwards across restarts.
+  if (version >= ctx_.birth) {
+    ctx_.birth = version;
+    working_->number = version;
+  }
+  dirty_ = true;
+  publish();
 }
 
 }  // namespace ecsdb::detail

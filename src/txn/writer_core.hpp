@@ -15,6 +15,7 @@
 #include "base/latency_histogram.hpp"
 #include "ecsdb/database.hpp"
 #include "ecsdb/delta.hpp"
+#include "txn/commit_sink.hpp"
 #include "txn/subscription_hub.hpp"
 #include "txn/write_queue.hpp"
 #include "ecsdb/detail/version_state.hpp"
@@ -102,6 +103,27 @@ class WriterCore {
   // ---- deltas ----
   SubscriptionHub& hub() noexcept { return hub_; }
 
+  // ---- durability (persist) ----
+  // Installs the commit log. Owner thread, before any transaction or writer thread.
+  void set_sink(CommitSink* sink) noexcept { sink_ = sink; }
+  CommitSink* sink() const noexcept { return sink_; }
+  // LSN of the last commit sent to the sink. LSNs count logged commits (commits that changed nothing are
+  // not logged), 1, 2, 3... without gaps, so a missing WAL segment is detectable.
+  std::uint64_t logged_lsn() const noexcept { return logged_lsn_; }
+  // Recovery: applies a logged delta (REQUIRES: an open transaction; no constraint re-check needed, but
+  // the ids, rows and generations are restored exactly). Commit it with commit().
+  Status apply_delta(const Delta& d);
+  // Recovery: loads rows in bulk into an empty table (snapshot load). Keys/owners/rows are n entries.
+  Status load_rows(std::uint16_t table, std::uint32_t n, const std::uint64_t* keys, const std::uint64_t* owners,
+                   const std::byte* rows);
+  // Recovery: sets registry slot `index` to {generation, alive} (snapshot load). Rebuild the free list
+  // with finish_load() afterwards.
+  void load_entity_slot(std::uint32_t index, std::uint32_t generation, bool alive);
+  // Recovery: rebuilds the entity free list after load_entity_slot calls.
+  void finish_load();
+  // Recovery: continues LSNs after `lsn` and version numbers after `version`.
+  void resume_after(std::uint64_t lsn, std::uint64_t version);
+
  private:
   enum class UndoKind : std::uint8_t { kCreateEntity, kDestroyEntity, kInsertRow, kRemoveRow, kWriteBytes };
   struct UndoEntry {
@@ -153,6 +175,8 @@ class WriterCore {
   std::vector<Suspect> unique_suspects_;
 
   SubscriptionHub hub_;
+  CommitSink* sink_ = nullptr;
+  std::uint64_t logged_lsn_ = 0;
   std::vector<std::shared_ptr<Delta>> pending_deltas_;  // committed, not yet published
 
   Database* db_ = nullptr;

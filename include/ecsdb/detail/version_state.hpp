@@ -61,6 +61,7 @@ struct RegistryState {
 struct VersionState {
   std::uint64_t number = 0;           // 1 for the first published version; never wraps (64 bits)
   std::uint64_t commit_count = 0;     // transactions committed up to and including this version
+  std::uint64_t lsn = 0;              // last write-ahead-log sequence number this version contains
   RegistryState registry;
   std::vector<TableState> tables;     // indexed by Table::id
 

@@ -1,0 +1,58 @@
+// ecsdb/file_system.hpp — the one seam all persistence I/O goes through (WAL, snapshots, archive).
+//
+// PosixFileSystem is the real one. Tests use FaultInjectionFileSystem (src/persist, tests/support) to fail
+// or shorten writes, fail fsync, report ENOSPC, drop unsynced data on a simulated crash and flip bits.
+// Every error names the path and the operation. Implementations must be thread-safe for distinct files.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ecsdb/status.hpp"
+
+namespace ecsdb {
+
+class WritableFile {
+ public:
+  virtual ~WritableFile() = default;
+  // Writes all of `data` at the current end (a short write is reported as an error, never ignored).
+  virtual Status append(std::span<const std::byte> data) = 0;
+  // Writes at an absolute offset (WAL segments are preallocated, so records overwrite zeros).
+  virtual Status write_at(std::uint64_t offset, std::span<const std::byte> data) = 0;
+  // fdatasync: data (and the size, if it changed) reaches stable storage.
+  virtual Status sync() = 0;
+  // Reserves `bytes` (zero-filled) so later writes inside do not change the file size.
+  virtual Status preallocate(std::uint64_t bytes) = 0;
+  virtual Status close() = 0;
+  virtual const std::string& path() const = 0;
+};
+
+class FileSystem {
+ public:
+  virtual ~FileSystem() = default;
+  // Creates (or truncates) a file for writing.
+  virtual Result<std::unique_ptr<WritableFile>> create(const std::string& path) = 0;
+  // Opens an existing file for writing at `offset` (appends continue there).
+  virtual Result<std::unique_ptr<WritableFile>> open_existing(const std::string& path) = 0;
+  virtual Result<std::vector<std::byte>> read_file(const std::string& path) = 0;
+  virtual Result<std::uint64_t> file_size(const std::string& path) = 0;
+  virtual Status truncate(const std::string& path, std::uint64_t size) = 0;
+  // Atomic replace (POSIX rename).
+  virtual Status rename(const std::string& from, const std::string& to) = 0;
+  virtual Status remove(const std::string& path) = 0;
+  virtual bool exists(const std::string& path) = 0;
+  // File names (not paths) in `dir`, sorted.
+  virtual Result<std::vector<std::string>> list(const std::string& dir) = 0;
+  virtual Status create_dirs(const std::string& dir) = 0;
+  // fsync of a directory, so created/renamed/removed entries are durable.
+  virtual Status sync_dir(const std::string& dir) = 0;
+};
+
+// The real file system (POSIX: open/pwrite/fdatasync/fallocate/rename).
+std::shared_ptr<FileSystem> posix_file_system();
+
+}  // namespace ecsdb

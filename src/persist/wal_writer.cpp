@@ -1,0 +1,214 @@
+#include "persist/wal_writer.hpp"
+
+#include <chrono>
+
+#include "persist/delta_codec.hpp"
+#include "persist/wal_format.hpp"
+
+namespace ecsdb::persist {
+
+WalWriter::WalWriter(std::shared_ptr<FileSystem> fs, std::string dir, const Schema& schema,
+                     std::uint64_t database_id, WalWriterOptions options, std::uint64_t last_lsn,
+                     std::uint64_t last_version, WalResume resume)
+    : fs_(std::move(fs)),
+      dir_(std::move(dir)),
+      schema_(schema),
+      database_id_(database_id),
+      options_(options),
+      resume_(std::move(resume)) {
+  durable_lsn_.store(last_lsn);
+  durable_version_.store(last_version);
+}
+
+WalWriter::~WalWriter() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  work_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  if (segment_) segment_->close().ignore();
+}
+
+Status WalWriter::start() {
+  if (!resume_.segment.empty() && resume_.end_offset < resume_.capacity) {
+    auto file = fs_->open_existing(dir_ + "/" + resume_.segment);
+    if (!file) return file.status();
+    segment_ = std::move(*file);
+    segment_first_lsn_ = resume_.first_lsn;
+    segment_offset_ = resume_.end_offset;
+    segment_capacity_ = resume_.capacity;
+    segments_.push_back(resume_.first_lsn);
+  }
+  thread_ = std::thread([this] { run(); });
+  return Status::ok();
+}
+
+Status WalWriter::error() const {
+  std::lock_guard lock(mu_);
+  return poisoned_;
+}
+
+std::vector<std::uint64_t> WalWriter::segment_first_lsns() const {
+  std::lock_guard lock(mu_);
+  return segments_;
+}
+
+std::uint64_t WalWriter::current_segment_first_lsn() const {
+  std::lock_guard lock(mu_);
+  return segments_.empty() ? 0 : segments_.back();
+}
+
+Status WalWriter::append(const Delta& delta, std::uint64_t lsn, std::uint64_t version) {
+  scratch_.clear();
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  encode_delta(delta, std::chrono::duration_cast<std::chrono::nanoseconds>(now).count(), schema_, scratch_);
+  if (scratch_.size() > kMaxRecordPayload) {
+    return invalid_argument("transaction too large for one WAL record (" + std::to_string(scratch_.size()) + " bytes)");
+  }
+  std::size_t size;
+  {
+    std::lock_guard lock(mu_);
+    if (!poisoned_.is_ok()) {
+      return Status(StatusCode::kIoError, "database is read-only after a write-ahead-log failure (" +
+                                              poisoned_.message() + "); reopen it to recover");
+    }
+    const std::size_t offset = pending_bytes_.size();
+    append_record(pending_bytes_, lsn, scratch_);
+    size = pending_bytes_.size() - offset;
+    pending_.push_back({lsn, version, offset, size});
+  }
+  bytes_appended_.fetch_add(size, std::memory_order_relaxed);
+  if (options_.mode == Durability::kSync) work_cv_.notify_one();
+  return Status::ok();
+}
+
+void WalWriter::resolve_when_durable(std::uint64_t lsn, std::uint64_t version,
+                                     std::vector<std::shared_ptr<detail::QueuedTransaction>>&& tickets) {
+  if (options_.mode != Durability::kSync) {
+    for (auto& t : tickets) detail::resolve_ticket(*t, Status::ok(), version);
+    return;
+  }
+  std::lock_guard lock(mu_);
+  if (!poisoned_.is_ok()) {
+    for (auto& t : tickets) detail::resolve_ticket(*t, poisoned_, 0);
+    return;
+  }
+  if (durable_lsn_.load(std::memory_order_relaxed) >= lsn) {
+    for (auto& t : tickets) detail::resolve_ticket(*t, Status::ok(), version);
+    return;
+  }
+  waiting_.push_back({lsn, version, std::move(tickets)});
+}
+
+Status WalWriter::wait_durable(std::uint64_t lsn) {
+  std::unique_lock lock(mu_);
+  if (durable_lsn_.load() < lsn) {
+    flush_requested_ = true;
+    work_cv_.notify_one();
+  }
+  durable_cv_.wait(lock, [&] { return durable_lsn_.load() >= lsn || !poisoned_.is_ok(); });
+  if (durable_lsn_.load() >= lsn) return Status::ok();
+  return poisoned_;
+}
+
+void WalWriter::resolve_durable_locked(std::uint64_t lsn) {
+  while (!waiting_.empty() && waiting_.front().lsn <= lsn) {
+    for (auto& t : waiting_.front().tickets) detail::resolve_ticket(*t, Status::ok(), waiting_.front().version);
+    waiting_.pop_front();
+  }
+}
+
+void WalWriter::fail_all_locked(const Status& s) {
+  for (auto& w : waiting_) {
+    for (auto& t : w.tickets) detail::resolve_ticket(*t, s, 0);
+  }
+  waiting_.clear();
+}
+
+Status WalWriter::open_segment(std::uint64_t first_lsn) {
+  const std::string name = segment_name(first_lsn);
+  auto file = fs_->create(dir_ + "/" + name);
+  if (!file) return file.status();
+  std::unique_ptr<WritableFile> f = std::move(*file);
+  const std::uint64_t capacity = std::max<std::uint64_t>(options_.segment_bytes, kWalHeaderSize + 4096);
+  // Preallocated (and synced) at creation, so each commit's fdatasync flushes data, not metadata.
+  ECSDB_RETURN_IF_ERROR(f->preallocate(capacity));
+  ECSDB_RETURN_IF_ERROR(f->write_at(0, encode_segment_header({database_id_, first_lsn, capacity})));
+  ECSDB_RETURN_IF_ERROR(f->sync());
+  ECSDB_RETURN_IF_ERROR(fs_->sync_dir(dir_));
+  if (segment_) ECSDB_RETURN_IF_ERROR(segment_->close());
+  segment_ = std::move(f);
+  segment_first_lsn_ = first_lsn;
+  segment_offset_ = kWalHeaderSize;
+  segment_capacity_ = capacity;
+  std::lock_guard lock(mu_);
+  segments_.push_back(first_lsn);
+  return Status::ok();
+}
+
+Status WalWriter::write_batch(const std::vector<std::byte>& bytes, const std::vector<Pending>& records) {
+  std::size_t chunk_start = 0;  // first byte of `bytes` not yet written
+  std::size_t chunk_end = 0;
+  std::uint64_t chunk_offset = segment_offset_;
+  for (const Pending& p : records) {
+    if (segment_ == nullptr || segment_offset_ + p.size > segment_capacity_) {
+      // Roll: write and sync what belongs to the old segment, then start a new one at this record.
+      if (segment_ != nullptr && chunk_end > chunk_start) {
+        ECSDB_RETURN_IF_ERROR(segment_->write_at(chunk_offset, std::span(bytes).subspan(chunk_start, chunk_end - chunk_start)));
+        ECSDB_RETURN_IF_ERROR(segment_->sync());
+      }
+      ECSDB_RETURN_IF_ERROR(open_segment(p.lsn));
+      chunk_start = chunk_end = p.offset;
+      chunk_offset = segment_offset_;
+    }
+    chunk_end = p.offset + p.size;
+    segment_offset_ += p.size;
+  }
+  if (chunk_end > chunk_start) {
+    ECSDB_RETURN_IF_ERROR(segment_->write_at(chunk_offset, std::span(bytes).subspan(chunk_start, chunk_end - chunk_start)));
+  }
+  return segment_->sync();
+}
+
+void WalWriter::run() {
+  std::vector<std::byte> bytes;
+  std::vector<Pending> records;
+  const auto delay = std::chrono::milliseconds(options_.async_flush_ms);
+  std::unique_lock lock(mu_);
+  for (;;) {
+    if (options_.mode == Durability::kSync) {
+      work_cv_.wait(lock, [&] { return stop_ || !pending_.empty(); });
+    } else {
+      work_cv_.wait_for(lock, delay, [&] { return stop_ || flush_requested_; });
+    }
+    flush_requested_ = false;
+    if (pending_.empty()) {
+      if (stop_) break;
+      continue;
+    }
+    if (!poisoned_.is_ok()) break;
+    bytes.swap(pending_bytes_);
+    records.swap(pending_);
+    lock.unlock();
+    const Status s = write_batch(bytes, records);
+    lock.lock();
+    if (s.is_ok()) {
+      durable_lsn_.store(records.back().lsn, std::memory_order_release);
+      durable_version_.store(records.back().version, std::memory_order_release);
+      resolve_durable_locked(records.back().lsn);
+    } else {
+      // Never retry a failed fsync: the kernel may have dropped the dirty pages, so a retry that
+      // "succeeds" would claim durability for data that is gone.
+      poisoned_ = Status(StatusCode::kIoError, "WAL " + segment_name(segment_first_lsn_) + ": " + s.message());
+      fail_all_locked(poisoned_);
+    }
+    durable_cv_.notify_all();
+    bytes.clear();
+    records.clear();
+  }
+  fail_all_locked(poisoned_.is_ok() ? Status(StatusCode::kAborted, "database closed before the commit was durable") : poisoned_);
+  durable_cv_.notify_all();
+}
+
+}  // namespace ecsdb::persist

@@ -1,0 +1,114 @@
+// WalWriter — the write-ahead log: the writer hands it each committed transaction's encoded delta (no I/O
+// on the writer thread); a flush thread writes everything pending with one write per segment and one
+// fdatasync (group commit), then reports durability.
+//
+// Failure model: a failed write or fdatasync POISONS the log. It never retries and never acknowledges the
+// affected commits: waiting tickets fail with the I/O error, later commits are refused (the database is
+// read-only until reopened, and recovery decides what survived). See docs/durability.md.
+//
+// Thread-safety: append/resolve_when_durable from the writer thread; wait_durable/durable_lsn/metrics
+// from any thread.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ecsdb/database.hpp"
+#include "ecsdb/file_system.hpp"
+#include "txn/commit_sink.hpp"
+#include "txn/write_queue.hpp"
+
+namespace ecsdb::persist {
+
+struct WalWriterOptions {
+  Durability mode = Durability::kSync;
+  std::uint32_t async_flush_ms = 10;
+  std::uint64_t segment_bytes = 64ull << 20;
+};
+
+// Where to continue writing after recovery.
+struct WalResume {
+  std::string segment;          // file name of the last segment ("" = start a new one)
+  std::uint64_t first_lsn = 0;  // of that segment
+  std::uint64_t end_offset = 0; // first byte after its last valid record
+  std::uint64_t capacity = 0;
+};
+
+class WalWriter final : public detail::CommitSink {
+ public:
+  WalWriter(std::shared_ptr<FileSystem> fs, std::string dir, const Schema& schema, std::uint64_t database_id,
+            WalWriterOptions options, std::uint64_t last_lsn, std::uint64_t last_version, WalResume resume);
+  ~WalWriter() override;  // flushes what is pending, then stops
+
+  Status start();
+
+  Status append(const Delta& delta, std::uint64_t lsn, std::uint64_t version) override;
+  void resolve_when_durable(std::uint64_t lsn, std::uint64_t version,
+                            std::vector<std::shared_ptr<detail::QueuedTransaction>>&& tickets) override;
+  Status wait_durable(std::uint64_t lsn) override;
+  std::uint64_t durable_lsn() const noexcept override { return durable_lsn_.load(std::memory_order_acquire); }
+
+  std::uint64_t durable_version() const noexcept { return durable_version_.load(std::memory_order_acquire); }
+  std::uint64_t bytes_appended() const noexcept { return bytes_appended_.load(std::memory_order_relaxed); }
+  Status error() const;
+  // First LSNs of the segments this writer created or continued, oldest first (for compaction).
+  std::vector<std::uint64_t> segment_first_lsns() const;
+  std::uint64_t current_segment_first_lsn() const;
+
+ private:
+  struct Pending {
+    std::uint64_t lsn;
+    std::uint64_t version;
+    std::size_t offset;  // into pending_bytes_
+    std::size_t size;
+  };
+  struct Waiting {
+    std::uint64_t lsn;
+    std::uint64_t version;
+    std::vector<std::shared_ptr<detail::QueuedTransaction>> tickets;
+  };
+
+  void run();
+  Status write_batch(const std::vector<std::byte>& bytes, const std::vector<Pending>& records);
+  Status open_segment(std::uint64_t first_lsn);
+  void resolve_durable_locked(std::uint64_t lsn);
+  void fail_all_locked(const Status& s);
+
+  std::shared_ptr<FileSystem> fs_;
+  std::string dir_;
+  const Schema& schema_;
+  std::uint64_t database_id_;
+  WalWriterOptions options_;
+  WalResume resume_;
+
+  mutable std::mutex mu_;
+  std::condition_variable work_cv_;     // flush thread waits for records
+  std::condition_variable durable_cv_;  // wait_durable waits for progress
+  std::vector<std::byte> pending_bytes_;
+  std::vector<Pending> pending_;
+  std::deque<Waiting> waiting_;
+  bool stop_ = false;
+  bool flush_requested_ = false;
+  Status poisoned_;
+
+  // Flush thread only:
+  std::unique_ptr<WritableFile> segment_;
+  std::uint64_t segment_first_lsn_ = 0;
+  std::uint64_t segment_offset_ = 0;
+  std::uint64_t segment_capacity_ = 0;
+  std::vector<std::uint64_t> segments_;  // guarded by mu_
+
+  std::atomic<std::uint64_t> durable_lsn_{0};
+  std::atomic<std::uint64_t> durable_version_{0};
+  std::atomic<std::uint64_t> bytes_appended_{0};
+  std::vector<std::byte> scratch_;  // writer thread: encoding buffer
+  std::thread thread_;
+};
+
+}  // namespace ecsdb::persist
