@@ -48,6 +48,8 @@ class Transaction;
 
 namespace detail {
 class WriterCore;
+class Persistence;
+struct DatabaseAccess;
 std::uint32_t next_type_index() noexcept;
 template <typename T>
 inline const std::uint32_t type_index = next_type_index();
@@ -259,6 +261,7 @@ class Transaction {
   friend class detail::WriterCore;
   Transaction(detail::WriterCore* core, Database* db) noexcept : core_(core), db_(db) {}
   template <typename T> Result<std::uint16_t> table_of() const;
+  template <typename T> Result<std::uint16_t> child_table_of() const;
 
   detail::WriterCore* core_;
   Database* db_;
@@ -371,6 +374,18 @@ class Database {
   // writer nothing while no subscription exists.
   Result<Subscription> subscribe(const SubscriptionOptions& options = {});
 
+  // ---- durability (data_dir set) ----
+  // Writes a snapshot now (from a pinned view; the writer keeps going) and compacts the WAL it covers.
+  Status snapshot();
+  // Blocks until every commit made so far is durable (in kAsync mode this forces the flush).
+  Status flush();
+  // Newest version whose commits are all on stable storage (== published_version() without data_dir).
+  std::uint64_t durable_version() const noexcept;
+  // Ok, or the I/O error that turned the database read-only (reopen to recover).
+  Status health() const;
+  // What recovery did at open: snapshot used, records replayed, torn tail cut, fallbacks.
+  std::vector<std::string> recovery_notes() const;
+
   // Starts/stops a dedicated writer thread that drains the queue (for servers without a simulation
   // thread). While it runs, writer() must not be used.
   Status start_writer_thread();
@@ -383,13 +398,18 @@ class Database {
     return bind_type(detail::type_index<T>, ComponentTraits<T>::table, ComponentTraits<T>::fields(), sizeof(T),
                      alignof(T));
   }
-  // Table id of T, or detail::kNoTable when T does not match the schema.
+  // Table id of T when T is bound to a component table (cardinality one): entity-keyed calls use it.
+  // detail::kNoTable when T does not match the schema or is bound to a `many` table.
   template <BoundComponent T>
   std::uint16_t table_of() const noexcept {
-    const std::uint32_t v = bindings_[detail::type_index<T>].load(std::memory_order_acquire);
-    if (v != 0) [[likely]] return static_cast<std::uint16_t>(v - 1);
-    return bind<T>().is_ok() ? static_cast<std::uint16_t>(bindings_[detail::type_index<T>].load() - 1)
-                          : detail::kNoTable;
+    const std::uint32_t v = binding_of<T>();
+    return v == 0 || (v & kManyBit) != 0 ? detail::kNoTable : static_cast<std::uint16_t>(v - 1);
+  }
+  // Table id of T when T is bound to a `many` table (RowId-keyed calls), else detail::kNoTable.
+  template <BoundComponent T>
+  std::uint16_t child_table_of() const noexcept {
+    const std::uint32_t v = binding_of<T>();
+    return (v & kManyBit) == 0 ? detail::kNoTable : static_cast<std::uint16_t>((v & ~kManyBit) - 1);
   }
   Result<std::uint16_t> table_id(std::string_view name) const;
 
@@ -398,12 +418,22 @@ class Database {
   Database(std::shared_ptr<const Schema> schema, DatabaseOptions options);
   Status bind_type(std::uint32_t type_index, std::string_view table, std::span<const FieldBinding> fields,
                    std::size_t size, std::size_t align) const;
+  static constexpr std::uint32_t kManyBit = 1u << 16;
+  // bindings_ value of T: 0 = unbound or mismatched, else table id + 1, | kManyBit for `many` tables.
+  template <BoundComponent T>
+  std::uint32_t binding_of() const noexcept {
+    const std::uint32_t v = bindings_[detail::type_index<T>].load(std::memory_order_acquire);
+    if (v != 0) [[likely]] return v;
+    return bind<T>().is_ok() ? bindings_[detail::type_index<T>].load(std::memory_order_acquire) : 0;
+  }
   void unpin(std::uint32_t slot) const noexcept;
 
   std::shared_ptr<const Schema> schema_;
   DatabaseOptions options_;
+  friend struct detail::DatabaseAccess;
   std::unique_ptr<detail::WriterCore> core_;
   WriterHandle writer_;
+  std::unique_ptr<detail::Persistence, void (*)(detail::Persistence*)> persistence_{nullptr, nullptr};
   mutable std::unique_ptr<std::atomic<std::uint32_t>[]> bindings_;  // type index -> table id + 1
 };
 
@@ -524,6 +554,7 @@ class PinnedView::Query {
 
    private:
     void settle() {
+      if (row_ >= q_->end_) return;  // also covers an unbound type (end_ == 0, ids_ invalid)
       const detail::TableState& d = q_->state_->tables[q_->ids_[q_->driver_]];
       for (; row_ < q_->end_; ++row_) {
         key_ = *reinterpret_cast<const std::uint64_t*>(d.keys.at(row_));
@@ -584,8 +615,20 @@ Status txn_for_each_mut(WriterCore* c, std::uint16_t table, void* ctx,
 template <typename T>
 Result<std::uint16_t> Transaction::table_of() const {
   const std::uint16_t t = db_->table_of<T>();
-  if (t == detail::kNoTable) return db_->bind<T>();
-  return t;
+  if (t != detail::kNoTable) return t;
+  ECSDB_RETURN_IF_ERROR(db_->bind<T>());
+  return invalid_argument("table '" + std::string(ComponentTraits<T>::table) +
+                          "' has cardinality many: its rows are keyed by RowId (insert_child, update_child, "
+                          "remove_child, children)");
+}
+
+template <typename T>
+Result<std::uint16_t> Transaction::child_table_of() const {
+  const std::uint16_t t = db_->child_table_of<T>();
+  if (t != detail::kNoTable) return t;
+  ECSDB_RETURN_IF_ERROR(db_->bind<T>());
+  return invalid_argument("table '" + std::string(ComponentTraits<T>::table) +
+                          "' has cardinality one: its rows are keyed by entity (add, update, remove)");
 }
 
 template <BoundComponent T>
@@ -625,12 +668,12 @@ Status Transaction::set(Entity e, M T::*member, const M& value) {
 }
 template <BoundComponent T>
 Result<RowId> Transaction::insert_child(Entity owner, const T& value) {
-  ECSDB_ASSIGN_OR_RETURN(const std::uint16_t t, table_of<T>());
+  ECSDB_ASSIGN_OR_RETURN(const std::uint16_t t, child_table_of<T>());
   return detail::txn_insert_child(core_, t, owner, &value);
 }
 template <BoundComponent T>
 Status Transaction::update_child(RowId row, const T& value) {
-  ECSDB_ASSIGN_OR_RETURN(const std::uint16_t t, table_of<T>());
+  ECSDB_ASSIGN_OR_RETURN(const std::uint16_t t, child_table_of<T>());
   return detail::txn_update(core_, t, row.bits(), &value);
 }
 template <BoundComponent T, typename F>

@@ -50,6 +50,19 @@ void destroy_entity(RegistryState& r, Entity e, std::vector<std::uint32_t>& free
   free_list.push_back(e.index());
 }
 
+void uncreate_entity(RegistryState& r, Entity e, bool fresh, std::vector<std::uint32_t>& free_list,
+                     storage::WriteContext& ctx) {
+  assert(r.is_alive(e));
+  mutable_slot(r, e.index(), ctx)->alive = 0;  // the generation is what it was before create
+  --r.alive;
+  if (fresh) {
+    assert(e.index() + 1 == r.used);
+    --r.used;
+  } else {
+    free_list.push_back(e.index());
+  }
+}
+
 void undestroy_entity(RegistryState& r, Entity e, std::vector<std::uint32_t>& free_list,
                       storage::WriteContext& ctx) {
   assert(!free_list.empty() && free_list.back() == e.index());

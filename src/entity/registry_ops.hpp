@@ -24,6 +24,11 @@ Entity create_entity(detail::RegistryState& r, std::vector<std::uint32_t>& free_
 void destroy_entity(detail::RegistryState& r, Entity e, std::vector<std::uint32_t>& free_list,
                     storage::WriteContext& ctx);
 
+// Exact inverse of create_entity (rollback): `fresh` when create_entity grew the registry (index == used-1)
+// rather than taking the index from the free list.
+void uncreate_entity(detail::RegistryState& r, Entity e, bool fresh, std::vector<std::uint32_t>& free_list,
+                     storage::WriteContext& ctx);
+
 // Exact inverse of destroy_entity (rollback): REQUIRES e.index() is the last entry of free_list.
 void undestroy_entity(detail::RegistryState& r, Entity e, std::vector<std::uint32_t>& free_list,
                       storage::WriteContext& ctx);

@@ -233,19 +233,19 @@ Status FaultInjectionFileSystem::sync_dir(const std::string& dir) {
 // ---- Fault rules ----
 
 void FaultInjectionFileSystem::fail_write(std::uint64_t nth, bool sticky, std::string path_contains) {
-  add_rule({.op = Op::kWrite, .remaining = nth, .sticky = sticky, .path_contains = std::move(path_contains)});
+  add_rule(Op::kWrite, nth, sticky, std::nullopt, std::move(path_contains));
 }
 
 void FaultInjectionFileSystem::short_write(std::uint64_t nth, std::size_t keep_bytes, std::string path_contains) {
-  add_rule({.op = Op::kWrite, .remaining = nth, .keep_bytes = keep_bytes, .path_contains = std::move(path_contains)});
+  add_rule(Op::kWrite, nth, /*sticky=*/false, keep_bytes, std::move(path_contains));
 }
 
 void FaultInjectionFileSystem::fail_sync(std::uint64_t nth, bool sticky, std::string path_contains) {
-  add_rule({.op = Op::kSync, .remaining = nth, .sticky = sticky, .path_contains = std::move(path_contains)});
+  add_rule(Op::kSync, nth, sticky, std::nullopt, std::move(path_contains));
 }
 
 void FaultInjectionFileSystem::fail_sync_dir(std::uint64_t nth, bool sticky, std::string path_contains) {
-  add_rule({.op = Op::kSyncDir, .remaining = nth, .sticky = sticky, .path_contains = std::move(path_contains)});
+  add_rule(Op::kSyncDir, nth, sticky, std::nullopt, std::move(path_contains));
 }
 
 void FaultInjectionFileSystem::set_space_limit(std::optional<std::uint64_t> bytes) {
@@ -488,9 +488,15 @@ Status FaultInjectionFileSystem::preallocate_locked(File& file, std::uint64_t by
   return Status::ok();
 }
 
-void FaultInjectionFileSystem::add_rule(Rule rule) {
+void FaultInjectionFileSystem::add_rule(Op op, std::uint64_t nth, bool sticky, std::optional<std::size_t> keep_bytes,
+                                        std::string path_contains) {
+  Rule rule;
+  rule.op = op;
+  rule.remaining = std::max<std::uint64_t>(nth, 1);  // "the 0th write" means the next one
+  rule.sticky = sticky;
+  rule.keep_bytes = keep_bytes;
+  rule.path_contains = std::move(path_contains);
   std::lock_guard lock(mu_);
-  if (rule.remaining == 0) rule.remaining = 1;  // "the 0th write" means the next one
   rules_.push_back(std::move(rule));
 }
 

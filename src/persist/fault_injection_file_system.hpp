@@ -147,7 +147,7 @@ class FaultInjectionFileSystem final : public FileSystem {
     std::string path_contains;
   };
 
-  // All private helpers require mu_ held.
+  // Private helpers require mu_ held unless marked.
   std::shared_ptr<Node> find_node(const std::string& normal_path) const;
   Dir* find_dir(const std::string& normal_dir);
   const Dir* find_dir(const std::string& normal_dir) const;
@@ -158,7 +158,8 @@ class FaultInjectionFileSystem final : public FileSystem {
   Status sync_locked(File& file);
   Status preallocate_locked(File& file, std::uint64_t bytes);
   Status check_file(const File& file, std::string_view operation) const;
-  void add_rule(Rule rule);
+  void add_rule(Op op, std::uint64_t nth, bool sticky, std::optional<std::size_t> keep_bytes,
+                std::string path_contains);  // takes mu_
   void log(std::string line);
 
   mutable std::mutex mu_;

@@ -1,5 +1,6 @@
 #include "persist/wal_format.hpp"
 
+#define XXH_STATIC_LINKING_ONLY  // XXH3_state_t on the stack
 #include <xxhash.h>
 
 #include <cstdio>

@@ -1,6 +1,7 @@
 #include "storage/field_codec.hpp"
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -47,7 +48,7 @@ Status encode_integer(ScalarKind k, long double x, std::byte* out, std::string_v
     case ScalarKind::kU8: hi = 255; break;
     case ScalarKind::kU16: hi = 65535; break;
     case ScalarKind::kU32: hi = 4294967295.0L; break;
-    case ScalarKind::kU64: hi = 18446744073709551615.0L; break;
+    case ScalarKind::kU64: hi = 0x1p64L - 1; break;
     case ScalarKind::kI8: lo = -128; hi = 127; break;
     case ScalarKind::kI16: lo = -32768; hi = 32767; break;
     case ScalarKind::kI32: lo = -2147483648.0L; hi = 2147483647.0L; break;
@@ -55,8 +56,9 @@ Status encode_integer(ScalarKind k, long double x, std::byte* out, std::string_v
     default: break;
   }
   if (x < lo || x > hi) {
-    return invalid_argument(std::string(where) + ": value " + std::to_string(static_cast<long long>(x)) +
-                            " is out of range of " + type.spelling);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.0Lf", x);
+    return invalid_argument(std::string(where) + ": value " + buf + " is out of range of " + type.spelling);
   }
   switch (k) {
     case ScalarKind::kU8: put(out, static_cast<std::uint8_t>(x)); break;

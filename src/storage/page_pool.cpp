@@ -21,7 +21,7 @@ void* PagePool::take(std::size_t total_bytes, bool& reused) {
   if (it != free_.end() && !it->second.empty()) {
     void* block = it->second.back();
     it->second.pop_back();
-    stats_.bytes_pooled -= total_bytes;
+    bytes_pooled_.fetch_sub(total_bytes, std::memory_order_relaxed);
     reused = true;
     return block;
   }
@@ -32,7 +32,7 @@ void* PagePool::take(std::size_t total_bytes, bool& reused) {
 void PagePool::give(void* block, std::size_t total_bytes) noexcept {
   try {
     free_[total_bytes].push_back(block);
-    stats_.bytes_pooled += total_bytes;
+    bytes_pooled_.fetch_add(total_bytes, std::memory_order_relaxed);
   } catch (...) {  // out of memory for the free list itself: release the block instead
     ::operator delete(block, std::align_val_t{kPageAlign});
   }
@@ -42,8 +42,8 @@ std::byte* PagePool::allocate_page(std::uint32_t bytes, std::uint64_t birth) {
   const std::size_t total = kPageAlign + bytes;
   bool reused = false;
   auto* block = static_cast<std::byte*>(take(total, reused));
-  reused ? ++stats_.pages_reused : ++stats_.pages_allocated;
-  stats_.bytes_in_use += total;
+  (reused ? pages_reused_ : pages_allocated_).fetch_add(1, std::memory_order_relaxed);
+  bytes_in_use_.fetch_add(total, std::memory_order_relaxed);
   auto* header = new (block) PageHeader{birth, bytes};
   (void)header;
   return block + kPageAlign;
@@ -52,7 +52,7 @@ std::byte* PagePool::allocate_page(std::uint32_t bytes, std::uint64_t birth) {
 void PagePool::free_page(std::byte* data) noexcept {
   PageHeader* header = detail::header_of(data);
   const std::size_t total = kPageAlign + header->bytes;
-  stats_.bytes_in_use -= total;
+  bytes_in_use_.fetch_sub(total, std::memory_order_relaxed);
   give(header, total);
 }
 
@@ -60,20 +60,20 @@ Directory* PagePool::allocate_directory(std::uint32_t capacity, std::uint64_t bi
   const std::size_t total = directory_bytes(capacity);
   bool reused = false;
   void* block = take(total, reused);
-  stats_.bytes_in_use += total;
+  bytes_in_use_.fetch_add(total, std::memory_order_relaxed);
   return new (block) Directory{birth, capacity};
 }
 
 void PagePool::free_directory(Directory* dir) noexcept {
   const std::size_t total = directory_bytes(dir->capacity);
-  stats_.bytes_in_use -= total;
+  bytes_in_use_.fetch_sub(total, std::memory_order_relaxed);
   give(dir, total);
 }
 
 void PagePool::trim() noexcept {
   for (auto& [bytes, blocks] : free_) {
     for (void* b : blocks) ::operator delete(b, std::align_val_t{kPageAlign});
-    stats_.bytes_pooled -= bytes * blocks.size();
+    bytes_pooled_.fetch_sub(bytes * blocks.size(), std::memory_order_relaxed);
     blocks.clear();
   }
 }

@@ -4,6 +4,7 @@
 // so a steady workload (copy-on-write of the same pages every commit) allocates nothing after warm-up.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <unordered_map>
@@ -36,14 +37,21 @@ class PagePool {
 
   // Returns pooled memory to the system (e.g. after a large delete).
   void trim() noexcept;
-  const PoolStats& stats() const noexcept { return stats_; }
+  // Any thread (relaxed reads of counters the writer maintains).
+  PoolStats stats() const noexcept {
+    return {bytes_in_use_.load(std::memory_order_relaxed), bytes_pooled_.load(std::memory_order_relaxed),
+            pages_allocated_.load(std::memory_order_relaxed), pages_reused_.load(std::memory_order_relaxed)};
+  }
 
  private:
   void* take(std::size_t total_bytes, bool& reused);
   void give(void* block, std::size_t total_bytes) noexcept;
 
   std::unordered_map<std::size_t, std::vector<void*>> free_;  // total block bytes -> blocks
-  PoolStats stats_;
+  std::atomic<std::uint64_t> bytes_in_use_{0};
+  std::atomic<std::uint64_t> bytes_pooled_{0};
+  std::atomic<std::uint64_t> pages_allocated_{0};
+  std::atomic<std::uint64_t> pages_reused_{0};
 };
 
 }  // namespace ecsdb::storage

@@ -56,7 +56,10 @@ Database::Database(std::shared_ptr<const Schema> schema, DatabaseOptions options
   core_->set_database(this);
 }
 
-Database::~Database() { core_->stop_thread(); }
+Database::~Database() {
+  core_->stop_thread();
+  persistence_.reset();  // flushes the WAL, stops background snapshots
+}
 
 CommitTicket Database::submit(TransactionBody body) { return core_->submit(std::move(body)); }
 
@@ -112,12 +115,8 @@ std::uint64_t CommitTicket::version() const noexcept {
   return ready() && state_->status.is_ok() ? state_->version : 0;
 }
 
-Result<std::unique_ptr<Database>> Database::open(std::shared_ptr<const Schema> schema, DatabaseOptions options) {
-  if (schema == nullptr) return invalid_argument("Database::open: schema is null");
-  if (schema->tables.size() >= detail::kNoTable) return invalid_argument("Database::open: too many tables");
-  if (options.reader_slots == 0) return invalid_argument("Database::open: reader_slots must be at least 1");
-  return std::unique_ptr<Database>(new Database(std::move(schema), options));
-}
+// Database::open and the durability methods live in src/persist/database_open.cpp: persistence sits
+// above the transaction engine.
 
 PinnedView Database::pin() const noexcept {
   std::uint32_t slot = 0;
@@ -227,7 +226,8 @@ Status Database::bind_type(std::uint32_t type_index, std::string_view table_name
                                                       std::to_string(f.offset) + ") is not listed in the binding");
     }
   }
-  bindings_[type_index].store(static_cast<std::uint32_t>(table->id) + 1, std::memory_order_release);
+  const std::uint32_t many = table->cardinality == Cardinality::kMany ? kManyBit : 0;
+  bindings_[type_index].store((static_cast<std::uint32_t>(table->id) + 1) | many, std::memory_order_release);
   return Status::ok();
 }
 

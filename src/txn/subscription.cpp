@@ -84,6 +84,15 @@ Result<Subscription> SubscriptionHub::subscribe(const Schema& schema, const Subs
   return Subscription(std::move(s));
 }
 
+void SubscriptionHub::begin_version(bool missed) {
+  if (!active()) return;
+  std::lock_guard lock(mu_);
+  for (const auto& s : subs_) {
+    if (s->fresh && missed) s->lost.store(true, std::memory_order_release);
+    s->fresh = false;
+  }
+}
+
 void SubscriptionHub::publish(const std::shared_ptr<const Delta>& delta) {
   std::lock_guard lock(mu_);
   bool any_closed = false;

@@ -28,12 +28,16 @@ struct Subscriber {
   std::atomic<std::uint64_t> tail{0};       // next slot the subscriber reads
   std::atomic<bool> lost{false};
   std::atomic<bool> closed{false};
+  bool fresh = true;                        // joined since the last publish (guarded by the hub's mutex)
 };
 
 class SubscriptionHub {
  public:
   Result<Subscription> subscribe(const Schema& schema, const SubscriptionOptions& options);
   bool active() const noexcept { return count_.load(std::memory_order_acquire) != 0; }
+  // Writer, at each publish before its deltas: `missed` when some commit of this version was made while
+  // no subscription existed (so no delta was built for it).
+  void begin_version(bool missed);
   // Writer: delivers one delta to every subscriber whose filter it passes.
   void publish(const std::shared_ptr<const Delta>& delta);
 

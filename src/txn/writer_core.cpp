@@ -71,6 +71,13 @@ WriterCore::WriterCore(std::shared_ptr<const Schema> schema, const DatabaseOptio
 
 WriterCore::~WriterCore() {
   stop_thread();
+  // Transactions still queued will never run: tell whoever waits on their tickets.
+  while (!queue_.empty()) {
+    QueuedTransaction* q = queue_.pop();
+    if (q == nullptr) continue;
+    std::shared_ptr<QueuedTransaction> node = std::move(q->self);
+    resolve_ticket(*node, Status(StatusCode::kAborted, "database closed before the transaction ran"), 0);
+  }
   // Every page is reachable from the working version or sits in a retire list, exactly once.
   entity::destroy_registry(working_->registry, pool_);
   for (TableState& t : working_->tables) storage::destroy_table(t, pool_);
@@ -107,6 +114,7 @@ Status WriterCore::commit() {
     rollback();
     return s;
   }
+  if (!hub_.active()) commits_without_delta_ = true;
   if (hub_.active() || sink_ != nullptr) {
     auto d = std::make_shared<Delta>();
     build_delta(*d);
@@ -115,15 +123,15 @@ Status WriterCore::commit() {
     if (sink_ != nullptr && !d->empty()) {
       // The record is appended before the version is published; a log that cannot take it (poisoned by
       // a failed fsync) fails the transaction, which then changes nothing.
-      if (Status logged = sink_->append(*d, logged_lsn_ + 1, ctx_.birth); !logged.is_ok()) {
+      if (Status logged = sink_->append(*d, logged_lsn_.load() + 1, ctx_.birth); !logged.is_ok()) {
         rollback();
         return logged;
       }
-      ++logged_lsn_;
+      logged_lsn_.fetch_add(1, std::memory_order_release);
     }
     if (hub_.active() && !d->empty()) pending_deltas_.push_back(std::move(d));
   }
-  ++commits_;
+  commits_.fetch_add(1, std::memory_order_relaxed);
   end_txn();
   ++commits_since_publish_;
   if (!suppress_publish_ && options_.publish_every_commits != 0 &&
@@ -138,7 +146,7 @@ void WriterCore::rollback() noexcept {
   for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) undo(*it);
   end_txn();
   dirty_ = dirty_at_begin_;  // content equals what it was; copied pages are harmless
-  ++rollbacks_;
+  rollbacks_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void WriterCore::end_txn() {
@@ -153,10 +161,10 @@ void WriterCore::end_txn() {
 void WriterCore::publish() {
   if (in_txn_ || !dirty_) return;
   working_->commit_count = commits_;
-  working_->lsn = logged_lsn_;
+  working_->lsn = logged_lsn_.load();
   auto next = std::make_unique<VersionState>(*working_);
   pages_per_publish_.record(ctx_.pages_copied);
-  pages_copied_total_ += ctx_.pages_copied;
+  pages_copied_total_.fetch_add(ctx_.pages_copied, std::memory_order_relaxed);
   ctx_.pages_copied = 0;
   versions_.publish(std::move(working_), std::move(ctx_.retired));
   ctx_.retired = {};
@@ -166,6 +174,10 @@ void WriterCore::publish() {
   dirty_ = false;
   commits_since_publish_ = 0;
   const std::uint64_t published = ctx_.birth - 1;
+  // A subscriber that joined after some commits of this version (made with no delta) cannot be given
+  // them: it is told it lost events, so it resynchronises from a view of this version or later.
+  hub_.begin_version(commits_without_delta_);
+  commits_without_delta_ = false;
   for (auto& d : pending_deltas_) {
     d->version = published;
     hub_.publish(d);
@@ -277,7 +289,7 @@ void WriterCore::undo(const UndoEntry& u) {
                       ? nullptr : &working_->tables[u.table];
   switch (u.kind) {
     case UndoKind::kCreateEntity:
-      entity::destroy_entity(working_->registry, Entity::from_bits(u.key), entity_free_, ctx_);
+      entity::uncreate_entity(working_->registry, Entity::from_bits(u.key), u.size == 1, entity_free_, ctx_);
       break;
     case UndoKind::kDestroyEntity:
       entity::undestroy_entity(working_->registry, Entity::from_bits(u.key), entity_free_, ctx_);
@@ -328,8 +340,9 @@ Result<Entity> WriterCore::create() {
     return Status(StatusCode::kInternal, "entity registry is full (2^32 - 1 indices)");
   }
   dirty_ = true;
+  const bool fresh = entity_free_.empty();
   const Entity e = entity::create_entity(working_->registry, entity_free_, ctx_);
-  undo_.push_back({UndoKind::kCreateEntity, 0, 0, 0, e.bits(), 0, 0});
+  undo_.push_back({UndoKind::kCreateEntity, 0, 0, fresh ? 1u : 0u, e.bits(), 0, 0});
   return e;
 }
 
@@ -403,7 +416,7 @@ Status WriterCore::set_bytes(std::uint16_t table, std::uint64_t key, std::uint32
                              const void* bytes) {
   ECSDB_RETURN_IF_ERROR(require_txn());
   const TableInfo& info = infos_[table];
-  if (offset + size > info.stride) {
+  if (offset > info.stride || size > info.stride - offset) {
     return invalid_argument("write of " + std::to_string(size) + " bytes at offset " + std::to_string(offset) +
                             " is outside the " + std::to_string(info.stride) + "-byte row of table '" +
                             info.table->name + "'");
@@ -479,7 +492,12 @@ Status WriterCore::for_each_mut(std::uint16_t table, void* visit_ctx,
     for (std::uint32_t r = start; r < end; ++r, row += info.stride) {
       const std::uint64_t key = storage::row_key(t, r);
       if (indexed) index_row(table, row, -1);
-      visit(visit_ctx, key, row);
+      try {
+        visit(visit_ctx, key, row);
+      } catch (...) {
+        if (indexed) index_row(table, row, +1);  // keep the index matching the bytes the undo will see
+        throw;
+      }
       if (indexed) index_row(table, row, +1);
       if (!info.refs.empty()) touched_refs_.emplace_back(table, key);
     }
@@ -728,7 +746,7 @@ std::size_t WriterCore::drain() {
   const std::uint64_t version = versions_.published_number();
   for (auto& node : batch_ok_) submit_to_visible_ns_.record(nanos_since(node->submitted));
   if (sink_ != nullptr) {
-    sink_->resolve_when_durable(logged_lsn_, version, std::move(batch_ok_));
+    sink_->resolve_when_durable(logged_lsn_.load(), version, std::move(batch_ok_));
   } else {
     for (auto& node : batch_ok_) resolve(*node, Status::ok(), version);
   }
@@ -904,8 +922,8 @@ void WriterCore::finish_load() {
 }
 
 void WriterCore::resume_after(std::uint64_t lsn, std::uint64_t version) {
-  logged_lsn_ = lsn;
-  commits_ = std::max(commits_, lsn);
+  logged_lsn_.store(lsn);
+  if (commits_.load() < lsn) commits_.store(lsn);
   // Publish the recovered state as `version` so version numbers never go backwards across restarts.
   if (version >= ctx_.birth) {
     ctx_.birth = version;

@@ -84,9 +84,11 @@ class WriterCore {
   bool alive(Entity e) const noexcept { return working_->registry.is_alive(e); }
   Status for_each_mut(std::uint16_t table, void* ctx, void (*visit)(void*, std::uint64_t, std::byte*));
 
-  std::uint64_t commits() const noexcept { return commits_; }
-  std::uint64_t rollbacks() const noexcept { return rollbacks_; }
-  std::uint64_t pages_copied() const noexcept { return pages_copied_total_ + ctx_.pages_copied; }
+  // Any thread (relaxed counters).
+  std::uint64_t commits() const noexcept { return commits_.load(std::memory_order_relaxed); }
+  std::uint64_t rollbacks() const noexcept { return rollbacks_.load(std::memory_order_relaxed); }
+  // Page copies of published versions (the version being built is not counted yet).
+  std::uint64_t pages_copied() const noexcept { return pages_copied_total_.load(std::memory_order_relaxed); }
   const storage::PagePool& pool() const noexcept { return pool_; }
 
   std::string describe_key(std::uint16_t table, std::uint64_t key) const;
@@ -109,7 +111,7 @@ class WriterCore {
   CommitSink* sink() const noexcept { return sink_; }
   // LSN of the last commit sent to the sink. LSNs count logged commits (commits that changed nothing are
   // not logged), 1, 2, 3... without gaps, so a missing WAL segment is detectable.
-  std::uint64_t logged_lsn() const noexcept { return logged_lsn_; }
+  std::uint64_t logged_lsn() const noexcept { return logged_lsn_.load(std::memory_order_acquire); }
   // Recovery: applies a logged delta (REQUIRES: an open transaction; no constraint re-check needed, but
   // the ids, rows and generations are restored exactly). Commit it with commit().
   Status apply_delta(const Delta& d);
@@ -176,7 +178,7 @@ class WriterCore {
 
   SubscriptionHub hub_;
   CommitSink* sink_ = nullptr;
-  std::uint64_t logged_lsn_ = 0;
+  std::atomic<std::uint64_t> logged_lsn_{0};  // read by other threads (durable_version, flush)
   std::vector<std::shared_ptr<Delta>> pending_deltas_;  // committed, not yet published
 
   Database* db_ = nullptr;
@@ -193,10 +195,11 @@ class WriterCore {
   base::LatencyHistogram batch_sizes_;
   base::LatencyHistogram pages_per_publish_;
 
-  std::uint64_t commits_ = 0;
-  std::uint64_t rollbacks_ = 0;
+  std::atomic<std::uint64_t> commits_{0};
+  std::atomic<std::uint64_t> rollbacks_{0};
+  bool commits_without_delta_ = false;
   std::uint32_t commits_since_publish_ = 0;
-  std::uint64_t pages_copied_total_ = 0;
+  std::atomic<std::uint64_t> pages_copied_total_{0};
 };
 
 }  // namespace ecsdb::detail

@@ -8,9 +8,11 @@
 //                        current_.
 //   reader unpin:        slot.store(0, release) — orders the reader's reads before the writer's free.
 //   reclaim:             m = min over slots != 0 (seq_cst loads); a batch tagged t is freed when t < m.
-// A batch tagged t holds objects reachable only from versions <= t. A reader whose slot store the scan
-// missed loaded e after the scan began, hence after the publish that retired the batch: e > t, so its
-// version cannot reach the batch. A reader the scan saw holds a version >= its slot value > t.
+// A batch tagged t holds objects reachable only from versions <= t. A reader the scan saw holds a version
+// >= its slot value e > t. A reader whose slot CAS the scan missed did that CAS after the scan in the
+// seq_cst order, so its later load of current_ comes after the publish that retired the batch and returns
+// V(t+1) or newer: V->number > t, so its version cannot reach the batch (its slot value may be older,
+// which only makes later scans more conservative).
 //
 // Thread-safety: pin/unpin/metrics from any thread; everything else from the writer thread only.
 #pragma once

@@ -70,8 +70,9 @@ CliRun run_cli(const std::vector<std::string>& args) {
   static int runs = 0;
   const fs::path err_file = temp_dir().path() / ("stderr_" + std::to_string(runs++) + ".txt");
   std::string command = shell_quote(ECSDB_CLI);
-  for (const std::string& a : args) command += " " + shell_quote(a);
-  command += " 2>" + shell_quote(err_file.string());
+  // Appended piecewise: g++ 12 warns falsely (-Wrestrict) on "literal" + std::string temporaries.
+  for (const std::string& a : args) command.append(" ").append(shell_quote(a));
+  command.append(" 2>").append(shell_quote(err_file.string()));
 
   CliRun run;
   FILE* pipe = ::popen(command.c_str(), "r");

@@ -48,7 +48,9 @@ void write_file(FileSystem& fs, const std::string& path, std::string_view conten
   auto file = fs.create(path);
   ASSERT_TRUE(file.has_value()) << file.status().to_string();
   ASSERT_TRUE((*file)->append(bytes(contents)).is_ok());
-  if (sync) ASSERT_TRUE((*file)->sync().is_ok());
+  if (sync) {
+    ASSERT_TRUE((*file)->sync().is_ok());
+  }
   ASSERT_TRUE((*file)->close().is_ok());
 }
 
@@ -221,7 +223,7 @@ FileSystemUnderTest make_fault_injection() {
 INSTANTIATE_TEST_SUITE_P(Implementations, FileSystemContractTest,
                          ::testing::Values(Implementation{"Posix", make_posix},
                                            Implementation{"FaultInjection", make_fault_injection}),
-                         [](const auto& info) { return info.param.name; });
+                         [](const auto& param_info) { return param_info.param.name; });
 
 // ---- POSIX only ----
 

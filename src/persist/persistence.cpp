@@ -1,0 +1,268 @@
+#include "persist/persistence.hpp"
+
+#include <zstd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+
+#include "persist/byte_io.hpp"
+#include "persist/wal_format.hpp"
+#include "persist/wal_reader.hpp"
+#include "txn/database_access.hpp"
+
+namespace ecsdb::detail {
+
+namespace {
+
+constexpr char kIdentityMagic[8] = {'E', 'C', 'S', 'D', 'B', 'I', 'D', '1'};
+
+Result<std::uint64_t> read_or_create_identity(FileSystem& fs, const std::string& dir, const Schema& schema) {
+  const std::string path = dir + "/IDENTITY";
+  if (fs.exists(path)) {
+    ECSDB_ASSIGN_OR_RETURN(std::vector<std::byte> bytes, fs.read_file(path));
+    persist::ByteReader r(bytes);
+    auto magic = r.bytes(8);
+    const std::uint64_t id = r.u64();
+    const std::uint64_t hash = r.u64();
+    const std::uint64_t sum = r.u64();
+    if (!r.ok() || std::memcmp(magic.data(), kIdentityMagic, 8) != 0 ||
+        sum != persist::checksum64(std::span(bytes).subspan(0, 24))) {
+      return Status(StatusCode::kCorruption, path + ": not a valid ECSDb identity file");
+    }
+    if (hash != schema.layout_hash()) {
+      return Status(StatusCode::kInvalidArgument,
+                    dir + " was written with a different schema layout than " + schema.source +
+                        " (layout hash differs); open it with the schema it was created with");
+    }
+    return id;
+  }
+  std::random_device rd;
+  const std::uint64_t id = (std::uint64_t{rd()} << 32 | rd()) | 1;
+  std::vector<std::byte> bytes;
+  persist::ByteWriter w(bytes);
+  w.raw(kIdentityMagic, 8);
+  w.u64(id);
+  w.u64(schema.layout_hash());
+  w.u64(persist::checksum64(bytes));
+  ECSDB_ASSIGN_OR_RETURN(auto f, fs.create(path + ".tmp"));
+  ECSDB_RETURN_IF_ERROR(f->append(bytes));
+  ECSDB_RETURN_IF_ERROR(f->sync());
+  ECSDB_RETURN_IF_ERROR(f->close());
+  ECSDB_RETURN_IF_ERROR(fs.rename(path + ".tmp", path));
+  ECSDB_RETURN_IF_ERROR(fs.sync_dir(dir));
+  return id;
+}
+
+}  // namespace
+
+Persistence::Persistence(Database& db, const DatabaseOptions& options, std::shared_ptr<FileSystem> fs)
+    : db_(db),
+      options_(options),
+      fs_(std::move(fs)),
+      wal_dir_(options.data_dir + "/wal"),
+      snap_dir_(options.data_dir + "/snapshots"),
+      archive_dir_(options.data_dir + "/archive") {}
+
+Result<std::unique_ptr<Persistence>> Persistence::open(Database& db, const DatabaseOptions& options) {
+  std::shared_ptr<FileSystem> fs = options.file_system ? options.file_system : posix_file_system();
+  std::unique_ptr<Persistence> p(new Persistence(db, options, std::move(fs)));
+  for (const std::string& d : {options.data_dir, p->wal_dir_, p->snap_dir_, p->archive_dir_}) {
+    ECSDB_RETURN_IF_ERROR(p->fs_->create_dirs(d));
+  }
+  ECSDB_RETURN_IF_ERROR(p->fs_->sync_dir(options.data_dir));
+  ECSDB_ASSIGN_OR_RETURN(p->database_id_, read_or_create_identity(*p->fs_, options.data_dir, db.schema()));
+  ECSDB_RETURN_IF_ERROR(p->recover());
+  if (options.snapshot_every_seconds != 0 || options.snapshot_every_wal_bytes != 0) {
+    p->snapshot_thread_ = std::thread([raw = p.get()] { raw->run_snapshots(); });
+  }
+  return p;
+}
+
+Persistence::~Persistence() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (snapshot_thread_.joinable()) snapshot_thread_.join();
+  if (wal_) {
+    DatabaseAccess::core(db_).set_sink(nullptr);
+    wal_.reset();  // flushes pending records
+  }
+}
+
+Status Persistence::recover() {
+  WriterCore& core = DatabaseAccess::core(db_);
+  const Schema& schema = db_.schema();
+  auto note = [&](std::string s) { notes_.push_back(std::move(s)); };
+
+  // 1. Newest snapshot that verifies end to end; fall back to older ones.
+  ECSDB_ASSIGN_OR_RETURN(std::vector<std::string> names, fs_->list(snap_dir_));
+  std::vector<std::uint64_t> versions;
+  for (const std::string& n : names) {
+    if (const std::uint64_t v = persist::parse_snapshot_name(n); v != 0) versions.push_back(v);
+    else if (n.ends_with(".tmp")) fs_->remove(snap_dir_ + "/" + n).ignore();  // an interrupted snapshot
+  }
+  std::sort(versions.rbegin(), versions.rend());
+  std::uint64_t lsn = 0, version = 0;
+  for (std::uint64_t v : versions) {
+    const std::string path = snap_dir_ + "/" + persist::snapshot_name(v);
+    auto snap = persist::read_snapshot(*fs_, path, &schema);
+    if (!snap) {
+      note("snapshot " + path + " is unusable (" + snap.status().message() + "); falling back to an older one");
+      continue;
+    }
+    if (snap->info.database_id != database_id_) {
+      note("snapshot " + path + " belongs to another database; ignored");
+      continue;
+    }
+    ECSDB_RETURN_IF_ERROR(persist::apply_snapshot(*snap, core));
+    lsn = snap->info.lsn;
+    version = snap->info.version;
+    note("loaded snapshot " + path + " (version " + std::to_string(version) + ", LSN " + std::to_string(lsn) + ")");
+    break;
+  }
+
+  // 2. Replay the WAL after the snapshot, one transaction per record.
+  persist::WalScanOptions scan_options;
+  scan_options.after_lsn = lsn;
+  scan_options.database_id = database_id_;
+  scan_options.truncate_at_corruption = options_.recover_to_corruption;
+  scan_options.repair = true;
+  std::uint64_t replayed = 0;
+  auto scan = persist::scan_wal(*fs_, wal_dir_, schema, scan_options, [&](std::uint64_t, persist::DecodedDelta& rec) -> Status {
+    ECSDB_RETURN_IF_ERROR(core.begin());
+    if (Status s = core.apply_delta(rec.delta); !s.is_ok()) {
+      core.rollback();
+      return s;
+    }
+    ++replayed;
+    version = std::max(version, rec.delta.version);
+    return core.commit();
+  });
+  if (!scan) return scan.status();
+  for (const std::string& n : scan->notes) note(n);
+  lsn = std::max(lsn, scan->last_lsn);
+  note("replayed " + std::to_string(replayed) + " WAL records; next LSN " + std::to_string(lsn + 1));
+  core.finish_load();
+  core.resume_after(lsn, version);
+
+  // 3. Log from here on. Continue the last segment if it has room, else start a new one.
+  persist::WalResume resume = scan->resume;
+  if (!resume.segment.empty() && resume.first_lsn + 0 > lsn + 1) resume = {};
+  persist::WalWriterOptions wo{options_.durability, options_.async_flush_ms, options_.wal_segment_bytes};
+  wal_ = std::make_unique<persist::WalWriter>(fs_, wal_dir_, schema, database_id_, wo, lsn, db_.published_version(), resume);
+  ECSDB_RETURN_IF_ERROR(wal_->start());
+  core.set_sink(wal_.get());
+  return Status::ok();
+}
+
+Status Persistence::snapshot_now() {
+  std::lock_guard one_at_a_time(snapshot_mu_);
+  PinnedView view = db_.pin();
+  const std::uint64_t wal_bytes = wal_->bytes_appended();
+  // The snapshot must not claim records that could still be lost: wait until its LSN is durable.
+  ECSDB_RETURN_IF_ERROR(wal_->wait_durable(view.state().lsn));
+  ECSDB_ASSIGN_OR_RETURN(persist::SnapshotInfo info, persist::write_snapshot(*fs_, snap_dir_, view, database_id_));
+  {
+    std::lock_guard lock(mu_);
+    wal_bytes_at_last_snapshot_ = wal_bytes;
+  }
+  return compact(info);
+}
+
+Status Persistence::compact(const persist::SnapshotInfo& snap) {
+  // WAL segments wholly covered by the snapshot: every record LSN <= snap.lsn. A segment's last LSN is
+  // the next segment's first LSN - 1; the newest segment is live and never retired.
+  ECSDB_ASSIGN_OR_RETURN(std::vector<std::string> names, fs_->list(wal_dir_));
+  std::vector<std::uint64_t> firsts;
+  for (const std::string& n : names) {
+    if (const std::uint64_t f = persist::parse_segment_name(n); f != 0) firsts.push_back(f);
+  }
+  std::sort(firsts.begin(), firsts.end());
+  const std::uint64_t live = wal_->current_segment_first_lsn();
+  bool changed = false;
+  for (std::size_t i = 0; i + 1 < firsts.size(); ++i) {
+    if (firsts[i] == live || firsts[i + 1] - 1 > snap.lsn) break;
+    const std::string name = persist::segment_name(firsts[i]);
+    const std::string from = wal_dir_ + "/" + name;
+    switch (options_.wal_retention) {
+      case WalRetention::kDelete: ECSDB_RETURN_IF_ERROR(fs_->remove(from)); break;
+      case WalRetention::kArchive: ECSDB_RETURN_IF_ERROR(fs_->rename(from, archive_dir_ + "/" + name)); break;
+      case WalRetention::kArchiveCompressed: {
+        ECSDB_ASSIGN_OR_RETURN(std::vector<std::byte> raw, fs_->read_file(from));
+        // Preallocated zeros after the last record compress to almost nothing.
+        std::vector<std::byte> packed(ZSTD_compressBound(raw.size()));
+        const std::size_t n = ZSTD_compress(packed.data(), packed.size(), raw.data(), raw.size(), 3);
+        if (ZSTD_isError(n)) return Status(StatusCode::kIoError, "zstd compression of " + from + " failed");
+        packed.resize(n);
+        const std::string to = archive_dir_ + "/" + name + ".zst";
+        ECSDB_ASSIGN_OR_RETURN(auto f, fs_->create(to + ".tmp"));
+        ECSDB_RETURN_IF_ERROR(f->append(packed));
+        ECSDB_RETURN_IF_ERROR(f->sync());
+        ECSDB_RETURN_IF_ERROR(f->close());
+        ECSDB_RETURN_IF_ERROR(fs_->rename(to + ".tmp", to));
+        ECSDB_RETURN_IF_ERROR(fs_->sync_dir(archive_dir_));
+        ECSDB_RETURN_IF_ERROR(fs_->remove(from));
+        break;
+      }
+    }
+    changed = true;
+  }
+  // Old snapshots: keep the newest `keep_snapshots`; older ones go to the archive (or away).
+  ECSDB_ASSIGN_OR_RETURN(std::vector<std::string> snaps, fs_->list(snap_dir_));
+  std::vector<std::uint64_t> versions;
+  for (const std::string& n : snaps) {
+    if (const std::uint64_t v = persist::parse_snapshot_name(n); v != 0) versions.push_back(v);
+  }
+  std::sort(versions.rbegin(), versions.rend());
+  for (std::size_t i = std::max<std::uint32_t>(options_.keep_snapshots, 1); i < versions.size(); ++i) {
+    const std::string name = persist::snapshot_name(versions[i]);
+    if (options_.wal_retention == WalRetention::kDelete) ECSDB_RETURN_IF_ERROR(fs_->remove(snap_dir_ + "/" + name));
+    else ECSDB_RETURN_IF_ERROR(fs_->rename(snap_dir_ + "/" + name, archive_dir_ + "/" + name));
+    changed = true;
+  }
+  if (changed) {
+    ECSDB_RETURN_IF_ERROR(fs_->sync_dir(wal_dir_));
+    ECSDB_RETURN_IF_ERROR(fs_->sync_dir(snap_dir_));
+    ECSDB_RETURN_IF_ERROR(fs_->sync_dir(archive_dir_));
+  }
+  return Status::ok();
+}
+
+void Persistence::run_snapshots() {
+  using namespace std::chrono;
+  auto last = steady_clock::now();
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    cv_.wait_for(lock, milliseconds(100), [&] { return stop_; });
+    if (stop_) break;
+    const bool by_time = options_.snapshot_every_seconds != 0 &&
+                         steady_clock::now() - last >= seconds(options_.snapshot_every_seconds);
+    const bool by_bytes = options_.snapshot_every_wal_bytes != 0 &&
+                          wal_->bytes_appended() - wal_bytes_at_last_snapshot_ >= options_.snapshot_every_wal_bytes;
+    if (!by_time && !by_bytes) continue;
+    lock.unlock();
+    const Status s = snapshot_now();
+    lock.lock();
+    last = steady_clock::now();
+    if (!s.is_ok()) notes_.push_back("background snapshot failed: " + s.to_string());
+  }
+}
+
+Status Persistence::flush() { return wal_->wait_durable(DatabaseAccess::core(db_).logged_lsn()); }
+std::uint64_t Persistence::durable_version() const noexcept {
+  // Every logged commit durable: the whole published version is. Otherwise the version of the newest
+  // durable record may still have later, undurable commits: only the one before it is complete.
+  if (wal_->durable_lsn() >= DatabaseAccess::core(db_).logged_lsn()) return db_.published_version();
+  const std::uint64_t v = wal_->durable_version();
+  return v == 0 ? 0 : v - 1;
+}
+Status Persistence::health() const { return wal_->error(); }
+std::vector<std::string> Persistence::notes() const {
+  std::lock_guard lock(mu_);
+  return notes_;
+}
+
+}  // namespace ecsdb::detail

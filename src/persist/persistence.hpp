@@ -1,0 +1,61 @@
+// Persistence — owns everything durable about one open Database: recovery at open (newest valid snapshot
+// + WAL replay), the WAL writer installed as the writer's CommitSink, background snapshots and compaction
+// (WAL segments covered by a durable snapshot go to the archive or are deleted; old snapshots are pruned).
+//
+// Data directory layout (docs/durability.md):
+//   IDENTITY            database id + schema layout hash (written once, atomically)
+//   wal/wal-<lsn>.log   live WAL segments
+//   snapshots/snap-<version>.ecss
+//   archive/            retired WAL segments (optionally .zst) and older snapshots, for point-in-time restore
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ecsdb/database.hpp"
+#include "ecsdb/file_system.hpp"
+#include "persist/snapshot.hpp"
+#include "persist/wal_writer.hpp"
+
+namespace ecsdb::detail {
+
+class Persistence {
+ public:
+  // Runs recovery into `db` (empty, just constructed) and starts logging. Errors name files and offsets.
+  static Result<std::unique_ptr<Persistence>> open(Database& db, const DatabaseOptions& options);
+  ~Persistence();
+
+  Status snapshot_now();
+  Status flush();
+  std::uint64_t durable_version() const noexcept;
+  Status health() const;
+  std::vector<std::string> notes() const;
+
+ private:
+  Persistence(Database& db, const DatabaseOptions& options, std::shared_ptr<FileSystem> fs);
+  Status recover();
+  Status compact(const persist::SnapshotInfo& snap);
+  void run_snapshots();
+
+  Database& db_;
+  DatabaseOptions options_;
+  std::shared_ptr<FileSystem> fs_;
+  std::string wal_dir_, snap_dir_, archive_dir_;
+  std::uint64_t database_id_ = 0;
+  std::unique_ptr<persist::WalWriter> wal_;
+
+  mutable std::mutex mu_;           // notes_, snapshot serialisation, thread control
+  std::mutex snapshot_mu_;          // one snapshot at a time
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::vector<std::string> notes_;
+  std::uint64_t wal_bytes_at_last_snapshot_ = 0;
+  std::thread snapshot_thread_;
+};
+
+}  // namespace ecsdb::detail

@@ -1,0 +1,336 @@
+// Durability: reopen, snapshots + compaction, crashes (fault-injecting file system), fsync failure,
+// torn tails at every byte, corruption reports, snapshot fallback, missing segments.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "persist/fault_injection_file_system.hpp"
+#include "persist/wal_format.hpp"
+#include "support/temp_dir.hpp"
+#include "support/test_schema.hpp"
+
+namespace ecsdb::testing {
+namespace {
+
+DatabaseOptions durable(std::string dir, std::shared_ptr<FileSystem> fs = nullptr) {
+  DatabaseOptions o;
+  o.data_dir = std::move(dir);
+  o.durability = Durability::kSync;
+  o.file_system = std::move(fs);
+  o.snapshot_every_wal_bytes = 0;  // tests take snapshots explicitly
+  o.wal_segment_bytes = 256 * 1024;  // the in-memory fault file system copies whole files at each sync
+  return o;
+}
+
+std::unique_ptr<Database> open_ok(const DatabaseOptions& o) {
+  auto db = Database::open(test_schema(), o);
+  EXPECT_TRUE(db.has_value()) << db.status().to_string();
+  return db ? std::move(*db) : nullptr;
+}
+
+// hp of every entity with Health, keyed by entity bits.
+std::map<std::uint64_t, std::uint32_t> health_of(Database& db) {
+  std::map<std::uint64_t, std::uint32_t> out;
+  db.pin().each<Health>([&](Entity e, const Health& h) { out[e.bits()] = h.hp; });
+  return out;
+}
+
+TEST(DurabilityTest, ReopenRestoresEverything) {
+  TempDir dir;
+  std::map<std::uint64_t, std::uint32_t> before;
+  Entity dead, kept;
+  RowId item;
+  {
+    auto db = open_ok(durable(dir.path()));
+    WriterHandle& w = db->writer();
+    std::vector<Entity> es;
+    ASSERT_TRUE(w.create_many(100, es).is_ok());
+    for (std::uint32_t i = 0; i < es.size(); ++i) ASSERT_TRUE(w.add(es[i], Health{i, 100}).is_ok());
+    ASSERT_TRUE(w.add(es[1], Player{7, "ann"}).is_ok());
+    item = w.insert_child(es[2], Item{3, 4}).value();
+    dead = es[0];
+    ASSERT_TRUE(w.destroy(dead).is_ok());
+    kept = w.create().value();  // reuses index 0 with a bumped generation
+    ASSERT_EQ(kept.index(), dead.index());
+    ASSERT_TRUE(db->flush().is_ok());
+    before = health_of(*db);
+  }
+  auto db = open_ok(durable(dir.path()));
+  PinnedView v = db->pin();
+  EXPECT_EQ(health_of(*db), before);
+  EXPECT_FALSE(v.alive(dead)) << "generations survive a restart: stale ids stay stale";
+  EXPECT_TRUE(v.alive(kept));
+  EXPECT_EQ(v.read_field("player", Entity(1, 1), "name").value().string, "ann");
+  auto kids = v.children("item", Entity(2, 1)).value();
+  ASSERT_EQ(kids.size(), 1u);
+  EXPECT_EQ(kids[0], item);
+  // Unique index rebuilt: a duplicate is still refused after recovery.
+  const Entity e = db->writer().create().value();
+  EXPECT_EQ(db->writer().add(e, Player{1, "ann"}).code(), StatusCode::kConstraintViolation);
+}
+
+TEST(DurabilityTest, SnapshotThenWalReplayAndCompaction) {
+  TempDir dir;
+  DatabaseOptions o = durable(dir.path());
+  o.wal_segment_bytes = 8 * 1024;  // many small segments
+  std::map<std::uint64_t, std::uint32_t> expected;
+  {
+    auto db = open_ok(o);
+    std::vector<Entity> es;
+    ASSERT_TRUE(db->writer().create_many(200, es).is_ok());
+    for (std::uint32_t i = 0; i < es.size(); ++i) ASSERT_TRUE(db->writer().add(es[i], Health{i, 1}).is_ok());
+    ASSERT_TRUE(db->snapshot().is_ok());
+    for (std::uint32_t i = 0; i < 50; ++i) ASSERT_TRUE(db->writer().set(es[i], &Health::hp, 1000 + i).is_ok());
+    ASSERT_TRUE(db->flush().is_ok());
+    expected = health_of(*db);
+  }
+  auto fs = posix_file_system();
+  auto archived = fs->list(dir.file("archive")).value();
+  EXPECT_FALSE(archived.empty()) << "segments covered by the snapshot were archived";
+  auto db = open_ok(o);
+  EXPECT_EQ(health_of(*db), expected);
+  const auto notes = db->recovery_notes();
+  ASSERT_FALSE(notes.empty());
+  EXPECT_NE(notes[0].find("loaded snapshot"), std::string::npos) << notes[0];
+}
+
+TEST(DurabilityTest, AcknowledgedCommitsSurviveACrash) {
+  auto fs = std::make_shared<FaultInjectionFileSystem>();
+  std::map<std::uint64_t, std::uint32_t> acked;
+  {
+    auto db = open_ok(durable("/data", fs));
+    ASSERT_TRUE(db->start_writer_thread().is_ok());
+    std::vector<CommitTicket> tickets;
+    for (std::uint32_t i = 0; i < 300; ++i) {
+      tickets.push_back(db->submit([i](Transaction& t) -> Status {
+        ECSDB_ASSIGN_OR_RETURN(Entity e, t.create());
+        return t.add(e, Health{i, 1});
+      }));
+    }
+    for (auto& t : tickets) ASSERT_TRUE(t.wait().is_ok()) << "sync mode acknowledges after fdatasync";
+    acked = health_of(*db);
+    fs->simulate_crash();  // power loss right after the acknowledgements
+  }
+  auto db = open_ok(durable("/data", fs));
+  EXPECT_EQ(health_of(*db), acked);
+}
+
+TEST(DurabilityTest, FailedFsyncMakesTheDatabaseReadOnlyAndNeverAcknowledges) {
+  auto fs = std::make_shared<FaultInjectionFileSystem>();
+  Entity survivor;
+  {
+    auto db = open_ok(durable("/data", fs));
+    survivor = db->writer().create().value();
+    ASSERT_TRUE(db->writer().add(survivor, Health{1, 1}).is_ok());
+    ASSERT_TRUE(db->flush().is_ok());
+    fs->fail_sync(1, /*sticky=*/false, "wal-");
+    ASSERT_TRUE(db->start_writer_thread().is_ok());
+    CommitTicket t = db->submit([&](Transaction& tx) { return tx.update(survivor, Health{2, 2}); });
+    const Status s = t.wait();
+    EXPECT_EQ(s.code(), StatusCode::kIoError) << "the commit whose fsync failed is not acknowledged";
+    EXPECT_FALSE(db->health().is_ok());
+    CommitTicket later = db->submit([&](Transaction& tx) { return tx.update(survivor, Health{3, 3}); });
+    EXPECT_EQ(later.wait().code(), StatusCode::kIoError) << "read-only until reopened";
+    fs->simulate_crash();
+  }
+  fs->clear_faults();
+  auto db = open_ok(durable("/data", fs));
+  ASSERT_NE(db->pin().get<Health>(survivor), nullptr);
+  EXPECT_EQ(db->pin().get<Health>(survivor)->hp, 1u) << "only what was durable survives";
+  EXPECT_TRUE(db->writer().update(survivor, Health{4, 4}).is_ok()) << "writable again after reopen";
+}
+
+// Writes `n` single-entity commits and returns the WAL segment path and the end offset of each record.
+std::vector<std::uint64_t> write_records(const std::shared_ptr<FaultInjectionFileSystem>& fs, int n, std::string* segment) {
+  DatabaseOptions o = durable("/data", fs);
+  o.wal_segment_bytes = 64 * 1024;
+  auto db = open_ok(o);
+  for (int i = 0; i < n; ++i) {  // one WAL record per entity
+    Transaction t = db->writer().begin();
+    const Entity e = t.create().value();
+    EXPECT_TRUE(t.add(e, Health{static_cast<std::uint32_t>(i), 1}).is_ok());
+    EXPECT_TRUE(t.commit().is_ok());
+  }
+  EXPECT_TRUE(db->flush().is_ok());
+  db.reset();
+  auto names = fs->list("/data/wal").value();
+  EXPECT_EQ(names.size(), 1u);
+  *segment = "/data/wal/" + names.back();
+  // Walk the records to find where each ends.
+  const auto bytes = fs->contents(*segment);
+  std::vector<std::uint64_t> ends;
+  std::uint64_t off = persist::kWalHeaderSize;
+  for (;;) {
+    std::uint32_t len;
+    std::memcpy(&len, bytes.data() + off, 4);
+    if (len == 0) break;
+    off += persist::record_size(len);
+    ends.push_back(off);
+  }
+  return ends;
+}
+
+TEST(DurabilityTest, TornTailAtEveryByteRecoversThePreviousRecord) {
+  auto base = std::make_shared<FaultInjectionFileSystem>();
+  std::string segment;
+  const auto ends = write_records(base, 3, &segment);
+  ASSERT_GE(ends.size(), 2u);
+  const std::uint64_t last_start = ends[ends.size() - 2];
+  const std::uint64_t last_end = ends.back();
+  const auto original = base->contents(segment);
+  for (std::uint64_t cut = last_start; cut < last_end; ++cut) {
+    auto fs = std::make_shared<FaultInjectionFileSystem>();
+    // Same files, with the last record cut at `cut` (zeros after, as in a preallocated segment).
+    for (const std::string& name : base->list("/data").value()) (void)name;
+    ASSERT_TRUE(fs->create_dirs("/data/wal").is_ok());
+    ASSERT_TRUE(fs->create_dirs("/data/snapshots").is_ok());
+    ASSERT_TRUE(fs->create_dirs("/data/archive").is_ok());
+    auto id = base->contents("/data/IDENTITY");
+    auto f1 = fs->create("/data/IDENTITY").value();
+    ASSERT_TRUE(f1->append(id).is_ok());
+    std::vector<std::byte> torn = original;
+    std::fill(torn.begin() + static_cast<std::ptrdiff_t>(cut), torn.end(), std::byte{0});
+    auto f2 = fs->create(segment).value();
+    ASSERT_TRUE(f2->append(torn).is_ok());
+    auto db = Database::open(test_schema(), durable("/data", fs));
+    ASSERT_TRUE(db.has_value()) << "cut at " << cut << ": " << db.status().to_string();
+    // Cutting only trailing zero bytes of the payload leaves the record intact (its checksum still holds).
+    const bool unchanged = std::equal(torn.begin(), torn.begin() + static_cast<std::ptrdiff_t>(last_end),
+                                      original.begin());
+    EXPECT_EQ((*db)->pin().count<Health>(), unchanged ? ends.size() : ends.size() - 1) << "cut at " << cut;
+  }
+}
+
+TEST(DurabilityTest, CorruptRecordInTheMiddleIsReportedWithFileAndOffset) {
+  auto fs = std::make_shared<FaultInjectionFileSystem>();
+  std::string segment;
+  const auto ends = write_records(fs, 5, &segment);
+  ASSERT_TRUE(fs->corrupt(segment, ends[1] + 30, 3).is_ok());  // inside the third record
+  auto db = Database::open(test_schema(), durable("/data", fs));
+  ASSERT_FALSE(db.has_value());
+  EXPECT_EQ(db.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(db.status().message().find(segment), std::string::npos) << db.status().message();
+  EXPECT_NE(db.status().message().find("offset " + std::to_string(ends[1])), std::string::npos) << db.status().message();
+  DatabaseOptions o = durable("/data", fs);
+  o.recover_to_corruption = true;
+  auto recovered = Database::open(test_schema(), o);
+  ASSERT_TRUE(recovered.has_value()) << recovered.status().to_string();
+  EXPECT_EQ((*recovered)->pin().count<Health>(), 2u) << "everything before the corruption";
+}
+
+TEST(DurabilityTest, BitFlipsInEveryRegionOfASegmentAreDetected) {
+  auto base = std::make_shared<FaultInjectionFileSystem>();
+  std::string segment;
+  const auto ends = write_records(base, 4, &segment);
+  // Header, first record header, first record payload, a middle record: each flip must be caught (an
+  // error) or, in the final record, treated as a torn tail (fewer rows) — never silently accepted.
+  const std::vector<std::uint64_t> offsets = {3, 20, persist::kWalHeaderSize + 2, persist::kWalHeaderSize + 28,
+                                              ends[0] + 10, ends[2] + 26};
+  for (std::uint64_t off : offsets) {
+    auto fs = std::make_shared<FaultInjectionFileSystem>();
+    ASSERT_TRUE(fs->create_dirs("/data/wal").is_ok());
+    auto f1 = fs->create("/data/IDENTITY").value();
+    ASSERT_TRUE(f1->append(base->contents("/data/IDENTITY")).is_ok());
+    auto f2 = fs->create(segment).value();
+    ASSERT_TRUE(f2->append(base->contents(segment)).is_ok());
+    ASSERT_TRUE(fs->corrupt(segment, off, 1).is_ok());
+    auto db = Database::open(test_schema(), durable("/data", fs));
+    if (db.has_value()) {  // NOLINT(readability-braces)
+      EXPECT_LT((*db)->pin().count<Health>(), ends.size()) << "flip at " << off << " went unnoticed";
+    } else {
+      EXPECT_EQ(db.status().code(), StatusCode::kCorruption) << db.status().to_string();
+    }
+  }
+}
+
+TEST(DurabilityTest, CorruptNewestSnapshotFallsBackToOlderOne) {
+  TempDir dir;
+  std::map<std::uint64_t, std::uint32_t> expected;
+  {
+    DatabaseOptions o = durable(dir.path());
+    o.wal_retention = WalRetention::kArchive;
+    auto db = open_ok(o);
+    std::vector<Entity> es;
+    ASSERT_TRUE(db->writer().create_many(20, es).is_ok());
+    for (auto e : es) ASSERT_TRUE(db->writer().add(e, Health{5, 5}).is_ok());
+    ASSERT_TRUE(db->snapshot().is_ok());
+    ASSERT_TRUE(db->writer().set(es[0], &Health::hp, 6u).is_ok());
+    ASSERT_TRUE(db->snapshot().is_ok());
+    ASSERT_TRUE(db->writer().set(es[1], &Health::hp, 7u).is_ok());
+    ASSERT_TRUE(db->flush().is_ok());
+    expected = health_of(*db);
+  }
+  auto fs = posix_file_system();
+  auto snaps = fs->list(dir.file("snapshots")).value();
+  ASSERT_EQ(snaps.size(), 2u);
+  // Flip a byte in the middle of the newest snapshot.
+  const std::string newest = dir.file("snapshots") + "/" + snaps.back();
+  auto bytes = fs->read_file(newest).value();
+  bytes[bytes.size() / 2] ^= std::byte{0x10};
+  auto f = fs->create(newest).value();
+  ASSERT_TRUE(f->append(bytes).is_ok());
+  ASSERT_TRUE(f->close().is_ok());
+  // The older snapshot's WAL was archived, so the fallback needs it back: recovery reads only wal/, so
+  // keep everything in wal/ for this case by restoring the archived segments.
+  for (const std::string& n : fs->list(dir.file("archive")).value()) {
+    if (n.rfind("wal-", 0) == 0) ASSERT_TRUE(fs->rename(dir.file("archive") + "/" + n, dir.file("wal") + "/" + n).is_ok());
+  }
+  auto db = open_ok(durable(dir.path()));
+  EXPECT_EQ(health_of(*db), expected);
+  const auto notes = db->recovery_notes();
+  ASSERT_FALSE(notes.empty());
+  EXPECT_NE(notes[0].find("unusable"), std::string::npos) << notes[0];
+}
+
+TEST(DurabilityTest, AsyncModeLosesAtMostTheFlushWindow) {
+  auto fs = std::make_shared<FaultInjectionFileSystem>();
+  DatabaseOptions o = durable("/data", fs);
+  o.durability = Durability::kAsync;
+  o.async_flush_ms = 5;
+  Entity e;
+  {
+    auto db = open_ok(o);
+    e = db->writer().create().value();
+    ASSERT_TRUE(db->writer().add(e, Health{1, 1}).is_ok());
+    // Commits older than the flush window are on disk without anyone asking for it.
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_GE(db->durable_version(), db->published_version());
+    fs->simulate_crash();
+  }
+  auto db = open_ok(o);
+  ASSERT_NE(db->pin().get<Health>(e), nullptr) << "a commit older than async_flush_ms survives a crash";
+}
+
+TEST(DurabilityTest, MissingSegmentIsAnError) {
+  TempDir dir;
+  DatabaseOptions o = durable(dir.path());
+  o.wal_segment_bytes = 4096 + 64;
+  {
+    auto db = open_ok(o);
+    for (int i = 0; i < 200; ++i) {
+      const Entity e = db->writer().create().value();
+      ASSERT_TRUE(db->writer().add(e, Health{1, 1}).is_ok());
+    }
+  }
+  auto fs = posix_file_system();
+  auto segs = fs->list(dir.file("wal")).value();
+  ASSERT_GE(segs.size(), 3u);
+  ASSERT_TRUE(fs->remove(dir.file("wal") + "/" + segs[1]).is_ok());
+  auto db = Database::open(test_schema(), o);
+  ASSERT_FALSE(db.has_value());
+  EXPECT_NE(db.status().message().find("missing WAL segment"), std::string::npos) << db.status().message();
+}
+
+TEST(DurabilityTest, ReopenWithAnotherSchemaLayoutIsRefused) {
+  TempDir dir;
+  { auto db = open_ok(durable(dir.path())); }
+  auto other = parse_schema("[database]\nname = \"x\"\nversion = \"1\"\n[tables.a]\nparent_table = \"entities\"\n"
+                            "[[tables.a.fields]]\nname = \"v\"\ntype = \"u8\"\n", "other.toml").value();
+  auto db = Database::open(other, durable(dir.path()));
+  ASSERT_FALSE(db.has_value());
+  EXPECT_NE(db.status().message().find("different schema layout"), std::string::npos) << db.status().message();
+}
+
+}  // namespace
+}  // namespace ecsdb::testing
