@@ -82,6 +82,11 @@ struct DatabaseOptions {
   // Recovery: a corrupt WAL record before the end refuses to open unless this is set, in which case the
   // log is truncated at the corruption (everything after it is lost, and reported).
   bool recover_to_corruption = false;
+  // Point-in-time recovery (used by `ecsdb restore`): replay the WAL only up to this version and/or commit
+  // time (0 = no limit). The database then opens READ-ONLY (commits fail) so the log after the target is
+  // never overwritten; Database::snapshot() still works, to save the restored state.
+  std::uint64_t recover_until_version = 0;
+  std::int64_t recover_until_unix_ns = 0;
   // The file system all persistence goes through; null = the real POSIX one.
   std::shared_ptr<FileSystem> file_system = nullptr;
 

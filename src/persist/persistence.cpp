@@ -86,7 +86,7 @@ Persistence::~Persistence() {
   }
   cv_.notify_all();
   if (snapshot_thread_.joinable()) snapshot_thread_.join();
-  if (wal_) {
+  if (wal_ || read_only_) {
     DatabaseAccess::core(db_).set_sink(nullptr);
     wal_.reset();  // flushes pending records
   }
@@ -131,7 +131,17 @@ Status Persistence::recover() {
   scan_options.truncate_at_corruption = options_.recover_to_corruption;
   scan_options.repair = true;
   std::uint64_t replayed = 0;
-  auto scan = persist::scan_wal(*fs_, wal_dir_, schema, scan_options, [&](std::uint64_t, persist::DecodedDelta& rec) -> Status {
+  std::uint64_t replayed_lsn = lsn;
+  const bool targeted = options_.recover_until_version != 0 || options_.recover_until_unix_ns != 0;
+  bool past_target = false;
+  auto scan = persist::scan_wal(*fs_, wal_dir_, schema, scan_options, [&](std::uint64_t rec_lsn, persist::DecodedDelta& rec) -> Status {
+    if (targeted && (past_target ||
+                     (options_.recover_until_version != 0 && rec.delta.version > options_.recover_until_version) ||
+                     (options_.recover_until_unix_ns != 0 && rec.unix_time_ns > options_.recover_until_unix_ns))) {
+      past_target = true;  // keep scanning (the log is still verified) but apply nothing more
+      return Status::ok();
+    }
+    replayed_lsn = rec_lsn;
     ECSDB_RETURN_IF_ERROR(core.begin());
     if (Status s = core.apply_delta(rec.delta); !s.is_ok()) {
       core.rollback();
@@ -143,10 +153,17 @@ Status Persistence::recover() {
   });
   if (!scan) return scan.status();
   for (const std::string& n : scan->notes) note(n);
-  lsn = std::max(lsn, scan->last_lsn);
+  lsn = targeted ? replayed_lsn : std::max(lsn, scan->last_lsn);
   note("replayed " + std::to_string(replayed) + " WAL records; next LSN " + std::to_string(lsn + 1));
   core.finish_load();
   core.resume_after(lsn, version);
+  if (targeted) {
+    note("point-in-time recovery to version " + std::to_string(db_.published_version()) +
+         ": the database is read-only");
+    read_only_ = std::make_unique<ReadOnlySink>();
+    core.set_sink(read_only_.get());
+    return Status::ok();
+  }
 
   // 3. Log from here on. Continue the last segment if it has room, else start a new one.
   persist::WalResume resume = scan->resume;
@@ -161,6 +178,9 @@ Status Persistence::recover() {
 Status Persistence::snapshot_now() {
   std::lock_guard one_at_a_time(snapshot_mu_);
   PinnedView view = db_.pin();
+  if (wal_ == nullptr) {  // read-only point-in-time recovery: save the restored state, nothing to compact
+    return persist::write_snapshot(*fs_, snap_dir_, view, database_id_).status();
+  }
   const std::uint64_t wal_bytes = wal_->bytes_appended();
   // The snapshot must not claim records that could still be lost: wait until its LSN is durable.
   ECSDB_RETURN_IF_ERROR(wal_->wait_durable(view.state().lsn));
@@ -240,7 +260,7 @@ void Persistence::run_snapshots() {
     if (stop_) break;
     const bool by_time = options_.snapshot_every_seconds != 0 &&
                          steady_clock::now() - last >= seconds(options_.snapshot_every_seconds);
-    const bool by_bytes = options_.snapshot_every_wal_bytes != 0 &&
+    const bool by_bytes = wal_ != nullptr && options_.snapshot_every_wal_bytes != 0 &&
                           wal_->bytes_appended() - wal_bytes_at_last_snapshot_ >= options_.snapshot_every_wal_bytes;
     if (!by_time && !by_bytes) continue;
     lock.unlock();
@@ -251,15 +271,18 @@ void Persistence::run_snapshots() {
   }
 }
 
-Status Persistence::flush() { return wal_->wait_durable(DatabaseAccess::core(db_).logged_lsn()); }
+Status Persistence::flush() {
+  return wal_ == nullptr ? Status::ok() : wal_->wait_durable(DatabaseAccess::core(db_).logged_lsn());
+}
 std::uint64_t Persistence::durable_version() const noexcept {
+  if (wal_ == nullptr) return db_.published_version();
   // Every logged commit durable: the whole published version is. Otherwise the version of the newest
   // durable record may still have later, undurable commits: only the one before it is complete.
   if (wal_->durable_lsn() >= DatabaseAccess::core(db_).logged_lsn()) return db_.published_version();
   const std::uint64_t v = wal_->durable_version();
   return v == 0 ? 0 : v - 1;
 }
-Status Persistence::health() const { return wal_->error(); }
+Status Persistence::health() const { return wal_ == nullptr ? Status::ok() : wal_->error(); }
 std::vector<std::string> Persistence::notes() const {
   std::lock_guard lock(mu_);
   return notes_;

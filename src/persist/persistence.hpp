@@ -48,6 +48,20 @@ class Persistence {
   std::string wal_dir_, snap_dir_, archive_dir_;
   std::uint64_t database_id_ = 0;
   std::unique_ptr<persist::WalWriter> wal_;
+  // Point-in-time recovery opens read-only: this sink refuses every commit.
+  class ReadOnlySink final : public CommitSink {
+   public:
+    Status append(const Delta&, std::uint64_t, std::uint64_t) override {
+      return Status(StatusCode::kInvalidArgument, "database opened for point-in-time recovery is read-only");
+    }
+    void resolve_when_durable(std::uint64_t, std::uint64_t version,
+                              std::vector<std::shared_ptr<QueuedTransaction>>&& tickets) override {
+      for (auto& t : tickets) resolve_ticket(*t, Status::ok(), version);
+    }
+    Status wait_durable(std::uint64_t) override { return Status::ok(); }
+    std::uint64_t durable_lsn() const noexcept override { return 0; }
+  };
+  std::unique_ptr<ReadOnlySink> read_only_;
 
   mutable std::mutex mu_;           // notes_, snapshot serialisation, thread control
   std::mutex snapshot_mu_;          // one snapshot at a time
