@@ -153,6 +153,11 @@ class PinnedView {
   bool has(Entity e) const noexcept;
   template <BoundComponent T>
   std::size_t count() const noexcept;
+  // Batch form of get: out[i] = get<T>(entities[i]). Lookups are issued in waves with prefetching so that
+  // many cache misses overlap: use it when a system reads components of many unrelated entities (targets,
+  // neighbours). REQUIRES out.size() >= entities.size().
+  template <BoundComponent T>
+  void get_many(std::span<const Entity> entities, std::span<const T*> out) const noexcept;
 
   // Calls f(Entity, const A&, const B&, ...) for every entity that has all of A, B, ...; driven by the
   // smallest of the tables.
@@ -473,6 +478,36 @@ const T* PinnedView::get(Entity e) const noexcept {
   if (t == detail::kNoTable) return nullptr;
   // The row bytes were written as a T by the writer (layout checked at bind): the cast is valid.
   return reinterpret_cast<const T*>(state_->find_row(t, e.bits()));
+}
+
+template <BoundComponent T>
+void PinnedView::get_many(std::span<const Entity> entities, std::span<const T*> out) const noexcept {
+  const std::uint16_t t = table_of<T>();
+  if (t == detail::kNoTable) {
+    for (std::size_t i = 0; i < entities.size(); ++i) out[i] = nullptr;
+    return;
+  }
+  const detail::TableState& ts = state_->tables[t];
+  constexpr std::size_t kWave = 16;
+  const std::uint64_t capacity = ts.sparse.capacity();
+  const detail::SparseSlot* slots[kWave];
+  for (std::size_t base = 0; base < entities.size(); base += kWave) {
+    const std::size_t n = entities.size() - base < kWave ? entities.size() - base : kWave;
+    // Wave 1: sparse slots (prefetched; all n misses overlap).
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint32_t index = entities[base + i].index();
+      slots[i] = index < capacity ? reinterpret_cast<const detail::SparseSlot*>(ts.sparse.at(index)) : nullptr;
+      if (slots[i] != nullptr) __builtin_prefetch(slots[i]);
+    }
+    // Wave 2: rows (prefetched), resolved once the slots arrive.
+    for (std::size_t i = 0; i < n; ++i) {
+      const detail::SparseSlot* s = slots[i];
+      const bool hit = s != nullptr && s->row != detail::kNoRow && s->generation == entities[base + i].generation();
+      const std::byte* row = hit ? ts.rows.at(s->row) : nullptr;
+      if (row != nullptr) __builtin_prefetch(row);
+      out[base + i] = reinterpret_cast<const T*>(row);
+    }
+  }
 }
 
 template <BoundComponent T>

@@ -5,6 +5,7 @@
 // Every error names the path and the operation. Implementations must be thread-safe for distinct files.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -39,6 +40,17 @@ class FileSystem {
   // Opens an existing file for writing at `offset` (appends continue there).
   virtual Result<std::unique_ptr<WritableFile>> open_existing(const std::string& path) = 0;
   virtual Result<std::vector<std::byte>> read_file(const std::string& path) = 0;
+  // Up to `length` bytes from `offset` (fewer at the end of the file). The default reads the whole file;
+  // implementations override it with a positioned read (WAL recovery reads preallocated segments
+  // incrementally instead of loading their zeros).
+  virtual Result<std::vector<std::byte>> read_range(const std::string& path, std::uint64_t offset,
+                                                    std::uint64_t length) {
+    ECSDB_ASSIGN_OR_RETURN(std::vector<std::byte> all, read_file(path));
+    if (offset >= all.size()) return std::vector<std::byte>{};
+    const std::uint64_t n = std::min<std::uint64_t>(length, all.size() - offset);
+    return std::vector<std::byte>(all.begin() + static_cast<std::ptrdiff_t>(offset),
+                                  all.begin() + static_cast<std::ptrdiff_t>(offset + n));
+  }
   virtual Result<std::uint64_t> file_size(const std::string& path) = 0;
   virtual Status truncate(const std::string& path, std::uint64_t size) = 0;
   // Atomic replace (POSIX rename).

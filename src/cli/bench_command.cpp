@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/suites/durability_suite.hpp"
 #include "bench/suites/txn_suite.hpp"
 #include "cli/commands.hpp"
 
@@ -16,7 +17,7 @@ namespace ecsdb::cli {
 namespace {
 
 // Suites this build knows; `all` runs each of them into one results object.
-constexpr std::string_view kSuites[] = {"txn", "all"};
+constexpr std::string_view kSuites[] = {"txn", "durability", "all"};
 // Table order: each figure next to its baseline. Figures not listed follow, alphabetically.
 constexpr std::string_view kDisplayOrder[] = {
     "read_ns", "read_unpinned_ns", "raw_read_ns", "sqlite_read_ns",
@@ -26,12 +27,16 @@ constexpr std::string_view kDisplayOrder[] = {
     "delete_publish_each_ns", "destroy_publish_each_ns",
     "sqlite_insert_ns", "sqlite_update_ns", "sqlite_delete_ns",
     "queue_tps_1", "queue_tps_4", "commit_publish_us", "commit_publish_p99_us",
-    "memory_overhead_pct", "memory_rss_overhead_pct", "bytes_in_use", "raw_packed_bytes"};
+    "memory_overhead_pct", "memory_rss_overhead_pct", "bytes_in_use", "raw_packed_bytes",
+    "durable_tps", "sqlite_wal_full_tps", "durable_tps_1", "durable_tps_16", "async_tps",
+    "durable_single_p50_us", "raw_fdatasync_p50_us", "wal_bytes_per_update",
+    "snapshot_ms", "raw_write_fsync_ms", "snapshot_bytes", "recovery_ms"};
 
 struct BenchArgs {
   std::string suite;
   std::size_t entities = 1'000'000;
   double seconds = 10.0;
+  std::string dir;
   bool json = false;
 };
 
@@ -95,19 +100,45 @@ int run_bench(const BenchArgs& args) {
     std::cerr << "ecsdb bench: --entities and --seconds must be positive\n";
     return 2;
   }
-  bench::TxnSuiteOptions options;
-  options.entities = args.entities;
-  options.seconds = args.seconds;
-  options.progress = [](std::string_view phase) { std::cerr << "ecsdb bench txn: " << phase << "...\n"; };
-  Result<nlohmann::json> out = bench::run_txn_suite(options);
-  if (!out) {
-    std::cerr << "ecsdb bench " << args.suite << ": " << out.status().to_string() << "\n";
-    return 1;
+  auto progress = [](std::string suite) {
+    return [suite](std::string_view phase) { std::cerr << "ecsdb bench " << suite << ": " << phase << "...\n"; };
+  };
+  nlohmann::json out;
+  if (args.suite == "txn" || args.suite == "all") {
+    bench::TxnSuiteOptions options;
+    options.entities = args.entities;
+    options.seconds = args.seconds;
+    options.progress = progress("txn");
+    Result<nlohmann::json> txn = bench::run_txn_suite(options);
+    if (!txn) {
+      std::cerr << "ecsdb bench txn: " << txn.status().to_string() << "\n";
+      return 1;
+    }
+    out = std::move(*txn);
+  }
+  if (args.suite == "durability" || args.suite == "all") {
+    bench::DurabilitySuiteOptions options;
+    options.entities = args.entities;
+    options.seconds = args.seconds;
+    options.dir = args.dir;
+    options.progress = progress("durability");
+    Result<nlohmann::json> durability = bench::run_durability_suite(options);
+    if (!durability) {
+      std::cerr << "ecsdb bench durability: " << durability.status().to_string() << "\n";
+      return 1;
+    }
+    if (out.is_null()) {
+      out = std::move(*durability);
+    } else {  // `all`: one results object, one config per suite
+      for (auto& [name, r] : (*durability)["results"].items()) out["results"][name] = r;
+      out["config"] = {{"txn", out["config"]}, {"durability", (*durability)["config"]}};
+      out["config"]["suite"] = "all";
+    }
   }
   if (args.json) {
-    std::cout << out->dump(2) << "\n";
+    std::cout << out.dump(2) << "\n";
   } else {
-    print_table(*out, std::cout);
+    print_table(out, std::cout);
   }
   return 0;
 }
@@ -120,6 +151,7 @@ void add_bench_command(CLI::App& root, int& exit_code) {
   cmd->add_option("suite", args->suite, "Suite to run: " + suite_list())->required();
   cmd->add_option("--entities", args->entities, "Entities in the database (default 1000000)");
   cmd->add_option("--seconds", args->seconds, "Measurement budget in seconds, set-up excluded (default 10)");
+  cmd->add_option("--dir", args->dir, "durability: parent directory for its files (default: the system temp dir)");
   cmd->add_flag("--json", args->json, "Print one JSON object instead of a table");
   cmd->callback([args, &exit_code] { exit_code = run_bench(*args); });
 }

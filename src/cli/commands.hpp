@@ -11,5 +11,8 @@ void add_validate_command(CLI::App& root, int& exit_code);  // schema_commands.c
 void add_codegen_command(CLI::App& root, int& exit_code);   // schema_commands.cpp
 void add_bench_command(CLI::App& root, int& exit_code);     // bench_command.cpp
 void add_demo_command(CLI::App& root, int& exit_code);      // demo_command.cpp
+void add_inspect_command(CLI::App& root, int& exit_code);   // data_commands.cpp
+void add_dump_command(CLI::App& root, int& exit_code);      // data_commands.cpp
+void add_restore_command(CLI::App& root, int& exit_code);   // data_commands.cpp
 
 }  // namespace ecsdb::cli

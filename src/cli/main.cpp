@@ -1,4 +1,5 @@
-// ecsdb — the command-line tool: validate and codegen schemas, run the demo and the benchmark suites.
+// ecsdb — the command-line tool: validate and codegen schemas, inspect/dump/restore data directories, run the
+// demo and the benchmark suites.
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.hpp"
@@ -11,6 +12,9 @@ int main(int argc, char** argv) {
   ecsdb::cli::add_codegen_command(app, exit_code);
   ecsdb::cli::add_bench_command(app, exit_code);
   ecsdb::cli::add_demo_command(app, exit_code);
+  ecsdb::cli::add_inspect_command(app, exit_code);
+  ecsdb::cli::add_dump_command(app, exit_code);
+  ecsdb::cli::add_restore_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

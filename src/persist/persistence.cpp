@@ -11,47 +11,63 @@
 #include "persist/wal_reader.hpp"
 #include "txn/database_access.hpp"
 
-namespace ecsdb::detail {
+namespace ecsdb::persist {
 
 namespace {
-
 constexpr char kIdentityMagic[8] = {'E', 'C', 'S', 'D', 'B', 'I', 'D', '1'};
+}  // namespace
 
-Result<std::uint64_t> read_or_create_identity(FileSystem& fs, const std::string& dir, const Schema& schema) {
+Result<Identity> read_identity(FileSystem& fs, const std::string& dir) {
   const std::string path = dir + "/IDENTITY";
-  if (fs.exists(path)) {
-    ECSDB_ASSIGN_OR_RETURN(std::vector<std::byte> bytes, fs.read_file(path));
-    persist::ByteReader r(bytes);
-    auto magic = r.bytes(8);
-    const std::uint64_t id = r.u64();
-    const std::uint64_t hash = r.u64();
-    const std::uint64_t sum = r.u64();
-    if (!r.ok() || std::memcmp(magic.data(), kIdentityMagic, 8) != 0 ||
-        sum != persist::checksum64(std::span(bytes).subspan(0, 24))) {
-      return Status(StatusCode::kCorruption, path + ": not a valid ECSDb identity file");
-    }
-    if (hash != schema.layout_hash()) {
-      return Status(StatusCode::kInvalidArgument,
-                    dir + " was written with a different schema layout than " + schema.source +
-                        " (layout hash differs); open it with the schema it was created with");
-    }
-    return id;
+  ECSDB_ASSIGN_OR_RETURN(std::vector<std::byte> bytes, fs.read_file(path));
+  ByteReader r(bytes);
+  auto magic = r.bytes(8);
+  Identity identity;
+  identity.database_id = r.u64();
+  identity.layout_hash = r.u64();
+  const std::uint64_t sum = r.u64();
+  if (!r.ok() || std::memcmp(magic.data(), kIdentityMagic, 8) != 0 || sum != checksum64(std::span(bytes).subspan(0, 24))) {
+    return Status(StatusCode::kCorruption, path + ": not a valid ECSDb identity file");
   }
-  std::random_device rd;
-  const std::uint64_t id = (std::uint64_t{rd()} << 32 | rd()) | 1;
+  return identity;
+}
+
+Status write_identity(FileSystem& fs, const std::string& dir, const Identity& identity) {
+  const std::string path = dir + "/IDENTITY";
   std::vector<std::byte> bytes;
-  persist::ByteWriter w(bytes);
+  ByteWriter w(bytes);
   w.raw(kIdentityMagic, 8);
-  w.u64(id);
-  w.u64(schema.layout_hash());
-  w.u64(persist::checksum64(bytes));
+  w.u64(identity.database_id);
+  w.u64(identity.layout_hash);
+  w.u64(checksum64(bytes));
   ECSDB_ASSIGN_OR_RETURN(auto f, fs.create(path + ".tmp"));
   ECSDB_RETURN_IF_ERROR(f->append(bytes));
   ECSDB_RETURN_IF_ERROR(f->sync());
   ECSDB_RETURN_IF_ERROR(f->close());
   ECSDB_RETURN_IF_ERROR(fs.rename(path + ".tmp", path));
-  ECSDB_RETURN_IF_ERROR(fs.sync_dir(dir));
-  return id;
+  return fs.sync_dir(dir);
+}
+
+}  // namespace ecsdb::persist
+
+namespace ecsdb::detail {
+
+namespace {
+
+Result<std::uint64_t> read_or_create_identity(FileSystem& fs, const std::string& dir, const Schema& schema) {
+  if (fs.exists(dir + "/IDENTITY")) {
+    ECSDB_ASSIGN_OR_RETURN(const persist::Identity identity, persist::read_identity(fs, dir));
+    if (identity.layout_hash != schema.layout_hash()) {
+      return Status(StatusCode::kInvalidArgument,
+                    dir + " was written with a different schema layout than " + schema.source +
+                        " (layout hash differs); open it with the schema it was created with");
+    }
+    return identity.database_id;
+  }
+  std::random_device rd;
+  const persist::Identity identity{(std::uint64_t{rd()} << 32 | rd()) | 1, schema.layout_hash()};
+  ECSDB_RETURN_IF_ERROR(persist::write_identity(fs, dir, identity));
+  return identity.database_id;
 }
 
 }  // namespace

@@ -22,6 +22,21 @@
 #include "persist/snapshot.hpp"
 #include "persist/wal_writer.hpp"
 
+namespace ecsdb::persist {
+
+// The IDENTITY file of a data directory (32 bytes, docs/durability.md): magic "ECSDBID1" | u64 database id |
+// u64 schema layout hash | u64 XXH3-64 of bytes [0, 24). Shared with `ecsdb restore`, which creates one.
+struct Identity {
+  std::uint64_t database_id = 0;
+  std::uint64_t layout_hash = 0;
+};
+// kCorruption naming the path when the file is not a valid identity; kNotFound-like I/O error when absent.
+Result<Identity> read_identity(FileSystem& fs, const std::string& dir);
+// Writes dir/IDENTITY atomically: a temporary file, fdatasync, rename, directory sync.
+Status write_identity(FileSystem& fs, const std::string& dir, const Identity& identity);
+
+}  // namespace ecsdb::persist
+
 namespace ecsdb::detail {
 
 class Persistence {

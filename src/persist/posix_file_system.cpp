@@ -171,6 +171,27 @@ class PosixFileSystem final : public FileSystem {
     return out;
   }
 
+  Result<std::vector<std::byte>> read_range(const std::string& path, std::uint64_t offset,
+                                            std::uint64_t length) override {
+    ECSDB_ASSIGN_OR_RETURN(const int fd, open_fd("read", path, O_RDONLY));
+    std::vector<std::byte> out(length);
+    std::uint64_t done = 0;
+    while (done < length) {
+      const ssize_t n = ::pread(fd, out.data() + done, length - done, static_cast<off_t>(offset + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        const int err = errno;
+        ::close(fd);
+        return io_error("read", path, err);
+      }
+      if (n == 0) break;  // end of file
+      done += static_cast<std::uint64_t>(n);
+    }
+    ::close(fd);
+    out.resize(done);
+    return out;
+  }
+
   Result<std::uint64_t> file_size(const std::string& path) override {
     struct stat st{};
     if (::stat(path.c_str(), &st) != 0) return io_error("stat", path, errno);

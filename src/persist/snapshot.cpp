@@ -280,6 +280,17 @@ Status apply_snapshot(const LoadedSnapshot& snap, detail::WriterCore& core) {
   for (const auto& t : snap.tables) {
     keys.resize(t.rows);
     if (t.rows) std::memcpy(keys.data(), t.keys.data(), t.keys.size());
+    // A component row keyed by an entity outside the registry cannot be alive. load_rows() would say so
+    // only after sizing the table's index for that entity (gigabytes for a damaged key): refuse it first.
+    for (std::uint32_t i = 0; i < t.rows && !t.many; ++i) {
+      if (static_cast<std::uint32_t>(keys[i]) >= snap.registry_used) {
+        return Status(StatusCode::kCorruption, "snapshot " + snap.info.name + ": table id " + std::to_string(t.table) +
+                                                   " has a row of entity index " +
+                                                   std::to_string(static_cast<std::uint32_t>(keys[i])) +
+                                                   " beyond the registry (" + std::to_string(snap.registry_used) +
+                                                   " slots)");
+      }
+    }
     owners.resize(t.many ? t.rows : 0);
     if (t.many && t.rows) std::memcpy(owners.data(), t.owners.data(), t.owners.size());
     ECSDB_RETURN_IF_ERROR(core.load_rows(t.table, t.rows, keys.data(), t.many ? owners.data() : nullptr, t.data.data()));

@@ -20,7 +20,10 @@ struct RecordView {
 bool read_record(std::span<const std::byte> file, std::uint64_t offset, RecordView& out, bool& zero) {
   zero = false;
   if (offset + kRecordHeaderSize > file.size()) {
-    zero = offset >= file.size();
+    // The writer rolls to a new segment when the next record does not fit, so a full segment may end in
+    // 8 or 16 bytes of preallocated zeros: that is the end of its records, not a bad one.
+    zero = std::all_of(file.begin() + static_cast<std::ptrdiff_t>(std::min<std::uint64_t>(offset, file.size())),
+                       file.end(), [](std::byte b) { return b == std::byte{0}; });
     return false;
   }
   ByteReader r(file.subspan(offset, kRecordHeaderSize));
@@ -68,13 +71,33 @@ Result<WalScan> scan_wal(FileSystem& fs, const std::string& dir, const Schema& s
   std::sort(segments.begin(), segments.end());
   std::uint64_t expected = 0;  // next LSN expected; 0 = take the first segment's
   scan.last_lsn = options.after_lsn;
-  for (std::size_t si = 0; si < segments.size(); ++si) {
+  // Segments wholly before `after_lsn` (the next one starts at or before after_lsn + 1) need not be read;
+  // inspect (decode = false) still walks all of them to report their ranges.
+  std::size_t start = 0;
+  if (options.decode) {
+    while (start + 1 < segments.size() && segments[start + 1].first <= options.after_lsn + 1) ++start;
+  }
+  for (std::size_t si = start; si < segments.size(); ++si) {
     const auto& [first_lsn, name] = segments[si];
     const bool last_segment = si + 1 == segments.size();
     const std::string path = dir + "/" + name;
-    ECSDB_ASSIGN_OR_RETURN(std::vector<std::byte> file, fs.read_file(path));
+    // Segments are preallocated (mostly zeros until full): read them a window at a time and stop at the
+    // first empty record instead of loading the whole capacity.
+    ECSDB_ASSIGN_OR_RETURN(const std::uint64_t file_size, fs.file_size(path));
+    std::vector<std::byte> file;
+    auto ensure = [&](std::uint64_t n) -> Status {
+      n = std::min(n, file_size);
+      if (n <= file.size()) return Status::ok();
+      const std::uint64_t want = std::max<std::uint64_t>(n - file.size(), std::max<std::uint64_t>(file.size(), 1 << 20));
+      ECSDB_ASSIGN_OR_RETURN(std::vector<std::byte> more, fs.read_range(path, file.size(), want));
+      if (more.empty()) return Status::ok();
+      file.insert(file.end(), more.begin(), more.end());
+      return Status::ok();
+    };
+    ECSDB_RETURN_IF_ERROR(ensure(kWalHeaderSize));
     SegmentHeader header;
     if (std::string why = decode_segment_header(file, header); !why.empty()) {
+      ECSDB_RETURN_IF_ERROR(ensure(file_size));
       if (last_segment && options.truncate_at_corruption) {
         scan.notes.push_back("ignored unreadable last segment " + name + ": " + why);
         break;
@@ -109,20 +132,27 @@ Result<WalScan> scan_wal(FileSystem& fs, const std::string& dir, const Schema& s
                                                  std::to_string(expected) + ", found " + name);
     }
 
-    SegmentSummary summary{name, first_lsn, 0, 0, kWalHeaderSize, header.capacity, file.size()};
+    SegmentSummary summary{name, first_lsn, 0, 0, kWalHeaderSize, header.capacity, file_size};
     std::uint64_t offset = kWalHeaderSize;
     bool stop_scan = false;
     for (;;) {
       RecordView rv;
       bool zero = false;
+      ECSDB_RETURN_IF_ERROR(ensure(offset + kRecordHeaderSize));
+      if (file.size() >= offset + kRecordHeaderSize) {
+        std::uint32_t length;
+        std::memcpy(&length, file.data() + offset, 4);
+        if (length <= kMaxRecordPayload) ECSDB_RETURN_IF_ERROR(ensure(offset + record_size(length)));
+      }
       if (!read_record(file, offset, rv, zero)) {
         if (zero) break;  // end of this segment's records
+        ECSDB_RETURN_IF_ERROR(ensure(file_size));  // deciding torn tail vs corruption needs the rest
         // A bad record. At the very end of the log it is a torn write from a crash; anywhere else it is
         // corruption that must not be skipped silently.
         const bool more = !last_segment || valid_record_after(file, offset + 8, expected == 0 ? 0 : expected - 1);
         if (!more) {
           scan.notes.push_back("truncated torn tail of " + at(name, offset) + " (" +
-                               std::to_string(file.size() - offset) + " bytes after the last complete record)");
+                               std::to_string(file_size - offset) + " bytes after the last complete record)");
           if (options.repair) {
             // Zero the torn bytes so the next writer's records are not followed by garbage.
             std::uint64_t end = file.size();
@@ -155,7 +185,7 @@ Result<WalScan> scan_wal(FileSystem& fs, const std::string& dir, const Schema& s
         return Status(StatusCode::kCorruption, "WAL " + dir + "/" + at(name, offset) + ": record has LSN " +
                                                    std::to_string(rv.lsn) + ", expected " + std::to_string(expected));
       }
-      if (options.decode) {
+      if (options.decode && rv.lsn > options.after_lsn) {  // older records: checksum verified, not decoded
         auto decoded = decode_delta(rv.payload, schema);
         if (!decoded) {
           return Status(StatusCode::kCorruption, "WAL " + dir + "/" + at(name, offset) + ": " + decoded.status().message());

@@ -35,7 +35,8 @@ class PagePool {
   detail::Directory* allocate_directory(std::uint32_t capacity, std::uint64_t birth);
   void free_directory(detail::Directory* dir) noexcept;
 
-  // Returns pooled memory to the system (e.g. after a large delete).
+  // Returns pooled blocks from the system allocator (large directories) to the system. Blocks carved from
+  // 2 MiB slabs are reused, and released when the pool is destroyed.
   void trim() noexcept;
   // Any thread (relaxed reads of counters the writer maintains).
   PoolStats stats() const noexcept {
@@ -47,7 +48,10 @@ class PagePool {
   void* take(std::size_t total_bytes, bool& reused);
   void give(void* block, std::size_t total_bytes) noexcept;
 
+  static constexpr std::size_t kSlabBytes = 2u << 20;
   std::unordered_map<std::size_t, std::vector<void*>> free_;  // total block bytes -> blocks
+  std::vector<void*> slabs_;
+  std::size_t slab_used_ = 0;                                // bytes handed out of slabs_.back()
   std::atomic<std::uint64_t> bytes_in_use_{0};
   std::atomic<std::uint64_t> bytes_pooled_{0};
   std::atomic<std::uint64_t> pages_allocated_{0};

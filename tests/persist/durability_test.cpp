@@ -274,7 +274,9 @@ TEST(DurabilityTest, CorruptNewestSnapshotFallsBackToOlderOne) {
   // The older snapshot's WAL was archived, so the fallback needs it back: recovery reads only wal/, so
   // keep everything in wal/ for this case by restoring the archived segments.
   for (const std::string& n : fs->list(dir.file("archive")).value()) {
-    if (n.rfind("wal-", 0) == 0) ASSERT_TRUE(fs->rename(dir.file("archive") + "/" + n, dir.file("wal") + "/" + n).is_ok());
+    if (n.rfind("wal-", 0) == 0) {
+      ASSERT_TRUE(fs->rename(dir.file("archive") + "/" + n, dir.file("wal") + "/" + n).is_ok());
+    }
   }
   auto db = open_ok(durable(dir.path()));
   EXPECT_EQ(health_of(*db), expected);
