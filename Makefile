@@ -36,7 +36,7 @@ demo: build
 bench: build
 	./build/bench/micro/ecsdb_micro_bench --benchmark_min_time=0.2 --benchmark_repetitions=3 \
 	  --benchmark_report_aggregates_only=true
-	./build/ecsdb bench txn
+	./build/ecsdb bench all
 
 clean:
 	rm -rf build build-asan build-tsan build-debug build-coverage install

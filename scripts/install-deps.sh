@@ -12,6 +12,7 @@ packages=(
   libxxhash-dev libzstd-dev                     # WAL checksums and compression
   libgtest-dev libgmock-dev librapidcheck-dev   # tests
   libbenchmark-dev libsqlite3-dev               # benchmarks and their SQLite peer
+  clang-14 libclang-rt-14-dev                   # libFuzzer targets (scripts/run-fuzz.sh)
 )
 
 missing=()

@@ -183,7 +183,7 @@ Status Persistence::recover() {
 
   // 3. Log from here on. Continue the last segment if it has room, else start a new one.
   persist::WalResume resume = scan->resume;
-  if (!resume.segment.empty() && resume.first_lsn + 0 > lsn + 1) resume = {};
+  if (!resume.segment.empty() && resume.first_lsn > lsn + 1) resume = {};
   persist::WalWriterOptions wo{options_.durability, options_.async_flush_ms, options_.wal_segment_bytes};
   wal_ = std::make_unique<persist::WalWriter>(fs_, wal_dir_, schema, database_id_, wo, lsn, db_.published_version(), resume);
   ECSDB_RETURN_IF_ERROR(wal_->start());

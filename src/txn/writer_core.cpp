@@ -441,6 +441,7 @@ Status WriterCore::remove(std::uint16_t table, std::uint64_t key) {
 }
 
 Result<RowId> WriterCore::insert_child(std::uint16_t table, Entity owner, const void* bytes) {
+  static_assert(kMaxRowIndex <= 0xFFFFFFFFu);
   ECSDB_RETURN_IF_ERROR(require_txn());
   const TableInfo& info = infos_[table];
   if (!info.many) {
@@ -457,7 +458,9 @@ Result<RowId> WriterCore::insert_child(std::uint16_t table, Entity owner, const 
     generation = storage::key_generation(working_->tables[table], index);
     from_free = 1;
   } else {
-    if (aux.next_row_index == 0xFFFFFFFFu) return Status(StatusCode::kInternal, "table '" + info.table->name + "' is full");
+    if (aux.next_row_index >= kMaxRowIndex) {
+      return Status(StatusCode::kInternal, "table '" + info.table->name + "' is full (" + std::to_string(kMaxRowIndex) + " row ids)");
+    }
     index = aux.next_row_index++;
   }
   const RowId id(index, generation);
@@ -837,6 +840,12 @@ Status WriterCore::apply_delta(const Delta& d) {
     for (std::size_t i = 0; i < t.inserted_keys.size(); ++i) {
       const std::uint64_t key = t.inserted_keys[i];
       if (working_->find_row_index(t.table, key) != kNoRow) return bad("insert of an existing row " + describe_key(t.table, key));
+      if (!info.many && !working_->registry.is_alive(Entity::from_bits(key))) {
+        return bad("row of table '" + info.table->name + "' for " + entity_name(Entity::from_bits(key)) + ", which is not alive");
+      }
+      if (info.many && static_cast<std::uint32_t>(key) >= kMaxRowIndex) {
+        return bad("row id index " + std::to_string(static_cast<std::uint32_t>(key)) + " is out of range");
+      }
       if (info.many) {
         auto& aux = aux_[t.table];
         const auto index = static_cast<std::uint32_t>(key);
@@ -869,26 +878,60 @@ Status WriterCore::load_rows(std::uint16_t table, std::uint32_t n, const std::ui
   const TableInfo& info = infos_[table];
   TableState& t = working_->tables[table];
   if (t.row_count != 0) return Status(StatusCode::kCorruption, "table '" + info.table->name + "' loaded twice");
+  if (n == 0) return Status::ok();
   dirty_ = true;
+  // Dense columns arrive packed in row order: grow once and copy page by page (recovery speed).
+  auto copy_column = [&](detail::PagedArray& a, const std::byte* src) {
+    storage::grow_to(a, n, ctx_);
+    const std::uint32_t per_page = 1u << a.shift;
+    for (std::uint32_t start = 0; start < n; start += per_page) {
+      const std::uint32_t count = std::min(per_page, n - start);
+      std::memcpy(storage::mutable_page(a, start >> a.shift, ctx_), src + std::size_t{start} * a.elem_size,
+                  std::size_t{count} * a.elem_size);
+    }
+  };
+  if (info.stride != 0) copy_column(t.rows, rows);
+  copy_column(t.keys, reinterpret_cast<const std::byte*>(keys));
+  if (info.many) copy_column(t.owners, reinterpret_cast<const std::byte*>(owners));
+  t.row_count = n;
+
+  // Sparse index and presence bits.
+  std::uint32_t max_index = 0;
+  for (std::uint32_t i = 0; i < n; ++i) max_index = std::max(max_index, static_cast<std::uint32_t>(keys[i]));
+  if (info.many && max_index >= kMaxRowIndex) {
+    t.row_count = 0;
+    return Status(StatusCode::kCorruption, "table '" + info.table->name + "': row id index " +
+                                               std::to_string(max_index) + " is out of range");
+  }
+  if (!info.many && max_index >= working_->registry.used) {
+    t.row_count = 0;
+    return Status(StatusCode::kCorruption, "table '" + info.table->name + "': row of entity index " +
+                                               std::to_string(max_index) + " beyond the registry");
+  }
+  const SparseSlot empty{0, kNoRow};
+  storage::grow_to(t.sparse, std::uint64_t{max_index} + 1, ctx_, &empty);
   for (std::uint32_t i = 0; i < n; ++i) {
     const std::uint64_t key = keys[i];
-    if (working_->find_row_index(table, key) != kNoRow) {
+    auto* slot = reinterpret_cast<SparseSlot*>(storage::mutable_at(t.sparse, static_cast<std::uint32_t>(key), ctx_));
+    if (slot->row != kNoRow) {
+      t.row_count = 0;
       return Status(StatusCode::kCorruption, "table '" + info.table->name + "': duplicate key " + describe_key(table, key));
     }
-    std::byte* bytes = storage::insert_row(t, key, owners != nullptr ? owners[i] : key, ctx_);
+    *slot = SparseSlot{static_cast<std::uint32_t>(key >> 32), i};
     if (!info.many) {
       if (!working_->registry.is_alive(Entity::from_bits(key))) {
         return Status(StatusCode::kCorruption, "table '" + info.table->name + "': row of dead " + entity_name(Entity::from_bits(key)));
       }
       entity::set_component_bit(working_->registry, static_cast<std::uint32_t>(key), table, true, ctx_);
-    } else {
-      auto& aux = aux_[table];
-      aux.next_row_index = std::max(aux.next_row_index, static_cast<std::uint32_t>(key) + 1);
     }
-    if (bytes != nullptr) {
-      std::memcpy(bytes, rows + std::size_t{i} * info.stride, info.stride);
-      assign_auto_increments(table, bytes);
-      index_row(table, bytes, +1);
+  }
+  if (info.many) aux_[table].next_row_index = std::max(aux_[table].next_row_index, max_index + 1);
+  // Secondary state: unique indexes and auto-increment counters (only tables that have them).
+  if (!info.uniques.empty() || !info.auto_increments.empty()) {
+    for (std::uint32_t i = 0; i < n; ++i) {
+      std::byte* row = storage::mutable_row(t, i, ctx_);
+      assign_auto_increments(table, row);
+      index_row(table, row, +1);
     }
   }
   unique_suspects_.clear();

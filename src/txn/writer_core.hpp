@@ -49,6 +49,10 @@ struct TableAux {
 
 class WriterCore {
  public:
+  // Row ids of a `many` table are bounded so that a corrupt snapshot or log cannot make recovery size a
+  // sparse index for billions of rows (2^28 live-or-freed row ids per table).
+  static constexpr std::uint32_t kMaxRowIndex = 1u << 28;
+
   WriterCore(std::shared_ptr<const Schema> schema, const DatabaseOptions& options);
   WriterCore(const WriterCore&) = delete;
   WriterCore& operator=(const WriterCore&) = delete;

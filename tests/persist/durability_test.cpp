@@ -3,9 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
+#include <map>
+#include <thread>
 #include <cstring>
 
 #include "persist/fault_injection_file_system.hpp"
+#include "persist/snapshot.hpp"
 #include "persist/wal_format.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_schema.hpp"
@@ -332,6 +336,117 @@ TEST(DurabilityTest, ReopenWithAnotherSchemaLayoutIsRefused) {
   auto db = Database::open(other, durable(dir.path()));
   ASSERT_FALSE(db.has_value());
   EXPECT_NE(db.status().message().find("different schema layout"), std::string::npos) << db.status().message();
+}
+
+}  // namespace
+}  // namespace ecsdb::testing
+
+namespace ecsdb::testing {
+namespace {
+
+// Short writes and ENOSPC in the WAL: the commit is not acknowledged, the database turns read-only, and a
+// reopen recovers exactly what was acknowledged before.
+void expect_write_failure_is_contained(const std::function<void(FaultInjectionFileSystem&)>& inject) {
+  auto fs = std::make_shared<FaultInjectionFileSystem>();
+  std::map<std::uint64_t, std::uint32_t> acked;
+  {
+    auto db = open_ok(durable("/data", fs));
+    std::vector<Entity> es;
+    ASSERT_TRUE(db->writer().create_many(10, es).is_ok());
+    for (auto e : es) ASSERT_TRUE(db->writer().add(e, Health{1, 1}).is_ok());
+    ASSERT_TRUE(db->flush().is_ok());
+    acked = health_of(*db);
+    inject(*fs);
+    ASSERT_TRUE(db->start_writer_thread().is_ok());
+    CommitTicket t = db->submit([&](Transaction& tx) { return tx.update(es[0], Health{99, 1}); });
+    EXPECT_EQ(t.wait().code(), StatusCode::kIoError);
+    EXPECT_EQ(db->health().code(), StatusCode::kIoError);
+    fs->simulate_crash();
+  }
+  fs->clear_faults();
+  fs->set_space_limit(std::nullopt);
+  auto db = open_ok(durable("/data", fs));
+  EXPECT_EQ(health_of(*db), acked);
+}
+
+TEST(DurabilityFaultTest, ShortWalWrite) {
+  expect_write_failure_is_contained([](FaultInjectionFileSystem& fs) { fs.short_write(1, 10, "wal-"); });
+}
+
+TEST(DurabilityFaultTest, FailedWalWrite) {
+  expect_write_failure_is_contained([](FaultInjectionFileSystem& fs) { fs.fail_write(1, true, "wal-"); });
+}
+
+TEST(DurabilityFaultTest, NoSpaceWhenRollingASegment) {
+  auto fs = std::make_shared<FaultInjectionFileSystem>();
+  DatabaseOptions o = durable("/data", fs);
+  o.wal_segment_bytes = 8 * 1024;
+  std::map<std::uint64_t, std::uint32_t> acked;
+  {
+    auto db = open_ok(o);
+    const Entity e = db->writer().create().value();
+    ASSERT_TRUE(db->writer().add(e, Health{0, 0}).is_ok());
+    ASSERT_TRUE(db->flush().is_ok());
+    acked = health_of(*db);
+    fs->set_space_limit(fs->counters().writes == 0 ? 0 : 20 * 1024);  // room for ~one more segment
+    ASSERT_TRUE(db->start_writer_thread().is_ok());
+    Status last;
+    for (std::uint32_t i = 1; i < 2000 && last.is_ok(); ++i) {
+      last = db->submit([&, i](Transaction& t) { return t.update(e, Health{i, i}); }).wait();
+      if (last.is_ok()) acked = health_of(*db);
+    }
+    EXPECT_EQ(last.code(), StatusCode::kIoError) << "ENOSPC surfaces as an I/O error, never as success";
+    fs->simulate_crash();
+  }
+  fs->set_space_limit(std::nullopt);
+  auto db = open_ok(o);
+  EXPECT_EQ(health_of(*db), acked) << "every acknowledged commit, nothing after";
+}
+
+TEST(DurabilityFaultTest, FailedSnapshotKeepsTheDatabaseAndOlderSnapshots) {
+  auto fs = std::make_shared<FaultInjectionFileSystem>();
+  auto db = open_ok(durable("/data", fs));
+  const Entity e = db->writer().create().value();
+  ASSERT_TRUE(db->writer().add(e, Health{1, 1}).is_ok());
+  ASSERT_TRUE(db->snapshot().is_ok());
+  ASSERT_TRUE(db->writer().update(e, Health{2, 2}).is_ok());
+  fs->fail_sync(1, false, "snap-");
+  EXPECT_EQ(db->snapshot().code(), StatusCode::kIoError);
+  EXPECT_TRUE(db->health().is_ok()) << "a failed snapshot does not poison the log";
+  EXPECT_TRUE(db->writer().update(e, Health{3, 3}).is_ok());
+  ASSERT_TRUE(db->flush().is_ok());
+  fs->simulate_crash();
+  db.reset();
+  auto again = open_ok(durable("/data", fs));
+  EXPECT_EQ(again->pin().get<Health>(e)->hp, 3u);
+}
+
+TEST(DurabilityFaultTest, BitFlipInEachSnapshotRegionIsDetected) {
+  auto fs = std::make_shared<FaultInjectionFileSystem>();
+  std::string snap;
+  {
+    auto db = open_ok(durable("/data", fs));
+    std::vector<Entity> es;
+    ASSERT_TRUE(db->writer().create_many(50, es).is_ok());
+    for (auto e : es) ASSERT_TRUE(db->writer().add(e, Health{1, 1}).is_ok());
+    ASSERT_TRUE(db->snapshot().is_ok());
+    snap = "/data/snapshots/" + fs->list("/data/snapshots").value().back();
+  }
+  const auto original = fs->contents(snap);
+  // Header, schema section, registry section, a table section, the end marker's checksum.
+  const std::vector<std::uint64_t> offsets = {9, 64 + 20, original.size() / 3, original.size() / 2,
+                                              original.size() - 3};
+  for (std::uint64_t off : offsets) {
+    auto copy = std::make_shared<FaultInjectionFileSystem>();
+    ASSERT_TRUE(copy->create_dirs("/x").is_ok());
+    auto f = copy->create("/x/s.ecss").value();
+    ASSERT_TRUE(f->append(original).is_ok());
+    ASSERT_TRUE(copy->corrupt("/x/s.ecss", off, 4).is_ok());
+    auto loaded = persist::read_snapshot(*copy, "/x/s.ecss", test_schema().get());
+    ASSERT_FALSE(loaded.has_value()) << "flip at " << off << " of " << original.size() << " went unnoticed";
+    EXPECT_EQ(loaded.status().code(), StatusCode::kCorruption);
+    EXPECT_NE(loaded.status().message().find("/x/s.ecss"), std::string::npos) << loaded.status().message();
+  }
 }
 
 }  // namespace
