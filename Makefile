@@ -3,7 +3,7 @@
 JOBS ?= $(shell nproc)
 CMAKE_BUILD = cmake --build --preset
 
-.PHONY: all deps build test test-asan test-tsan demo bench bench-json install-example clean
+.PHONY: all deps build test test-asan test-tsan demo bench clean
 
 all: build
 
@@ -14,11 +14,15 @@ build: deps
 	@test -f build/build.ninja || cmake --preset release
 	$(CMAKE_BUILD) release -j $(JOBS)
 
-# Release tests, the installed-package consumer example, then the whole suite under ASan+UBSan.
+# Release tests (unit, integration, crash), the installed-package consumer, a short fuzz run of every
+# decoder (clang libFuzzer), then the whole suite under ASan+UBSan. `make test-tsan` (CI) adds TSan.
 test: build
 	ctest --preset release -j $(JOBS)
 	@scripts/check-install.sh
+	scripts/run-fuzz.sh $(FUZZ_SECONDS)
 	$(MAKE) test-asan
+
+FUZZ_SECONDS ?= 5
 
 test-asan: deps
 	@test -f build-asan/build.ninja || cmake --preset asan
@@ -28,7 +32,7 @@ test-asan: deps
 test-tsan: deps
 	@test -f build-tsan/build.ninja || cmake --preset tsan
 	$(CMAKE_BUILD) tsan -j $(JOBS) --target ecsdb_concurrency_test
-	ctest --preset tsan -R Concurrency
+	ctest --preset tsan -R 'ConcurrencyTest|QueueTest|OptimisticTest'
 
 demo: build
 	./build/ecsdb demo --schema examples/schemas/game.toml
@@ -39,4 +43,4 @@ bench: build
 	./build/ecsdb bench all
 
 clean:
-	rm -rf build build-asan build-tsan build-debug build-coverage install
+	rm -rf build build-asan build-tsan build-debug build-coverage build-fuzz install

@@ -423,6 +423,13 @@ class Database {
   }
   Result<std::uint16_t> table_id(std::string_view name) const;
 
+  // The schema as data (metadata tables), readable like any dynamic rows: "database" (name, version,
+  // layout_hash), "tables" (one row per table: name, id, cardinality, parent_table, primary_key, stride,
+  // align, field_count), "fields" (one row per field: table, name, id, type, offset, size, align, stored,
+  // owner_key, unique, auto_increment, deprecated, foreign_key, on_delete, default), "enums" (enum,
+  // variant, value, underlying). The same schema is stored in every snapshot (docs/formats/snapshot.md).
+  Result<std::vector<Row>> metadata(std::string_view table) const;
+
  private:
   friend class PinnedView;
   Database(std::shared_ptr<const Schema> schema, DatabaseOptions options);

@@ -154,6 +154,66 @@ Result<std::uint16_t> Database::table_id(std::string_view name) const {
   return t->id;
 }
 
+Result<std::vector<Row>> Database::metadata(std::string_view table) const {
+  const Schema& sc = *schema_;
+  std::vector<Row> out;
+  auto str = [](std::string v) { return Value::from_string(std::move(v)); };
+  auto uint = [](std::uint64_t v) { return Value::from_uint(v); };
+  if (table == "database") {
+    out.push_back({{"name", str(sc.database)}, {"version", str(sc.version)}, {"layout_hash", uint(sc.layout_hash())}});
+  } else if (table == "tables") {
+    for (const Table& t : sc.tables) {
+      out.push_back({{"name", str(t.name)},
+                     {"id", uint(t.id)},
+                     {"cardinality", str(std::string(to_string(t.cardinality)))},
+                     {"parent_table", str(t.parent_table)},
+                     {"primary_key", str(t.primary_key)},
+                     {"stride", uint(t.layout.stride)},
+                     {"align", uint(t.layout.align)},
+                     {"field_count", uint(t.layout.fields.size())}});
+    }
+  } else if (table == "fields") {
+    for (const Table& t : sc.tables) {
+      for (const Field& f : t.layout.fields) {
+        std::string def;
+        if (f.default_value) {
+          switch (f.default_value->kind) {
+            case DefaultValue::Kind::kInteger: def = std::to_string(f.default_value->integer); break;
+            case DefaultValue::Kind::kFloat: def = std::to_string(f.default_value->floating); break;
+            case DefaultValue::Kind::kBool: def = f.default_value->boolean ? "true" : "false"; break;
+            case DefaultValue::Kind::kString: def = f.default_value->string; break;
+          }
+        }
+        out.push_back({{"table", str(t.name)},
+                       {"name", str(f.name)},
+                       {"id", uint(f.id)},
+                       {"type", str(f.type.spelling)},
+                       {"offset", uint(f.offset)},
+                       {"size", uint(f.type.size)},
+                       {"align", uint(f.type.align)},
+                       {"stored", Value::from_bool(f.stored)},
+                       {"owner_key", Value::from_bool(f.is_owner_key)},
+                       {"unique", Value::from_bool(f.unique)},
+                       {"auto_increment", Value::from_bool(f.auto_increment)},
+                       {"deprecated", Value::from_bool(f.deprecated)},
+                       {"foreign_key", str(f.foreign_key ? f.foreign_key->table + "." + f.foreign_key->field : "")},
+                       {"on_delete", str(f.foreign_key ? std::string(to_string(f.on_delete)) : "")},
+                       {"default", str(def)}});
+      }
+    }
+  } else if (table == "enums") {
+    for (const auto& e : sc.enums) {
+      for (const auto& [variant, value] : e->variants) {
+        out.push_back({{"enum", str(e->name)}, {"variant", str(variant)}, {"value", Value::from_int(value)},
+                       {"underlying", str(std::string(to_string(e->underlying)))}});
+      }
+    }
+  } else {
+    return not_found("no metadata table '" + std::string(table) + "' (database, tables, fields, enums)");
+  }
+  return out;
+}
+
 namespace {
 
 std::string describe(const CppType& t) {

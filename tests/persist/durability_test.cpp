@@ -451,3 +451,42 @@ TEST(DurabilityFaultTest, BitFlipInEachSnapshotRegionIsDetected) {
 
 }  // namespace
 }  // namespace ecsdb::testing
+
+#include "persist/delta_codec.hpp"
+#include "persist/wal_reader.hpp"
+
+namespace ecsdb::testing {
+namespace {
+
+// A segment rolled with fewer free bytes than a record header (8 or 16 zero bytes at its end) is a clean
+// end of segment, not corruption (found by the crash test).
+TEST(WalReaderTest, ShortZeroTailAtSegmentEndIsNotCorruption) {
+  const auto schema = test_schema();
+  for (std::uint64_t slack : {8u, 16u}) {
+    auto fs = std::make_shared<FaultInjectionFileSystem>();
+    ASSERT_TRUE(fs->create_dirs("/wal").is_ok());
+    std::vector<std::byte> payload;
+    Delta d;
+    d.version = 3;
+    d.created.push_back(Entity(0, 1));
+    persist::encode_delta(d, 0, *schema, payload);
+    const std::uint64_t record = persist::record_size(payload.size());
+    const std::uint64_t capacity = persist::kWalHeaderSize + 3 * record + slack;
+    std::uint64_t lsn = 1;
+    for (int seg = 0; seg < 2; ++seg) {
+      std::vector<std::byte> file = persist::encode_segment_header({7, lsn, capacity});
+      for (int r = 0; r < 3; ++r) persist::append_record(file, lsn++, payload);
+      file.resize(capacity, std::byte{0});
+      auto f = fs->create("/wal/" + persist::segment_name(lsn - 3)).value();
+      ASSERT_TRUE(f->append(file).is_ok());
+    }
+    persist::WalScanOptions o;
+    o.decode = false;
+    auto scan = persist::scan_wal(*fs, "/wal", *schema, o, nullptr);
+    ASSERT_TRUE(scan.has_value()) << "slack " << slack << ": " << scan.status().to_string();
+    EXPECT_EQ(scan->last_lsn, 6u);
+  }
+}
+
+}  // namespace
+}  // namespace ecsdb::testing

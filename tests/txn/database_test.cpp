@@ -198,3 +198,28 @@ TEST_F(DatabaseTest, OldPagesAreReclaimedWhenViewsGoAway) {
 
 }  // namespace
 }  // namespace ecsdb::testing
+
+namespace ecsdb::testing {
+namespace {
+
+TEST(MetadataTest, SchemaIsReadableAsRows) {
+  auto db = std::move(Database::open(test_schema()).value());
+  auto tables = db->metadata("tables").value();
+  ASSERT_EQ(tables.size(), db->schema().tables.size());
+  auto fields = db->metadata("fields").value();
+  bool found = false;
+  for (const Row& r : fields) {
+    if (r[0].second.string == "health" && r[1].second.string == "max_hp") {
+      found = true;
+      EXPECT_EQ(r[3].second.string, "u32");
+      EXPECT_EQ(r[4].second.uinteger, 4u) << "offset";
+      EXPECT_EQ(r[14].second.string, "100") << "default";
+    }
+  }
+  EXPECT_TRUE(found);
+  EXPECT_EQ(db->metadata("database").value()[0][0].second.string, "test_db");
+  EXPECT_EQ(db->metadata("nope").status().code(), StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace ecsdb::testing
