@@ -242,6 +242,9 @@ class Transaction {
   Status destroy(Entity e);
 
   template <BoundComponent T> Status add(Entity e, const T& value);
+  // Bulk add: values[i] to entities[i] (distinct, live, without T). Rows are copied page by page with one
+  // undo record, at close to a raw copy's speed for plain components.
+  template <BoundComponent T> Status add_many(std::span<const Entity> entities, std::span<const T> values);
   template <BoundComponent T> Status update(Entity e, const T& value);
   // Adds or replaces.
   template <BoundComponent T> Status put(Entity e, const T& value);
@@ -649,6 +652,7 @@ namespace detail {
 Status txn_add(WriterCore* c, std::uint16_t table, Entity e, const void* bytes);
 Status txn_update(WriterCore* c, std::uint16_t table, std::uint64_t key, const void* bytes);
 Status txn_put(WriterCore* c, std::uint16_t table, Entity e, const void* bytes);
+Status txn_add_many(WriterCore* c, std::uint16_t table, const Entity* entities, std::size_t n, const void* rows);
 Status txn_remove(WriterCore* c, std::uint16_t table, std::uint64_t key);
 Status txn_set_bytes(WriterCore* c, std::uint16_t table, std::uint64_t key, std::uint32_t offset,
                      std::uint32_t size, const void* bytes);
@@ -682,6 +686,12 @@ template <BoundComponent T>
 Status Transaction::add(Entity e, const T& value) {
   ECSDB_ASSIGN_OR_RETURN(const std::uint16_t t, table_of<T>());
   return detail::txn_add(core_, t, e, &value);
+}
+template <BoundComponent T>
+Status Transaction::add_many(std::span<const Entity> entities, std::span<const T> values) {
+  if (entities.size() != values.size()) return invalid_argument("add_many: entities and values differ in length");
+  ECSDB_ASSIGN_OR_RETURN(const std::uint16_t t, table_of<T>());
+  return detail::txn_add_many(core_, t, entities.data(), entities.size(), values.data());
 }
 template <BoundComponent T>
 Status Transaction::update(Entity e, const T& value) {

@@ -19,23 +19,39 @@ std::uint32_t next_type_index() noexcept {
   return i;
 }
 
-Status txn_add(WriterCore* c, std::uint16_t table, Entity e, const void* bytes) { return c->add(table, e, bytes); }
-Status txn_update(WriterCore* c, std::uint16_t table, std::uint64_t key, const void* bytes) {
-  return c->update(table, key, bytes);
+// A Transaction that was committed or rolled back has no core: its operations report that.
+Status inactive() { return invalid_argument("transaction is not active (already committed or rolled back, or another one is open)"); }
+
+Status txn_add(WriterCore* c, std::uint16_t table, Entity e, const void* bytes) {
+  return c == nullptr ? inactive() : c->add(table, e, bytes);
 }
-Status txn_put(WriterCore* c, std::uint16_t table, Entity e, const void* bytes) { return c->put(table, e, bytes); }
-Status txn_remove(WriterCore* c, std::uint16_t table, std::uint64_t key) { return c->remove(table, key); }
+Status txn_update(WriterCore* c, std::uint16_t table, std::uint64_t key, const void* bytes) {
+  return c == nullptr ? inactive() : c->update(table, key, bytes);
+}
+Status txn_put(WriterCore* c, std::uint16_t table, Entity e, const void* bytes) {
+  return c == nullptr ? inactive() : c->put(table, e, bytes);
+}
+Status txn_add_many(WriterCore* c, std::uint16_t table, const Entity* entities, std::size_t n, const void* rows) {
+  if (c == nullptr) return inactive();
+  return c->add_many(table, entities, n, static_cast<const std::byte*>(rows));
+}
+Status txn_remove(WriterCore* c, std::uint16_t table, std::uint64_t key) {
+  return c == nullptr ? inactive() : c->remove(table, key);
+}
 Status txn_set_bytes(WriterCore* c, std::uint16_t table, std::uint64_t key, std::uint32_t offset,
                      std::uint32_t size, const void* bytes) {
-  return c->set_bytes(table, key, offset, size, bytes);
+  return c == nullptr ? inactive() : c->set_bytes(table, key, offset, size, bytes);
 }
 Result<RowId> txn_insert_child(WriterCore* c, std::uint16_t table, Entity owner, const void* bytes) {
+  if (c == nullptr) return inactive();
   return c->insert_child(table, owner, bytes);
 }
-const std::byte* txn_get(const WriterCore* c, std::uint16_t table, std::uint64_t key) { return c->get(table, key); }
+const std::byte* txn_get(const WriterCore* c, std::uint16_t table, std::uint64_t key) {
+  return c == nullptr ? nullptr : c->get(table, key);
+}
 Status txn_for_each_mut(WriterCore* c, std::uint16_t table, void* ctx,
                         void (*visit)(void* ctx, std::uint64_t key, std::byte* row)) {
-  return c->for_each_mut(table, ctx, visit);
+  return c == nullptr ? inactive() : c->for_each_mut(table, ctx, visit);
 }
 
 }  // namespace detail

@@ -187,9 +187,12 @@ void WriterCore::publish() {
 
 // ---- helpers ----
 
-Status WriterCore::check_alive(Entity e, std::string_view what) const {
-  if (working_->registry.is_alive(e)) return Status::ok();
-  return Status(StatusCode::kStaleEntity, std::string(what) + ": " + entity_name(e) +
+Status WriterCore::check_alive(Entity e, std::string_view op, const Table* table) const {
+  if (working_->registry.is_alive(e)) [[likely]] return Status::ok();
+  // The message is built only on failure: this check runs on every write.
+  std::string what(op);
+  if (table != nullptr) what += " table '" + table->name + "'";
+  return Status(StatusCode::kStaleEntity, what + ": " + entity_name(e) +
                                               " is not alive (destroyed, or a stale id from before its index was reused)");
 }
 
@@ -285,7 +288,8 @@ void WriterCore::do_write(std::uint16_t table, std::uint64_t key, std::uint32_t 
 }
 
 void WriterCore::undo(const UndoEntry& u) {
-  TableState* t = u.kind == UndoKind::kCreateEntity || u.kind == UndoKind::kDestroyEntity
+  TableState* t = u.kind == UndoKind::kCreateEntity || u.kind == UndoKind::kDestroyEntity ||
+                          u.kind == UndoKind::kBulkCreate
                       ? nullptr : &working_->tables[u.table];
   switch (u.kind) {
     case UndoKind::kCreateEntity:
@@ -321,6 +325,27 @@ void WriterCore::undo(const UndoEntry& u) {
       }
       break;
     }
+    case UndoKind::kBulkCreate: {
+      // Fresh indices [first, first + count) at the end of the registry: give them back.
+      RegistryState& r = working_->registry;
+      for (std::uint32_t i = 0; i < u.size; ++i) {
+        reinterpret_cast<EntitySlot*>(storage::mutable_at(r.slots, u.row_or_offset + i, ctx_))->alive = 0;
+      }
+      r.used = u.row_or_offset;
+      r.alive -= u.size;
+      break;
+    }
+    case UndoKind::kBulkInsert: {
+      // The bulk rows are the last u.size rows again (everything after them has been undone).
+      const auto* keys = reinterpret_cast<const std::uint64_t*>(arena_.data() + u.arena_offset);
+      for (std::uint32_t i = u.size; i-- > 0;) {
+        std::uint64_t key;
+        std::memcpy(&key, keys + i, sizeof key);
+        storage::remove_row(*t, key, ctx_);
+        entity::set_component_bit(working_->registry, static_cast<std::uint32_t>(key), u.table, false, ctx_);
+      }
+      break;
+    }
     case UndoKind::kWriteBytes: {
       std::byte* row = write_row(u.table, working_->find_row_index(u.table, u.key));
       const bool indexed = !infos_[u.table].uniques.empty();
@@ -349,16 +374,44 @@ Result<Entity> WriterCore::create() {
 Status WriterCore::create_many(std::size_t n, std::vector<Entity>& out) {
   ECSDB_RETURN_IF_ERROR(require_txn());
   out.reserve(out.size() + n);
-  for (std::size_t i = 0; i < n; ++i) {
+  undo_.reserve(undo_.size() + n);
+  // Recycled indices first (one at a time: each has its own generation)...
+  while (n > 0 && !entity_free_.empty()) {
     ECSDB_ASSIGN_OR_RETURN(const Entity e, create());
     out.push_back(e);
+    --n;
   }
+  if (n == 0) return Status::ok();
+  // ...then fresh ones, initialised a registry page at a time.
+  RegistryState& r = working_->registry;
+  if (n > 0xFFFFFFFEull - r.used) return Status(StatusCode::kInternal, "entity registry is full (2^32 - 1 indices)");
+  dirty_ = true;
+  const std::uint32_t first = r.used;
+  const auto count = static_cast<std::uint32_t>(n);
+  storage::grow_to(r.slots, std::uint64_t{first} + count, ctx_);
+  const std::uint32_t per_page = 1u << r.slots.shift;
+  for (std::uint32_t done = 0; done < count;) {
+    const std::uint32_t index = first + done;
+    const std::uint32_t take = std::min(per_page - (index & r.slots.mask), count - done);
+    std::byte* slot = storage::mutable_at(r.slots, index, ctx_);
+    for (std::uint32_t i = 0; i < take; ++i, slot += r.slots.elem_size) {
+      auto* s = reinterpret_cast<EntitySlot*>(slot);
+      s->generation = 1;
+      s->alive = 1;
+      std::memset(slot + sizeof(EntitySlot), 0, r.slots.elem_size - sizeof(EntitySlot));
+      out.push_back(Entity(index + i, 1));
+    }
+    done += take;
+  }
+  r.used = first + count;
+  r.alive += count;
+  undo_.push_back({UndoKind::kBulkCreate, 0, first, count, 0, 0, 0});
   return Status::ok();
 }
 
 Status WriterCore::destroy(Entity e) {
   ECSDB_RETURN_IF_ERROR(require_txn());
-  ECSDB_RETURN_IF_ERROR(check_alive(e, "destroy"));
+  ECSDB_RETURN_IF_ERROR(check_alive(e, "destroy", nullptr));
   for (std::uint16_t t : one_tables_) {
     if (entity::has_component_bit(working_->registry, e.index(), t)) do_remove(t, e.bits());
   }
@@ -385,7 +438,7 @@ Status WriterCore::add(std::uint16_t table, Entity e, const void* bytes) {
     return invalid_argument("table '" + info.table->name + "' is not a component table (cardinality one); " +
                             (info.many ? "use insert_child" : "entities are created with create()"));
   }
-  ECSDB_RETURN_IF_ERROR(check_alive(e, "add to table '" + info.table->name + "'"));
+  ECSDB_RETURN_IF_ERROR(check_alive(e, "add to", info.table));
   if (working_->find_row_index(table, e.bits()) != kNoRow) {
     return Status(StatusCode::kAlreadyExists, entity_name(e) + " already has a '" + info.table->name +
                                                   "' component; use update() or put()");
@@ -421,7 +474,7 @@ Status WriterCore::set_bytes(std::uint16_t table, std::uint64_t key, std::uint32
                             " is outside the " + std::to_string(info.stride) + "-byte row of table '" +
                             info.table->name + "'");
   }
-  if (!info.many) ECSDB_RETURN_IF_ERROR(check_alive(Entity::from_bits(key), "update table '" + info.table->name + "'"));
+  if (!info.many) ECSDB_RETURN_IF_ERROR(check_alive(Entity::from_bits(key), "update", info.table));
   if (working_->find_row_index(table, key) == kNoRow) {
     return not_found(describe_key(table, key) + " has no row in table '" + info.table->name + "'");
   }
@@ -432,7 +485,7 @@ Status WriterCore::set_bytes(std::uint16_t table, std::uint64_t key, std::uint32
 Status WriterCore::remove(std::uint16_t table, std::uint64_t key) {
   ECSDB_RETURN_IF_ERROR(require_txn());
   const TableInfo& info = infos_[table];
-  if (!info.many) ECSDB_RETURN_IF_ERROR(check_alive(Entity::from_bits(key), "remove from table '" + info.table->name + "'"));
+  if (!info.many) ECSDB_RETURN_IF_ERROR(check_alive(Entity::from_bits(key), "remove from", info.table));
   if (working_->find_row_index(table, key) == kNoRow) {
     return not_found(describe_key(table, key) + " has no row in table '" + info.table->name + "'");
   }
@@ -447,7 +500,7 @@ Result<RowId> WriterCore::insert_child(std::uint16_t table, Entity owner, const 
   if (!info.many) {
     return invalid_argument("table '" + info.table->name + "' has cardinality one; use add()");
   }
-  if (info.owned) ECSDB_RETURN_IF_ERROR(check_alive(owner, "insert into table '" + info.table->name + "'"));
+  if (info.owned) ECSDB_RETURN_IF_ERROR(check_alive(owner, "insert into", info.table));
   TableAux& aux = aux_[table];
   std::uint32_t index;
   std::uint32_t generation = 1;
@@ -473,6 +526,66 @@ Result<RowId> WriterCore::insert_child(std::uint16_t table, Entity owner, const 
   }
   if (!info.refs.empty()) touched_refs_.emplace_back(table, id.bits());
   return id;
+}
+
+Status WriterCore::add_many(std::uint16_t table, const Entity* entities, std::size_t n, const std::byte* rows) {
+  ECSDB_RETURN_IF_ERROR(require_txn());
+  const TableInfo& info = infos_[table];
+  if (info.many || info.table->is_entity_table) {
+    return invalid_argument("table '" + info.table->name + "' is not a component table (cardinality one)");
+  }
+  if (!info.uniques.empty() || !info.auto_increments.empty() || !info.refs.empty()) {
+    for (std::size_t i = 0; i < n; ++i) ECSDB_RETURN_IF_ERROR(add(table, entities[i], rows + i * info.stride));
+    return Status::ok();
+  }
+  if (n == 0) return Status::ok();
+  if (n > 0xFFFFFFFFu - working_->tables[table].row_count) return invalid_argument("add_many: too many rows");
+  std::uint32_t max_index = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    ECSDB_RETURN_IF_ERROR(check_alive(entities[i], "add_many to", info.table));
+    if (working_->find_row_index(table, entities[i].bits()) != kNoRow) {
+      return Status(StatusCode::kAlreadyExists, entity_name(entities[i]) + " already has a '" + info.table->name + "' component");
+    }
+    max_index = std::max(max_index, entities[i].index());
+  }
+  dirty_ = true;
+  TableState& t = working_->tables[table];
+  const std::uint32_t first = t.row_count;
+  const auto count = static_cast<std::uint32_t>(n);
+  // Dense columns: page-sized copies.
+  auto copy_into = [&](detail::PagedArray& a, const std::byte* src) {
+    storage::grow_to(a, std::uint64_t{first} + count, ctx_);
+    const std::uint32_t per_page = 1u << a.shift;
+    for (std::uint32_t done = 0; done < count;) {
+      const std::uint32_t row = first + done;
+      const std::uint32_t room = per_page - (row & a.mask);
+      const std::uint32_t take = std::min(room, count - done);
+      std::memcpy(storage::mutable_at(a, row, ctx_), src + std::size_t{done} * a.elem_size, std::size_t{take} * a.elem_size);
+      done += take;
+    }
+  };
+  std::vector<std::uint64_t> keys(n);
+  for (std::size_t i = 0; i < n; ++i) keys[i] = entities[i].bits();
+  if (info.stride != 0) copy_into(t.rows, rows);
+  copy_into(t.keys, reinterpret_cast<const std::byte*>(keys.data()));
+  t.row_count = first + count;
+  const SparseSlot empty{0, kNoRow};
+  if (max_index >= t.sparse.capacity()) storage::grow_to(t.sparse, std::uint64_t{max_index} + 1, ctx_, &empty);
+  for (std::uint32_t i = 0; i < count; ++i) {
+    auto* slot = reinterpret_cast<SparseSlot*>(storage::mutable_at(t.sparse, entities[i].index(), ctx_));
+    if (slot->row != kNoRow) {  // the same entity twice in the batch: take back what was placed
+      for (std::uint32_t j = 0; j < i; ++j) {
+        reinterpret_cast<SparseSlot*>(storage::mutable_at(t.sparse, entities[j].index(), ctx_))->row = kNoRow;
+        entity::set_component_bit(working_->registry, entities[j].index(), table, false, ctx_);
+      }
+      t.row_count = first;
+      return invalid_argument("add_many: " + entity_name(entities[i]) + " appears twice");
+    }
+    *slot = SparseSlot{entities[i].generation(), first + i};
+    entity::set_component_bit(working_->registry, entities[i].index(), table, true, ctx_);
+  }
+  undo_.push_back({UndoKind::kBulkInsert, table, first, count, 0, 0, save_bytes(keys.data(), n * sizeof(std::uint64_t))});
+  return Status::ok();
 }
 
 Status WriterCore::for_each_mut(std::uint16_t table, void* visit_ctx,
@@ -537,6 +650,9 @@ void WriterCore::build_delta(Delta& d) const {
   for (const UndoEntry& u : undo_) {
     switch (u.kind) {
       case UndoKind::kCreateEntity: d.created.push_back(Entity::from_bits(u.key)); break;
+      case UndoKind::kBulkCreate:
+        for (std::uint32_t i = 0; i < u.size; ++i) d.created.push_back(Entity(u.row_or_offset + i, 1));
+        break;
       case UndoKind::kDestroyEntity: {
         const Entity e = Entity::from_bits(u.key);
         auto it = std::find(d.created.begin(), d.created.end(), e);
@@ -550,6 +666,13 @@ void WriterCore::build_delta(Delta& d) const {
         break;
       }
       case UndoKind::kRemoveRow: touch(u.table, u.key, true); break;
+      case UndoKind::kBulkInsert:
+        for (std::uint32_t i = 0; i < u.size; ++i) {
+          std::uint64_t key;
+          std::memcpy(&key, arena_.data() + u.arena_offset + 8ull * i, sizeof key);
+          touch(u.table, key, false);
+        }
+        break;
       case UndoKind::kWriteBytes: {
         Touch& t = touch(u.table, u.key, true);
         const std::byte* now = working_->find_row(u.table, u.key);

@@ -82,6 +82,9 @@ class WriterCore {
                    const void* bytes);
   Status remove(std::uint16_t table, std::uint64_t key);
   Result<RowId> insert_child(std::uint16_t table, Entity owner, const void* bytes);
+  // Adds `n` rows (stride bytes each, packed) to n distinct live entities: one undo record, rows copied
+  // page by page. Tables with unique, auto-increment or reference fields take the per-row path.
+  Status add_many(std::uint16_t table, const Entity* entities, std::size_t n, const std::byte* rows);
   const std::byte* get(std::uint16_t table, std::uint64_t key) const noexcept {
     return working_->find_row(table, key);
   }
@@ -131,7 +134,7 @@ class WriterCore {
   void resume_after(std::uint64_t lsn, std::uint64_t version);
 
  private:
-  enum class UndoKind : std::uint8_t { kCreateEntity, kDestroyEntity, kInsertRow, kRemoveRow, kWriteBytes };
+  enum class UndoKind : std::uint8_t { kCreateEntity, kDestroyEntity, kInsertRow, kRemoveRow, kWriteBytes, kBulkInsert, kBulkCreate };
   struct UndoEntry {
     UndoKind kind;
     std::uint16_t table;
@@ -143,7 +146,7 @@ class WriterCore {
   };
 
   Status require_txn() const;
-  Status check_alive(Entity e, std::string_view what) const;
+  Status check_alive(Entity e, std::string_view op, const Table* table) const;
   std::byte* write_row(std::uint16_t table, std::uint32_t row);  // marks the version dirty
   void index_row(std::uint16_t table, const std::byte* row, int delta);
   void assign_auto_increments(std::uint16_t table, std::byte* row);

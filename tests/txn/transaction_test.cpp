@@ -172,3 +172,91 @@ TEST_F(TransactionTest, AddTwiceIsAnErrorPutReplaces) {
 
 }  // namespace
 }  // namespace ecsdb::testing
+
+namespace ecsdb::testing {
+namespace {
+
+TEST(BulkTest, AddManyInsertsRollsBackAndReportsDeltas) {
+  auto db = std::move(Database::open(test_schema()).value());
+  WriterHandle& w = db->writer();
+  std::vector<Entity> es;
+  ASSERT_TRUE(w.create_many(5000, es).is_ok());
+  std::vector<Health> hs(es.size());
+  for (std::uint32_t i = 0; i < hs.size(); ++i) hs[i] = Health{i, 7};
+  {
+    Transaction t = w.begin();
+    ASSERT_TRUE(t.add_many<Health>(es, hs).is_ok());
+    EXPECT_EQ(t.get<Health>(es[4321])->hp, 4321u);
+    t.rollback();
+  }
+  EXPECT_EQ(w.get<Health>(es[0]), nullptr) << "bulk insert rolled back";
+  Subscription sub = db->subscribe().value();
+  Transaction t = w.begin();
+  ASSERT_TRUE(t.add_many<Health>(es, hs).is_ok());
+  ASSERT_TRUE(t.remove<Health>(es[10]).is_ok());
+  ASSERT_TRUE(t.commit().is_ok());
+  PinnedView v = db->pin();
+  EXPECT_EQ(v.count<Health>(), es.size() - 1);
+  EXPECT_EQ(v.get<Health>(es[4999])->hp, 4999u);
+  std::vector<std::shared_ptr<const Delta>> ds;
+  sub.poll(ds);
+  ASSERT_EQ(ds.size(), 1u);
+  EXPECT_EQ(ds[0]->find(db->table_id("health").value())->inserted_keys.size(), es.size() - 1);
+}
+
+TEST(BulkTest, AddManyRejectsDuplicatesDeadAndExisting) {
+  auto db = std::move(Database::open(test_schema()).value());
+  WriterHandle& w = db->writer();
+  std::vector<Entity> es;
+  ASSERT_TRUE(w.create_many(3, es).is_ok());
+  Transaction t = w.begin();
+  std::vector<Entity> dup = {es[0], es[1], es[0]};
+  std::vector<Health> hs(3, Health{1, 1});
+  EXPECT_EQ(t.add_many<Health>(dup, hs).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(t.get<Health>(es[0]), nullptr) << "a refused bulk insert leaves nothing behind";
+  ASSERT_TRUE(t.add(es[2], Health{1, 1}).is_ok());
+  std::vector<Entity> with_existing = {es[0], es[2]};
+  EXPECT_EQ(t.add_many<Health>(with_existing, std::span(hs).first(2)).code(), StatusCode::kAlreadyExists);
+  ASSERT_TRUE(t.commit().is_ok());
+}
+
+TEST(BulkTest, OperationsOnAFinishedTransactionAreErrorsNotCrashes) {
+  auto db = std::move(Database::open(test_schema()).value());
+  Transaction t = db->writer().begin();
+  const Entity e = t.create().value();
+  ASSERT_TRUE(t.commit().is_ok());
+  EXPECT_EQ(t.add(e, Health{1, 1}).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(t.update(e, Health{1, 1}).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(t.get<Health>(e), nullptr);
+  EXPECT_EQ(t.commit().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace ecsdb::testing
+
+namespace ecsdb::testing {
+namespace {
+
+TEST(BulkTest, CreateManyRollsBackExactly) {
+  auto db = std::move(Database::open(test_schema()).value());
+  WriterHandle& w = db->writer();
+  const Entity first = w.create().value();
+  ASSERT_TRUE(w.destroy(first).is_ok());  // one recycled index in the free list
+  {
+    Transaction t = w.begin();
+    std::vector<Entity> es;
+    ASSERT_TRUE(t.create_many(1000, es).is_ok());
+    EXPECT_EQ(es[0].index(), first.index()) << "recycled index first";
+    EXPECT_TRUE(t.alive(es[999]));
+    t.rollback();
+  }
+  EXPECT_EQ(db->pin().entity_count(), 0u);
+  std::vector<Entity> again;
+  ASSERT_TRUE(w.create_many(3, again).is_ok());
+  EXPECT_EQ(again[0].index(), first.index());
+  EXPECT_EQ(again[0].generation(), first.generation() + 1);
+  EXPECT_EQ(again[1], Entity(1, 1)) << "fresh indices are handed out again after the rollback";
+}
+
+}  // namespace
+}  // namespace ecsdb::testing
