@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <random>
+#include <span>
 #include <string>
 #include <thread>
 #include <utility>
@@ -197,14 +198,15 @@ double queue_tps(Database& db, const std::vector<Entity>& sample, int producers)
 Status queue_figures(Database& db, const std::vector<Entity>& sample, const Repeater& repeat,
                      nlohmann::json& results) {
   ECSDB_RETURN_IF_ERROR(db.start_writer_thread());
-  std::vector<double> tps1, tps4, visible_us;
+  std::vector<double> tps1, tps2, tps4, tps8, visible_us;
   Status s = repeat.run([&] {
     tps1.push_back(queue_tps(db, sample, 1));
     return Status::ok();
   });
-  if (s.is_ok()) {
-    s = repeat.run([&] {
-      tps4.push_back(queue_tps(db, sample, 4));
+  for (auto [producers, out] : {std::pair{2, &tps2}, std::pair{4, &tps4}, std::pair{8, &tps8}}) {
+    if (!s.is_ok()) break;
+    s = repeat.run([&, producers = producers, out = out] {
+      out->push_back(queue_tps(db, sample, producers));
       return Status::ok();
     });
   }
@@ -223,7 +225,9 @@ Status queue_figures(Database& db, const std::vector<Entity>& sample, const Repe
   db.stop_writer_thread();
   ECSDB_RETURN_IF_ERROR(s);
   results["queue_tps_1"] = figure(median(tps1), "tps");
+  results["queue_tps_2"] = figure(median(tps2), "tps");
   results["queue_tps_4"] = figure(median(tps4), "tps");
+  results["queue_tps_8"] = figure(median(tps8), "tps");
   results["commit_publish_us"] = figure(percentile(visible_us, 50), "us");
   results["commit_publish_p99_us"] = figure(percentile(visible_us, 99), "us");
   return Status::ok();
@@ -315,6 +319,24 @@ Result<nlohmann::json> run_txn_suite(const TxnSuiteOptions& options) {
       return Status::ok();
     }));
   }
+  std::vector<double> read_many;
+  {
+    PinnedView view = db->pin();
+    constexpr std::size_t kWave = 256;
+    std::vector<const Health*> out(kWave);
+    ECSDB_RETURN_IF_ERROR(repeat.run([&] {
+      std::uint64_t sum = 0;
+      const std::int64_t t0 = now_ns();
+      for (std::size_t i = 0; i + kWave <= read_sample.size(); i += kWave) {
+        view.get_many<Health>(std::span<const Entity>(read_sample.data() + i, kWave), out);
+        for (const Health* h : out) sum += h != nullptr ? h->hp : 0;
+      }
+      read_many.push_back(per_op(t0, read_sample.size() / kWave * kWave));
+      keep(sum);
+      return Status::ok();
+    }));
+  }
+  results["read_many_ns"] = figure(median(read_many), "ns", "raw_read_ns");
   results["read_ns"] = figure(median(read), "ns", "raw_read_ns");
   results["raw_read_ns"] = figure(median(raw_read), "ns");
   results["read_unpinned_ns"] = figure(median(read_unpinned), "ns", "raw_read_ns");
@@ -462,6 +484,73 @@ Result<nlohmann::json> run_txn_suite(const TxnSuiteOptions& options) {
 
   say("queue (submit + writer thread)");
   ECSDB_RETURN_IF_ERROR(queue_figures(*db_each, update_sample, repeat, results));
+
+  // ---- bulk insert: the whole world in one transaction (create_many + add_many), vs raw vectors ----
+  say("bulk insert");
+  {
+    std::vector<Transform> transforms(n);
+    std::vector<Health> healths(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      transforms[i] = transform_of(i);
+      healths[i] = health_of(i);
+    }
+    std::vector<double> bulk, raw_bulk;
+    ECSDB_RETURN_IF_ERROR(repeat.run([&]() -> Status {
+      ECSDB_ASSIGN_OR_RETURN(std::unique_ptr<Database> fresh,
+                             Database::open(schema, DatabaseOptions{.publish_every_commits = 0}));
+      std::vector<Entity> ids;
+      const std::int64_t t0 = now_ns();
+      Transaction t = fresh->writer().begin();
+      ECSDB_RETURN_IF_ERROR(t.create_many(n, ids));
+      ECSDB_RETURN_IF_ERROR(t.add_many<Transform>(ids, transforms));
+      ECSDB_RETURN_IF_ERROR(t.add_many<Health>(ids, healths));
+      ECSDB_RETURN_IF_ERROR(t.commit());
+      fresh->writer().publish();
+      bulk.push_back(static_cast<double>(now_ns() - t0) / 1e6);
+      return Status::ok();
+    }));
+    ECSDB_RETURN_IF_ERROR(repeat.run([&] {
+      const std::int64_t t0 = now_ns();
+      std::vector<std::uint64_t> ids;
+      std::vector<Transform> ts;
+      std::vector<Health> hs;
+      for (std::size_t i = 0; i < n; ++i) {
+        ids.push_back(i);
+        ts.push_back(transforms[i]);
+        hs.push_back(healths[i]);
+      }
+      keep(ids.data());
+      keep(ts.data());
+      keep(hs.data());
+      raw_bulk.push_back(static_cast<double>(now_ns() - t0) / 1e6);
+      return Status::ok();
+    }));
+    results["bulk_insert_ms"] = figure(median(bulk), "ms", "raw_bulk_insert_ms");
+    results["raw_bulk_insert_ms"] = figure(median(raw_bulk), "ms");
+  }
+
+  // ---- churn: pages copied and memory kept while 1%, 10%, 100% of rows change in one commit and a view
+  // pinned before it is still held (the worst case for copy-on-write) ----
+  say("churn");
+  for (const auto& [pct, label] : {std::pair{1, "1"}, std::pair{10, "10"}, std::pair{100, "100"}}) {
+    const std::size_t changes = std::max<std::size_t>(1, n * static_cast<std::size_t>(pct) / 100);
+    const std::vector<Entity> sample = random_sample(entities, changes, rng);
+    const DatabaseMetrics before = db_each->metrics();
+    PinnedView held = db_each->pin();
+    Transaction t = db_each->writer().begin();
+    std::uint32_t v = 0;
+    for (Entity e : sample) {
+      if (t.get<Health>(e) != nullptr) ECSDB_RETURN_IF_ERROR(t.set(e, &Health::hp, ++v));  // skip destroyed
+    }
+    ECSDB_RETURN_IF_ERROR(t.commit());
+    db_each->writer().publish();
+    const DatabaseMetrics after = db_each->metrics();
+    const double table_bytes = static_cast<double>(n) * schema->find_table("health")->stride();
+    results[std::string("churn_") + label + "pct_pages_copied"] =
+        figure(static_cast<double>(after.pages_copied_total - before.pages_copied_total), "pages");
+    results[std::string("churn_") + label + "pct_extra_memory_pct"] =
+        figure(static_cast<double>(after.retired_bytes) / table_bytes * 100.0, "%");
+  }
 
   nlohmann::json out;
   out["machine"] = machine_json();
