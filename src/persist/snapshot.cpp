@@ -140,10 +140,20 @@ Result<SnapshotInfo> write_snapshot(FileSystem& fs, const std::string& dir, cons
   ECSDB_RETURN_IF_ERROR(w.begin(kRegistry, 8 + 8ull * reg.used));
   ECSDB_RETURN_IF_ERROR(put<std::uint32_t>(w, reg.used));
   ECSDB_RETURN_IF_ERROR(put<std::uint32_t>(w, reg.alive));
-  for (std::uint32_t i = 0; i < reg.used; ++i) {
-    const detail::EntitySlot* slot = reg.slot(i);
-    ECSDB_RETURN_IF_ERROR(put<std::uint32_t>(w, slot->generation));
-    ECSDB_RETURN_IF_ERROR(put<std::uint32_t>(w, slot->alive));
+  {
+    // (generation, alive) pairs, gathered a chunk at a time: one hash update and copy per chunk instead
+    // of two per entity.
+    std::vector<std::uint32_t> chunk;
+    chunk.reserve(2 * 4096);
+    for (std::uint32_t i = 0; i < reg.used; ++i) {
+      const detail::EntitySlot* slot = reg.slot(i);
+      chunk.push_back(slot->generation);
+      chunk.push_back(slot->alive);
+      if (chunk.size() == chunk.capacity() || i + 1 == reg.used) {
+        ECSDB_RETURN_IF_ERROR(w.raw(chunk.data(), chunk.size() * sizeof(std::uint32_t)));
+        chunk.clear();
+      }
+    }
   }
   ECSDB_RETURN_IF_ERROR(w.end());
 
@@ -269,12 +279,7 @@ Result<LoadedSnapshot> read_snapshot(FileSystem& fs, const std::string& path, co
 }
 
 Status apply_snapshot(const LoadedSnapshot& snap, detail::WriterCore& core) {
-  ByteReader r(snap.registry_slots);
-  for (std::uint32_t i = 0; i < snap.registry_used; ++i) {
-    const std::uint32_t generation = r.u32();
-    const std::uint32_t alive = r.u32();
-    core.load_entity_slot(i, generation, alive != 0);
-  }
+  ECSDB_RETURN_IF_ERROR(core.load_registry(snap.registry_used, snap.registry_slots.data()));
   // Keys/owners/rows may be unaligned inside the file buffer: copy them to aligned vectors.
   std::vector<std::uint64_t> keys, owners;
   for (const auto& t : snap.tables) {

@@ -1061,9 +1061,30 @@ Status WriterCore::load_rows(std::uint16_t table, std::uint32_t n, const std::ui
   return Status::ok();
 }
 
-void WriterCore::load_entity_slot(std::uint32_t index, std::uint32_t generation, bool alive) {
+Status WriterCore::load_registry(std::uint32_t used, const std::byte* pairs) {
+  RegistryState& r = working_->registry;
+  if (r.used != 0) return Status(StatusCode::kCorruption, "registry loaded twice");
+  if (used == 0) return Status::ok();
   dirty_ = true;
-  entity::restore_slot(working_->registry, index, generation, alive, ctx_);
+  storage::grow_to(r.slots, used, ctx_);
+  const std::uint32_t per_page = 1u << r.slots.shift;
+  std::uint32_t alive = 0;
+  for (std::uint32_t start = 0; start < used; start += per_page) {
+    std::byte* slot = storage::mutable_page(r.slots, start >> r.slots.shift, ctx_);
+    const std::uint32_t count = std::min(per_page, used - start);
+    for (std::uint32_t i = 0; i < count; ++i, slot += r.slots.elem_size) {
+      std::uint32_t pair[2];
+      std::memcpy(pair, pairs + 8ull * (start + i), sizeof pair);
+      auto* s = reinterpret_cast<EntitySlot*>(slot);
+      s->generation = pair[0] == 0 ? 1 : pair[0];
+      s->alive = pair[1] != 0 ? 1 : 0;
+      alive += s->alive;
+      std::memset(slot + sizeof(EntitySlot), 0, r.slots.elem_size - sizeof(EntitySlot));  // masks: set by rows
+    }
+  }
+  r.used = used;
+  r.alive = alive;
+  return Status::ok();
 }
 
 void WriterCore::finish_load() {

@@ -125,10 +125,9 @@ class WriterCore {
   // Recovery: loads rows in bulk into an empty table (snapshot load). Keys/owners/rows are n entries.
   Status load_rows(std::uint16_t table, std::uint32_t n, const std::uint64_t* keys, const std::uint64_t* owners,
                    const std::byte* rows);
-  // Recovery: sets registry slot `index` to {generation, alive} (snapshot load). Rebuild the free list
-  // with finish_load() afterwards.
-  void load_entity_slot(std::uint32_t index, std::uint32_t generation, bool alive);
-  // Recovery: rebuilds the entity free list after load_entity_slot calls.
+  // Recovery: the whole registry of an empty writer from `used` (generation, alive) u32 pairs.
+  Status load_registry(std::uint32_t used, const std::byte* pairs);
+  // Recovery: rebuilds the entity and row-id free lists once everything is loaded and replayed.
   void finish_load();
   // Recovery: continues LSNs after `lsn` and version numbers after `version`.
   void resume_after(std::uint64_t lsn, std::uint64_t version);
