@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build ccache pkg-config
+  build-essential cmake ninja-build ccache pkg-config python3
   libtomlplusplus-dev      # TOML schema parser
   libcli11-dev             # CLI argument parsing
   nlohmann-json3-dev       # JSON output of the CLI

@@ -18,8 +18,10 @@
 // (DatabaseOptions::publish_every_commits) and can be batched per game tick.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
+#include <cstring>
 #include <functional>
 #include <cstdint>
 #include <memory>
@@ -541,7 +543,7 @@ std::size_t PinnedView::count() const noexcept {
 
 namespace detail {
 
-// Visits rows [0, row_count) of `t` page by page: visit(row_bytes, key_bits) for each.
+// Visits rows [0, row_count) of `t` page by page: visit(row_bytes, key_bits, row_index) for each.
 template <typename Visit>
 inline void scan_rows(const TableState& t, Visit&& visit) {
   const std::uint32_t n = t.row_count;
@@ -552,7 +554,7 @@ inline void scan_rows(const TableState& t, Visit&& visit) {
     const std::uint32_t end = start + chunk < n ? start + chunk : n;
     const std::byte* row = t.stride == 0 ? nullptr : t.rows.at(start);
     const auto* key = reinterpret_cast<const std::uint64_t*>(t.keys.at(start));
-    for (std::uint32_t i = start; i < end; ++i, row += t.stride, ++key) visit(row, *key);
+    for (std::uint32_t i = start; i < end; ++i, row += t.stride, ++key) visit(row, *key, i);
   }
 }
 
@@ -569,20 +571,56 @@ void PinnedView::each(F&& f) const {
   }
   const detail::VersionState* s = state_;
   if constexpr (sizeof...(T) == 1) {
-    detail::scan_rows(s->tables[ids[0]], [&](const std::byte* row, std::uint64_t key) {
+    detail::scan_rows(s->tables[ids[0]], [&](const std::byte* row, std::uint64_t key, std::uint32_t) {
       f(Entity::from_bits(key), *reinterpret_cast<const T*>(row)...);
     });
   } else {
-    detail::scan_rows(s->tables[ids[driver]], [&](const std::byte* row, std::uint64_t key) {
-      const std::byte* rows[sizeof...(T)];
-      for (std::size_t i = 0; i < sizeof...(T); ++i) {
-        rows[i] = i == driver ? row : s->find_row(ids[i], key);
-        if (rows[i] == nullptr) return;
+    // Rows are visited in chunks that stay inside one page of every table involved. When another table
+    // holds the same entities in the same rows for a whole chunk (tables filled together, as spawning
+    // does), the chunk is walked with plain pointer increments; otherwise rows are found per entity
+    // through the sparse index.
+    const detail::TableState& d = s->tables[ids[driver]];
+    std::uint32_t chunk = 1u << d.keys.shift;
+    for (std::size_t i = 0; i < sizeof...(T); ++i) {
+      const detail::TableState& t = s->tables[ids[i]];
+      if (t.stride != 0) chunk = std::min(chunk, 1u << t.rows.shift);
+      chunk = std::min(chunk, 1u << t.keys.shift);
+    }
+    const std::uint32_t n = d.row_count;
+    for (std::uint32_t start = 0; start < n; start += chunk) {
+      const std::uint32_t end = start + chunk < n ? start + chunk : n;
+      const auto* keys = reinterpret_cast<const std::uint64_t*>(d.keys.at(start));
+      bool aligned = true;
+      for (std::size_t i = 0; i < sizeof...(T) && aligned; ++i) {
+        const detail::TableState& t = s->tables[ids[i]];
+        aligned = i == driver || (end <= t.row_count && t.stride != 0 &&
+                                  std::memcmp(t.keys.at(start), keys, std::size_t{end - start} * 8) == 0);
       }
-      [&]<std::size_t... I>(std::index_sequence<I...>) {
-        f(Entity::from_bits(key), *reinterpret_cast<const T*>(rows[I])...);
-      }(std::index_sequence_for<T...>{});
-    });
+      if (aligned) {
+        const std::byte* base[sizeof...(T)];
+        for (std::size_t i = 0; i < sizeof...(T); ++i) base[i] = s->tables[ids[i]].rows.at(start);
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+          for (std::uint32_t r = 0; r < end - start; ++r) {
+            f(Entity::from_bits(keys[r]),
+              *reinterpret_cast<const T*>(base[I] + std::size_t{r} * sizeof(T))...);
+          }
+        }(std::index_sequence_for<T...>{});
+        continue;
+      }
+      for (std::uint32_t r = start; r < end; ++r) {
+        const std::uint64_t key = keys[r - start];
+        const std::byte* rows[sizeof...(T)];
+        bool all = true;
+        for (std::size_t i = 0; i < sizeof...(T) && all; ++i) {
+          rows[i] = i == driver ? d.rows.at(r) : s->find_row(ids[i], key);
+          all = rows[i] != nullptr;
+        }
+        if (!all) continue;
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+          f(Entity::from_bits(key), *reinterpret_cast<const T*>(rows[I])...);
+        }(std::index_sequence_for<T...>{});
+      }
+    }
   }
 }
 
@@ -610,7 +648,15 @@ class PinnedView::Query {
         key_ = *reinterpret_cast<const std::uint64_t*>(d.keys.at(row_));
         bool all = true;
         for (std::size_t i = 0; i < sizeof...(T) && all; ++i) {
-          rows_[i] = i == q_->driver_ ? d.rows.at(row_) : q_->state_->find_row(q_->ids_[i], key_);
+          if (i == q_->driver_) {
+            rows_[i] = d.rows.at(row_);
+            continue;
+          }
+          const detail::TableState& other = q_->state_->tables[q_->ids_[i]];
+          // Same row order as the driver (tables filled together): a sequential read, no sparse lookup.
+          rows_[i] = row_ < other.row_count && *reinterpret_cast<const std::uint64_t*>(other.keys.at(row_)) == key_
+                         ? other.rows.at(row_)
+                         : q_->state_->find_row(q_->ids_[i], key_);
           all = rows_[i] != nullptr;
         }
         if (all) return;
