@@ -510,6 +510,7 @@ void PinnedView::get_many(std::span<const Entity> entities, std::span<const T*> 
       const std::uint32_t index = entities[base + i].index();
       slots[i] = index < capacity ? reinterpret_cast<const detail::SparseSlot*>(ts.sparse.at(index)) : nullptr;
       if (slots[i] != nullptr) __builtin_prefetch(slots[i]);
+      if (index < ts.row_count && ts.stride != 0) __builtin_prefetch(ts.rows.at(index));  // likely row
     }
     // Wave 2: rows (prefetched), resolved once the slots arrive.
     for (std::size_t i = 0; i < n; ++i) {
