@@ -32,7 +32,7 @@ test-asan: deps
 test-tsan: deps
 	@test -f build-tsan/build.ninja || cmake --preset tsan
 	$(CMAKE_BUILD) tsan -j $(JOBS) --target ecsdb_concurrency_test
-	ctest --preset tsan -R 'ConcurrencyTest|QueueTest|OptimisticTest'
+	ctest --preset tsan -R 'ConcurrencyTest|QueueTest|OptimisticTest|DurableQueueTest'
 
 demo: build
 	./build/ecsdb demo --schema examples/schemas/game.toml
