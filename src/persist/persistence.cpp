@@ -209,6 +209,7 @@ Status Persistence::snapshot_now() {
 }
 
 Status Persistence::compact(const persist::SnapshotInfo& snap) {
+  ECSDB_RETURN_IF_ERROR(wal_->roll_if_covered(snap.lsn));
   // WAL segments wholly covered by the snapshot: every record LSN <= snap.lsn. A segment's last LSN is
   // the next segment's first LSN - 1; the newest segment is live and never retired.
   ECSDB_ASSIGN_OR_RETURN(std::vector<std::string> names, fs_->list(wal_dir_));

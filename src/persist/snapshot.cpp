@@ -280,25 +280,12 @@ Result<LoadedSnapshot> read_snapshot(FileSystem& fs, const std::string& path, co
 
 Status apply_snapshot(const LoadedSnapshot& snap, detail::WriterCore& core) {
   ECSDB_RETURN_IF_ERROR(core.load_registry(snap.registry_used, snap.registry_slots.data()));
-  // Keys/owners/rows may be unaligned inside the file buffer: copy them to aligned vectors.
-  std::vector<std::uint64_t> keys, owners;
+  // Keys, owners and rows point into the file buffer (not necessarily aligned): load_rows copies them.
+  // It also refuses a key beyond the registry before sizing anything for it (a damaged key could
+  // otherwise ask for gigabytes).
   for (const auto& t : snap.tables) {
-    keys.resize(t.rows);
-    if (t.rows) std::memcpy(keys.data(), t.keys.data(), t.keys.size());
-    // A component row keyed by an entity outside the registry cannot be alive. load_rows() would say so
-    // only after sizing the table's index for that entity (gigabytes for a damaged key): refuse it first.
-    for (std::uint32_t i = 0; i < t.rows && !t.many; ++i) {
-      if (static_cast<std::uint32_t>(keys[i]) >= snap.registry_used) {
-        return Status(StatusCode::kCorruption, "snapshot " + snap.info.name + ": table id " + std::to_string(t.table) +
-                                                   " has a row of entity index " +
-                                                   std::to_string(static_cast<std::uint32_t>(keys[i])) +
-                                                   " beyond the registry (" + std::to_string(snap.registry_used) +
-                                                   " slots)");
-      }
-    }
-    owners.resize(t.many ? t.rows : 0);
-    if (t.many && t.rows) std::memcpy(owners.data(), t.owners.data(), t.owners.size());
-    ECSDB_RETURN_IF_ERROR(core.load_rows(t.table, t.rows, keys.data(), t.many ? owners.data() : nullptr, t.data.data()));
+    ECSDB_RETURN_IF_ERROR(core.load_rows(t.table, t.rows, t.keys.data(), t.many ? t.owners.data() : nullptr,
+                                         t.data.data()));
   }
   return Status::ok();
 }

@@ -38,6 +38,7 @@ Status WalWriter::start() {
     segment_first_lsn_ = resume_.first_lsn;
     segment_offset_ = resume_.end_offset;
     segment_capacity_ = resume_.capacity;
+    std::lock_guard lock(segments_mu_);
     segments_.push_back(resume_.first_lsn);
   }
   thread_ = std::thread([this] { run(); });
@@ -50,13 +51,29 @@ Status WalWriter::error() const {
 }
 
 std::vector<std::uint64_t> WalWriter::segment_first_lsns() const {
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(segments_mu_);
   return segments_;
 }
 
 std::uint64_t WalWriter::current_segment_first_lsn() const {
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(segments_mu_);
   return segments_.empty() ? 0 : segments_.back();
+}
+
+Status WalWriter::roll_if_covered(std::uint64_t covered_lsn) {
+  std::unique_lock lock(mu_);
+  // Only when the flush thread is idle with nothing pending, and every record so far is covered: the new
+  // segment then starts exactly at the next LSN and the old one can be retired at once. mu_ is held while
+  // the segment is created (a few ms of I/O), so a commit arriving meanwhile waits in append(): this runs
+  // only right after a snapshot that covered everything, when the writer has nothing to log anyway.
+  if (!pending_.empty() || writing_ || !poisoned_.is_ok()) return Status::ok();
+  const std::uint64_t next = durable_lsn_.load() + 1;
+  if (covered_lsn + 1 != next || segment_ == nullptr || segment_first_lsn_ == next) return Status::ok();
+  if (Status s = open_segment(next); !s.is_ok()) {
+    poisoned_ = Status(StatusCode::kIoError, "WAL " + segment_name(next) + ": " + s.message());
+    return poisoned_;
+  }
+  return Status::ok();
 }
 
 Status WalWriter::append(const Delta& delta, std::uint64_t lsn, std::uint64_t version) {
@@ -142,7 +159,7 @@ Status WalWriter::open_segment(std::uint64_t first_lsn) {
   segment_first_lsn_ = first_lsn;
   segment_offset_ = kWalHeaderSize;
   segment_capacity_ = capacity;
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(segments_mu_);
   segments_.push_back(first_lsn);
   return Status::ok();
 }
@@ -190,9 +207,11 @@ void WalWriter::run() {
     if (!poisoned_.is_ok()) break;
     bytes.swap(pending_bytes_);
     records.swap(pending_);
+    writing_ = true;
     lock.unlock();
     const Status s = write_batch(bytes, records);
     lock.lock();
+    writing_ = false;
     if (s.is_ok()) {
       durable_lsn_.store(records.back().lsn, std::memory_order_release);
       durable_version_.store(records.back().version, std::memory_order_release);

@@ -60,6 +60,10 @@ class WalWriter final : public detail::CommitSink {
   // First LSNs of the segments this writer created or continued, oldest first (for compaction).
   std::vector<std::uint64_t> segment_first_lsns() const;
   std::uint64_t current_segment_first_lsn() const;
+  // After a snapshot covering every record up to `covered_lsn`: when that is all the log holds and the
+  // flush thread is idle, start a fresh segment now so the covered one can be retired (recovery then
+  // reads nothing the snapshot already holds). A no-op otherwise.
+  Status roll_if_covered(std::uint64_t covered_lsn);
 
  private:
   struct Pending {
@@ -95,14 +99,16 @@ class WalWriter final : public detail::CommitSink {
   std::deque<Waiting> waiting_;
   bool stop_ = false;
   bool flush_requested_ = false;
+  bool writing_ = false;                // the flush thread is inside write_batch (owns the segment)
   Status poisoned_;
 
-  // Flush thread only:
+  // The flush thread's, or roll_if_covered's while it holds mu_ with the flush thread idle:
   std::unique_ptr<WritableFile> segment_;
   std::uint64_t segment_first_lsn_ = 0;
   std::uint64_t segment_offset_ = 0;
   std::uint64_t segment_capacity_ = 0;
-  std::vector<std::uint64_t> segments_;  // guarded by mu_
+  mutable std::mutex segments_mu_;
+  std::vector<std::uint64_t> segments_;  // guarded by segments_mu_
 
   std::atomic<std::uint64_t> durable_lsn_{0};
   std::atomic<std::uint64_t> durable_version_{0};

@@ -995,8 +995,13 @@ Status WriterCore::apply_delta(const Delta& d) {
   return Status::ok();
 }
 
-Status WriterCore::load_rows(std::uint16_t table, std::uint32_t n, const std::uint64_t* keys,
-                             const std::uint64_t* owners, const std::byte* rows) {
+Status WriterCore::load_rows(std::uint16_t table, std::uint32_t n, const std::byte* key_bytes,
+                             const std::byte* owners, const std::byte* rows) {
+  auto key_at = [&](std::uint32_t i) {
+    std::uint64_t k;
+    std::memcpy(&k, key_bytes + 8ull * i, sizeof k);
+    return k;
+  };
   if (table >= infos_.size()) return Status(StatusCode::kCorruption, "snapshot names unknown table id " + std::to_string(table));
   const TableInfo& info = infos_[table];
   TableState& t = working_->tables[table];
@@ -1014,13 +1019,13 @@ Status WriterCore::load_rows(std::uint16_t table, std::uint32_t n, const std::ui
     }
   };
   if (info.stride != 0) copy_column(t.rows, rows);
-  copy_column(t.keys, reinterpret_cast<const std::byte*>(keys));
-  if (info.many) copy_column(t.owners, reinterpret_cast<const std::byte*>(owners));
+  copy_column(t.keys, key_bytes);
+  if (info.many) copy_column(t.owners, owners);
   t.row_count = n;
 
   // Sparse index and presence bits.
   std::uint32_t max_index = 0;
-  for (std::uint32_t i = 0; i < n; ++i) max_index = std::max(max_index, static_cast<std::uint32_t>(keys[i]));
+  for (std::uint32_t i = 0; i < n; ++i) max_index = std::max(max_index, static_cast<std::uint32_t>(key_at(i)));
   if (info.many && max_index >= kMaxRowIndex) {
     t.row_count = 0;
     return Status(StatusCode::kCorruption, "table '" + info.table->name + "': row id index " +
@@ -1034,7 +1039,7 @@ Status WriterCore::load_rows(std::uint16_t table, std::uint32_t n, const std::ui
   const SparseSlot empty{0, kNoRow};
   storage::grow_to(t.sparse, std::uint64_t{max_index} + 1, ctx_, &empty);
   for (std::uint32_t i = 0; i < n; ++i) {
-    const std::uint64_t key = keys[i];
+    const std::uint64_t key = key_at(i);
     auto* slot = reinterpret_cast<SparseSlot*>(storage::mutable_at(t.sparse, static_cast<std::uint32_t>(key), ctx_));
     if (slot->row != kNoRow) {
       t.row_count = 0;

@@ -122,8 +122,9 @@ class WriterCore {
   // Recovery: applies a logged delta (REQUIRES: an open transaction; no constraint re-check needed, but
   // the ids, rows and generations are restored exactly). Commit it with commit().
   Status apply_delta(const Delta& d);
-  // Recovery: loads rows in bulk into an empty table (snapshot load). Keys/owners/rows are n entries.
-  Status load_rows(std::uint16_t table, std::uint32_t n, const std::uint64_t* keys, const std::uint64_t* owners,
+  // Recovery: loads rows in bulk into an empty table (snapshot load). `keys`/`owners` hold n u64 each and
+  // `rows` n rows; none needs to be aligned (they point into a snapshot file buffer).
+  Status load_rows(std::uint16_t table, std::uint32_t n, const std::byte* keys, const std::byte* owners,
                    const std::byte* rows);
   // Recovery: the whole registry of an empty writer from `used` (generation, alive) u32 pairs.
   Status load_registry(std::uint32_t used, const std::byte* pairs);
