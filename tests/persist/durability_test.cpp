@@ -490,3 +490,38 @@ TEST(WalReaderTest, ShortZeroTailAtSegmentEndIsNotCorruption) {
 
 }  // namespace
 }  // namespace ecsdb::testing
+
+namespace ecsdb::testing {
+namespace {
+
+TEST(CompactionTest, SnapshotCoveringTheWholeLogRetiresTheLiveSegment) {
+  TempDir dir;
+  DatabaseOptions o = durable(dir.path());
+  std::map<std::uint64_t, std::uint32_t> expected;
+  {
+    auto db = open_ok(o);
+    std::vector<Entity> es;
+    ASSERT_TRUE(db->writer().create_many(100, es).is_ok());
+    for (auto e : es) ASSERT_TRUE(db->writer().add(e, Health{3, 3}).is_ok());
+    ASSERT_TRUE(db->snapshot().is_ok());
+    expected = health_of(*db);
+  }
+  auto fs = posix_file_system();
+  const auto wal = fs->list(dir.file("wal")).value();
+  ASSERT_EQ(wal.size(), 1u);
+  EXPECT_NE(wal[0], persist::segment_name(1)) << "a fresh segment was started after the snapshot";
+  const auto archive = fs->list(dir.file("archive")).value();
+  EXPECT_NE(std::find(archive.begin(), archive.end(), persist::segment_name(1)), archive.end());
+  auto db = open_ok(o);
+  EXPECT_EQ(health_of(*db), expected);
+  // And the log continues in the new segment.
+  const Entity e = db->writer().create().value();
+  ASSERT_TRUE(db->writer().add(e, Health{9, 9}).is_ok());
+  ASSERT_TRUE(db->flush().is_ok());
+  db.reset();
+  auto again = open_ok(o);
+  EXPECT_EQ(again->pin().get<Health>(e)->hp, 9u);
+}
+
+}  // namespace
+}  // namespace ecsdb::testing
