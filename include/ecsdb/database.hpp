@@ -57,6 +57,11 @@ template <typename T>
 inline const std::uint32_t type_index = next_type_index();
 inline constexpr std::uint32_t kMaxBoundTypes = 1024;
 inline constexpr std::uint16_t kNoTable = 0xFFFF;
+// A single-operation implicit transaction (WriterHandle::add/update/set/remove): applied without an undo
+// log when nothing can make it fail at commit, otherwise run as begin/op/commit.
+enum class ImplicitOp : std::uint8_t { kAdd, kSet, kRemove };
+Status implicit_write(WriterCore* core, ImplicitOp op, std::uint16_t table, std::uint64_t key, std::uint32_t offset,
+                      std::uint32_t size, const void* bytes);
 }  // namespace detail
 
 // When a commit counts as done (DESIGN.md §2.6).
@@ -296,13 +301,11 @@ class WriterHandle {
   Result<Entity> create();
   Status create_many(std::size_t n, std::vector<Entity>& out);
   Status destroy(Entity e);
-  template <BoundComponent T> Status add(Entity e, const T& value) { return run([&](Transaction& t) { return t.add(e, value); }); }
-  template <BoundComponent T> Status update(Entity e, const T& value) { return run([&](Transaction& t) { return t.update(e, value); }); }
+  template <BoundComponent T> Status add(Entity e, const T& value);
+  template <BoundComponent T> Status update(Entity e, const T& value);
   template <BoundComponent T> Status put(Entity e, const T& value) { return run([&](Transaction& t) { return t.put(e, value); }); }
-  template <BoundComponent T> Status remove(Entity e) { return run([&](Transaction& t) { return t.template remove<T>(e); }); }
-  template <BoundComponent T, typename M> Status set(Entity e, M T::*member, const M& value) {
-    return run([&](Transaction& t) { return t.set(e, member, value); });
-  }
+  template <BoundComponent T> Status remove(Entity e);
+  template <BoundComponent T, typename M> Status set(Entity e, M T::*member, const M& value);
   template <BoundComponent T> Result<RowId> insert_child(Entity owner, const T& value);
   Status set_field(std::string_view table, std::uint64_t key, std::string_view field, const Value& value) {
     return run([&](Transaction& t) { return t.set_field(table, key, field, value); });
@@ -787,6 +790,34 @@ Status Transaction::for_each_mut(F&& f) {
     (*static_cast<std::remove_reference_t<F>*>(ctx))(Entity::from_bits(key), *reinterpret_cast<T*>(row));
   };
   return detail::txn_for_each_mut(core_, t, &f, visit);
+}
+
+template <BoundComponent T>
+Status WriterHandle::add(Entity e, const T& value) {
+  const std::uint16_t t = db_->table_of<T>();
+  if (t == detail::kNoTable) return run([&](Transaction& tx) { return tx.add(e, value); });  // reports why
+  return detail::implicit_write(core_, detail::ImplicitOp::kAdd, t, e.bits(), 0, sizeof(T), &value);
+}
+template <BoundComponent T>
+Status WriterHandle::update(Entity e, const T& value) {
+  const std::uint16_t t = db_->table_of<T>();
+  if (t == detail::kNoTable) return run([&](Transaction& tx) { return tx.update(e, value); });
+  return detail::implicit_write(core_, detail::ImplicitOp::kSet, t, e.bits(), 0, sizeof(T), &value);
+}
+template <BoundComponent T>
+Status WriterHandle::remove(Entity e) {
+  const std::uint16_t t = db_->table_of<T>();
+  if (t == detail::kNoTable) return run([&](Transaction& tx) { return tx.template remove<T>(e); });
+  return detail::implicit_write(core_, detail::ImplicitOp::kRemove, t, e.bits(), 0, 0, nullptr);
+}
+template <BoundComponent T, typename M>
+Status WriterHandle::set(Entity e, M T::*member, const M& value) {
+  const std::uint16_t t = db_->table_of<T>();
+  if (t == detail::kNoTable) return run([&](Transaction& tx) { return tx.set(e, member, value); });
+  alignas(T) unsigned char storage[sizeof(T)];
+  const T* probe = reinterpret_cast<const T*>(storage);
+  const auto offset = static_cast<std::uint32_t>(reinterpret_cast<const unsigned char*>(&(probe->*member)) - storage);
+  return detail::implicit_write(core_, detail::ImplicitOp::kSet, t, e.bits(), offset, sizeof(M), &value);
 }
 
 template <BoundComponent T>

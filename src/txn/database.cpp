@@ -31,6 +31,10 @@ Status txn_update(WriterCore* c, std::uint16_t table, std::uint64_t key, const v
 Status txn_put(WriterCore* c, std::uint16_t table, Entity e, const void* bytes) {
   return c == nullptr ? inactive() : c->put(table, e, bytes);
 }
+Status implicit_write(WriterCore* c, ImplicitOp op, std::uint16_t table, std::uint64_t key, std::uint32_t offset,
+                      std::uint32_t size, const void* bytes) {
+  return c->implicit_write(op, table, key, offset, size, bytes);
+}
 Status txn_add_many(WriterCore* c, std::uint16_t table, const Entity* entities, std::size_t n, const void* rows) {
   if (c == nullptr) return inactive();
   return c->add_many(table, entities, n, static_cast<const std::byte*>(rows));

@@ -528,6 +528,72 @@ Result<RowId> WriterCore::insert_child(std::uint16_t table, Entity owner, const 
   return id;
 }
 
+Status WriterCore::implicit_write(ImplicitOp op, std::uint16_t table, std::uint64_t key, std::uint32_t offset,
+                                  std::uint32_t size, const void* bytes) {
+  const TableInfo& info = infos_[table];
+  // Without a log or a subscriber nothing needs the undo records (no delta to build), and a table with no
+  // reference or unique field cannot fail at commit once the operation itself succeeded: apply directly.
+  const bool direct = !in_txn_ && sink_ == nullptr && !hub_.active() && info.refs.empty() &&
+                      info.uniques.empty() && info.auto_increments.empty() && !info.many &&
+                      !info.table->is_entity_table;
+  if (!direct) {
+    ECSDB_RETURN_IF_ERROR(begin());
+    Status s;
+    switch (op) {
+      case ImplicitOp::kAdd: s = add(table, Entity::from_bits(key), bytes); break;
+      case ImplicitOp::kSet: s = set_bytes(table, key, offset, size, bytes); break;
+      case ImplicitOp::kRemove: s = remove(table, key); break;
+    }
+    if (!s.is_ok()) {
+      rollback();
+      return s;
+    }
+    return commit();
+  }
+  const Entity e = Entity::from_bits(key);
+  TableState& t = working_->tables[table];
+  switch (op) {
+    case ImplicitOp::kAdd: {
+      ECSDB_RETURN_IF_ERROR(check_alive(e, "add to", info.table));
+      if (working_->find_row_index(table, key) != kNoRow) {
+        return Status(StatusCode::kAlreadyExists, entity_name(e) + " already has a '" + info.table->name +
+                                                      "' component; use update() or put()");
+      }
+      dirty_ = true;
+      std::byte* row = storage::insert_row(t, key, key, ctx_);
+      entity::set_component_bit(working_->registry, e.index(), table, true, ctx_);
+      if (row != nullptr) std::memcpy(row, bytes, info.stride);
+      break;
+    }
+    case ImplicitOp::kSet: {
+      if (offset > info.stride || size > info.stride - offset) {
+        return invalid_argument("write of " + std::to_string(size) + " bytes at offset " + std::to_string(offset) +
+                                " is outside the " + std::to_string(info.stride) + "-byte row of table '" +
+                                info.table->name + "'");
+      }
+      ECSDB_RETURN_IF_ERROR(check_alive(e, "update", info.table));
+      const std::uint32_t row = working_->find_row_index(table, key);
+      if (row == kNoRow) return not_found(describe_key(table, key) + " has no row in table '" + info.table->name + "'");
+      if (size != 0) std::memcpy(write_row(table, row) + offset, bytes, size);
+      break;
+    }
+    case ImplicitOp::kRemove: {
+      ECSDB_RETURN_IF_ERROR(check_alive(e, "remove from", info.table));
+      if (working_->find_row_index(table, key) == kNoRow) {
+        return not_found(describe_key(table, key) + " has no row in table '" + info.table->name + "'");
+      }
+      dirty_ = true;
+      storage::remove_row(t, key, ctx_);
+      entity::set_component_bit(working_->registry, e.index(), table, false, ctx_);
+      break;
+    }
+  }
+  commits_.fetch_add(1, std::memory_order_relaxed);
+  commits_without_delta_ = true;
+  if (options_.publish_every_commits != 0 && ++commits_since_publish_ >= options_.publish_every_commits) publish();
+  return Status::ok();
+}
+
 Status WriterCore::add_many(std::uint16_t table, const Entity* entities, std::size_t n, const std::byte* rows) {
   ECSDB_RETURN_IF_ERROR(require_txn());
   const TableInfo& info = infos_[table];

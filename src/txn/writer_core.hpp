@@ -82,6 +82,9 @@ class WriterCore {
                    const void* bytes);
   Status remove(std::uint16_t table, std::uint64_t key);
   Result<RowId> insert_child(std::uint16_t table, Entity owner, const void* bytes);
+  // One implicit single-operation transaction (see detail::implicit_write).
+  Status implicit_write(ImplicitOp op, std::uint16_t table, std::uint64_t key, std::uint32_t offset,
+                        std::uint32_t size, const void* bytes);
   // Adds `n` rows (stride bytes each, packed) to n distinct live entities: one undo record, rows copied
   // page by page. Tables with unique, auto-increment or reference fields take the per-row path.
   Status add_many(std::uint16_t table, const Entity* entities, std::size_t n, const std::byte* rows);
