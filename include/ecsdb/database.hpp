@@ -641,35 +641,66 @@ class PinnedView::Query {
         return Item(Entity::from_bits(key_), *reinterpret_cast<const T*>(rows_[I])...);
       }(std::index_sequence_for<T...>{});
     }
-    iterator& operator++() { ++row_; settle(); return *this; }
+    iterator& operator++() {
+      ++row_;
+      if (aligned_ && row_ < chunk_end_) {  // inside a chunk whose rows line up: just step the pointers
+        key_ = keys_[row_ - chunk_start_];
+        for (std::size_t i = 0; i < sizeof...(T); ++i) rows_[i] += kSizes[i];
+        return *this;
+      }
+      settle();
+      return *this;
+    }
     bool operator==(const iterator& o) const noexcept { return row_ == o.row_; }
 
    private:
-    void settle() {
-      if (row_ >= q_->end_) return;  // also covers an unbound type (end_ == 0, ids_ invalid)
+    static constexpr std::size_t kSizes[] = {sizeof(T)...};
+
+    // Chunks stay inside one page of every table involved (Query::chunk_). A chunk is "aligned" when every
+    // other table holds the same entities in the same rows there (tables filled together): its rows are
+    // then walked by pointer steps, like each<A, B>, with no sparse lookups.
+    void begin_chunk() {
       const detail::TableState& d = q_->state_->tables[q_->ids_[q_->driver_]];
-      for (; row_ < q_->end_; ++row_) {
-        key_ = *reinterpret_cast<const std::uint64_t*>(d.keys.at(row_));
+      chunk_start_ = row_ - row_ % q_->chunk_;
+      chunk_end_ = chunk_start_ + q_->chunk_ < q_->end_ ? chunk_start_ + q_->chunk_ : q_->end_;
+      keys_ = reinterpret_cast<const std::uint64_t*>(d.keys.at(chunk_start_));
+      aligned_ = true;
+      for (std::size_t i = 0; i < sizeof...(T) && aligned_; ++i) {
+        const detail::TableState& t = q_->state_->tables[q_->ids_[i]];
+        aligned_ = i == q_->driver_ ||
+                   (chunk_end_ <= t.row_count && t.stride != 0 &&
+                    std::memcmp(t.keys.at(chunk_start_), keys_, std::size_t{chunk_end_ - chunk_start_} * 8) == 0);
+      }
+    }
+
+    void settle() {
+      while (row_ < q_->end_) {  // also stops at once for an unbound type (end_ == 0)
+        if (row_ >= chunk_end_ || row_ < chunk_start_) begin_chunk();
+        key_ = keys_[row_ - chunk_start_];
+        if (aligned_) {
+          for (std::size_t i = 0; i < sizeof...(T); ++i) {
+            rows_[i] = q_->state_->tables[q_->ids_[i]].rows.at(row_);
+          }
+          return;
+        }
         bool all = true;
         for (std::size_t i = 0; i < sizeof...(T) && all; ++i) {
-          if (i == q_->driver_) {
-            rows_[i] = d.rows.at(row_);
-            continue;
-          }
-          const detail::TableState& other = q_->state_->tables[q_->ids_[i]];
-          // Same row order as the driver (tables filled together): a sequential read, no sparse lookup.
-          rows_[i] = row_ < other.row_count && *reinterpret_cast<const std::uint64_t*>(other.keys.at(row_)) == key_
-                         ? other.rows.at(row_)
-                         : q_->state_->find_row(q_->ids_[i], key_);
+          rows_[i] = i == q_->driver_ ? q_->state_->tables[q_->ids_[i]].rows.at(row_)
+                                      : q_->state_->find_row(q_->ids_[i], key_);
           all = rows_[i] != nullptr;
         }
         if (all) return;
+        ++row_;
       }
     }
     const Query* q_;
     std::uint32_t row_;
     std::uint64_t key_ = 0;
     const std::byte* rows_[sizeof...(T)] = {};
+    const std::uint64_t* keys_ = nullptr;
+    std::uint32_t chunk_start_ = 0;
+    std::uint32_t chunk_end_ = 0;
+    bool aligned_ = false;
   };
 
   iterator begin() const { return iterator(this, 0); }
@@ -683,11 +714,18 @@ class PinnedView::Query {
       if (state_->tables[ids_[i]].row_count < state_->tables[ids_[driver_]].row_count) driver_ = i;
     }
     end_ = state_->tables[ids_[driver_]].row_count;
+    chunk_ = 1u << state_->tables[ids_[driver_]].keys.shift;
+    for (std::size_t i = 0; i < sizeof...(T); ++i) {
+      const detail::TableState& t = state_->tables[ids_[i]];
+      if (t.stride != 0) chunk_ = std::min(chunk_, 1u << t.rows.shift);
+      chunk_ = std::min(chunk_, 1u << t.keys.shift);
+    }
   }
   const detail::VersionState* state_;
   std::uint16_t ids_[sizeof...(T)];
   std::size_t driver_ = 0;
   std::uint32_t end_ = 0;
+  std::uint32_t chunk_ = 1;
 };
 
 template <BoundComponent... T>
