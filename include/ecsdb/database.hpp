@@ -545,24 +545,6 @@ std::size_t PinnedView::count() const noexcept {
   return t == detail::kNoTable ? 0 : state_->tables[t].row_count;
 }
 
-namespace detail {
-
-// Visits rows [0, row_count) of `t` page by page: visit(row_bytes, key_bits, row_index) for each.
-template <typename Visit>
-inline void scan_rows(const TableState& t, Visit&& visit) {
-  const std::uint32_t n = t.row_count;
-  const std::uint32_t rows_per_page = t.stride == 0 ? n : (1u << t.rows.shift);
-  const std::uint32_t keys_per_page = 1u << t.keys.shift;
-  const std::uint32_t chunk = rows_per_page < keys_per_page ? rows_per_page : keys_per_page;
-  for (std::uint32_t start = 0; start < n; start += chunk) {
-    const std::uint32_t end = start + chunk < n ? start + chunk : n;
-    const std::byte* row = t.stride == 0 ? nullptr : t.rows.at(start);
-    const auto* key = reinterpret_cast<const std::uint64_t*>(t.keys.at(start));
-    for (std::uint32_t i = start; i < end; ++i, row += t.stride, ++key) visit(row, *key, i);
-  }
-}
-
-}  // namespace detail
 
 template <BoundComponent... T, typename F>
 void PinnedView::each(F&& f) const {
@@ -575,9 +557,17 @@ void PinnedView::each(F&& f) const {
   }
   const detail::VersionState* s = state_;
   if constexpr (sizeof...(T) == 1) {
-    detail::scan_rows(s->tables[ids[0]], [&](const std::byte* row, std::uint64_t key, std::uint32_t) {
-      f(Entity::from_bits(key), *reinterpret_cast<const T*>(row)...);
-    });
+    // One component: walk each page's rows as a T array (compile-time stride).
+    using T0 = std::tuple_element_t<0, std::tuple<T...>>;
+    const detail::TableState& t = s->tables[ids[0]];
+    const std::uint32_t n = t.row_count;
+    const std::uint32_t chunk = std::min(1u << t.rows.shift, 1u << t.keys.shift);
+    for (std::uint32_t start = 0; start < n; start += chunk) {
+      const std::uint32_t count = start + chunk < n ? chunk : n - start;
+      const T0* rows = reinterpret_cast<const T0*>(t.rows.at(start));
+      const auto* keys = reinterpret_cast<const std::uint64_t*>(t.keys.at(start));
+      for (std::uint32_t r = 0; r < count; ++r) f(Entity::from_bits(keys[r]), rows[r]);
+    }
   } else {
     // Rows are visited in chunks that stay inside one page of every table involved. When another table
     // holds the same entities in the same rows for a whole chunk (tables filled together, as spawning
