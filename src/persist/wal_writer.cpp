@@ -69,10 +69,16 @@ Status WalWriter::roll_if_covered(std::uint64_t covered_lsn) {
   if (!pending_.empty() || writing_ || !poisoned_.is_ok()) return Status::ok();
   const std::uint64_t next = durable_lsn_.load() + 1;
   if (covered_lsn + 1 != next || segment_ == nullptr || segment_first_lsn_ == next) return Status::ok();
-  if (Status s = open_segment(next); !s.is_ok()) {
-    poisoned_ = Status(StatusCode::kIoError, "WAL " + segment_name(next) + ": " + s.message());
-    return poisoned_;
+  const std::uint64_t capacity = std::max<std::uint64_t>(options_.segment_bytes, kWalHeaderSize + 4096);
+  auto fresh = create_segment(next, capacity);
+  if (!fresh) {
+    // The roll is only an optimisation and the old segment is untouched: keep logging there. The
+    // half-made file must go, or it would later look like a segment with a gap before it.
+    fs_->remove(dir_ + "/" + segment_name(next)).ignore();
+    fs_->sync_dir(dir_).ignore();
+    return Status::ok();
   }
+  adopt_segment(std::move(*fresh), next, capacity);
   return Status::ok();
 }
 
@@ -143,24 +149,31 @@ void WalWriter::fail_all_locked(const Status& s) {
   waiting_.clear();
 }
 
-Status WalWriter::open_segment(std::uint64_t first_lsn) {
-  const std::string name = segment_name(first_lsn);
-  auto file = fs_->create(dir_ + "/" + name);
-  if (!file) return file.status();
-  std::unique_ptr<WritableFile> f = std::move(*file);
-  const std::uint64_t capacity = std::max<std::uint64_t>(options_.segment_bytes, kWalHeaderSize + 4096);
+Result<std::unique_ptr<WritableFile>> WalWriter::create_segment(std::uint64_t first_lsn, std::uint64_t capacity) {
+  ECSDB_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> f, fs_->create(dir_ + "/" + segment_name(first_lsn)));
   // Preallocated (and synced) at creation, so each commit's fdatasync flushes data, not metadata.
   ECSDB_RETURN_IF_ERROR(f->preallocate(capacity));
   ECSDB_RETURN_IF_ERROR(f->write_at(0, encode_segment_header({database_id_, first_lsn, capacity})));
   ECSDB_RETURN_IF_ERROR(f->sync());
   ECSDB_RETURN_IF_ERROR(fs_->sync_dir(dir_));
-  if (segment_) ECSDB_RETURN_IF_ERROR(segment_->close());
+  return f;
+}
+
+void WalWriter::adopt_segment(std::unique_ptr<WritableFile> f, std::uint64_t first_lsn, std::uint64_t capacity) {
+  // Everything written to the old segment was synced before we got here; a failed close loses nothing.
+  if (segment_) segment_->close().ignore();
   segment_ = std::move(f);
   segment_first_lsn_ = first_lsn;
   segment_offset_ = kWalHeaderSize;
   segment_capacity_ = capacity;
   std::lock_guard lock(segments_mu_);
   segments_.push_back(first_lsn);
+}
+
+Status WalWriter::open_segment(std::uint64_t first_lsn) {
+  const std::uint64_t capacity = std::max<std::uint64_t>(options_.segment_bytes, kWalHeaderSize + 4096);
+  ECSDB_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> f, create_segment(first_lsn, capacity));
+  adopt_segment(std::move(f), first_lsn, capacity);
   return Status::ok();
 }
 

@@ -81,6 +81,8 @@ class WalWriter final : public detail::CommitSink {
   void run();
   Status write_batch(const std::vector<std::byte>& bytes, const std::vector<Pending>& records);
   Status open_segment(std::uint64_t first_lsn);
+  Result<std::unique_ptr<WritableFile>> create_segment(std::uint64_t first_lsn, std::uint64_t capacity);
+  void adopt_segment(std::unique_ptr<WritableFile> f, std::uint64_t first_lsn, std::uint64_t capacity);
   void resolve_durable_locked(std::uint64_t lsn);
   void fail_all_locked(const Status& s);
 

@@ -736,7 +736,8 @@ void WriterCore::build_delta(Delta& d) const {
         for (std::uint32_t i = 0; i < u.size; ++i) {
           std::uint64_t key;
           std::memcpy(&key, arena_.data() + u.arena_offset + 8ull * i, sizeof key);
-          touch(u.table, key, false);
+          Touch& t = touch(u.table, key, false);
+          if (t.existed_before) t.replaced = true;  // removed earlier in the transaction, added again
         }
         break;
       case UndoKind::kWriteBytes: {
@@ -763,6 +764,8 @@ void WriterCore::build_delta(Delta& d) const {
     const bool exists = row != kNoRow;
     if (!t.existed_before && !exists) continue;
     if (t.existed_before && exists && !t.replaced && t.mask == 0) continue;
+    // A tag component (no fields) removed and added again: present before and after, nothing to say.
+    if (t.existed_before && exists && info.stride == 0) continue;
     if (d.tables.empty() || d.tables.back().table != t.table) {
       d.tables.emplace_back();
       d.tables.back().table = t.table;
@@ -1050,8 +1053,9 @@ Status WriterCore::apply_delta(const Delta& d) {
       }
     }
     for (const RowUpdate& u : t.updates) {
+      if (working_->find_row_index(t.table, u.key) == kNoRow) return bad("update of a missing row " + describe_key(t.table, u.key));
+      if (info.stride == 0) continue;  // a tag has no bytes to update
       const std::byte* current = working_->find_row(t.table, u.key);
-      if (current == nullptr) return bad("update of a missing row " + describe_key(t.table, u.key));
       row.assign(current, current + info.stride);
       unpack_fields(*info.table, u.field_mask, t.update_bytes.data() + u.offset, row.data());
       do_write(t.table, u.key, 0, info.stride, row.data());

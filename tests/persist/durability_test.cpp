@@ -525,3 +525,77 @@ TEST(CompactionTest, SnapshotCoveringTheWholeLogRetiresTheLiveSegment) {
 
 }  // namespace
 }  // namespace ecsdb::testing
+
+namespace ecsdb::testing {
+namespace {
+
+TEST(ReviewRegressionTest, RemoveThenAddManyInOneTransactionIsLogged) {
+  TempDir dir;
+  const Entity e = [&] {
+    auto db = open_ok(durable(dir.path()));
+    const Entity x = db->writer().create().value();
+    EXPECT_TRUE(db->writer().add(x, Health{1, 1}).is_ok());
+    Transaction t = db->writer().begin();
+    EXPECT_TRUE(t.remove<Health>(x).is_ok());
+    const Health h{9, 9};
+    EXPECT_TRUE(t.add_many<Health>(std::span(&x, 1), std::span(&h, 1)).is_ok());
+    EXPECT_TRUE(t.commit().is_ok());
+    EXPECT_TRUE(db->flush().is_ok());
+    return x;
+  }();
+  auto db = open_ok(durable(dir.path()));
+  ASSERT_NE(db->pin().get<Health>(e), nullptr);
+  EXPECT_EQ(db->pin().get<Health>(e)->hp, 9u) << "the re-added row survives a restart";
+}
+
+TEST(ReviewRegressionTest, TagComponentRemovedAndReaddedReopens) {
+  auto schema = parse_schema(R"(
+[database]
+name = "tags"
+version = "1"
+[tables.frozen]
+parent_table = "entities"
+[[tables.frozen.fields]]
+name = "entity_id"
+type = "u64"
+foreign_key = "entities.id"
+)", "tags.toml").value();
+  TempDir dir;
+  DatabaseOptions o = durable(dir.path());
+  Entity e;
+  {
+    auto db = Database::open(schema, o).value();
+    e = db->writer().create().value();
+    ASSERT_TRUE(db->writer().add_row("frozen", e, {}).is_ok());
+    Transaction t = db->writer().begin();
+    ASSERT_TRUE(t.remove_row("frozen", e.bits()).is_ok());
+    ASSERT_TRUE(t.add_row("frozen", e, {}).is_ok());
+    ASSERT_TRUE(t.commit().is_ok());
+    ASSERT_TRUE(db->flush().is_ok());
+  }
+  auto db = Database::open(schema, o);
+  ASSERT_TRUE(db.has_value()) << db.status().to_string();
+  EXPECT_TRUE((*db)->pin().read_row("frozen", e).has_value());
+}
+
+TEST(ReviewRegressionTest, FailedOptionalWalRollKeepsTheDatabaseWritable) {
+  auto fs = std::make_shared<FaultInjectionFileSystem>();
+  auto db = open_ok(durable("/data", fs));
+  const Entity e = db->writer().create().value();
+  ASSERT_TRUE(db->writer().add(e, Health{1, 1}).is_ok());
+  ASSERT_TRUE(db->flush().is_ok());
+  // The snapshot covers LSNs 1..2; the roll would create the segment starting at 3: make that fail.
+  fs->fail_sync(1, false, persist::segment_name(3));
+  ASSERT_TRUE(db->snapshot().is_ok());
+  EXPECT_TRUE(db->health().is_ok()) << "a failed roll is not a log failure";
+  EXPECT_FALSE(fs->exists("/data/wal/" + persist::segment_name(3))) << "the half-made segment is removed";
+  ASSERT_TRUE(db->writer().update(e, Health{2, 2}).is_ok());
+  ASSERT_TRUE(db->flush().is_ok());
+  fs->simulate_crash();
+  db.reset();
+  auto again = open_ok(durable("/data", fs));
+  EXPECT_EQ(again->pin().get<Health>(e)->hp, 2u);
+}
+
+}  // namespace
+}  // namespace ecsdb::testing

@@ -65,15 +65,17 @@ struct VersionState {
   RegistryState registry;
   std::vector<TableState> tables;     // indexed by Table::id
 
-  // The row of `key` in table `table`, or nullptr when absent or stale.
+  // The row of `key` in table `table`, or nullptr when absent or stale — and always nullptr for a tag
+  // table (no fields, no row bytes): test presence with find_row_index.
   const std::byte* find_row(std::uint16_t table, std::uint64_t key_bits) const noexcept {
     const TableState& t = tables[table];
+    if (t.stride == 0) return nullptr;
     const auto index = static_cast<std::uint32_t>(key_bits);
     if (index >= t.sparse.capacity()) return nullptr;
     // Tables filled in entity order keep row == entity index for most rows. Prefetch that row while the
     // sparse slot loads, so the two cache misses overlap instead of following each other; when the slot
     // says otherwise the prefetch was only wasted bandwidth.
-    const std::byte* guess = index < t.row_count && t.stride != 0 ? t.rows.at(index) : nullptr;
+    const std::byte* guess = index < t.row_count ? t.rows.at(index) : nullptr;
     if (guess != nullptr) __builtin_prefetch(guess);
     const auto* s = reinterpret_cast<const SparseSlot*>(t.sparse.at(index));
     if (s->row == kNoRow || s->generation != static_cast<std::uint32_t>(key_bits >> 32)) return nullptr;
