@@ -431,8 +431,8 @@ Status WriterCore::destroy(Entity e) {
   return Status::ok();
 }
 
-Status WriterCore::add(std::uint16_t table, Entity e, const void* bytes) {
-  ECSDB_RETURN_IF_ERROR(require_txn());
+// Preconditions of one operation, shared by transactions and the undo-free implicit path.
+Status WriterCore::check_add(std::uint16_t table, Entity e) const {
   const TableInfo& info = infos_[table];
   if (info.many || info.table->is_entity_table) {
     return invalid_argument("table '" + info.table->name + "' is not a component table (cardinality one); " +
@@ -443,6 +443,36 @@ Status WriterCore::add(std::uint16_t table, Entity e, const void* bytes) {
     return Status(StatusCode::kAlreadyExists, entity_name(e) + " already has a '" + info.table->name +
                                                   "' component; use update() or put()");
   }
+  return Status::ok();
+}
+
+Status WriterCore::check_write(std::uint16_t table, std::uint64_t key, std::uint32_t offset, std::uint32_t size) const {
+  const TableInfo& info = infos_[table];
+  if (offset > info.stride || size > info.stride - offset) {
+    return invalid_argument("write of " + std::to_string(size) + " bytes at offset " + std::to_string(offset) +
+                            " is outside the " + std::to_string(info.stride) + "-byte row of table '" +
+                            info.table->name + "'");
+  }
+  if (!info.many) ECSDB_RETURN_IF_ERROR(check_alive(Entity::from_bits(key), "update", info.table));
+  if (working_->find_row_index(table, key) == kNoRow) {
+    return not_found(describe_key(table, key) + " has no row in table '" + info.table->name + "'");
+  }
+  return Status::ok();
+}
+
+Status WriterCore::check_remove(std::uint16_t table, std::uint64_t key) const {
+  const TableInfo& info = infos_[table];
+  if (!info.many) ECSDB_RETURN_IF_ERROR(check_alive(Entity::from_bits(key), "remove from", info.table));
+  if (working_->find_row_index(table, key) == kNoRow) {
+    return not_found(describe_key(table, key) + " has no row in table '" + info.table->name + "'");
+  }
+  return Status::ok();
+}
+
+Status WriterCore::add(std::uint16_t table, Entity e, const void* bytes) {
+  ECSDB_RETURN_IF_ERROR(require_txn());
+  ECSDB_RETURN_IF_ERROR(check_add(table, e));
+  const TableInfo& info = infos_[table];
   std::byte* row = do_insert(table, e.bits(), e.bits());
   if (row != nullptr) {
     std::memcpy(row, bytes, info.stride);
@@ -468,27 +498,14 @@ Status WriterCore::update(std::uint16_t table, std::uint64_t key, const void* by
 Status WriterCore::set_bytes(std::uint16_t table, std::uint64_t key, std::uint32_t offset, std::uint32_t size,
                              const void* bytes) {
   ECSDB_RETURN_IF_ERROR(require_txn());
-  const TableInfo& info = infos_[table];
-  if (offset > info.stride || size > info.stride - offset) {
-    return invalid_argument("write of " + std::to_string(size) + " bytes at offset " + std::to_string(offset) +
-                            " is outside the " + std::to_string(info.stride) + "-byte row of table '" +
-                            info.table->name + "'");
-  }
-  if (!info.many) ECSDB_RETURN_IF_ERROR(check_alive(Entity::from_bits(key), "update", info.table));
-  if (working_->find_row_index(table, key) == kNoRow) {
-    return not_found(describe_key(table, key) + " has no row in table '" + info.table->name + "'");
-  }
+  ECSDB_RETURN_IF_ERROR(check_write(table, key, offset, size));
   if (size != 0) do_write(table, key, offset, size, bytes);
   return Status::ok();
 }
 
 Status WriterCore::remove(std::uint16_t table, std::uint64_t key) {
   ECSDB_RETURN_IF_ERROR(require_txn());
-  const TableInfo& info = infos_[table];
-  if (!info.many) ECSDB_RETURN_IF_ERROR(check_alive(Entity::from_bits(key), "remove from", info.table));
-  if (working_->find_row_index(table, key) == kNoRow) {
-    return not_found(describe_key(table, key) + " has no row in table '" + info.table->name + "'");
-  }
+  ECSDB_RETURN_IF_ERROR(check_remove(table, key));
   do_remove(table, key);
   return Status::ok();
 }
@@ -554,11 +571,7 @@ Status WriterCore::implicit_write(ImplicitOp op, std::uint16_t table, std::uint6
   TableState& t = working_->tables[table];
   switch (op) {
     case ImplicitOp::kAdd: {
-      ECSDB_RETURN_IF_ERROR(check_alive(e, "add to", info.table));
-      if (working_->find_row_index(table, key) != kNoRow) {
-        return Status(StatusCode::kAlreadyExists, entity_name(e) + " already has a '" + info.table->name +
-                                                      "' component; use update() or put()");
-      }
+      ECSDB_RETURN_IF_ERROR(check_add(table, e));
       dirty_ = true;
       std::byte* row = storage::insert_row(t, key, key, ctx_);
       entity::set_component_bit(working_->registry, e.index(), table, true, ctx_);
@@ -566,22 +579,12 @@ Status WriterCore::implicit_write(ImplicitOp op, std::uint16_t table, std::uint6
       break;
     }
     case ImplicitOp::kSet: {
-      if (offset > info.stride || size > info.stride - offset) {
-        return invalid_argument("write of " + std::to_string(size) + " bytes at offset " + std::to_string(offset) +
-                                " is outside the " + std::to_string(info.stride) + "-byte row of table '" +
-                                info.table->name + "'");
-      }
-      ECSDB_RETURN_IF_ERROR(check_alive(e, "update", info.table));
-      const std::uint32_t row = working_->find_row_index(table, key);
-      if (row == kNoRow) return not_found(describe_key(table, key) + " has no row in table '" + info.table->name + "'");
-      if (size != 0) std::memcpy(write_row(table, row) + offset, bytes, size);
+      ECSDB_RETURN_IF_ERROR(check_write(table, key, offset, size));
+      if (size != 0) std::memcpy(write_row(table, working_->find_row_index(table, key)) + offset, bytes, size);
       break;
     }
     case ImplicitOp::kRemove: {
-      ECSDB_RETURN_IF_ERROR(check_alive(e, "remove from", info.table));
-      if (working_->find_row_index(table, key) == kNoRow) {
-        return not_found(describe_key(table, key) + " has no row in table '" + info.table->name + "'");
-      }
+      ECSDB_RETURN_IF_ERROR(check_remove(table, key));
       dirty_ = true;
       storage::remove_row(t, key, ctx_);
       entity::set_component_bit(working_->registry, e.index(), table, false, ctx_);

@@ -150,6 +150,9 @@ class WriterCore {
 
   Status require_txn() const;
   Status check_alive(Entity e, std::string_view op, const Table* table) const;
+  Status check_add(std::uint16_t table, Entity e) const;
+  Status check_write(std::uint16_t table, std::uint64_t key, std::uint32_t offset, std::uint32_t size) const;
+  Status check_remove(std::uint16_t table, std::uint64_t key) const;
   std::byte* write_row(std::uint16_t table, std::uint32_t row);  // marks the version dirty
   void index_row(std::uint16_t table, const std::byte* row, int delta);
   void assign_auto_increments(std::uint16_t table, std::byte* row);
