@@ -9,6 +9,13 @@
 
 namespace ecsdb {
 
+namespace {
+// A Transaction that was committed or rolled back has no core: its operations report that.
+Status inactive() {
+  return invalid_argument("transaction is not active (already committed or rolled back, or another one is open)");
+}
+}  // namespace
+
 namespace detail {
 
 std::uint32_t next_type_index() noexcept {
@@ -19,8 +26,6 @@ std::uint32_t next_type_index() noexcept {
   return i;
 }
 
-// A Transaction that was committed or rolled back has no core: its operations report that.
-Status inactive() { return invalid_argument("transaction is not active (already committed or rolled back, or another one is open)"); }
 
 Status txn_add(WriterCore* c, std::uint16_t table, Entity e, const void* bytes) {
   return c == nullptr ? inactive() : c->add(table, e, bytes);
@@ -60,10 +65,6 @@ Status txn_for_each_mut(WriterCore* c, std::uint16_t table, void* ctx,
 
 }  // namespace detail
 
-namespace {
-Status closed() { return invalid_argument("transaction is not active (already committed or rolled back, or another one is open)"); }
-}  // namespace
-
 // ---- Database ----
 
 Database::Database(std::shared_ptr<const Schema> schema, DatabaseOptions options)
@@ -100,7 +101,7 @@ void ReadSet::record(std::uint16_t table, std::uint64_t key, const std::byte* ro
 }
 
 Status Transaction::check_unchanged(const ReadSet& reads) const {
-  if (core_ == nullptr) return closed();
+  if (core_ == nullptr) return inactive();
   for (const ReadSet::Entry& e : reads.entries_) {
     if (e.table == detail::kNoTable) return invalid_argument("read set holds a row of an unbound type");
     const std::byte* now = core_->get(e.table, e.key);
@@ -353,7 +354,7 @@ bool WriterHandle::alive(Entity e) const { return core_->alive(e); }
 
 
 Status Transaction::commit() {
-  if (core_ == nullptr) return closed();
+  if (core_ == nullptr) return inactive();
   detail::WriterCore* core = std::exchange(core_, nullptr);
   return core->commit();
 }
@@ -364,33 +365,33 @@ void Transaction::rollback() noexcept {
 }
 
 Result<Entity> Transaction::create() {
-  if (core_ == nullptr) return closed();
+  if (core_ == nullptr) return inactive();
   return core_->create();
 }
 Status Transaction::create_many(std::size_t n, std::vector<Entity>& out) {
-  if (core_ == nullptr) return closed();
+  if (core_ == nullptr) return inactive();
   return core_->create_many(n, out);
 }
 Status Transaction::destroy(Entity e) {
-  if (core_ == nullptr) return closed();
+  if (core_ == nullptr) return inactive();
   return core_->destroy(e);
 }
 bool Transaction::alive(Entity e) const { return core_ != nullptr && core_->alive(e); }
 
 Status Transaction::remove_child(std::string_view table, RowId row) {
-  if (core_ == nullptr) return closed();
+  if (core_ == nullptr) return inactive();
   ECSDB_ASSIGN_OR_RETURN(const std::uint16_t t, db_->table_id(table));
   return core_->remove(t, row.bits());
 }
 
 Status Transaction::remove_row(std::string_view table, std::uint64_t key) {
-  if (core_ == nullptr) return closed();
+  if (core_ == nullptr) return inactive();
   ECSDB_ASSIGN_OR_RETURN(const std::uint16_t t, db_->table_id(table));
   return core_->remove(t, key);
 }
 
 Status Transaction::add_row(std::string_view table, Entity e, const Row& values) {
-  if (core_ == nullptr) return closed();
+  if (core_ == nullptr) return inactive();
   ECSDB_ASSIGN_OR_RETURN(const std::uint16_t t, db_->table_id(table));
   const detail::TableInfo& info = core_->info(t);
   std::vector<std::byte> row = info.default_row;
@@ -406,7 +407,7 @@ Status Transaction::add_row(std::string_view table, Entity e, const Row& values)
 }
 
 Status Transaction::set_field(std::string_view table, std::uint64_t key, std::string_view field, const Value& value) {
-  if (core_ == nullptr) return closed();
+  if (core_ == nullptr) return inactive();
   ECSDB_ASSIGN_OR_RETURN(const std::uint16_t t, db_->table_id(table));
   const Table& tab = *core_->info(t).table;
   const Field* f = tab.find_field(field);
