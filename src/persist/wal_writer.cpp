@@ -38,8 +38,7 @@ Status WalWriter::start() {
     segment_first_lsn_ = resume_.first_lsn;
     segment_offset_ = resume_.end_offset;
     segment_capacity_ = resume_.capacity;
-    std::lock_guard lock(segments_mu_);
-    segments_.push_back(resume_.first_lsn);
+    live_first_lsn_.store(resume_.first_lsn, std::memory_order_release);
   }
   thread_ = std::thread([this] { run(); });
   return Status::ok();
@@ -50,14 +49,8 @@ Status WalWriter::error() const {
   return poisoned_;
 }
 
-std::vector<std::uint64_t> WalWriter::segment_first_lsns() const {
-  std::lock_guard lock(segments_mu_);
-  return segments_;
-}
-
 std::uint64_t WalWriter::current_segment_first_lsn() const {
-  std::lock_guard lock(segments_mu_);
-  return segments_.empty() ? 0 : segments_.back();
+  return live_first_lsn_.load(std::memory_order_acquire);
 }
 
 Status WalWriter::roll_if_covered(std::uint64_t covered_lsn) {
@@ -166,8 +159,7 @@ void WalWriter::adopt_segment(std::unique_ptr<WritableFile> f, std::uint64_t fir
   segment_first_lsn_ = first_lsn;
   segment_offset_ = kWalHeaderSize;
   segment_capacity_ = capacity;
-  std::lock_guard lock(segments_mu_);
-  segments_.push_back(first_lsn);
+  live_first_lsn_.store(first_lsn, std::memory_order_release);
 }
 
 Status WalWriter::open_segment(std::uint64_t first_lsn) {

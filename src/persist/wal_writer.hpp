@@ -57,8 +57,7 @@ class WalWriter final : public detail::CommitSink {
   std::uint64_t durable_version() const noexcept { return durable_version_.load(std::memory_order_acquire); }
   std::uint64_t bytes_appended() const noexcept { return bytes_appended_.load(std::memory_order_relaxed); }
   Status error() const;
-  // First LSNs of the segments this writer created or continued, oldest first (for compaction).
-  std::vector<std::uint64_t> segment_first_lsns() const;
+  // First LSN of the segment being written (0 before the first record): compaction never retires it.
   std::uint64_t current_segment_first_lsn() const;
   // After a snapshot covering every record up to `covered_lsn`: when that is all the log holds and the
   // flush thread is idle, start a fresh segment now so the covered one can be retired (recovery then
@@ -109,8 +108,7 @@ class WalWriter final : public detail::CommitSink {
   std::uint64_t segment_first_lsn_ = 0;
   std::uint64_t segment_offset_ = 0;
   std::uint64_t segment_capacity_ = 0;
-  mutable std::mutex segments_mu_;
-  std::vector<std::uint64_t> segments_;  // guarded by segments_mu_
+  std::atomic<std::uint64_t> live_first_lsn_{0};  // segment_first_lsn_, readable from other threads
 
   std::atomic<std::uint64_t> durable_lsn_{0};
   std::atomic<std::uint64_t> durable_version_{0};

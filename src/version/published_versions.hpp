@@ -55,9 +55,6 @@ class PublishedVersions {
   // Writer: makes `next` the current version. `retired` holds what the writer replaced while building it.
   void publish(std::unique_ptr<detail::VersionState> next, storage::RetireList&& retired);
   void reclaim();
-  const detail::VersionState* current_for_writer() const noexcept {
-    return current_.load(std::memory_order_relaxed);
-  }
   VersionMetrics metrics() const;
 
  private:
