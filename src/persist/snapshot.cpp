@@ -4,10 +4,10 @@
 #include <xxhash.h>
 
 #include <chrono>
-#include <cstdio>
 #include <cstring>
 
 #include "persist/byte_io.hpp"
+#include "persist/numbered_file_name.hpp"
 #include "persist/wal_format.hpp"
 #include "storage/table_ops.hpp"
 #include "txn/writer_core.hpp"
@@ -87,21 +87,9 @@ Status corrupt(const std::string& name, std::uint64_t offset, const std::string&
 
 }  // namespace
 
-std::string snapshot_name(std::uint64_t version) {
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "snap-%020llu.ecss", static_cast<unsigned long long>(version));
-  return buf;
-}
+std::string snapshot_name(std::uint64_t version) { return numbered_file_name("snap-", version, ".ecss"); }
 
-std::uint64_t parse_snapshot_name(const std::string& name) {
-  if (name.size() != 30 || name.rfind("snap-", 0) != 0 || name.substr(25) != ".ecss") return 0;
-  std::uint64_t v = 0;
-  for (std::size_t i = 5; i < 25; ++i) {
-    if (name[i] < '0' || name[i] > '9') return 0;
-    v = v * 10 + static_cast<std::uint64_t>(name[i] - '0');
-  }
-  return v;
-}
+std::uint64_t parse_snapshot_name(const std::string& name) { return parse_numbered_file_name(name, "snap-", ".ecss"); }
 
 Result<SnapshotInfo> write_snapshot(FileSystem& fs, const std::string& dir, const PinnedView& view,
                                     std::uint64_t database_id) {

@@ -3,10 +3,10 @@
 #define XXH_STATIC_LINKING_ONLY  // XXH3_state_t on the stack
 #include <xxhash.h>
 
-#include <cstdio>
 #include <cstring>
 
 #include "persist/byte_io.hpp"
+#include "persist/numbered_file_name.hpp"
 
 namespace ecsdb::persist {
 
@@ -65,20 +65,8 @@ void append_record(std::vector<std::byte>& out, std::uint64_t lsn, std::span<con
   w.patch_u64(start + 16, sum);
 }
 
-std::string segment_name(std::uint64_t first_lsn) {
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "wal-%020llu.log", static_cast<unsigned long long>(first_lsn));
-  return buf;
-}
+std::string segment_name(std::uint64_t first_lsn) { return numbered_file_name("wal-", first_lsn, ".log"); }
 
-std::uint64_t parse_segment_name(const std::string& name) {
-  if (name.size() != 28 || name.rfind("wal-", 0) != 0 || name.substr(24) != ".log") return 0;
-  std::uint64_t v = 0;
-  for (std::size_t i = 4; i < 24; ++i) {
-    if (name[i] < '0' || name[i] > '9') return 0;
-    v = v * 10 + static_cast<std::uint64_t>(name[i] - '0');
-  }
-  return v;
-}
+std::uint64_t parse_segment_name(const std::string& name) { return parse_numbered_file_name(name, "wal-", ".log"); }
 
 }  // namespace ecsdb::persist
