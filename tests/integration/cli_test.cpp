@@ -2,10 +2,8 @@
 // shell, checked on exit code (DESIGN.md §5: 0 ok, 1 runtime error, 2 usage or validation error) and output.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -15,6 +13,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/cli_runner.hpp"
+
 namespace ecsdb::testing {
 namespace {
 
@@ -23,26 +23,6 @@ using ::testing::HasSubstr;
 
 constexpr int kExitOk = 0;
 constexpr int kExitInvalid = 2;
-
-struct CliRun {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-// Single-quotes `s` for /bin/sh, so paths with spaces or quotes reach the tool intact.
-std::string shell_quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // A directory of its own per test process, removed at exit: ctest runs the tests of this binary in parallel.
 class TempDir {
@@ -65,28 +45,7 @@ const TempDir& temp_dir() {
   return dir;
 }
 
-// Runs `ecsdb args...`; stdout is read through the pipe, stderr through a file so the two stay apart.
-CliRun run_cli(const std::vector<std::string>& args) {
-  static int runs = 0;
-  const fs::path err_file = temp_dir().path() / ("stderr_" + std::to_string(runs++) + ".txt");
-  std::string command = shell_quote(ECSDB_CLI);
-  // Appended piecewise: g++ 12 warns falsely (-Wrestrict) on "literal" + std::string temporaries.
-  for (const std::string& a : args) command.append(" ").append(shell_quote(a));
-  command.append(" 2>").append(shell_quote(err_file.string()));
-
-  CliRun run;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) {
-    ADD_FAILURE() << "popen failed: " << command;
-    return run;
-  }
-  char buf[4096];
-  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, pipe)) > 0;) run.out.append(buf, n);
-  const int status = ::pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  run.err = read_file(err_file);
-  return run;
-}
+CliRun run_cli(const std::vector<std::string>& args) { return testing::run_cli(ECSDB_CLI, args, temp_dir().path()); }
 
 std::string game_schema() { return std::string(ECSDB_SOURCE_DIR) + "/examples/schemas/game.toml"; }
 
@@ -189,7 +148,7 @@ TEST(CliTest, CodegenWritesTheOutputFile) {
   const fs::path header = temp_dir().path() / "game_components.hpp";
   const CliRun r = run_cli({"codegen", game_schema(), "-o", header.string()});
   ASSERT_EQ(r.exit_code, kExitOk) << r.err;
-  EXPECT_THAT(read_file(header), HasSubstr("ECSDB_COMPONENT"));
+  EXPECT_THAT(read_text_file(header), HasSubstr("ECSDB_COMPONENT"));
   EXPECT_FALSE(fs::exists(header.string() + ".tmp")) << "the temporary file is renamed into place";
 }
 

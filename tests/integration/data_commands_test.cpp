@@ -4,20 +4,17 @@
 // error); 2 is kept for bad arguments and directories that are not data directories.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "ecsdb/database.hpp"
+#include "support/cli_runner.hpp"
 
 namespace ecsdb::testing {
 
@@ -35,18 +32,6 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-struct CliRun {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string shell_quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
 std::string game_schema() { return std::string(ECSDB_SOURCE_DIR) + "/examples/schemas/game.toml"; }
 
 class DataCommandsTest : public ::testing::Test {
@@ -63,24 +48,7 @@ class DataCommandsTest : public ::testing::Test {
     fs::remove_all(root_, ignored);
   }
 
-  CliRun run_cli(const std::vector<std::string>& args) {
-    const fs::path err_file = root_ / ("stderr_" + std::to_string(runs_++) + ".txt");
-    std::string command = shell_quote(ECSDB_CLI);
-    for (const std::string& a : args) command.append(" ").append(shell_quote(a));
-    command.append(" 2>").append(shell_quote(err_file.string()));
-    CliRun run;
-    FILE* pipe = ::popen(command.c_str(), "r");
-    if (pipe == nullptr) return run;
-    char buf[4096];
-    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, pipe)) > 0;) run.out.append(buf, n);
-    const int status = ::pclose(pipe);
-    run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    std::ifstream in(err_file);
-    std::ostringstream s;
-    s << in.rdbuf();
-    run.err = s.str();
-    return run;
-  }
+  CliRun run_cli(const std::vector<std::string>& args) { return testing::run_cli(ECSDB_CLI, args, root_); }
 
   using State = std::map<std::uint64_t, std::uint32_t>;  // entity bits -> hp
 
@@ -140,7 +108,6 @@ class DataCommandsTest : public ::testing::Test {
   }
 
   fs::path root_;
-  int runs_ = 0;
 };
 
 TEST_F(DataCommandsTest, InspectListsSnapshotsSegmentsArchiveAndPlan) {
