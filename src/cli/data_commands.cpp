@@ -601,6 +601,25 @@ Status require_empty_target(const std::string& dir) {
   return Status::ok();
 }
 
+// The output directory of a restore (empty or absent before it): removed again unless the restore
+// succeeds, so a failed restore never leaves a half-written data directory that looks usable.
+class RestoreTarget {
+ public:
+  explicit RestoreTarget(std::string dir) : dir_(std::move(dir)) {}
+  RestoreTarget(const RestoreTarget&) = delete;
+  RestoreTarget& operator=(const RestoreTarget&) = delete;
+  ~RestoreTarget() {
+    if (done_) return;
+    std::error_code ec;
+    stdfs::remove_all(dir_, ec);
+  }
+  void keep() noexcept { done_ = true; }
+
+ private:
+  std::string dir_;
+  bool done_ = false;
+};
+
 int restore_from_snapshot(const RestoreArgs& args) {
   auto fs = posix_file_system();
   if (Status s = require_empty_target(args.out); !s.is_ok()) return report("restore", s);
@@ -613,6 +632,7 @@ int restore_from_snapshot(const RestoreArgs& args) {
                                               (*schema)->source));
   }
   const persist::SnapshotInfo& info = raw->info;
+  RestoreTarget target(args.out);
   Status s = make_layout(*fs, args.out);
   if (s.is_ok()) s = persist::write_identity(*fs, args.out, {info.database_id, info.layout_hash});
   if (s.is_ok()) s = write_file_atomic(*fs, args.out + "/snapshots/" + persist::snapshot_name(info.version), raw->bytes);
@@ -628,6 +648,7 @@ int restore_from_snapshot(const RestoreArgs& args) {
   }
   std::cout << "restored version " << info.version << " (" << (*db)->pin().entity_count() << " entities) from "
             << args.snapshot << " into " << args.out << "\n";
+  target.keep();
   return kExitOk;
 }
 
@@ -658,6 +679,7 @@ int restore_point_in_time(const RestoreArgs& args) {
     base = std::move(*loaded);
     break;
   }
+  RestoreTarget target(args.out);
   Status s = make_layout(*fs, args.out);
   if (s.is_ok()) s = copy_file(*fs, args.from + "/IDENTITY", args.out + "/IDENTITY");
   if (s.is_ok() && base) s = write_file_atomic(*fs, args.out + "/snapshots/" + persist::snapshot_name(base->info.version), base->bytes);
@@ -674,12 +696,9 @@ int restore_point_in_time(const RestoreArgs& args) {
     o.recover_until_unix_ns = until_ns;
     auto db = Database::open(*schema, o);
     if (!db) return report("restore", db.status());
+    // The published version is that of the last commit at or before the target (recovery refuses a
+    // target past the end of the log): the state at --to-version V is the state after it.
     version = (*db)->published_version();
-    if (args.to_version != 0 && version != args.to_version) {
-      return report("restore", Status(StatusCode::kNotFound, "version " + std::to_string(args.to_version) +
-                                                                 " is not reachable from " + args.from + ": the log ends at version " +
-                                                                 std::to_string(version)));
-    }
     if (Status snap = (*db)->snapshot(); !snap.is_ok()) return report("restore", snap);
   }
   // The copied log runs past the target: it must not be replayed when the new directory is opened.
@@ -694,7 +713,13 @@ int restore_point_in_time(const RestoreArgs& args) {
   }
   if (Status r = fs->sync_dir(args.out + "/wal"); !r.is_ok()) return report("restore", r);
   if (Status r = fs->sync_dir(args.out + "/snapshots"); !r.is_ok()) return report("restore", r);
-  std::cout << "restored version " << version << " from " << args.from << " into " << args.out << "\n";
+  if (args.to_version != 0 && version != args.to_version) {
+    std::cout << "restored the state of version " << args.to_version << " (its last commit is in version " << version
+              << ") from " << args.from << " into " << args.out << "\n";
+  } else {
+    std::cout << "restored version " << version << " from " << args.from << " into " << args.out << "\n";
+  }
+  target.keep();
   return kExitOk;
 }
 

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <filesystem>
+#include <random>
+#include <set>
 #include <utility>
 
 #include "persist/file_system_errors.hpp"
@@ -90,6 +92,7 @@ FaultInjectionFileSystem::~FaultInjectionFileSystem() = default;
 
 Result<std::unique_ptr<WritableFile>> FaultInjectionFileSystem::create(const std::string& path) {
   std::lock_guard lock(mu_);
+  if (powered_off_) return io_error("create", path, EIO, "injected: power is off");
   const std::string normal = normalize(path);
   if (dirs_.contains(normal)) return io_error("create", path, EISDIR);
   const auto [dir_path, name] = split(normal);
@@ -136,6 +139,7 @@ Result<std::uint64_t> FaultInjectionFileSystem::file_size(const std::string& pat
 
 Status FaultInjectionFileSystem::truncate(const std::string& path, std::uint64_t size) {
   std::lock_guard lock(mu_);
+  if (powered_off_) return io_error("truncate", path, EIO, "injected: power is off");
   const std::string normal = normalize(path);
   if (dirs_.contains(normal)) return io_error("truncate", path, EISDIR);
   const std::shared_ptr<Node> node = find_node(normal);
@@ -153,6 +157,7 @@ Status FaultInjectionFileSystem::truncate(const std::string& path, std::uint64_t
 
 Status FaultInjectionFileSystem::rename(const std::string& from, const std::string& to) {
   std::lock_guard lock(mu_);
+  if (powered_off_) return io_error("rename", from, EIO, "injected: power is off");
   const std::string what = from + " -> " + to;
   const std::string from_normal = normalize(from);
   const std::string to_normal = normalize(to);
@@ -174,6 +179,7 @@ Status FaultInjectionFileSystem::rename(const std::string& from, const std::stri
 
 Status FaultInjectionFileSystem::remove(const std::string& path) {
   std::lock_guard lock(mu_);
+  if (powered_off_) return io_error("remove", path, EIO, "injected: power is off");
   const std::string normal = normalize(path);
   if (dirs_.contains(normal)) return io_error("remove", path, EISDIR);
   const auto [dir_path, name] = split(normal);
@@ -218,6 +224,7 @@ Status FaultInjectionFileSystem::create_dirs(const std::string& dir) {
 
 Status FaultInjectionFileSystem::sync_dir(const std::string& dir) {
   std::lock_guard lock(mu_);
+  ECSDB_RETURN_IF_ERROR(power_check("sync_dir", dir, true));
   ++counters_.dir_syncs;
   Dir* d = find_dir(normalize(dir));
   if (d == nullptr) return io_error("sync_dir", dir, ENOENT);
@@ -292,6 +299,80 @@ Status FaultInjectionFileSystem::truncate_durable(const std::string& path, std::
 
 void FaultInjectionFileSystem::simulate_crash() {
   std::lock_guard lock(mu_);
+  crash_locked("crash");
+}
+
+void FaultInjectionFileSystem::simulate_power_loss(std::uint64_t seed) {
+  std::lock_guard lock(mu_);
+  persist_random_pages_locked(seed);
+  crash_locked("power loss (seed " + std::to_string(seed) + ")");
+  powered_off_ = true;
+}
+
+void FaultInjectionFileSystem::power_loss_at(std::uint64_t nth, std::uint64_t seed) {
+  std::lock_guard lock(mu_);
+  power_loss_in_ = std::max<std::uint64_t>(nth, 1);
+  power_loss_seed_ = seed;
+}
+
+void FaultInjectionFileSystem::power_on() {
+  std::lock_guard lock(mu_);
+  powered_off_ = false;
+  power_loss_in_ = 0;
+}
+
+bool FaultInjectionFileSystem::powered_off() const {
+  std::lock_guard lock(mu_);
+  return powered_off_;
+}
+
+Status FaultInjectionFileSystem::power_check(std::string_view operation, const std::string& path, bool is_sync) {
+  // Armed power losses strike just before a sync: the moment when the most unsynced data is in flight.
+  if (is_sync && !powered_off_ && power_loss_in_ != 0 && --power_loss_in_ == 0) {
+    persist_random_pages_locked(power_loss_seed_);
+    crash_locked("power loss at " + std::string(operation) + " " + path + " (seed " + std::to_string(power_loss_seed_) + ")");
+    powered_off_ = true;
+  }
+  if (powered_off_) return io_error(operation, path, EIO, "injected: power is off");
+  return Status::ok();
+}
+
+void FaultInjectionFileSystem::persist_random_pages_locked(std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  // Every inode once, also those reachable only through a durable entry (removed or renamed since).
+  std::set<Node*> seen;
+  for (auto& [dir_path, dir] : dirs_) {
+    for (auto* entries : {&dir.entries, &dir.durable_entries}) {
+      for (auto& [name, node] : *entries) {
+        if (!seen.insert(node.get()).second) continue;
+        std::set<std::uint64_t> pages;
+        for (const auto& [begin, end] : node->dirty) {
+          const std::uint64_t stop = std::min<std::uint64_t>(end, node->current.size());
+          for (std::uint64_t p = begin / kPageSize; p * kPageSize < stop; ++p) pages.insert(p);
+        }
+        for (const std::uint64_t p : pages) {
+          if (rng() % 2 == 0) {
+            ++counters_.pages_lost;
+            continue;
+          }
+          ++counters_.pages_kept;
+          // Only the bytes written since the last sync change: the rest of the page is already durable.
+          for (const auto& [begin, end] : node->dirty) {
+            const std::uint64_t lo = std::max(begin, p * kPageSize);
+            const std::uint64_t hi = std::min({end, (p + 1) * kPageSize, static_cast<std::uint64_t>(node->current.size())});
+            if (lo >= hi) continue;
+            if (node->durable.size() < hi) node->durable.resize(hi);
+            std::copy(node->current.begin() + static_cast<std::ptrdiff_t>(lo),
+                      node->current.begin() + static_cast<std::ptrdiff_t>(hi),
+                      node->durable.begin() + static_cast<std::ptrdiff_t>(lo));
+          }
+        }
+      }
+    }
+  }
+}
+
+void FaultInjectionFileSystem::crash_locked(const std::string& what) {
   ++counters_.crashes;
   ++epoch_;
   std::uint64_t lost_entries = 0;
@@ -312,7 +393,7 @@ void FaultInjectionFileSystem::simulate_crash() {
       node->min_size_since_sync = node->durable.size();
     }
   }
-  log("crash #" + std::to_string(counters_.crashes) + ": lost unsynced data of " + std::to_string(lost_files) +
+  log(what + " #" + std::to_string(counters_.crashes) + ": lost unsynced data of " + std::to_string(lost_files) +
       " files and " + std::to_string(lost_entries) + " unsynced directory entries");
 }
 
@@ -404,6 +485,7 @@ Status FaultInjectionFileSystem::check_file(const File& file, std::string_view o
 }
 
 Status FaultInjectionFileSystem::write_locked(File& file, std::uint64_t offset, std::span<const std::byte> data) {
+  ECSDB_RETURN_IF_ERROR(power_check("write", file.path_, false));
   ECSDB_RETURN_IF_ERROR(check_file(file, "write"));
   ++counters_.writes;
   const std::optional<Rule> rule = match_rule(Op::kWrite, file.path_);
@@ -453,6 +535,7 @@ Status FaultInjectionFileSystem::write_locked(File& file, std::uint64_t offset, 
 }
 
 Status FaultInjectionFileSystem::sync_locked(File& file) {
+  ECSDB_RETURN_IF_ERROR(power_check("sync", file.path_, true));
   ECSDB_RETURN_IF_ERROR(check_file(file, "sync"));
   ++counters_.syncs;
   Node& node = *file.node_;
@@ -480,6 +563,7 @@ Status FaultInjectionFileSystem::sync_locked(File& file) {
 }
 
 Status FaultInjectionFileSystem::preallocate_locked(File& file, std::uint64_t bytes) {
+  if (powered_off_) return io_error("preallocate", file.path_, EIO, "injected: power is off");
   ECSDB_RETURN_IF_ERROR(check_file(file, "preallocate"));
   Node& node = *file.node_;
   if (bytes <= node.current.size()) return Status::ok();

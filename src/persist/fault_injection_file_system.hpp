@@ -16,6 +16,13 @@
 //  * Directories themselves (create_dirs) are durable at once: the model is about files, not mkdir.
 //  * simulate_crash() reverts everything to the durable state, and every WritableFile opened before it
 //    fails from then on (a process does not keep its descriptors across a crash).
+//  * simulate_power_loss(seed) is harsher, as a real disk is: the kernel may have written back any part
+//    of the unsynced data before the power went, in any order. Each 4 KiB page holding unsynced bytes
+//    reaches the durable state or not, at random (seeded); a kept page past the durable end extends it
+//    (zeros in between). Then, as after a crash, unsynced directory entries are lost.
+//    power_loss_at(n, seed) does that just before the n-th sync or sync_dir from now (when the most
+//    unsynced data is in flight), and the file system then refuses every change (EIO, "power is off")
+//    until power_on(): a dead machine writes nothing more.
 //
 // Faults: each rule counts matching operations from the moment it is set ("the n-th write from now",
 // 1 = the next one) and may be limited to paths containing a substring. Fired faults are counted
@@ -60,7 +67,9 @@ struct FaultCounters {
   std::uint64_t no_space = 0;         // set_space_limit refusals (writes, preallocate, truncate)
   std::uint64_t bit_flips = 0;        // corrupt
   std::uint64_t torn_files = 0;       // truncate_durable
-  std::uint64_t crashes = 0;          // simulate_crash
+  std::uint64_t crashes = 0;          // simulate_crash and simulate_power_loss
+  std::uint64_t pages_kept = 0;       // unsynced pages that survived a simulated power loss
+  std::uint64_t pages_lost = 0;       // unsynced pages that did not
 };
 
 class FaultInjectionFileSystem final : public FileSystem {
@@ -111,6 +120,15 @@ class FaultInjectionFileSystem final : public FileSystem {
   Status truncate_durable(const std::string& path, std::uint64_t size);
   // Power loss: everything reverts to the durable state, open WritableFiles go stale. Rules stay set.
   void simulate_crash();
+  // Power loss during write-back: a random subset of the unsynced 4 KiB pages persists (see the model).
+  // The power stays off (every change fails) until power_on().
+  void simulate_power_loss(std::uint64_t seed);
+  // simulate_power_loss(seed) just before the n-th sync or sync_dir from now (that operation fails);
+  // every later change fails until power_on().
+  void power_loss_at(std::uint64_t nth, std::uint64_t seed);
+  void power_on();
+  bool powered_off() const;
+  static constexpr std::uint64_t kPageSize = 4096;
 
   // ---- Inspection (for tests) ----
 
@@ -158,6 +176,10 @@ class FaultInjectionFileSystem final : public FileSystem {
   Status sync_locked(File& file);
   Status preallocate_locked(File& file, std::uint64_t bytes);
   Status check_file(const File& file, std::string_view operation) const;
+  // Counts a sync/sync_dir toward power_loss_at; fails any change once the power is off.
+  Status power_check(std::string_view operation, const std::string& path, bool is_sync);
+  void crash_locked(const std::string& what);
+  void persist_random_pages_locked(std::uint64_t seed);
   void add_rule(Op op, std::uint64_t nth, bool sticky, std::optional<std::size_t> keep_bytes,
                 std::string path_contains);  // takes mu_
   void log(std::string line);
@@ -167,6 +189,9 @@ class FaultInjectionFileSystem final : public FileSystem {
   std::vector<Rule> rules_;
   std::optional<std::uint64_t> space_limit_;
   std::uint64_t epoch_ = 0;          // bumped by simulate_crash; files from an older epoch are stale
+  std::uint64_t power_loss_in_ = 0;  // operations until power_loss_at fires (0 = not armed)
+  std::uint64_t power_loss_seed_ = 0;
+  bool powered_off_ = false;
   FaultCounters counters_;
   std::vector<std::string> log_;
 };

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <random>
 
 #include "persist/byte_io.hpp"
@@ -140,7 +141,8 @@ Status Persistence::recover() {
     break;
   }
 
-  // 2. Replay the WAL after the snapshot, one transaction per record.
+  // 2. Replay the WAL after the snapshot, one transaction per record, published once at the end (a publish
+  // per record would copy pages for versions nobody can see).
   persist::WalScanOptions scan_options;
   scan_options.after_lsn = lsn;
   scan_options.database_id = database_id_;
@@ -150,6 +152,7 @@ Status Persistence::recover() {
   std::uint64_t replayed_lsn = lsn;
   const bool targeted = options_.recover_until_version != 0 || options_.recover_until_unix_ns != 0;
   bool past_target = false;
+  core.defer_publish(true);
   auto scan = persist::scan_wal(*fs_, wal_dir_, schema, scan_options, [&](std::uint64_t rec_lsn, persist::DecodedDelta& rec) -> Status {
     if (targeted && (past_target ||
                      (options_.recover_until_version != 0 && rec.delta.version > options_.recover_until_version) ||
@@ -167,11 +170,22 @@ Status Persistence::recover() {
     version = std::max(version, rec.delta.version);
     return core.commit();
   });
+  core.defer_publish(false);
   if (!scan) return scan.status();
   for (const std::string& n : scan->notes) note(n);
+  // (UINT64_MAX means "all of it, read-only": `ecsdb dump` opens a copy that way.)
+  const std::uint64_t target = options_.recover_until_version;
+  if (target != 0 && target != std::numeric_limits<std::uint64_t>::max() &&
+      std::max(version, scan->last_version) < target) {
+    return Status(StatusCode::kNotFound, "version " + std::to_string(options_.recover_until_version) +
+                                             " is not reachable: the log ends at version " +
+                                             std::to_string(std::max(version, scan->last_version)));
+  }
   lsn = targeted ? replayed_lsn : std::max(lsn, scan->last_lsn);
   note("replayed " + std::to_string(replayed) + " WAL records; next LSN " + std::to_string(lsn + 1));
   core.finish_load();
+  // The recovered state is published as the version of the last record replayed (or of the snapshot):
+  // version numbers are what replicas resume from, so they must mean the same thing after a restart.
   core.resume_after(lsn, version);
   if (targeted) {
     note("point-in-time recovery to version " + std::to_string(db_.published_version()) +
@@ -181,11 +195,9 @@ Status Persistence::recover() {
     return Status::ok();
   }
 
-  // 3. Log from here on. Continue the last segment if it has room, else start a new one.
-  persist::WalResume resume = scan->resume;
-  if (!resume.segment.empty() && resume.first_lsn > lsn + 1) resume = {};
+  // 3. Log from here on, in a fresh segment (never inside one that recovery read: see WalWriter).
   persist::WalWriterOptions wo{options_.durability, options_.async_flush_ms, options_.wal_segment_bytes};
-  wal_ = std::make_unique<persist::WalWriter>(fs_, wal_dir_, schema, database_id_, wo, lsn, db_.published_version(), resume);
+  wal_ = std::make_unique<persist::WalWriter>(fs_, wal_dir_, schema, database_id_, wo, lsn, db_.published_version());
   ECSDB_RETURN_IF_ERROR(wal_->start());
   core.set_sink(wal_.get());
   return Status::ok();

@@ -12,46 +12,71 @@ namespace {
 
 struct RecordView {
   std::uint64_t lsn;
+  std::uint32_t batch_index;
   std::span<const std::byte> payload;
   std::uint64_t size;  // including header and padding
 };
 
-// The record at `offset`, or nullopt-like (size 0) when there is none / it is invalid.
-bool read_record(std::span<const std::byte> file, std::uint64_t offset, RecordView& out, bool& zero) {
-  zero = false;
+enum class Slot { kValid, kZero, kBad };
+
+bool all_zero(std::span<const std::byte> bytes) {
+  return std::all_of(bytes.begin(), bytes.end(), [](std::byte b) { return b == std::byte{0}; });
+}
+
+// What lies at `offset`: a valid record (in `out`), zeros (no record), or something that is not a record.
+Slot read_record(std::span<const std::byte> file, std::uint64_t offset, const SegmentHeader& segment, RecordView& out) {
   if (offset + kRecordHeaderSize > file.size()) {
     // The writer rolls to a new segment when the next record does not fit, so a full segment may end in
     // 8 or 16 bytes of preallocated zeros: that is the end of its records, not a bad one.
-    zero = std::all_of(file.begin() + static_cast<std::ptrdiff_t>(std::min<std::uint64_t>(offset, file.size())),
-                       file.end(), [](std::byte b) { return b == std::byte{0}; });
-    return false;
+    return all_zero(file.subspan(std::min<std::uint64_t>(offset, file.size()))) ? Slot::kZero : Slot::kBad;
   }
-  ByteReader r(file.subspan(offset, kRecordHeaderSize));
-  const std::uint32_t length = r.u32();
-  const std::uint32_t flags = r.u32();
-  const std::uint64_t lsn = r.u64();
-  const std::uint64_t sum = r.u64();
-  if (length == 0 && flags == 0 && lsn == 0 && sum == 0) {
-    zero = true;
-    return false;
-  }
-  if (length == 0 || length > kMaxRecordPayload || flags != 0) return false;
-  const std::uint64_t size = record_size(length);
-  if (offset + size > file.size()) return false;
-  auto payload = file.subspan(offset + kRecordHeaderSize, length);
-  if (checksum64(file.subspan(offset, 16), payload) != sum) return false;
-  out = {lsn, payload, size};
-  return true;
+  const auto header = file.subspan(offset, kRecordHeaderSize);
+  if (all_zero(header)) return Slot::kZero;
+  const RecordHeader h = read_record_header(header);
+  if (h.length == 0 || h.length > kMaxRecordPayload) return Slot::kBad;
+  const std::uint64_t size = record_size(h.length);
+  if (offset + size > file.size()) return Slot::kBad;
+  const auto payload = file.subspan(offset + kRecordHeaderSize, h.length);
+  if (!record_checksum_ok(segment, header, payload)) return Slot::kBad;
+  out = {h.lsn, h.batch_index, payload, size};
+  return Slot::kValid;
 }
 
-// Whether any valid record with an LSN after `after` starts past `from` (8-byte steps).
-bool valid_record_after(std::span<const std::byte> file, std::uint64_t from, std::uint64_t after) {
-  for (std::uint64_t off = (from + 7) & ~std::uint64_t{7}; off + kRecordHeaderSize <= file.size(); off += 8) {
-    RecordView rv;
-    bool zero;
-    if (read_record(file, off, rv, zero) && rv.lsn > after) return true;
+// One past the last non-zero byte at or after `from` (== `from` when only zeros follow). Word-wise: a
+// segment is mostly preallocated zeros, and this runs over all of them at every open.
+std::uint64_t nonzero_end(std::span<const std::byte> file, std::uint64_t from) {
+  std::uint64_t end = file.size();
+  while (end > from && end % 8 != 0 && file[end - 1] == std::byte{0}) --end;
+  if (end % 8 == 0) {
+    while (end >= from + 8) {
+      std::uint64_t word;
+      std::memcpy(&word, file.data() + end - 8, 8);
+      if (word != 0) break;
+      end -= 8;
+    }
   }
-  return false;
+  while (end > from && file[end - 1] == std::byte{0}) --end;
+  return end;
+}
+
+// The newest segment has no valid record at `offset`, where LSN `expected` would be. Returns why that
+// cannot be the unsynced tail of the log, or "" when it can. After a power loss any subset of the sectors
+// of the last group-commit write (never synced, so never acknowledged) may be on disk, and everything
+// before that write was synced. So the log may end here unless a valid record of a LATER write follows
+// (its first LSN, LSN - batch index, is past `expected`): that write was issued only after the damaged
+// one had been synced, so synced data was lost. Damage inside the last write itself cannot be told from a
+// lost write (a sector that never reached the disk and a sector that rotted look alike): it is cut.
+std::string tail_damage(std::span<const std::byte> file, std::uint64_t offset, const SegmentHeader& segment,
+                        std::uint64_t expected, std::uint64_t end) {
+  for (std::uint64_t off = (offset + 8) & ~std::uint64_t{7}; off + kRecordHeaderSize <= end; off += 8) {
+    RecordView rv;
+    if (read_record(file, off, segment, rv) != Slot::kValid) continue;
+    if (rv.lsn < expected || rv.lsn - rv.batch_index > expected) {
+      return "a record of a later write (LSN " + std::to_string(rv.lsn) + " at offset " + std::to_string(off) +
+             ") follows it, so the damaged data had been synced";
+    }
+  }
+  return {};
 }
 
 std::string at(const std::string& name, std::uint64_t offset) {
@@ -69,6 +94,7 @@ Result<WalScan> scan_wal(FileSystem& fs, const std::string& dir, const Schema& s
     if (const std::uint64_t first = parse_segment_name(n); first != 0) segments.emplace_back(first, n);
   }
   std::sort(segments.begin(), segments.end());
+  std::size_t dropped_from = segments.size();  // segments from here on are past a truncation
   std::uint64_t expected = 0;  // next LSN expected; 0 = take the first segment's
   scan.last_lsn = options.after_lsn;
   // Segments wholly before `after_lsn` (the next one starts at or before after_lsn + 1) need not be read;
@@ -100,12 +126,12 @@ Result<WalScan> scan_wal(FileSystem& fs, const std::string& dir, const Schema& s
       ECSDB_RETURN_IF_ERROR(ensure(file_size));
       if (last_segment && options.truncate_at_corruption) {
         scan.notes.push_back("ignored unreadable last segment " + name + ": " + why);
+        dropped_from = si;
         break;
       }
       // A crash while creating the newest segment leaves its header unwritten (zeros): nothing was
       // acknowledged in it yet, so it is a torn tail like any other.
-      const bool all_zero = std::all_of(file.begin(), file.end(), [](std::byte b) { return b == std::byte{0}; });
-      if (last_segment && all_zero) {
+      if (last_segment && all_zero(file)) {
         scan.notes.push_back("removed empty segment " + name + " (crash while it was being created)");
         if (options.repair) ECSDB_RETURN_IF_ERROR(fs.remove(path));
         break;
@@ -137,78 +163,95 @@ Result<WalScan> scan_wal(FileSystem& fs, const std::string& dir, const Schema& s
     bool stop_scan = false;
     for (;;) {
       RecordView rv;
-      bool zero = false;
       ECSDB_RETURN_IF_ERROR(ensure(offset + kRecordHeaderSize));
       if (file.size() >= offset + kRecordHeaderSize) {
         std::uint32_t length;
         std::memcpy(&length, file.data() + offset, 4);
         if (length <= kMaxRecordPayload) ECSDB_RETURN_IF_ERROR(ensure(offset + record_size(length)));
       }
-      if (!read_record(file, offset, rv, zero)) {
-        if (zero) break;  // end of this segment's records
-        ECSDB_RETURN_IF_ERROR(ensure(file_size));  // deciding torn tail vs corruption needs the rest
-        // A bad record. At the very end of the log it is a torn write from a crash; anywhere else it is
-        // corruption that must not be skipped silently.
-        const bool more = !last_segment || valid_record_after(file, offset + 8, expected == 0 ? 0 : expected - 1);
-        if (!more) {
-          scan.notes.push_back("truncated torn tail of " + at(name, offset) + " (" +
-                               std::to_string(file_size - offset) + " bytes after the last complete record)");
-          if (options.repair) {
-            // Zero the torn bytes so the next writer's records are not followed by garbage.
-            std::uint64_t end = file.size();
-            while (end > offset && file[end - 1] == std::byte{0}) --end;
-            if (end > offset) {
-              ECSDB_ASSIGN_OR_RETURN(auto f, fs.open_existing(path));
-              std::vector<std::byte> zeros(end - offset);
-              ECSDB_RETURN_IF_ERROR(f->write_at(offset, zeros));
-              ECSDB_RETURN_IF_ERROR(f->sync());
-              ECSDB_RETURN_IF_ERROR(f->close());
-            }
+      const Slot slot = read_record(file, offset, header, rv);
+      if (slot == Slot::kValid && rv.lsn == expected) {
+        if (options.decode && rv.lsn > options.after_lsn) {  // older records: checksum verified, not decoded
+          auto decoded = decode_delta(rv.payload, schema);
+          if (!decoded) {
+            return Status(StatusCode::kCorruption, "WAL " + dir + "/" + at(name, offset) + ": " + decoded.status().message());
           }
-          break;
+          if (summary.records == 0) summary.first_time_ns = decoded->unix_time_ns;
+          summary.last_time_ns = decoded->unix_time_ns;
+          summary.last_version = decoded->delta.version;
+          scan.last_version = decoded->delta.version;
+          if (on_record) ECSDB_RETURN_IF_ERROR(on_record(rv.lsn, *decoded));
         }
-        if (options.truncate_at_corruption) {
-          scan.notes.push_back("corrupt record in " + at(name, offset) + ": log truncated there, later records dropped");
-          stop_scan = true;
-          break;
-        }
-        return Status(StatusCode::kCorruption, "corrupt WAL record in " + dir + "/" + at(name, offset) +
-                                                   " (checksum or header mismatch) followed by valid records; refusing to "
-                                                   "open (set recover_to_corruption to truncate the log here)");
+        summary.last_lsn = rv.lsn;
+        ++summary.records;
+        scan.last_lsn = std::max(scan.last_lsn, rv.lsn);
+        ++expected;
+        offset += rv.size;
+        continue;
       }
-      if (rv.lsn != expected) {
-        if (options.truncate_at_corruption) {
-          scan.notes.push_back("unexpected LSN in " + at(name, offset) + ": log truncated there");
-          stop_scan = true;
-          break;
-        }
-        return Status(StatusCode::kCorruption, "WAL " + dir + "/" + at(name, offset) + ": record has LSN " +
-                                                   std::to_string(rv.lsn) + ", expected " + std::to_string(expected));
+      // No record for LSN `expected` here. Where nothing but zeros follows, this segment's records end.
+      ECSDB_RETURN_IF_ERROR(ensure(file_size));
+      const std::uint64_t end = nonzero_end(file, offset);
+      if (slot == Slot::kZero && end <= offset) break;
+      // Something follows. Every segment but the newest was synced whole before the next one was created
+      // (and a tail cut at recovery is zeroed before logging resumes), so there it is corruption; in the
+      // newest it may be the unsynced last write (see tail_damage).
+      std::string why;
+      if (slot == Slot::kValid) {
+        why = "record has LSN " + std::to_string(rv.lsn) + ", expected " + std::to_string(expected);
+      } else if (!last_segment) {
+        why = "damaged or missing record in a segment that was complete when the next one was created";
+      } else {
+        why = tail_damage(file, offset, header, expected, end);
       }
-      if (options.decode && rv.lsn > options.after_lsn) {  // older records: checksum verified, not decoded
-        auto decoded = decode_delta(rv.payload, schema);
-        if (!decoded) {
-          return Status(StatusCode::kCorruption, "WAL " + dir + "/" + at(name, offset) + ": " + decoded.status().message());
-        }
-        if (summary.records == 0) summary.first_time_ns = decoded->unix_time_ns;
-        summary.last_time_ns = decoded->unix_time_ns;
-        summary.last_version = decoded->delta.version;
-        scan.last_version = decoded->delta.version;
-        if (rv.lsn > options.after_lsn && on_record) ECSDB_RETURN_IF_ERROR(on_record(rv.lsn, *decoded));
+      if (why.empty()) {
+        scan.notes.push_back("cut the unsynced tail of the log at " + at(name, offset) + " (" +
+                             std::to_string(end - offset) + " bytes of a write that never completed; LSN " +
+                             std::to_string(expected) + " on were never acknowledged)");
+      } else if (options.truncate_at_corruption) {
+        scan.notes.push_back("corrupt WAL at " + at(name, offset) + " (" + why +
+                             "): log truncated there, later records dropped");
+        stop_scan = true;
+      } else {
+        return Status(StatusCode::kCorruption, "corrupt WAL record in " + dir + "/" + at(name, offset) + ": " + why +
+                                                   "; refusing to open (set recover_to_corruption to truncate the "
+                                                   "log here and lose what follows)");
       }
-      summary.last_lsn = rv.lsn;
-      ++summary.records;
-      scan.last_lsn = std::max(scan.last_lsn, rv.lsn);
-      ++expected;
-      offset += rv.size;
+      if (options.repair) {
+        // Zero what follows the cut, durably, before anything new is logged: no stale record may ever
+        // be read after the records that replace it.
+        ECSDB_ASSIGN_OR_RETURN(auto f, fs.open_existing(path));
+        std::vector<std::byte> zeros(end - offset);
+        ECSDB_RETURN_IF_ERROR(f->write_at(offset, zeros));
+        ECSDB_RETURN_IF_ERROR(f->sync());
+        ECSDB_RETURN_IF_ERROR(f->close());
+      }
+      break;
     }
     summary.end_offset = offset;
     scan.segments.push_back(summary);
-    if (stop_scan) break;
+    if (stop_scan) {
+      dropped_from = si + 1;
+      break;
+    }
   }
-  if (!scan.segments.empty()) {
-    const SegmentSummary& s = scan.segments.back();
-    scan.resume = WalResume{s.name, s.first_lsn, s.end_offset, s.capacity};
+  if (options.repair) {
+    // Segments after a truncation hold only dropped records: set them aside (renamed, no longer read) so
+    // that the records logged from now on are the only ones after the cut.
+    bool changed = false;
+    for (std::size_t si = dropped_from; si < segments.size(); ++si) {
+      const std::string& name = segments[si].second;
+      ECSDB_RETURN_IF_ERROR(fs.rename(dir + "/" + name, dir + "/" + name + ".dropped"));
+      scan.notes.push_back("set aside " + name + " as " + name + ".dropped (after the truncation point)");
+      changed = true;
+    }
+    // A newest segment left without a record (its only write was lost) goes, so a new one can take its name.
+    if (!scan.segments.empty() && scan.segments.back().records == 0) {
+      ECSDB_RETURN_IF_ERROR(fs.remove(dir + "/" + scan.segments.back().name));
+      scan.segments.pop_back();
+      changed = true;
+    }
+    if (changed) ECSDB_RETURN_IF_ERROR(fs.sync_dir(dir));
   }
   return scan;
 }

@@ -1,10 +1,13 @@
 // Reading the write-ahead log back: recovery, `ecsdb inspect`, point-in-time restore.
 //
 // scan_wal() walks the segments of a directory in LSN order and hands every valid record after `after_lsn`
-// to a callback. A torn record at the very end of the log (a crash mid-write) is expected: it is cut off
-// and reported in `notes`. A bad record anywhere else, a gap in LSNs (missing segment) or a segment of
-// another database is corruption: an error naming the file and offset — unless `truncate_at_corruption`,
-// which stops there (everything after is dropped and reported).
+// to a callback. Damage inside the last group-commit write of the newest segment (a power loss before its
+// fdatasync: any subset of its sectors reached the disk) is expected: that unacknowledged tail is cut and
+// reported in `notes`. Damage to data that had been synced (a bad record in an older segment, or one
+// followed by a record of a later write, or one that no lost write explains), a gap in LSNs (missing
+// segment) or a segment of another database is corruption: an error naming the file and offset — unless
+// `truncate_at_corruption`, which stops there (everything after is dropped and reported).
+// docs/durability.md has the reasoning.
 #pragma once
 
 #include <cstdint>
@@ -15,7 +18,6 @@
 #include "ecsdb/file_system.hpp"
 #include "ecsdb/schema.hpp"
 #include "persist/delta_codec.hpp"
-#include "persist/wal_writer.hpp"
 
 namespace ecsdb::persist {
 
@@ -37,14 +39,15 @@ struct WalScan {
   std::uint64_t last_lsn = 0;
   std::uint64_t last_version = 0;
   std::vector<std::string> notes;  // torn tail cut, corruption truncated...
-  WalResume resume;                // where a writer continues
 };
 
 struct WalScanOptions {
   std::uint64_t after_lsn = 0;          // records <= this are checked but not delivered
   std::uint64_t database_id = 0;        // 0 = accept any (inspect)
   bool truncate_at_corruption = false;
-  bool repair = false;                  // zero a torn tail on disk so a new writer can continue cleanly
+  // Make the cut durable before a writer logs again: zero what follows it, set aside segments past a
+  // truncation, remove a newest segment left without records.
+  bool repair = false;
   bool decode = true;                   // decode payloads (false: only checksums, for inspect)
 };
 

@@ -1,6 +1,8 @@
 #include "persist/wal_writer.hpp"
 
 #include <chrono>
+#include <limits>
+#include <random>
 
 #include "persist/delta_codec.hpp"
 #include "persist/wal_format.hpp"
@@ -9,13 +11,12 @@ namespace ecsdb::persist {
 
 WalWriter::WalWriter(std::shared_ptr<FileSystem> fs, std::string dir, const Schema& schema,
                      std::uint64_t database_id, WalWriterOptions options, std::uint64_t last_lsn,
-                     std::uint64_t last_version, WalResume resume)
+                     std::uint64_t last_version)
     : fs_(std::move(fs)),
       dir_(std::move(dir)),
       schema_(schema),
       database_id_(database_id),
-      options_(options),
-      resume_(std::move(resume)) {
+      options_(options) {
   durable_lsn_.store(last_lsn);
   durable_version_.store(last_version);
 }
@@ -31,15 +32,7 @@ WalWriter::~WalWriter() {
 }
 
 Status WalWriter::start() {
-  if (!resume_.segment.empty() && resume_.end_offset < resume_.capacity) {
-    auto file = fs_->open_existing(dir_ + "/" + resume_.segment);
-    if (!file) return file.status();
-    segment_ = std::move(*file);
-    segment_first_lsn_ = resume_.first_lsn;
-    segment_offset_ = resume_.end_offset;
-    segment_capacity_ = resume_.capacity;
-    live_first_lsn_.store(resume_.first_lsn, std::memory_order_release);
-  }
+  // The first batch creates this run's first segment (the flush thread's open_segment).
   thread_ = std::thread([this] { run(); });
   return Status::ok();
 }
@@ -56,14 +49,19 @@ std::uint64_t WalWriter::current_segment_first_lsn() const {
 Status WalWriter::roll_if_covered(std::uint64_t covered_lsn) {
   std::unique_lock lock(mu_);
   // Only when the flush thread is idle with nothing pending, and every record so far is covered: the new
-  // segment then starts exactly at the next LSN and the old one can be retired at once. mu_ is held while
-  // the segment is created (a few ms of I/O), so a commit arriving meanwhile waits in append(): this runs
-  // only right after a snapshot that covered everything, when the writer has nothing to log anyway.
-  if (!pending_.empty() || writing_ || !poisoned_.is_ok()) return Status::ok();
+  // segment then starts exactly at the next LSN and the old one can be retired at once. While rolling_
+  // is set the flush thread leaves the segment alone (commits arriving meanwhile queue in pending_ and go
+  // to the new segment, whose first LSN is theirs); append() never waits for this I/O.
+  if (!pending_.empty() || writing_ || rolling_ || !poisoned_.is_ok()) return Status::ok();
   const std::uint64_t next = durable_lsn_.load() + 1;
   if (covered_lsn + 1 != next || segment_ == nullptr || segment_first_lsn_ == next) return Status::ok();
+  rolling_ = true;
+  lock.unlock();
   const std::uint64_t capacity = std::max<std::uint64_t>(options_.segment_bytes, kWalHeaderSize + 4096);
   auto fresh = create_segment(next, capacity);
+  lock.lock();
+  rolling_ = false;
+  work_cv_.notify_all();
   if (!fresh) {
     // The roll is only an optimisation and the old segment is untouched: keep logging there. The
     // half-made file must go, or it would later look like a segment with a gap before it.
@@ -71,7 +69,7 @@ Status WalWriter::roll_if_covered(std::uint64_t covered_lsn) {
     fs_->sync_dir(dir_).ignore();
     return Status::ok();
   }
-  adopt_segment(std::move(*fresh), next, capacity);
+  adopt_segment(std::move(fresh->file), next, capacity, fresh->salt);
   return Status::ok();
 }
 
@@ -84,7 +82,7 @@ Status WalWriter::append(const Delta& delta, std::uint64_t lsn, std::uint64_t ve
   }
   std::size_t size;
   {
-    std::lock_guard lock(mu_);
+    std::lock_guard lock(mu_);  // short: no I/O and no ticket wake-ups happen under mu_
     if (!poisoned_.is_ok()) {
       return Status(StatusCode::kIoError, "database is read-only after a write-ahead-log failure (" +
                                               poisoned_.message() + "); reopen it to recover");
@@ -101,20 +99,16 @@ Status WalWriter::append(const Delta& delta, std::uint64_t lsn, std::uint64_t ve
 
 void WalWriter::resolve_when_durable(std::uint64_t lsn, std::uint64_t version,
                                      std::vector<std::shared_ptr<detail::QueuedTransaction>>&& tickets) {
-  if (options_.mode != Durability::kSync) {
-    for (auto& t : tickets) detail::resolve_ticket(*t, Status::ok(), version);
-    return;
+  Status outcome;
+  if (options_.mode == Durability::kSync) {
+    std::lock_guard lock(mu_);
+    if (poisoned_.is_ok() && durable_lsn_.load(std::memory_order_relaxed) < lsn) {
+      waiting_.push_back({lsn, version, std::move(tickets)});
+      return;
+    }
+    outcome = poisoned_;
   }
-  std::lock_guard lock(mu_);
-  if (!poisoned_.is_ok()) {
-    for (auto& t : tickets) detail::resolve_ticket(*t, poisoned_, 0);
-    return;
-  }
-  if (durable_lsn_.load(std::memory_order_relaxed) >= lsn) {
-    for (auto& t : tickets) detail::resolve_ticket(*t, Status::ok(), version);
-    return;
-  }
-  waiting_.push_back({lsn, version, std::move(tickets)});
+  for (auto& t : tickets) detail::resolve_ticket(*t, outcome, outcome.is_ok() ? version : 0);
 }
 
 Status WalWriter::wait_durable(std::uint64_t lsn) {
@@ -128,51 +122,63 @@ Status WalWriter::wait_durable(std::uint64_t lsn) {
   return poisoned_;
 }
 
-void WalWriter::resolve_durable_locked(std::uint64_t lsn) {
+std::vector<WalWriter::Waiting> WalWriter::take_durable_locked(std::uint64_t lsn) {
+  std::vector<Waiting> done;
   while (!waiting_.empty() && waiting_.front().lsn <= lsn) {
-    for (auto& t : waiting_.front().tickets) detail::resolve_ticket(*t, Status::ok(), waiting_.front().version);
+    done.push_back(std::move(waiting_.front()));
     waiting_.pop_front();
   }
+  return done;
 }
 
-void WalWriter::fail_all_locked(const Status& s) {
-  for (auto& w : waiting_) {
-    for (auto& t : w.tickets) detail::resolve_ticket(*t, s, 0);
+void WalWriter::resolve_all(std::vector<Waiting>& done, const Status& s) {
+  for (Waiting& w : done) {
+    for (auto& t : w.tickets) detail::resolve_ticket(*t, s, s.is_ok() ? w.version : 0);
   }
-  waiting_.clear();
+  done.clear();
 }
 
-Result<std::unique_ptr<WritableFile>> WalWriter::create_segment(std::uint64_t first_lsn, std::uint64_t capacity) {
+Result<WalWriter::NewSegment> WalWriter::create_segment(std::uint64_t first_lsn, std::uint64_t capacity) {
   ECSDB_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> f, fs_->create(dir_ + "/" + segment_name(first_lsn)));
   // Preallocated (and synced) at creation, so each commit's fdatasync flushes data, not metadata.
   ECSDB_RETURN_IF_ERROR(f->preallocate(capacity));
-  ECSDB_RETURN_IF_ERROR(f->write_at(0, encode_segment_header({database_id_, first_lsn, capacity})));
+  std::random_device rd;
+  const std::uint64_t salt = std::uint64_t{rd()} << 32 | rd();
+  SegmentHeader header;
+  header.database_id = database_id_;
+  header.first_lsn = first_lsn;
+  header.capacity = capacity;
+  header.salt = salt;
+  ECSDB_RETURN_IF_ERROR(f->write_at(0, encode_segment_header(header)));
   ECSDB_RETURN_IF_ERROR(f->sync());
   ECSDB_RETURN_IF_ERROR(fs_->sync_dir(dir_));
-  return f;
+  return NewSegment{std::move(f), salt};
 }
 
-void WalWriter::adopt_segment(std::unique_ptr<WritableFile> f, std::uint64_t first_lsn, std::uint64_t capacity) {
+void WalWriter::adopt_segment(std::unique_ptr<WritableFile> f, std::uint64_t first_lsn, std::uint64_t capacity,
+                              std::uint64_t salt) {
   // Everything written to the old segment was synced before we got here; a failed close loses nothing.
   if (segment_) segment_->close().ignore();
   segment_ = std::move(f);
   segment_first_lsn_ = first_lsn;
   segment_offset_ = kWalHeaderSize;
   segment_capacity_ = capacity;
+  segment_salt_ = salt;
   live_first_lsn_.store(first_lsn, std::memory_order_release);
 }
 
 Status WalWriter::open_segment(std::uint64_t first_lsn) {
   const std::uint64_t capacity = std::max<std::uint64_t>(options_.segment_bytes, kWalHeaderSize + 4096);
-  ECSDB_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> f, create_segment(first_lsn, capacity));
-  adopt_segment(std::move(f), first_lsn, capacity);
+  ECSDB_ASSIGN_OR_RETURN(NewSegment fresh, create_segment(first_lsn, capacity));
+  adopt_segment(std::move(fresh.file), first_lsn, capacity, fresh.salt);
   return Status::ok();
 }
 
-Status WalWriter::write_batch(const std::vector<std::byte>& bytes, const std::vector<Pending>& records) {
+Status WalWriter::write_batch(std::vector<std::byte>& bytes, const std::vector<Pending>& records) {
   std::size_t chunk_start = 0;  // first byte of `bytes` not yet written
   std::size_t chunk_end = 0;
   std::uint64_t chunk_offset = segment_offset_;
+  const std::uint64_t batch_first_lsn = records.front().lsn;
   for (const Pending& p : records) {
     if (segment_ == nullptr || segment_offset_ + p.size > segment_capacity_) {
       // Roll: write and sync what belongs to the old segment, then start a new one at this record.
@@ -184,6 +190,9 @@ Status WalWriter::write_batch(const std::vector<std::byte>& bytes, const std::ve
       chunk_start = chunk_end = p.offset;
       chunk_offset = segment_offset_;
     }
+    // Sealed now that the write it travels in and its segment are known (recovery reads both back).
+    seal_record(std::span(bytes).subspan(p.offset, p.size), static_cast<std::uint32_t>(p.lsn - batch_first_lsn),
+                segment_salt_);
     chunk_end = p.offset + p.size;
     segment_offset_ += p.size;
   }
@@ -204,6 +213,7 @@ void WalWriter::run() {
     } else {
       work_cv_.wait_for(lock, delay, [&] { return stop_ || flush_requested_; });
     }
+    work_cv_.wait(lock, [&] { return !rolling_; });  // roll_if_covered owns the segment meanwhile
     flush_requested_ = false;
     if (pending_.empty()) {
       if (stop_) break;
@@ -217,22 +227,32 @@ void WalWriter::run() {
     const Status s = write_batch(bytes, records);
     lock.lock();
     writing_ = false;
+    std::vector<Waiting> done;
+    Status outcome;
     if (s.is_ok()) {
       durable_lsn_.store(records.back().lsn, std::memory_order_release);
       durable_version_.store(records.back().version, std::memory_order_release);
-      resolve_durable_locked(records.back().lsn);
+      done = take_durable_locked(records.back().lsn);
     } else {
       // Never retry a failed fsync: the kernel may have dropped the dirty pages, so a retry that
       // "succeeds" would claim durability for data that is gone.
       poisoned_ = Status(StatusCode::kIoError, "WAL " + segment_name(segment_first_lsn_) + ": " + s.message());
-      fail_all_locked(poisoned_);
+      done = take_durable_locked(std::numeric_limits<std::uint64_t>::max());
+      outcome = poisoned_;
     }
     durable_cv_.notify_all();
+    lock.unlock();
+    resolve_all(done, outcome);
+    lock.lock();
     bytes.clear();
     records.clear();
   }
-  fail_all_locked(poisoned_.is_ok() ? Status(StatusCode::kAborted, "database closed before the commit was durable") : poisoned_);
+  std::vector<Waiting> rest = take_durable_locked(std::numeric_limits<std::uint64_t>::max());
+  const Status outcome =
+      poisoned_.is_ok() ? Status(StatusCode::kAborted, "database closed before the commit was durable") : poisoned_;
   durable_cv_.notify_all();
+  lock.unlock();
+  resolve_all(rest, outcome);
 }
 
 }  // namespace ecsdb::persist

@@ -2,6 +2,9 @@
 // on the writer thread); a flush thread writes everything pending with one write per segment and one
 // fdatasync (group commit), then reports durability.
 //
+// Every run starts a fresh segment (never continues one that recovery read), with a fresh random salt that
+// seeds its record checksums: a record verifies only in the segment, and so the run, that wrote it.
+//
 // Failure model: a failed write or fdatasync POISONS the log. It never retries and never acknowledges the
 // affected commits: waiting tickets fail with the I/O error, later commits are refused (the database is
 // read-only until reopened, and recovery decides what survived). See docs/durability.md.
@@ -32,18 +35,10 @@ struct WalWriterOptions {
   std::uint64_t segment_bytes = 64ull << 20;
 };
 
-// Where to continue writing after recovery.
-struct WalResume {
-  std::string segment;          // file name of the last segment ("" = start a new one)
-  std::uint64_t first_lsn = 0;  // of that segment
-  std::uint64_t end_offset = 0; // first byte after its last valid record
-  std::uint64_t capacity = 0;
-};
-
 class WalWriter final : public detail::CommitSink {
  public:
   WalWriter(std::shared_ptr<FileSystem> fs, std::string dir, const Schema& schema, std::uint64_t database_id,
-            WalWriterOptions options, std::uint64_t last_lsn, std::uint64_t last_version, WalResume resume);
+            WalWriterOptions options, std::uint64_t last_lsn, std::uint64_t last_version);
   ~WalWriter() override;  // flushes what is pending, then stops
 
   Status start();
@@ -61,7 +56,8 @@ class WalWriter final : public detail::CommitSink {
   std::uint64_t current_segment_first_lsn() const;
   // After a snapshot covering every record up to `covered_lsn`: when that is all the log holds and the
   // flush thread is idle, start a fresh segment now so the covered one can be retired (recovery then
-  // reads nothing the snapshot already holds). A no-op otherwise.
+  // reads nothing the snapshot already holds). A no-op otherwise. The segment is created without mu_
+  // held (the flush thread waits meanwhile; the writer thread's append() never does).
   Status roll_if_covered(std::uint64_t covered_lsn);
 
  private:
@@ -77,20 +73,27 @@ class WalWriter final : public detail::CommitSink {
     std::vector<std::shared_ptr<detail::QueuedTransaction>> tickets;
   };
 
+  struct NewSegment {
+    std::unique_ptr<WritableFile> file;
+    std::uint64_t salt;
+  };
+
   void run();
-  Status write_batch(const std::vector<std::byte>& bytes, const std::vector<Pending>& records);
+  Status write_batch(std::vector<std::byte>& bytes, const std::vector<Pending>& records);
   Status open_segment(std::uint64_t first_lsn);
-  Result<std::unique_ptr<WritableFile>> create_segment(std::uint64_t first_lsn, std::uint64_t capacity);
-  void adopt_segment(std::unique_ptr<WritableFile> f, std::uint64_t first_lsn, std::uint64_t capacity);
-  void resolve_durable_locked(std::uint64_t lsn);
-  void fail_all_locked(const Status& s);
+  Result<NewSegment> create_segment(std::uint64_t first_lsn, std::uint64_t capacity);
+  void adopt_segment(std::unique_ptr<WritableFile> f, std::uint64_t first_lsn, std::uint64_t capacity,
+                     std::uint64_t salt);
+  // Moves the tickets to resolve out of waiting_ (mu_ held); they are resolved after unlocking, so
+  // append() on the writer thread never waits behind ticket wake-ups.
+  std::vector<Waiting> take_durable_locked(std::uint64_t lsn);
+  static void resolve_all(std::vector<Waiting>& done, const Status& s);
 
   std::shared_ptr<FileSystem> fs_;
   std::string dir_;
   const Schema& schema_;
   std::uint64_t database_id_;
   WalWriterOptions options_;
-  WalResume resume_;
 
   mutable std::mutex mu_;
   std::condition_variable work_cv_;     // flush thread waits for records
@@ -101,6 +104,7 @@ class WalWriter final : public detail::CommitSink {
   bool stop_ = false;
   bool flush_requested_ = false;
   bool writing_ = false;                // the flush thread is inside write_batch (owns the segment)
+  bool rolling_ = false;                // roll_if_covered is creating a segment (owns the segment)
   Status poisoned_;
 
   // The flush thread's, or roll_if_covered's while it holds mu_ with the flush thread idle:
@@ -108,6 +112,7 @@ class WalWriter final : public detail::CommitSink {
   std::uint64_t segment_first_lsn_ = 0;
   std::uint64_t segment_offset_ = 0;
   std::uint64_t segment_capacity_ = 0;
+  std::uint64_t segment_salt_ = 0;
   std::atomic<std::uint64_t> live_first_lsn_{0};  // segment_first_lsn_, readable from other threads
 
   std::atomic<std::uint64_t> durable_lsn_{0};

@@ -133,7 +133,10 @@ class WriterCore {
   Status load_registry(std::uint32_t used, const std::byte* pairs);
   // Recovery: rebuilds the entity and row-id free lists once everything is loaded and replayed.
   void finish_load();
-  // Recovery: continues LSNs after `lsn` and version numbers after `version`.
+  // Recovery: while on, commits are not published (replay publishes once, through resume_after).
+  void defer_publish(bool on) noexcept { suppress_publish_ = on; }
+  // Recovery: publishes the recovered state as version `version` (when it is ahead of the working one)
+  // and continues LSNs after `lsn`.
   void resume_after(std::uint64_t lsn, std::uint64_t version);
 
  private:

@@ -150,13 +150,13 @@ std::vector<std::uint64_t> write_records(const std::shared_ptr<FaultInjectionFil
   DatabaseOptions o = durable("/data", fs);
   o.wal_segment_bytes = 64 * 1024;
   auto db = open_ok(o);
-  for (int i = 0; i < n; ++i) {  // one WAL record per entity
+  for (int i = 0; i < n; ++i) {  // one WAL record per entity, each synced on its own (one write each)
     Transaction t = db->writer().begin();
     const Entity e = t.create().value();
     EXPECT_TRUE(t.add(e, Health{static_cast<std::uint32_t>(i), 1}).is_ok());
     EXPECT_TRUE(t.commit().is_ok());
+    EXPECT_TRUE(db->flush().is_ok());
   }
-  EXPECT_TRUE(db->flush().is_ok());
   db.reset();
   auto names = fs->list("/data/wal").value();
   EXPECT_EQ(names.size(), 1u);
@@ -474,8 +474,12 @@ TEST(WalReaderTest, ShortZeroTailAtSegmentEndIsNotCorruption) {
     const std::uint64_t capacity = persist::kWalHeaderSize + 3 * record + slack;
     std::uint64_t lsn = 1;
     for (int seg = 0; seg < 2; ++seg) {
-      std::vector<std::byte> file = persist::encode_segment_header({7, lsn, capacity});
-      for (int r = 0; r < 3; ++r) persist::append_record(file, lsn++, payload);
+      std::vector<std::byte> file = persist::encode_segment_header({7, lsn, capacity, /*salt=*/42});
+      for (int r = 0; r < 3; ++r) {
+        const std::size_t at = file.size();
+        persist::append_record(file, lsn++, payload);
+        persist::seal_record(std::span(file).subspan(at), static_cast<std::uint32_t>(r), 42);
+      }
       file.resize(capacity, std::byte{0});
       auto f = fs->create("/wal/" + persist::segment_name(lsn - 3)).value();
       ASSERT_TRUE(f->append(file).is_ok());
