@@ -134,6 +134,12 @@ Status Persistence::recover() {
       note("snapshot " + path + " belongs to another database; ignored");
       continue;
     }
+    // Point-in-time recovery starts from a snapshot taken at or before the target, never after it.
+    if ((options_.recover_until_version != 0 && snap->info.version > options_.recover_until_version) ||
+        (options_.recover_until_unix_ns != 0 && snap->info.created_unix_ns > options_.recover_until_unix_ns)) {
+      note("snapshot " + path + " is past the recovery target; skipped");
+      continue;
+    }
     ECSDB_RETURN_IF_ERROR(persist::apply_snapshot(*snap, core));
     lsn = snap->info.lsn;
     version = snap->info.version;
