@@ -27,6 +27,13 @@ struct RowUpdate {
   std::uint32_t size;        // bytes of the changed fields, in row order
 };
 
+// One row insertion or removal, for TableDelta::sequence.
+struct RowOp {
+  std::uint64_t key;
+  std::uint64_t owner;  // cardinality many: the owning entity of an inserted row; else 0
+  bool insert;
+};
+
 struct TableDelta {
   std::uint16_t table = 0;
   std::vector<std::uint64_t> inserted_keys;
@@ -35,8 +42,18 @@ struct TableDelta {
   std::vector<RowUpdate> updates;
   std::vector<std::byte> update_bytes;
   std::vector<std::uint64_t> deleted_keys;
+  // Row order. Rows are dense: an insert appends, a delete moves the last row into the hole. Replaying
+  // deleted_keys in order, then inserted_keys in order, gives the same row order as the commit whenever
+  // it removed every row before inserting any and touched each key once; deleted_keys and inserted_keys
+  // are listed in the order the commit made them. Otherwise `sequence` lists every insertion and removal
+  // in commit order (including rows inserted and removed, or replaced, within the commit), so recovery
+  // reproduces iteration order exactly — lockstep and deterministic simulations depend on it. Not
+  // carried through merge(): coalesced deltas describe content, not row order.
+  std::vector<RowOp> sequence;
 
-  bool empty() const noexcept { return inserted_keys.empty() && updates.empty() && deleted_keys.empty(); }
+  bool empty() const noexcept {
+    return inserted_keys.empty() && updates.empty() && deleted_keys.empty() && sequence.empty();
+  }
 };
 
 struct Delta {

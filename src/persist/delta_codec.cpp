@@ -32,10 +32,17 @@ void encode_delta(const Delta& d, std::int64_t unix_time_ns, const Schema& schem
     }
     w.u32(static_cast<std::uint32_t>(t.deleted_keys.size()));
     for (std::uint64_t k : t.deleted_keys) w.u64(k);
+    w.u32(static_cast<std::uint32_t>(t.sequence.size()));
+    for (const RowOp& op : t.sequence) {
+      w.u8(op.insert ? 1 : 0);
+      w.u64(op.key);
+      w.u64(op.owner);
+    }
   }
 }
 
-Result<DecodedDelta> decode_delta(std::span<const std::byte> payload, const Schema& schema) {
+Result<DecodedDelta> decode_delta(std::span<const std::byte> payload, const Schema& schema,
+                                  std::uint32_t payload_version) {
   ByteReader r(payload);
   DecodedDelta out;
   Delta& d = out.delta;
@@ -94,6 +101,17 @@ Result<DecodedDelta> decode_delta(std::span<const std::byte> payload, const Sche
     const std::uint32_t deleted = r.u32();
     if (!r.can_read(deleted, 8)) return bad("truncated deletes of table '" + table.name + "'");
     for (std::uint32_t i = 0; i < deleted; ++i) t.deleted_keys.push_back(r.u64());
+    if (payload_version >= 2) {
+      const std::uint32_t ops = r.u32();
+      if (!r.can_read(ops, 17)) return bad("truncated row sequence of table '" + table.name + "'");
+      for (std::uint32_t i = 0; i < ops; ++i) {
+        const std::uint8_t kind = r.u8();
+        const std::uint64_t key = r.u64();
+        const std::uint64_t owner = r.u64();
+        if (kind > 1) return bad("row sequence of table '" + table.name + "' has operation kind " + std::to_string(kind));
+        t.sequence.push_back({key, owner, kind == 1});
+      }
+    }
     d.tables.push_back(std::move(t));
   }
   if (!r.ok()) return bad("truncated record");

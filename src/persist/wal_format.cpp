@@ -93,11 +93,17 @@ RecordHeader read_record_header(std::span<const std::byte> header) noexcept {
   return h;
 }
 
+std::uint64_t record_checksum(const SegmentHeader& segment, std::span<const std::byte> header,
+                              std::span<const std::byte> payload) noexcept {
+  if (segment.format_version == 1) return checksum64(header.first(16), payload);
+  return sealed_checksum(header.first(16), XXH3_64bits(payload.data(), payload.size()), segment.salt);
+}
+
 bool record_checksum_ok(const SegmentHeader& segment, std::span<const std::byte> header,
                         std::span<const std::byte> payload) noexcept {
   const RecordHeader h = read_record_header(header);
-  if (segment.format_version == 1) return h.batch_index == 0 && checksum64(header.first(16), payload) == h.checksum;
-  return sealed_checksum(header.first(16), XXH3_64bits(payload.data(), payload.size()), segment.salt) == h.checksum;
+  if (segment.format_version == 1 && h.batch_index != 0) return false;  // the flags field, always 0
+  return record_checksum(segment, header, payload) == h.checksum;
 }
 
 std::string segment_name(std::uint64_t first_lsn) { return numbered_file_name("wal-", first_lsn, ".log"); }

@@ -56,6 +56,9 @@ struct RecordHeader {
   std::uint64_t checksum = 0;
 };
 RecordHeader read_record_header(std::span<const std::byte> header) noexcept;
+// The checksum a record with this header and payload must carry in a segment with this header.
+std::uint64_t record_checksum(const SegmentHeader& segment, std::span<const std::byte> header,
+                              std::span<const std::byte> payload) noexcept;
 // Whether `header` and `payload` form a valid record of a segment with this header.
 bool record_checksum_ok(const SegmentHeader& segment, std::span<const std::byte> header,
                         std::span<const std::byte> payload) noexcept;

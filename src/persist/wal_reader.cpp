@@ -172,7 +172,7 @@ Result<WalScan> scan_wal(FileSystem& fs, const std::string& dir, const Schema& s
       const Slot slot = read_record(file, offset, header, rv);
       if (slot == Slot::kValid && rv.lsn == expected) {
         if (options.decode && rv.lsn > options.after_lsn) {  // older records: checksum verified, not decoded
-          auto decoded = decode_delta(rv.payload, schema);
+          auto decoded = decode_delta(rv.payload, schema, header.format_version);
           if (!decoded) {
             return Status(StatusCode::kCorruption, "WAL " + dir + "/" + at(name, offset) + ": " + decoded.status().message());
           }

@@ -113,7 +113,7 @@ void merge_table(TableDelta& into, const TableDelta& later, const Table& table) 
     }
   }
 
-  TableDelta out;
+  TableDelta out;  // (no sequence: see TableDelta::sequence)
   out.table = into.table;
   const bool owners = !into.inserted_owners.empty() || !later.inserted_owners.empty();
   std::vector<std::byte> packed(stride);

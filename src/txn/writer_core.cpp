@@ -716,7 +716,23 @@ void WriterCore::build_delta(Delta& d) const {
     }
     return touches[it->second];
   };
+  // Row insertions and removals in the order made, per table: they decide the row order (TableDelta).
+  std::vector<std::pair<std::uint16_t, RowOp>> row_ops;
   for (const UndoEntry& u : undo_) {
+    switch (u.kind) {
+      case UndoKind::kInsertRow:
+      case UndoKind::kRemoveRow:
+        row_ops.push_back({u.table, RowOp{u.key, infos_[u.table].many ? u.owner : 0, u.kind == UndoKind::kInsertRow}});
+        break;
+      case UndoKind::kBulkInsert:
+        for (std::uint32_t i = 0; i < u.size; ++i) {
+          std::uint64_t key;
+          std::memcpy(&key, arena_.data() + u.arena_offset + 8ull * i, sizeof key);
+          row_ops.push_back({u.table, RowOp{key, 0, true}});
+        }
+        break;
+      default: break;
+    }
     switch (u.kind) {
       case UndoKind::kCreateEntity: d.created.push_back(Entity::from_bits(u.key)); break;
       case UndoKind::kBulkCreate:
@@ -758,7 +774,8 @@ void WriterCore::build_delta(Delta& d) const {
       }
     }
   }
-  std::sort(touches.begin(), touches.end(), [](const Touch& a, const Touch& b) { return a.table < b.table; });
+  // Stable: within a table, keys stay in the order the transaction first touched them.
+  std::stable_sort(touches.begin(), touches.end(), [](const Touch& a, const Touch& b) { return a.table < b.table; });
   std::vector<std::byte> packed;
   for (const Touch& t : touches) {
     const TableInfo& info = infos_[t.table];
@@ -792,7 +809,42 @@ void WriterCore::build_delta(Delta& d) const {
       td.update_bytes.insert(td.update_bytes.end(), packed.begin(), packed.begin() + n);
     }
   }
+  std::stable_sort(row_ops.begin(), row_ops.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (auto ops = row_ops.begin(); ops != row_ops.end();) {
+    auto end = ops;
+    while (end != row_ops.end() && end->first == ops->first) ++end;
+    auto td = std::lower_bound(d.tables.begin(), d.tables.end(), ops->first,
+                               [](const TableDelta& t, std::uint16_t id) { return t.table < id; });
+    if (td == d.tables.end() || td->table != ops->first) {  // e.g. a tag removed and added again
+      td = d.tables.insert(td, TableDelta{});
+      td->table = ops->first;
+    }
+    order_rows(*td, std::span(&*ops, static_cast<std::size_t>(end - ops)));
+    ops = end;
+  }
   std::erase_if(d.tables, [](const TableDelta& t) { return t.empty(); });
+}
+
+void WriterCore::order_rows(TableDelta& td, std::span<const std::pair<std::uint16_t, RowOp>> ops) const {
+  // The commit's row order is what "deletes in order, then inserts in order" reproduces when it removed
+  // every row before inserting any and touched each key once; inserts are already listed in insertion
+  // order (an insert is the first touch of its key), deletes are put in removal order here.
+  bool simple = true;
+  bool inserted = false;
+  std::unordered_set<std::uint64_t> keys;
+  for (const auto& [table, op] : ops) {
+    if ((!op.insert && inserted) || !keys.insert(op.key).second) simple = false;
+    inserted |= op.insert;
+  }
+  if (!simple) {
+    td.sequence.reserve(ops.size());
+    for (const auto& [table, op] : ops) td.sequence.push_back(op);
+    return;
+  }
+  td.deleted_keys.clear();
+  for (const auto& [table, op] : ops) {
+    if (!op.insert) td.deleted_keys.push_back(op.key);
+  }
 }
 
 // ---- constraints ----
@@ -1009,8 +1061,20 @@ Status WriterCore::apply_delta(const Delta& d) {
   auto bad = [&](const std::string& what) {
     return Status(StatusCode::kCorruption, "replaying version " + std::to_string(d.version) + ": " + what);
   };
-  for (const TableDelta& t : d.tables) {
+  // Rows (re)inserted by a row sequence: they hold zeros until their content is applied below.
+  std::vector<std::unordered_set<std::uint64_t>> placed(d.tables.size());
+  for (std::size_t ti = 0; ti < d.tables.size(); ++ti) {
+    const TableDelta& t = d.tables[ti];
     if (t.table >= infos_.size()) return bad("unknown table id " + std::to_string(t.table));
+    if (!t.sequence.empty()) {
+      // Entities a sequence may name: live ones, those this commit creates, and ones it created and
+      // destroyed (new indices, handed out in order): a bound that keeps a corrupt log from sizing a
+      // sparse index for billions of keys.
+      const std::uint64_t key_bound =
+          infos_[t.table].many ? kMaxRowIndex : working_->registry.used + d.created.size() + t.sequence.size();
+      if (Status s = replay_row_sequence(t, key_bound, placed[ti]); !s.is_ok()) return bad(s.message());
+      continue;
+    }
     for (std::uint64_t key : t.deleted_keys) {
       if (working_->find_row_index(t.table, key) == kNoRow) return bad("delete of a missing row " + describe_key(t.table, key));
       do_remove(t.table, key);
@@ -1030,11 +1094,18 @@ Status WriterCore::apply_delta(const Delta& d) {
     std::erase(entity_free_, e.index());
   }
   std::vector<std::byte> row;
-  for (const TableDelta& t : d.tables) {
+  for (std::size_t ti = 0; ti < d.tables.size(); ++ti) {
+    const TableDelta& t = d.tables[ti];
     const TableInfo& info = infos_[t.table];
     for (std::size_t i = 0; i < t.inserted_keys.size(); ++i) {
       const std::uint64_t key = t.inserted_keys[i];
-      if (working_->find_row_index(t.table, key) != kNoRow) return bad("insert of an existing row " + describe_key(t.table, key));
+      const bool in_place = placed[ti].contains(key);  // already in its row, by the row sequence
+      if (!in_place && working_->find_row_index(t.table, key) != kNoRow) {
+        return bad("insert of an existing row " + describe_key(t.table, key));
+      }
+      if (!t.sequence.empty() && !in_place) {
+        return bad("inserted row " + describe_key(t.table, key) + " is missing from the row sequence");
+      }
       if (!info.many && !working_->registry.is_alive(Entity::from_bits(key))) {
         return bad("row of table '" + info.table->name + "' for " + entity_name(Entity::from_bits(key)) + ", which is not alive");
       }
@@ -1048,7 +1119,14 @@ Status WriterCore::apply_delta(const Delta& d) {
         std::erase(aux.free_row_ids, index);
       }
       const std::uint64_t owner = t.inserted_owners.empty() ? key : t.inserted_owners[i];
-      std::byte* bytes = do_insert(t.table, key, info.many ? owner : key);
+      std::byte* bytes = nullptr;
+      if (in_place) {
+        placed[ti].erase(key);
+        if (!info.many) entity::set_component_bit(working_->registry, static_cast<std::uint32_t>(key), t.table, true, ctx_);
+        if (info.stride != 0) bytes = storage::mutable_row(working_->tables[t.table], working_->find_row_index(t.table, key), ctx_);
+      } else {
+        bytes = do_insert(t.table, key, info.many ? owner : key);
+      }
       if (bytes != nullptr) {
         std::memcpy(bytes, t.inserted_rows.data() + i * info.stride, info.stride);
         assign_auto_increments(t.table, bytes);
@@ -1058,6 +1136,14 @@ Status WriterCore::apply_delta(const Delta& d) {
     for (const RowUpdate& u : t.updates) {
       if (working_->find_row_index(t.table, u.key) == kNoRow) return bad("update of a missing row " + describe_key(t.table, u.key));
       if (info.stride == 0) continue;  // a tag has no bytes to update
+      if (placed[ti].erase(u.key) != 0) {
+        // Removed and inserted again by the row sequence (replaced): the update carries every field.
+        std::byte* bytes = storage::mutable_row(working_->tables[t.table], working_->find_row_index(t.table, u.key), ctx_);
+        unpack_fields(*info.table, u.field_mask, t.update_bytes.data() + u.offset, bytes);
+        assign_auto_increments(t.table, bytes);
+        index_row(t.table, bytes, +1);
+        continue;
+      }
       const std::byte* current = working_->find_row(t.table, u.key);
       row.assign(current, current + info.stride);
       unpack_fields(*info.table, u.field_mask, t.update_bytes.data() + u.offset, row.data());
@@ -1065,6 +1151,47 @@ Status WriterCore::apply_delta(const Delta& d) {
     }
   }
   touched_refs_.clear();  // the log holds committed, checked state
+  return Status::ok();
+}
+
+Status WriterCore::replay_row_sequence(const TableDelta& t, std::uint64_t key_bound,
+                                       std::unordered_set<std::uint64_t>& placed) {
+  TableState& ts = working_->tables[t.table];
+  const TableInfo& info = infos_[t.table];
+  dirty_ = true;
+  for (const RowOp& op : t.sequence) {
+    const std::uint32_t row = working_->find_row_index(t.table, op.key);
+    if (op.insert) {
+      if (row != kNoRow) return Status(StatusCode::kCorruption, "row sequence inserts an existing row " + describe_key(t.table, op.key));
+      if (static_cast<std::uint32_t>(op.key) >= key_bound) {
+        return Status(StatusCode::kCorruption, "row sequence key index " + std::to_string(static_cast<std::uint32_t>(op.key)) + " is out of range");
+      }
+      storage::insert_row(ts, op.key, info.many ? op.owner : op.key, ctx_);
+      placed.insert(op.key);
+    } else {
+      if (row == kNoRow) return Status(StatusCode::kCorruption, "row sequence removes a missing row " + describe_key(t.table, op.key));
+      // A row that existed before this commit leaves the unique index while its bytes are still there.
+      if (!placed.contains(op.key) && info.stride != 0) index_row(t.table, ts.rows.at(row), -1);
+      storage::remove_row(ts, op.key, ctx_);
+      placed.erase(op.key);
+    }
+  }
+  // Rows gone for good get what do_remove gives them; rows inserted and removed within the commit never
+  // had a presence bit (and finish_load rebuilds row-id free lists at the end of recovery).
+  for (std::uint64_t key : t.deleted_keys) {
+    if (working_->find_row_index(t.table, key) != kNoRow) {
+      return Status(StatusCode::kCorruption, "deleted row " + describe_key(t.table, key) + " is still there after its row sequence");
+    }
+    const auto index = static_cast<std::uint32_t>(key);
+    if (!info.many) {
+      entity::set_component_bit(working_->registry, index, t.table, false, ctx_);
+    } else if (reinterpret_cast<const SparseSlot*>(ts.sparse.at(index))->row == kNoRow) {
+      // (A row id the commit handed out again already carries its newer generation.)
+      std::uint32_t gen = static_cast<std::uint32_t>(key >> 32) + 1;
+      storage::set_key_generation(ts, index, gen == 0 ? 1 : gen, ctx_);
+      aux_[t.table].free_row_ids.push_back(index);
+    }
+  }
   return Status::ok();
 }
 

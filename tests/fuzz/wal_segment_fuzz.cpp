@@ -25,6 +25,9 @@ void recompute_checksums(std::vector<std::byte>& f) {
   std::memcpy(f.data() + 24, &kFirstLsn, 8);  // the name below says the segment starts at LSN 1
   const std::uint64_t header_sum = checksum64(std::span<const std::byte>(f).subspan(0, 56));
   std::memcpy(f.data() + 56, &header_sum, 8);
+  // Records get the checksum of the format the (mutated) header names: version 1 or 2 (salted).
+  ecsdb::persist::SegmentHeader header;
+  if (!ecsdb::persist::decode_segment_header(f, header).empty()) header = {};
   std::uint64_t offset = kWalHeaderSize;
   while (offset + kRecordHeaderSize <= f.size()) {
     std::uint32_t length;
@@ -33,7 +36,8 @@ void recompute_checksums(std::vector<std::byte>& f) {
     const std::uint64_t size = ecsdb::persist::record_size(length);
     if (size > f.size() - offset) return;
     const std::span<const std::byte> all(f);
-    const std::uint64_t sum = checksum64(all.subspan(offset, 16), all.subspan(offset + kRecordHeaderSize, length));
+    const std::uint64_t sum =
+        ecsdb::persist::record_checksum(header, all.subspan(offset, 16), all.subspan(offset + kRecordHeaderSize, length));
     std::memcpy(f.data() + offset + 16, &sum, 8);
     offset += size;
   }
