@@ -117,6 +117,7 @@ struct DatabaseMetrics {
   std::uint64_t commits = 0;                // transactions committed
   std::uint64_t rollbacks = 0;              // transactions rolled back (explicitly, by error or by drop)
   std::uint64_t published_version = 0;
+  std::uint64_t durable_version = 0;        // newest version all of whose commits are on disk
   std::uint64_t pinned_views = 0;
   std::uint64_t oldest_pinned_version = 0;  // 0 when no view is pinned
   std::uint64_t retired_bytes = 0;          // old pages kept alive for pinned views
@@ -241,7 +242,15 @@ class Transaction {
   ~Transaction() { if (core_ != nullptr) rollback(); }
 
   bool active() const noexcept { return core_ != nullptr; }
+  // Commits: atomic, visible to the writer at once and to readers at the next publish. Returns without
+  // waiting for the disk, in every durability mode: the owner thread (a game loop) never stalls on an
+  // fdatasync. The commit is durable once Database::durable_version() reaches the version it is
+  // published in, or after Database::flush().
   Status commit();
+  // Commits, then with Durability::kSync also waits until this commit's log record is on disk (group
+  // commit: one fdatasync serves every waiter). kAsync/kMemory: the same as commit(). A database
+  // without data_dir has nothing to wait for.
+  Status commit(Durability wait_for);
   void rollback() noexcept;
 
   Result<Entity> create();
@@ -337,7 +346,9 @@ class WriterHandle {
 // ---------------------------------------------------------------------------------------------------
 // CommitTicket: the outcome of a transaction submitted from any thread (Database::submit). Returned at
 // once; resolved by the writer when the transaction commits (ok, with the version that contains it) or
-// fails (the reason). Copyable; every copy sees the same outcome.
+// fails (the reason). Copyable; every copy sees the same outcome. What "resolved ok" means follows the
+// database's durability mode: kSync — the commit is published AND its log record is on disk (survives a
+// crash); kAsync — published (visible), on disk within async_flush_ms; kMemory — published.
 namespace detail { struct QueuedTransaction; }
 
 class CommitTicket {
@@ -374,6 +385,10 @@ class Database {
 
   // Any thread.
   PinnedView pin() const noexcept;
+  // A view of state that survives a crash: pins the current version and, when some of its commits are
+  // not durable yet, waits until they are (at most one group commit; kAsync: forces the flush). Fails
+  // with the log's I/O error when the database turned read-only.
+  Result<PinnedView> pin_durable() const;
   std::uint64_t published_version() const noexcept;
   DatabaseMetrics metrics() const;
 

@@ -34,10 +34,6 @@ Status Database::flush() {
   return p == nullptr ? Status::ok() : p->flush();
 }
 
-std::uint64_t Database::durable_version() const noexcept {
-  auto* p = detail::DatabaseAccess::persistence(*this);
-  return p == nullptr ? published_version() : p->durable_version();
-}
 
 Status Database::health() const {
   auto* p = detail::DatabaseAccess::persistence(*this);

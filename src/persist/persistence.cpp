@@ -309,14 +309,6 @@ void Persistence::run_snapshots() {
 Status Persistence::flush() {
   return wal_ == nullptr ? Status::ok() : wal_->wait_durable(DatabaseAccess::core(db_).logged_lsn());
 }
-std::uint64_t Persistence::durable_version() const noexcept {
-  if (wal_ == nullptr) return db_.published_version();
-  // Every logged commit durable: the whole published version is. Otherwise the version of the newest
-  // durable record may still have later, undurable commits: only the one before it is complete.
-  if (wal_->durable_lsn() >= DatabaseAccess::core(db_).logged_lsn()) return db_.published_version();
-  const std::uint64_t v = wal_->durable_version();
-  return v == 0 ? 0 : v - 1;
-}
 Status Persistence::health() const { return wal_ == nullptr ? Status::ok() : wal_->error(); }
 std::vector<std::string> Persistence::notes() const {
   std::lock_guard lock(mu_);

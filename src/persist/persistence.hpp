@@ -12,6 +12,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <memory>
+#include <limits>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -47,7 +48,6 @@ class Persistence {
 
   Status snapshot_now();
   Status flush();
-  std::uint64_t durable_version() const noexcept;
   Status health() const;
   std::vector<std::string> notes() const;
 
@@ -74,7 +74,9 @@ class Persistence {
       for (auto& t : tickets) resolve_ticket(*t, Status::ok(), version);
     }
     Status wait_durable(std::uint64_t) override { return Status::ok(); }
-    std::uint64_t durable_lsn() const noexcept override { return 0; }
+    // Everything a read-only database holds came from disk.
+    std::uint64_t durable_lsn() const noexcept override { return std::numeric_limits<std::uint64_t>::max(); }
+    std::uint64_t durable_record_version() const noexcept override { return 0; }
   };
   std::unique_ptr<ReadOnlySink> read_only_;
 

@@ -49,7 +49,9 @@ class WalWriter final : public detail::CommitSink {
   Status wait_durable(std::uint64_t lsn) override;
   std::uint64_t durable_lsn() const noexcept override { return durable_lsn_.load(std::memory_order_acquire); }
 
-  std::uint64_t durable_version() const noexcept { return durable_version_.load(std::memory_order_acquire); }
+  std::uint64_t durable_record_version() const noexcept override {
+    return durable_version_.load(std::memory_order_acquire);
+  }
   std::uint64_t bytes_appended() const noexcept { return bytes_appended_.load(std::memory_order_relaxed); }
   Status error() const;
   // First LSN of the segment being written (0 before the first record): compaction never retires it.

@@ -29,6 +29,8 @@ class CommitSink {
   virtual Status wait_durable(std::uint64_t lsn) = 0;
   // Highest LSN known durable.
   virtual std::uint64_t durable_lsn() const noexcept = 0;
+  // Version of the record at durable_lsn() (0 when none).
+  virtual std::uint64_t durable_record_version() const noexcept = 0;
 };
 
 // Resolves a queued transaction's ticket (release-publishes status and version, wakes waiters).

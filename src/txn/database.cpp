@@ -149,10 +149,33 @@ void Database::unpin(std::uint32_t slot) const noexcept { core_->versions().unpi
 
 std::uint64_t Database::published_version() const noexcept { return core_->versions().published_number(); }
 
+std::uint64_t Database::durable_version() const noexcept {
+  const std::uint64_t published = published_version();
+  const detail::CommitSink* sink = core_->sink();
+  if (sink == nullptr) return published;
+  // Every logged commit durable: the whole published version is (commits are logged before they are
+  // published). Otherwise the version of the newest durable record may still have later commits that
+  // are not: only the version before it is known complete.
+  if (sink->durable_lsn() >= core_->logged_lsn()) return published;
+  const std::uint64_t v = sink->durable_record_version();
+  return std::min(published, v == 0 ? 0 : v - 1);
+}
+
+Result<PinnedView> Database::pin_durable() const {
+  PinnedView view = pin();
+  detail::CommitSink* sink = core_->sink();
+  if (sink == nullptr || sink->durable_lsn() >= view.state().lsn) return view;
+  // The pinned version holds commits up to its LSN: wait for those (one group commit; in async mode
+  // this forces the flush).
+  ECSDB_RETURN_IF_ERROR(sink->wait_durable(view.state().lsn));
+  return view;
+}
+
 DatabaseMetrics Database::metrics() const {
   DatabaseMetrics m;
   const version::VersionMetrics v = core_->versions().metrics();
   m.published_version = v.published;
+  m.durable_version = durable_version();
   m.pinned_views = v.pinned_views;
   m.oldest_pinned_version = v.oldest_pinned;
   m.retired_bytes = v.retired_bytes;
@@ -357,6 +380,17 @@ Status Transaction::commit() {
   if (core_ == nullptr) return inactive();
   detail::WriterCore* core = std::exchange(core_, nullptr);
   return core->commit();
+}
+
+Status Transaction::commit(Durability wait_for) {
+  if (core_ == nullptr) return inactive();
+  detail::WriterCore* core = core_;
+  ECSDB_RETURN_IF_ERROR(commit());
+  detail::CommitSink* sink = core->sink();
+  if (wait_for != Durability::kSync || sink == nullptr) return Status::ok();
+  // This commit's record is the last one logged (or it logged nothing, and waiting for the previous
+  // LSN is then what makes everything it depends on durable).
+  return sink->wait_durable(core->logged_lsn());
 }
 
 void Transaction::rollback() noexcept {
