@@ -41,9 +41,14 @@ class WriteQueue {
   WriteQueue& operator=(const WriteQueue&) = delete;
   ~WriteQueue();  // releases nodes still queued
 
-  void push(QueuedTransaction* n) noexcept {
+  void push(QueuedTransaction* n) noexcept { link(begin_push(n), n); }
+  // The two halves of push(), apart so that tests can leave a push half done, as a producer pre-empted
+  // between them does.
+  QueuedTransaction* begin_push(QueuedTransaction* n) noexcept {
     n->next.store(nullptr, std::memory_order_relaxed);
-    QueuedTransaction* prev = head_.exchange(n, std::memory_order_seq_cst);
+    return head_.exchange(n, std::memory_order_seq_cst);
+  }
+  static void link(QueuedTransaction* prev, QueuedTransaction* n) noexcept {
     prev->next.store(n, std::memory_order_release);
   }
 

@@ -94,7 +94,18 @@ std::string WriterCore::describe_key(std::uint16_t table, std::uint64_t key) con
 
 // ---- lifecycle ----
 
+Status WriterCore::check_owner() const {
+  if (thread_running_.load(std::memory_order_acquire) &&
+      writer_thread_id_.load(std::memory_order_acquire) != std::this_thread::get_id()) [[unlikely]] {
+    return Status(StatusCode::kInvalidArgument,
+                  "the background writer thread owns the writer (Database::start_writer_thread): write through "
+                  "Database::submit, or stop the thread first");
+  }
+  return Status::ok();
+}
+
 Status WriterCore::begin() {
+  ECSDB_RETURN_IF_ERROR(check_owner());
   if (in_txn_) return invalid_argument("a transaction is already open on this writer; commit or roll it back first");
   in_txn_ = true;
   dirty_at_begin_ = dirty_;
@@ -137,8 +148,16 @@ Status WriterCore::commit() {
   if (!suppress_publish_ && options_.publish_every_commits != 0 &&
       commits_since_publish_ >= options_.publish_every_commits) {
     publish();
+    drain_if_queued();
   }
   return Status::ok();
+}
+
+void WriterCore::drain_if_queued() {
+  // Queued transactions join the owner's publishes (here: one per commit; in tick mode
+  // WriterHandle::publish drains), so their tickets resolve without a writer thread. A few plain loads
+  // when the queue is empty.
+  if (!thread_running_.load(std::memory_order_relaxed) && !queue_.empty()) drain();
 }
 
 void WriterCore::rollback() noexcept {
@@ -547,6 +566,7 @@ Result<RowId> WriterCore::insert_child(std::uint16_t table, Entity owner, const 
 
 Status WriterCore::implicit_write(ImplicitOp op, std::uint16_t table, std::uint64_t key, std::uint32_t offset,
                                   std::uint32_t size, const void* bytes) {
+  ECSDB_RETURN_IF_ERROR(check_owner());
   const TableInfo& info = infos_[table];
   // Without a log or a subscriber nothing needs the undo records (no delta to build), and a table with no
   // reference or unique field cannot fail at commit once the operation itself succeeded: apply directly.
@@ -593,7 +613,10 @@ Status WriterCore::implicit_write(ImplicitOp op, std::uint16_t table, std::uint6
   }
   commits_.fetch_add(1, std::memory_order_relaxed);
   commits_without_delta_ = true;
-  if (options_.publish_every_commits != 0 && ++commits_since_publish_ >= options_.publish_every_commits) publish();
+  if (options_.publish_every_commits != 0 && ++commits_since_publish_ >= options_.publish_every_commits) {
+    publish();
+    drain_if_queued();
+  }
   return Status::ok();
 }
 
@@ -960,7 +983,13 @@ std::size_t WriterCore::drain() {
   while (ran < options_.batch_max_transactions) {
     QueuedTransaction* raw = queue_.pop();
     if (raw == nullptr) {
-      if (!queue_.empty()) { cpu_relax(); continue; }  // a producer is mid-push
+      if (!queue_.empty()) {
+        // A producer is between its exchange and its link, maybe pre-empted there for a whole time
+        // slice. Never hold a batch hostage to it: publish and resolve what ran; its node is taken on
+        // a later call. With nothing in hand, give it the CPU.
+        if (ran == 0) std::this_thread::yield();
+        break;
+      }
       if (max_delay.count() == 0 || std::chrono::steady_clock::now() - batch_start >= max_delay) break;
       cpu_relax();
       continue;
@@ -1009,7 +1038,9 @@ Status WriterCore::start_thread() {
   if (thread_.joinable()) return invalid_argument("the writer thread is already running");
   if (in_txn_) return invalid_argument("cannot start the writer thread while a transaction is open");
   stop_.store(false);
+  thread_running_.store(true, std::memory_order_release);
   thread_ = std::thread([this] {
+    writer_thread_id_.store(std::this_thread::get_id(), std::memory_order_release);
     const auto spin = std::chrono::microseconds(options_.writer_spin_us);
     while (!stop_.load(std::memory_order_acquire)) {
       if (drain() != 0) continue;
@@ -1036,6 +1067,8 @@ void WriterCore::stop_thread() {
   wake_.fetch_add(1, std::memory_order_seq_cst);
   wake_.notify_one();
   thread_.join();
+  thread_running_.store(false, std::memory_order_release);
+  writer_thread_id_.store(std::thread::id(), std::memory_order_release);
 }
 
 void WriterCore::fill_queue_metrics(DatabaseMetrics& m) const {

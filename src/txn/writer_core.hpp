@@ -110,7 +110,8 @@ class WriterCore {
   std::size_t drain();                                  // writer: runs one batch, publishes, resolves
   Status start_thread();
   void stop_thread();
-  bool thread_running() const noexcept { return thread_.joinable(); }
+  bool thread_running() const noexcept { return thread_running_.load(std::memory_order_acquire); }
+  WriteQueue& queue_for_testing() noexcept { return queue_; }
   void fill_queue_metrics(DatabaseMetrics& m) const;
 
   // ---- deltas ----
@@ -153,6 +154,10 @@ class WriterCore {
   };
 
   Status require_txn() const;
+  // kInvalidArgument when the background writer thread runs and this is not it: the owner's
+  // WriterHandle must not race it.
+  Status check_owner() const;
+  void drain_if_queued();
   Status check_alive(Entity e, std::string_view op, const Table* table) const;
   Status check_add(std::uint16_t table, Entity e) const;
   Status check_write(std::uint16_t table, std::uint64_t key, std::uint32_t offset, std::uint32_t size) const;
@@ -210,6 +215,8 @@ class WriterCore {
   std::atomic<std::uint32_t> wake_{0};
   std::atomic<bool> stop_{false};
   std::thread thread_;
+  std::atomic<bool> thread_running_{false};
+  std::atomic<std::thread::id> writer_thread_id_{};
   bool suppress_publish_ = false;
   std::vector<std::shared_ptr<QueuedTransaction>> batch_ok_;
   base::LatencyHistogram submit_to_visible_ns_;

@@ -7,6 +7,8 @@
 #include <thread>
 
 #include "support/test_schema.hpp"
+#include "txn/database_access.hpp"
+#include "txn/write_queue.hpp"
 
 namespace ecsdb::testing {
 namespace {
@@ -133,6 +135,74 @@ TEST(QueueTest, StopDrainsWhatIsQueued) {
   EXPECT_EQ(bank.db->pin().get<Health>(bank.accounts[1])->hp, Bank::kStart + 100);
 }
 
+
+// A producer pre-empted between its exchange and its link must not hold the writer: drain() publishes
+// and resolves what it could take, and picks the late node up once it is linked.
+TEST(QueueLivenessTest, APreemptedProducerDoesNotStallTheBatch) {
+  auto db = std::move(Database::open(test_schema()).value());
+  const Entity e = db->writer().create().value();
+  ASSERT_TRUE(db->writer().add(e, Health{0, 0}).is_ok());
+  std::vector<CommitTicket> early;
+  for (std::uint32_t i = 1; i <= 3; ++i) {
+    early.push_back(db->submit([e, i](Transaction& t) { return t.set(e, &Health::hp, i); }));
+  }
+  auto late = std::make_shared<detail::QueuedTransaction>();
+  late->body = [e](Transaction& t) { return t.set(e, &Health::hp, 99u); };
+  late->submitted = std::chrono::steady_clock::now();
+  late->self = late;
+  CommitTicket late_ticket(late);
+  detail::WriteQueue& queue = detail::DatabaseAccess::core(*db).queue_for_testing();
+  detail::QueuedTransaction* prev = queue.begin_push(late.get());  // ...and the producer is pre-empted
+
+  // Before the fix this call never returned. The node pushed last before the half-done one cannot be
+  // detached until the link is made (the queue's design), so 2 of the 3 run now.
+  EXPECT_EQ(db->writer().drain(), 2u);
+  EXPECT_TRUE(early[0].ready());
+  EXPECT_TRUE(early[1].ready());
+  EXPECT_EQ(db->pin().get<Health>(e)->hp, 2u);
+  EXPECT_FALSE(late_ticket.ready());
+
+  detail::WriteQueue::link(prev, late.get());  // the producer runs again
+  EXPECT_EQ(db->writer().drain(), 2u);
+  ASSERT_TRUE(early[2].wait().is_ok());
+  ASSERT_TRUE(late_ticket.wait().is_ok());
+  EXPECT_EQ(db->pin().get<Health>(e)->hp, 99u);
+}
+
+// With default options (no writer thread, a publish per commit) queued transactions run at the owner's
+// next commit: a ticket never waits for an explicit drain().
+TEST(QueueLivenessTest, OwnerCommitsRunQueuedTransactions) {
+  auto db = std::move(Database::open(test_schema()).value());
+  const Entity e = db->writer().create().value();
+  ASSERT_TRUE(db->writer().add(e, Health{0, 0}).is_ok());
+  CommitTicket ticket;
+  std::thread producer([&] { ticket = db->submit([e](Transaction& t) { return t.set(e, &Health::max_hp, 5u); }); });
+  producer.join();
+  ASSERT_TRUE(db->writer().set(e, &Health::hp, 1u).is_ok());  // the owner's next commit (implicit)
+  EXPECT_TRUE(ticket.ready());
+  EXPECT_TRUE(ticket.wait().is_ok());
+  EXPECT_EQ(db->pin().get<Health>(e)->max_hp, 5u);
+}
+
+// While the background writer thread runs, the owner's handle is refused loudly instead of racing it.
+TEST(QueueLivenessTest, WriterHandleIsRefusedWhileTheWriterThreadRuns) {
+  auto db = std::move(Database::open(test_schema()).value());
+  const Entity e = db->writer().create().value();
+  ASSERT_TRUE(db->writer().add(e, Health{0, 0}).is_ok());
+  ASSERT_TRUE(db->start_writer_thread().is_ok());
+  const Status direct = db->writer().set(e, &Health::hp, 1u);
+  EXPECT_EQ(direct.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(direct.message().find("writer thread"), std::string::npos) << direct.message();
+  Transaction t = db->writer().begin();
+  EXPECT_FALSE(t.active());
+  EXPECT_EQ(t.commit().code(), StatusCode::kInvalidArgument);
+  EXPECT_FALSE(db->writer().create().has_value());
+  // Submitting still works, and the handle is usable again once the thread stops.
+  EXPECT_TRUE(db->submit([e](Transaction& tx) { return tx.set(e, &Health::hp, 2u); }).wait().is_ok());
+  db->stop_writer_thread();
+  EXPECT_TRUE(db->writer().set(e, &Health::hp, 3u).is_ok());
+  EXPECT_EQ(db->pin().get<Health>(e)->hp, 3u);
+}
 }  // namespace
 }  // namespace ecsdb::testing
 
@@ -166,6 +236,7 @@ TEST(OptimisticTest, ChangedReadFailsWithConflictUnchangedCommits) {
   EXPECT_TRUE(fresh.wait().is_ok());
   EXPECT_EQ(bank.db->pin().get<Health>(a)->hp, 7u);
 }
+
 
 }  // namespace
 }  // namespace ecsdb::testing
@@ -227,6 +298,7 @@ TEST(DurableQueueTest, GroupCommitUnderConcurrentProducersAndReaders) {
   db->pin().each<Health>([&](Entity, const Health& h) { sum += h.hp; });
   EXPECT_EQ(sum, std::uint64_t{Bank::kAccounts} * Bank::kStart) << "no transfer half-applied after the crash";
 }
+
 
 }  // namespace
 }  // namespace ecsdb::testing
