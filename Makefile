@@ -3,7 +3,7 @@
 JOBS ?= $(shell nproc)
 CMAKE_BUILD = cmake --build --preset
 
-.PHONY: all deps build test test-asan test-tsan demo bench clean
+.PHONY: all deps build test test-asan test-tsan crash-long demo bench clean
 
 all: build
 
@@ -14,13 +14,15 @@ build: deps
 	@test -f build/build.ninja || cmake --preset release
 	$(CMAKE_BUILD) release -j $(JOBS)
 
-# Release tests (unit, integration, crash), the installed-package consumer, a short fuzz run of every
-# decoder (clang libFuzzer), then the whole suite under ASan+UBSan. `make test-tsan` (CI) adds TSan.
+# Release tests (unit, integration, kill -9 crash and power-loss tests), the installed-package consumer, a
+# short fuzz run of every decoder (clang libFuzzer), the whole suite under ASan+UBSan, and the concurrency
+# suites under TSan.
 test: build
 	ctest --preset release -j $(JOBS)
 	@scripts/check-install.sh
 	scripts/run-fuzz.sh $(FUZZ_SECONDS)
 	$(MAKE) test-asan
+	$(MAKE) test-tsan
 
 FUZZ_SECONDS ?= 5
 
@@ -33,6 +35,14 @@ test-tsan: deps
 	@test -f build-tsan/build.ninja || cmake --preset tsan
 	$(CMAKE_BUILD) tsan -j $(JOBS) --target ecsdb_concurrency_test
 	ctest --preset tsan -R 'ConcurrencyTest|QueueTest|OptimisticTest|DurableQueueTest'
+
+# The crash tests for longer than `make test` runs them: CRASH_CYCLES kill -9 cycles on a real disk and
+# POWER_LOSS_ROUNDS power-loss rounds on the fault-injection file system (each prints its ledger).
+CRASH_CYCLES ?= 600
+POWER_LOSS_ROUNDS ?= 100000
+crash-long: build
+	./build/tests/crash/ecsdb_crash_test --cycles $(CRASH_CYCLES)
+	ECSDB_POWER_LOSS_ROUNDS=$(POWER_LOSS_ROUNDS) ./build/tests/crash/ecsdb_power_loss_test
 
 demo: build
 	./build/ecsdb demo --schema examples/schemas/game.toml

@@ -153,7 +153,8 @@ Status Persistence::recover() {
   scan_options.after_lsn = lsn;
   scan_options.database_id = database_id_;
   scan_options.truncate_at_corruption = options_.recover_to_corruption;
-  scan_options.repair = true;
+  // Point-in-time recovery is read-only: it must not cut, zero or rename anything in the directory.
+  scan_options.repair = options_.recover_until_version == 0 && options_.recover_until_unix_ns == 0;
   std::uint64_t replayed = 0;
   std::uint64_t replayed_lsn = lsn;
   const bool targeted = options_.recover_until_version != 0 || options_.recover_until_unix_ns != 0;

@@ -68,7 +68,12 @@ std::uint64_t nonzero_end(std::span<const std::byte> file, std::uint64_t from) {
 // lost write (a sector that never reached the disk and a sector that rotted look alike): it is cut.
 std::string tail_damage(std::span<const std::byte> file, std::uint64_t offset, const SegmentHeader& segment,
                         std::uint64_t expected, std::uint64_t end) {
+  // No record at `off` can carry an LSN past this (each takes at least a header): hashing only plausible
+  // headers keeps a segment full of random bytes from costing a hash per 8 bytes.
+  const std::uint64_t max_lsn = expected + (end - offset) / kRecordHeaderSize;
   for (std::uint64_t off = (offset + 8) & ~std::uint64_t{7}; off + kRecordHeaderSize <= end; off += 8) {
+    const RecordHeader h = read_record_header(file.subspan(off, kRecordHeaderSize));
+    if (h.lsn == 0 || h.lsn > max_lsn) continue;
     RecordView rv;
     if (read_record(file, off, segment, rv) != Slot::kValid) continue;
     if (rv.lsn < expected || rv.lsn - rv.batch_index > expected) {
@@ -124,16 +129,16 @@ Result<WalScan> scan_wal(FileSystem& fs, const std::string& dir, const Schema& s
     SegmentHeader header;
     if (std::string why = decode_segment_header(file, header); !why.empty()) {
       ECSDB_RETURN_IF_ERROR(ensure(file_size));
-      if (last_segment && options.truncate_at_corruption) {
-        scan.notes.push_back("ignored unreadable last segment " + name + ": " + why);
-        dropped_from = si;
-        break;
-      }
       // A crash while creating the newest segment leaves its header unwritten (zeros): nothing was
       // acknowledged in it yet, so it is a torn tail like any other.
       if (last_segment && all_zero(file)) {
         scan.notes.push_back("removed empty segment " + name + " (crash while it was being created)");
         if (options.repair) ECSDB_RETURN_IF_ERROR(fs.remove(path));
+        break;
+      }
+      if (last_segment && options.truncate_at_corruption) {
+        scan.notes.push_back("ignored unreadable last segment " + name + ": " + why);
+        dropped_from = si;
         break;
       }
       return Status(StatusCode::kCorruption, "WAL segment " + path + ": " + why);
@@ -241,8 +246,10 @@ Result<WalScan> scan_wal(FileSystem& fs, const std::string& dir, const Schema& s
     bool changed = false;
     for (std::size_t si = dropped_from; si < segments.size(); ++si) {
       const std::string& name = segments[si].second;
-      ECSDB_RETURN_IF_ERROR(fs.rename(dir + "/" + name, dir + "/" + name + ".dropped"));
-      scan.notes.push_back("set aside " + name + " as " + name + ".dropped (after the truncation point)");
+      std::string aside = name + ".dropped";
+      for (int n = 2; fs.exists(dir + "/" + aside); ++n) aside = name + ".dropped." + std::to_string(n);
+      ECSDB_RETURN_IF_ERROR(fs.rename(dir + "/" + name, dir + "/" + aside));
+      scan.notes.push_back("set aside " + name + " as " + aside + " (after the truncation point)");
       changed = true;
     }
     // A newest segment left without a record (its only write was lost) goes, so a new one can take its name.
@@ -252,6 +259,14 @@ Result<WalScan> scan_wal(FileSystem& fs, const std::string& dir, const Schema& s
       changed = true;
     }
     if (changed) ECSDB_RETURN_IF_ERROR(fs.sync_dir(dir));
+    // What was replayed must be on disk before anything new is acknowledged: after a kill -9 the newest
+    // segment's last write may still sit only in the page cache, and commits logged from now on (in a
+    // new segment) build on it. (Older segments were synced whole before their successor existed.)
+    if (!scan.segments.empty()) {
+      ECSDB_ASSIGN_OR_RETURN(auto f, fs.open_existing(dir + "/" + scan.segments.back().name));
+      ECSDB_RETURN_IF_ERROR(f->sync());
+      ECSDB_RETURN_IF_ERROR(f->close());
+    }
   }
   return scan;
 }
