@@ -458,6 +458,8 @@ class Database {
   Database(std::shared_ptr<const Schema> schema, DatabaseOptions options);
   Status bind_type(std::uint32_t type_index, std::string_view table, std::span<const FieldBinding> fields,
                    std::size_t size, std::size_t align) const;
+  Status check_and_bind(std::uint32_t type_index, std::string_view table, std::span<const FieldBinding> fields,
+                        std::size_t size, std::size_t align) const;
   static constexpr std::uint32_t kManyBit = 1u << 16;
   // bindings_ value of T: 0 = unbound or mismatched, else table id + 1, | kManyBit for `many` tables.
   template <BoundComponent T>

@@ -26,6 +26,7 @@ enum class StatusCode : unsigned char {
   kCorruption,
   kAborted,             // transaction rolled back by its own body
   kInternal,
+  kResourceExhausted,   // out of memory inside the writer: the transaction was rolled back, nothing changed
 };
 
 std::string_view to_string(StatusCode code) noexcept;

@@ -17,6 +17,7 @@ std::string_view to_string(StatusCode code) noexcept {
     case StatusCode::kCorruption: return "corruption";
     case StatusCode::kAborted: return "aborted";
     case StatusCode::kInternal: return "internal error";
+    case StatusCode::kResourceExhausted: return "out of memory";
   }
   return "unknown";
 }

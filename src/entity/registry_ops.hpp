@@ -24,6 +24,11 @@ Entity create_entity(detail::RegistryState& r, std::vector<std::uint32_t>& free_
 void destroy_entity(detail::RegistryState& r, Entity e, std::vector<std::uint32_t>& free_list,
                     storage::WriteContext& ctx);
 
+// Make the registry slot that create_entity would use (or slot `index`) private and present, so that the
+// create_entity / destroy_entity / set_component_bit that follows allocates nothing (exception safety).
+void prepare_create(detail::RegistryState& r, const std::vector<std::uint32_t>& free_list, storage::WriteContext& ctx);
+void prepare_slot(detail::RegistryState& r, std::uint32_t index, storage::WriteContext& ctx);
+
 // Exact inverse of create_entity (rollback): `fresh` when create_entity grew the registry (index == used-1)
 // rather than taking the index from the free list.
 void uncreate_entity(detail::RegistryState& r, Entity e, bool fresh, std::vector<std::uint32_t>& free_list,

@@ -88,9 +88,17 @@ Status WalWriter::append(const Delta& delta, std::uint64_t lsn, std::uint64_t ve
                                               poisoned_.message() + "); reopen it to recover");
     }
     const std::size_t offset = pending_bytes_.size();
-    append_record(pending_bytes_, lsn, scratch_);
+    try {
+      pending_.reserve(pending_.size() + 1);
+      append_record(pending_bytes_, lsn, scratch_);
+    } catch (...) {
+      // Never leave part of a record behind: the flush thread writes pending_bytes_ by ranges, and a
+      // stray fragment between two records would read as corruption.
+      pending_bytes_.resize(offset);
+      throw;
+    }
     size = pending_bytes_.size() - offset;
-    pending_.push_back({lsn, version, offset, size});
+    pending_.push_back({lsn, version, offset, size});  // capacity reserved: cannot throw
   }
   bytes_appended_.fetch_add(size, std::memory_order_relaxed);
   if (options_.mode == Durability::kSync) work_cv_.notify_one();

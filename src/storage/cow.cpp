@@ -23,8 +23,11 @@ void destroy_array(PagedArray& a, PagePool& pool) noexcept {
   a.pages = 0;
 }
 
+// Exception safety: every function here allocates before it changes anything (the retire lists are grown
+// first), so a std::bad_alloc leaves the array as it was, or grown/copied but with the same content.
 Directory* own_directory(PagedArray& a, WriteContext& ctx) {
   Directory* old = a.dir;
+  ctx.retired.directories.reserve(ctx.retired.directories.size() + 1);
   Directory* d = ctx.pool->allocate_directory(old->capacity, ctx.birth);
   std::copy_n(old->pages(), a.pages, d->pages());
   ctx.retired.directories.push_back(old);
@@ -35,6 +38,7 @@ Directory* own_directory(PagedArray& a, WriteContext& ctx) {
 std::byte* copy_page(PagedArray& a, std::uint32_t page, WriteContext& ctx) {
   std::byte* old = a.dir->pages()[page];
   const std::uint32_t bytes = a.page_bytes();
+  ctx.retired.pages.reserve(ctx.retired.pages.size() + 1);
   std::byte* fresh = ctx.pool->allocate_page(bytes, ctx.birth);
   std::memcpy(fresh, old, bytes);
   a.dir->pages()[page] = fresh;
@@ -53,6 +57,7 @@ void grow_to(PagedArray& a, std::uint64_t n, WriteContext& ctx, const void* fill
   if (a.dir == nullptr || a.dir->capacity < needed) {
     std::uint32_t capacity = a.dir == nullptr ? 4 : a.dir->capacity;
     while (capacity < needed) capacity *= 2;
+    ctx.retired.directories.reserve(ctx.retired.directories.size() + 1);
     Directory* d = ctx.pool->allocate_directory(capacity, ctx.birth);
     if (a.dir != nullptr) {
       std::copy_n(a.dir->pages(), a.pages, d->pages());
@@ -73,8 +78,8 @@ void grow_to(PagedArray& a, std::uint64_t n, WriteContext& ctx, const void* fill
       for (std::uint32_t off = 0; off < bytes; off += a.elem_size) std::memcpy(page + off, fill, a.elem_size);
     }
     a.dir->pages()[p] = page;
+    a.pages = p + 1;  // page by page: an allocation failure leaves the pages made so far in use
   }
-  a.pages = needed;
 }
 
 }  // namespace ecsdb::storage

@@ -42,6 +42,32 @@ void move_row(TableState& t, std::uint32_t from, std::uint32_t to, WriteContext&
 
 }  // namespace
 
+void prepare_insert(TableState& t, std::uint64_t key_bits, WriteContext& ctx) {
+  const std::uint32_t row = t.row_count;
+  if (t.stride != 0) {
+    if (row >= t.rows.capacity()) grow_to(t.rows, std::uint64_t{row} + 1, ctx);
+    mutable_at(t.rows, row, ctx);
+  }
+  if (row >= t.keys.capacity()) grow_to(t.keys, std::uint64_t{row} + 1, ctx);
+  mutable_at(t.keys, row, ctx);
+  if (t.owners.elem_size != 0) {
+    if (row >= t.owners.capacity()) grow_to(t.owners, std::uint64_t{row} + 1, ctx);
+    mutable_at(t.owners, row, ctx);
+  }
+  mutable_slot(t, static_cast<std::uint32_t>(key_bits), ctx);
+}
+
+void prepare_remove(TableState& t, std::uint64_t key_bits, WriteContext& ctx) {
+  const std::uint32_t row = mutable_slot(t, static_cast<std::uint32_t>(key_bits), ctx)->row;
+  const std::uint32_t last = t.row_count - 1;
+  for (const std::uint32_t r : {row, last}) {
+    if (t.stride != 0) mutable_at(t.rows, r, ctx);
+    mutable_at(t.keys, r, ctx);
+    if (t.owners.elem_size != 0) mutable_at(t.owners, r, ctx);
+  }
+  mutable_slot(t, static_cast<std::uint32_t>(row_key(t, last)), ctx);
+}
+
 void init_table(TableState& t, std::uint32_t stride, bool has_owner_column) {
   t = TableState{};
   t.stride = stride;

@@ -23,6 +23,12 @@ std::byte* insert_row(detail::TableState& t, std::uint64_t key_bits, std::uint64
 std::byte* insert_row_at(detail::TableState& t, std::uint32_t row, std::uint64_t key_bits, std::uint64_t owner_bits,
                          WriteContext& ctx);
 
+// Make every page that insert_row / remove_row of `key_bits` will write private and big enough, so that
+// the call that follows allocates nothing and cannot throw (the writer's exception safety: allocate, then
+// change). REQUIRES for prepare_remove: the key is present.
+void prepare_insert(detail::TableState& t, std::uint64_t key_bits, WriteContext& ctx);
+void prepare_remove(detail::TableState& t, std::uint64_t key_bits, WriteContext& ctx);
+
 // Removes the row of `key_bits` (REQUIRES: present). Returns the dense index it had.
 std::uint32_t remove_row(detail::TableState& t, std::uint64_t key_bits, WriteContext& ctx);
 

@@ -14,6 +14,20 @@ namespace {
 Status inactive() {
   return invalid_argument("transaction is not active (already committed or rolled back, or another one is open)");
 }
+
+// Runs a writer operation. No exception crosses the public API: when memory runs out inside the writer
+// (every operation allocates before it changes anything, see WriterCore), the whole transaction is
+// rolled back, leaving the database exactly as it was at begin(), and reported as kResourceExhausted.
+template <typename F>
+auto guarded(detail::WriterCore* core, F&& op) -> decltype(op()) {
+  if (core == nullptr) return inactive();
+  try {
+    return op();
+  } catch (const std::bad_alloc&) {
+    core->rollback();
+    return Status(StatusCode::kResourceExhausted, "out of memory in the writer: the transaction was rolled back");
+  }
+}
 }  // namespace
 
 namespace detail {
@@ -28,39 +42,37 @@ std::uint32_t next_type_index() noexcept {
 
 
 Status txn_add(WriterCore* c, std::uint16_t table, Entity e, const void* bytes) {
-  return c == nullptr ? inactive() : c->add(table, e, bytes);
+  return guarded(c, [&] { return c->add(table, e, bytes); });
 }
 Status txn_update(WriterCore* c, std::uint16_t table, std::uint64_t key, const void* bytes) {
-  return c == nullptr ? inactive() : c->update(table, key, bytes);
+  return guarded(c, [&] { return c->update(table, key, bytes); });
 }
 Status txn_put(WriterCore* c, std::uint16_t table, Entity e, const void* bytes) {
-  return c == nullptr ? inactive() : c->put(table, e, bytes);
+  return guarded(c, [&] { return c->put(table, e, bytes); });
 }
 Status implicit_write(WriterCore* c, ImplicitOp op, std::uint16_t table, std::uint64_t key, std::uint32_t offset,
                       std::uint32_t size, const void* bytes) {
-  return c->implicit_write(op, table, key, offset, size, bytes);
+  return guarded(c, [&] { return c->implicit_write(op, table, key, offset, size, bytes); });
 }
 Status txn_add_many(WriterCore* c, std::uint16_t table, const Entity* entities, std::size_t n, const void* rows) {
-  if (c == nullptr) return inactive();
-  return c->add_many(table, entities, n, static_cast<const std::byte*>(rows));
+  return guarded(c, [&] { return c->add_many(table, entities, n, static_cast<const std::byte*>(rows)); });
 }
 Status txn_remove(WriterCore* c, std::uint16_t table, std::uint64_t key) {
-  return c == nullptr ? inactive() : c->remove(table, key);
+  return guarded(c, [&] { return c->remove(table, key); });
 }
 Status txn_set_bytes(WriterCore* c, std::uint16_t table, std::uint64_t key, std::uint32_t offset,
                      std::uint32_t size, const void* bytes) {
-  return c == nullptr ? inactive() : c->set_bytes(table, key, offset, size, bytes);
+  return guarded(c, [&] { return c->set_bytes(table, key, offset, size, bytes); });
 }
 Result<RowId> txn_insert_child(WriterCore* c, std::uint16_t table, Entity owner, const void* bytes) {
-  if (c == nullptr) return inactive();
-  return c->insert_child(table, owner, bytes);
+  return guarded(c, [&] { return c->insert_child(table, owner, bytes); });
 }
 const std::byte* txn_get(const WriterCore* c, std::uint16_t table, std::uint64_t key) {
   return c == nullptr ? nullptr : c->get(table, key);
 }
 Status txn_for_each_mut(WriterCore* c, std::uint16_t table, void* ctx,
                         void (*visit)(void* ctx, std::uint64_t key, std::byte* row)) {
-  return c == nullptr ? inactive() : c->for_each_mut(table, ctx, visit);
+  return guarded(c, [&] { return c->for_each_mut(table, ctx, visit); });
 }
 
 }  // namespace detail
@@ -289,6 +301,17 @@ bool compatible(const CppType& c, const Type& s) {
 
 Status Database::bind_type(std::uint32_t type_index, std::string_view table_name,
                            std::span<const FieldBinding> fields, std::size_t size, std::size_t align) const {
+  // Typed reads bind on first use from noexcept paths (PinnedView::get): out of memory here must be a
+  // status (the type stays unbound and is retried next time), never an exception.
+  try {
+    return check_and_bind(type_index, table_name, fields, size, align);
+  } catch (const std::bad_alloc&) {
+    return Status(StatusCode::kResourceExhausted, "");  // no message: building one would allocate
+  }
+}
+
+Status Database::check_and_bind(std::uint32_t type_index, std::string_view table_name,
+                                std::span<const FieldBinding> fields, std::size_t size, std::size_t align) const {
   const Table* table = schema_->find_table(table_name);
   const std::string where = "binding of table '" + std::string(table_name) + "'";
   if (table == nullptr) return Status(StatusCode::kBindingMismatch, where + ": no such table in the schema");
@@ -345,14 +368,23 @@ Transaction WriterHandle::begin() {
 
 void WriterHandle::publish() {
   if (core_->thread_running()) return;  // the writer thread owns the writer
-  core_->drain();  // queued transactions join this tick
-  core_->publish();
+  try {
+    core_->drain();  // queued transactions join this tick
+    core_->publish();
+  } catch (const std::bad_alloc&) {
+    // Out of memory: what committed stays committed (publish changes nothing when it fails) and
+    // becomes visible at the next publish that succeeds.
+  }
 }
 
 std::size_t WriterHandle::drain() {
   if (core_->thread_running()) return 0;  // only one consumer may drain the queue
   std::size_t total = 0;
-  while (std::size_t n = core_->drain()) total += n;
+  try {
+    while (std::size_t n = core_->drain()) total += n;
+  } catch (const std::bad_alloc&) {
+    // The batch could not start (or publish): what is still queued runs at the next drain.
+  }
   return total;
 }
 
@@ -377,9 +409,8 @@ bool WriterHandle::alive(Entity e) const { return core_->alive(e); }
 
 
 Status Transaction::commit() {
-  if (core_ == nullptr) return inactive();
   detail::WriterCore* core = std::exchange(core_, nullptr);
-  return core->commit();
+  return guarded(core, [&] { return core->commit(); });
 }
 
 Status Transaction::commit(Durability wait_for) {
@@ -399,58 +430,59 @@ void Transaction::rollback() noexcept {
 }
 
 Result<Entity> Transaction::create() {
-  if (core_ == nullptr) return inactive();
-  return core_->create();
+  return guarded(core_, [&] { return core_->create(); });
 }
 Status Transaction::create_many(std::size_t n, std::vector<Entity>& out) {
-  if (core_ == nullptr) return inactive();
-  return core_->create_many(n, out);
+  return guarded(core_, [&] { return core_->create_many(n, out); });
 }
 Status Transaction::destroy(Entity e) {
-  if (core_ == nullptr) return inactive();
-  return core_->destroy(e);
+  return guarded(core_, [&] { return core_->destroy(e); });
 }
 bool Transaction::alive(Entity e) const { return core_ != nullptr && core_->alive(e); }
 
 Status Transaction::remove_child(std::string_view table, RowId row) {
-  if (core_ == nullptr) return inactive();
-  ECSDB_ASSIGN_OR_RETURN(const std::uint16_t t, db_->table_id(table));
-  return core_->remove(t, row.bits());
+  return guarded(core_, [&]() -> Status {
+    ECSDB_ASSIGN_OR_RETURN(const std::uint16_t t, db_->table_id(table));
+    return core_->remove(t, row.bits());
+  });
 }
 
 Status Transaction::remove_row(std::string_view table, std::uint64_t key) {
-  if (core_ == nullptr) return inactive();
-  ECSDB_ASSIGN_OR_RETURN(const std::uint16_t t, db_->table_id(table));
-  return core_->remove(t, key);
+  return guarded(core_, [&]() -> Status {
+    ECSDB_ASSIGN_OR_RETURN(const std::uint16_t t, db_->table_id(table));
+    return core_->remove(t, key);
+  });
 }
 
 Status Transaction::add_row(std::string_view table, Entity e, const Row& values) {
-  if (core_ == nullptr) return inactive();
-  ECSDB_ASSIGN_OR_RETURN(const std::uint16_t t, db_->table_id(table));
-  const detail::TableInfo& info = core_->info(t);
-  std::vector<std::byte> row = info.default_row;
-  for (const auto& [name, value] : values) {
-    const Field* f = info.table->find_field(name);
-    if (f == nullptr) return invalid_argument("table '" + info.table->name + "' has no field '" + name + "'");
-    if (!f->stored) continue;  // the owner key is `e`
-    ECSDB_RETURN_IF_ERROR(storage::encode_value(f->type, value, row.data() + f->offset,
-                                                "table '" + info.table->name + "', field '" + name + "'"));
-  }
-  if (info.many) return core_->insert_child(t, e, row.data()).status();
-  return core_->add(t, e, row.data());
+  return guarded(core_, [&]() -> Status {
+    ECSDB_ASSIGN_OR_RETURN(const std::uint16_t t, db_->table_id(table));
+    const detail::TableInfo& info = core_->info(t);
+    std::vector<std::byte> row = info.default_row;
+    for (const auto& [name, value] : values) {
+      const Field* f = info.table->find_field(name);
+      if (f == nullptr) return invalid_argument("table '" + info.table->name + "' has no field '" + name + "'");
+      if (!f->stored) continue;  // the owner key is `e`
+      ECSDB_RETURN_IF_ERROR(storage::encode_value(f->type, value, row.data() + f->offset,
+                                                  "table '" + info.table->name + "', field '" + name + "'"));
+    }
+    if (info.many) return core_->insert_child(t, e, row.data()).status();
+    return core_->add(t, e, row.data());
+  });
 }
 
 Status Transaction::set_field(std::string_view table, std::uint64_t key, std::string_view field, const Value& value) {
-  if (core_ == nullptr) return inactive();
-  ECSDB_ASSIGN_OR_RETURN(const std::uint16_t t, db_->table_id(table));
-  const Table& tab = *core_->info(t).table;
-  const Field* f = tab.find_field(field);
-  if (f == nullptr) return invalid_argument("table '" + tab.name + "' has no field '" + std::string(field) + "'");
-  if (!f->stored) return invalid_argument("table '" + tab.name + "', field '" + f->name + "' is the row's key and cannot be set");
-  std::vector<std::byte> bytes(f->type.size);
-  ECSDB_RETURN_IF_ERROR(storage::encode_value(f->type, value, bytes.data(),
-                                              "table '" + tab.name + "', field '" + f->name + "'"));
-  return core_->set_bytes(t, key, f->offset, f->type.size, bytes.data());
+  return guarded(core_, [&]() -> Status {
+    ECSDB_ASSIGN_OR_RETURN(const std::uint16_t t, db_->table_id(table));
+    const Table& tab = *core_->info(t).table;
+    const Field* f = tab.find_field(field);
+    if (f == nullptr) return invalid_argument("table '" + tab.name + "' has no field '" + std::string(field) + "'");
+    if (!f->stored) return invalid_argument("table '" + tab.name + "', field '" + f->name + "' is the row's key and cannot be set");
+    std::vector<std::byte> bytes(f->type.size);
+    ECSDB_RETURN_IF_ERROR(storage::encode_value(f->type, value, bytes.data(),
+                                                "table '" + tab.name + "', field '" + f->name + "'"));
+    return core_->set_bytes(t, key, f->offset, f->type.size, bytes.data());
+  });
 }
 
 // ---- PinnedView dynamic access ----

@@ -93,6 +93,11 @@ void SubscriptionHub::begin_version(bool missed) {
   }
 }
 
+void SubscriptionHub::mark_all_lost() noexcept {
+  std::lock_guard lock(mu_);
+  for (auto& sub : subs_) sub->lost.store(true, std::memory_order_release);
+}
+
 void SubscriptionHub::publish(const std::shared_ptr<const Delta>& delta) {
   std::lock_guard lock(mu_);
   bool any_closed = false;

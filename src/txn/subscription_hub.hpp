@@ -40,6 +40,8 @@ class SubscriptionHub {
   void begin_version(bool missed);
   // Writer: delivers one delta to every subscriber whose filter it passes.
   void publish(const std::shared_ptr<const Delta>& delta);
+  // Writer: tells every subscriber it lost events (when a delta could not be delivered).
+  void mark_all_lost() noexcept;
 
  private:
   std::mutex mu_;  // guards subs_ (subscribe/unsubscribe vs the writer's publish; never held long)

@@ -53,6 +53,7 @@ WriterCore::WriterCore(std::shared_ptr<const Schema> schema, const DatabaseOptio
       if (f.auto_increment && is_integer_type(f.type)) info.auto_increments.push_back(&f);
     }
     aux_[id].unique_counts.resize(info.uniques.size());
+    aux_[id].unique_live.resize(info.uniques.size());
     aux_[id].auto_increment_next.assign(info.auto_increments.size(), 1);
     if (!info.refs.empty()) has_refs_ = true;
     storage::init_table(working_->tables[id], info.stride, info.many);
@@ -119,6 +120,8 @@ Status WriterCore::require_txn() const {
 
 Status WriterCore::commit() {
   ECSDB_RETURN_IF_ERROR(require_txn());
+  // Until the record is logged, any failure rolls the transaction back: a Status here, an exception
+  // (std::bad_alloc) in the caller (the public API catches it, rolls back, returns kResourceExhausted).
   Status s = apply_on_delete();
   if (s.is_ok()) s = check_constraints();
   if (!s.is_ok()) {
@@ -131,6 +134,8 @@ Status WriterCore::commit() {
     build_delta(*d);
     d->first_commit = d->last_commit = commits_ + 1;
     d->version = ctx_.birth;
+    const bool deliver = hub_.active() && !d->empty();
+    if (deliver) pending_deltas_.reserve(pending_deltas_.size() + 1);
     if (sink_ != nullptr && !d->empty()) {
       // The record is appended before the version is published; a log that cannot take it (poisoned by
       // a failed fsync) fails the transaction, which then changes nothing.
@@ -140,17 +145,28 @@ Status WriterCore::commit() {
       }
       logged_lsn_.fetch_add(1, std::memory_order_release);
     }
-    if (hub_.active() && !d->empty()) pending_deltas_.push_back(std::move(d));
+    if (deliver) pending_deltas_.push_back(std::move(d));
   }
+  // Point of no return: the commit is logged (or needs no log). Nothing below may fail it.
   commits_.fetch_add(1, std::memory_order_relaxed);
   end_txn();
+  sweep_unique_index();
   ++commits_since_publish_;
   if (!suppress_publish_ && options_.publish_every_commits != 0 &&
       commits_since_publish_ >= options_.publish_every_commits) {
-    publish();
-    drain_if_queued();
+    publish_after_commit();
   }
   return Status::ok();
+}
+
+void WriterCore::publish_after_commit() noexcept {
+  try {
+    publish();
+    drain_if_queued();
+  } catch (const std::bad_alloc&) {
+    // Out of memory for the new version (or for queued work): the commit stands, and readers see it at
+    // the next publish that succeeds. publish() changes nothing when it fails.
+  }
 }
 
 void WriterCore::drain_if_queued() {
@@ -181,11 +197,11 @@ void WriterCore::publish() {
   if (in_txn_ || !dirty_) return;
   working_->commit_count = commits_;
   working_->lsn = logged_lsn_.load();
-  auto next = std::make_unique<VersionState>(*working_);
+  auto next = std::make_unique<VersionState>(*working_);  // may throw: nothing has changed yet
+  versions_.publish(std::move(working_), std::move(ctx_.retired));  // strong: changes all or nothing
   pages_per_publish_.record(ctx_.pages_copied);
   pages_copied_total_.fetch_add(ctx_.pages_copied, std::memory_order_relaxed);
   ctx_.pages_copied = 0;
-  versions_.publish(std::move(working_), std::move(ctx_.retired));
   ctx_.retired = {};
   working_ = std::move(next);
   ctx_.birth += 1;
@@ -195,12 +211,16 @@ void WriterCore::publish() {
   const std::uint64_t published = ctx_.birth - 1;
   // A subscriber that joined after some commits of this version (made with no delta) cannot be given
   // them: it is told it lost events, so it resynchronises from a view of this version or later.
-  hub_.begin_version(commits_without_delta_);
-  commits_without_delta_ = false;
-  for (auto& d : pending_deltas_) {
-    d->version = published;
-    hub_.publish(d);
+  try {
+    hub_.begin_version(commits_without_delta_);
+    for (auto& d : pending_deltas_) {
+      d->version = published;
+      hub_.publish(d);
+    }
+  } catch (const std::bad_alloc&) {
+    hub_.mark_all_lost();  // subscribers resynchronise, as after a ring overflow
   }
+  commits_without_delta_ = false;
   pending_deltas_.clear();
 }
 
@@ -227,16 +247,45 @@ std::byte* WriterCore::write_row(std::uint16_t table, std::uint32_t row) {
   return storage::mutable_row(working_->tables[table], row, ctx_);
 }
 
-void WriterCore::index_row(std::uint16_t table, const std::byte* row, int delta) {
+void WriterCore::index_row(std::uint16_t table, const std::byte* row, int delta, bool suspects) {
   const TableInfo& info = infos_[table];
-  for (std::uint16_t u = 0; u < info.uniques.size(); ++u) {
-    const auto& uf = info.uniques[u];
-    std::string value(reinterpret_cast<const char*>(row + uf.offset), uf.size);
-    auto& counts = aux_[table].unique_counts[u];
-    if (delta > 0) {
-      if (++counts[value] > 1) unique_suspects_.push_back({table, u, std::move(value), 0});
-    } else if (auto it = counts.find(value); it != counts.end() && --it->second == 0) {
-      counts.erase(it);
+  TableAux& aux = aux_[table];
+  auto value_of = [&](std::size_t u) {
+    return std::string_view(reinterpret_cast<const char*>(row + info.uniques[u].offset), info.uniques[u].size);
+  };
+  if (delta < 0) {
+    for (std::size_t u = 0; u < info.uniques.size(); ++u) {
+      auto it = aux.unique_counts[u].find(value_of(u));
+      if (it != aux.unique_counts[u].end() && it->second != 0 && --it->second == 0) --aux.unique_live[u];
+    }
+    return;
+  }
+  std::size_t done = 0;
+  try {
+    for (; done < info.uniques.size(); ++done) {
+      const std::string_view value = value_of(done);
+      auto it = aux.unique_counts[done].find(value);
+      if (it == aux.unique_counts[done].end()) it = aux.unique_counts[done].emplace(std::string(value), 0).first;
+      if (suspects && it->second >= 1) {
+        unique_suspects_.push_back({table, static_cast<std::uint16_t>(done), std::string(value), 0});
+      }
+      if (it->second++ == 0) ++aux.unique_live[done];
+    }
+  } catch (...) {
+    for (std::size_t u = 0; u < done; ++u) {  // all or nothing
+      auto it = aux.unique_counts[u].find(value_of(u));
+      if (--it->second == 0) --aux.unique_live[u];
+    }
+    throw;
+  }
+}
+
+void WriterCore::sweep_unique_index() {
+  for (TableAux& aux : aux_) {
+    for (std::size_t u = 0; u < aux.unique_counts.size(); ++u) {
+      UniqueCounts& counts = aux.unique_counts[u];
+      if (counts.size() <= 2 * std::size_t{aux.unique_live[u]} + 64) continue;
+      std::erase_if(counts, [](const auto& entry) { return entry.second == 0; });
     }
   }
 }
@@ -258,13 +307,25 @@ void WriterCore::assign_auto_increments(std::uint16_t table, std::byte* row) {
 }
 
 std::byte* WriterCore::do_insert(std::uint16_t table, std::uint64_t key, std::uint64_t owner) {
+  reserve_undo();
+  storage::prepare_insert(working_->tables[table], key, ctx_);
+  if (!infos_[table].many) entity::prepare_slot(working_->registry, static_cast<std::uint32_t>(key), ctx_);
+  // Nothing below allocates.
   dirty_ = true;
   std::byte* row = storage::insert_row(working_->tables[table], key, owner, ctx_);
-  undo_.push_back({UndoKind::kInsertRow, table, 0, 0, key, owner, 0});
+  undo_.push_back({UndoKind::kInsertRow, false, table, 0, 0, key, owner, 0});
   if (!infos_[table].many) {
     entity::set_component_bit(working_->registry, static_cast<std::uint32_t>(key), table, true, ctx_);
   }
   return row;
+}
+
+void WriterCore::fill_inserted_row(std::uint16_t table, std::byte* row, const void* bytes) {
+  // The row is in the undo log already (kInsertRow): if indexing fails, rollback removes it.
+  std::memcpy(row, bytes, infos_[table].stride);
+  assign_auto_increments(table, row);
+  index_row(table, row, +1);
+  undo_.back().indexed = true;
 }
 
 void WriterCore::do_remove(std::uint16_t table, std::uint64_t key) {
@@ -273,15 +334,16 @@ void WriterCore::do_remove(std::uint16_t table, std::uint64_t key) {
   const std::uint32_t row = working_->find_row_index(table, key);
   assert(row != kNoRow);
   const TableInfo& info = infos_[table];
-  std::size_t saved = arena_.size();
-  if (info.stride != 0) {
-    const std::byte* bytes = t.rows.at(row);
-    index_row(table, bytes, -1);
-    saved = save_bytes(bytes, info.stride);
-  }
+  reserve_undo();
+  const std::size_t saved = info.stride != 0 ? save_bytes(t.rows.at(row), info.stride) : arena_.size();
+  storage::prepare_remove(t, key, ctx_);
+  if (!info.many) entity::prepare_slot(working_->registry, static_cast<std::uint32_t>(key), ctx_);
+  else aux_[table].free_row_ids.reserve(aux_[table].free_row_ids.size() + 1);
+  // Nothing below allocates.
+  if (info.stride != 0) index_row(table, t.rows.at(row), -1);
   const std::uint64_t owner = storage::row_owner(t, row);
   storage::remove_row(t, key, ctx_);
-  undo_.push_back({UndoKind::kRemoveRow, table, row, info.stride, key, owner, saved});
+  undo_.push_back({UndoKind::kRemoveRow, false, table, row, info.stride, key, owner, saved});
   const auto index = static_cast<std::uint32_t>(key);
   if (!info.many) {
     entity::set_component_bit(working_->registry, index, table, false, ctx_);
@@ -296,13 +358,22 @@ void WriterCore::do_remove(std::uint16_t table, std::uint64_t key) {
 void WriterCore::do_write(std::uint16_t table, std::uint64_t key, std::uint32_t offset, std::uint32_t size,
                           const void* bytes) {
   const std::uint32_t row_index = working_->find_row_index(table, key);
+  reserve_undo();
   std::byte* row = write_row(table, row_index);
+  const std::size_t saved = save_bytes(row + offset, size);
   const bool indexed = !infos_[table].uniques.empty();
   if (indexed) index_row(table, row, -1);
-  const std::size_t saved = save_bytes(row + offset, size);
   std::memmove(row + offset, bytes, size);
-  if (indexed) index_row(table, row, +1);
-  undo_.push_back({UndoKind::kWriteBytes, table, offset, size, key, 0, saved});
+  if (indexed) {
+    try {
+      index_row(table, row, +1);
+    } catch (...) {  // the new values could not be indexed: put the old bytes (and their entries) back
+      std::memcpy(row + offset, arena_.data() + saved, size);
+      index_row(table, row, +1, /*suspects=*/false);
+      throw;
+    }
+  }
+  undo_.push_back({UndoKind::kWriteBytes, false, table, offset, size, key, 0, saved});
   if (!infos_[table].refs.empty()) touched_refs_.emplace_back(table, key);
 }
 
@@ -319,7 +390,7 @@ void WriterCore::undo(const UndoEntry& u) {
       break;
     case UndoKind::kInsertRow: {
       const std::uint32_t row = working_->find_row_index(u.table, u.key);
-      if (t->stride != 0) index_row(u.table, t->rows.at(row), -1);
+      if (t->stride != 0 && u.indexed) index_row(u.table, t->rows.at(row), -1);
       storage::remove_row(*t, u.key, ctx_);
       const auto index = static_cast<std::uint32_t>(u.key);
       if (!infos_[u.table].many) {
@@ -335,7 +406,7 @@ void WriterCore::undo(const UndoEntry& u) {
       std::byte* row = storage::insert_row_at(*t, u.row_or_offset, u.key, u.owner, ctx_);
       if (row != nullptr) {
         std::memcpy(row, arena_.data() + u.arena_offset, u.size);
-        index_row(u.table, row, +1);
+        index_row(u.table, row, +1, /*suspects=*/false);
       }
       if (!infos_[u.table].many) {
         entity::set_component_bit(working_->registry, static_cast<std::uint32_t>(u.key), u.table, true, ctx_);
@@ -370,7 +441,7 @@ void WriterCore::undo(const UndoEntry& u) {
       const bool indexed = !infos_[u.table].uniques.empty();
       if (indexed) index_row(u.table, row, -1);
       std::memcpy(row + u.row_or_offset, arena_.data() + u.arena_offset, u.size);
-      if (indexed) index_row(u.table, row, +1);
+      if (indexed) index_row(u.table, row, +1, /*suspects=*/false);
       break;
     }
   }
@@ -383,10 +454,12 @@ Result<Entity> WriterCore::create() {
   if (entity_free_.empty() && working_->registry.used == 0xFFFFFFFFu) {
     return Status(StatusCode::kInternal, "entity registry is full (2^32 - 1 indices)");
   }
+  reserve_undo();
+  entity::prepare_create(working_->registry, entity_free_, ctx_);
   dirty_ = true;
   const bool fresh = entity_free_.empty();
   const Entity e = entity::create_entity(working_->registry, entity_free_, ctx_);
-  undo_.push_back({UndoKind::kCreateEntity, 0, 0, fresh ? 1u : 0u, e.bits(), 0, 0});
+  undo_.push_back({UndoKind::kCreateEntity, false, 0, 0, fresh ? 1u : 0u, e.bits(), 0, 0});
   return e;
 }
 
@@ -424,7 +497,7 @@ Status WriterCore::create_many(std::size_t n, std::vector<Entity>& out) {
   }
   r.used = first + count;
   r.alive += count;
-  undo_.push_back({UndoKind::kBulkCreate, 0, first, count, 0, 0, 0});
+  undo_.push_back({UndoKind::kBulkCreate, false, 0, first, count, 0, 0, 0});
   return Status::ok();
 }
 
@@ -443,9 +516,13 @@ Status WriterCore::destroy(Entity e) {
     }
     for (std::uint64_t key : children) do_remove(t, key);
   }
+  reserve_undo();
+  entity_free_.reserve(entity_free_.size() + 1);
+  if (has_refs_) destroyed_.reserve(destroyed_.size() + 1);
+  entity::prepare_slot(working_->registry, e.index(), ctx_);
   dirty_ = true;
   entity::destroy_entity(working_->registry, e, entity_free_, ctx_);
-  undo_.push_back({UndoKind::kDestroyEntity, 0, 0, 0, e.bits(), 0, 0});
+  undo_.push_back({UndoKind::kDestroyEntity, false, 0, 0, 0, e.bits(), 0, 0});
   if (has_refs_) destroyed_.push_back(e);
   return Status::ok();
 }
@@ -493,11 +570,7 @@ Status WriterCore::add(std::uint16_t table, Entity e, const void* bytes) {
   ECSDB_RETURN_IF_ERROR(check_add(table, e));
   const TableInfo& info = infos_[table];
   std::byte* row = do_insert(table, e.bits(), e.bits());
-  if (row != nullptr) {
-    std::memcpy(row, bytes, info.stride);
-    assign_auto_increments(table, row);
-    index_row(table, row, +1);
-  }
+  if (row != nullptr) fill_inserted_row(table, row, bytes);
   if (!info.refs.empty()) touched_refs_.emplace_back(table, e.bits());
   return Status::ok();
 }
@@ -540,26 +613,23 @@ Result<RowId> WriterCore::insert_child(std::uint16_t table, Entity owner, const 
   TableAux& aux = aux_[table];
   std::uint32_t index;
   std::uint32_t generation = 1;
-  std::uint32_t from_free = 0;
-  if (!aux.free_row_ids.empty()) {
+  const bool from_free = !aux.free_row_ids.empty();
+  if (from_free) {
     index = aux.free_row_ids.back();
-    aux.free_row_ids.pop_back();
     generation = storage::key_generation(working_->tables[table], index);
-    from_free = 1;
   } else {
     if (aux.next_row_index >= kMaxRowIndex) {
       return Status(StatusCode::kInternal, "table '" + info.table->name + "' is full (" + std::to_string(kMaxRowIndex) + " row ids)");
     }
-    index = aux.next_row_index++;
+    index = aux.next_row_index;
   }
   const RowId id(index, generation);
   std::byte* row = do_insert(table, id.bits(), info.owned ? owner.bits() : 0);
-  undo_.back().size = from_free;
-  if (row != nullptr) {
-    std::memcpy(row, bytes, info.stride);
-    assign_auto_increments(table, row);
-    index_row(table, row, +1);
-  }
+  // The id is taken only once the row exists (do_insert may fail with nothing changed).
+  if (from_free) aux.free_row_ids.pop_back();
+  else ++aux.next_row_index;
+  undo_.back().size = from_free ? 1 : 0;
+  if (row != nullptr) fill_inserted_row(table, row, bytes);
   if (!info.refs.empty()) touched_refs_.emplace_back(table, id.bits());
   return id;
 }
@@ -592,6 +662,8 @@ Status WriterCore::implicit_write(ImplicitOp op, std::uint16_t table, std::uint6
   switch (op) {
     case ImplicitOp::kAdd: {
       ECSDB_RETURN_IF_ERROR(check_add(table, e));
+      storage::prepare_insert(t, key, ctx_);  // allocate first: this path has no undo log
+      entity::prepare_slot(working_->registry, e.index(), ctx_);
       dirty_ = true;
       std::byte* row = storage::insert_row(t, key, key, ctx_);
       entity::set_component_bit(working_->registry, e.index(), table, true, ctx_);
@@ -605,6 +677,8 @@ Status WriterCore::implicit_write(ImplicitOp op, std::uint16_t table, std::uint6
     }
     case ImplicitOp::kRemove: {
       ECSDB_RETURN_IF_ERROR(check_remove(table, key));
+      storage::prepare_remove(t, key, ctx_);
+      entity::prepare_slot(working_->registry, e.index(), ctx_);
       dirty_ = true;
       storage::remove_row(t, key, ctx_);
       entity::set_component_bit(working_->registry, e.index(), table, false, ctx_);
@@ -614,8 +688,7 @@ Status WriterCore::implicit_write(ImplicitOp op, std::uint16_t table, std::uint6
   commits_.fetch_add(1, std::memory_order_relaxed);
   commits_without_delta_ = true;
   if (options_.publish_every_commits != 0 && ++commits_since_publish_ >= options_.publish_every_commits) {
-    publish();
-    drain_if_queued();
+    publish_after_commit();
   }
   return Status::ok();
 }
@@ -640,10 +713,22 @@ Status WriterCore::add_many(std::uint16_t table, const Entity* entities, std::si
     }
     max_index = std::max(max_index, entities[i].index());
   }
-  dirty_ = true;
   TableState& t = working_->tables[table];
   const std::uint32_t first = t.row_count;
   const auto count = static_cast<std::uint32_t>(n);
+  // Allocate first (undo record and its key copy, sparse and registry pages); then change nothing that
+  // can fail. Rows copied past row_count before a failure are invisible and harmless.
+  std::vector<std::uint64_t> keys(n);
+  for (std::size_t i = 0; i < n; ++i) keys[i] = entities[i].bits();
+  reserve_undo();
+  const std::size_t saved_keys = save_bytes(keys.data(), n * sizeof(std::uint64_t));
+  const SparseSlot empty{0, kNoRow};
+  if (max_index >= t.sparse.capacity()) storage::grow_to(t.sparse, std::uint64_t{max_index} + 1, ctx_, &empty);
+  for (std::uint32_t i = 0; i < count; ++i) {
+    storage::mutable_at(t.sparse, entities[i].index(), ctx_);
+    entity::prepare_slot(working_->registry, entities[i].index(), ctx_);
+  }
+  dirty_ = true;
   // Dense columns: page-sized copies.
   auto copy_into = [&](detail::PagedArray& a, const std::byte* src) {
     storage::grow_to(a, std::uint64_t{first} + count, ctx_);
@@ -656,13 +741,10 @@ Status WriterCore::add_many(std::uint16_t table, const Entity* entities, std::si
       done += take;
     }
   };
-  std::vector<std::uint64_t> keys(n);
-  for (std::size_t i = 0; i < n; ++i) keys[i] = entities[i].bits();
   if (info.stride != 0) copy_into(t.rows, rows);
   copy_into(t.keys, reinterpret_cast<const std::byte*>(keys.data()));
+  // Nothing below allocates.
   t.row_count = first + count;
-  const SparseSlot empty{0, kNoRow};
-  if (max_index >= t.sparse.capacity()) storage::grow_to(t.sparse, std::uint64_t{max_index} + 1, ctx_, &empty);
   for (std::uint32_t i = 0; i < count; ++i) {
     auto* slot = reinterpret_cast<SparseSlot*>(storage::mutable_at(t.sparse, entities[i].index(), ctx_));
     if (slot->row != kNoRow) {  // the same entity twice in the batch: take back what was placed
@@ -676,7 +758,7 @@ Status WriterCore::add_many(std::uint16_t table, const Entity* entities, std::si
     *slot = SparseSlot{entities[i].generation(), first + i};
     entity::set_component_bit(working_->registry, entities[i].index(), table, true, ctx_);
   }
-  undo_.push_back({UndoKind::kBulkInsert, table, first, count, 0, 0, save_bytes(keys.data(), n * sizeof(std::uint64_t))});
+  undo_.push_back({UndoKind::kBulkInsert, false, table, first, count, 0, 0, saved_keys});
   return Status::ok();
 }
 
@@ -691,9 +773,11 @@ Status WriterCore::for_each_mut(std::uint16_t table, void* visit_ctx,
   for (std::uint32_t start = 0; start < t.row_count; start += per_page) {
     const std::uint32_t end = std::min(t.row_count, start + per_page);
     // Undo: the rows' bytes as they were, one record per row (keys stay put: rows do not move).
+    reserve_undo(end - start);
     for (std::uint32_t r = start; r < end; ++r) {
       const std::uint64_t key = storage::row_key(t, r);
-      undo_.push_back({UndoKind::kWriteBytes, table, 0, info.stride, key, 0, save_bytes(t.rows.at(r), info.stride)});
+      const std::size_t saved = save_bytes(t.rows.at(r), info.stride);
+      undo_.push_back({UndoKind::kWriteBytes, false, table, 0, info.stride, key, 0, saved});
     }
     std::byte* row = storage::mutable_page(t.rows, start >> t.rows.shift, ctx_);
     const bool indexed = !info.uniques.empty();
@@ -702,11 +786,16 @@ Status WriterCore::for_each_mut(std::uint16_t table, void* visit_ctx,
       if (indexed) index_row(table, row, -1);
       try {
         visit(visit_ctx, key, row);
+        if (indexed) index_row(table, row, +1);
       } catch (...) {
-        if (indexed) index_row(table, row, +1);  // keep the index matching the bytes the undo will see
+        // Keep the index matching the bytes the undo will see: the row as it was before the visit
+        // (its values are still in the index, at count 0, so re-adding them allocates nothing).
+        if (indexed) {
+          std::memcpy(row, arena_.data() + undo_[undo_.size() - (end - r)].arena_offset, info.stride);
+          index_row(table, row, +1, /*suspects=*/false);
+        }
         throw;
       }
-      if (indexed) index_row(table, row, +1);
       if (!info.refs.empty()) touched_refs_.emplace_back(table, key);
     }
   }
@@ -976,6 +1065,9 @@ CommitTicket WriterCore::submit(TransactionBody body) {
 
 std::size_t WriterCore::drain() {
   if (in_txn_) return 0;  // the owner has a transaction open: drain after it ends
+  // Room for every ticket of the batch up front: once a transaction has committed, keeping its ticket
+  // must not fail.
+  batch_ok_.reserve(options_.batch_max_transactions);
   std::size_t ran = 0;
   const auto batch_start = std::chrono::steady_clock::now();
   const auto max_delay = std::chrono::microseconds(options_.batch_max_delay_us);
@@ -1042,8 +1134,18 @@ Status WriterCore::start_thread() {
   thread_ = std::thread([this] {
     writer_thread_id_.store(std::this_thread::get_id(), std::memory_order_release);
     const auto spin = std::chrono::microseconds(options_.writer_spin_us);
+    // Out of memory must not kill the process: a batch that cannot start is retried shortly (each
+    // transaction's own failure is already its ticket's status).
+    auto drain_or_back_off = [this]() -> std::size_t {
+      try {
+        return drain();
+      } catch (const std::bad_alloc&) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        return 1;
+      }
+    };
     while (!stop_.load(std::memory_order_acquire)) {
-      if (drain() != 0) continue;
+      if (drain_or_back_off() != 0) continue;
       const auto idle_since = std::chrono::steady_clock::now();
       while (queue_.empty() && !stop_.load(std::memory_order_relaxed) &&
              std::chrono::steady_clock::now() - idle_since < spin) {
@@ -1055,7 +1157,7 @@ Status WriterCore::start_thread() {
       if (queue_.empty() && !stop_.load(std::memory_order_seq_cst)) wake_.wait(seen, std::memory_order_seq_cst);
       sleeping_.store(false, std::memory_order_relaxed);
     }
-    while (drain() != 0) {
+    while (drain_or_back_off() != 0) {
     }
   });
   return Status::ok();
@@ -1116,7 +1218,7 @@ Status WriterCore::apply_delta(const Delta& d) {
   for (Entity e : d.destroyed) {
     if (!working_->registry.is_alive(e)) return bad("destroy of a dead " + entity_name(e));
     entity::destroy_entity(working_->registry, e, entity_free_, ctx_);
-    undo_.push_back({UndoKind::kDestroyEntity, 0, 0, 0, e.bits(), 0, 0});
+    undo_.push_back({UndoKind::kDestroyEntity, false, 0, 0, 0, e.bits(), 0, 0});
   }
   for (Entity e : d.created) {
     if (e.index() < working_->registry.used && working_->registry.slot(e.index())->alive) {
@@ -1160,10 +1262,13 @@ Status WriterCore::apply_delta(const Delta& d) {
       } else {
         bytes = do_insert(t.table, key, info.many ? owner : key);
       }
-      if (bytes != nullptr) {
+      if (bytes == nullptr) continue;
+      if (in_place) {
         std::memcpy(bytes, t.inserted_rows.data() + i * info.stride, info.stride);
         assign_auto_increments(t.table, bytes);
         index_row(t.table, bytes, +1);
+      } else {
+        fill_inserted_row(t.table, bytes, t.inserted_rows.data() + i * info.stride);
       }
     }
     for (const RowUpdate& u : t.updates) {

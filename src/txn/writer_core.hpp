@@ -40,9 +40,19 @@ struct TableInfo {
   std::vector<std::byte> default_row;         // defaults of every stored field
 };
 
+// Heterogeneous lookup: the unique index is probed with views of row bytes, without allocating.
+struct UniqueValueHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view v) const noexcept { return std::hash<std::string_view>{}(v); }
+};
+// Value -> rows holding it. Entries whose count drops to 0 stay until a commit sweeps them, so that a
+// rollback re-counting a value never allocates.
+using UniqueCounts = std::unordered_map<std::string, std::uint32_t, UniqueValueHash, std::equal_to<>>;
+
 // Writer-only state that is not part of a version.
 struct TableAux {
-  std::vector<std::unordered_map<std::string, std::uint32_t>> unique_counts;  // per unique field
+  std::vector<UniqueCounts> unique_counts;                                     // per unique field
+  std::vector<std::uint32_t> unique_live;                                      // non-zero entries per field
   std::vector<std::uint64_t> auto_increment_next;                              // per auto_increment field
   std::vector<std::uint32_t> free_row_ids;                                     // many tables
   std::uint32_t next_row_index = 0;                                            // many tables
@@ -143,8 +153,13 @@ class WriterCore {
 
  private:
   enum class UndoKind : std::uint8_t { kCreateEntity, kDestroyEntity, kInsertRow, kRemoveRow, kWriteBytes, kBulkInsert, kBulkCreate };
+  // Exception safety (std::bad_alloc): an operation allocates everything it needs (pages made private,
+  // undo and arena capacity, index nodes) before its first change, then changes state without
+  // allocating and records its undo entry. Any failure leaves a state the undo log describes exactly,
+  // and the public API rolls the whole transaction back (StatusCode::kResourceExhausted).
   struct UndoEntry {
     UndoKind kind;
+    bool indexed = false;  // kInsertRow: the row's values entered the unique index
     std::uint16_t table;
     std::uint32_t row_or_offset;
     std::uint32_t size;
@@ -158,16 +173,26 @@ class WriterCore {
   // WriterHandle must not race it.
   Status check_owner() const;
   void drain_if_queued();
+  // The publish (and queue drain) that follows a commit under publish_every_commits; a failure to
+  // allocate the new version never fails the commit that is already made.
+  void publish_after_commit() noexcept;
   Status check_alive(Entity e, std::string_view op, const Table* table) const;
   Status check_add(std::uint16_t table, Entity e) const;
   Status check_write(std::uint16_t table, std::uint64_t key, std::uint32_t offset, std::uint32_t size) const;
   Status check_remove(std::uint16_t table, std::uint64_t key) const;
   std::byte* write_row(std::uint16_t table, std::uint32_t row);  // marks the version dirty
-  void index_row(std::uint16_t table, const std::byte* row, int delta);
+  // Adds (+1) or removes (-1) the row's values in the unique index. -1 never allocates; +1 either adds
+  // every value or, when an allocation fails, none (and rethrows). `suspects`: record values counted
+  // twice for the commit check (rollback re-adds values without recording them, and without allocating).
+  void index_row(std::uint16_t table, const std::byte* row, int delta, bool suspects = true);
+  void sweep_unique_index();
+  void reserve_undo(std::size_t entries = 1) { undo_.reserve(undo_.size() + entries); }
   void assign_auto_increments(std::uint16_t table, std::byte* row);
   std::byte* do_insert(std::uint16_t table, std::uint64_t key, std::uint64_t owner);
   void do_remove(std::uint16_t table, std::uint64_t key);
   void do_write(std::uint16_t table, std::uint64_t key, std::uint32_t offset, std::uint32_t size, const void* bytes);
+  // After do_insert: copies the row's bytes in, assigns auto-increments and indexes it.
+  void fill_inserted_row(std::uint16_t table, std::byte* row, const void* bytes);
   Status apply_on_delete();
   Status check_constraints();
   void undo(const UndoEntry& u);

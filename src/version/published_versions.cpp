@@ -41,19 +41,23 @@ void PublishedVersions::unpin(std::uint32_t slot) noexcept {
   slots_[slot].pinned.store(0, std::memory_order_release);
 }
 
-void PublishedVersions::publish(std::unique_ptr<detail::VersionState> next, storage::RetireList&& retired) {
+void PublishedVersions::publish(std::unique_ptr<detail::VersionState>&& next, storage::RetireList&& retired) {
   const std::uint64_t number = next->number;
   const detail::VersionState* raw = next.get();
+  // The batch's slot is made before the switch: once readers can see `next`, nothing may fail (a
+  // failure after it would free what older readers still hold).
+  const bool retires = current_owner_ != nullptr || !retired.empty();
+  if (retires) retired_.emplace_back();
   std::unique_ptr<detail::VersionState> previous = std::move(current_owner_);
   current_owner_ = std::move(next);
   current_.store(raw, std::memory_order_seq_cst);
   published_.store(number, std::memory_order_seq_cst);
 
-  if (previous || !retired.empty()) {
+  if (retires) {
     std::uint64_t bytes = 0;
     for (std::byte* p : retired.pages) bytes += detail::kPageAlign + detail::header_of(p)->bytes;
     for (detail::Directory* d : retired.directories) bytes += sizeof(detail::Directory) + 8ull * d->capacity;
-    retired_.push_back(RetiredBatch{number - 1, std::move(previous), std::move(retired), bytes});
+    retired_.back() = RetiredBatch{number - 1, std::move(previous), std::move(retired), bytes};
     retired_bytes_.fetch_add(bytes, std::memory_order_relaxed);
     retired_batches_.fetch_add(1, std::memory_order_relaxed);
   }

@@ -53,7 +53,7 @@ class PublishedVersions {
   std::uint64_t published_number() const noexcept { return published_.load(std::memory_order_acquire); }
 
   // Writer: makes `next` the current version. `retired` holds what the writer replaced while building it.
-  void publish(std::unique_ptr<detail::VersionState> next, storage::RetireList&& retired);
+  void publish(std::unique_ptr<detail::VersionState>&& next, storage::RetireList&& retired);
   void reclaim();
   VersionMetrics metrics() const;
 

@@ -1,0 +1,228 @@
+// Exception safety of the writer under allocation failure, the way EnTT tests it: a throwing allocator
+// fails the N-th allocation (on this thread) for every N along one transaction — its operations, its
+// commit (constraints, delta, WAL record, publish, subscription delivery) — and after each failure the
+// database must be exactly as before the transaction (or, when only the publish failed, exactly as after
+// it), keep its indexes consistent, stay writable, and recover from its log to the same state.
+//
+// Its own binary: it replaces the global operator new/delete.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "ecsdb/database.hpp"
+#include "persist/fault_injection_file_system.hpp"
+#include "support/test_schema.hpp"
+
+namespace {
+thread_local std::uint64_t fail_in = 0;  // fail the allocation when this counts down to 0 (0 = off)
+thread_local bool failed = false;
+
+void* allocate(std::size_t n, std::size_t align) {
+  if (fail_in != 0 && --fail_in == 0) {
+    failed = true;
+    throw std::bad_alloc();
+  }
+  if (n == 0) n = 1;
+  void* p = align <= alignof(std::max_align_t) ? std::malloc(n) : std::aligned_alloc(align, (n + align - 1) / align * align);
+  if (p == nullptr) throw std::bad_alloc();
+  return p;
+}
+}  // namespace
+
+void* operator new(std::size_t n) { return allocate(n, 0); }
+void* operator new[](std::size_t n) { return allocate(n, 0); }
+void* operator new(std::size_t n, std::align_val_t a) { return allocate(n, static_cast<std::size_t>(a)); }
+void* operator new[](std::size_t n, std::align_val_t a) { return allocate(n, static_cast<std::size_t>(a)); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+
+namespace ecsdb::testing {
+namespace {
+
+// Every table's rows in row order, and the live entities: what "unchanged" compares.
+using Snapshot = std::map<std::string, std::vector<std::pair<std::uint64_t, std::vector<std::byte>>>>;
+
+Snapshot snapshot_of(Database& db) {
+  Snapshot out;
+  PinnedView v = db.pin();
+  for (const Table& t : db.schema().tables) {
+    auto& rows = out[t.name];
+    for (std::uint64_t key : v.keys(t.name).value()) {
+      const std::uint32_t row = v.state().find_row_index(t.id, key);
+      const auto& ts = v.state().tables[t.id];
+      std::vector<std::byte> bytes;
+      if (ts.stride != 0) bytes.assign(ts.rows.at(row), ts.rows.at(row) + ts.stride);
+      rows.emplace_back(key, std::move(bytes));
+    }
+  }
+  out["#entities"].emplace_back(v.entity_count(), std::vector<std::byte>{});
+  return out;
+}
+
+struct World {
+  std::shared_ptr<FaultInjectionFileSystem> fs = std::make_shared<FaultInjectionFileSystem>();
+  std::unique_ptr<Database> db;
+  std::vector<Entity> e;
+  std::vector<RowId> items;
+  Subscription sub;
+  std::vector<Entity> many;  // allocated up front: the test's own allocations must not be the ones failed
+  std::vector<Health> many_health = std::vector<Health>(3, Health{5, 5});
+
+  DatabaseOptions options() const {
+    DatabaseOptions o;
+    o.data_dir = "/db";
+    o.file_system = fs;
+    o.snapshot_every_wal_bytes = 0;
+    o.wal_segment_bytes = 64 * 1024;  // the in-memory file system holds whole segments
+    return o;
+  }
+  World() {
+    many.reserve(16);
+    db = std::move(Database::open(test_schema(), options()).value());
+    sub = db->subscribe().value();  // deltas are built and delivered too
+    Transaction t = db->writer().begin();
+    for (int i = 0; i < 6; ++i) {
+      e.push_back(t.create().value());
+      EXPECT_TRUE(t.add(e[i], Transform{float(i), 0, 0}).is_ok());
+      EXPECT_TRUE(t.add(e[i], Health{std::uint32_t(i), 100}).is_ok());
+      EXPECT_TRUE(t.add(e[i], Player{std::uint32_t(i), FixedString<16>("p" + std::to_string(i))}).is_ok());
+      items.push_back(t.insert_child(e[i], Item{1, 1}).value());
+    }
+    EXPECT_TRUE(t.add(e[1], Follow{e[2]}).is_ok());  // cascades when e[2] is destroyed
+    EXPECT_TRUE(t.commit().is_ok());
+    EXPECT_TRUE(db->flush().is_ok());
+  }
+
+  // The transaction under test. Returns the first non-ok status, or ok.
+  Status run() {
+    Transaction t = db->writer().begin();
+    ECSDB_ASSIGN_OR_RETURN(const Entity fresh, t.create());
+    ECSDB_RETURN_IF_ERROR(t.add(fresh, Transform{9, 9, 9}));
+    ECSDB_RETURN_IF_ERROR(t.add(fresh, Health{9, 9}));
+    ECSDB_RETURN_IF_ERROR(t.add(fresh, Player{9, FixedString<16>("fresh")}));
+    ECSDB_RETURN_IF_ERROR(t.set(e[0], &Health::hp, 1234u));
+    ECSDB_RETURN_IF_ERROR(t.update(e[3], Player{33, FixedString<16>("renamed")}));  // unique index
+    ECSDB_RETURN_IF_ERROR(t.remove<Transform>(e[4]));
+    ECSDB_RETURN_IF_ERROR(t.destroy(e[2]));  // its rows, its item, and e[1]'s follow (cascade)
+    ECSDB_RETURN_IF_ERROR(t.insert_child(e[5], Item{7, 7}).status());
+    ECSDB_RETURN_IF_ERROR(t.remove_child("item", items[0]));
+    many.clear();
+    ECSDB_RETURN_IF_ERROR(t.create_many(3, many));
+    ECSDB_RETURN_IF_ERROR(t.add_many<Health>(many, many_health));
+    return t.commit();
+  }
+};
+
+TEST(AllocationFailureTest, EveryFailingAllocationLeavesTheDatabaseUnchangedAndUsable) {
+  Snapshot before, after;
+  {
+    World w;
+    before = snapshot_of(*w.db);
+    ASSERT_TRUE(w.run().is_ok());
+    after = snapshot_of(*w.db);
+    ASSERT_NE(before, after);
+  }
+  int failures = 0, commits_kept = 0;
+  for (std::uint64_t n = 1;; ++n) {
+    World w;
+    failed = false;
+    fail_in = n;
+    Status s;
+    try {
+      s = w.run();
+    } catch (const std::bad_alloc&) {
+      fail_in = 0;
+      FAIL() << "allocation " << n << ": std::bad_alloc escaped through the API";
+    }
+    fail_in = 0;
+    if (!failed) {  // the transaction needs fewer than n allocations: every point has been tried
+      ASSERT_TRUE(s.is_ok()) << s.to_string();
+      EXPECT_GT(failures, 10) << "too few allocation points to be a meaningful test";
+      std::printf("allocation points tried: %llu (%d failed the transaction, %d failed only the publish)\n",
+                  static_cast<unsigned long long>(n - 1), failures, commits_kept);
+      break;
+    }
+    w.db->writer().publish();  // a commit whose publish failed becomes visible now
+    const Snapshot now = snapshot_of(*w.db);
+    if (s.is_ok()) {
+      ++commits_kept;
+      ASSERT_EQ(now, after) << "allocation " << n << ": committed, but the state is not the transaction's";
+    } else {
+      ++failures;
+      ASSERT_EQ(s.code(), StatusCode::kResourceExhausted) << "allocation " << n << ": " << s.to_string();
+      ASSERT_EQ(now, before) << "allocation " << n << ": a failed transaction left changes behind";
+    }
+    // The unique index still matches the rows: a taken name is refused, a free one accepted.
+    {
+      Transaction t = w.db->writer().begin();
+      const Entity x = t.create().value();
+      ASSERT_TRUE(t.add(x, Player{1, FixedString<16>("p1")}).is_ok());
+      EXPECT_EQ(t.commit().code(), StatusCode::kConstraintViolation) << "allocation " << n;
+    }
+    ASSERT_TRUE(w.db->writer().add(w.db->writer().create().value(), Player{1, FixedString<16>("free")}).is_ok())
+        << "allocation " << n << ": not writable after the failure";
+    const Snapshot expected = snapshot_of(*w.db);
+    ASSERT_TRUE(w.db->flush().is_ok());
+    // And the log holds exactly that: no partial record, nothing of the failed transaction.
+    w.sub = {};
+    w.db.reset();
+    auto reopened = Database::open(test_schema(), w.options());
+    ASSERT_TRUE(reopened.has_value()) << "allocation " << n << ": " << reopened.status().to_string();
+    ASSERT_EQ(snapshot_of(**reopened), expected) << "allocation " << n << ": recovery differs";
+  }
+}
+
+
+// The implicit single-operation path (no log, no subscriber) changes rows without an undo log: it must
+// allocate everything first, so a failure leaves nothing half done.
+TEST(AllocationFailureTest, ImplicitWritesAreAllOrNothing) {
+  for (std::uint64_t n = 1;; ++n) {
+    auto db = std::move(Database::open(test_schema()).value());
+    ASSERT_TRUE(db->bind<Transform>().is_ok());
+    ASSERT_TRUE(db->bind<Health>().is_ok());
+    std::vector<Entity> es;
+    ASSERT_TRUE(db->writer().create_many(40, es).is_ok());
+    for (Entity x : es) ASSERT_TRUE(db->writer().add(x, Health{1, 1}).is_ok());
+    std::vector<bool> has_transform(40), has_health(40, true);
+    Status s;
+    failed = false;
+    fail_in = n;
+    for (int i = 0; i < 40 && s.is_ok(); ++i) {
+      s = db->writer().add(es[i], Transform{1, 2, 3});
+      if (s.is_ok()) has_transform[i] = true;
+      const int victim = (i * 7) % 40;
+      if (s.is_ok() && has_health[victim]) {
+        s = db->writer().remove<Health>(es[victim]);
+        if (s.is_ok()) has_health[victim] = false;
+      }
+    }
+    fail_in = 0;
+    if (!failed) {
+      EXPECT_GT(n, 10u);
+      break;
+    }
+    ASSERT_TRUE(s.is_ok() || s.code() == StatusCode::kResourceExhausted) << "allocation " << n << ": " << s.to_string();
+    db->writer().publish();  // an operation whose publish failed is visible now
+    PinnedView v = db->pin();
+    for (int i = 0; i < 40; ++i) {
+      ASSERT_EQ(v.has<Transform>(es[i]), has_transform[i]) << "allocation " << n << ", entity " << i;
+      ASSERT_EQ(v.has<Health>(es[i]), has_health[i]) << "allocation " << n << ", entity " << i;
+    }
+    ASSERT_TRUE(db->writer().add(db->writer().create().value(), Health{2, 2}).is_ok()) << "allocation " << n;
+  }
+}
+
+}  // namespace
+}  // namespace ecsdb::testing
