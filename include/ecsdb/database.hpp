@@ -136,6 +136,13 @@ struct DatabaseMetrics {
   double pages_copied_per_publish_mean = 0;
 };
 
+// A row that references an entity (PinnedView::referencing).
+struct Reference {
+  std::string_view table;  // names live as long as the database's schema
+  std::string_view field;  // the entity-ref field, or the owner key of a `many` table
+  std::uint64_t key;       // the referencing row: Entity bits (cardinality one) or RowId bits (many)
+};
+
 // ---------------------------------------------------------------------------------------------------
 // PinnedView: a consistent, immutable snapshot of every table. Any thread; cheap to create (two atomic
 // operations) and to destroy (one store), from any thread. Pointers and references
@@ -183,8 +190,12 @@ class PinnedView {
   Result<Value> read_field(std::string_view table, Entity e, std::string_view field) const;
   // Keys (Entity bits for `one` tables, RowId bits for `many`) of every row of `table`, in row order.
   Result<std::vector<std::uint64_t>> keys(std::string_view table) const;
-  // Rows of a `many` table owned by `owner`.
+  // Rows of a `many` table owned by `owner` (from the reverse-reference index: no table scan).
   Result<std::vector<RowId>> children(std::string_view table, Entity owner) const;
+  // Every row that references `target`: entity-ref fields holding it and rows of `many` tables it owns.
+  // Served by the reverse-reference index kept in every version, so the cost follows the number of
+  // references, not the size of the tables.
+  std::vector<Reference> referencing(Entity target) const;
 
   const detail::VersionState& state() const noexcept { return *state_; }
   const Database& database() const noexcept { return *db_; }

@@ -537,15 +537,50 @@ Result<std::vector<std::uint64_t>> PinnedView::keys(std::string_view table) cons
   return out;
 }
 
+namespace {
+// Keys of the rows whose reference column `c` holds exactly `target` in version `s`, in row order.
+std::vector<std::uint64_t> referrers_in(const detail::VersionState& s, const detail::RefColumn& col,
+                                        std::uint16_t c, Entity target) {
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> found;  // (row, key)
+  const detail::RefIndexState& index = s.refs[c];
+  const detail::TableState& t = s.tables[col.table];
+  for (std::uint64_t key = index.head(target.index()); key != 0; key = index.next(key)) {
+    const std::uint32_t row = s.find_row_index(col.table, key);
+    std::uint64_t value;
+    if (col.owner) value = storage::row_owner(t, row);
+    else std::memcpy(&value, t.rows.at(row) + col.offset, sizeof value);
+    if (value == target.bits()) found.emplace_back(row, key);  // lists hold every generation of an index
+  }
+  std::sort(found.begin(), found.end());
+  std::vector<std::uint64_t> keys;
+  keys.reserve(found.size());
+  for (const auto& [row, key] : found) keys.push_back(key);
+  return keys;
+}
+}  // namespace
+
 Result<std::vector<RowId>> PinnedView::children(std::string_view table, Entity owner) const {
   ECSDB_ASSIGN_OR_RETURN(const std::uint16_t t, db_->table_id(table));
   if (db_->schema().tables[t].cardinality != Cardinality::kMany) {
     return invalid_argument("table '" + std::string(table) + "' has cardinality one; use get() or read_row()");
   }
-  const detail::TableState& ts = state_->tables[t];
   std::vector<RowId> out;
-  for (std::uint32_t r = 0; r < ts.row_count; ++r) {
-    if (storage::row_owner(ts, r) == owner.bits()) out.push_back(RowId::from_bits(storage::row_key(ts, r)));
+  const auto& columns = db_->core_->ref_columns();
+  for (std::uint16_t c = 0; c < columns.size(); ++c) {
+    if (columns[c].table != t || !columns[c].owner) continue;
+    for (std::uint64_t key : referrers_in(*state_, columns[c], c, owner)) out.push_back(RowId::from_bits(key));
+  }
+  return out;
+}
+
+std::vector<Reference> PinnedView::referencing(Entity target) const {
+  std::vector<Reference> out;
+  const auto& columns = db_->core_->ref_columns();
+  for (std::uint16_t c = 0; c < columns.size(); ++c) {
+    const detail::RefColumn& col = columns[c];
+    const Table& table = db_->schema().tables[col.table];
+    const std::string_view field = col.field != nullptr ? std::string_view(col.field->name) : std::string_view();
+    for (std::uint64_t key : referrers_in(*state_, col, c, target)) out.push_back({table.name, field, key});
   }
   return out;
 }

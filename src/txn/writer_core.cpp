@@ -1,5 +1,7 @@
 #include "txn/writer_core.hpp"
 
+#include "storage/ref_index.hpp"
+
 #include <algorithm>
 #include <cassert>
 #include <cstring>
@@ -57,10 +59,21 @@ WriterCore::WriterCore(std::shared_ptr<const Schema> schema, const DatabaseOptio
     aux_[id].auto_increment_next.assign(info.auto_increments.size(), 1);
     if (!info.refs.empty()) has_refs_ = true;
     storage::init_table(working_->tables[id], info.stride, info.many);
+    for (const auto& ref : info.refs) {
+      info.ref_columns.push_back(static_cast<std::uint16_t>(ref_columns_.size()));
+      ref_columns_.push_back({id, false, ref.offset, ref.field});
+    }
+    if (info.many && info.owned) {
+      info.ref_columns.push_back(static_cast<std::uint16_t>(ref_columns_.size()));
+      ref_columns_.push_back({id, true, 0, table.owner_key});
+    }
     if (table.is_entity_table) continue;
     if (!info.many) one_tables_.push_back(id);
     else if (info.owned) owned_many_tables_.push_back(id);
   }
+
+  working_->refs.resize(ref_columns_.size());
+  for (RefIndexState& r : working_->refs) storage::init_ref_index(r);
 
   // Version 1, empty, so that readers always have something to pin.
   ctx_.pool = &pool_;
@@ -82,6 +95,7 @@ WriterCore::~WriterCore() {
   // Every page is reachable from the working version or sits in a retire list, exactly once.
   entity::destroy_registry(working_->registry, pool_);
   for (TableState& t : working_->tables) storage::destroy_table(t, pool_);
+  for (RefIndexState& r : working_->refs) storage::destroy_ref_index(r, pool_);
   for (std::byte* p : ctx_.retired.pages) pool_.free_page(p);
   for (Directory* d : ctx_.retired.directories) pool_.free_directory(d);
 }
@@ -306,6 +320,74 @@ void WriterCore::assign_auto_increments(std::uint16_t table, std::byte* row) {
   }
 }
 
+// ---- reverse-reference index upkeep (storage/ref_index.hpp) ----
+
+std::uint64_t WriterCore::ref_target(const RefColumn& c, const std::byte* row, std::uint64_t owner) const noexcept {
+  return c.owner ? owner : load_u64(row + c.offset);
+}
+
+void WriterCore::prepare_link_row(std::uint16_t table, std::uint64_t key, const std::byte* row, std::uint64_t owner) {
+  for (std::uint16_t c : infos_[table].ref_columns) {
+    const std::uint64_t target = ref_target(ref_columns_[c], row, owner);
+    if (target != 0) storage::prepare_link(working_->refs[c], target, key, ctx_);
+  }
+}
+
+void WriterCore::link_row(std::uint16_t table, std::uint64_t key, const std::byte* row, std::uint64_t owner) noexcept {
+  for (std::uint16_t c : infos_[table].ref_columns) {
+    const std::uint64_t target = ref_target(ref_columns_[c], row, owner);
+    if (target != 0) storage::link(working_->refs[c], target, key, ctx_);
+  }
+}
+
+void WriterCore::prepare_unlink_row(std::uint16_t table, std::uint64_t key, const std::byte* row, std::uint64_t owner) {
+  for (std::uint16_t c : infos_[table].ref_columns) {
+    const std::uint64_t target = ref_target(ref_columns_[c], row, owner);
+    if (target != 0) storage::prepare_unlink(working_->refs[c], target, key, ctx_);
+  }
+}
+
+void WriterCore::unlink_row(std::uint16_t table, std::uint64_t key, const std::byte* row, std::uint64_t owner,
+                            RefLink* saved) noexcept {
+  const auto& columns = infos_[table].ref_columns;
+  for (std::size_t i = 0; i < columns.size(); ++i) {
+    const std::uint64_t target = ref_target(ref_columns_[columns[i]], row, owner);
+    const RefLink at = target != 0 ? storage::unlink(working_->refs[columns[i]], target, key, ctx_) : RefLink{0, 0};
+    if (saved != nullptr) std::memcpy(saved + i, &at, sizeof at);
+  }
+}
+
+void WriterCore::relink_row(std::uint16_t table, std::uint64_t key, const std::byte* row, std::uint64_t owner,
+                            const RefLink* saved) noexcept {
+  const auto& columns = infos_[table].ref_columns;
+  for (std::size_t i = columns.size(); i-- > 0;) {  // the reverse of unlink_row's order
+    const std::uint64_t target = ref_target(ref_columns_[columns[i]], row, owner);
+    if (target == 0) continue;
+    RefLink at;
+    std::memcpy(&at, saved + i, sizeof at);
+    storage::relink(working_->refs[columns[i]], target, key, at, ctx_);
+  }
+}
+
+void WriterCore::referrers(std::uint16_t column, Entity target, std::vector<std::uint64_t>& out) const {
+  const RefColumn& c = ref_columns_[column];
+  const RefIndexState& r = working_->refs[column];
+  const TableState& t = working_->tables[c.table];
+  for (std::uint64_t key = r.head(target.index()); key != 0; key = r.next(key)) {
+    const std::uint32_t row = working_->find_row_index(c.table, key);
+    const std::uint64_t value = c.owner ? storage::row_owner(t, row) : load_u64(t.rows.at(row) + c.offset);
+    if (value == target.bits()) out.push_back(key);  // the list holds every generation of the index
+  }
+}
+
+bool WriterCore::write_touches_refs(std::uint16_t table, std::uint32_t offset, std::uint32_t size) const noexcept {
+  for (std::uint16_t c : infos_[table].ref_columns) {
+    const RefColumn& col = ref_columns_[c];
+    if (!col.owner && col.offset < offset + size && offset < col.offset + 8) return true;
+  }
+  return false;
+}
+
 std::byte* WriterCore::do_insert(std::uint16_t table, std::uint64_t key, std::uint64_t owner) {
   reserve_undo();
   storage::prepare_insert(working_->tables[table], key, ctx_);
@@ -321,11 +403,17 @@ std::byte* WriterCore::do_insert(std::uint16_t table, std::uint64_t key, std::ui
 }
 
 void WriterCore::fill_inserted_row(std::uint16_t table, std::byte* row, const void* bytes) {
-  // The row is in the undo log already (kInsertRow): if indexing fails, rollback removes it.
-  std::memcpy(row, bytes, infos_[table].stride);
-  assign_auto_increments(table, row);
-  index_row(table, row, +1);
-  undo_.back().indexed = true;
+  // The row is in the undo log already (kInsertRow, not yet `indexed`): if indexing or linking fails to
+  // allocate, rollback removes the bare row.
+  UndoEntry& u = undo_.back();
+  if (row != nullptr) {
+    std::memcpy(row, bytes, infos_[table].stride);
+    assign_auto_increments(table, row);
+  }
+  prepare_link_row(table, u.key, row, u.owner);
+  if (row != nullptr) index_row(table, row, +1);  // all or nothing
+  link_row(table, u.key, row, u.owner);
+  u.indexed = true;
 }
 
 void WriterCore::do_remove(std::uint16_t table, std::uint64_t key) {
@@ -335,13 +423,19 @@ void WriterCore::do_remove(std::uint16_t table, std::uint64_t key) {
   assert(row != kNoRow);
   const TableInfo& info = infos_[table];
   reserve_undo();
+  // Undo data: the row's bytes, then where it sat in each reverse-reference list.
   const std::size_t saved = info.stride != 0 ? save_bytes(t.rows.at(row), info.stride) : arena_.size();
+  const std::size_t links_at = arena_.size();
+  arena_.resize(links_at + info.ref_columns.size() * sizeof(RefLink));
+  const std::uint64_t owner = storage::row_owner(t, row);
+  const std::byte* bytes = info.stride != 0 ? t.rows.at(row) : nullptr;
+  prepare_unlink_row(table, key, bytes, owner);
   storage::prepare_remove(t, key, ctx_);
   if (!info.many) entity::prepare_slot(working_->registry, static_cast<std::uint32_t>(key), ctx_);
   else aux_[table].free_row_ids.reserve(aux_[table].free_row_ids.size() + 1);
   // Nothing below allocates.
   if (info.stride != 0) index_row(table, t.rows.at(row), -1);
-  const std::uint64_t owner = storage::row_owner(t, row);
+  unlink_row(table, key, bytes, owner, reinterpret_cast<RefLink*>(arena_.data() + links_at));
   storage::remove_row(t, key, ctx_);
   undo_.push_back({UndoKind::kRemoveRow, false, table, row, info.stride, key, owner, saved});
   const auto index = static_cast<std::uint32_t>(key);
@@ -358,10 +452,28 @@ void WriterCore::do_remove(std::uint16_t table, std::uint64_t key) {
 void WriterCore::do_write(std::uint16_t table, std::uint64_t key, std::uint32_t offset, std::uint32_t size,
                           const void* bytes) {
   const std::uint32_t row_index = working_->find_row_index(table, key);
+  const TableInfo& info = infos_[table];
   reserve_undo();
   std::byte* row = write_row(table, row_index);
   const std::size_t saved = save_bytes(row + offset, size);
-  const bool indexed = !infos_[table].uniques.empty();
+  // A write to a reference field moves the row between reverse-reference lists: prepare both ends, and
+  // keep the old positions (after the old bytes) for rollback.
+  const bool moves_refs = write_touches_refs(table, offset, size);
+  std::uint64_t owner = 0;
+  std::size_t links_at = 0;
+  std::vector<std::byte> after;
+  if (moves_refs) {
+    owner = storage::row_owner(working_->tables[table], row_index);
+    links_at = arena_.size();
+    arena_.resize(links_at + info.ref_columns.size() * sizeof(RefLink));
+    after.assign(row, row + info.stride);
+    std::memmove(after.data() + offset, bytes, size);
+    prepare_unlink_row(table, key, row, owner);
+    prepare_link_row(table, key, after.data(), owner);
+  }
+  // Nothing below allocates, except index_row(+1), which is all or nothing.
+  const bool indexed = !info.uniques.empty();
+  if (moves_refs) unlink_row(table, key, row, owner, reinterpret_cast<RefLink*>(arena_.data() + links_at));
   if (indexed) index_row(table, row, -1);
   std::memmove(row + offset, bytes, size);
   if (indexed) {
@@ -370,9 +482,11 @@ void WriterCore::do_write(std::uint16_t table, std::uint64_t key, std::uint32_t 
     } catch (...) {  // the new values could not be indexed: put the old bytes (and their entries) back
       std::memcpy(row + offset, arena_.data() + saved, size);
       index_row(table, row, +1, /*suspects=*/false);
+      if (moves_refs) relink_row(table, key, row, owner, reinterpret_cast<const RefLink*>(arena_.data() + links_at));
       throw;
     }
   }
+  if (moves_refs) link_row(table, key, row, owner);
   undo_.push_back({UndoKind::kWriteBytes, false, table, offset, size, key, 0, saved});
   if (!infos_[table].refs.empty()) touched_refs_.emplace_back(table, key);
 }
@@ -390,7 +504,11 @@ void WriterCore::undo(const UndoEntry& u) {
       break;
     case UndoKind::kInsertRow: {
       const std::uint32_t row = working_->find_row_index(u.table, u.key);
-      if (t->stride != 0 && u.indexed) index_row(u.table, t->rows.at(row), -1);
+      if (u.indexed) {
+        const std::byte* bytes = t->stride != 0 ? t->rows.at(row) : nullptr;
+        if (bytes != nullptr) index_row(u.table, bytes, -1);
+        unlink_row(u.table, u.key, bytes, u.owner, nullptr);
+      }
       storage::remove_row(*t, u.key, ctx_);
       const auto index = static_cast<std::uint32_t>(u.key);
       if (!infos_[u.table].many) {
@@ -408,6 +526,8 @@ void WriterCore::undo(const UndoEntry& u) {
         std::memcpy(row, arena_.data() + u.arena_offset, u.size);
         index_row(u.table, row, +1, /*suspects=*/false);
       }
+      relink_row(u.table, u.key, row, u.owner,
+                 reinterpret_cast<const RefLink*>(arena_.data() + u.arena_offset + u.size));
       if (!infos_[u.table].many) {
         entity::set_component_bit(working_->registry, static_cast<std::uint32_t>(u.key), u.table, true, ctx_);
       } else {
@@ -437,11 +557,19 @@ void WriterCore::undo(const UndoEntry& u) {
       break;
     }
     case UndoKind::kWriteBytes: {
-      std::byte* row = write_row(u.table, working_->find_row_index(u.table, u.key));
+      const std::uint32_t row_index = working_->find_row_index(u.table, u.key);
+      std::byte* row = write_row(u.table, row_index);
       const bool indexed = !infos_[u.table].uniques.empty();
+      const bool moved_refs = write_touches_refs(u.table, u.row_or_offset, u.size);
+      const std::uint64_t owner = moved_refs ? storage::row_owner(*t, row_index) : 0;
+      if (moved_refs) unlink_row(u.table, u.key, row, owner, nullptr);
       if (indexed) index_row(u.table, row, -1);
       std::memcpy(row + u.row_or_offset, arena_.data() + u.arena_offset, u.size);
       if (indexed) index_row(u.table, row, +1, /*suspects=*/false);
+      if (moved_refs) {
+        relink_row(u.table, u.key, row, owner,
+                   reinterpret_cast<const RefLink*>(arena_.data() + u.arena_offset + u.size));
+      }
       break;
     }
   }
@@ -507,13 +635,11 @@ Status WriterCore::destroy(Entity e) {
   for (std::uint16_t t : one_tables_) {
     if (entity::has_component_bit(working_->registry, e.index(), t)) do_remove(t, e.bits());
   }
+  // Its rows in `many` tables, from the owner columns' reverse index (no table scan).
   std::vector<std::uint64_t> children;
   for (std::uint16_t t : owned_many_tables_) {
-    const TableState& ts = working_->tables[t];
     children.clear();
-    for (std::uint32_t r = 0; r < ts.row_count; ++r) {
-      if (storage::row_owner(ts, r) == e.bits()) children.push_back(storage::row_key(ts, r));
-    }
+    referrers(infos_[t].ref_columns.back(), e, children);  // the owner column is the table's last
     for (std::uint64_t key : children) do_remove(t, key);
   }
   reserve_undo();
@@ -570,7 +696,7 @@ Status WriterCore::add(std::uint16_t table, Entity e, const void* bytes) {
   ECSDB_RETURN_IF_ERROR(check_add(table, e));
   const TableInfo& info = infos_[table];
   std::byte* row = do_insert(table, e.bits(), e.bits());
-  if (row != nullptr) fill_inserted_row(table, row, bytes);
+  fill_inserted_row(table, row, bytes);
   if (!info.refs.empty()) touched_refs_.emplace_back(table, e.bits());
   return Status::ok();
 }
@@ -629,7 +755,7 @@ Result<RowId> WriterCore::insert_child(std::uint16_t table, Entity owner, const 
   if (from_free) aux.free_row_ids.pop_back();
   else ++aux.next_row_index;
   undo_.back().size = from_free ? 1 : 0;
-  if (row != nullptr) fill_inserted_row(table, row, bytes);
+  fill_inserted_row(table, row, bytes);
   if (!info.refs.empty()) touched_refs_.emplace_back(table, id.bits());
   return id;
 }
@@ -769,6 +895,18 @@ Status WriterCore::for_each_mut(std::uint16_t table, void* visit_ctx,
   const TableInfo& info = infos_[table];
   if (info.stride == 0) return Status::ok();
   dirty_ = true;
+  if (!info.uniques.empty() || !info.ref_columns.empty()) {
+    // Indexed rows: visit a copy and write back what changed, so that the unique and reverse-reference
+    // indexes follow every change (and an exception from the visitor leaves that row untouched).
+    std::vector<std::byte> copy(info.stride);
+    for (std::uint32_t r = 0; r < t.row_count; ++r) {
+      const std::uint64_t key = storage::row_key(t, r);
+      std::memcpy(copy.data(), t.rows.at(r), info.stride);
+      visit(visit_ctx, key, copy.data());
+      if (std::memcmp(copy.data(), t.rows.at(r), info.stride) != 0) do_write(table, key, 0, info.stride, copy.data());
+    }
+    return Status::ok();
+  }
   const std::uint32_t per_page = 1u << t.rows.shift;
   for (std::uint32_t start = 0; start < t.row_count; start += per_page) {
     const std::uint32_t end = std::min(t.row_count, start + per_page);
@@ -780,24 +918,7 @@ Status WriterCore::for_each_mut(std::uint16_t table, void* visit_ctx,
       undo_.push_back({UndoKind::kWriteBytes, false, table, 0, info.stride, key, 0, saved});
     }
     std::byte* row = storage::mutable_page(t.rows, start >> t.rows.shift, ctx_);
-    const bool indexed = !info.uniques.empty();
-    for (std::uint32_t r = start; r < end; ++r, row += info.stride) {
-      const std::uint64_t key = storage::row_key(t, r);
-      if (indexed) index_row(table, row, -1);
-      try {
-        visit(visit_ctx, key, row);
-        if (indexed) index_row(table, row, +1);
-      } catch (...) {
-        // Keep the index matching the bytes the undo will see: the row as it was before the visit
-        // (its values are still in the index, at count 0, so re-adding them allocates nothing).
-        if (indexed) {
-          std::memcpy(row, arena_.data() + undo_[undo_.size() - (end - r)].arena_offset, info.stride);
-          index_row(table, row, +1, /*suspects=*/false);
-        }
-        throw;
-      }
-      if (!info.refs.empty()) touched_refs_.emplace_back(table, key);
-    }
+    for (std::uint32_t r = start; r < end; ++r, row += info.stride) visit(visit_ctx, storage::row_key(t, r), row);
   }
   return Status::ok();
 }
@@ -963,37 +1084,34 @@ void WriterCore::order_rows(TableDelta& td, std::span<const std::pair<std::uint1
 
 Status WriterCore::apply_on_delete() {
   if (destroyed_.empty()) return Status::ok();
-  std::unordered_set<std::uint64_t> gone;
-  for (Entity e : destroyed_) gone.insert(e.bits());
-  destroyed_.clear();
-  for (std::uint16_t id = 0; id < infos_.size(); ++id) {
-    const TableInfo& info = infos_[id];
-    if (info.refs.empty()) continue;
-    std::vector<std::uint64_t> cascade;
-    std::vector<std::pair<std::uint64_t, std::uint32_t>> set_null;  // key, offset
-    const TableState& t = working_->tables[id];
-    for (std::uint32_t r = 0; r < t.row_count; ++r) {
-      const std::byte* row = t.rows.at(r);
-      for (const auto& ref : info.refs) {
-        const std::uint64_t target = load_u64(row + ref.offset);
-        if (target == 0 || !gone.contains(target)) continue;
-        const std::uint64_t key = storage::row_key(t, r);
-        switch (ref.field->on_delete) {
+  // Rows that reference a destroyed entity, found through the reverse-reference index: the cost follows
+  // the references, not the table sizes. Destroyed entities are handled in order; a cascade destroys
+  // rows, never entities, so the list does not grow while it is walked.
+  std::vector<Entity> gone;
+  gone.swap(destroyed_);
+  std::vector<std::uint64_t> keys;
+  for (const Entity target : gone) {
+    for (std::uint16_t c = 0; c < ref_columns_.size(); ++c) {
+      const RefColumn& col = ref_columns_[c];
+      if (col.owner) continue;  // owned rows went with their owner (destroy)
+      keys.clear();
+      referrers(c, target, keys);
+      const TableInfo& info = infos_[col.table];
+      for (std::uint64_t key : keys) {
+        if (working_->find_row_index(col.table, key) == kNoRow) continue;  // cascaded away already
+        switch (col.field->on_delete) {
           case OnDelete::kRestrict:
-            return constraint_violation("cannot destroy " + entity_name(Entity::from_bits(target)) + ": table '" +
-                                        info.table->name + "', " + describe_key(id, key) + ", field '" +
-                                        ref.field->name + "' references it (on_delete = \"restrict\")");
-          case OnDelete::kSetNull: set_null.emplace_back(key, ref.offset); break;
-          case OnDelete::kCascade: cascade.push_back(key); break;
+            return constraint_violation("cannot destroy " + entity_name(target) + ": table '" + info.table->name +
+                                        "', " + describe_key(col.table, key) + ", field '" + col.field->name +
+                                        "' references it (on_delete = \"restrict\")");
+          case OnDelete::kSetNull: {
+            const std::uint64_t zero = 0;
+            do_write(col.table, key, col.offset, sizeof zero, &zero);
+            break;
+          }
+          case OnDelete::kCascade: do_remove(col.table, key); break;
         }
       }
-    }
-    const std::uint64_t zero = 0;
-    for (const auto& [key, offset] : set_null) do_write(id, key, offset, sizeof zero, &zero);
-    std::sort(cascade.begin(), cascade.end());
-    cascade.erase(std::unique(cascade.begin(), cascade.end()), cascade.end());
-    for (std::uint64_t key : cascade) {
-      if (working_->find_row_index(id, key) != kNoRow) do_remove(id, key);
     }
   }
   return Status::ok();
@@ -1262,11 +1380,16 @@ Status WriterCore::apply_delta(const Delta& d) {
       } else {
         bytes = do_insert(t.table, key, info.many ? owner : key);
       }
-      if (bytes == nullptr) continue;
       if (in_place) {
-        std::memcpy(bytes, t.inserted_rows.data() + i * info.stride, info.stride);
-        assign_auto_increments(t.table, bytes);
-        index_row(t.table, bytes, +1);
+        TableState& ts = working_->tables[t.table];
+        const std::uint64_t row_owner = storage::row_owner(ts, working_->find_row_index(t.table, key));
+        if (bytes != nullptr) {
+          std::memcpy(bytes, t.inserted_rows.data() + i * info.stride, info.stride);
+          assign_auto_increments(t.table, bytes);
+          index_row(t.table, bytes, +1);
+        }
+        prepare_link_row(t.table, key, bytes, row_owner);
+        link_row(t.table, key, bytes, row_owner);
       } else {
         fill_inserted_row(t.table, bytes, t.inserted_rows.data() + i * info.stride);
       }
@@ -1280,6 +1403,10 @@ Status WriterCore::apply_delta(const Delta& d) {
         unpack_fields(*info.table, u.field_mask, t.update_bytes.data() + u.offset, bytes);
         assign_auto_increments(t.table, bytes);
         index_row(t.table, bytes, +1);
+        const std::uint64_t row_owner =
+            storage::row_owner(working_->tables[t.table], working_->find_row_index(t.table, u.key));
+        prepare_link_row(t.table, u.key, bytes, row_owner);
+        link_row(t.table, u.key, bytes, row_owner);
         continue;
       }
       const std::byte* current = working_->find_row(t.table, u.key);
@@ -1308,8 +1435,15 @@ Status WriterCore::replay_row_sequence(const TableDelta& t, std::uint64_t key_bo
       placed.insert(op.key);
     } else {
       if (row == kNoRow) return Status(StatusCode::kCorruption, "row sequence removes a missing row " + describe_key(t.table, op.key));
-      // A row that existed before this commit leaves the unique index while its bytes are still there.
-      if (!placed.contains(op.key) && info.stride != 0) index_row(t.table, ts.rows.at(row), -1);
+      // A row that existed before this commit leaves the unique and reverse-reference indexes while its
+      // bytes are still there (rows the sequence inserted were never in them).
+      if (!placed.contains(op.key)) {
+        const std::byte* bytes = info.stride != 0 ? ts.rows.at(row) : nullptr;
+        if (bytes != nullptr) index_row(t.table, bytes, -1);
+        const std::uint64_t row_owner = storage::row_owner(ts, row);
+        prepare_unlink_row(t.table, op.key, bytes, row_owner);
+        unlink_row(t.table, op.key, bytes, row_owner, nullptr);
+      }
       storage::remove_row(ts, op.key, ctx_);
       placed.erase(op.key);
     }
@@ -1392,12 +1526,21 @@ Status WriterCore::load_rows(std::uint16_t table, std::uint32_t n, const std::by
     }
   }
   if (info.many) aux_[table].next_row_index = std::max(aux_[table].next_row_index, max_index + 1);
-  // Secondary state: unique indexes and auto-increment counters (only tables that have them).
+  // Secondary state: unique indexes, auto-increment counters and reverse references (only tables that
+  // have them).
   if (!info.uniques.empty() || !info.auto_increments.empty()) {
     for (std::uint32_t i = 0; i < n; ++i) {
       std::byte* row = storage::mutable_row(t, i, ctx_);
       assign_auto_increments(table, row);
       index_row(table, row, +1);
+    }
+  }
+  if (!info.ref_columns.empty()) {
+    for (std::uint32_t i = 0; i < n; ++i) {
+      const std::byte* row = info.stride != 0 ? t.rows.at(i) : nullptr;
+      const std::uint64_t key = storage::row_key(t, i);
+      prepare_link_row(table, key, row, storage::row_owner(t, i));
+      link_row(table, key, row, storage::row_owner(t, i));
     }
   }
   unique_suspects_.clear();

@@ -38,6 +38,16 @@ struct TableInfo {
   std::vector<UniqueField> uniques;
   std::vector<const Field*> auto_increments;
   std::vector<std::byte> default_row;         // defaults of every stored field
+  std::vector<std::uint16_t> ref_columns;     // this table's reference columns (WriterCore ref column ids)
+};
+
+// A column whose values are entity references, with a reverse index in every version: an entity-ref
+// field, or the owner column of a `many` table with a parent.
+struct RefColumn {
+  std::uint16_t table;
+  bool owner;              // the owner column (targets from TableState::owners), else a field of the row
+  std::uint32_t offset;    // of the field in the row
+  const Field* field;      // the field (for the owner column: the table's owner key field, may be null)
 };
 
 // Heterogeneous lookup: the unique index is probed with views of row bytes, without allocating.
@@ -103,6 +113,7 @@ class WriterCore {
     return working_->find_row(table, key);
   }
   bool alive(Entity e) const noexcept { return working_->registry.is_alive(e); }
+  const std::vector<RefColumn>& ref_columns() const noexcept { return ref_columns_; }
   Status for_each_mut(std::uint16_t table, void* ctx, void (*visit)(void*, std::uint64_t, std::byte*));
 
   // Any thread (relaxed counters).
@@ -186,6 +197,20 @@ class WriterCore {
   // twice for the commit check (rollback re-adds values without recording them, and without allocating).
   void index_row(std::uint16_t table, const std::byte* row, int delta, bool suspects = true);
   void sweep_unique_index();
+  // Reverse-reference index upkeep for one row of `table` (bytes `row`, owner column value `owner`):
+  // prepare_* allocate (call before changing anything), the others do not. unlink_row saves each
+  // column's list position at `saved` (one RefLink per ref column of the table) for relink_row.
+  std::uint64_t ref_target(const RefColumn& c, const std::byte* row, std::uint64_t owner) const noexcept;
+  void prepare_link_row(std::uint16_t table, std::uint64_t key, const std::byte* row, std::uint64_t owner);
+  void link_row(std::uint16_t table, std::uint64_t key, const std::byte* row, std::uint64_t owner) noexcept;
+  void prepare_unlink_row(std::uint16_t table, std::uint64_t key, const std::byte* row, std::uint64_t owner);
+  void unlink_row(std::uint16_t table, std::uint64_t key, const std::byte* row, std::uint64_t owner,
+                  RefLink* saved) noexcept;
+  void relink_row(std::uint16_t table, std::uint64_t key, const std::byte* row, std::uint64_t owner,
+                  const RefLink* saved) noexcept;
+  // Keys of the rows whose column `column` holds exactly `target`, from the reverse index.
+  void referrers(std::uint16_t column, Entity target, std::vector<std::uint64_t>& out) const;
+  bool write_touches_refs(std::uint16_t table, std::uint32_t offset, std::uint32_t size) const noexcept;
   void reserve_undo(std::size_t entries = 1) { undo_.reserve(undo_.size() + entries); }
   void assign_auto_increments(std::uint16_t table, std::byte* row);
   std::byte* do_insert(std::uint16_t table, std::uint64_t key, std::uint64_t owner);
@@ -215,6 +240,7 @@ class WriterCore {
   std::vector<std::uint32_t> entity_free_;
   std::vector<std::uint16_t> one_tables_;       // tables an entity can have a component in
   std::vector<std::uint16_t> owned_many_tables_;
+  std::vector<RefColumn> ref_columns_;
   bool has_refs_ = false;                       // some table stores entity references
 
   bool in_txn_ = false;

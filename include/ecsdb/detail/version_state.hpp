@@ -58,12 +58,31 @@ struct RegistryState {
   }
 };
 
+// Reverse-reference index of one reference column (storage/ref_index.hpp): a doubly linked list per
+// target entity index, threaded through the referencing rows by their keys.
+struct RefLink {
+  std::uint64_t prev;  // key of the previous referencing row in the list (0 = this is the head)
+  std::uint64_t next;  // key of the next one (0 = last)
+};
+struct RefIndexState {
+  PagedArray heads;  // u64 per target entity index: key of the first referencing row (0 = none)
+  PagedArray links;  // RefLink per referencing key index
+
+  std::uint64_t head(std::uint32_t target_index) const noexcept {
+    return target_index < heads.capacity() ? *reinterpret_cast<const std::uint64_t*>(heads.at(target_index)) : 0;
+  }
+  std::uint64_t next(std::uint64_t key) const noexcept {
+    return reinterpret_cast<const RefLink*>(links.at(static_cast<std::uint32_t>(key)))->next;
+  }
+};
+
 struct VersionState {
   std::uint64_t number = 0;           // 1 for the first published version; never wraps (64 bits)
   std::uint64_t commit_count = 0;     // transactions committed up to and including this version
   std::uint64_t lsn = 0;              // last write-ahead-log sequence number this version contains
   RegistryState registry;
   std::vector<TableState> tables;     // indexed by Table::id
+  std::vector<RefIndexState> refs;    // one per reference column (WriterCore's ref column ids)
 
   // The row of `key` in table `table`, or nullptr when absent or stale — and always nullptr for a tag
   // table (no fields, no row bytes): test presence with find_row_index.
