@@ -100,7 +100,9 @@ struct DatabaseOptions {
   // ---- writer ----
   // Publish after this many commits; 0 = only when WriterHandle::publish() is called (e.g. once per tick).
   std::uint32_t publish_every_commits = 1;
-  // Concurrently pinned views supported without waiting.
+  // Views pinned at once through a reader slot (wait-free: two atomic operations and a store). Views past
+  // the slots still pin, through a slower shared path (a short critical section on one mutex); they are
+  // counted in DatabaseMetrics::overflow_views. Nothing ever waits for a view to be released.
   std::uint32_t reader_slots = 128;
   // Queued transactions (Database::submit) are committed in batches, each all-or-nothing on its own, and
   // published once per batch. A batch ends after this many transactions...
@@ -118,7 +120,9 @@ struct DatabaseMetrics {
   std::uint64_t rollbacks = 0;              // transactions rolled back (explicitly, by error or by drop)
   std::uint64_t published_version = 0;
   std::uint64_t durable_version = 0;        // newest version all of whose commits are on disk
-  std::uint64_t pinned_views = 0;
+  std::uint64_t pinned_views = 0;           // views held now (through slots and overflow)
+  std::uint64_t overflow_views = 0;         // of those, pinned past the reader slots (the slower path)
+  std::uint64_t overflow_pins_total = 0;    // pins that took the slower path, ever: raise reader_slots
   std::uint64_t oldest_pinned_version = 0;  // 0 when no view is pinned
   std::uint64_t retired_bytes = 0;          // old pages kept alive for pinned views
   std::uint64_t reclaimed_bytes_total = 0;
@@ -138,9 +142,10 @@ struct DatabaseMetrics {
 
 // ---------------------------------------------------------------------------------------------------
 // PinnedView: a consistent, immutable snapshot of every table. Any thread; cheap to create (two atomic
-// operations) and to destroy (one store), from any thread. Pointers and references
-// returned by it stay valid until it is destroyed. Hold it for a frame, not forever: the pages it keeps
-// alive are reported in DatabaseMetrics::retired_bytes.
+// operations and a store, or a short critical section past DatabaseOptions::reader_slots) and to destroy
+// (one store), from any thread. Pointers and references
+// returned by it stay valid until it is destroyed. Hold it for a frame, not forever: it keeps alive the
+// pages of its version that later versions replaced, reported in DatabaseMetrics::retired_bytes.
 class PinnedView {
  public:
   PinnedView(PinnedView&& other) noexcept
@@ -199,7 +204,7 @@ class PinnedView {
 
   const Database* db_;
   const detail::VersionState* state_;
-  std::uint32_t slot_;
+  std::uint32_t slot_;  // reader slot, or overflow entry past the slots
 };
 
 // ---------------------------------------------------------------------------------------------------

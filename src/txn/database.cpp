@@ -152,9 +152,8 @@ std::uint64_t CommitTicket::version() const noexcept {
 // above the transaction engine.
 
 PinnedView Database::pin() const noexcept {
-  std::uint32_t slot = 0;
-  const detail::VersionState* state = core_->versions().pin(slot);
-  return PinnedView(this, state, slot);
+  const version::Pin p = core_->versions().pin();
+  return PinnedView(this, p.state, p.slot);
 }
 
 void Database::unpin(std::uint32_t slot) const noexcept { core_->versions().unpin(slot); }
@@ -189,6 +188,8 @@ DatabaseMetrics Database::metrics() const {
   m.published_version = v.published;
   m.durable_version = durable_version();
   m.pinned_views = v.pinned_views;
+  m.overflow_views = v.overflow_views;
+  m.overflow_pins_total = v.overflow_pins_total;
   m.oldest_pinned_version = v.oldest_pinned;
   m.retired_bytes = v.retired_bytes;
   m.reclaimed_bytes_total = v.reclaimed_bytes_total;
@@ -196,10 +197,11 @@ DatabaseMetrics Database::metrics() const {
   m.commits = core_->commits();
   m.rollbacks = core_->rollbacks();
   m.pages_copied_total = core_->pages_copied();
-  m.bytes_in_use = core_->pool().stats().bytes_in_use;
-  m.bytes_pooled = core_->pool().stats().bytes_pooled;
-  PinnedView view = pin();
-  m.entities_alive = view.entity_count();
+  const storage::PoolStats pool = core_->pool().stats();
+  m.bytes_in_use = pool.bytes_in_use;
+  m.bytes_pooled = pool.bytes_pooled;
+  // Recorded at publish, so metrics() takes no pin: it works with every reader slot held.
+  m.entities_alive = v.published_entities;
   core_->fill_queue_metrics(m);
   return m;
 }
