@@ -113,6 +113,11 @@ struct DatabaseOptions {
   // The background writer thread spins this long (µs) on an empty queue before sleeping: waking a
   // sleeping thread costs tens of µs, spinning briefly keeps submit->visible latency low under load.
   std::uint32_t writer_spin_us = 50;
+
+  // ---- memory and long-held views (docs/concurrency.md, "Memory held by views") ----
+  // Freed pages the pool keeps for reuse; past this, whole free 2 MiB slabs (and large blocks) go back to
+  // the system after reclamation. UINT64_MAX: never return memory while the database is open.
+  std::uint64_t pool_max_idle_bytes = 64ull << 20;
 };
 
 struct DatabaseMetrics {
@@ -129,6 +134,7 @@ struct DatabaseMetrics {
   std::uint64_t pages_copied_total = 0;     // copy-on-write page copies, ever
   std::uint64_t bytes_in_use = 0;           // pages + directories allocated
   std::uint64_t bytes_pooled = 0;           // freed pages kept for reuse
+  std::uint64_t bytes_released_total = 0;   // pooled memory returned to the system, ever
   std::uint64_t entities_alive = 0;         // in the published version
   // Queue (Database::submit):
   std::uint64_t submitted = 0;              // transactions submitted, ever

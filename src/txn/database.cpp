@@ -87,6 +87,8 @@ Database::Database(std::shared_ptr<const Schema> schema, DatabaseOptions options
       bindings_(new std::atomic<std::uint32_t>[detail::kMaxBoundTypes]) {
   for (std::uint32_t i = 0; i < detail::kMaxBoundTypes; ++i) bindings_[i].store(0, std::memory_order_relaxed);
   core_->set_database(this);
+  // Memory policy, set before any reader can pin.
+  core_->versions().pool().set_max_idle_bytes(options_.pool_max_idle_bytes);
 }
 
 Database::~Database() {
@@ -200,6 +202,7 @@ DatabaseMetrics Database::metrics() const {
   const storage::PoolStats pool = core_->pool().stats();
   m.bytes_in_use = pool.bytes_in_use;
   m.bytes_pooled = pool.bytes_pooled;
+  m.bytes_released_total = pool.bytes_released_total;
   // Recorded at publish, so metrics() takes no pin: it works with every reader slot held.
   m.entities_alive = v.published_entities;
   core_->fill_queue_metrics(m);

@@ -151,5 +151,43 @@ TEST(ViewMemoryTest, ViewsPastTheReaderSlotsNeitherHangNorLoseTheirData) {
   EXPECT_EQ(m.retired_bytes, 0u);
 }
 
+// A spike: views held at 40 successive versions of a table rewritten in full each time retire 40 copies
+// of its pages; once the views go, those pages are free, and with a bound the pool returns their slabs.
+DatabaseMetrics after_spike(std::uint64_t pool_max_idle_bytes) {
+  DatabaseOptions options;
+  options.pool_max_idle_bytes = pool_max_idle_bytes;
+  auto db = open_db(options);
+  WriterHandle& w = db->writer();
+  std::vector<Entity> es;
+  EXPECT_TRUE(w.create_many(50'000, es).is_ok());
+  auto set_all = [&](std::uint32_t hp) {
+    Transaction t = w.begin();
+    for (const Entity e : es) EXPECT_TRUE(t.put(e, Health{hp, hp}).is_ok());
+    EXPECT_TRUE(t.commit().is_ok());
+  };
+  set_all(0);
+  {
+    std::vector<PinnedView> views;
+    for (std::uint32_t k = 1; k <= 40; ++k) {
+      set_all(k);
+      views.push_back(db->pin());
+    }
+    EXPECT_GT(db->metrics().retired_bytes, 39 * 25 * kHealthPageBytes);
+  }
+  set_all(99);  // publish: reclaims the spike
+  return db->metrics();
+}
+
+TEST(ViewMemoryTest, ThePoolReturnsASpikeToTheSystemPastItsBound) {
+  const DatabaseMetrics kept = after_spike(UINT64_MAX);
+  const DatabaseMetrics returned = after_spike(0);
+  EXPECT_EQ(kept.retired_bytes, 0u);
+  EXPECT_EQ(returned.retired_bytes, 0u);
+  EXPECT_GT(kept.bytes_pooled, 39 * 25 * kHealthPageBytes) << "without a bound every freed page is kept";
+  EXPECT_EQ(kept.bytes_released_total, 0u);
+  EXPECT_GE(returned.bytes_released_total, 8u << 20) << "whole slabs of the spike went back";
+  EXPECT_LT(returned.bytes_pooled, kept.bytes_pooled / 2);
+}
+
 }  // namespace
 }  // namespace ecsdb::testing
