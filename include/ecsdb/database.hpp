@@ -118,6 +118,17 @@ struct DatabaseOptions {
   // Freed pages the pool keeps for reuse; past this, whole free 2 MiB slabs (and large blocks) go back to
   // the system after reclamation. UINT64_MAX: never return memory while the database is open.
   std::uint64_t pool_max_idle_bytes = 64ull << 20;
+  // A view held longer than this (ms) is reported: DatabaseMetrics::views_over_max_age and
+  // oldest_view_age_ms. 0 = view ages are not tracked (pin reads no clock, both metrics stay 0).
+  std::uint32_t max_view_age_ms = 0;
+  // With max_view_age_ms set: a view past that age fails PinnedView::status() and its dynamic accessors
+  // (read_row, read_field, keys, children) with kAborted, naming its version and age. The typed zero-copy
+  // accessors (get, each, query, ...) are not checked, and the view's pages stay valid until it is released:
+  // expiry makes a forgotten view loud, it does not free its memory.
+  bool invalidate_expired_views = false;
+  // The clock of view ages, in ms on a monotonic clock; null = CLOCK_MONOTONIC_COARSE. Tests set their own
+  // to age views without sleeping.
+  std::uint64_t (*view_clock_ms)() noexcept = nullptr;
 };
 
 struct DatabaseMetrics {
@@ -129,6 +140,8 @@ struct DatabaseMetrics {
   std::uint64_t overflow_views = 0;         // of those, pinned past the reader slots (the slower path)
   std::uint64_t overflow_pins_total = 0;    // pins that took the slower path, ever: raise reader_slots
   std::uint64_t oldest_pinned_version = 0;  // 0 when no view is pinned
+  std::uint64_t views_over_max_age = 0;     // views held longer than max_view_age_ms (0 when it is 0)
+  std::uint64_t oldest_view_age_ms = 0;     // how long the oldest view has been held (0 when not tracked)
   std::uint64_t retired_bytes = 0;          // old pages kept alive for pinned views
   std::uint64_t reclaimed_bytes_total = 0;
   std::uint64_t pages_copied_total = 0;     // copy-on-write page copies, ever
@@ -151,17 +164,23 @@ struct DatabaseMetrics {
 // operations and a store, or a short critical section past DatabaseOptions::reader_slots) and to destroy
 // (one store), from any thread. Pointers and references
 // returned by it stay valid until it is destroyed. Hold it for a frame, not forever: it keeps alive the
-// pages of its version that later versions replaced, reported in DatabaseMetrics::retired_bytes.
+// pages of its version that later versions replaced, reported in DatabaseMetrics::retired_bytes (and see
+// DatabaseOptions::max_view_age_ms).
 class PinnedView {
  public:
   PinnedView(PinnedView&& other) noexcept
-      : db_(std::exchange(other.db_, nullptr)), state_(other.state_), slot_(other.slot_) {}
+      : db_(std::exchange(other.db_, nullptr)), state_(other.state_), slot_(other.slot_),
+        pinned_at_ms_(other.pinned_at_ms_) {}
   PinnedView& operator=(PinnedView&& other) noexcept;
   PinnedView(const PinnedView&) = delete;
   PinnedView& operator=(const PinnedView&) = delete;
   ~PinnedView() { release(); }
 
   std::uint64_t version() const noexcept { return state_->number; }
+  // Ok while the view may be used. Fails with kAborted once the view is older than max_view_age_ms when
+  // DatabaseOptions::invalidate_expired_views is set (naming the version and the age), and with
+  // kInvalidArgument on a released (moved-from) view. The dynamic accessors below check it first.
+  Status status() const;
   bool alive(Entity e) const noexcept { return state_->registry.is_alive(e); }
   std::uint64_t entity_count() const noexcept { return state_->registry.alive; }
 
@@ -202,15 +221,17 @@ class PinnedView {
 
  private:
   friend class Database;
-  PinnedView(const Database* db, const detail::VersionState* state, std::uint32_t slot) noexcept
-      : db_(db), state_(state), slot_(slot) {}
+  PinnedView(const Database* db, const detail::VersionState* state, std::uint32_t slot,
+             std::uint64_t pinned_at_ms) noexcept
+      : db_(db), state_(state), slot_(slot), pinned_at_ms_(pinned_at_ms) {}
   void release() noexcept;
   template <typename T>
   std::uint16_t table_of() const noexcept;
 
   const Database* db_;
   const detail::VersionState* state_;
-  std::uint32_t slot_;  // reader slot, or overflow entry past the slots
+  std::uint32_t slot_;             // reader slot, or overflow entry past the slots
+  std::uint64_t pinned_at_ms_;     // view clock at pin time (0 when ages are not tracked)
 };
 
 // ---------------------------------------------------------------------------------------------------
@@ -480,6 +501,7 @@ class Database {
     return bind<T>().is_ok() ? bindings_[detail::type_index<T>].load(std::memory_order_acquire) : 0;
   }
   void unpin(std::uint32_t slot) const noexcept;
+  Status view_status(std::uint64_t version, std::uint64_t pinned_at_ms) const;
 
   std::shared_ptr<const Schema> schema_;
   DatabaseOptions options_;
@@ -499,6 +521,7 @@ inline PinnedView& PinnedView::operator=(PinnedView&& other) noexcept {
     db_ = std::exchange(other.db_, nullptr);
     state_ = other.state_;
     slot_ = other.slot_;
+    pinned_at_ms_ = other.pinned_at_ms_;
   }
   return *this;
 }
