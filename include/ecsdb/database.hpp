@@ -100,7 +100,9 @@ struct DatabaseOptions {
   // ---- writer ----
   // Publish after this many commits; 0 = only when WriterHandle::publish() is called (e.g. once per tick).
   std::uint32_t publish_every_commits = 1;
-  // Concurrently pinned views supported without waiting.
+  // Views pinned at once through a reader slot (wait-free: two atomic operations and a store). Views past
+  // the slots still pin, through a slower shared path (a short critical section on one mutex); they are
+  // counted in DatabaseMetrics::overflow_views. Nothing ever waits for a view to be released.
   std::uint32_t reader_slots = 128;
   // Queued transactions (Database::submit) are committed in batches, each all-or-nothing on its own, and
   // published once per batch. A batch ends after this many transactions...
@@ -111,6 +113,22 @@ struct DatabaseOptions {
   // The background writer thread spins this long (µs) on an empty queue before sleeping: waking a
   // sleeping thread costs tens of µs, spinning briefly keeps submit->visible latency low under load.
   std::uint32_t writer_spin_us = 50;
+
+  // ---- memory and long-held views (docs/concurrency.md, "Memory held by views") ----
+  // Freed pages the pool keeps for reuse; past this, whole free 2 MiB slabs (and large blocks) go back to
+  // the system after reclamation. UINT64_MAX: never return memory while the database is open.
+  std::uint64_t pool_max_idle_bytes = 64ull << 20;
+  // A view held longer than this (ms) is reported: DatabaseMetrics::views_over_max_age and
+  // oldest_view_age_ms. 0 = view ages are not tracked (pin reads no clock, both metrics stay 0).
+  std::uint32_t max_view_age_ms = 0;
+  // With max_view_age_ms set: a view past that age fails PinnedView::status() and its dynamic accessors
+  // (read_row, read_field, keys, children) with kAborted, naming its version and age. The typed zero-copy
+  // accessors (get, each, query, ...) are not checked, and the view's pages stay valid until it is released:
+  // expiry makes a forgotten view loud, it does not free its memory.
+  bool invalidate_expired_views = false;
+  // The clock of view ages, in ms on a monotonic clock; null = CLOCK_MONOTONIC_COARSE. Tests set their own
+  // to age views without sleeping.
+  std::uint64_t (*view_clock_ms)() noexcept = nullptr;
 };
 
 struct DatabaseMetrics {
@@ -118,13 +136,18 @@ struct DatabaseMetrics {
   std::uint64_t rollbacks = 0;              // transactions rolled back (explicitly, by error or by drop)
   std::uint64_t published_version = 0;
   std::uint64_t durable_version = 0;        // newest version all of whose commits are on disk
-  std::uint64_t pinned_views = 0;
+  std::uint64_t pinned_views = 0;           // views held now (through slots and overflow)
+  std::uint64_t overflow_views = 0;         // of those, pinned past the reader slots (the slower path)
+  std::uint64_t overflow_pins_total = 0;    // pins that took the slower path, ever: raise reader_slots
   std::uint64_t oldest_pinned_version = 0;  // 0 when no view is pinned
+  std::uint64_t views_over_max_age = 0;     // views held longer than max_view_age_ms (0 when it is 0)
+  std::uint64_t oldest_view_age_ms = 0;     // how long the oldest view has been held (0 when not tracked)
   std::uint64_t retired_bytes = 0;          // old pages kept alive for pinned views
   std::uint64_t reclaimed_bytes_total = 0;
   std::uint64_t pages_copied_total = 0;     // copy-on-write page copies, ever
   std::uint64_t bytes_in_use = 0;           // pages + directories allocated
   std::uint64_t bytes_pooled = 0;           // freed pages kept for reuse
+  std::uint64_t bytes_released_total = 0;   // pooled memory returned to the system, ever
   std::uint64_t entities_alive = 0;         // in the published version
   // Queue (Database::submit):
   std::uint64_t submitted = 0;              // transactions submitted, ever
@@ -145,19 +168,26 @@ struct Reference {
 
 // ---------------------------------------------------------------------------------------------------
 // PinnedView: a consistent, immutable snapshot of every table. Any thread; cheap to create (two atomic
-// operations) and to destroy (one store), from any thread. Pointers and references
-// returned by it stay valid until it is destroyed. Hold it for a frame, not forever: the pages it keeps
-// alive are reported in DatabaseMetrics::retired_bytes.
+// operations and a store, or a short critical section past DatabaseOptions::reader_slots) and to destroy
+// (one store), from any thread. Pointers and references
+// returned by it stay valid until it is destroyed. Hold it for a frame, not forever: it keeps alive the
+// pages of its version that later versions replaced, reported in DatabaseMetrics::retired_bytes (and see
+// DatabaseOptions::max_view_age_ms).
 class PinnedView {
  public:
   PinnedView(PinnedView&& other) noexcept
-      : db_(std::exchange(other.db_, nullptr)), state_(other.state_), slot_(other.slot_) {}
+      : db_(std::exchange(other.db_, nullptr)), state_(other.state_), slot_(other.slot_),
+        pinned_at_ms_(other.pinned_at_ms_) {}
   PinnedView& operator=(PinnedView&& other) noexcept;
   PinnedView(const PinnedView&) = delete;
   PinnedView& operator=(const PinnedView&) = delete;
   ~PinnedView() { release(); }
 
   std::uint64_t version() const noexcept { return state_->number; }
+  // Ok while the view may be used. Fails with kAborted once the view is older than max_view_age_ms when
+  // DatabaseOptions::invalidate_expired_views is set (naming the version and the age), and with
+  // kInvalidArgument on a released (moved-from) view. The dynamic accessors below check it first.
+  Status status() const;
   bool alive(Entity e) const noexcept { return state_->registry.is_alive(e); }
   std::uint64_t entity_count() const noexcept { return state_->registry.alive; }
 
@@ -202,15 +232,17 @@ class PinnedView {
 
  private:
   friend class Database;
-  PinnedView(const Database* db, const detail::VersionState* state, std::uint32_t slot) noexcept
-      : db_(db), state_(state), slot_(slot) {}
+  PinnedView(const Database* db, const detail::VersionState* state, std::uint32_t slot,
+             std::uint64_t pinned_at_ms) noexcept
+      : db_(db), state_(state), slot_(slot), pinned_at_ms_(pinned_at_ms) {}
   void release() noexcept;
   template <typename T>
   std::uint16_t table_of() const noexcept;
 
   const Database* db_;
   const detail::VersionState* state_;
-  std::uint32_t slot_;
+  std::uint32_t slot_;             // reader slot, or overflow entry past the slots
+  std::uint64_t pinned_at_ms_;     // view clock at pin time (0 when ages are not tracked)
 };
 
 // ---------------------------------------------------------------------------------------------------
@@ -480,6 +512,7 @@ class Database {
     return bind<T>().is_ok() ? bindings_[detail::type_index<T>].load(std::memory_order_acquire) : 0;
   }
   void unpin(std::uint32_t slot) const noexcept;
+  Status view_status(std::uint64_t version, std::uint64_t pinned_at_ms) const;
 
   std::shared_ptr<const Schema> schema_;
   DatabaseOptions options_;
@@ -499,6 +532,7 @@ inline PinnedView& PinnedView::operator=(PinnedView&& other) noexcept {
     db_ = std::exchange(other.db_, nullptr);
     state_ = other.state_;
     slot_ = other.slot_;
+    pinned_at_ms_ = other.pinned_at_ms_;
   }
   return *this;
 }

@@ -2,8 +2,18 @@
 
 #include <sys/mman.h>
 
-#include <cstdlib>
 #include <new>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define ECSDB_POOL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ECSDB_POOL_ASAN 1
+#endif
+#endif
+#if defined(ECSDB_POOL_ASAN)
+#include <sanitizer/asan_interface.h>
+#endif
 
 namespace ecsdb::storage {
 
@@ -12,50 +22,153 @@ using detail::kPageAlign;
 using detail::PageHeader;
 
 namespace {
+
 std::size_t directory_bytes(std::uint32_t capacity) {
   return sizeof(Directory) + sizeof(std::byte*) * capacity;
 }
+
+std::size_t round_up(std::size_t bytes) { return (bytes + kPageAlign - 1) & ~(kPageAlign - 1); }
+
+// A pooled block belongs to nobody: under ASan any access to it outside the pool is an error report.
+void poison(void* p, std::size_t n) noexcept {
+#if defined(ECSDB_POOL_ASAN)
+  ASAN_POISON_MEMORY_REGION(p, n);
+#else
+  (void)p;
+  (void)n;
+#endif
+}
+void unpoison(void* p, std::size_t n) noexcept {
+#if defined(ECSDB_POOL_ASAN)
+  ASAN_UNPOISON_MEMORY_REGION(p, n);
+#else
+  (void)p;
+  (void)n;
+#endif
+}
+
 }  // namespace
 
 PagePool::~PagePool() {
-  trim();
-  for (void* slab : slabs_) std::free(slab);
+  for (auto& [bytes, blocks] : free_large_) {
+    for (void* b : blocks) {
+      unpoison(b, bytes);
+      ::operator delete(b, std::align_val_t{kPageAlign});
+    }
+  }
+  for (std::byte* slab : slabs_) {
+    unpoison(slab, kSlabBytes);
+    ::munmap(slab, kSlabBytes);
+  }
 }
 
-void* PagePool::take(std::size_t total_bytes, bool& reused) {
-  total_bytes = (total_bytes + kPageAlign - 1) & ~(kPageAlign - 1);
-  auto it = free_.find(total_bytes);
-  if (it != free_.end() && !it->second.empty()) {
-    void* block = it->second.back();
-    it->second.pop_back();
-    bytes_pooled_.fetch_sub(total_bytes, std::memory_order_relaxed);
-    reused = true;
-    return block;
+PagePool::SlabHeader* PagePool::slab_of(const void* block) noexcept {
+  // Slabs are mapped on kSlabBytes boundaries and blocks start after the header, never on a boundary.
+  return reinterpret_cast<SlabHeader*>(reinterpret_cast<std::uintptr_t>(block) & ~(std::uintptr_t{kSlabBytes} - 1));
+}
+
+void PagePool::adjust_idle(SlabHeader* slab, std::int64_t delta) noexcept {
+  const bool was_idle = slab->idle == slab->carved;
+  slab->idle = static_cast<std::uint32_t>(static_cast<std::int64_t>(slab->idle) + delta);
+  const bool idle = slab->idle == slab->carved;
+  if (was_idle != idle) idle ? ++idle_slabs_ : --idle_slabs_;
+}
+
+void PagePool::unlink(FreeBlock* f) noexcept {
+  if (f->prev != nullptr) {
+    f->prev->next = f->next;
+  } else {
+    free_.find(f->bytes)->second = f->next;
   }
-  reused = false;
-  if (total_bytes > kSlabBytes / 8) return ::operator new(total_bytes, std::align_val_t{kPageAlign});
-  // Small blocks are carved from 2 MiB slabs the kernel may back with a huge page: random reads over
-  // millions of rows then miss the TLB far less often than with blocks scattered over 4 KiB pages.
-  if (slab_used_ + total_bytes > kSlabBytes || slabs_.empty()) {
-    void* slab = std::aligned_alloc(kSlabBytes, kSlabBytes);
-    if (slab == nullptr) throw std::bad_alloc();
-    ::madvise(slab, kSlabBytes, MADV_HUGEPAGE);  // advice only: failure just means 4 KiB pages
-    slabs_.push_back(slab);
-    slab_used_ = 0;
-  }
-  void* block = static_cast<std::byte*>(slabs_.back()) + slab_used_;
-  slab_used_ += total_bytes;
+  if (f->next != nullptr) f->next->prev = f->prev;
+}
+
+void PagePool::map_slab() {
+  slabs_.reserve(slabs_.size() + 1);  // the only allocation, before anything is mapped
+  // Map twice the size and keep the aligned half: mmap itself only promises 4 KiB alignment.
+  void* raw = ::mmap(nullptr, 2 * kSlabBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) throw std::bad_alloc();
+  const auto begin = reinterpret_cast<std::uintptr_t>(raw);
+  const std::uintptr_t start = (begin + kSlabBytes - 1) & ~(std::uintptr_t{kSlabBytes} - 1);
+  if (start != begin) ::munmap(raw, start - begin);
+  const std::uintptr_t tail = begin + 2 * kSlabBytes - (start + kSlabBytes);
+  if (tail != 0) ::munmap(reinterpret_cast<void*>(start + kSlabBytes), tail);
+  auto* slab = reinterpret_cast<std::byte*>(start);
+  // Small blocks share huge pages: random reads over millions of rows then miss the TLB far less often
+  // than with blocks scattered over 4 KiB pages. Advice only: failure just means 4 KiB pages.
+  ::madvise(slab, kSlabBytes, MADV_HUGEPAGE);
+  new (slab) SlabHeader{0, 0};
+  slabs_.push_back(slab);
+  carving_ = slab;
+  ++idle_slabs_;  // carved == idle == 0
+  bytes_mapped_.fetch_add(kSlabBytes, std::memory_order_relaxed);
+}
+
+void* PagePool::carve(std::size_t bytes) {
+  if (carving_ == nullptr || kSlabHeaderBytes + slab_of(carving_)->carved + bytes > kSlabBytes) map_slab();
+  SlabHeader* slab = slab_of(carving_);
+  void* block = carving_ + kSlabHeaderBytes + slab->carved;
+  const bool was_idle = slab->idle == slab->carved;
+  slab->carved += static_cast<std::uint32_t>(bytes);
+  if (was_idle) --idle_slabs_;
   return block;
 }
 
-void PagePool::give(void* block, std::size_t total_bytes) noexcept {
-  total_bytes = (total_bytes + kPageAlign - 1) & ~(kPageAlign - 1);
-  try {
-    free_[total_bytes].push_back(block);
-    bytes_pooled_.fetch_add(total_bytes, std::memory_order_relaxed);
-  } catch (...) {  // out of memory for the free list itself: a slab block stays unused until the end
-    if (total_bytes > kSlabBytes / 8) ::operator delete(block, std::align_val_t{kPageAlign});
+void* PagePool::take(std::size_t total_bytes, bool& reused) {
+  total_bytes = round_up(total_bytes);
+  if (total_bytes > kLargeBlockBytes) {
+    std::vector<void*>& pooled = free_large_[total_bytes];  // created here so that give() need not allocate
+    if (!pooled.empty()) {
+      void* block = pooled.back();
+      pooled.pop_back();
+      large_pooled_bytes_ -= total_bytes;
+      bytes_pooled_.fetch_sub(total_bytes, std::memory_order_relaxed);
+      unpoison(block, total_bytes);
+      reused = true;
+      return block;
+    }
+    reused = false;
+    void* block = ::operator new(total_bytes, std::align_val_t{kPageAlign});
+    bytes_mapped_.fetch_add(total_bytes, std::memory_order_relaxed);
+    return block;
   }
+  FreeBlock*& head = free_[total_bytes];  // created here so that give() never allocates
+  if (head != nullptr) {
+    FreeBlock* f = head;
+    unlink(f);
+    adjust_idle(slab_of(f), -static_cast<std::int64_t>(total_bytes));
+    bytes_pooled_.fetch_sub(total_bytes, std::memory_order_relaxed);
+    unpoison(f, total_bytes);
+    reused = true;
+    return f;
+  }
+  reused = false;
+  return carve(total_bytes);
+}
+
+void PagePool::give(void* block, std::size_t total_bytes) noexcept {
+  total_bytes = round_up(total_bytes);
+  if (total_bytes > kLargeBlockBytes) {
+    try {
+      free_large_[total_bytes].push_back(block);
+    } catch (...) {  // no room in the free list: return the block instead of pooling it
+      ::operator delete(block, std::align_val_t{kPageAlign});
+      bytes_mapped_.fetch_sub(total_bytes, std::memory_order_relaxed);
+      bytes_released_total_.fetch_add(total_bytes, std::memory_order_relaxed);
+      return;
+    }
+    large_pooled_bytes_ += total_bytes;
+    bytes_pooled_.fetch_add(total_bytes, std::memory_order_relaxed);
+    poison(block, total_bytes);
+    return;
+  }
+  FreeBlock*& head = free_.find(total_bytes)->second;  // take() made the entry when the block was cut
+  auto* f = new (block) FreeBlock{nullptr, head, total_bytes};
+  if (head != nullptr) head->prev = f;
+  head = f;
+  adjust_idle(slab_of(block), static_cast<std::int64_t>(total_bytes));
+  bytes_pooled_.fetch_add(total_bytes, std::memory_order_relaxed);
+  poison(reinterpret_cast<std::byte*>(block) + sizeof(FreeBlock), total_bytes - sizeof(FreeBlock));
 }
 
 std::byte* PagePool::allocate_page(std::uint32_t bytes, std::uint64_t birth) {
@@ -64,8 +177,7 @@ std::byte* PagePool::allocate_page(std::uint32_t bytes, std::uint64_t birth) {
   auto* block = static_cast<std::byte*>(take(total, reused));
   (reused ? pages_reused_ : pages_allocated_).fetch_add(1, std::memory_order_relaxed);
   bytes_in_use_.fetch_add(total, std::memory_order_relaxed);
-  auto* header = new (block) PageHeader{birth, bytes};
-  (void)header;
+  new (block) PageHeader{birth, bytes};
   return block + kPageAlign;
 }
 
@@ -90,14 +202,55 @@ void PagePool::free_directory(Directory* dir) noexcept {
   give(dir, total);
 }
 
-void PagePool::trim() noexcept {
-  // Only blocks from the system allocator can go back; slab blocks stay pooled until the pool dies.
-  for (auto& [bytes, blocks] : free_) {
-    if (bytes <= kSlabBytes / 8) continue;
-    for (void* b : blocks) ::operator delete(b, std::align_val_t{kPageAlign});
-    bytes_pooled_.fetch_sub(bytes * blocks.size(), std::memory_order_relaxed);
-    blocks.clear();
+void PagePool::release_slab(std::size_t index) noexcept {
+  std::byte* slab = slabs_[index];
+  SlabHeader* header = slab_of(slab + kSlabHeaderBytes);
+  // Every block of the slab is pooled: walk them back to back and take each off its free list.
+  for (std::size_t at = kSlabHeaderBytes; at < kSlabHeaderBytes + header->carved;) {
+    auto* f = reinterpret_cast<FreeBlock*>(slab + at);
+    at += f->bytes;
+    unlink(f);
+  }
+  bytes_pooled_.fetch_sub(header->idle, std::memory_order_relaxed);
+  --idle_slabs_;
+  if (carving_ == slab) carving_ = nullptr;
+  unpoison(slab, kSlabBytes);
+  ::munmap(slab, kSlabBytes);
+  bytes_mapped_.fetch_sub(kSlabBytes, std::memory_order_relaxed);
+  bytes_released_total_.fetch_add(kSlabBytes, std::memory_order_relaxed);
+  slabs_[index] = slabs_.back();
+  slabs_.pop_back();
+}
+
+void PagePool::release_down_to(std::uint64_t bound) noexcept {
+  const auto over = [&] { return bytes_pooled_.load(std::memory_order_relaxed) > bound; };
+  // Large blocks first: each goes back on its own, with no slab to empty first.
+  for (auto& [bytes, blocks] : free_large_) {
+    while (!blocks.empty() && over()) {
+      void* block = blocks.back();
+      blocks.pop_back();
+      unpoison(block, bytes);
+      ::operator delete(block, std::align_val_t{kPageAlign});
+      large_pooled_bytes_ -= bytes;
+      bytes_pooled_.fetch_sub(bytes, std::memory_order_relaxed);
+      bytes_mapped_.fetch_sub(bytes, std::memory_order_relaxed);
+      bytes_released_total_.fetch_add(bytes, std::memory_order_relaxed);
+    }
+  }
+  // Newest slabs first: after a spike, they are the ones the spike's blocks were cut from. The swap in
+  // release_slab moves an already visited slab into the freed index, so each slab is looked at once.
+  for (std::size_t i = slabs_.size(); i-- > 0 && idle_slabs_ != 0 && over();) {
+    const SlabHeader* header = slab_of(slabs_[i] + kSlabHeaderBytes);
+    if (header->idle == header->carved) release_slab(i);
   }
 }
+
+void PagePool::release_idle() noexcept {
+  if (bytes_pooled_.load(std::memory_order_relaxed) <= max_idle_bytes_) return;
+  if (large_pooled_bytes_ == 0 && idle_slabs_ == 0) return;  // all pooled bytes sit in slabs partly in use
+  release_down_to(max_idle_bytes_);
+}
+
+void PagePool::trim() noexcept { release_down_to(0); }
 
 }  // namespace ecsdb::storage

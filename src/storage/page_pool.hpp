@@ -1,7 +1,19 @@
-// PagePool — allocation and reuse of pages and directories. Writer thread only (no synchronisation).
+// PagePool — allocation and reuse of pages and directories. Writer thread only (no synchronisation), except
+// stats(), which any thread may read.
 //
-// Freed memory goes to a free list per size and is handed out again before the system allocator is asked,
-// so a steady workload (copy-on-write of the same pages every commit) allocates nothing after warm-up.
+// Freed memory goes to a free list per block size and is handed out again before new memory is mapped, so a
+// steady workload (copy-on-write of the same pages every commit) allocates nothing after warm-up. Blocks up
+// to kSlabBytes / 8 are cut from 2 MiB slabs mapped on 2 MiB boundaries (the kernel may back them with one
+// huge page: far fewer TLB misses on random reads); larger ones (directories of very large arrays) come from
+// the system allocator one by one.
+//
+// Returning memory after a spike: idle memory (pooled blocks) above max_idle_bytes goes back to the system
+// when release_idle() runs (the reclaimer calls it after freeing): large blocks first, then whole slabs
+// none of whose blocks is in use (munmap). A slab with one block still in use stays mapped, so after a
+// spike the pool keeps at most max_idle_bytes plus the free blocks of slabs that are partly in use.
+//
+// Under AddressSanitizer a pooled block is poisoned (all but the free-list link at its start), so a read
+// through a page freed too early is reported where it happens.
 #pragma once
 
 #include <atomic>
@@ -15,45 +27,85 @@
 namespace ecsdb::storage {
 
 struct PoolStats {
-  std::uint64_t bytes_in_use = 0;     // pages + directories reachable or awaiting reclamation
-  std::uint64_t bytes_pooled = 0;     // freed, kept for reuse
-  std::uint64_t pages_allocated = 0;  // from the system allocator, ever
-  std::uint64_t pages_reused = 0;     // from the free lists, ever
+  std::uint64_t bytes_in_use = 0;          // pages + directories reachable or awaiting reclamation
+  std::uint64_t bytes_pooled = 0;          // freed, kept for reuse
+  std::uint64_t bytes_mapped = 0;          // slabs mapped + large blocks held (in use or pooled)
+  std::uint64_t bytes_released_total = 0;  // returned to the system by release_idle/trim, ever
+  std::uint64_t pages_allocated = 0;       // pages not found in the free lists, ever
+  std::uint64_t pages_reused = 0;          // pages from the free lists, ever
 };
 
 class PagePool {
  public:
-  PagePool() = default;
+  static constexpr std::size_t kSlabBytes = 2u << 20;
+  static constexpr std::size_t kLargeBlockBytes = kSlabBytes / 8;  // bigger blocks bypass the slabs
+  static constexpr std::uint64_t kDefaultMaxIdleBytes = 64ull << 20;
+
+  explicit PagePool(std::uint64_t max_idle_bytes = kDefaultMaxIdleBytes) noexcept : max_idle_bytes_(max_idle_bytes) {}
   PagePool(const PagePool&) = delete;
   PagePool& operator=(const PagePool&) = delete;
   ~PagePool();
 
-  // A page of `bytes` data bytes (contents unspecified); returns the data pointer.
+  // A page of `bytes` data bytes (contents unspecified); returns the data pointer. Throws std::bad_alloc.
   std::byte* allocate_page(std::uint32_t bytes, std::uint64_t birth);
   void free_page(std::byte* data) noexcept;
 
   detail::Directory* allocate_directory(std::uint32_t capacity, std::uint64_t birth);
   void free_directory(detail::Directory* dir) noexcept;
 
-  // Returns pooled blocks from the system allocator (large directories) to the system. Blocks carved from
-  // 2 MiB slabs are reused, and released when the pool is destroyed.
+  // Idle bytes the pool may keep for reuse before release_idle() returns memory to the system.
+  void set_max_idle_bytes(std::uint64_t bytes) noexcept { max_idle_bytes_ = bytes; }
+  std::uint64_t max_idle_bytes() const noexcept { return max_idle_bytes_; }
+  // Brings pooled bytes down towards max_idle_bytes by returning large blocks, then slabs with no block in
+  // use. Cheap when there is nothing to return (two comparisons).
+  void release_idle() noexcept;
+  // Returns everything release_idle() can, whatever the bound.
   void trim() noexcept;
-  // Any thread (relaxed reads of counters the writer maintains).
+
   PoolStats stats() const noexcept {
     return {bytes_in_use_.load(std::memory_order_relaxed), bytes_pooled_.load(std::memory_order_relaxed),
+            bytes_mapped_.load(std::memory_order_relaxed), bytes_released_total_.load(std::memory_order_relaxed),
             pages_allocated_.load(std::memory_order_relaxed), pages_reused_.load(std::memory_order_relaxed)};
   }
 
  private:
+  // At the start of every pooled slab block, inside the kPageAlign-byte header that pages and directories
+  // begin with (the rest of the block is poisoned under ASan).
+  struct FreeBlock {
+    FreeBlock* prev;
+    FreeBlock* next;
+    std::size_t bytes;
+  };
+  static_assert(sizeof(FreeBlock) <= detail::kPageAlign);
+  // At the start of every slab, in the first kPageAlign bytes; blocks follow it back to back.
+  struct SlabHeader {
+    std::uint32_t carved;  // bytes cut into blocks so far
+    std::uint32_t idle;    // bytes of those blocks now pooled; idle == carved: nothing in use
+  };
+  static constexpr std::size_t kSlabHeaderBytes = detail::kPageAlign;
+  static_assert(sizeof(SlabHeader) <= kSlabHeaderBytes);
+
   void* take(std::size_t total_bytes, bool& reused);
   void give(void* block, std::size_t total_bytes) noexcept;
+  void* carve(std::size_t bytes);
+  void map_slab();
+  void release_slab(std::size_t index) noexcept;
+  void release_down_to(std::uint64_t bound) noexcept;
+  void unlink(FreeBlock* f) noexcept;
+  static SlabHeader* slab_of(const void* block) noexcept;
+  void adjust_idle(SlabHeader* slab, std::int64_t delta) noexcept;
 
-  static constexpr std::size_t kSlabBytes = 2u << 20;
-  std::unordered_map<std::size_t, std::vector<void*>> free_;  // total block bytes -> blocks
-  std::vector<void*> slabs_;
-  std::size_t slab_used_ = 0;                                // bytes handed out of slabs_.back()
+  std::uint64_t max_idle_bytes_;
+  std::unordered_map<std::size_t, FreeBlock*> free_;               // slab block bytes -> list head
+  std::unordered_map<std::size_t, std::vector<void*>> free_large_;  // large block bytes -> blocks
+  std::uint64_t large_pooled_bytes_ = 0;
+  std::vector<std::byte*> slabs_;        // every mapped slab
+  std::byte* carving_ = nullptr;         // slab new blocks are cut from (null: map one)
+  std::size_t idle_slabs_ = 0;           // slabs with no block in use
   std::atomic<std::uint64_t> bytes_in_use_{0};
   std::atomic<std::uint64_t> bytes_pooled_{0};
+  std::atomic<std::uint64_t> bytes_mapped_{0};
+  std::atomic<std::uint64_t> bytes_released_total_{0};
   std::atomic<std::uint64_t> pages_allocated_{0};
   std::atomic<std::uint64_t> pages_reused_{0};
 };

@@ -87,6 +87,14 @@ Database::Database(std::shared_ptr<const Schema> schema, DatabaseOptions options
       bindings_(new std::atomic<std::uint32_t>[detail::kMaxBoundTypes]) {
   for (std::uint32_t i = 0; i < detail::kMaxBoundTypes; ++i) bindings_[i].store(0, std::memory_order_relaxed);
   core_->set_database(this);
+  // Memory and view-age policy, set before any reader can pin.
+  version::PublishedVersions& versions = core_->versions();
+  versions.pool().set_max_idle_bytes(options_.pool_max_idle_bytes);
+  if (options_.max_view_age_ms != 0) {
+    versions.track_view_ages(options_.max_view_age_ms, options_.view_clock_ms != nullptr
+                                                           ? options_.view_clock_ms
+                                                           : &version::coarse_monotonic_ms);
+  }
 }
 
 Database::~Database() {
@@ -152,9 +160,8 @@ std::uint64_t CommitTicket::version() const noexcept {
 // above the transaction engine.
 
 PinnedView Database::pin() const noexcept {
-  std::uint32_t slot = 0;
-  const detail::VersionState* state = core_->versions().pin(slot);
-  return PinnedView(this, state, slot);
+  const version::Pin p = core_->versions().pin();
+  return PinnedView(this, p.state, p.slot, p.pinned_at_ms);
 }
 
 void Database::unpin(std::uint32_t slot) const noexcept { core_->versions().unpin(slot); }
@@ -189,17 +196,23 @@ DatabaseMetrics Database::metrics() const {
   m.published_version = v.published;
   m.durable_version = durable_version();
   m.pinned_views = v.pinned_views;
+  m.overflow_views = v.overflow_views;
+  m.overflow_pins_total = v.overflow_pins_total;
   m.oldest_pinned_version = v.oldest_pinned;
+  m.views_over_max_age = v.views_over_max_age;
+  m.oldest_view_age_ms = v.oldest_view_age_ms;
   m.retired_bytes = v.retired_bytes;
   m.reclaimed_bytes_total = v.reclaimed_bytes_total;
   // Writer-side counters: exact when read from the owner thread, approximate from others.
   m.commits = core_->commits();
   m.rollbacks = core_->rollbacks();
   m.pages_copied_total = core_->pages_copied();
-  m.bytes_in_use = core_->pool().stats().bytes_in_use;
-  m.bytes_pooled = core_->pool().stats().bytes_pooled;
-  PinnedView view = pin();
-  m.entities_alive = view.entity_count();
+  const storage::PoolStats pool = core_->pool().stats();
+  m.bytes_in_use = pool.bytes_in_use;
+  m.bytes_pooled = pool.bytes_pooled;
+  m.bytes_released_total = pool.bytes_released_total;
+  // Recorded at publish, so metrics() takes no pin: it works with every reader slot held.
+  m.entities_alive = v.published_entities;
   core_->fill_queue_metrics(m);
   return m;
 }
@@ -487,7 +500,24 @@ Status Transaction::set_field(std::string_view table, std::uint64_t key, std::st
 
 // ---- PinnedView dynamic access ----
 
+Status Database::view_status(std::uint64_t version, std::uint64_t pinned_at_ms) const {
+  if (!options_.invalidate_expired_views || options_.max_view_age_ms == 0) return Status::ok();
+  const std::uint64_t now = core_->versions().clock()();
+  const std::uint64_t age = now > pinned_at_ms ? now - pinned_at_ms : 0;
+  if (age <= options_.max_view_age_ms) return Status::ok();
+  return Status(StatusCode::kAborted,
+                "pinned view of version " + std::to_string(version) + " has expired: held for " + std::to_string(age) +
+                    " ms, over DatabaseOptions::max_view_age_ms = " + std::to_string(options_.max_view_age_ms) +
+                    " (release it and pin a new one; its memory stays valid until it is released)");
+}
+
+Status PinnedView::status() const {
+  if (db_ == nullptr) return invalid_argument("the pinned view was released (moved from)");
+  return db_->view_status(state_->number, pinned_at_ms_);
+}
+
 Result<Row> PinnedView::read_row(std::string_view table, Entity e) const {
+  ECSDB_RETURN_IF_ERROR(status());
   ECSDB_ASSIGN_OR_RETURN(const std::uint16_t t, db_->table_id(table));
   const Table& tab = db_->schema().tables[t];
   Row row;
@@ -522,6 +552,7 @@ Result<Value> PinnedView::read_field(std::string_view table, Entity e, std::stri
 }
 
 Result<std::vector<std::uint64_t>> PinnedView::keys(std::string_view table) const {
+  ECSDB_RETURN_IF_ERROR(status());
   ECSDB_ASSIGN_OR_RETURN(const std::uint16_t t, db_->table_id(table));
   std::vector<std::uint64_t> out;
   if (db_->schema().tables[t].is_entity_table) {
@@ -560,6 +591,7 @@ std::vector<std::uint64_t> referrers_in(const detail::VersionState& s, const det
 }  // namespace
 
 Result<std::vector<RowId>> PinnedView::children(std::string_view table, Entity owner) const {
+  ECSDB_RETURN_IF_ERROR(status());
   ECSDB_ASSIGN_OR_RETURN(const std::uint16_t t, db_->table_id(table));
   if (db_->schema().tables[t].cardinality != Cardinality::kMany) {
     return invalid_argument("table '" + std::string(table) + "' has cardinality one; use get() or read_row()");

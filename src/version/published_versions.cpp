@@ -1,101 +1,303 @@
 #include "version/published_versions.hpp"
 
+#include <time.h>
+
 #include <algorithm>
 #include <limits>
-#include <thread>
+#include <new>
 
 namespace ecsdb::version {
 
 namespace {
+
+constexpr std::uint64_t kNone = std::numeric_limits<std::uint64_t>::max();
+
 // Spreads threads over the slots so concurrent pins rarely contend on one cache line.
 std::uint32_t preferred_slot() noexcept {
   static std::atomic<std::uint32_t> next{0};
   thread_local const std::uint32_t mine = next.fetch_add(1, std::memory_order_relaxed);
   return mine;
 }
+
+std::uint64_t page_bytes(const std::byte* data) noexcept { return detail::kPageAlign + detail::header_of(data)->bytes; }
+std::uint64_t directory_bytes(const detail::Directory* d) noexcept {
+  return sizeof(detail::Directory) + sizeof(std::byte*) * static_cast<std::uint64_t>(d->capacity);
+}
+
 }  // namespace
 
+std::uint64_t coarse_monotonic_ms() noexcept {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000u + static_cast<std::uint64_t>(ts.tv_nsec) / 1000000u;
+}
+
 PublishedVersions::PublishedVersions(storage::PagePool& pool, std::uint32_t reader_slots)
-    : pool_(pool), slots_(new ReaderSlot[reader_slots]), slot_count_(reader_slots) {}
+    : pool_(pool), slots_(new ReaderSlot[reader_slots]), slot_count_(reader_slots) {
+  // The common scan needs no allocation; only a large overflow table makes these grow.
+  pins_.reserve(reader_slots);
+  previous_pins_.reserve(reader_slots);
+}
 
 PublishedVersions::~PublishedVersions() {
-  // The owner (Database) frees the current version's pages; here only the retired garbage remains.
-  for (RetiredBatch& b : retired_) free_batch(b);
+  // The owner (Database) frees the current version's pages; here only the retired garbage remains. No view
+  // may outlive the database, so every retired object goes.
+  for (RetiredBatch& b : retired_) {
+    for (const RetiredObject& o : b.objects) free_object(o);
+  }
   retired_.clear();
 }
 
-const detail::VersionState* PublishedVersions::pin(std::uint32_t& slot) noexcept {
-  std::uint32_t i = preferred_slot() % slot_count_;
-  for (std::uint32_t attempts = 0;; ++attempts) {
-    const std::uint64_t e = published_.load(std::memory_order_seq_cst);
-    std::uint64_t expected = 0;
-    if (slots_[i].pinned.compare_exchange_strong(expected, e, std::memory_order_seq_cst)) break;
-    i = (i + 1) % slot_count_;
-    if (attempts >= slot_count_) std::this_thread::yield();  // every slot busy: wait for an unpin
+void PublishedVersions::track_view_ages(std::uint64_t max_age_ms, ClockMs clock_ms) noexcept {
+  max_view_age_ms_ = max_age_ms;
+  clock_ = clock_ms;
+}
+
+// ---- readers ----
+
+Pin PublishedVersions::pin() noexcept {
+  const std::uint64_t stamp = clock_ != nullptr ? clock_() : 0;
+  if (slot_count_ != 0) {
+    std::uint32_t i = preferred_slot() % slot_count_;
+    for (std::uint32_t tried = 0; tried < slot_count_; ++tried) {
+      ReaderSlot& s = slots_[i];
+      // A plain look first: a taken slot costs a load, not a failed CAS on another reader's cache line.
+      if (s.pinned.load(std::memory_order_relaxed) == 0) {
+        // The order "load published_, CAS the slot, load current_" is what the proof needs (I1, I2).
+        const std::uint64_t e = published_.load(std::memory_order_seq_cst);
+        std::uint64_t expected = 0;
+        if (s.pinned.compare_exchange_strong(expected, kPinning | e, std::memory_order_seq_cst)) {
+          const detail::VersionState* v = current_.load(std::memory_order_seq_cst);
+          s.pinned_at_ms.store(stamp, std::memory_order_relaxed);
+          // Narrowing "pinning e" (protects every version >= e) to the version held: safe in any order,
+          // since both values protect v; release so that metrics() sees the stamp with it.
+          s.pinned.store(v->number, std::memory_order_release);
+          return {v, i, stamp};
+        }
+      }
+      i = i + 1 == slot_count_ ? 0 : i + 1;
+    }
   }
-  slot = i;
-  return current_.load(std::memory_order_seq_cst);
+  return pin_overflow(stamp);
+}
+
+Pin PublishedVersions::pin_overflow(std::uint64_t stamp) noexcept {
+  std::lock_guard lock(overflow_mutex_);
+  std::uint32_t index = 0;
+  if (overflow_free_ != 0) {
+    index = overflow_free_ - 1;
+    overflow_free_ = overflow_[index].next_free;
+  } else {
+    overflow_.emplace_back();  // out of memory here terminates (pin is noexcept)
+    index = static_cast<std::uint32_t>(overflow_.size() - 1);
+  }
+  // The count goes up before current_ is loaded (I2): a reclaimer that reads 0 ran before this increment,
+  // so the version loaded next is newer than anything it frees; one that reads more takes the mutex and
+  // so waits for this entry to be filled in.
+  overflow_count_.fetch_add(1, std::memory_order_seq_cst);
+  const detail::VersionState* v = current_.load(std::memory_order_seq_cst);
+  overflow_[index] = OverflowPin{v->number, stamp, 0};
+  overflow_pins_total_.fetch_add(1, std::memory_order_relaxed);
+  return {v, slot_count_ + index, stamp};
 }
 
 void PublishedVersions::unpin(std::uint32_t slot) noexcept {
-  slots_[slot].pinned.store(0, std::memory_order_release);
+  if (slot < slot_count_) {
+    slots_[slot].pinned.store(0, std::memory_order_release);
+    return;
+  }
+  std::lock_guard lock(overflow_mutex_);
+  const std::uint32_t index = slot - slot_count_;
+  overflow_[index] = OverflowPin{0, 0, overflow_free_};
+  overflow_free_ = index + 1;
+  // Release (part of seq_cst): a reclaimer that reads the lower count without the mutex frees only after
+  // this reader's reads.
+  overflow_count_.fetch_sub(1, std::memory_order_seq_cst);
 }
 
+// ---- writer ----
+
 void PublishedVersions::publish(std::unique_ptr<detail::VersionState>&& next, storage::RetireList&& retired) {
-  const std::uint64_t number = next->number;
+  // Everything that can throw comes first, so a bad_alloc leaves the arguments and the published state as
+  // they were.
+  RetiredBatch batch;
+  batch.objects.reserve(retired.pages.size() + retired.directories.size());
+  std::uint64_t bytes = 0;
+  for (std::byte* p : retired.pages) {
+    batch.objects.push_back({detail::header_of(p)->birth, p, false});
+    bytes += page_bytes(p);
+  }
+  for (detail::Directory* d : retired.directories) {
+    batch.objects.push_back({d->birth, d, true});
+    bytes += directory_bytes(d);
+  }
+  const bool has_garbage = current_owner_ != nullptr || !batch.objects.empty();
+  if (has_garbage) retired_.push_back(std::move(batch));
+
+  // Nothing below throws.
   const detail::VersionState* raw = next.get();
-  // The batch's slot is made before the switch: once readers can see `next`, nothing may fail (a
-  // failure after it would free what older readers still hold).
-  const bool retires = current_owner_ != nullptr || !retired.empty();
-  if (retires) retired_.emplace_back();
   std::unique_ptr<detail::VersionState> previous = std::move(current_owner_);
   current_owner_ = std::move(next);
   current_.store(raw, std::memory_order_seq_cst);
-  published_.store(number, std::memory_order_seq_cst);
-
-  if (retires) {
-    std::uint64_t bytes = 0;
-    for (std::byte* p : retired.pages) bytes += detail::kPageAlign + detail::header_of(p)->bytes;
-    for (detail::Directory* d : retired.directories) bytes += sizeof(detail::Directory) + 8ull * d->capacity;
-    retired_.back() = RetiredBatch{number - 1, std::move(previous), std::move(retired), bytes};
+  published_.store(raw->number, std::memory_order_seq_cst);
+  published_entities_.store(raw->registry.alive, std::memory_order_relaxed);
+  retired.pages.clear();
+  retired.directories.clear();
+  if (has_garbage) {
+    RetiredBatch& b = retired_.back();
+    // Every object here was replaced while building `raw`, so no version after the previous one reaches
+    // it. (Not raw->number - 1: recovery may jump version numbers.) Without a previous version the objects
+    // were never published: tag 0 makes their interval empty.
+    b.tag = previous != nullptr ? previous->number : 0;
+    b.version = std::move(previous);
     retired_bytes_.fetch_add(bytes, std::memory_order_relaxed);
     retired_batches_.fetch_add(1, std::memory_order_relaxed);
   }
   reclaim();
 }
 
-void PublishedVersions::reclaim() {
-  if (retired_.empty()) return;
-  std::uint64_t min_pinned = std::numeric_limits<std::uint64_t>::max();
+std::uint64_t PublishedVersions::collect_pins() {
+  pins_.clear();
+  std::uint64_t min_pinning = kNone;
   for (std::uint32_t i = 0; i < slot_count_; ++i) {
     const std::uint64_t v = slots_[i].pinned.load(std::memory_order_seq_cst);
-    if (v != 0) min_pinned = std::min(min_pinned, v);
+    if (v == 0) continue;
+    if ((v & kPinning) != 0) {
+      min_pinning = std::min(min_pinning, v & ~kPinning);
+    } else {
+      pins_.push_back(v);
+    }
   }
-  while (!retired_.empty() && retired_.front().tag < min_pinned) {
-    free_batch(retired_.front());
-    retired_.pop_front();
+  if (overflow_count_.load(std::memory_order_seq_cst) != 0) {
+    std::lock_guard lock(overflow_mutex_);
+    for (const OverflowPin& p : overflow_) {
+      if (p.version != 0) pins_.push_back(p.version);
+    }
+  }
+  std::sort(pins_.begin(), pins_.end());
+  return min_pinning;
+}
+
+void PublishedVersions::examine(RetiredBatch& b) noexcept {
+  // The largest pinned version <= tag decides: objects born after it are reachable from no pinned version.
+  const auto above = std::upper_bound(pins_.begin(), pins_.end(), b.tag);
+  const bool pinned = above != pins_.begin();
+  const std::uint64_t largest = pinned ? *(above - 1) : 0;
+  while (!b.objects.empty() && (!pinned || b.objects.back().birth > largest)) {
+    free_object(b.objects.back());
+    b.objects.pop_back();
+  }
+  if (b.version != nullptr && !(pinned && largest == b.tag)) b.version.reset();
+  if (!b.live()) {
+    ++dead_batches_;
+    retired_batches_.fetch_sub(1, std::memory_order_relaxed);
   }
 }
 
-void PublishedVersions::free_batch(RetiredBatch& b) noexcept {
-  for (std::byte* p : b.objects.pages) pool_.free_page(p);
-  for (detail::Directory* d : b.objects.directories) pool_.free_directory(d);
-  b.objects = {};
-  b.version.reset();
-  retired_bytes_.fetch_sub(b.bytes, std::memory_order_relaxed);
-  retired_batches_.fetch_sub(1, std::memory_order_relaxed);
-  reclaimed_bytes_total_.fetch_add(b.bytes, std::memory_order_relaxed);
+void PublishedVersions::free_object(const RetiredObject& o) noexcept {
+  std::uint64_t bytes = 0;
+  if (o.directory) {
+    auto* d = static_cast<detail::Directory*>(o.object);
+    bytes = directory_bytes(d);
+    pool_.free_directory(d);
+  } else {
+    auto* p = static_cast<std::byte*>(o.object);
+    bytes = page_bytes(p);
+    pool_.free_page(p);
+  }
+  retired_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
+  reclaimed_bytes_total_.fetch_add(bytes, std::memory_order_relaxed);
+}
+
+void PublishedVersions::reclaim() {
+  if (!retired_.empty()) {
+    std::uint64_t min_pinning = kNone;
+    try {
+      min_pinning = collect_pins();
+    } catch (const std::bad_alloc&) {
+      return;  // freeing later is always safe
+    }
+    const auto by_tag = [](const RetiredBatch& b, std::uint64_t tag) { return b.tag < tag; };
+
+    // 1. Batches examined before whose largest pinned version <= tag (q) was released: for those, and only
+    //    those, that largest version is now smaller (I3). They are the tags in [q, next pin of the last scan).
+    for (std::size_t k = 0; k < previous_pins_.size(); ++k) {
+      const std::uint64_t q = previous_pins_[k];
+      if (std::binary_search(pins_.begin(), pins_.end(), q)) continue;
+      const std::uint64_t end = k + 1 < previous_pins_.size() ? previous_pins_[k + 1] : kNone;
+      for (auto it = std::lower_bound(retired_.begin(), retired_.end(), q, by_tag);
+           it != retired_.end() && it->tag < end && it->tag <= settled_through_; ++it) {
+        if (it->live()) examine(*it);
+      }
+    }
+
+    // 2. Batches never examined, oldest first, up to the first that a pin still in progress may reach
+    //    (its slot reads "pinning e" and it will hold some version >= e).
+    for (auto it = std::upper_bound(retired_.begin(), retired_.end(), settled_through_,
+                                    [](std::uint64_t tag, const RetiredBatch& b) { return tag < b.tag; });
+         it != retired_.end() && it->tag < min_pinning; ++it) {
+      // With no pin at or before the tag everything goes, in any order: skip the sort (the common case).
+      if (!pins_.empty() && pins_.front() <= it->tag) {
+        std::sort(it->objects.begin(), it->objects.end(),
+                  [](const RetiredObject& a, const RetiredObject& b) { return a.birth < b.birth; });
+      }
+      examine(*it);
+      settled_through_ = it->tag;
+    }
+    drop_dead_batches();
+
+    // This scan's pins become the reference for step 1 of the next one (swap: no allocation).
+    previous_pins_.swap(pins_);
+    previous_pins_.erase(std::unique(previous_pins_.begin(), previous_pins_.end()), previous_pins_.end());
+  }
+  pool_.release_idle();
+}
+
+void PublishedVersions::drop_dead_batches() noexcept {
+  while (!retired_.empty() && !retired_.front().live()) {
+    retired_.pop_front();
+    --dead_batches_;
+  }
+  while (!retired_.empty() && !retired_.back().live()) {
+    retired_.pop_back();
+    --dead_batches_;
+  }
+  // Dead batches between live ones stay (binary searches skip them cheaply) until they are the majority.
+  if (dead_batches_ > 64 && dead_batches_ * 2 > retired_.size()) {
+    std::erase_if(retired_, [](const RetiredBatch& b) { return !b.live(); });
+    dead_batches_ = 0;
+  }
 }
 
 VersionMetrics PublishedVersions::metrics() const {
   VersionMetrics m;
   m.published = published_.load(std::memory_order_acquire);
+  m.published_entities = published_entities_.load(std::memory_order_relaxed);
+  const std::uint64_t now = clock_ != nullptr ? clock_() : 0;
+  auto count_view = [&](std::uint64_t version, bool stamped, std::uint64_t pinned_at_ms) {
+    ++m.pinned_views;
+    m.oldest_pinned = m.oldest_pinned == 0 ? version : std::min(m.oldest_pinned, version);
+    if (clock_ == nullptr || !stamped) return;
+    const std::uint64_t age = now > pinned_at_ms ? now - pinned_at_ms : 0;
+    m.oldest_view_age_ms = std::max(m.oldest_view_age_ms, age);
+    if (max_view_age_ms_ != 0 && age > max_view_age_ms_) ++m.views_over_max_age;
+  };
   for (std::uint32_t i = 0; i < slot_count_; ++i) {
     const std::uint64_t v = slots_[i].pinned.load(std::memory_order_acquire);
     if (v == 0) continue;
-    ++m.pinned_views;
-    m.oldest_pinned = m.oldest_pinned == 0 ? v : std::min(m.oldest_pinned, v);
+    // A pin in progress has no stamp yet; it is a few instructions old.
+    const bool final = (v & kPinning) == 0;
+    count_view(v & ~kPinning, final, final ? slots_[i].pinned_at_ms.load(std::memory_order_relaxed) : 0);
   }
+  if (overflow_count_.load(std::memory_order_acquire) != 0) {
+    std::lock_guard lock(overflow_mutex_);
+    for (const OverflowPin& p : overflow_) {
+      if (p.version == 0) continue;
+      ++m.overflow_views;
+      count_view(p.version, true, p.pinned_at_ms);
+    }
+  }
+  m.overflow_pins_total = overflow_pins_total_.load(std::memory_order_relaxed);
   m.retired_batches = retired_batches_.load(std::memory_order_relaxed);
   m.retired_bytes = retired_bytes_.load(std::memory_order_relaxed);
   m.reclaimed_bytes_total = reclaimed_bytes_total_.load(std::memory_order_relaxed);

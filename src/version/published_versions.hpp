@@ -1,26 +1,50 @@
-// PublishedVersions — publication of committed versions and reclamation of the memory they no longer share.
+// PublishedVersions — publication of committed versions, pinning by readers, and reclamation of the memory
+// that no pinned version can reach any more.
 //
-// Protocol (proof sketch in docs/concurrency.md):
-//   writer publish(n):   current_.store(V_n, seq_cst); published_.store(n, seq_cst); then retire the
-//                        objects only versions < n can reach, tagged n - 1, and reclaim.
-//   reader pin:          e = published_.load(seq_cst); CAS a free slot 0 -> e (seq_cst);
-//                        V = current_.load(seq_cst). V->number >= e, because published_ is stored after
-//                        current_.
-//   reader unpin:        slot.store(0, release) — orders the reader's reads before the writer's free.
-//   reclaim:             m = min over slots != 0 (seq_cst loads); a batch tagged t is freed when t < m.
-// A batch tagged t holds objects reachable only from versions <= t. A reader the scan saw holds a version
-// >= its slot value e > t. A reader whose slot CAS the scan missed did that CAS after the scan in the
-// seq_cst order, so its later load of current_ comes after the publish that retired the batch and returns
-// V(t+1) or newer: V->number > t, so its version cannot reach the batch (its slot value may be older,
-// which only makes later scans more conservative).
+// Lifetimes. Every retired object (page, directory, VersionState) is reachable from an interval of versions:
+//   * a page or directory with `birth` b (paged_array.hpp) replaced while the writer built the version
+//     after t is reachable only from versions in [b, t]: b is the version being built when it was created
+//     (a lower bound on the first version that published it), and no version after t points to it;
+//   * the VersionState of version t is reachable from pins of t only: [t, t].
+// An object is freed as soon as no pinned version lies in its interval (not when every pin is newer than
+// it): a view held while one row is updated 1,000 times keeps one page, not 1,000.
 //
-// Thread-safety: pin/unpin/metrics from any thread; everything else from the writer thread only.
+// Pin protocol (all seq_cst unless said; proof sketch in docs/concurrency.md):
+//   writer publish(n):  current_.store(V_n); published_.store(n); retire the replaced objects as a batch
+//                       tagged t = the previous version's number; reclaim().
+//   reader pin (slot):  e = published_.load(); CAS a free slot 0 -> e | kPinning   (C)
+//                       V = current_.load()                                          (L)
+//                       slot.store(V->number, release)                               (F)
+//   reader unpin:       slot.store(0, release) — orders the reader's reads before the writer's frees.
+//   reader pin (no free slot): under overflow_mutex_: overflow_count_.fetch_add(1) (C), V = current_.load()
+//                       (L), record V->number. Unpin: under the mutex, erase, fetch_sub(1).
+//   reclaim:            read every slot; "pinning e" protects every version >= e, a final v protects v
+//                       exactly; if overflow_count_ != 0, read the overflow pins under the mutex.
+// Invariants the proof rests on:
+//   I1. V->number >= e: published_ is stored after current_, so L (after the load of e) sees V_e or newer.
+//   I2. A reclaim scan R that does not see a pin's C (the slot still reads 0, or overflow_count_ reads 0)
+//       precedes C in the single seq_cst order, so the pin's L comes after the publish that preceded R:
+//       the pin holds a version newer than the tag of every batch R can free. A scan that sees C sees
+//       either "pinning e" (protects [e, inf), which contains the V it will hold, by I1) or the final V.
+//   I3. For a batch tagged t, a final pin <= t that a later scan sees was already final when the batch
+//       was first examined (a pin that started later holds a version > t by I2, and a "pinning e <= t"
+//       blocks the batch's first examination). So the largest pinned version <= t only decreases while the
+//       batch waits; its objects, kept in ascending birth, are freed from the youngest end, and only a
+//       batch whose largest pinned version was just released needs another look.
+// Bound: a retired object is kept only while some pinned version can reach it, so retained memory is at
+// most the sum over distinct pinned versions p of the pages of version p replaced since p was published
+// (one held view: the pages changed since its pin, each once), plus, for the instant a pin is in
+// progress, the batches newer than the version it started from.
+//
+// Thread-safety: pin/unpin/metrics/published_number from any thread; publish/reclaim/pool from the writer
+// thread only; track_view_ages before any pin.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "ecsdb/detail/version_state.hpp"
@@ -31,12 +55,29 @@ namespace ecsdb::version {
 
 struct VersionMetrics {
   std::uint64_t published = 0;             // number of the newest published version
-  std::uint64_t pinned_views = 0;          // reader slots in use
+  std::uint64_t published_entities = 0;    // live entities in it
+  std::uint64_t pinned_views = 0;          // views held, through slots and overflow
+  std::uint64_t overflow_views = 0;        // views held through the overflow path (every slot was taken)
+  std::uint64_t overflow_pins_total = 0;   // pins that took the overflow path, ever
   std::uint64_t oldest_pinned = 0;         // smallest pinned version number (0 when none)
+  std::uint64_t views_over_max_age = 0;    // views held longer than the age limit (0 when ages are off)
+  std::uint64_t oldest_view_age_ms = 0;    // age of the oldest view (0 when ages are off)
   std::uint64_t retired_batches = 0;       // publishes whose garbage still waits for readers
   std::uint64_t retired_bytes = 0;         // bytes those batches hold (extra pages kept for pinned views)
   std::uint64_t reclaimed_bytes_total = 0; // bytes returned to the pool, ever
 };
+
+// What pin() hands to a view: the version, where the pin is recorded, and when it was taken.
+struct Pin {
+  const detail::VersionState* state = nullptr;
+  std::uint32_t slot = 0;            // < reader slot count: a slot; otherwise an overflow entry
+  std::uint64_t pinned_at_ms = 0;    // clock reading at pin time; 0 when view ages are not tracked
+};
+
+// Milliseconds on a monotonic clock.
+using ClockMs = std::uint64_t (*)() noexcept;
+// CLOCK_MONOTONIC_COARSE: a few ns per call, millisecond-ish resolution, enough for ages in ms.
+std::uint64_t coarse_monotonic_ms() noexcept;
 
 class PublishedVersions {
  public:
@@ -47,36 +88,88 @@ class PublishedVersions {
   PublishedVersions& operator=(const PublishedVersions&) = delete;
   ~PublishedVersions();
 
-  // Any thread. Blocks (yielding) only when every reader slot is taken.
-  const detail::VersionState* pin(std::uint32_t& slot) noexcept;
+  // Any thread. Wait-free through a free slot; past the slots, one short critical section on a mutex
+  // shared with other overflow pins and the reclaimer (never a wait for an unpin). Terminates only if the
+  // overflow table cannot grow (out of memory).
+  Pin pin() noexcept;
   void unpin(std::uint32_t slot) noexcept;
   std::uint64_t published_number() const noexcept { return published_.load(std::memory_order_acquire); }
+  std::uint32_t slot_count() const noexcept { return slot_count_; }
 
-  // Writer: makes `next` the current version. `retired` holds what the writer replaced while building it.
+  // Before any pin: stamp each pin with clock_ms() so that metrics() can report view ages; views older than
+  // max_age_ms are counted in views_over_max_age. clock_ms == nullptr turns stamping off (the default).
+  void track_view_ages(std::uint64_t max_age_ms, ClockMs clock_ms) noexcept;
+  ClockMs clock() const noexcept { return clock_; }
+
+  // Writer: makes `next` the current version. `retired` holds what the writer replaced while building it;
+  // its objects now belong to the reclaimer (the list is left empty). Throws std::bad_alloc only before
+  // anything changes, leaving both arguments as they were.
   void publish(std::unique_ptr<detail::VersionState>&& next, storage::RetireList&& retired);
+  // Writer: frees what no pinned version can reach, then lets the pool return idle memory to the system.
   void reclaim();
+  // Writer: the pool this reclaimer frees into.
+  storage::PagePool& pool() noexcept { return pool_; }
+  // Any thread (relaxed counters, slot loads, the overflow table under its mutex).
   VersionMetrics metrics() const;
 
  private:
+  // Slot value: 0 = free; kPinning | e = a pin in progress that started from published version e;
+  // otherwise the exact version the view holds.
+  static constexpr std::uint64_t kPinning = 1ull << 63;
+
   struct alignas(64) ReaderSlot {
     std::atomic<std::uint64_t> pinned{0};
+    std::atomic<std::uint64_t> pinned_at_ms{0};  // written before the final slot value (release)
+  };
+  struct OverflowPin {
+    std::uint64_t version = 0;       // 0 = free entry
+    std::uint64_t pinned_at_ms = 0;
+    std::uint32_t next_free = 0;     // free list link (index + 1; 0 = end), so unpin never allocates
+  };
+  struct RetiredObject {
+    std::uint64_t birth;
+    void* object;                    // a page's data pointer, or a Directory*
+    bool directory;
   };
   struct RetiredBatch {
-    std::uint64_t tag;
-    std::unique_ptr<detail::VersionState> version;
-    storage::RetireList objects;
-    std::uint64_t bytes;
+    std::uint64_t tag = 0;                             // the newest version that can reach the batch
+    std::unique_ptr<detail::VersionState> version;    // version `tag` itself (reachable from [tag, tag])
+    std::vector<RetiredObject> objects;                // ascending birth once examined: youngest at the back
+    bool live() const noexcept { return version != nullptr || !objects.empty(); }
   };
 
-  void free_batch(RetiredBatch& b) noexcept;
+  Pin pin_overflow(std::uint64_t stamp) noexcept;
+  // Fills pins_ (sorted final pins) and returns the smallest "pinning e" (UINT64_MAX when none).
+  std::uint64_t collect_pins();
+  // Frees the batch's objects that no pin in pins_ can reach: those born after the largest pin <= tag.
+  void examine(RetiredBatch& b) noexcept;
+  void free_object(const RetiredObject& o) noexcept;
+  void drop_dead_batches() noexcept;
 
   storage::PagePool& pool_;
   std::unique_ptr<ReaderSlot[]> slots_;
   std::uint32_t slot_count_;
   std::atomic<const detail::VersionState*> current_{nullptr};
   std::atomic<std::uint64_t> published_{0};
+  std::atomic<std::uint64_t> published_entities_{0};
   std::unique_ptr<detail::VersionState> current_owner_;  // writer-side ownership of current_
-  std::deque<RetiredBatch> retired_;                        // writer only, ascending tags
+
+  std::uint64_t max_view_age_ms_ = 0;
+  ClockMs clock_ = nullptr;
+
+  mutable std::mutex overflow_mutex_;
+  std::vector<OverflowPin> overflow_;              // guarded by overflow_mutex_
+  std::uint32_t overflow_free_ = 0;                // guarded: head of the free list (index + 1)
+  std::atomic<std::uint32_t> overflow_count_{0};   // pins in overflow_; changed under the mutex
+  std::atomic<std::uint64_t> overflow_pins_total_{0};
+
+  // Writer only.
+  std::deque<RetiredBatch> retired_;               // ascending tags; dead (empty) batches removed lazily
+  std::uint64_t settled_through_ = 0;              // batches tagged <= this have been examined
+  std::size_t dead_batches_ = 0;
+  std::vector<std::uint64_t> pins_;                // this scan's final pins, sorted
+  std::vector<std::uint64_t> previous_pins_;       // the last scan's final pins, sorted, distinct
+
   std::atomic<std::uint64_t> retired_bytes_{0};
   std::atomic<std::uint64_t> retired_batches_{0};
   std::atomic<std::uint64_t> reclaimed_bytes_total_{0};

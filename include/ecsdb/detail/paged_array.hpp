@@ -25,15 +25,18 @@ struct PageHeader {
   std::uint32_t bytes;   // data bytes (not counting the header)
 };
 
-// A directory of page pointers; the pointer array follows the header in the same allocation.
-struct Directory {
+// A directory of page pointers; the pointer array follows the header in the same allocation. The header is
+// padded to kPageAlign like a page's, so that when the pool takes a freed directory back, its free-list link
+// fits in the header and every pointer slot is poisoned under ASan (a read through a stale directory is
+// reported, not served a link pointer).
+struct alignas(kPageAlign) Directory {
   std::uint64_t birth;
   std::uint32_t capacity;  // pointer slots allocated
 
   std::byte** pages() noexcept { return reinterpret_cast<std::byte**>(this + 1); }
   std::byte* const* pages() const noexcept { return reinterpret_cast<std::byte* const*>(this + 1); }
 };
-static_assert(sizeof(Directory) % alignof(std::byte*) == 0);
+static_assert(sizeof(Directory) == kPageAlign);
 
 inline PageHeader* header_of(std::byte* data) noexcept {
   return reinterpret_cast<PageHeader*>(data - kPageAlign);
