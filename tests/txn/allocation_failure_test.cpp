@@ -4,7 +4,8 @@
 // database must be exactly as before the transaction (or, when only the publish failed, exactly as after
 // it), keep its indexes consistent, stay writable, and recover from its log to the same state.
 //
-// Its own binary: it replaces the global operator new/delete.
+// Its own binary: it replaces the global operator new/delete (every form, so that no allocation made by
+// one is freed by another — AddressSanitizer checks that).
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -47,6 +48,18 @@ void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
   }
 }
 void* operator new[](std::size_t n, const std::nothrow_t& tag) noexcept { return operator new(n, tag); }
+void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
+  try {
+    return allocate(n, static_cast<std::size_t>(a));
+  } catch (const std::bad_alloc&) {
+    return nullptr;
+  }
+}
+void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t& tag) noexcept {
+  return operator new(n, a, tag);
+}
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
 void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
 void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
 void operator delete(void* p) noexcept { std::free(p); }
