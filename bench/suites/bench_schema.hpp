@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "ecsdb/bind.hpp"
+#include "ecsdb/entity.hpp"
 #include "ecsdb/schema.hpp"
 
 namespace ecsdb::bench {
@@ -68,7 +69,51 @@ inline Health health_of(std::size_t i) { return {static_cast<std::uint32_t>(50 +
 // The parsed schema; nullptr only if the embedded text stops parsing (a bug, reported by the caller).
 std::shared_ptr<const Schema> game_schema();
 
+// A world with references, for the on_delete and reverse-reference figures: each entity may follow
+// another (cascade: a follower's row goes with its leader) and owns inventory rows (a `many` table).
+inline constexpr const char* kRefsSchemaToml = R"(
+[database]
+name = "refs_db"
+version = "1.0.0"
+[tables.entities]
+primary_key = "id"
+[[tables.entities.fields]]
+name = "id"
+type = "u64"
+constraint = "unique"
+[tables.follow]
+parent_table = "entities"
+[[tables.follow.fields]]
+name = "entity_id"
+type = "u64"
+foreign_key = "entities.id"
+[[tables.follow.fields]]
+name = "target"
+type = "entity"
+on_delete = "cascade"
+[tables.inventory]
+parent_table = "entities"
+cardinality = "many"
+[[tables.inventory.fields]]
+name = "owner"
+type = "u64"
+foreign_key = "entities.id"
+[[tables.inventory.fields]]
+name = "item"
+type = "u32"
+)";
+
+struct Follow {
+  Entity target;
+};
+struct InventoryItem {
+  std::uint32_t item;
+};
+std::shared_ptr<const Schema> refs_schema();
+
 }  // namespace ecsdb::bench
 
 ECSDB_COMPONENT(ecsdb::bench::Transform, "transform", position_x, position_y, position_z)
 ECSDB_COMPONENT(ecsdb::bench::Health, "health", hp, max_hp)
+ECSDB_COMPONENT(ecsdb::bench::Follow, "follow", target)
+ECSDB_COMPONENT(ecsdb::bench::InventoryItem, "inventory", item)

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <random>
 #include <span>
@@ -550,6 +551,82 @@ Result<nlohmann::json> run_txn_suite(const TxnSuiteOptions& options) {
         figure(static_cast<double>(after.pages_copied_total - before.pages_copied_total), "pages");
     results[std::string("churn_") + label + "pct_extra_memory_pct"] =
         figure(static_cast<double>(after.retired_bytes) / table_bytes * 100.0, "%");
+  }
+
+  // ---- references: destroying an entity that others follow and that owns inventory rows (cascade and
+  // owned-row cleanup through the reverse-reference index), and "who references X" from a view, against
+  // a scan of the referencing tables (what answering it cost before the index) ----
+  say("references");
+  {
+    const std::size_t m = std::min<std::size_t>(n, 200'000);
+    DatabaseOptions o;
+    o.publish_every_commits = 0;
+    ECSDB_ASSIGN_OR_RETURN(std::unique_ptr<Database> rdb, Database::open(refs_schema(), o));
+    WriterHandle& w = rdb->writer();
+    std::vector<Entity> people;
+    {
+      Transaction t = w.begin();
+      ECSDB_RETURN_IF_ERROR(t.create_many(m, people));
+      for (std::size_t i = 0; i < m; ++i) {
+        ECSDB_RETURN_IF_ERROR(t.add(people[i], Follow{people[(i * 7919 + 1) % m]}));
+        for (std::uint32_t k = 0; k < 4; ++k) ECSDB_RETURN_IF_ERROR(t.insert_child(people[i], InventoryItem{k}).status());
+      }
+      ECSDB_RETURN_IF_ERROR(t.commit());
+      w.publish();
+    }
+    std::vector<double> reverse, reverse_scan, destroy;
+    const std::uint16_t follow_id = rdb->table_of<Follow>();
+    const std::uint16_t inventory_id = rdb->child_table_of<InventoryItem>();
+    ECSDB_RETURN_IF_ERROR(repeat.run([&] {
+      const std::vector<Entity> sample = random_sample(people, 256, rng);
+      PinnedView v = rdb->pin();
+      std::size_t found = 0;
+      std::int64_t t0 = now_ns();
+      for (Entity e : sample) found += v.referencing(e).size();
+      reverse.push_back(per_op(t0, sample.size()) / 1e3);
+      const auto& follow = v.state().tables[follow_id];
+      const auto& inventory = v.state().tables[inventory_id];
+      std::size_t scanned = 0;
+      t0 = now_ns();
+      for (std::size_t s = 0; s < 8; ++s) {  // a scan is slow: 8 samples are enough
+        const std::uint64_t target = sample[s].bits();
+        for (std::uint32_t r = 0; r < follow.row_count; ++r) {
+          std::uint64_t value;
+          std::memcpy(&value, follow.rows.at(r), 8);
+          scanned += value == target;
+        }
+        for (std::uint32_t r = 0; r < inventory.row_count; ++r) {
+          std::uint64_t owner;
+          std::memcpy(&owner, inventory.owners.at(r), 8);
+          scanned += owner == target;
+        }
+      }
+      reverse_scan.push_back(per_op(t0, 8) / 1e3);
+      keep(found);
+      keep(scanned);
+      return Status::ok();
+    }));
+    // Destroys of random live entities (each with 4 inventory rows and, on average, one follower whose
+    // follow row cascades), in ticks of tick_ops; the entities stay destroyed (m is large).
+    ECSDB_RETURN_IF_ERROR(repeat.run([&] {
+      std::vector<Entity> victims;
+      for (Entity e : random_sample(people, 1024, rng)) {
+        if (w.alive(e)) victims.push_back(e);
+      }
+      Tick tick(w, options.tick_ops);
+      const std::int64_t t0 = now_ns();
+      for (Entity e : victims) {
+        if (!w.alive(e)) continue;  // a repeat in the sample
+        ECSDB_RETURN_IF_ERROR(w.destroy(e));
+        tick.op();
+      }
+      tick.finish();
+      destroy.push_back(per_op(t0, victims.size()));
+      return Status::ok();
+    }));
+    results["destroy_with_refs_ns"] = figure(median(destroy), "ns");
+    results["reverse_ref_us"] = figure(median(reverse), "us", "reverse_ref_scan_us");
+    results["reverse_ref_scan_us"] = figure(median(reverse_scan), "us");
   }
 
   nlohmann::json out;

@@ -1,4 +1,5 @@
 #include "persist/wal_writer.hpp"
+#include "base/reserve_more.hpp"
 
 #include <chrono>
 #include <limits>
@@ -89,7 +90,7 @@ Status WalWriter::append(const Delta& delta, std::uint64_t lsn, std::uint64_t ve
     }
     const std::size_t offset = pending_bytes_.size();
     try {
-      pending_.reserve(pending_.size() + 1);
+      base::reserve_more(pending_, 1);
       append_record(pending_bytes_, lsn, scratch_);
     } catch (...) {
       // Never leave part of a record behind: the flush thread writes pending_bytes_ by ranges, and a

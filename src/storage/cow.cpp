@@ -1,4 +1,5 @@
 #include "storage/cow.hpp"
+#include "base/reserve_more.hpp"
 
 #include <algorithm>
 #include <cassert>
@@ -27,7 +28,7 @@ void destroy_array(PagedArray& a, PagePool& pool) noexcept {
 // first), so a std::bad_alloc leaves the array as it was, or grown/copied but with the same content.
 Directory* own_directory(PagedArray& a, WriteContext& ctx) {
   Directory* old = a.dir;
-  ctx.retired.directories.reserve(ctx.retired.directories.size() + 1);
+  base::reserve_more(ctx.retired.directories, 1);
   Directory* d = ctx.pool->allocate_directory(old->capacity, ctx.birth);
   std::copy_n(old->pages(), a.pages, d->pages());
   ctx.retired.directories.push_back(old);
@@ -38,7 +39,7 @@ Directory* own_directory(PagedArray& a, WriteContext& ctx) {
 std::byte* copy_page(PagedArray& a, std::uint32_t page, WriteContext& ctx) {
   std::byte* old = a.dir->pages()[page];
   const std::uint32_t bytes = a.page_bytes();
-  ctx.retired.pages.reserve(ctx.retired.pages.size() + 1);
+  base::reserve_more(ctx.retired.pages, 1);
   std::byte* fresh = ctx.pool->allocate_page(bytes, ctx.birth);
   std::memcpy(fresh, old, bytes);
   a.dir->pages()[page] = fresh;
@@ -57,7 +58,7 @@ void grow_to(PagedArray& a, std::uint64_t n, WriteContext& ctx, const void* fill
   if (a.dir == nullptr || a.dir->capacity < needed) {
     std::uint32_t capacity = a.dir == nullptr ? 4 : a.dir->capacity;
     while (capacity < needed) capacity *= 2;
-    ctx.retired.directories.reserve(ctx.retired.directories.size() + 1);
+    base::reserve_more(ctx.retired.directories, 1);
     Directory* d = ctx.pool->allocate_directory(capacity, ctx.birth);
     if (a.dir != nullptr) {
       std::copy_n(a.dir->pages(), a.pages, d->pages());

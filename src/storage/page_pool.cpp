@@ -1,4 +1,5 @@
 #include "storage/page_pool.hpp"
+#include "base/reserve_more.hpp"
 
 #include <sys/mman.h>
 
@@ -84,7 +85,7 @@ void PagePool::unlink(FreeBlock* f) noexcept {
 }
 
 void PagePool::map_slab() {
-  slabs_.reserve(slabs_.size() + 1);  // the only allocation, before anything is mapped
+  base::reserve_more(slabs_, 1);  // the only allocation, before anything is mapped
   // Map twice the size and keep the aligned half: mmap itself only promises 4 KiB alignment.
   void* raw = ::mmap(nullptr, 2 * kSlabBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (raw == MAP_FAILED) throw std::bad_alloc();

@@ -149,7 +149,7 @@ Status WriterCore::commit() {
     d->first_commit = d->last_commit = commits_ + 1;
     d->version = ctx_.birth;
     const bool deliver = hub_.active() && !d->empty();
-    if (deliver) pending_deltas_.reserve(pending_deltas_.size() + 1);
+    if (deliver) base::reserve_more(pending_deltas_, 1);
     if (sink_ != nullptr && !d->empty()) {
       // The record is appended before the version is published; a log that cannot take it (poisoned by
       // a failed fsync) fails the transaction, which then changes nothing.
@@ -432,7 +432,7 @@ void WriterCore::do_remove(std::uint16_t table, std::uint64_t key) {
   prepare_unlink_row(table, key, bytes, owner);
   storage::prepare_remove(t, key, ctx_);
   if (!info.many) entity::prepare_slot(working_->registry, static_cast<std::uint32_t>(key), ctx_);
-  else aux_[table].free_row_ids.reserve(aux_[table].free_row_ids.size() + 1);
+  else base::reserve_more(aux_[table].free_row_ids, 1);
   // Nothing below allocates.
   if (info.stride != 0) index_row(table, t.rows.at(row), -1);
   unlink_row(table, key, bytes, owner, reinterpret_cast<RefLink*>(arena_.data() + links_at));
@@ -593,8 +593,8 @@ Result<Entity> WriterCore::create() {
 
 Status WriterCore::create_many(std::size_t n, std::vector<Entity>& out) {
   ECSDB_RETURN_IF_ERROR(require_txn());
-  out.reserve(out.size() + n);
-  undo_.reserve(undo_.size() + n);
+  base::reserve_more(out, n);
+  base::reserve_more(undo_, n);
   // Recycled indices first (one at a time: each has its own generation)...
   while (n > 0 && !entity_free_.empty()) {
     ECSDB_ASSIGN_OR_RETURN(const Entity e, create());
@@ -643,8 +643,8 @@ Status WriterCore::destroy(Entity e) {
     for (std::uint64_t key : children) do_remove(t, key);
   }
   reserve_undo();
-  entity_free_.reserve(entity_free_.size() + 1);
-  if (has_refs_) destroyed_.reserve(destroyed_.size() + 1);
+  base::reserve_more(entity_free_, 1);
+  if (has_refs_) base::reserve_more(destroyed_, 1);
   entity::prepare_slot(working_->registry, e.index(), ctx_);
   dirty_ = true;
   entity::destroy_entity(working_->registry, e, entity_free_, ctx_);

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "base/latency_histogram.hpp"
+#include "base/reserve_more.hpp"
 #include "ecsdb/database.hpp"
 #include "ecsdb/delta.hpp"
 #include "txn/commit_sink.hpp"
@@ -211,7 +212,7 @@ class WriterCore {
   // Keys of the rows whose column `column` holds exactly `target`, from the reverse index.
   void referrers(std::uint16_t column, Entity target, std::vector<std::uint64_t>& out) const;
   bool write_touches_refs(std::uint16_t table, std::uint32_t offset, std::uint32_t size) const noexcept;
-  void reserve_undo(std::size_t entries = 1) { undo_.reserve(undo_.size() + entries); }
+  void reserve_undo(std::size_t entries = 1) { base::reserve_more(undo_, entries); }
   void assign_auto_increments(std::uint16_t table, std::byte* row);
   std::byte* do_insert(std::uint16_t table, std::uint64_t key, std::uint64_t owner);
   void do_remove(std::uint16_t table, std::uint64_t key);
