@@ -350,6 +350,17 @@ void tour_relations() {
   expect(view.children("inventory_item", alice).value().size() == 1, "owned rows are untouched");
   // Destroying an entity deletes its own components and `many` rows (the owner key cascades).
   // [guide:end]
+
+  // [guide:referencing]
+  // Who references an entity: entity-ref fields holding it and `many` rows it owns, from the
+  // reverse-reference index kept in every version (no table scan).
+  expect_ok(w.add(squire, Aggro{alice}), "aggro");
+  for (const ecsdb::Reference& r : db->pin().referencing(alice)) {
+    std::printf("   %.*s.%.*s of row %llx references alice\n", static_cast<int>(r.table.size()), r.table.data(),
+                static_cast<int>(r.field.size()), r.field.data(), static_cast<unsigned long long>(r.key));
+  }
+  expect(db->pin().referencing(alice).size() == 2, "squire's aggro and alice's remaining item");
+  // [guide:end]
   expect_ok(w.destroy(alice), "destroy alice");
   expect(db->pin().children("inventory_item", alice).value().empty(), "children die with their owner");
 }
@@ -574,7 +585,7 @@ void tour_durability(const std::shared_ptr<const ecsdb::Schema>& schema) {
     // [guide:durable-open]
     ecsdb::DatabaseOptions options;
     options.data_dir = dir;                            // WAL + snapshots live here; recovered at open
-    options.durability = ecsdb::Durability::kSync;     // a commit is acknowledged after fdatasync
+    options.durability = ecsdb::Durability::kSync;     // queued transactions resolve after fdatasync
     std::unique_ptr<ecsdb::Database> db = std::move(ecsdb::Database::open(schema, options).value());
     // [guide:end]
     // [guide:durable-write]
@@ -585,13 +596,22 @@ void tour_durability(const std::shared_ptr<const ecsdb::Schema>& schema) {
     expect_ok(db->snapshot(), "snapshot");  // written from a pinned view; the writer keeps going
     expect_ok(db->health(), "health");      // an fsync failure would turn the database read-only
     // [guide:end]
+    // [guide:acknowledged]
+    // The owner's commit() returns at once (a game loop never waits for the disk); ask for more per commit.
+    ecsdb::Transaction t = w.begin();
+    expect_ok(t.set(hero, &Health::hp, 80u), "set");
+    expect_ok(t.commit(ecsdb::Durability::kSync), "commit");  // returns once its log record is on disk
+    // A reader that must only see state that survives a crash (e.g. before telling a client "saved"):
+    ecsdb::PinnedView saved = db->pin_durable().value();
+    expect(saved.version() <= db->durable_version(), "everything this view shows is on disk");
+    // [guide:end]
   }
   // [guide:recover]
   ecsdb::DatabaseOptions options;
   options.data_dir = dir;
   std::unique_ptr<ecsdb::Database> db = std::move(ecsdb::Database::open(schema, options).value());
   for (const std::string& note : db->recovery_notes()) std::printf("   recovery: %s\n", note.c_str());
-  expect(db->pin().get<Health>(hero)->hp == 75, "the hero survived the restart");
+  expect(db->pin().get<Health>(hero)->hp == 80, "the hero survived the restart");
   // [guide:end]
   db.reset();
   std::filesystem::remove_all(dir);
