@@ -98,7 +98,7 @@ Result<std::unique_ptr<Persistence>> Persistence::open(Database& db, const Datab
 
 Persistence::~Persistence() {
   {
-    std::lock_guard lock(mu_);
+    base::MutexLock lock(mu_);
     stop_ = true;
   }
   cv_.notify_all();
@@ -112,7 +112,10 @@ Persistence::~Persistence() {
 Status Persistence::recover() {
   WriterCore& core = DatabaseAccess::core(db_);
   const Schema& schema = db_.schema();
-  auto note = [&](std::string s) { notes_.push_back(std::move(s)); };
+  auto note = [&](std::string s) {
+    base::MutexLock lock(mu_);
+    notes_.push_back(std::move(s));
+  };
 
   // 1. Newest snapshot that verifies end to end; fall back to older ones.
   ECSDB_ASSIGN_OR_RETURN(std::vector<std::string> names, fs_->list(snap_dir_));
@@ -221,7 +224,7 @@ Status Persistence::snapshot_now() {
   ECSDB_RETURN_IF_ERROR(wal_->wait_durable(view.state().lsn));
   ECSDB_ASSIGN_OR_RETURN(persist::SnapshotInfo info, persist::write_snapshot(*fs_, snap_dir_, view, database_id_));
   {
-    std::lock_guard lock(mu_);
+    base::MutexLock lock(mu_);
     wal_bytes_at_last_snapshot_ = wal_bytes;
   }
   return compact(info);
@@ -290,9 +293,11 @@ Status Persistence::compact(const persist::SnapshotInfo& snap) {
 void Persistence::run_snapshots() {
   using namespace std::chrono;
   auto last = steady_clock::now();
-  std::unique_lock lock(mu_);
+  base::MutexLock lock(mu_);
   while (!stop_) {
-    cv_.wait_for(lock, milliseconds(100), [&] { return stop_; });
+    const auto deadline = steady_clock::now() + milliseconds(100);
+    while (!stop_ && cv_.wait_until(lock, deadline) != std::cv_status::timeout) {
+    }
     if (stop_) break;
     const bool by_time = options_.snapshot_every_seconds != 0 &&
                          steady_clock::now() - last >= seconds(options_.snapshot_every_seconds);
@@ -312,7 +317,7 @@ Status Persistence::flush() {
 }
 Status Persistence::health() const { return wal_ == nullptr ? Status::ok() : wal_->error(); }
 std::vector<std::string> Persistence::notes() const {
-  std::lock_guard lock(mu_);
+  base::MutexLock lock(mu_);
   return notes_;
 }
 

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/mutex.hpp"
 #include "ecsdb/database.hpp"
 #include "ecsdb/file_system.hpp"
 #include "persist/snapshot.hpp"
@@ -80,12 +81,12 @@ class Persistence {
   };
   std::unique_ptr<ReadOnlySink> read_only_;
 
-  mutable std::mutex mu_;           // notes_, snapshot serialisation, thread control
+  mutable base::Mutex mu_;          // notes, the snapshot thread's control
   std::mutex snapshot_mu_;          // one snapshot at a time
-  std::condition_variable cv_;
-  bool stop_ = false;
-  std::vector<std::string> notes_;
-  std::uint64_t wal_bytes_at_last_snapshot_ = 0;
+  base::CondVar cv_;
+  bool stop_ ECSDB_GUARDED_BY(mu_) = false;
+  std::vector<std::string> notes_ ECSDB_GUARDED_BY(mu_);
+  std::uint64_t wal_bytes_at_last_snapshot_ ECSDB_GUARDED_BY(mu_) = 0;
   std::thread snapshot_thread_;
 };
 

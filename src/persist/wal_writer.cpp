@@ -24,7 +24,7 @@ WalWriter::WalWriter(std::shared_ptr<FileSystem> fs, std::string dir, const Sche
 
 WalWriter::~WalWriter() {
   {
-    std::lock_guard lock(mu_);
+    base::MutexLock lock(mu_);
     stop_ = true;
   }
   work_cv_.notify_all();
@@ -39,7 +39,7 @@ Status WalWriter::start() {
 }
 
 Status WalWriter::error() const {
-  std::lock_guard lock(mu_);
+  base::MutexLock lock(mu_);
   return poisoned_;
 }
 
@@ -48,7 +48,7 @@ std::uint64_t WalWriter::current_segment_first_lsn() const {
 }
 
 Status WalWriter::roll_if_covered(std::uint64_t covered_lsn) {
-  std::unique_lock lock(mu_);
+  base::MutexLock lock(mu_);
   // Only when the flush thread is idle with nothing pending, and every record so far is covered: the new
   // segment then starts exactly at the next LSN and the old one can be retired at once. While rolling_
   // is set the flush thread leaves the segment alone (commits arriving meanwhile queue in pending_ and go
@@ -83,7 +83,7 @@ Status WalWriter::append(const Delta& delta, std::uint64_t lsn, std::uint64_t ve
   }
   std::size_t size;
   {
-    std::lock_guard lock(mu_);  // short: no I/O and no ticket wake-ups happen under mu_
+    base::MutexLock lock(mu_);  // short: no I/O and no ticket wake-ups happen under mu_
     if (!poisoned_.is_ok()) {
       return Status(StatusCode::kIoError, "database is read-only after a write-ahead-log failure (" +
                                               poisoned_.message() + "); reopen it to recover");
@@ -110,7 +110,7 @@ void WalWriter::resolve_when_durable(std::uint64_t lsn, std::uint64_t version,
                                      std::vector<std::shared_ptr<detail::QueuedTransaction>>&& tickets) {
   Status outcome;
   if (options_.mode == Durability::kSync) {
-    std::lock_guard lock(mu_);
+    base::MutexLock lock(mu_);
     if (poisoned_.is_ok() && durable_lsn_.load(std::memory_order_relaxed) < lsn) {
       waiting_.push_back({lsn, version, std::move(tickets)});
       return;
@@ -121,12 +121,12 @@ void WalWriter::resolve_when_durable(std::uint64_t lsn, std::uint64_t version,
 }
 
 Status WalWriter::wait_durable(std::uint64_t lsn) {
-  std::unique_lock lock(mu_);
+  base::MutexLock lock(mu_);
   if (durable_lsn_.load() < lsn) {
     flush_requested_ = true;
     work_cv_.notify_one();
   }
-  durable_cv_.wait(lock, [&] { return durable_lsn_.load() >= lsn || !poisoned_.is_ok(); });
+  while (durable_lsn_.load() < lsn && poisoned_.is_ok()) durable_cv_.wait(lock);
   if (durable_lsn_.load() >= lsn) return Status::ok();
   return poisoned_;
 }
@@ -215,14 +215,16 @@ void WalWriter::run() {
   std::vector<std::byte> bytes;
   std::vector<Pending> records;
   const auto delay = std::chrono::milliseconds(options_.async_flush_ms);
-  std::unique_lock lock(mu_);
+  base::MutexLock lock(mu_);
   for (;;) {
     if (options_.mode == Durability::kSync) {
-      work_cv_.wait(lock, [&] { return stop_ || !pending_.empty(); });
+      while (!stop_ && pending_.empty()) work_cv_.wait(lock);
     } else {
-      work_cv_.wait_for(lock, delay, [&] { return stop_ || flush_requested_; });
+      const auto deadline = std::chrono::steady_clock::now() + delay;
+      while (!stop_ && !flush_requested_ && work_cv_.wait_until(lock, deadline) != std::cv_status::timeout) {
+      }
     }
-    work_cv_.wait(lock, [&] { return !rolling_; });  // roll_if_covered owns the segment meanwhile
+    while (rolling_) work_cv_.wait(lock);  // roll_if_covered owns the segment meanwhile
     flush_requested_ = false;
     if (pending_.empty()) {
       if (stop_) break;

@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/mutex.hpp"
 #include "ecsdb/database.hpp"
 #include "ecsdb/file_system.hpp"
 #include "txn/commit_sink.hpp"
@@ -88,7 +89,7 @@ class WalWriter final : public detail::CommitSink {
                      std::uint64_t salt);
   // Moves the tickets to resolve out of waiting_ (mu_ held); they are resolved after unlocking, so
   // append() on the writer thread never waits behind ticket wake-ups.
-  std::vector<Waiting> take_durable_locked(std::uint64_t lsn);
+  std::vector<Waiting> take_durable_locked(std::uint64_t lsn) ECSDB_REQUIRES(mu_);
   static void resolve_all(std::vector<Waiting>& done, const Status& s);
 
   std::shared_ptr<FileSystem> fs_;
@@ -97,17 +98,17 @@ class WalWriter final : public detail::CommitSink {
   std::uint64_t database_id_;
   WalWriterOptions options_;
 
-  mutable std::mutex mu_;
-  std::condition_variable work_cv_;     // flush thread waits for records
-  std::condition_variable durable_cv_;  // wait_durable waits for progress
-  std::vector<std::byte> pending_bytes_;
-  std::vector<Pending> pending_;
-  std::deque<Waiting> waiting_;
-  bool stop_ = false;
-  bool flush_requested_ = false;
-  bool writing_ = false;                // the flush thread is inside write_batch (owns the segment)
-  bool rolling_ = false;                // roll_if_covered is creating a segment (owns the segment)
-  Status poisoned_;
+  mutable base::Mutex mu_;
+  base::CondVar work_cv_;     // flush thread waits for records
+  base::CondVar durable_cv_;  // wait_durable waits for progress
+  std::vector<std::byte> pending_bytes_ ECSDB_GUARDED_BY(mu_);
+  std::vector<Pending> pending_ ECSDB_GUARDED_BY(mu_);
+  std::deque<Waiting> waiting_ ECSDB_GUARDED_BY(mu_);
+  bool stop_ ECSDB_GUARDED_BY(mu_) = false;
+  bool flush_requested_ ECSDB_GUARDED_BY(mu_) = false;
+  bool writing_ ECSDB_GUARDED_BY(mu_) = false;  // the flush thread is inside write_batch (owns the segment)
+  bool rolling_ ECSDB_GUARDED_BY(mu_) = false;  // roll_if_covered is creating a segment (owns the segment)
+  Status poisoned_ ECSDB_GUARDED_BY(mu_);
 
   // The flush thread's, or roll_if_covered's while it holds mu_ with the flush thread idle:
   std::unique_ptr<WritableFile> segment_;

@@ -76,7 +76,7 @@ Result<Subscription> SubscriptionHub::subscribe(const Schema& schema, const Subs
   for (Entity e : options.entities) s->entities.push_back(e.bits());
   std::sort(s->entities.begin(), s->entities.end());
   s->ring.resize(options.capacity);
-  std::lock_guard lock(mu_);
+  base::MutexLock lock(mu_);
   // Drop subscribers whose handle went away.
   std::erase_if(subs_, [](const std::shared_ptr<Subscriber>& x) { return x->closed.load(); });
   subs_.push_back(s);
@@ -86,7 +86,7 @@ Result<Subscription> SubscriptionHub::subscribe(const Schema& schema, const Subs
 
 void SubscriptionHub::begin_version(bool missed) {
   if (!active()) return;
-  std::lock_guard lock(mu_);
+  base::MutexLock lock(mu_);
   for (const auto& s : subs_) {
     if (s->fresh && missed) s->lost.store(true, std::memory_order_release);
     s->fresh = false;
@@ -94,12 +94,12 @@ void SubscriptionHub::begin_version(bool missed) {
 }
 
 void SubscriptionHub::mark_all_lost() noexcept {
-  std::lock_guard lock(mu_);
+  base::MutexLock lock(mu_);
   for (auto& sub : subs_) sub->lost.store(true, std::memory_order_release);
 }
 
 void SubscriptionHub::publish(const std::shared_ptr<const Delta>& delta) {
-  std::lock_guard lock(mu_);
+  base::MutexLock lock(mu_);
   bool any_closed = false;
   for (const auto& s : subs_) {
     if (s->closed.load(std::memory_order_acquire)) { any_closed = true; continue; }

@@ -8,6 +8,8 @@
 #pragma once
 
 #include <atomic>
+
+#include "base/mutex.hpp"
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -44,8 +46,8 @@ class SubscriptionHub {
   void mark_all_lost() noexcept;
 
  private:
-  std::mutex mu_;  // guards subs_ (subscribe/unsubscribe vs the writer's publish; never held long)
-  std::vector<std::shared_ptr<Subscriber>> subs_;
+  base::Mutex mu_;  // subscribe/unsubscribe vs the writer's publish; never held long
+  std::vector<std::shared_ptr<Subscriber>> subs_ ECSDB_GUARDED_BY(mu_);
   std::atomic<std::size_t> count_{0};
 };
 
