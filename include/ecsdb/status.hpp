@@ -99,9 +99,13 @@ class [[nodiscard]] Result {
   } while (0)
 
 // `ECSDB_ASSIGN_OR_RETURN(auto x, f());` — binds the value or returns the error.
+// The arguments are a declaration and an expression spliced into statements: they cannot be
+// parenthesised (bugprone-macro-parentheses does not apply).
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define ECSDB_ASSIGN_OR_RETURN(lhs, expr) \
   ECSDB_ASSIGN_OR_RETURN_IMPL(ECSDB_CONCAT(ecsdb_result_, __LINE__), lhs, expr)
 #define ECSDB_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                                \
   if (!tmp.has_value()) return tmp.status();        \
   lhs = std::move(tmp).value()
+// NOLINTEND(bugprone-macro-parentheses)

@@ -2,6 +2,9 @@
 // demo and the benchmark suites.
 #include <CLI/CLI.hpp>
 
+#include <cstdio>
+#include <exception>
+
 #include "cli/commands.hpp"
 
 int main(int argc, char** argv) {
@@ -20,6 +23,9 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
     return rc == 0 ? 0 : 2;
+  } catch (const std::exception& e) {  // e.g. out of memory in a command: a message and exit 1, not abort
+    std::fprintf(stderr, "ecsdb: %s\n", e.what());
+    return 1;
   }
   return exit_code;
 }

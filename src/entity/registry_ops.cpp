@@ -18,7 +18,7 @@ void init_registry(RegistryState& r, std::uint32_t table_count) {
   r = RegistryState{};
   r.mask_words = (table_count + 63) / 64;
   if (r.mask_words == 0) r.mask_words = 1;
-  storage::init_array(r.slots, static_cast<std::uint32_t>(sizeof(EntitySlot) + 8 * r.mask_words));
+  storage::init_array(r.slots, static_cast<std::uint32_t>(sizeof(EntitySlot) + std::size_t{8} * r.mask_words));
 }
 
 void destroy_registry(RegistryState& r, storage::PagePool& pool) noexcept { storage::destroy_array(r.slots, pool); }

@@ -202,7 +202,7 @@ Value decode_value(const Type& type, const std::byte* in) {
     case TypeKind::kArray: {
       Value v;
       v.kind = Value::Kind::kArray;
-      for (std::uint32_t i = 0; i < type.length; ++i) v.elements.push_back(decode_value(*type.element, in + i * type.element->size));
+      for (std::uint32_t i = 0; i < type.length; ++i) v.elements.push_back(decode_value(*type.element, in + std::size_t{i} * type.element->size));
       return v;
     }
     case TypeKind::kStruct: {

@@ -65,6 +65,7 @@ PagePool::~PagePool() {
 
 PagePool::SlabHeader* PagePool::slab_of(const void* block) noexcept {
   // Slabs are mapped on kSlabBytes boundaries and blocks start after the header, never on a boundary.
+  // NOLINTNEXTLINE(performance-no-int-to-ptr): address arithmetic is the point (slab alignment)
   return reinterpret_cast<SlabHeader*>(reinterpret_cast<std::uintptr_t>(block) & ~(std::uintptr_t{kSlabBytes} - 1));
 }
 
@@ -93,8 +94,10 @@ void PagePool::map_slab() {
   const std::uintptr_t start = (begin + kSlabBytes - 1) & ~(std::uintptr_t{kSlabBytes} - 1);
   if (start != begin) ::munmap(raw, start - begin);
   const std::uintptr_t tail = begin + 2 * kSlabBytes - (start + kSlabBytes);
+  // NOLINTBEGIN(performance-no-int-to-ptr): trimming a mapping to a kSlabBytes-aligned window
   if (tail != 0) ::munmap(reinterpret_cast<void*>(start + kSlabBytes), tail);
   auto* slab = reinterpret_cast<std::byte*>(start);
+  // NOLINTEND(performance-no-int-to-ptr)
   // Small blocks share huge pages: random reads over millions of rows then miss the TLB far less often
   // than with blocks scattered over 4 KiB pages. Advice only: failure just means 4 KiB pages.
   ::madvise(slab, kSlabBytes, MADV_HUGEPAGE);

@@ -8,7 +8,7 @@ namespace ecsdb::detail {
 
 struct DatabaseAccess {
   static std::unique_ptr<Database> make(std::shared_ptr<const Schema> schema, DatabaseOptions options) {
-    return std::unique_ptr<Database>(new Database(std::move(schema), options));
+    return std::unique_ptr<Database>(new Database(std::move(schema), std::move(options)));
   }
   static WriterCore& core(Database& db) { return *db.core_; }
   static const WriterCore& core(const Database& db) { return *db.core_; }
