@@ -3,7 +3,7 @@
 JOBS ?= $(shell nproc)
 CMAKE_BUILD = cmake --build --preset
 
-.PHONY: all deps build test test-asan test-tsan crash-long demo bench clean
+.PHONY: all deps build test lint test-asan test-tsan crash-long demo bench clean
 
 all: build
 
@@ -19,12 +19,20 @@ build: deps
 # suites under TSan.
 test: build
 	ctest --preset release -j $(JOBS)
+	$(MAKE) lint
 	@scripts/check-install.sh
 	scripts/run-fuzz.sh $(FUZZ_SECONDS)
 	$(MAKE) test-asan
 	$(MAKE) test-tsan
 
 FUZZ_SECONDS ?= 5
+
+# clang-tidy with the committed .clang-tidy over the library and CLI sources (and the headers they include);
+# any finding fails.
+lint: build
+	run-clang-tidy-14 -p build -j $(JOBS) -quiet -warnings-as-errors='*' "$(CURDIR)/src/" > build/clang-tidy.log 2>&1 \
+	  || { grep -E "warning:|error:" build/clang-tidy.log | sort -u | head -50; echo "lint: see build/clang-tidy.log"; exit 1; }
+	@echo "lint: clang-tidy clean"
 
 test-asan: deps
 	@test -f build-asan/build.ninja || cmake --preset asan

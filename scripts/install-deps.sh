@@ -12,7 +12,8 @@ packages=(
   libxxhash-dev libzstd-dev                     # WAL checksums and compression
   libgtest-dev libgmock-dev librapidcheck-dev   # tests
   libbenchmark-dev libsqlite3-dev               # benchmarks and their SQLite peer
-  clang-14 libclang-rt-14-dev                   # libFuzzer targets (scripts/run-fuzz.sh)
+  clang-14 libclang-rt-14-dev                   # libFuzzer targets and -Wthread-safety (scripts/run-fuzz.sh)
+  clang-tidy-14                                 # make lint (.clang-tidy)
 )
 
 missing=()

@@ -7,7 +7,9 @@
 
 #include "cli/commands.hpp"
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
   CLI::App app{"ecsdb — an embedded, transactional, in-memory database for ECS game engines"};
   app.require_subcommand(1);
   int exit_code = 0;
@@ -23,9 +25,19 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
     return rc == 0 ? 0 : 2;
-  } catch (const std::exception& e) {  // e.g. out of memory in a command: a message and exit 1, not abort
-    std::fprintf(stderr, "ecsdb: %s\n", e.what());
-    return 1;
   }
   return exit_code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {  // e.g. out of memory in a command: a message and exit 1, not abort
+    std::fprintf(stderr, "ecsdb: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "ecsdb: unexpected exception\n");
+  }
+  return 1;
 }

@@ -81,7 +81,7 @@ Status txn_for_each_mut(WriterCore* c, std::uint16_t table, void* ctx,
 
 Database::Database(std::shared_ptr<const Schema> schema, DatabaseOptions options)
     : schema_(std::move(schema)),
-      options_(options),
+      options_(std::move(options)),
       core_(std::make_unique<detail::WriterCore>(schema_, options_)),
       writer_(core_.get(), this),
       bindings_(new std::atomic<std::uint32_t>[detail::kMaxBoundTypes]) {
@@ -598,7 +598,8 @@ Result<std::vector<RowId>> PinnedView::children(std::string_view table, Entity o
   }
   std::vector<RowId> out;
   const auto& columns = db_->core_->ref_columns();
-  for (std::uint16_t c = 0; c < columns.size(); ++c) {
+  for (std::size_t column = 0; column < columns.size(); ++column) {
+    const auto c = static_cast<std::uint16_t>(column);
     if (columns[c].table != t || !columns[c].owner) continue;
     for (std::uint64_t key : referrers_in(*state_, columns[c], c, owner)) out.push_back(RowId::from_bits(key));
   }
@@ -608,7 +609,8 @@ Result<std::vector<RowId>> PinnedView::children(std::string_view table, Entity o
 std::vector<Reference> PinnedView::referencing(Entity target) const {
   std::vector<Reference> out;
   const auto& columns = db_->core_->ref_columns();
-  for (std::uint16_t c = 0; c < columns.size(); ++c) {
+  for (std::size_t column = 0; column < columns.size(); ++column) {
+    const auto c = static_cast<std::uint16_t>(column);
     const detail::RefColumn& col = columns[c];
     const Table& table = db_->schema().tables[col.table];
     const std::string_view field = col.field != nullptr ? std::string_view(col.field->name) : std::string_view();

@@ -1091,7 +1091,8 @@ Status WriterCore::apply_on_delete() {
   gone.swap(destroyed_);
   std::vector<std::uint64_t> keys;
   for (const Entity target : gone) {
-    for (std::uint16_t c = 0; c < ref_columns_.size(); ++c) {
+    for (std::size_t column = 0; column < ref_columns_.size(); ++column) {
+      const auto c = static_cast<std::uint16_t>(column);
       const RefColumn& col = ref_columns_[c];
       if (col.owner) continue;  // owned rows went with their owner (destroy)
       keys.clear();
@@ -1579,7 +1580,8 @@ void WriterCore::finish_load() {
   for (std::uint32_t i = r.used; i-- > 0;) {
     if (r.slot(i)->alive == 0) entity_free_.push_back(i);  // back() = lowest index: reused first
   }
-  for (std::uint16_t id = 0; id < infos_.size(); ++id) {
+  for (std::size_t table = 0; table < infos_.size(); ++table) {
+    const auto id = static_cast<std::uint16_t>(table);
     if (!infos_[id].many) continue;
     auto& aux = aux_[id];
     aux.free_row_ids.clear();
