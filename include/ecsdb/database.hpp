@@ -418,7 +418,7 @@ using TransactionBody = std::function<Status(Transaction&)>;
 // ---------------------------------------------------------------------------------------------------
 class Database {
  public:
-  static Result<std::unique_ptr<Database>> open(std::shared_ptr<const Schema> schema, DatabaseOptions options = {});
+  static Result<std::unique_ptr<Database>> open(std::shared_ptr<const Schema> schema, const DatabaseOptions& options = {});
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
   ~Database();

@@ -100,7 +100,7 @@ int run_bench(const BenchArgs& args) {
     std::cerr << "ecsdb bench: --entities and --seconds must be positive\n";
     return 2;
   }
-  auto progress = [](std::string suite) {
+  auto progress = [](const std::string& suite) {
     return [suite](std::string_view phase) { std::cerr << "ecsdb bench " << suite << ": " << phase << "...\n"; };
   };
   nlohmann::json out;

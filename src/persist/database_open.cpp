@@ -6,7 +6,7 @@
 
 namespace ecsdb {
 
-Result<std::unique_ptr<Database>> Database::open(std::shared_ptr<const Schema> schema, DatabaseOptions options) {
+Result<std::unique_ptr<Database>> Database::open(std::shared_ptr<const Schema> schema, const DatabaseOptions& options) {
   if (schema == nullptr) return invalid_argument("Database::open: schema is null");
   if (schema->tables.size() >= detail::kNoTable) return invalid_argument("Database::open: too many tables");
   if (options.reader_slots == 0) return invalid_argument("Database::open: reader_slots must be at least 1");

@@ -120,7 +120,7 @@ class PosixWritableFile final : public WritableFile {
   Status fill_zeros_to(std::uint64_t bytes) {
     struct stat st{};
     if (::fstat(fd_, &st) != 0) return io_error("preallocate", path_, errno);
-    static constexpr std::size_t kChunk = 64 * 1024;
+    static constexpr std::size_t kChunk = std::size_t{64} * 1024;
     const std::vector<std::byte> zeros(kChunk);
     for (auto at = static_cast<std::uint64_t>(st.st_size); at < bytes;) {
       const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, bytes - at));

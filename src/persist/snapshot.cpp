@@ -132,7 +132,7 @@ Result<SnapshotInfo> write_snapshot(FileSystem& fs, const std::string& dir, cons
     // (generation, alive) pairs, gathered a chunk at a time: one hash update and copy per chunk instead
     // of two per entity.
     std::vector<std::uint32_t> chunk;
-    chunk.reserve(2 * 4096);
+    chunk.reserve(std::size_t{2} * 4096);
     for (std::uint32_t i = 0; i < reg.used; ++i) {
       const detail::EntitySlot* slot = reg.slot(i);
       chunk.push_back(slot->generation);

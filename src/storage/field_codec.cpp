@@ -155,7 +155,7 @@ Status encode_value(const Type& type, const Value& value, std::byte* out, std::s
                                 " elements for " + type.spelling + ", got " + std::to_string(value.elements.size()));
       }
       for (std::uint32_t i = 0; i < type.length; ++i) {
-        ECSDB_RETURN_IF_ERROR(encode_value(*type.element, value.elements[i], out + i * type.element->size,
+        ECSDB_RETURN_IF_ERROR(encode_value(*type.element, value.elements[i], out + std::size_t{i} * type.element->size,
                                            std::string(where) + "[" + std::to_string(i) + "]"));
       }
       return Status::ok();

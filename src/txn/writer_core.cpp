@@ -380,6 +380,19 @@ void WriterCore::referrers(std::uint16_t column, Entity target, std::vector<std:
   }
 }
 
+Status WriterCore::check_ref_targets(std::uint16_t table, const std::byte* row, std::uint64_t owner) const {
+  for (std::uint16_t c : infos_[table].ref_columns) {
+    const RefColumn& col = ref_columns_[c];
+    const std::uint64_t target = ref_target(col, row, owner);
+    if (target == 0 || static_cast<std::uint32_t>(target) < working_->registry.used) continue;
+    return Status(StatusCode::kStaleEntity, "table '" + infos_[table].table->name + "', field '" +
+                                                (col.field != nullptr ? col.field->name : std::string("owner")) +
+                                                "': references " + entity_name(Entity::from_bits(target)) +
+                                                ", which was never created");
+  }
+  return Status::ok();
+}
+
 bool WriterCore::write_touches_refs(std::uint16_t table, std::uint32_t offset, std::uint32_t size) const noexcept {
   for (std::uint16_t c : infos_[table].ref_columns) {
     const RefColumn& col = ref_columns_[c];
@@ -694,6 +707,7 @@ Status WriterCore::check_remove(std::uint16_t table, std::uint64_t key) const {
 Status WriterCore::add(std::uint16_t table, Entity e, const void* bytes) {
   ECSDB_RETURN_IF_ERROR(require_txn());
   ECSDB_RETURN_IF_ERROR(check_add(table, e));
+  ECSDB_RETURN_IF_ERROR(check_ref_targets(table, static_cast<const std::byte*>(bytes), e.bits()));
   const TableInfo& info = infos_[table];
   std::byte* row = do_insert(table, e.bits(), e.bits());
   fill_inserted_row(table, row, bytes);
@@ -717,6 +731,12 @@ Status WriterCore::set_bytes(std::uint16_t table, std::uint64_t key, std::uint32
                              const void* bytes) {
   ECSDB_RETURN_IF_ERROR(require_txn());
   ECSDB_RETURN_IF_ERROR(check_write(table, key, offset, size));
+  if (size != 0 && write_touches_refs(table, offset, size)) {
+    const std::byte* current = working_->find_row(table, key);
+    std::vector<std::byte> after(current, current + infos_[table].stride);
+    std::memcpy(after.data() + offset, bytes, size);
+    ECSDB_RETURN_IF_ERROR(check_ref_targets(table, after.data(), 0));
+  }
   if (size != 0) do_write(table, key, offset, size, bytes);
   return Status::ok();
 }
@@ -736,6 +756,7 @@ Result<RowId> WriterCore::insert_child(std::uint16_t table, Entity owner, const 
     return invalid_argument("table '" + info.table->name + "' has cardinality one; use add()");
   }
   if (info.owned) ECSDB_RETURN_IF_ERROR(check_alive(owner, "insert into", info.table));
+  ECSDB_RETURN_IF_ERROR(check_ref_targets(table, static_cast<const std::byte*>(bytes), info.owned ? owner.bits() : 0));
   TableAux& aux = aux_[table];
   std::uint32_t index;
   std::uint32_t generation = 1;
@@ -903,7 +924,9 @@ Status WriterCore::for_each_mut(std::uint16_t table, void* visit_ctx,
       const std::uint64_t key = storage::row_key(t, r);
       std::memcpy(copy.data(), t.rows.at(r), info.stride);
       visit(visit_ctx, key, copy.data());
-      if (std::memcmp(copy.data(), t.rows.at(r), info.stride) != 0) do_write(table, key, 0, info.stride, copy.data());
+      if (std::memcmp(copy.data(), t.rows.at(r), info.stride) == 0) continue;
+      ECSDB_RETURN_IF_ERROR(check_ref_targets(table, copy.data(), storage::row_owner(t, r)));
+      do_write(table, key, 0, info.stride, copy.data());
     }
     return Status::ok();
   }
@@ -1389,10 +1412,13 @@ Status WriterCore::apply_delta(const Delta& d) {
           assign_auto_increments(t.table, bytes);
           index_row(t.table, bytes, +1);
         }
+        if (Status s = check_ref_targets(t.table, bytes, row_owner); !s.is_ok()) return bad(s.message());
         prepare_link_row(t.table, key, bytes, row_owner);
         link_row(t.table, key, bytes, row_owner);
       } else {
-        fill_inserted_row(t.table, bytes, t.inserted_rows.data() + i * info.stride);
+        const std::byte* source = t.inserted_rows.data() + i * info.stride;
+        if (Status s = check_ref_targets(t.table, source, info.many ? owner : key); !s.is_ok()) return bad(s.message());
+        fill_inserted_row(t.table, bytes, source);
       }
     }
     for (const RowUpdate& u : t.updates) {
@@ -1406,6 +1432,7 @@ Status WriterCore::apply_delta(const Delta& d) {
         index_row(t.table, bytes, +1);
         const std::uint64_t row_owner =
             storage::row_owner(working_->tables[t.table], working_->find_row_index(t.table, u.key));
+        if (Status s = check_ref_targets(t.table, bytes, row_owner); !s.is_ok()) return bad(s.message());
         prepare_link_row(t.table, u.key, bytes, row_owner);
         link_row(t.table, u.key, bytes, row_owner);
         continue;
@@ -1413,6 +1440,7 @@ Status WriterCore::apply_delta(const Delta& d) {
       const std::byte* current = working_->find_row(t.table, u.key);
       row.assign(current, current + info.stride);
       unpack_fields(*info.table, u.field_mask, t.update_bytes.data() + u.offset, row.data());
+      if (Status s = check_ref_targets(t.table, row.data(), 0); !s.is_ok()) return bad(s.message());
       do_write(t.table, u.key, 0, info.stride, row.data());
     }
   }
@@ -1540,6 +1568,7 @@ Status WriterCore::load_rows(std::uint16_t table, std::uint32_t n, const std::by
     for (std::uint32_t i = 0; i < n; ++i) {
       const std::byte* row = info.stride != 0 ? t.rows.at(i) : nullptr;
       const std::uint64_t key = storage::row_key(t, i);
+      ECSDB_RETURN_IF_ERROR(check_ref_targets(table, row, storage::row_owner(t, i)));
       prepare_link_row(table, key, row, storage::row_owner(t, i));
       link_row(table, key, row, storage::row_owner(t, i));
     }

@@ -212,6 +212,10 @@ class WriterCore {
   // Keys of the rows whose column `column` holds exactly `target`, from the reverse index.
   void referrers(std::uint16_t column, Entity target, std::vector<std::uint64_t>& out) const;
   bool write_touches_refs(std::uint16_t table, std::uint32_t offset, std::uint32_t size) const noexcept;
+  // kStaleEntity when a reference in `row` (or the owner) names an entity index the registry never
+  // handed out: it could not commit, and indexing it would size the reverse index by an arbitrary number
+  // (from a client, or a corrupt file).
+  Status check_ref_targets(std::uint16_t table, const std::byte* row, std::uint64_t owner) const;
   void reserve_undo(std::size_t entries = 1) { base::reserve_more(undo_, entries); }
   void assign_auto_increments(std::uint16_t table, std::byte* row);
   std::byte* do_insert(std::uint16_t table, std::uint64_t key, std::uint64_t owner);

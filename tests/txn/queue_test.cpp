@@ -112,7 +112,7 @@ TEST(QueueTest, FailingAndThrowingBodiesChangeNothing) {
   });
   CommitTicket violates = bank.db->submit([&](Transaction& t) -> Status {
     const Entity e = t.create().value();
-    return t.add(e, Follow{Entity(999, 9)});
+    return t.add(e, Follow{Entity(bank.accounts[3].index(), 9)});  // a stale generation: fails at commit
   });
   EXPECT_EQ(bank.db->writer().drain(), 3u);
   EXPECT_EQ(fails.wait().code(), StatusCode::kAborted);

@@ -102,12 +102,28 @@ TEST_F(TransactionTest, ForeignKeyToDeadEntityFailsAtCommitAndChangesNothing) {
 }
 
 TEST_F(TransactionTest, ReferenceMayBeSetLaterInTheSameTransaction) {
+  const Entity gone = w().create().value();
+  ASSERT_TRUE(w().destroy(gone).is_ok());
   Transaction t = w().begin();
   const Entity a = t.create().value();
-  ASSERT_TRUE(t.add(a, Follow{Entity(12345, 1)}).is_ok());
+  ASSERT_TRUE(t.add(a, Follow{gone}).is_ok()) << "a dangling placeholder may be held until commit";
   const Entity b = t.create().value();
   ASSERT_TRUE(t.update(a, Follow{b}).is_ok());
   EXPECT_TRUE(t.commit().is_ok()) << "only the state at commit is checked";
+}
+
+// A reference to an entity index the registry never handed out is refused at once: it could only commit
+// by guessing a future id, and the reverse-reference index would have to be sized by it (a client could
+// make the server allocate gigabytes with one id).
+TEST_F(TransactionTest, ReferenceToANeverCreatedEntityIsRefusedAtOnce) {
+  Transaction t = w().begin();
+  const Entity a = t.create().value();
+  const Status s = t.add(a, Follow{Entity(0xFFFFFFF0u, 1)});
+  EXPECT_EQ(s.code(), StatusCode::kStaleEntity);
+  EXPECT_NE(s.message().find("never created"), std::string::npos) << s.message();
+  ASSERT_TRUE(t.add(a, Follow{a}).is_ok());
+  EXPECT_EQ(t.set(a, &Follow::target, Entity(0xFFFFFFF0u, 1)).code(), StatusCode::kStaleEntity);
+  EXPECT_TRUE(t.commit().is_ok());
 }
 
 TEST_F(TransactionTest, OnDeleteRestrictBlocksDestroy) {
