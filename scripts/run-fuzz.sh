@@ -32,6 +32,9 @@ lib_sources=()
 for module in base schema storage entity version txn persist; do
   for f in src/$module/*.cpp; do lib_sources+=("$f"); done
 done
+# Test code the fuzzers share with the suites: the fault-injection file system (tests/support, which the
+# CMake build compiles into the ecsdb_testing library).
+lib_sources+=(tests/support/*.cpp)
 
 # ---- build.ninja: rewritten only when its text changes, so ninja's state stays valid ----
 ninja_file="$out/build.ninja.new"
@@ -53,7 +56,7 @@ ninja_file="$out/build.ninja.new"
     obj="obj/${f%.cpp}.o"
     echo "build $obj: cc ../$f"
     echo "  flags = -fsanitize=fuzzer-no-link,address,undefined"
-    [[ $f == src/* ]] && lib_objects+=("$obj")
+    [[ $f != tests/fuzz/* ]] && lib_objects+=("$obj")
   done
   echo "build make_seed_corpus: link obj/tests/fuzz/make_seed_corpus.o ${lib_objects[*]}"
   echo "  flags = -fsanitize=address,undefined"

@@ -1,7 +1,8 @@
 // ecsdb/file_system.hpp — the one seam all persistence I/O goes through (WAL, snapshots, archive).
 //
-// PosixFileSystem is the real one. Tests use FaultInjectionFileSystem (src/persist, tests/support) to fail
-// or shorten writes, fail fsync, report ENOSPC, drop unsynced data on a simulated crash and flip bits.
+// PosixFileSystem is the real one. Tests use FaultInjectionFileSystem (tests/support, in the ecsdb_testing
+// library, which the product does not link) to fail or shorten writes, fail fsync, report ENOSPC, drop
+// unsynced data on a simulated crash and flip bits.
 // Every error names the path and the operation. Implementations must be thread-safe for distinct files.
 #pragma once
 

@@ -24,7 +24,7 @@
 #include <string>
 
 #include "ecsdb/database.hpp"
-#include "persist/fault_injection_file_system.hpp"
+#include "support/fault_injection_file_system.hpp"
 #include "support/test_schema.hpp"
 
 namespace ecsdb::testing {

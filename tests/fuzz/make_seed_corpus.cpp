@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "ecsdb/database.hpp"
-#include "persist/fault_injection_file_system.hpp"
 #include "persist/wal_format.hpp"
+#include "support/fault_injection_file_system.hpp"
 #include "support/test_schema.hpp"
 
 namespace {

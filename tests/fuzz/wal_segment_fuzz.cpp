@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "fuzz_support.hpp"
-#include "persist/fault_injection_file_system.hpp"
 #include "persist/wal_format.hpp"
 #include "persist/wal_reader.hpp"
+#include "support/fault_injection_file_system.hpp"
 
 namespace {
 

@@ -8,9 +8,9 @@
 #include <thread>
 #include <cstring>
 
-#include "persist/fault_injection_file_system.hpp"
 #include "persist/snapshot.hpp"
 #include "persist/wal_format.hpp"
+#include "support/fault_injection_file_system.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_schema.hpp"
 

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "ecsdb/file_system.hpp"
-#include "persist/fault_injection_file_system.hpp"
 #include "persist/file_system_errors.hpp"
+#include "support/fault_injection_file_system.hpp"
 #include "support/temp_dir.hpp"
 
 namespace ecsdb {

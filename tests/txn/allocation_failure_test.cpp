@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "ecsdb/database.hpp"
-#include "persist/fault_injection_file_system.hpp"
+#include "support/fault_injection_file_system.hpp"
 #include "support/test_schema.hpp"
 
 namespace {

@@ -241,7 +241,7 @@ TEST(OptimisticTest, ChangedReadFailsWithConflictUnchangedCommits) {
 }  // namespace
 }  // namespace ecsdb::testing
 
-#include "persist/fault_injection_file_system.hpp"
+#include "support/fault_injection_file_system.hpp"
 
 namespace ecsdb::testing {
 namespace {

@@ -12,7 +12,7 @@
 #include <tuple>
 #include <vector>
 
-#include "persist/fault_injection_file_system.hpp"
+#include "support/fault_injection_file_system.hpp"
 #include "support/test_schema.hpp"
 
 namespace ecsdb::testing {

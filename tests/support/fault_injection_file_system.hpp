@@ -1,4 +1,4 @@
-// persist/fault_injection_file_system.hpp — an in-memory FileSystem that models what survives a crash and
+// support/fault_injection_file_system.hpp — an in-memory FileSystem that models what survives a crash and
 // injects the failures real disks produce, so WAL, snapshot and recovery code can be tested against them.
 //
 // Durability model (what simulate_crash() keeps):

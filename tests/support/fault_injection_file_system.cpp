@@ -1,5 +1,5 @@
 // In-memory FileSystem with a durability model and fault rules; the contract is in the header.
-#include "persist/fault_injection_file_system.hpp"
+#include "support/fault_injection_file_system.hpp"
 
 #include <algorithm>
 #include <cerrno>

@@ -1,0 +1,117 @@
+// ecsdb/options.hpp — how a database is opened (DatabaseOptions) and what it reports (DatabaseMetrics).
+//
+//   ecsdb::DatabaseOptions options;
+//   options.data_dir = "save/";                  // WAL + snapshots; empty = in memory only
+//   options.publish_every_commits = 0;           // readers see whole ticks: WriterHandle::publish() per tick
+//   auto db = ecsdb::Database::open(schema, options);
+//
+// Plain values. Database::open copies the options; the caller's copy is never read again. The one shared
+// member is DatabaseOptions::file_system, owned jointly with the database while it is open (it must be
+// thread-safe for distinct files, see file_system.hpp). DatabaseMetrics is a snapshot returned by value by
+// Database::metrics() (any thread); nothing in it refers into the database.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "ecsdb/file_system.hpp"
+
+namespace ecsdb {
+
+// When a commit counts as done (DESIGN.md §2.6).
+enum class Durability : std::uint8_t {
+  kMemory,  // no files at all
+  kAsync,   // acknowledged at publish; the log is flushed (write + fdatasync) within async_flush_ms
+  kSync,    // acknowledged after fdatasync of its log record (group commit: one sync for all waiting)
+};
+
+// What happens to WAL segments once a durable snapshot covers them.
+enum class WalRetention : std::uint8_t { kDelete, kArchive, kArchiveCompressed };
+
+struct DatabaseOptions {
+  // ---- persistence (docs/durability.md) ----
+  // Directory of the WAL, snapshots and archive. Empty: in memory only (durability is then kMemory).
+  std::string data_dir = {};
+  Durability durability = Durability::kSync;
+  std::uint32_t async_flush_ms = 10;
+  std::uint64_t wal_segment_bytes = 64ull << 20;
+  // Background snapshot triggers (0 = off); Database::snapshot() takes one on demand.
+  std::uint64_t snapshot_every_wal_bytes = 256ull << 20;
+  std::uint32_t snapshot_every_seconds = 0;
+  std::uint32_t keep_snapshots = 2;
+  WalRetention wal_retention = WalRetention::kArchive;
+  // Recovery: a corrupt WAL record before the end refuses to open unless this is set, in which case the
+  // log is truncated at the corruption (everything after it is lost, and reported).
+  bool recover_to_corruption = false;
+  // Point-in-time recovery (used by `ecsdb restore`): replay the WAL only up to this version and/or commit
+  // time (0 = no limit). The database then opens READ-ONLY (commits fail) so the log after the target is
+  // never overwritten; Database::snapshot() still works, to save the restored state.
+  std::uint64_t recover_until_version = 0;
+  std::int64_t recover_until_unix_ns = 0;
+  // The file system all persistence goes through; null = the real POSIX one.
+  std::shared_ptr<FileSystem> file_system = nullptr;
+
+  // ---- writer ----
+  // Publish after this many commits; 0 = only when WriterHandle::publish() is called (e.g. once per tick).
+  std::uint32_t publish_every_commits = 1;
+  // Views pinned at once through a reader slot (wait-free: two atomic operations and a store). Views past
+  // the slots still pin, through a slower shared path (a short critical section on one mutex); they are
+  // counted in DatabaseMetrics::overflow_views. Nothing ever waits for a view to be released.
+  std::uint32_t reader_slots = 128;
+  // Queued transactions (Database::submit) are committed in batches, each all-or-nothing on its own, and
+  // published once per batch. A batch ends after this many transactions...
+  std::uint32_t batch_max_transactions = 4096;
+  // ...or, when > 0, once the batch is this old (µs) and the queue is empty; 0 = publish as soon as the
+  // queue runs dry (lowest latency).
+  std::uint32_t batch_max_delay_us = 0;
+  // The background writer thread spins this long (µs) on an empty queue before sleeping: waking a
+  // sleeping thread costs tens of µs, spinning briefly keeps submit->visible latency low under load.
+  std::uint32_t writer_spin_us = 50;
+
+  // ---- memory and long-held views (docs/concurrency.md, "Memory held by views") ----
+  // Freed pages the pool keeps for reuse; past this, whole free 2 MiB slabs (and large blocks) go back to
+  // the system after reclamation. UINT64_MAX: never return memory while the database is open.
+  std::uint64_t pool_max_idle_bytes = 64ull << 20;
+  // A view held longer than this (ms) is reported: DatabaseMetrics::views_over_max_age and
+  // oldest_view_age_ms. 0 = view ages are not tracked (pin reads no clock, both metrics stay 0).
+  std::uint32_t max_view_age_ms = 0;
+  // With max_view_age_ms set: a view past that age fails PinnedView::status() and its dynamic accessors
+  // (read_row, read_field, keys, children) with kAborted, naming its version and age. The typed zero-copy
+  // accessors (get, each, query, ...) are not checked, and the view's pages stay valid until it is released:
+  // expiry makes a forgotten view loud, it does not free its memory.
+  bool invalidate_expired_views = false;
+  // The clock of view ages, in ms on a monotonic clock; null = CLOCK_MONOTONIC_COARSE. Tests set their own
+  // to age views without sleeping.
+  std::uint64_t (*view_clock_ms)() noexcept = nullptr;
+};
+
+struct DatabaseMetrics {
+  std::uint64_t commits = 0;                // transactions committed
+  std::uint64_t rollbacks = 0;              // transactions rolled back (explicitly, by error or by drop)
+  std::uint64_t published_version = 0;
+  std::uint64_t durable_version = 0;        // newest version all of whose commits are on disk
+  std::uint64_t pinned_views = 0;           // views held now (through slots and overflow)
+  std::uint64_t overflow_views = 0;         // of those, pinned past the reader slots (the slower path)
+  std::uint64_t overflow_pins_total = 0;    // pins that took the slower path, ever: raise reader_slots
+  std::uint64_t oldest_pinned_version = 0;  // 0 when no view is pinned
+  std::uint64_t views_over_max_age = 0;     // views held longer than max_view_age_ms (0 when it is 0)
+  std::uint64_t oldest_view_age_ms = 0;     // how long the oldest view has been held (0 when not tracked)
+  std::uint64_t retired_bytes = 0;          // old pages kept alive for pinned views
+  std::uint64_t reclaimed_bytes_total = 0;
+  std::uint64_t pages_copied_total = 0;     // copy-on-write page copies, ever
+  std::uint64_t bytes_in_use = 0;           // pages + directories allocated
+  std::uint64_t bytes_pooled = 0;           // freed pages kept for reuse
+  std::uint64_t bytes_released_total = 0;   // pooled memory returned to the system, ever
+  std::uint64_t entities_alive = 0;         // in the published version
+  // Queue (Database::submit):
+  std::uint64_t submitted = 0;              // transactions submitted, ever
+  std::uint64_t queue_depth = 0;            // submitted but not yet taken by the writer
+  std::uint64_t submit_to_visible_p50_ns = 0;
+  std::uint64_t submit_to_visible_p99_ns = 0;
+  double batch_size_mean = 0;               // transactions per published batch
+  std::uint64_t batch_size_p99 = 0;
+  double pages_copied_per_publish_mean = 0;
+};
+
+}  // namespace ecsdb

@@ -1,0 +1,370 @@
+// ecsdb/pinned_view.hpp — PinnedView: a consistent, immutable snapshot of every table, read without locks.
+//
+//   ecsdb::PinnedView view = db->pin();                      // any thread
+//   const Health* h = view.get<Health>(e);                   // zero-copy: points into the pinned version
+//   for (auto [e, t, h] : view.query<Transform, Health>()) { ... }
+//
+// Threads: any thread pins (Database::pin) and releases a view. Pinning costs two atomic operations and a
+// store through a reader slot, or a short critical section past DatabaseOptions::reader_slots; releasing
+// costs one store. Readers never wait for the writer, and the writer never waits for them.
+// Ownership: a view holds one reader pin on one version; it is move-only, and destroying it (or assigning
+// to it) releases the pin. The Database must outlive its views.
+// Lifetime of zero-copy references: every pointer, reference and name a view returns (get, get_many, each,
+// query, Reference::table and ::field) stays valid and unchanged until the view is destroyed, and not a
+// moment longer. Hold a view for a frame, not forever: it keeps alive the pages of its version that later
+// versions replaced, reported in DatabaseMetrics::retired_bytes (and see DatabaseOptions::max_view_age_ms).
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string_view>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "ecsdb/bind.hpp"
+#include "ecsdb/detail/table_binding.hpp"
+#include "ecsdb/detail/version_state.hpp"
+#include "ecsdb/entity.hpp"
+#include "ecsdb/status.hpp"
+#include "ecsdb/value.hpp"
+
+namespace ecsdb {
+
+class Database;
+
+// A row that references an entity (PinnedView::referencing).
+struct Reference {
+  std::string_view table;  // names live as long as the database's schema
+  std::string_view field;  // the entity-ref field, or the owner key of a `many` table
+  std::uint64_t key;       // the referencing row: Entity bits (cardinality one) or RowId bits (many)
+};
+
+// A consistent snapshot of every table, pinned at one version (see the top of this file).
+class PinnedView {
+ public:
+  PinnedView(PinnedView&& other) noexcept
+      : db_(std::exchange(other.db_, nullptr)), state_(other.state_), slot_(other.slot_),
+        pinned_at_ms_(other.pinned_at_ms_) {}
+  PinnedView& operator=(PinnedView&& other) noexcept;
+  PinnedView(const PinnedView&) = delete;
+  PinnedView& operator=(const PinnedView&) = delete;
+  ~PinnedView() { release(); }
+
+  std::uint64_t version() const noexcept { return state_->number; }
+  // Ok while the view may be used. Fails with kAborted once the view is older than max_view_age_ms when
+  // DatabaseOptions::invalidate_expired_views is set (naming the version and the age), and with
+  // kInvalidArgument on a released (moved-from) view. The dynamic accessors below check it first.
+  Status status() const;
+  bool alive(Entity e) const noexcept { return state_->registry.is_alive(e); }
+  std::uint64_t entity_count() const noexcept { return state_->registry.alive; }
+
+  // The component of `e`, or nullptr when e is stale or lacks it. T must be bound (ECSDB_COMPONENT).
+  template <BoundComponent T>
+  const T* get(Entity e) const noexcept;
+  template <BoundComponent T>
+  bool has(Entity e) const noexcept;
+  template <BoundComponent T>
+  std::size_t count() const noexcept;
+  // Batch form of get: out[i] = get<T>(entities[i]). Lookups are issued in waves with prefetching so that
+  // many cache misses overlap: use it when a system reads components of many unrelated entities (targets,
+  // neighbours). REQUIRES out.size() >= entities.size().
+  template <BoundComponent T>
+  void get_many(std::span<const Entity> entities, std::span<const T*> out) const noexcept;
+
+  // Calls f(Entity, const A&, const B&, ...) for every entity that has all of A, B, ...; driven by the
+  // smallest of the tables.
+  template <BoundComponent... T, typename F>
+  void each(F&& f) const;
+
+  // Range form: for (auto [e, t, h] : view.query<Transform, Health>()) { ... }
+  template <BoundComponent... T>
+  class Query;
+  template <BoundComponent... T>
+  Query<T...> query() const;
+
+  // Dynamic access by name (tools, CLI, HTTP). Errors name the table, field and entity.
+  Result<Row> read_row(std::string_view table, Entity e) const;
+  Result<Value> read_field(std::string_view table, Entity e, std::string_view field) const;
+  // Keys (Entity bits for `one` tables, RowId bits for `many`) of every row of `table`, in row order.
+  Result<std::vector<std::uint64_t>> keys(std::string_view table) const;
+  // Rows of a `many` table owned by `owner` (from the reverse-reference index: no table scan).
+  Result<std::vector<RowId>> children(std::string_view table, Entity owner) const;
+  // Every row that references `target`: entity-ref fields holding it and rows of `many` tables it owns.
+  // Served by the reverse-reference index kept in every version, so the cost follows the number of
+  // references, not the size of the tables.
+  std::vector<Reference> referencing(Entity target) const;
+
+  const detail::VersionState& state() const noexcept { return *state_; }
+  const Database& database() const noexcept { return *db_; }
+
+ private:
+  friend class Database;
+  PinnedView(const Database* db, const detail::VersionState* state, std::uint32_t slot,
+             std::uint64_t pinned_at_ms) noexcept
+      : db_(db), state_(state), slot_(slot), pinned_at_ms_(pinned_at_ms) {}
+  void release() noexcept;
+  template <typename T>
+  std::uint16_t table_of() const noexcept;
+
+  const Database* db_;
+  const detail::VersionState* state_;
+  std::uint32_t slot_;             // reader slot, or overflow entry past the slots
+  std::uint64_t pinned_at_ms_;     // view clock at pin time (0 when ages are not tracked)
+};
+
+// ---- Inline implementation. release() is defined at the end of database.hpp: it needs Database
+// complete. ----
+
+inline PinnedView& PinnedView::operator=(PinnedView&& other) noexcept {
+  if (this != &other) {
+    release();
+    db_ = std::exchange(other.db_, nullptr);
+    state_ = other.state_;
+    slot_ = other.slot_;
+    pinned_at_ms_ = other.pinned_at_ms_;
+  }
+  return *this;
+}
+
+template <typename T>
+std::uint16_t PinnedView::table_of() const noexcept {
+  return detail::table_of<T>(*db_);
+}
+
+template <BoundComponent T>
+const T* PinnedView::get(Entity e) const noexcept {
+  const std::uint16_t t = table_of<T>();
+  if (t == detail::kNoTable) return nullptr;
+  // The row bytes were written as a T by the writer (layout checked at bind): the cast is valid.
+  return reinterpret_cast<const T*>(state_->find_row(t, e.bits()));
+}
+
+template <BoundComponent T>
+void PinnedView::get_many(std::span<const Entity> entities, std::span<const T*> out) const noexcept {
+  const std::uint16_t t = table_of<T>();
+  if (t == detail::kNoTable) {
+    for (std::size_t i = 0; i < entities.size(); ++i) out[i] = nullptr;
+    return;
+  }
+  const detail::TableState& ts = state_->tables[t];
+  constexpr std::size_t kWave = 16;
+  const std::uint64_t capacity = ts.sparse.capacity();
+  const detail::SparseSlot* slots[kWave];
+  for (std::size_t base = 0; base < entities.size(); base += kWave) {
+    const std::size_t n = entities.size() - base < kWave ? entities.size() - base : kWave;
+    // Wave 1: sparse slots (prefetched; all n misses overlap).
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint32_t index = entities[base + i].index();
+      slots[i] = index < capacity ? reinterpret_cast<const detail::SparseSlot*>(ts.sparse.at(index)) : nullptr;
+      if (slots[i] != nullptr) __builtin_prefetch(slots[i]);
+      if (index < ts.row_count && ts.stride != 0) __builtin_prefetch(ts.rows.at(index));  // likely row
+    }
+    // Wave 2: rows (prefetched), resolved once the slots arrive.
+    for (std::size_t i = 0; i < n; ++i) {
+      const detail::SparseSlot* s = slots[i];
+      const bool hit = s != nullptr && s->row != detail::kNoRow && s->generation == entities[base + i].generation();
+      const std::byte* row = hit ? ts.rows.at(s->row) : nullptr;
+      if (row != nullptr) __builtin_prefetch(row);
+      out[base + i] = reinterpret_cast<const T*>(row);
+    }
+  }
+}
+
+template <BoundComponent T>
+bool PinnedView::has(Entity e) const noexcept {
+  const std::uint16_t t = table_of<T>();
+  return t != detail::kNoTable && state_->find_row_index(t, e.bits()) != detail::kNoRow;
+}
+
+template <BoundComponent T>
+std::size_t PinnedView::count() const noexcept {
+  const std::uint16_t t = table_of<T>();
+  return t == detail::kNoTable ? 0 : state_->tables[t].row_count;
+}
+
+template <BoundComponent... T, typename F>
+void PinnedView::each(F&& f) const {
+  static_assert(sizeof...(T) >= 1, "each<T...>() needs at least one component");
+  const std::uint16_t ids[] = {table_of<T>()...};
+  std::size_t driver = 0;
+  for (std::size_t i = 0; i < sizeof...(T); ++i) {
+    if (ids[i] == detail::kNoTable) return;
+    if (state_->tables[ids[i]].row_count < state_->tables[ids[driver]].row_count) driver = i;
+  }
+  const detail::VersionState* s = state_;
+  if constexpr (sizeof...(T) == 1) {
+    // One component: walk each page's rows as a T array (compile-time stride).
+    using T0 = std::tuple_element_t<0, std::tuple<T...>>;
+    const detail::TableState& t = s->tables[ids[0]];
+    const std::uint32_t n = t.row_count;
+    const std::uint32_t chunk = std::min(1u << t.rows.shift, 1u << t.keys.shift);
+    for (std::uint32_t start = 0; start < n; start += chunk) {
+      const std::uint32_t count = start + chunk < n ? chunk : n - start;
+      const T0* rows = reinterpret_cast<const T0*>(t.rows.at(start));
+      const auto* keys = reinterpret_cast<const std::uint64_t*>(t.keys.at(start));
+      for (std::uint32_t r = 0; r < count; ++r) f(Entity::from_bits(keys[r]), rows[r]);
+    }
+  } else {
+    // Rows are visited in chunks that stay inside one page of every table involved. When another table
+    // holds the same entities in the same rows for a whole chunk (tables filled together, as spawning
+    // does), the chunk is walked with plain pointer increments; otherwise rows are found per entity
+    // through the sparse index.
+    const detail::TableState& d = s->tables[ids[driver]];
+    std::uint32_t chunk = 1u << d.keys.shift;
+    for (std::size_t i = 0; i < sizeof...(T); ++i) {
+      const detail::TableState& t = s->tables[ids[i]];
+      if (t.stride != 0) chunk = std::min(chunk, 1u << t.rows.shift);
+      chunk = std::min(chunk, 1u << t.keys.shift);
+    }
+    const std::uint32_t n = d.row_count;
+    for (std::uint32_t start = 0; start < n; start += chunk) {
+      const std::uint32_t end = start + chunk < n ? start + chunk : n;
+      const auto* keys = reinterpret_cast<const std::uint64_t*>(d.keys.at(start));
+      bool aligned = true;
+      for (std::size_t i = 0; i < sizeof...(T) && aligned; ++i) {
+        const detail::TableState& t = s->tables[ids[i]];
+        aligned = i == driver || (end <= t.row_count && t.stride != 0 &&
+                                  std::memcmp(t.keys.at(start), keys, std::size_t{end - start} * 8) == 0);
+      }
+      if (aligned) {
+        const std::byte* base[sizeof...(T)];
+        for (std::size_t i = 0; i < sizeof...(T); ++i) base[i] = s->tables[ids[i]].rows.at(start);
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+          for (std::uint32_t r = 0; r < end - start; ++r) {
+            f(Entity::from_bits(keys[r]),
+              *reinterpret_cast<const T*>(base[I] + std::size_t{r} * sizeof(T))...);
+          }
+        }(std::index_sequence_for<T...>{});
+        continue;
+      }
+      for (std::uint32_t r = start; r < end; ++r) {
+        const std::uint64_t key = keys[r - start];
+        const std::byte* rows[sizeof...(T)];
+        bool all = true;
+        for (std::size_t i = 0; i < sizeof...(T) && all; ++i) {
+          rows[i] = i == driver ? d.rows.at(r) : s->find_row(ids[i], key);
+          all = rows[i] != nullptr;
+        }
+        if (!all) continue;
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+          f(Entity::from_bits(key), *reinterpret_cast<const T*>(rows[I])...);
+        }(std::index_sequence_for<T...>{});
+      }
+    }
+  }
+}
+
+template <BoundComponent... T>
+class PinnedView::Query {
+ public:
+  using Item = std::tuple<Entity, const T&...>;
+
+  class iterator {
+   public:
+    iterator(const Query* q, std::uint32_t row) : q_(q), row_(row) { settle(); }
+    Item operator*() const {
+      return [&]<std::size_t... I>(std::index_sequence<I...>) {
+        return Item(Entity::from_bits(key_), *reinterpret_cast<const T*>(rows_[I])...);
+      }(std::index_sequence_for<T...>{});
+    }
+    iterator& operator++() {
+      ++row_;
+      if (aligned_ && row_ < chunk_end_) {  // inside a chunk whose rows line up: just step the pointers
+        key_ = keys_[row_ - chunk_start_];
+        for (std::size_t i = 0; i < sizeof...(T); ++i) rows_[i] += kSizes[i];
+        return *this;
+      }
+      settle();
+      return *this;
+    }
+    bool operator==(const iterator& o) const noexcept { return row_ == o.row_; }
+
+   private:
+    static constexpr std::size_t kSizes[] = {sizeof(T)...};
+
+    // Chunks stay inside one page of every table involved (Query::chunk_). A chunk is "aligned" when every
+    // other table holds the same entities in the same rows there (tables filled together): its rows are
+    // then walked by pointer steps, like each<A, B>, with no sparse lookups.
+    void begin_chunk() {
+      const detail::TableState& d = q_->state_->tables[q_->ids_[q_->driver_]];
+      chunk_start_ = row_ - row_ % q_->chunk_;
+      chunk_end_ = chunk_start_ + q_->chunk_ < q_->end_ ? chunk_start_ + q_->chunk_ : q_->end_;
+      keys_ = reinterpret_cast<const std::uint64_t*>(d.keys.at(chunk_start_));
+      aligned_ = true;
+      for (std::size_t i = 0; i < sizeof...(T) && aligned_; ++i) {
+        const detail::TableState& t = q_->state_->tables[q_->ids_[i]];
+        aligned_ = i == q_->driver_ ||
+                   (chunk_end_ <= t.row_count && t.stride != 0 &&
+                    std::memcmp(t.keys.at(chunk_start_), keys_, std::size_t{chunk_end_ - chunk_start_} * 8) == 0);
+      }
+    }
+
+    void settle() {
+      while (row_ < q_->end_) {  // also stops at once for an unbound type (end_ == 0)
+        if (row_ >= chunk_end_ || row_ < chunk_start_) begin_chunk();
+        key_ = keys_[row_ - chunk_start_];
+        if (aligned_) {
+          for (std::size_t i = 0; i < sizeof...(T); ++i) {
+            rows_[i] = q_->state_->tables[q_->ids_[i]].rows.at(row_);
+          }
+          return;
+        }
+        bool all = true;
+        for (std::size_t i = 0; i < sizeof...(T) && all; ++i) {
+          rows_[i] = i == q_->driver_ ? q_->state_->tables[q_->ids_[i]].rows.at(row_)
+                                      : q_->state_->find_row(q_->ids_[i], key_);
+          all = rows_[i] != nullptr;
+        }
+        if (all) return;
+        ++row_;
+      }
+    }
+    const Query* q_;
+    std::uint32_t row_;
+    std::uint64_t key_ = 0;
+    const std::byte* rows_[sizeof...(T)] = {};
+    const std::uint64_t* keys_ = nullptr;
+    std::uint32_t chunk_start_ = 0;
+    std::uint32_t chunk_end_ = 0;
+    bool aligned_ = false;
+  };
+
+  iterator begin() const { return iterator(this, 0); }
+  iterator end() const { return iterator(this, end_); }
+
+ private:
+  friend class PinnedView;
+  explicit Query(const PinnedView& v) : state_(v.state_), ids_{v.table_of<T>()...} {
+    for (std::size_t i = 0; i < sizeof...(T); ++i) {
+      if (ids_[i] == detail::kNoTable) return;  // unbound type: empty range
+      if (state_->tables[ids_[i]].row_count < state_->tables[ids_[driver_]].row_count) driver_ = i;
+    }
+    end_ = state_->tables[ids_[driver_]].row_count;
+    chunk_ = 1u << state_->tables[ids_[driver_]].keys.shift;
+    for (std::size_t i = 0; i < sizeof...(T); ++i) {
+      const detail::TableState& t = state_->tables[ids_[i]];
+      if (t.stride != 0) chunk_ = std::min(chunk_, 1u << t.rows.shift);
+      chunk_ = std::min(chunk_, 1u << t.keys.shift);
+    }
+  }
+  const detail::VersionState* state_;
+  std::uint16_t ids_[sizeof...(T)];
+  std::size_t driver_ = 0;
+  std::uint32_t end_ = 0;
+  std::uint32_t chunk_ = 1;
+};
+
+template <BoundComponent... T>
+PinnedView::Query<T...> PinnedView::query() const {
+  return Query<T...>(*this);
+}
+
+}  // namespace ecsdb
+
+// Defines the members above that need Database complete. Last, so that a file including only this header
+// still gets a complete API.
+#include "ecsdb/database.hpp"
