@@ -43,6 +43,13 @@ struct Reference {
   std::uint64_t key;       // the referencing row: Entity bits (cardinality one) or RowId bits (many)
 };
 
+// Components an `each` must skip: view.each<A, B>(ecsdb::exclude<C>, f) visits entities with A and B but
+// not C. Tested with the registry's per-entity component mask (one bit per table), not a lookup in C.
+template <typename... T>
+struct Exclude {};
+template <typename... T>
+inline constexpr Exclude<T...> exclude{};
+
 // A consistent snapshot of every table, pinned at one version (see the top of this file).
 class PinnedView {
  public:
@@ -79,6 +86,9 @@ class PinnedView {
   // smallest of the tables.
   template <BoundComponent... T, typename F>
   void each(F&& f) const;
+  // The same, skipping entities that have any of X... (see Exclude).
+  template <BoundComponent... T, BoundComponent... X, typename F>
+  void each(Exclude<X...>, F&& f) const;
 
   // Range form: for (auto [e, t, h] : view.query<Transform, Health>()) { ... }
   template <BoundComponent... T>
@@ -184,6 +194,19 @@ template <BoundComponent T>
 std::size_t PinnedView::count() const noexcept {
   const std::uint16_t t = table_of<T>();
   return t == detail::kNoTable ? 0 : state_->tables[t].row_count;
+}
+
+template <BoundComponent... T, BoundComponent... X, typename F>
+void PinnedView::each(Exclude<X...>, F&& f) const {
+  const std::uint16_t without[] = {table_of<X>()...};
+  const detail::RegistryState& registry = state_->registry;
+  each<T...>([&](Entity e, const T&... components) {
+    const std::uint64_t* mask = registry.mask(e.index());
+    for (const std::uint16_t x : without) {
+      if (x != detail::kNoTable && ((mask[x >> 6] >> (x & 63)) & 1u) != 0) return;
+    }
+    f(e, components...);
+  });
 }
 
 template <BoundComponent... T, typename F>

@@ -168,3 +168,4 @@ TEST(ReverseRefTest, DestroyCascadesThroughTheIndex) {
 
 }  // namespace
 }  // namespace ecsdb::testing
+
