@@ -22,14 +22,14 @@ namespace {
 constexpr std::size_t kMaxBoundMembers = 64;
 
 bool is_cpp_keyword_like(std::string_view s) {
-  static const std::set<std::string_view> kWords = {
+  static const std::set<std::string_view> keywords = {
       "alignas", "alignof", "and", "asm", "auto", "bool", "break", "case", "catch", "char", "class", "const",
       "constexpr", "continue", "default", "delete", "do", "double", "else", "enum", "explicit", "export",
       "extern", "false", "float", "for", "friend", "goto", "if", "inline", "int", "long", "mutable", "namespace",
       "new", "not", "nullptr", "operator", "or", "private", "protected", "public", "register", "return", "short",
       "signed", "sizeof", "static", "struct", "switch", "template", "this", "throw", "true", "try", "typedef",
       "typename", "union", "unsigned", "using", "virtual", "void", "volatile", "while", "xor", "std", "ecsdb"};
-  return kWords.count(s) != 0;
+  return keywords.count(s) != 0;
 }
 
 std::string scalar_cpp(ScalarKind k) {
