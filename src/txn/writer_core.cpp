@@ -1,5 +1,6 @@
 #include "txn/writer_core.hpp"
 
+#include "base/reserve_more.hpp"
 #include "storage/ref_index.hpp"
 
 #include <algorithm>
@@ -12,67 +13,23 @@
 
 namespace ecsdb::detail {
 
-namespace {
-
-std::string entity_name(Entity e) {
-  return "entity " + std::to_string(e.index()) + "v" + std::to_string(e.generation());
-}
-
-std::uint64_t load_u64(const std::byte* p) {
-  std::uint64_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
-bool is_integer_type(const Type& t) {
-  return (t.kind == TypeKind::kScalar && is_integer(t.scalar));
-}
-
-}  // namespace
-
 WriterCore::WriterCore(std::shared_ptr<const Schema> schema, const DatabaseOptions& options)
-    : schema_(std::move(schema)), options_(options), versions_(pool_, options.reader_slots) {
-  const auto n = static_cast<std::uint32_t>(schema_->tables.size());
-  infos_.resize(n);
+    : schema_(std::move(schema)), options_(options), tables_(*schema_), versions_(pool_, options.reader_slots) {
+  const auto n = static_cast<std::uint32_t>(tables_.table_count());
   aux_.resize(n);
   working_ = std::make_unique<VersionState>();
   working_->tables.resize(n);
   entity::init_registry(working_->registry, n);
 
   for (std::uint16_t id = 0; id < n; ++id) {
-    const Table& table = schema_->tables[id];
-    TableInfo& info = infos_[id];
-    info.table = &table;
-    info.stride = table.layout.stride;
-    info.many = table.cardinality == Cardinality::kMany;
-    info.owned = !table.parent_table.empty();
-    info.default_row.assign(info.stride, std::byte{0});
-    for (const Field& f : table.layout.fields) {
-      if (!f.stored) continue;
-      storage::encode_default(f, info.default_row.data() + f.offset);
-      if (f.type.kind == TypeKind::kEntityRef) info.refs.push_back({&f, f.offset});
-      if (f.unique) info.uniques.push_back({&f, f.offset, f.type.size});
-      if (f.auto_increment && is_integer_type(f.type)) info.auto_increments.push_back(&f);
-    }
+    const TableInfo& info = tables_.info(id);
     aux_[id].unique_counts.resize(info.uniques.size());
     aux_[id].unique_live.resize(info.uniques.size());
     aux_[id].auto_increment_next.assign(info.auto_increments.size(), 1);
-    if (!info.refs.empty()) has_refs_ = true;
     storage::init_table(working_->tables[id], info.stride, info.many);
-    for (const auto& ref : info.refs) {
-      info.ref_columns.push_back(static_cast<std::uint16_t>(ref_columns_.size()));
-      ref_columns_.push_back({id, false, ref.offset, ref.field});
-    }
-    if (info.many && info.owned) {
-      info.ref_columns.push_back(static_cast<std::uint16_t>(ref_columns_.size()));
-      ref_columns_.push_back({id, true, 0, table.owner_key});
-    }
-    if (table.is_entity_table) continue;
-    if (!info.many) one_tables_.push_back(id);
-    else if (info.owned) owned_many_tables_.push_back(id);
   }
 
-  working_->refs.resize(ref_columns_.size());
+  working_->refs.resize(tables_.ref_columns().size());
   for (RefIndexState& r : working_->refs) storage::init_ref_index(r);
 
   // Version 1, empty, so that readers always have something to pin.
@@ -98,13 +55,6 @@ WriterCore::~WriterCore() {
   for (RefIndexState& r : working_->refs) storage::destroy_ref_index(r, pool_);
   for (std::byte* p : ctx_.retired.pages) pool_.free_page(p);
   for (Directory* d : ctx_.retired.directories) pool_.free_directory(d);
-}
-
-std::string WriterCore::describe_key(std::uint16_t table, std::uint64_t key) const {
-  if (infos_[table].many) {
-    return "row " + std::to_string(static_cast<std::uint32_t>(key)) + "v" + std::to_string(key >> 32);
-  }
-  return entity_name(Entity::from_bits(key));
 }
 
 // ---- lifecycle ----
@@ -262,7 +212,7 @@ std::byte* WriterCore::write_row(std::uint16_t table, std::uint32_t row) {
 }
 
 void WriterCore::index_row(std::uint16_t table, const std::byte* row, int delta, bool suspects) {
-  const TableInfo& info = infos_[table];
+  const TableInfo& info = tables_.info(table);
   TableAux& aux = aux_[table];
   auto value_of = [&](std::size_t u) {
     return std::string_view(reinterpret_cast<const char*>(row + info.uniques[u].offset), info.uniques[u].size);
@@ -305,7 +255,7 @@ void WriterCore::sweep_unique_index() {
 }
 
 void WriterCore::assign_auto_increments(std::uint16_t table, std::byte* row) {
-  const TableInfo& info = infos_[table];
+  const TableInfo& info = tables_.info(table);
   for (std::size_t i = 0; i < info.auto_increments.size(); ++i) {
     const Field& f = *info.auto_increments[i];
     std::uint64_t current = 0;
@@ -323,35 +273,35 @@ void WriterCore::assign_auto_increments(std::uint16_t table, std::byte* row) {
 // ---- reverse-reference index upkeep (storage/ref_index.hpp) ----
 
 std::uint64_t WriterCore::ref_target(const RefColumn& c, const std::byte* row, std::uint64_t owner) const noexcept {
-  return c.owner ? owner : load_u64(row + c.offset);
+  return c.owner ? owner : load_ref(row, c.offset);
 }
 
 void WriterCore::prepare_link_row(std::uint16_t table, std::uint64_t key, const std::byte* row, std::uint64_t owner) {
-  for (std::uint16_t c : infos_[table].ref_columns) {
-    const std::uint64_t target = ref_target(ref_columns_[c], row, owner);
+  for (std::uint16_t c : tables_.info(table).ref_columns) {
+    const std::uint64_t target = ref_target(tables_.ref_columns()[c], row, owner);
     if (target != 0) storage::prepare_link(working_->refs[c], target, key, ctx_);
   }
 }
 
 void WriterCore::link_row(std::uint16_t table, std::uint64_t key, const std::byte* row, std::uint64_t owner) noexcept {
-  for (std::uint16_t c : infos_[table].ref_columns) {
-    const std::uint64_t target = ref_target(ref_columns_[c], row, owner);
+  for (std::uint16_t c : tables_.info(table).ref_columns) {
+    const std::uint64_t target = ref_target(tables_.ref_columns()[c], row, owner);
     if (target != 0) storage::link(working_->refs[c], target, key, ctx_);
   }
 }
 
 void WriterCore::prepare_unlink_row(std::uint16_t table, std::uint64_t key, const std::byte* row, std::uint64_t owner) {
-  for (std::uint16_t c : infos_[table].ref_columns) {
-    const std::uint64_t target = ref_target(ref_columns_[c], row, owner);
+  for (std::uint16_t c : tables_.info(table).ref_columns) {
+    const std::uint64_t target = ref_target(tables_.ref_columns()[c], row, owner);
     if (target != 0) storage::prepare_unlink(working_->refs[c], target, key, ctx_);
   }
 }
 
 void WriterCore::unlink_row(std::uint16_t table, std::uint64_t key, const std::byte* row, std::uint64_t owner,
                             RefLink* saved) noexcept {
-  const auto& columns = infos_[table].ref_columns;
+  const auto& columns = tables_.info(table).ref_columns;
   for (std::size_t i = 0; i < columns.size(); ++i) {
-    const std::uint64_t target = ref_target(ref_columns_[columns[i]], row, owner);
+    const std::uint64_t target = ref_target(tables_.ref_columns()[columns[i]], row, owner);
     const RefLink at = target != 0 ? storage::unlink(working_->refs[columns[i]], target, key, ctx_) : RefLink{0, 0};
     if (saved != nullptr) std::memcpy(saved + i, &at, sizeof at);
   }
@@ -359,9 +309,9 @@ void WriterCore::unlink_row(std::uint16_t table, std::uint64_t key, const std::b
 
 void WriterCore::relink_row(std::uint16_t table, std::uint64_t key, const std::byte* row, std::uint64_t owner,
                             const RefLink* saved) noexcept {
-  const auto& columns = infos_[table].ref_columns;
+  const auto& columns = tables_.info(table).ref_columns;
   for (std::size_t i = columns.size(); i-- > 0;) {  // the reverse of unlink_row's order
-    const std::uint64_t target = ref_target(ref_columns_[columns[i]], row, owner);
+    const std::uint64_t target = ref_target(tables_.ref_columns()[columns[i]], row, owner);
     if (target == 0) continue;
     RefLink at;
     std::memcpy(&at, saved + i, sizeof at);
@@ -370,22 +320,22 @@ void WriterCore::relink_row(std::uint16_t table, std::uint64_t key, const std::b
 }
 
 void WriterCore::referrers(std::uint16_t column, Entity target, std::vector<std::uint64_t>& out) const {
-  const RefColumn& c = ref_columns_[column];
+  const RefColumn& c = tables_.ref_columns()[column];
   const RefIndexState& r = working_->refs[column];
   const TableState& t = working_->tables[c.table];
   for (std::uint64_t key = r.head(target.index()); key != 0; key = r.next(key)) {
     const std::uint32_t row = working_->find_row_index(c.table, key);
-    const std::uint64_t value = c.owner ? storage::row_owner(t, row) : load_u64(t.rows.at(row) + c.offset);
+    const std::uint64_t value = c.owner ? storage::row_owner(t, row) : load_ref(t.rows.at(row), c.offset);
     if (value == target.bits()) out.push_back(key);  // the list holds every generation of the index
   }
 }
 
 Status WriterCore::check_ref_targets(std::uint16_t table, const std::byte* row, std::uint64_t owner) const {
-  for (std::uint16_t c : infos_[table].ref_columns) {
-    const RefColumn& col = ref_columns_[c];
+  for (std::uint16_t c : tables_.info(table).ref_columns) {
+    const RefColumn& col = tables_.ref_columns()[c];
     const std::uint64_t target = ref_target(col, row, owner);
     if (target == 0 || static_cast<std::uint32_t>(target) < working_->registry.used) continue;
-    return Status(StatusCode::kStaleEntity, "table '" + infos_[table].table->name + "', field '" +
+    return Status(StatusCode::kStaleEntity, "table '" + tables_.info(table).table->name + "', field '" +
                                                 (col.field != nullptr ? col.field->name : std::string("owner")) +
                                                 "': references " + entity_name(Entity::from_bits(target)) +
                                                 ", which was never created");
@@ -393,23 +343,15 @@ Status WriterCore::check_ref_targets(std::uint16_t table, const std::byte* row, 
   return Status::ok();
 }
 
-bool WriterCore::write_touches_refs(std::uint16_t table, std::uint32_t offset, std::uint32_t size) const noexcept {
-  for (std::uint16_t c : infos_[table].ref_columns) {
-    const RefColumn& col = ref_columns_[c];
-    if (!col.owner && col.offset < offset + size && offset < col.offset + 8) return true;
-  }
-  return false;
-}
-
 std::byte* WriterCore::do_insert(std::uint16_t table, std::uint64_t key, std::uint64_t owner) {
   reserve_undo();
   storage::prepare_insert(working_->tables[table], key, ctx_);
-  if (!infos_[table].many) entity::prepare_slot(working_->registry, static_cast<std::uint32_t>(key), ctx_);
+  if (!tables_.info(table).many) entity::prepare_slot(working_->registry, static_cast<std::uint32_t>(key), ctx_);
   // Nothing below allocates.
   dirty_ = true;
   std::byte* row = storage::insert_row(working_->tables[table], key, owner, ctx_);
   undo_.push_back({UndoKind::kInsertRow, false, table, 0, 0, key, owner, 0});
-  if (!infos_[table].many) {
+  if (!tables_.info(table).many) {
     entity::set_component_bit(working_->registry, static_cast<std::uint32_t>(key), table, true, ctx_);
   }
   return row;
@@ -420,7 +362,7 @@ void WriterCore::fill_inserted_row(std::uint16_t table, std::byte* row, const vo
   // allocate, rollback removes the bare row.
   UndoEntry& u = undo_.back();
   if (row != nullptr) {
-    std::memcpy(row, bytes, infos_[table].stride);
+    std::memcpy(row, bytes, tables_.info(table).stride);
     assign_auto_increments(table, row);
   }
   prepare_link_row(table, u.key, row, u.owner);
@@ -434,7 +376,7 @@ void WriterCore::do_remove(std::uint16_t table, std::uint64_t key) {
   TableState& t = working_->tables[table];
   const std::uint32_t row = working_->find_row_index(table, key);
   assert(row != kNoRow);
-  const TableInfo& info = infos_[table];
+  const TableInfo& info = tables_.info(table);
   reserve_undo();
   // Undo data: the row's bytes, then where it sat in each reverse-reference list.
   const std::size_t saved = info.stride != 0 ? save_bytes(t.rows.at(row), info.stride) : arena_.size();
@@ -465,13 +407,13 @@ void WriterCore::do_remove(std::uint16_t table, std::uint64_t key) {
 void WriterCore::do_write(std::uint16_t table, std::uint64_t key, std::uint32_t offset, std::uint32_t size,
                           const void* bytes) {
   const std::uint32_t row_index = working_->find_row_index(table, key);
-  const TableInfo& info = infos_[table];
+  const TableInfo& info = tables_.info(table);
   reserve_undo();
   std::byte* row = write_row(table, row_index);
   const std::size_t saved = save_bytes(row + offset, size);
   // A write to a reference field moves the row between reverse-reference lists: prepare both ends, and
   // keep the old positions (after the old bytes) for rollback.
-  const bool moves_refs = write_touches_refs(table, offset, size);
+  const bool moves_refs = tables_.write_touches_refs(table, offset, size);
   std::uint64_t owner = 0;
   std::size_t links_at = 0;
   std::vector<std::byte> after;
@@ -501,7 +443,7 @@ void WriterCore::do_write(std::uint16_t table, std::uint64_t key, std::uint32_t 
   }
   if (moves_refs) link_row(table, key, row, owner);
   undo_.push_back({UndoKind::kWriteBytes, false, table, offset, size, key, 0, saved});
-  if (!infos_[table].refs.empty()) touched_refs_.emplace_back(table, key);
+  if (!tables_.info(table).refs.empty()) touched_refs_.emplace_back(table, key);
 }
 
 void WriterCore::undo(const UndoEntry& u) {
@@ -524,7 +466,7 @@ void WriterCore::undo(const UndoEntry& u) {
       }
       storage::remove_row(*t, u.key, ctx_);
       const auto index = static_cast<std::uint32_t>(u.key);
-      if (!infos_[u.table].many) {
+      if (!tables_.info(u.table).many) {
         entity::set_component_bit(working_->registry, index, u.table, false, ctx_);
       } else if (u.size == 1) {
         aux_[u.table].free_row_ids.push_back(index);   // the id came from the free list
@@ -541,7 +483,7 @@ void WriterCore::undo(const UndoEntry& u) {
       }
       relink_row(u.table, u.key, row, u.owner,
                  reinterpret_cast<const RefLink*>(arena_.data() + u.arena_offset + u.size));
-      if (!infos_[u.table].many) {
+      if (!tables_.info(u.table).many) {
         entity::set_component_bit(working_->registry, static_cast<std::uint32_t>(u.key), u.table, true, ctx_);
       } else {
         aux_[u.table].free_row_ids.pop_back();
@@ -572,8 +514,8 @@ void WriterCore::undo(const UndoEntry& u) {
     case UndoKind::kWriteBytes: {
       const std::uint32_t row_index = working_->find_row_index(u.table, u.key);
       std::byte* row = write_row(u.table, row_index);
-      const bool indexed = !infos_[u.table].uniques.empty();
-      const bool moved_refs = write_touches_refs(u.table, u.row_or_offset, u.size);
+      const bool indexed = !tables_.info(u.table).uniques.empty();
+      const bool moved_refs = tables_.write_touches_refs(u.table, u.row_or_offset, u.size);
       const std::uint64_t owner = moved_refs ? storage::row_owner(*t, row_index) : 0;
       if (moved_refs) unlink_row(u.table, u.key, row, owner, nullptr);
       if (indexed) index_row(u.table, row, -1);
@@ -645,30 +587,30 @@ Status WriterCore::create_many(std::size_t n, std::vector<Entity>& out) {
 Status WriterCore::destroy(Entity e) {
   ECSDB_RETURN_IF_ERROR(require_txn());
   ECSDB_RETURN_IF_ERROR(check_alive(e, "destroy", nullptr));
-  for (std::uint16_t t : one_tables_) {
+  for (std::uint16_t t : tables_.one_tables()) {
     if (entity::has_component_bit(working_->registry, e.index(), t)) do_remove(t, e.bits());
   }
   // Its rows in `many` tables, from the owner columns' reverse index (no table scan).
   std::vector<std::uint64_t> children;
-  for (std::uint16_t t : owned_many_tables_) {
+  for (std::uint16_t t : tables_.owned_many_tables()) {
     children.clear();
-    referrers(infos_[t].ref_columns.back(), e, children);  // the owner column is the table's last
+    referrers(tables_.info(t).ref_columns.back(), e, children);  // the owner column is the table's last
     for (std::uint64_t key : children) do_remove(t, key);
   }
   reserve_undo();
   base::reserve_more(entity_free_, 1);
-  if (has_refs_) base::reserve_more(destroyed_, 1);
+  if (tables_.has_refs()) base::reserve_more(destroyed_, 1);
   entity::prepare_slot(working_->registry, e.index(), ctx_);
   dirty_ = true;
   entity::destroy_entity(working_->registry, e, entity_free_, ctx_);
   undo_.push_back({UndoKind::kDestroyEntity, false, 0, 0, 0, e.bits(), 0, 0});
-  if (has_refs_) destroyed_.push_back(e);
+  if (tables_.has_refs()) destroyed_.push_back(e);
   return Status::ok();
 }
 
 // Preconditions of one operation, shared by transactions and the undo-free implicit path.
 Status WriterCore::check_add(std::uint16_t table, Entity e) const {
-  const TableInfo& info = infos_[table];
+  const TableInfo& info = tables_.info(table);
   if (info.many || info.table->is_entity_table) {
     return invalid_argument("table '" + info.table->name + "' is not a component table (cardinality one); " +
                             (info.many ? "use insert_child" : "entities are created with create()"));
@@ -682,7 +624,7 @@ Status WriterCore::check_add(std::uint16_t table, Entity e) const {
 }
 
 Status WriterCore::check_write(std::uint16_t table, std::uint64_t key, std::uint32_t offset, std::uint32_t size) const {
-  const TableInfo& info = infos_[table];
+  const TableInfo& info = tables_.info(table);
   if (offset > info.stride || size > info.stride - offset) {
     return invalid_argument("write of " + std::to_string(size) + " bytes at offset " + std::to_string(offset) +
                             " is outside the " + std::to_string(info.stride) + "-byte row of table '" +
@@ -690,16 +632,16 @@ Status WriterCore::check_write(std::uint16_t table, std::uint64_t key, std::uint
   }
   if (!info.many) ECSDB_RETURN_IF_ERROR(check_alive(Entity::from_bits(key), "update", info.table));
   if (working_->find_row_index(table, key) == kNoRow) {
-    return not_found(describe_key(table, key) + " has no row in table '" + info.table->name + "'");
+    return not_found(tables_.describe_key(table, key) + " has no row in table '" + info.table->name + "'");
   }
   return Status::ok();
 }
 
 Status WriterCore::check_remove(std::uint16_t table, std::uint64_t key) const {
-  const TableInfo& info = infos_[table];
+  const TableInfo& info = tables_.info(table);
   if (!info.many) ECSDB_RETURN_IF_ERROR(check_alive(Entity::from_bits(key), "remove from", info.table));
   if (working_->find_row_index(table, key) == kNoRow) {
-    return not_found(describe_key(table, key) + " has no row in table '" + info.table->name + "'");
+    return not_found(tables_.describe_key(table, key) + " has no row in table '" + info.table->name + "'");
   }
   return Status::ok();
 }
@@ -708,7 +650,7 @@ Status WriterCore::add(std::uint16_t table, Entity e, const void* bytes) {
   ECSDB_RETURN_IF_ERROR(require_txn());
   ECSDB_RETURN_IF_ERROR(check_add(table, e));
   ECSDB_RETURN_IF_ERROR(check_ref_targets(table, static_cast<const std::byte*>(bytes), e.bits()));
-  const TableInfo& info = infos_[table];
+  const TableInfo& info = tables_.info(table);
   std::byte* row = do_insert(table, e.bits(), e.bits());
   fill_inserted_row(table, row, bytes);
   if (!info.refs.empty()) touched_refs_.emplace_back(table, e.bits());
@@ -717,23 +659,23 @@ Status WriterCore::add(std::uint16_t table, Entity e, const void* bytes) {
 
 Status WriterCore::put(std::uint16_t table, Entity e, const void* bytes) {
   ECSDB_RETURN_IF_ERROR(require_txn());
-  if (!infos_[table].many && working_->find_row_index(table, e.bits()) != kNoRow) {
+  if (!tables_.info(table).many && working_->find_row_index(table, e.bits()) != kNoRow) {
     return update(table, e.bits(), bytes);
   }
   return add(table, e, bytes);
 }
 
 Status WriterCore::update(std::uint16_t table, std::uint64_t key, const void* bytes) {
-  return set_bytes(table, key, 0, infos_[table].stride, bytes);
+  return set_bytes(table, key, 0, tables_.info(table).stride, bytes);
 }
 
 Status WriterCore::set_bytes(std::uint16_t table, std::uint64_t key, std::uint32_t offset, std::uint32_t size,
                              const void* bytes) {
   ECSDB_RETURN_IF_ERROR(require_txn());
   ECSDB_RETURN_IF_ERROR(check_write(table, key, offset, size));
-  if (size != 0 && write_touches_refs(table, offset, size)) {
+  if (size != 0 && tables_.write_touches_refs(table, offset, size)) {
     const std::byte* current = working_->find_row(table, key);
-    std::vector<std::byte> after(current, current + infos_[table].stride);
+    std::vector<std::byte> after(current, current + tables_.info(table).stride);
     std::memcpy(after.data() + offset, bytes, size);
     ECSDB_RETURN_IF_ERROR(check_ref_targets(table, after.data(), 0));
   }
@@ -751,7 +693,7 @@ Status WriterCore::remove(std::uint16_t table, std::uint64_t key) {
 Result<RowId> WriterCore::insert_child(std::uint16_t table, Entity owner, const void* bytes) {
   static_assert(kMaxRowIndex <= 0xFFFFFFFFu);
   ECSDB_RETURN_IF_ERROR(require_txn());
-  const TableInfo& info = infos_[table];
+  const TableInfo& info = tables_.info(table);
   if (!info.many) {
     return invalid_argument("table '" + info.table->name + "' has cardinality one; use add()");
   }
@@ -784,7 +726,7 @@ Result<RowId> WriterCore::insert_child(std::uint16_t table, Entity owner, const 
 Status WriterCore::implicit_write(ImplicitOp op, std::uint16_t table, std::uint64_t key, std::uint32_t offset,
                                   std::uint32_t size, const void* bytes) {
   ECSDB_RETURN_IF_ERROR(check_owner());
-  const TableInfo& info = infos_[table];
+  const TableInfo& info = tables_.info(table);
   // Without a log or a subscriber nothing needs the undo records (no delta to build), and a table with no
   // reference or unique field cannot fail at commit once the operation itself succeeded: apply directly.
   const bool direct = !in_txn_ && sink_ == nullptr && !hub_.active() && info.refs.empty() &&
@@ -842,7 +784,7 @@ Status WriterCore::implicit_write(ImplicitOp op, std::uint16_t table, std::uint6
 
 Status WriterCore::add_many(std::uint16_t table, const Entity* entities, std::size_t n, const std::byte* rows) {
   ECSDB_RETURN_IF_ERROR(require_txn());
-  const TableInfo& info = infos_[table];
+  const TableInfo& info = tables_.info(table);
   if (info.many || info.table->is_entity_table) {
     return invalid_argument("table '" + info.table->name + "' is not a component table (cardinality one)");
   }
@@ -913,7 +855,7 @@ Status WriterCore::for_each_mut(std::uint16_t table, void* visit_ctx,
                                 void (*visit)(void*, std::uint64_t, std::byte*)) {
   ECSDB_RETURN_IF_ERROR(require_txn());
   TableState& t = working_->tables[table];
-  const TableInfo& info = infos_[table];
+  const TableInfo& info = tables_.info(table);
   if (info.stride == 0) return Status::ok();
   dirty_ = true;
   if (!info.uniques.empty() || !info.ref_columns.empty()) {
@@ -978,7 +920,7 @@ void WriterCore::build_delta(Delta& d) const {
     switch (u.kind) {
       case UndoKind::kInsertRow:
       case UndoKind::kRemoveRow:
-        row_ops.push_back({u.table, RowOp{u.key, infos_[u.table].many ? u.owner : 0, u.kind == UndoKind::kInsertRow}});
+        row_ops.push_back({u.table, RowOp{u.key, tables_.info(u.table).many ? u.owner : 0, u.kind == UndoKind::kInsertRow}});
         break;
       case UndoKind::kBulkInsert:
         for (std::uint32_t i = 0; i < u.size; ++i) {
@@ -1020,7 +962,7 @@ void WriterCore::build_delta(Delta& d) const {
         const std::byte* now = working_->find_row(u.table, u.key);
         if (now == nullptr) break;
         const std::byte* before = arena_.data() + u.arena_offset;  // bytes [offset, offset+size) before
-        for (const Field& f : infos_[u.table].table->layout.fields) {
+        for (const Field& f : tables_.info(u.table).table->layout.fields) {
           if (!f.stored || f.offset + f.type.size <= u.row_or_offset || f.offset >= u.row_or_offset + u.size) continue;
           const std::uint32_t lo = std::max(f.offset, u.row_or_offset);
           const std::uint32_t hi = std::min(f.offset + f.type.size, u.row_or_offset + u.size);
@@ -1034,7 +976,7 @@ void WriterCore::build_delta(Delta& d) const {
   std::stable_sort(touches.begin(), touches.end(), [](const Touch& a, const Touch& b) { return a.table < b.table; });
   std::vector<std::byte> packed;
   for (const Touch& t : touches) {
-    const TableInfo& info = infos_[t.table];
+    const TableInfo& info = tables_.info(t.table);
     const TableState& ts = working_->tables[t.table];
     const std::uint32_t row = working_->find_row_index(t.table, t.key);
     const bool exists = row != kNoRow;
@@ -1114,19 +1056,19 @@ Status WriterCore::apply_on_delete() {
   gone.swap(destroyed_);
   std::vector<std::uint64_t> keys;
   for (const Entity target : gone) {
-    for (std::size_t column = 0; column < ref_columns_.size(); ++column) {
+    for (std::size_t column = 0; column < tables_.ref_columns().size(); ++column) {
       const auto c = static_cast<std::uint16_t>(column);
-      const RefColumn& col = ref_columns_[c];
+      const RefColumn& col = tables_.ref_columns()[c];
       if (col.owner) continue;  // owned rows went with their owner (destroy)
       keys.clear();
       referrers(c, target, keys);
-      const TableInfo& info = infos_[col.table];
+      const TableInfo& info = tables_.info(col.table);
       for (std::uint64_t key : keys) {
         if (working_->find_row_index(col.table, key) == kNoRow) continue;  // cascaded away already
         switch (col.field->on_delete) {
           case OnDelete::kRestrict:
             return constraint_violation("cannot destroy " + entity_name(target) + ": table '" + info.table->name +
-                                        "', " + describe_key(col.table, key) + ", field '" + col.field->name +
+                                        "', " + tables_.describe_key(col.table, key) + ", field '" + col.field->name +
                                         "' references it (on_delete = \"restrict\")");
           case OnDelete::kSetNull: {
             const std::uint64_t zero = 0;
@@ -1145,10 +1087,10 @@ Status WriterCore::check_constraints() {
   for (const auto& [table, key] : touched_refs_) {
     const std::byte* row = working_->find_row(table, key);
     if (row == nullptr) continue;  // removed later in the transaction
-    for (const auto& ref : infos_[table].refs) {
-      const std::uint64_t target = load_u64(row + ref.offset);
+    for (const auto& ref : tables_.info(table).refs) {
+      const std::uint64_t target = load_ref(row, ref.offset);
       if (target == 0 || working_->registry.is_alive(Entity::from_bits(target))) continue;
-      return constraint_violation("table '" + infos_[table].table->name + "', " + describe_key(table, key) +
+      return constraint_violation("table '" + tables_.info(table).table->name + "', " + tables_.describe_key(table, key) +
                                   ", field '" + ref.field->name + "': references " +
                                   entity_name(Entity::from_bits(target)) +
                                   ", which is not alive (foreign key entities.id)");
@@ -1158,8 +1100,8 @@ Status WriterCore::check_constraints() {
     const auto& counts = aux_[s.table].unique_counts[s.unique];
     auto it = counts.find(s.value);
     if (it == counts.end() || it->second <= 1) continue;
-    const Field& f = *infos_[s.table].uniques[s.unique].field;
-    return constraint_violation("table '" + infos_[s.table].table->name + "', field '" + f.name +
+    const Field& f = *tables_.info(s.table).uniques[s.unique].field;
+    return constraint_violation("table '" + tables_.info(s.table).table->name + "', field '" + f.name +
                                 "': value " + storage::decode_value(f.type, reinterpret_cast<const std::byte*>(s.value.data())).to_string() +
                                 " is not unique (constraint = \"unique\")");
   }
@@ -1342,18 +1284,18 @@ Status WriterCore::apply_delta(const Delta& d) {
   std::vector<std::unordered_set<std::uint64_t>> placed(d.tables.size());
   for (std::size_t ti = 0; ti < d.tables.size(); ++ti) {
     const TableDelta& t = d.tables[ti];
-    if (t.table >= infos_.size()) return bad("unknown table id " + std::to_string(t.table));
+    if (t.table >= tables_.table_count()) return bad("unknown table id " + std::to_string(t.table));
     if (!t.sequence.empty()) {
       // Entities a sequence may name: live ones, those this commit creates, and ones it created and
       // destroyed (new indices, handed out in order): a bound that keeps a corrupt log from sizing a
       // sparse index for billions of keys.
       const std::uint64_t key_bound =
-          infos_[t.table].many ? kMaxRowIndex : working_->registry.used + d.created.size() + t.sequence.size();
+          tables_.info(t.table).many ? kMaxRowIndex : working_->registry.used + d.created.size() + t.sequence.size();
       if (Status s = replay_row_sequence(t, key_bound, placed[ti]); !s.is_ok()) return bad(s.message());
       continue;
     }
     for (std::uint64_t key : t.deleted_keys) {
-      if (working_->find_row_index(t.table, key) == kNoRow) return bad("delete of a missing row " + describe_key(t.table, key));
+      if (working_->find_row_index(t.table, key) == kNoRow) return bad("delete of a missing row " + tables_.describe_key(t.table, key));
       do_remove(t.table, key);
     }
   }
@@ -1373,15 +1315,15 @@ Status WriterCore::apply_delta(const Delta& d) {
   std::vector<std::byte> row;
   for (std::size_t ti = 0; ti < d.tables.size(); ++ti) {
     const TableDelta& t = d.tables[ti];
-    const TableInfo& info = infos_[t.table];
+    const TableInfo& info = tables_.info(t.table);
     for (std::size_t i = 0; i < t.inserted_keys.size(); ++i) {
       const std::uint64_t key = t.inserted_keys[i];
       const bool in_place = placed[ti].contains(key);  // already in its row, by the row sequence
       if (!in_place && working_->find_row_index(t.table, key) != kNoRow) {
-        return bad("insert of an existing row " + describe_key(t.table, key));
+        return bad("insert of an existing row " + tables_.describe_key(t.table, key));
       }
       if (!t.sequence.empty() && !in_place) {
-        return bad("inserted row " + describe_key(t.table, key) + " is missing from the row sequence");
+        return bad("inserted row " + tables_.describe_key(t.table, key) + " is missing from the row sequence");
       }
       if (!info.many && !working_->registry.is_alive(Entity::from_bits(key))) {
         return bad("row of table '" + info.table->name + "' for " + entity_name(Entity::from_bits(key)) + ", which is not alive");
@@ -1422,7 +1364,7 @@ Status WriterCore::apply_delta(const Delta& d) {
       }
     }
     for (const RowUpdate& u : t.updates) {
-      if (working_->find_row_index(t.table, u.key) == kNoRow) return bad("update of a missing row " + describe_key(t.table, u.key));
+      if (working_->find_row_index(t.table, u.key) == kNoRow) return bad("update of a missing row " + tables_.describe_key(t.table, u.key));
       if (info.stride == 0) continue;  // a tag has no bytes to update
       if (placed[ti].erase(u.key) != 0) {
         // Removed and inserted again by the row sequence (replaced): the update carries every field.
@@ -1451,19 +1393,19 @@ Status WriterCore::apply_delta(const Delta& d) {
 Status WriterCore::replay_row_sequence(const TableDelta& t, std::uint64_t key_bound,
                                        std::unordered_set<std::uint64_t>& placed) {
   TableState& ts = working_->tables[t.table];
-  const TableInfo& info = infos_[t.table];
+  const TableInfo& info = tables_.info(t.table);
   dirty_ = true;
   for (const RowOp& op : t.sequence) {
     const std::uint32_t row = working_->find_row_index(t.table, op.key);
     if (op.insert) {
-      if (row != kNoRow) return Status(StatusCode::kCorruption, "row sequence inserts an existing row " + describe_key(t.table, op.key));
+      if (row != kNoRow) return Status(StatusCode::kCorruption, "row sequence inserts an existing row " + tables_.describe_key(t.table, op.key));
       if (static_cast<std::uint32_t>(op.key) >= key_bound) {
         return Status(StatusCode::kCorruption, "row sequence key index " + std::to_string(static_cast<std::uint32_t>(op.key)) + " is out of range");
       }
       storage::insert_row(ts, op.key, info.many ? op.owner : op.key, ctx_);
       placed.insert(op.key);
     } else {
-      if (row == kNoRow) return Status(StatusCode::kCorruption, "row sequence removes a missing row " + describe_key(t.table, op.key));
+      if (row == kNoRow) return Status(StatusCode::kCorruption, "row sequence removes a missing row " + tables_.describe_key(t.table, op.key));
       // A row that existed before this commit leaves the unique and reverse-reference indexes while its
       // bytes are still there (rows the sequence inserted were never in them).
       if (!placed.contains(op.key)) {
@@ -1481,7 +1423,7 @@ Status WriterCore::replay_row_sequence(const TableDelta& t, std::uint64_t key_bo
   // had a presence bit (and finish_load rebuilds row-id free lists at the end of recovery).
   for (std::uint64_t key : t.deleted_keys) {
     if (working_->find_row_index(t.table, key) != kNoRow) {
-      return Status(StatusCode::kCorruption, "deleted row " + describe_key(t.table, key) + " is still there after its row sequence");
+      return Status(StatusCode::kCorruption, "deleted row " + tables_.describe_key(t.table, key) + " is still there after its row sequence");
     }
     const auto index = static_cast<std::uint32_t>(key);
     if (!info.many) {
@@ -1503,8 +1445,8 @@ Status WriterCore::load_rows(std::uint16_t table, std::uint32_t n, const std::by
     std::memcpy(&k, key_bytes + 8ull * i, sizeof k);
     return k;
   };
-  if (table >= infos_.size()) return Status(StatusCode::kCorruption, "snapshot names unknown table id " + std::to_string(table));
-  const TableInfo& info = infos_[table];
+  if (table >= tables_.table_count()) return Status(StatusCode::kCorruption, "snapshot names unknown table id " + std::to_string(table));
+  const TableInfo& info = tables_.info(table);
   TableState& t = working_->tables[table];
   if (t.row_count != 0) return Status(StatusCode::kCorruption, "table '" + info.table->name + "' loaded twice");
   if (n == 0) return Status::ok();
@@ -1544,7 +1486,7 @@ Status WriterCore::load_rows(std::uint16_t table, std::uint32_t n, const std::by
     auto* slot = reinterpret_cast<SparseSlot*>(storage::mutable_at(t.sparse, static_cast<std::uint32_t>(key), ctx_));
     if (slot->row != kNoRow) {
       t.row_count = 0;
-      return Status(StatusCode::kCorruption, "table '" + info.table->name + "': duplicate key " + describe_key(table, key));
+      return Status(StatusCode::kCorruption, "table '" + info.table->name + "': duplicate key " + tables_.describe_key(table, key));
     }
     *slot = SparseSlot{static_cast<std::uint32_t>(key >> 32), i};
     if (!info.many) {
@@ -1609,9 +1551,9 @@ void WriterCore::finish_load() {
   for (std::uint32_t i = r.used; i-- > 0;) {
     if (r.slot(i)->alive == 0) entity_free_.push_back(i);  // back() = lowest index: reused first
   }
-  for (std::size_t table = 0; table < infos_.size(); ++table) {
+  for (std::size_t table = 0; table < tables_.table_count(); ++table) {
     const auto id = static_cast<std::uint16_t>(table);
-    if (!infos_[id].many) continue;
+    if (!tables_.info(id).many) continue;
     auto& aux = aux_[id];
     aux.free_row_ids.clear();
     const TableState& t = working_->tables[id];

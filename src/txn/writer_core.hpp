@@ -24,32 +24,9 @@
 #include "storage/cow.hpp"
 #include "storage/page_pool.hpp"
 #include "version/published_versions.hpp"
+#include "txn/writer_schema.hpp"
 
 namespace ecsdb::detail {
-
-// What the writer needs to know about a table, precomputed from the schema.
-struct TableInfo {
-  const Table* table = nullptr;
-  std::uint32_t stride = 0;
-  bool many = false;
-  bool owned = false;                         // has an owning entity (parent_table = entities)
-  struct RefField { const Field* field; std::uint32_t offset; };
-  std::vector<RefField> refs;                 // stored entity references (foreign keys), owner excluded
-  struct UniqueField { const Field* field; std::uint32_t offset; std::uint32_t size; };
-  std::vector<UniqueField> uniques;
-  std::vector<const Field*> auto_increments;
-  std::vector<std::byte> default_row;         // defaults of every stored field
-  std::vector<std::uint16_t> ref_columns;     // this table's reference columns (WriterCore ref column ids)
-};
-
-// A column whose values are entity references, with a reverse index in every version: an entity-ref
-// field, or the owner column of a `many` table with a parent.
-struct RefColumn {
-  std::uint16_t table;
-  bool owner;              // the owner column (targets from TableState::owners), else a field of the row
-  std::uint32_t offset;    // of the field in the row
-  const Field* field;      // the field (for the owner column: the table's owner key field, may be null)
-};
 
 // Heterogeneous lookup: the unique index is probed with views of row bytes, without allocating.
 struct UniqueValueHash {
@@ -83,7 +60,7 @@ class WriterCore {
   version::PublishedVersions& versions() noexcept { return versions_; }
   const version::PublishedVersions& versions() const noexcept { return versions_; }
   const VersionState& working() const noexcept { return *working_; }
-  const TableInfo& info(std::uint16_t table) const noexcept { return infos_[table]; }
+  const TableInfo& info(std::uint16_t table) const noexcept { return tables_.info(table); }
   const Schema& schema() const noexcept { return *schema_; }
 
   // ---- transaction lifecycle ----
@@ -114,7 +91,7 @@ class WriterCore {
     return working_->find_row(table, key);
   }
   bool alive(Entity e) const noexcept { return working_->registry.is_alive(e); }
-  const std::vector<RefColumn>& ref_columns() const noexcept { return ref_columns_; }
+  const std::vector<RefColumn>& ref_columns() const noexcept { return tables_.ref_columns(); }
   Status for_each_mut(std::uint16_t table, void* ctx, void (*visit)(void*, std::uint64_t, std::byte*));
 
   // Any thread (relaxed counters).
@@ -124,7 +101,7 @@ class WriterCore {
   std::uint64_t pages_copied() const noexcept { return pages_copied_total_.load(std::memory_order_relaxed); }
   const storage::PagePool& pool() const noexcept { return pool_; }
 
-  std::string describe_key(std::uint16_t table, std::uint64_t key) const;
+  std::string describe_key(std::uint16_t table, std::uint64_t key) const { return tables_.describe_key(table, key); }
 
   // ---- queue (Database::submit) ----
   void set_database(Database* db) noexcept { db_ = db; }
@@ -211,7 +188,6 @@ class WriterCore {
                   const RefLink* saved) noexcept;
   // Keys of the rows whose column `column` holds exactly `target`, from the reverse index.
   void referrers(std::uint16_t column, Entity target, std::vector<std::uint64_t>& out) const;
-  bool write_touches_refs(std::uint16_t table, std::uint32_t offset, std::uint32_t size) const noexcept;
   // kStaleEntity when a reference in `row` (or the owner) names an entity index the registry never
   // handed out: it could not commit, and indexing it would size the reverse index by an arbitrary number
   // (from a client, or a corrupt file).
@@ -236,17 +212,13 @@ class WriterCore {
 
   std::shared_ptr<const Schema> schema_;
   DatabaseOptions options_;
+  WriterSchema tables_;
   storage::PagePool pool_;
   version::PublishedVersions versions_;
   std::unique_ptr<VersionState> working_;
   storage::WriteContext ctx_;
-  std::vector<TableInfo> infos_;
   std::vector<TableAux> aux_;
   std::vector<std::uint32_t> entity_free_;
-  std::vector<std::uint16_t> one_tables_;       // tables an entity can have a component in
-  std::vector<std::uint16_t> owned_many_tables_;
-  std::vector<RefColumn> ref_columns_;
-  bool has_refs_ = false;                       // some table stores entity references
 
   bool in_txn_ = false;
   bool dirty_ = false;                          // working version differs from the published one
