@@ -142,7 +142,7 @@ void WriterCore::drain_if_queued() {
 
 void WriterCore::rollback() noexcept {
   if (!in_txn_) return;
-  for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) undo(*it);
+  for (auto it = undo_.entries().rbegin(); it != undo_.entries().rend(); ++it) undo(*it);
   end_txn();
   dirty_ = dirty_at_begin_;  // content equals what it was; copied pages are harmless
   rollbacks_.fetch_add(1, std::memory_order_relaxed);
@@ -150,7 +150,6 @@ void WriterCore::rollback() noexcept {
 
 void WriterCore::end_txn() {
   undo_.clear();
-  arena_.clear();
   touched_refs_.clear();
   destroyed_.clear();
   unique_suspects_.clear();
@@ -197,13 +196,6 @@ Status WriterCore::check_alive(Entity e, std::string_view op, const Table* table
   if (table != nullptr) what += " table '" + table->name + "'";
   return Status(StatusCode::kStaleEntity, what + ": " + entity_name(e) +
                                               " is not alive (destroyed, or a stale id from before its index was reused)");
-}
-
-std::size_t WriterCore::save_bytes(const void* p, std::size_t n) {
-  const std::size_t at = arena_.size();
-  arena_.resize(at + n);
-  if (n != 0) std::memcpy(arena_.data() + at, p, n);
-  return at;
 }
 
 std::byte* WriterCore::write_row(std::uint16_t table, std::uint32_t row) {
@@ -344,13 +336,13 @@ Status WriterCore::check_ref_targets(std::uint16_t table, const std::byte* row, 
 }
 
 std::byte* WriterCore::do_insert(std::uint16_t table, std::uint64_t key, std::uint64_t owner) {
-  reserve_undo();
+  undo_.reserve();
   storage::prepare_insert(working_->tables[table], key, ctx_);
   if (!tables_.info(table).many) entity::prepare_slot(working_->registry, static_cast<std::uint32_t>(key), ctx_);
   // Nothing below allocates.
   dirty_ = true;
   std::byte* row = storage::insert_row(working_->tables[table], key, owner, ctx_);
-  undo_.push_back({UndoKind::kInsertRow, false, table, 0, 0, key, owner, 0});
+  undo_.push({UndoKind::kInsertRow, false, table, 0, 0, key, owner, 0});
   if (!tables_.info(table).many) {
     entity::set_component_bit(working_->registry, static_cast<std::uint32_t>(key), table, true, ctx_);
   }
@@ -377,11 +369,10 @@ void WriterCore::do_remove(std::uint16_t table, std::uint64_t key) {
   const std::uint32_t row = working_->find_row_index(table, key);
   assert(row != kNoRow);
   const TableInfo& info = tables_.info(table);
-  reserve_undo();
+  undo_.reserve();
   // Undo data: the row's bytes, then where it sat in each reverse-reference list.
-  const std::size_t saved = info.stride != 0 ? save_bytes(t.rows.at(row), info.stride) : arena_.size();
-  const std::size_t links_at = arena_.size();
-  arena_.resize(links_at + info.ref_columns.size() * sizeof(RefLink));
+  const std::size_t saved = undo_.save_bytes(info.stride != 0 ? t.rows.at(row) : nullptr, info.stride);
+  const std::size_t links_at = undo_.append_space(info.ref_columns.size() * sizeof(RefLink));
   const std::uint64_t owner = storage::row_owner(t, row);
   const std::byte* bytes = info.stride != 0 ? t.rows.at(row) : nullptr;
   prepare_unlink_row(table, key, bytes, owner);
@@ -390,9 +381,9 @@ void WriterCore::do_remove(std::uint16_t table, std::uint64_t key) {
   else base::reserve_more(aux_[table].free_row_ids, 1);
   // Nothing below allocates.
   if (info.stride != 0) index_row(table, t.rows.at(row), -1);
-  unlink_row(table, key, bytes, owner, reinterpret_cast<RefLink*>(arena_.data() + links_at));
+  unlink_row(table, key, bytes, owner, reinterpret_cast<RefLink*>(undo_.bytes(links_at)));
   storage::remove_row(t, key, ctx_);
-  undo_.push_back({UndoKind::kRemoveRow, false, table, row, info.stride, key, owner, saved});
+  undo_.push({UndoKind::kRemoveRow, false, table, row, info.stride, key, owner, saved});
   const auto index = static_cast<std::uint32_t>(key);
   if (!info.many) {
     entity::set_component_bit(working_->registry, index, table, false, ctx_);
@@ -408,9 +399,9 @@ void WriterCore::do_write(std::uint16_t table, std::uint64_t key, std::uint32_t 
                           const void* bytes) {
   const std::uint32_t row_index = working_->find_row_index(table, key);
   const TableInfo& info = tables_.info(table);
-  reserve_undo();
+  undo_.reserve();
   std::byte* row = write_row(table, row_index);
-  const std::size_t saved = save_bytes(row + offset, size);
+  const std::size_t saved = undo_.save_bytes(row + offset, size);
   // A write to a reference field moves the row between reverse-reference lists: prepare both ends, and
   // keep the old positions (after the old bytes) for rollback.
   const bool moves_refs = tables_.write_touches_refs(table, offset, size);
@@ -419,8 +410,7 @@ void WriterCore::do_write(std::uint16_t table, std::uint64_t key, std::uint32_t 
   std::vector<std::byte> after;
   if (moves_refs) {
     owner = storage::row_owner(working_->tables[table], row_index);
-    links_at = arena_.size();
-    arena_.resize(links_at + info.ref_columns.size() * sizeof(RefLink));
+    links_at = undo_.append_space(info.ref_columns.size() * sizeof(RefLink));
     after.assign(row, row + info.stride);
     std::memmove(after.data() + offset, bytes, size);
     prepare_unlink_row(table, key, row, owner);
@@ -428,21 +418,21 @@ void WriterCore::do_write(std::uint16_t table, std::uint64_t key, std::uint32_t 
   }
   // Nothing below allocates, except index_row(+1), which is all or nothing.
   const bool indexed = !info.uniques.empty();
-  if (moves_refs) unlink_row(table, key, row, owner, reinterpret_cast<RefLink*>(arena_.data() + links_at));
+  if (moves_refs) unlink_row(table, key, row, owner, reinterpret_cast<RefLink*>(undo_.bytes(links_at)));
   if (indexed) index_row(table, row, -1);
   std::memmove(row + offset, bytes, size);
   if (indexed) {
     try {
       index_row(table, row, +1);
     } catch (...) {  // the new values could not be indexed: put the old bytes (and their entries) back
-      std::memcpy(row + offset, arena_.data() + saved, size);
+      std::memcpy(row + offset, undo_.bytes(saved), size);
       index_row(table, row, +1, /*suspects=*/false);
-      if (moves_refs) relink_row(table, key, row, owner, reinterpret_cast<const RefLink*>(arena_.data() + links_at));
+      if (moves_refs) relink_row(table, key, row, owner, reinterpret_cast<const RefLink*>(undo_.bytes(links_at)));
       throw;
     }
   }
   if (moves_refs) link_row(table, key, row, owner);
-  undo_.push_back({UndoKind::kWriteBytes, false, table, offset, size, key, 0, saved});
+  undo_.push({UndoKind::kWriteBytes, false, table, offset, size, key, 0, saved});
   if (!tables_.info(table).refs.empty()) touched_refs_.emplace_back(table, key);
 }
 
@@ -478,11 +468,11 @@ void WriterCore::undo(const UndoEntry& u) {
     case UndoKind::kRemoveRow: {
       std::byte* row = storage::insert_row_at(*t, u.row_or_offset, u.key, u.owner, ctx_);
       if (row != nullptr) {
-        std::memcpy(row, arena_.data() + u.arena_offset, u.size);
+        std::memcpy(row, undo_.bytes(u.arena_offset), u.size);
         index_row(u.table, row, +1, /*suspects=*/false);
       }
       relink_row(u.table, u.key, row, u.owner,
-                 reinterpret_cast<const RefLink*>(arena_.data() + u.arena_offset + u.size));
+                 reinterpret_cast<const RefLink*>(undo_.bytes(u.arena_offset + u.size)));
       if (!tables_.info(u.table).many) {
         entity::set_component_bit(working_->registry, static_cast<std::uint32_t>(u.key), u.table, true, ctx_);
       } else {
@@ -502,7 +492,7 @@ void WriterCore::undo(const UndoEntry& u) {
     }
     case UndoKind::kBulkInsert: {
       // The bulk rows are the last u.size rows again (everything after them has been undone).
-      const auto* keys = reinterpret_cast<const std::uint64_t*>(arena_.data() + u.arena_offset);
+      const auto* keys = reinterpret_cast<const std::uint64_t*>(undo_.bytes(u.arena_offset));
       for (std::uint32_t i = u.size; i-- > 0;) {
         std::uint64_t key;
         std::memcpy(&key, keys + i, sizeof key);
@@ -519,11 +509,11 @@ void WriterCore::undo(const UndoEntry& u) {
       const std::uint64_t owner = moved_refs ? storage::row_owner(*t, row_index) : 0;
       if (moved_refs) unlink_row(u.table, u.key, row, owner, nullptr);
       if (indexed) index_row(u.table, row, -1);
-      std::memcpy(row + u.row_or_offset, arena_.data() + u.arena_offset, u.size);
+      std::memcpy(row + u.row_or_offset, undo_.bytes(u.arena_offset), u.size);
       if (indexed) index_row(u.table, row, +1, /*suspects=*/false);
       if (moved_refs) {
         relink_row(u.table, u.key, row, owner,
-                   reinterpret_cast<const RefLink*>(arena_.data() + u.arena_offset + u.size));
+                   reinterpret_cast<const RefLink*>(undo_.bytes(u.arena_offset + u.size)));
       }
       break;
     }
@@ -537,19 +527,19 @@ Result<Entity> WriterCore::create() {
   if (entity_free_.empty() && working_->registry.used == 0xFFFFFFFFu) {
     return Status(StatusCode::kInternal, "entity registry is full (2^32 - 1 indices)");
   }
-  reserve_undo();
+  undo_.reserve();
   entity::prepare_create(working_->registry, entity_free_, ctx_);
   dirty_ = true;
   const bool fresh = entity_free_.empty();
   const Entity e = entity::create_entity(working_->registry, entity_free_, ctx_);
-  undo_.push_back({UndoKind::kCreateEntity, false, 0, 0, fresh ? 1u : 0u, e.bits(), 0, 0});
+  undo_.push({UndoKind::kCreateEntity, false, 0, 0, fresh ? 1u : 0u, e.bits(), 0, 0});
   return e;
 }
 
 Status WriterCore::create_many(std::size_t n, std::vector<Entity>& out) {
   ECSDB_RETURN_IF_ERROR(require_txn());
   base::reserve_more(out, n);
-  base::reserve_more(undo_, n);
+  undo_.reserve(n);
   // Recycled indices first (one at a time: each has its own generation)...
   while (n > 0 && !entity_free_.empty()) {
     ECSDB_ASSIGN_OR_RETURN(const Entity e, create());
@@ -580,7 +570,7 @@ Status WriterCore::create_many(std::size_t n, std::vector<Entity>& out) {
   }
   r.used = first + count;
   r.alive += count;
-  undo_.push_back({UndoKind::kBulkCreate, false, 0, first, count, 0, 0, 0});
+  undo_.push({UndoKind::kBulkCreate, false, 0, first, count, 0, 0, 0});
   return Status::ok();
 }
 
@@ -597,13 +587,13 @@ Status WriterCore::destroy(Entity e) {
     referrers(tables_.info(t).ref_columns.back(), e, children);  // the owner column is the table's last
     for (std::uint64_t key : children) do_remove(t, key);
   }
-  reserve_undo();
+  undo_.reserve();
   base::reserve_more(entity_free_, 1);
   if (tables_.has_refs()) base::reserve_more(destroyed_, 1);
   entity::prepare_slot(working_->registry, e.index(), ctx_);
   dirty_ = true;
   entity::destroy_entity(working_->registry, e, entity_free_, ctx_);
-  undo_.push_back({UndoKind::kDestroyEntity, false, 0, 0, 0, e.bits(), 0, 0});
+  undo_.push({UndoKind::kDestroyEntity, false, 0, 0, 0, e.bits(), 0, 0});
   if (tables_.has_refs()) destroyed_.push_back(e);
   return Status::ok();
 }
@@ -809,8 +799,8 @@ Status WriterCore::add_many(std::uint16_t table, const Entity* entities, std::si
   // can fail. Rows copied past row_count before a failure are invisible and harmless.
   std::vector<std::uint64_t> keys(n);
   for (std::size_t i = 0; i < n; ++i) keys[i] = entities[i].bits();
-  reserve_undo();
-  const std::size_t saved_keys = save_bytes(keys.data(), n * sizeof(std::uint64_t));
+  undo_.reserve();
+  const std::size_t saved_keys = undo_.save_bytes(keys.data(), n * sizeof(std::uint64_t));
   const SparseSlot empty{0, kNoRow};
   if (max_index >= t.sparse.capacity()) storage::grow_to(t.sparse, std::uint64_t{max_index} + 1, ctx_, &empty);
   for (std::uint32_t i = 0; i < count; ++i) {
@@ -847,7 +837,7 @@ Status WriterCore::add_many(std::uint16_t table, const Entity* entities, std::si
     *slot = SparseSlot{entities[i].generation(), first + i};
     entity::set_component_bit(working_->registry, entities[i].index(), table, true, ctx_);
   }
-  undo_.push_back({UndoKind::kBulkInsert, false, table, first, count, 0, 0, saved_keys});
+  undo_.push({UndoKind::kBulkInsert, false, table, first, count, 0, 0, saved_keys});
   return Status::ok();
 }
 
@@ -876,11 +866,11 @@ Status WriterCore::for_each_mut(std::uint16_t table, void* visit_ctx,
   for (std::uint32_t start = 0; start < t.row_count; start += per_page) {
     const std::uint32_t end = std::min(t.row_count, start + per_page);
     // Undo: the rows' bytes as they were, one record per row (keys stay put: rows do not move).
-    reserve_undo(end - start);
+    undo_.reserve(end - start);
     for (std::uint32_t r = start; r < end; ++r) {
       const std::uint64_t key = storage::row_key(t, r);
-      const std::size_t saved = save_bytes(t.rows.at(r), info.stride);
-      undo_.push_back({UndoKind::kWriteBytes, false, table, 0, info.stride, key, 0, saved});
+      const std::size_t saved = undo_.save_bytes(t.rows.at(r), info.stride);
+      undo_.push({UndoKind::kWriteBytes, false, table, 0, info.stride, key, 0, saved});
     }
     std::byte* row = storage::mutable_page(t.rows, start >> t.rows.shift, ctx_);
     for (std::uint32_t r = start; r < end; ++r, row += info.stride) visit(visit_ctx, storage::row_key(t, r), row);
@@ -916,7 +906,7 @@ void WriterCore::build_delta(Delta& d) const {
   };
   // Row insertions and removals in the order made, per table: they decide the row order (TableDelta).
   std::vector<std::pair<std::uint16_t, RowOp>> row_ops;
-  for (const UndoEntry& u : undo_) {
+  for (const UndoEntry& u : undo_.entries()) {
     switch (u.kind) {
       case UndoKind::kInsertRow:
       case UndoKind::kRemoveRow:
@@ -925,7 +915,7 @@ void WriterCore::build_delta(Delta& d) const {
       case UndoKind::kBulkInsert:
         for (std::uint32_t i = 0; i < u.size; ++i) {
           std::uint64_t key;
-          std::memcpy(&key, arena_.data() + u.arena_offset + 8ull * i, sizeof key);
+          std::memcpy(&key, undo_.bytes(u.arena_offset + 8ull * i), sizeof key);
           row_ops.push_back({u.table, RowOp{key, 0, true}});
         }
         break;
@@ -952,7 +942,7 @@ void WriterCore::build_delta(Delta& d) const {
       case UndoKind::kBulkInsert:
         for (std::uint32_t i = 0; i < u.size; ++i) {
           std::uint64_t key;
-          std::memcpy(&key, arena_.data() + u.arena_offset + 8ull * i, sizeof key);
+          std::memcpy(&key, undo_.bytes(u.arena_offset + 8ull * i), sizeof key);
           Touch& t = touch(u.table, key, false);
           if (t.existed_before) t.replaced = true;  // removed earlier in the transaction, added again
         }
@@ -961,7 +951,7 @@ void WriterCore::build_delta(Delta& d) const {
         Touch& t = touch(u.table, u.key, true);
         const std::byte* now = working_->find_row(u.table, u.key);
         if (now == nullptr) break;
-        const std::byte* before = arena_.data() + u.arena_offset;  // bytes [offset, offset+size) before
+        const std::byte* before = undo_.bytes(u.arena_offset);  // bytes [offset, offset+size) before
         for (const Field& f : tables_.info(u.table).table->layout.fields) {
           if (!f.stored || f.offset + f.type.size <= u.row_or_offset || f.offset >= u.row_or_offset + u.size) continue;
           const std::uint32_t lo = std::max(f.offset, u.row_or_offset);
@@ -1302,7 +1292,7 @@ Status WriterCore::apply_delta(const Delta& d) {
   for (Entity e : d.destroyed) {
     if (!working_->registry.is_alive(e)) return bad("destroy of a dead " + entity_name(e));
     entity::destroy_entity(working_->registry, e, entity_free_, ctx_);
-    undo_.push_back({UndoKind::kDestroyEntity, false, 0, 0, 0, e.bits(), 0, 0});
+    undo_.push({UndoKind::kDestroyEntity, false, 0, 0, 0, e.bits(), 0, 0});
   }
   for (Entity e : d.created) {
     if (e.index() < working_->registry.used && working_->registry.slot(e.index())->alive) {

@@ -14,7 +14,6 @@
 #include <thread>
 
 #include "base/latency_histogram.hpp"
-#include "base/reserve_more.hpp"
 #include "ecsdb/database.hpp"
 #include "ecsdb/delta.hpp"
 #include "txn/commit_sink.hpp"
@@ -24,6 +23,7 @@
 #include "storage/cow.hpp"
 #include "storage/page_pool.hpp"
 #include "version/published_versions.hpp"
+#include "txn/undo_log.hpp"
 #include "txn/writer_schema.hpp"
 
 namespace ecsdb::detail {
@@ -141,22 +141,6 @@ class WriterCore {
   void resume_after(std::uint64_t lsn, std::uint64_t version);
 
  private:
-  enum class UndoKind : std::uint8_t { kCreateEntity, kDestroyEntity, kInsertRow, kRemoveRow, kWriteBytes, kBulkInsert, kBulkCreate };
-  // Exception safety (std::bad_alloc): an operation allocates everything it needs (pages made private,
-  // undo and arena capacity, index nodes) before its first change, then changes state without
-  // allocating and records its undo entry. Any failure leaves a state the undo log describes exactly,
-  // and the public API rolls the whole transaction back (StatusCode::kResourceExhausted).
-  struct UndoEntry {
-    UndoKind kind;
-    bool indexed = false;  // kInsertRow: the row's values entered the unique index
-    std::uint16_t table;
-    std::uint32_t row_or_offset;
-    std::uint32_t size;
-    std::uint64_t key;
-    std::uint64_t owner;
-    std::size_t arena_offset;
-  };
-
   Status require_txn() const;
   // kInvalidArgument when the background writer thread runs and this is not it: the owner's
   // WriterHandle must not race it.
@@ -192,7 +176,6 @@ class WriterCore {
   // handed out: it could not commit, and indexing it would size the reverse index by an arbitrary number
   // (from a client, or a corrupt file).
   Status check_ref_targets(std::uint16_t table, const std::byte* row, std::uint64_t owner) const;
-  void reserve_undo(std::size_t entries = 1) { base::reserve_more(undo_, entries); }
   void assign_auto_increments(std::uint16_t table, std::byte* row);
   std::byte* do_insert(std::uint16_t table, std::uint64_t key, std::uint64_t owner);
   void do_remove(std::uint16_t table, std::uint64_t key);
@@ -208,7 +191,6 @@ class WriterCore {
   // Recovery: replays a table's row insertions and removals in commit order (TableDelta::sequence), so
   // the dense row order is the commit's. Inserted rows hold zeros until apply_delta fills them.
   Status replay_row_sequence(const TableDelta& t, std::uint64_t key_bound, std::unordered_set<std::uint64_t>& placed);
-  std::size_t save_bytes(const void* p, std::size_t n);
 
   std::shared_ptr<const Schema> schema_;
   DatabaseOptions options_;
@@ -223,8 +205,7 @@ class WriterCore {
   bool in_txn_ = false;
   bool dirty_ = false;                          // working version differs from the published one
   bool dirty_at_begin_ = false;                 // restored by rollback
-  std::vector<UndoEntry> undo_;
-  std::vector<std::byte> arena_;
+  UndoLog undo_;
   std::vector<std::pair<std::uint16_t, std::uint64_t>> touched_refs_;   // rows whose references to check
   std::vector<Entity> destroyed_;
   struct Suspect { std::uint16_t table; std::uint16_t unique; std::string value; std::uint64_t key; };

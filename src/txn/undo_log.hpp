@@ -1,0 +1,69 @@
+// UndoLog — what the open transaction changed, oldest first: rollback undoes it newest first, and commit
+// builds the transaction's delta from it. One record per change, plus an arena for the bytes a record
+// needs (a row's old bytes, its places in reverse-reference lists, the keys of a bulk insert). Owner
+// thread only; cleared when the transaction ends.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "base/reserve_more.hpp"
+
+namespace ecsdb::detail {
+
+enum class UndoKind : std::uint8_t { kCreateEntity, kDestroyEntity, kInsertRow, kRemoveRow, kWriteBytes, kBulkInsert, kBulkCreate };
+
+// Exception safety (std::bad_alloc): an operation allocates everything it needs (pages made private,
+// undo and arena capacity, index nodes) before its first change, then changes state without
+// allocating and records its undo entry. Any failure leaves a state the undo log describes exactly,
+// and the public API rolls the whole transaction back (StatusCode::kResourceExhausted).
+//
+// What the fields hold, by kind:
+//   kCreateEntity   key = the entity; size = 1 when its index was fresh (not from the free list)
+//   kDestroyEntity  key = the entity
+//   kInsertRow      table, key, owner; size = 1 when a `many` row id came from the free list
+//   kRemoveRow      table, key, owner; row_or_offset = the row it sat in; size = stride; arena_offset =
+//                   its bytes, then its place in each reverse-reference list (one RefLink per ref column)
+//   kWriteBytes     table, key; row_or_offset = offset in the row; size; arena_offset = the old bytes,
+//                   then (when the write moved the row between reference lists) its old places, as above
+//   kBulkInsert     table; row_or_offset = first row; size = count; arena_offset = the keys (u64 each)
+//   kBulkCreate     row_or_offset = first (fresh) entity index; size = count
+struct UndoEntry {
+  UndoKind kind;
+  bool indexed = false;  // kInsertRow: the row's values entered the unique index
+  std::uint16_t table;
+  std::uint32_t row_or_offset;
+  std::uint32_t size;
+  std::uint64_t key;
+  std::uint64_t owner;
+  std::size_t arena_offset;
+};
+
+class UndoLog {
+ public:
+  const std::vector<UndoEntry>& entries() const noexcept { return entries_; }
+  UndoEntry& back() noexcept { return entries_.back(); }
+
+  // Room for `n` more records, taken before the change they record, so that recording it cannot fail.
+  void reserve(std::size_t n = 1) { base::reserve_more(entries_, n); }
+  void push(const UndoEntry& u) { entries_.push_back(u); }
+
+  // Copies `n` bytes into the arena; returns where they start.
+  std::size_t save_bytes(const void* p, std::size_t n);
+  // `n` zeroed bytes at the end of the arena, to be filled in later; returns where they start.
+  std::size_t append_space(std::size_t n);
+  std::byte* bytes(std::size_t offset) noexcept { return arena_.data() + offset; }
+  const std::byte* bytes(std::size_t offset) const noexcept { return arena_.data() + offset; }
+
+  void clear() noexcept {
+    entries_.clear();
+    arena_.clear();
+  }
+
+ private:
+  std::vector<UndoEntry> entries_;
+  std::vector<std::byte> arena_;
+};
+
+}  // namespace ecsdb::detail
