@@ -14,7 +14,7 @@
 namespace ecsdb::detail {
 
 WriterCore::WriterCore(std::shared_ptr<const Schema> schema, const DatabaseOptions& options)
-    : schema_(std::move(schema)), options_(options), tables_(*schema_), versions_(pool_, options.reader_slots) {
+    : schema_(std::move(schema)), options_(options), tables_(*schema_), versions_(pool_, options.reader_slots), unique_(tables_) {
   const auto n = static_cast<std::uint32_t>(tables_.table_count());
   aux_.resize(n);
   working_ = std::make_unique<VersionState>();
@@ -23,8 +23,6 @@ WriterCore::WriterCore(std::shared_ptr<const Schema> schema, const DatabaseOptio
 
   for (std::uint16_t id = 0; id < n; ++id) {
     const TableInfo& info = tables_.info(id);
-    aux_[id].unique_counts.resize(info.uniques.size());
-    aux_[id].unique_live.resize(info.uniques.size());
     aux_[id].auto_increment_next.assign(info.auto_increments.size(), 1);
     storage::init_table(working_->tables[id], info.stride, info.many);
   }
@@ -114,7 +112,7 @@ Status WriterCore::commit() {
   // Point of no return: the commit is logged (or needs no log). Nothing below may fail it.
   commits_.fetch_add(1, std::memory_order_relaxed);
   end_txn();
-  sweep_unique_index();
+  unique_.sweep();
   ++commits_since_publish_;
   if (!suppress_publish_ && options_.publish_every_commits != 0 &&
       commits_since_publish_ >= options_.publish_every_commits) {
@@ -152,7 +150,7 @@ void WriterCore::end_txn() {
   undo_.clear();
   touched_refs_.clear();
   destroyed_.clear();
-  unique_suspects_.clear();
+  unique_.clear_suspects();
   in_txn_ = false;
 }
 
@@ -201,49 +199,6 @@ Status WriterCore::check_alive(Entity e, std::string_view op, const Table* table
 std::byte* WriterCore::write_row(std::uint16_t table, std::uint32_t row) {
   dirty_ = true;
   return storage::mutable_row(working_->tables[table], row, ctx_);
-}
-
-void WriterCore::index_row(std::uint16_t table, const std::byte* row, int delta, bool suspects) {
-  const TableInfo& info = tables_.info(table);
-  TableAux& aux = aux_[table];
-  auto value_of = [&](std::size_t u) {
-    return std::string_view(reinterpret_cast<const char*>(row + info.uniques[u].offset), info.uniques[u].size);
-  };
-  if (delta < 0) {
-    for (std::size_t u = 0; u < info.uniques.size(); ++u) {
-      auto it = aux.unique_counts[u].find(value_of(u));
-      if (it != aux.unique_counts[u].end() && it->second != 0 && --it->second == 0) --aux.unique_live[u];
-    }
-    return;
-  }
-  std::size_t done = 0;
-  try {
-    for (; done < info.uniques.size(); ++done) {
-      const std::string_view value = value_of(done);
-      auto it = aux.unique_counts[done].find(value);
-      if (it == aux.unique_counts[done].end()) it = aux.unique_counts[done].emplace(std::string(value), 0).first;
-      if (suspects && it->second >= 1) {
-        unique_suspects_.push_back({table, static_cast<std::uint16_t>(done), std::string(value), 0});
-      }
-      if (it->second++ == 0) ++aux.unique_live[done];
-    }
-  } catch (...) {
-    for (std::size_t u = 0; u < done; ++u) {  // all or nothing
-      auto it = aux.unique_counts[u].find(value_of(u));
-      if (--it->second == 0) --aux.unique_live[u];
-    }
-    throw;
-  }
-}
-
-void WriterCore::sweep_unique_index() {
-  for (TableAux& aux : aux_) {
-    for (std::size_t u = 0; u < aux.unique_counts.size(); ++u) {
-      UniqueCounts& counts = aux.unique_counts[u];
-      if (counts.size() <= 2 * std::size_t{aux.unique_live[u]} + 64) continue;
-      std::erase_if(counts, [](const auto& entry) { return entry.second == 0; });
-    }
-  }
 }
 
 void WriterCore::assign_auto_increments(std::uint16_t table, std::byte* row) {
@@ -358,7 +313,7 @@ void WriterCore::fill_inserted_row(std::uint16_t table, std::byte* row, const vo
     assign_auto_increments(table, row);
   }
   prepare_link_row(table, u.key, row, u.owner);
-  if (row != nullptr) index_row(table, row, +1);  // all or nothing
+  if (row != nullptr) unique_.index_row(table, row, +1);  // all or nothing
   link_row(table, u.key, row, u.owner);
   u.indexed = true;
 }
@@ -380,7 +335,7 @@ void WriterCore::do_remove(std::uint16_t table, std::uint64_t key) {
   if (!info.many) entity::prepare_slot(working_->registry, static_cast<std::uint32_t>(key), ctx_);
   else base::reserve_more(aux_[table].free_row_ids, 1);
   // Nothing below allocates.
-  if (info.stride != 0) index_row(table, t.rows.at(row), -1);
+  if (info.stride != 0) unique_.index_row(table, t.rows.at(row), -1);
   unlink_row(table, key, bytes, owner, reinterpret_cast<RefLink*>(undo_.bytes(links_at)));
   storage::remove_row(t, key, ctx_);
   undo_.push({UndoKind::kRemoveRow, false, table, row, info.stride, key, owner, saved});
@@ -419,14 +374,14 @@ void WriterCore::do_write(std::uint16_t table, std::uint64_t key, std::uint32_t 
   // Nothing below allocates, except index_row(+1), which is all or nothing.
   const bool indexed = !info.uniques.empty();
   if (moves_refs) unlink_row(table, key, row, owner, reinterpret_cast<RefLink*>(undo_.bytes(links_at)));
-  if (indexed) index_row(table, row, -1);
+  if (indexed) unique_.index_row(table, row, -1);
   std::memmove(row + offset, bytes, size);
   if (indexed) {
     try {
-      index_row(table, row, +1);
+      unique_.index_row(table, row, +1);
     } catch (...) {  // the new values could not be indexed: put the old bytes (and their entries) back
       std::memcpy(row + offset, undo_.bytes(saved), size);
-      index_row(table, row, +1, /*suspects=*/false);
+      unique_.index_row(table, row, +1, /*suspects=*/false);
       if (moves_refs) relink_row(table, key, row, owner, reinterpret_cast<const RefLink*>(undo_.bytes(links_at)));
       throw;
     }
@@ -451,7 +406,7 @@ void WriterCore::undo(const UndoEntry& u) {
       const std::uint32_t row = working_->find_row_index(u.table, u.key);
       if (u.indexed) {
         const std::byte* bytes = t->stride != 0 ? t->rows.at(row) : nullptr;
-        if (bytes != nullptr) index_row(u.table, bytes, -1);
+        if (bytes != nullptr) unique_.index_row(u.table, bytes, -1);
         unlink_row(u.table, u.key, bytes, u.owner, nullptr);
       }
       storage::remove_row(*t, u.key, ctx_);
@@ -469,7 +424,7 @@ void WriterCore::undo(const UndoEntry& u) {
       std::byte* row = storage::insert_row_at(*t, u.row_or_offset, u.key, u.owner, ctx_);
       if (row != nullptr) {
         std::memcpy(row, undo_.bytes(u.arena_offset), u.size);
-        index_row(u.table, row, +1, /*suspects=*/false);
+        unique_.index_row(u.table, row, +1, /*suspects=*/false);
       }
       relink_row(u.table, u.key, row, u.owner,
                  reinterpret_cast<const RefLink*>(undo_.bytes(u.arena_offset + u.size)));
@@ -508,9 +463,9 @@ void WriterCore::undo(const UndoEntry& u) {
       const bool moved_refs = tables_.write_touches_refs(u.table, u.row_or_offset, u.size);
       const std::uint64_t owner = moved_refs ? storage::row_owner(*t, row_index) : 0;
       if (moved_refs) unlink_row(u.table, u.key, row, owner, nullptr);
-      if (indexed) index_row(u.table, row, -1);
+      if (indexed) unique_.index_row(u.table, row, -1);
       std::memcpy(row + u.row_or_offset, undo_.bytes(u.arena_offset), u.size);
-      if (indexed) index_row(u.table, row, +1, /*suspects=*/false);
+      if (indexed) unique_.index_row(u.table, row, +1, /*suspects=*/false);
       if (moved_refs) {
         relink_row(u.table, u.key, row, owner,
                    reinterpret_cast<const RefLink*>(undo_.bytes(u.arena_offset + u.size)));
@@ -1086,13 +1041,10 @@ Status WriterCore::check_constraints() {
                                   ", which is not alive (foreign key entities.id)");
     }
   }
-  for (const Suspect& s : unique_suspects_) {
-    const auto& counts = aux_[s.table].unique_counts[s.unique];
-    auto it = counts.find(s.value);
-    if (it == counts.end() || it->second <= 1) continue;
-    const Field& f = *tables_.info(s.table).uniques[s.unique].field;
-    return constraint_violation("table '" + tables_.info(s.table).table->name + "', field '" + f.name +
-                                "': value " + storage::decode_value(f.type, reinterpret_cast<const std::byte*>(s.value.data())).to_string() +
+  if (const UniqueIndex::Suspect* s = unique_.first_duplicate(); s != nullptr) {
+    const Field& f = *tables_.info(s->table).uniques[s->unique].field;
+    return constraint_violation("table '" + tables_.info(s->table).table->name + "', field '" + f.name +
+                                "': value " + storage::decode_value(f.type, reinterpret_cast<const std::byte*>(s->value.data())).to_string() +
                                 " is not unique (constraint = \"unique\")");
   }
   return Status::ok();
@@ -1342,7 +1294,7 @@ Status WriterCore::apply_delta(const Delta& d) {
         if (bytes != nullptr) {
           std::memcpy(bytes, t.inserted_rows.data() + i * info.stride, info.stride);
           assign_auto_increments(t.table, bytes);
-          index_row(t.table, bytes, +1);
+          unique_.index_row(t.table, bytes, +1);
         }
         if (Status s = check_ref_targets(t.table, bytes, row_owner); !s.is_ok()) return bad(s.message());
         prepare_link_row(t.table, key, bytes, row_owner);
@@ -1361,7 +1313,7 @@ Status WriterCore::apply_delta(const Delta& d) {
         std::byte* bytes = storage::mutable_row(working_->tables[t.table], working_->find_row_index(t.table, u.key), ctx_);
         unpack_fields(*info.table, u.field_mask, t.update_bytes.data() + u.offset, bytes);
         assign_auto_increments(t.table, bytes);
-        index_row(t.table, bytes, +1);
+        unique_.index_row(t.table, bytes, +1);
         const std::uint64_t row_owner =
             storage::row_owner(working_->tables[t.table], working_->find_row_index(t.table, u.key));
         if (Status s = check_ref_targets(t.table, bytes, row_owner); !s.is_ok()) return bad(s.message());
@@ -1400,7 +1352,7 @@ Status WriterCore::replay_row_sequence(const TableDelta& t, std::uint64_t key_bo
       // bytes are still there (rows the sequence inserted were never in them).
       if (!placed.contains(op.key)) {
         const std::byte* bytes = info.stride != 0 ? ts.rows.at(row) : nullptr;
-        if (bytes != nullptr) index_row(t.table, bytes, -1);
+        if (bytes != nullptr) unique_.index_row(t.table, bytes, -1);
         const std::uint64_t row_owner = storage::row_owner(ts, row);
         prepare_unlink_row(t.table, op.key, bytes, row_owner);
         unlink_row(t.table, op.key, bytes, row_owner, nullptr);
@@ -1493,7 +1445,7 @@ Status WriterCore::load_rows(std::uint16_t table, std::uint32_t n, const std::by
     for (std::uint32_t i = 0; i < n; ++i) {
       std::byte* row = storage::mutable_row(t, i, ctx_);
       assign_auto_increments(table, row);
-      index_row(table, row, +1);
+      unique_.index_row(table, row, +1);
     }
   }
   if (!info.ref_columns.empty()) {
@@ -1505,7 +1457,7 @@ Status WriterCore::load_rows(std::uint16_t table, std::uint32_t n, const std::by
       link_row(table, key, row, storage::row_owner(t, i));
     }
   }
-  unique_suspects_.clear();
+  unique_.clear_suspects();
   return Status::ok();
 }
 

@@ -24,23 +24,13 @@
 #include "storage/page_pool.hpp"
 #include "version/published_versions.hpp"
 #include "txn/undo_log.hpp"
+#include "txn/unique_index.hpp"
 #include "txn/writer_schema.hpp"
 
 namespace ecsdb::detail {
 
-// Heterogeneous lookup: the unique index is probed with views of row bytes, without allocating.
-struct UniqueValueHash {
-  using is_transparent = void;
-  std::size_t operator()(std::string_view v) const noexcept { return std::hash<std::string_view>{}(v); }
-};
-// Value -> rows holding it. Entries whose count drops to 0 stay until a commit sweeps them, so that a
-// rollback re-counting a value never allocates.
-using UniqueCounts = std::unordered_map<std::string, std::uint32_t, UniqueValueHash, std::equal_to<>>;
-
 // Writer-only state that is not part of a version.
 struct TableAux {
-  std::vector<UniqueCounts> unique_counts;                                     // per unique field
-  std::vector<std::uint32_t> unique_live;                                      // non-zero entries per field
   std::vector<std::uint64_t> auto_increment_next;                              // per auto_increment field
   std::vector<std::uint32_t> free_row_ids;                                     // many tables
   std::uint32_t next_row_index = 0;                                            // many tables
@@ -154,11 +144,6 @@ class WriterCore {
   Status check_write(std::uint16_t table, std::uint64_t key, std::uint32_t offset, std::uint32_t size) const;
   Status check_remove(std::uint16_t table, std::uint64_t key) const;
   std::byte* write_row(std::uint16_t table, std::uint32_t row);  // marks the version dirty
-  // Adds (+1) or removes (-1) the row's values in the unique index. -1 never allocates; +1 either adds
-  // every value or, when an allocation fails, none (and rethrows). `suspects`: record values counted
-  // twice for the commit check (rollback re-adds values without recording them, and without allocating).
-  void index_row(std::uint16_t table, const std::byte* row, int delta, bool suspects = true);
-  void sweep_unique_index();
   // Reverse-reference index upkeep for one row of `table` (bytes `row`, owner column value `owner`):
   // prepare_* allocate (call before changing anything), the others do not. unlink_row saves each
   // column's list position at `saved` (one RefLink per ref column of the table) for relink_row.
@@ -200,6 +185,7 @@ class WriterCore {
   std::unique_ptr<VersionState> working_;
   storage::WriteContext ctx_;
   std::vector<TableAux> aux_;
+  UniqueIndex unique_;
   std::vector<std::uint32_t> entity_free_;
 
   bool in_txn_ = false;
@@ -208,8 +194,6 @@ class WriterCore {
   UndoLog undo_;
   std::vector<std::pair<std::uint16_t, std::uint64_t>> touched_refs_;   // rows whose references to check
   std::vector<Entity> destroyed_;
-  struct Suspect { std::uint16_t table; std::uint16_t unique; std::string value; std::uint64_t key; };
-  std::vector<Suspect> unique_suspects_;
 
   SubscriptionHub hub_;
   CommitSink* sink_ = nullptr;
