@@ -14,27 +14,12 @@
 namespace ecsdb::detail {
 
 WriterCore::WriterCore(std::shared_ptr<const Schema> schema, const DatabaseOptions& options)
-    : schema_(std::move(schema)), options_(options), tables_(*schema_), versions_(pool_, options.reader_slots), unique_(tables_) {
-  const auto n = static_cast<std::uint32_t>(tables_.table_count());
-  aux_.resize(n);
-  working_ = std::make_unique<VersionState>();
-  working_->tables.resize(n);
-  entity::init_registry(working_->registry, n);
-
-  for (std::uint16_t id = 0; id < n; ++id) {
-    const TableInfo& info = tables_.info(id);
-    aux_[id].auto_increment_next.assign(info.auto_increments.size(), 1);
-    storage::init_table(working_->tables[id], info.stride, info.many);
-  }
-
-  working_->refs.resize(tables_.ref_columns().size());
-  for (RefIndexState& r : working_->refs) storage::init_ref_index(r);
-
+    : schema_(std::move(schema)),
+      options_(options),
+      tables_(*schema_),
+      versions_(pool_, options.reader_slots),
+      working_(tables_, pool_) {
   // Version 1, empty, so that readers always have something to pin.
-  ctx_.pool = &pool_;
-  ctx_.birth = 1;
-  working_->number = 1;
-  dirty_ = true;
   publish();
 }
 
@@ -47,12 +32,6 @@ WriterCore::~WriterCore() {
     std::shared_ptr<QueuedTransaction> node = std::move(q->self);
     resolve_ticket(*node, Status(StatusCode::kAborted, "database closed before the transaction ran"), 0);
   }
-  // Every page is reachable from the working version or sits in a retire list, exactly once.
-  entity::destroy_registry(working_->registry, pool_);
-  for (TableState& t : working_->tables) storage::destroy_table(t, pool_);
-  for (RefIndexState& r : working_->refs) storage::destroy_ref_index(r, pool_);
-  for (std::byte* p : ctx_.retired.pages) pool_.free_page(p);
-  for (Directory* d : ctx_.retired.directories) pool_.free_directory(d);
 }
 
 // ---- lifecycle ----
@@ -71,7 +50,7 @@ Status WriterCore::begin() {
   ECSDB_RETURN_IF_ERROR(check_owner());
   if (in_txn_) return invalid_argument("a transaction is already open on this writer; commit or roll it back first");
   in_txn_ = true;
-  dirty_at_begin_ = dirty_;
+  dirty_at_begin_ = working_.dirty();
   return Status::ok();
 }
 
@@ -95,13 +74,13 @@ Status WriterCore::commit() {
     auto d = std::make_shared<Delta>();
     build_delta(*d);
     d->first_commit = d->last_commit = commits_ + 1;
-    d->version = ctx_.birth;
+    d->version = working_.context().birth;
     const bool deliver = hub_.active() && !d->empty();
     if (deliver) base::reserve_more(pending_deltas_, 1);
     if (sink_ != nullptr && !d->empty()) {
       // The record is appended before the version is published; a log that cannot take it (poisoned by
       // a failed fsync) fails the transaction, which then changes nothing.
-      if (Status logged = sink_->append(*d, logged_lsn_.load() + 1, ctx_.birth); !logged.is_ok()) {
+      if (Status logged = sink_->append(*d, logged_lsn_.load() + 1, working_.context().birth); !logged.is_ok()) {
         rollback();
         return logged;
       }
@@ -112,7 +91,7 @@ Status WriterCore::commit() {
   // Point of no return: the commit is logged (or needs no log). Nothing below may fail it.
   commits_.fetch_add(1, std::memory_order_relaxed);
   end_txn();
-  unique_.sweep();
+  working_.unique_index().sweep();
   ++commits_since_publish_;
   if (!suppress_publish_ && options_.publish_every_commits != 0 &&
       commits_since_publish_ >= options_.publish_every_commits) {
@@ -140,36 +119,27 @@ void WriterCore::drain_if_queued() {
 
 void WriterCore::rollback() noexcept {
   if (!in_txn_) return;
-  for (auto it = undo_.entries().rbegin(); it != undo_.entries().rend(); ++it) undo(*it);
+  for (auto it = working_.undo_log().entries().rbegin(); it != working_.undo_log().entries().rend(); ++it) undo(*it);
   end_txn();
-  dirty_ = dirty_at_begin_;  // content equals what it was; copied pages are harmless
+  working_.set_dirty(dirty_at_begin_);  // content equals what it was; copied pages are harmless
   rollbacks_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void WriterCore::end_txn() {
-  undo_.clear();
+  working_.undo_log().clear();
   touched_refs_.clear();
   destroyed_.clear();
-  unique_.clear_suspects();
+  working_.unique_index().clear_suspects();
   in_txn_ = false;
 }
 
 void WriterCore::publish() {
-  if (in_txn_ || !dirty_) return;
-  working_->commit_count = commits_;
-  working_->lsn = logged_lsn_.load();
-  auto next = std::make_unique<VersionState>(*working_);  // may throw: nothing has changed yet
-  versions_.publish(std::move(working_), std::move(ctx_.retired));  // strong: changes all or nothing
-  pages_per_publish_.record(ctx_.pages_copied);
-  pages_copied_total_.fetch_add(ctx_.pages_copied, std::memory_order_relaxed);
-  ctx_.pages_copied = 0;
-  ctx_.retired = {};
-  working_ = std::move(next);
-  ctx_.birth += 1;
-  working_->number = ctx_.birth;
-  dirty_ = false;
+  if (in_txn_ || !working_.dirty()) return;
+  const std::uint64_t copied = working_.publish_to(versions_, commits_, logged_lsn_.load());  // strong
+  pages_per_publish_.record(copied);
+  pages_copied_total_.fetch_add(copied, std::memory_order_relaxed);
   commits_since_publish_ = 0;
-  const std::uint64_t published = ctx_.birth - 1;
+  const std::uint64_t published = working_.context().birth - 1;
   // A subscriber that joined after some commits of this version (made with no delta) cannot be given
   // them: it is told it lost events, so it resynchronises from a view of this version or later.
   try {
@@ -188,7 +158,7 @@ void WriterCore::publish() {
 // ---- helpers ----
 
 Status WriterCore::check_alive(Entity e, std::string_view op, const Table* table) const {
-  if (working_->registry.is_alive(e)) [[likely]] return Status::ok();
+  if (working_.state().registry.is_alive(e)) [[likely]] return Status::ok();
   // The message is built only on failure: this check runs on every write.
   std::string what(op);
   if (table != nullptr) what += " table '" + table->name + "'";
@@ -196,250 +166,55 @@ Status WriterCore::check_alive(Entity e, std::string_view op, const Table* table
                                               " is not alive (destroyed, or a stale id from before its index was reused)");
 }
 
-std::byte* WriterCore::write_row(std::uint16_t table, std::uint32_t row) {
-  dirty_ = true;
-  return storage::mutable_row(working_->tables[table], row, ctx_);
-}
-
-void WriterCore::assign_auto_increments(std::uint16_t table, std::byte* row) {
-  const TableInfo& info = tables_.info(table);
-  for (std::size_t i = 0; i < info.auto_increments.size(); ++i) {
-    const Field& f = *info.auto_increments[i];
-    std::uint64_t current = 0;
-    std::memcpy(&current, row + f.offset, f.type.size);  // little-endian: low bytes of a u64
-    std::uint64_t& next = aux_[table].auto_increment_next[i];
-    if (current == 0) {
-      current = next++;
-      std::memcpy(row + f.offset, &current, f.type.size);
-    } else if (current >= next) {
-      next = current + 1;
-    }
-  }
-}
-
-// ---- reverse-reference index upkeep (storage/ref_index.hpp) ----
-
-std::uint64_t WriterCore::ref_target(const RefColumn& c, const std::byte* row, std::uint64_t owner) const noexcept {
-  return c.owner ? owner : load_ref(row, c.offset);
-}
-
-void WriterCore::prepare_link_row(std::uint16_t table, std::uint64_t key, const std::byte* row, std::uint64_t owner) {
-  for (std::uint16_t c : tables_.info(table).ref_columns) {
-    const std::uint64_t target = ref_target(tables_.ref_columns()[c], row, owner);
-    if (target != 0) storage::prepare_link(working_->refs[c], target, key, ctx_);
-  }
-}
-
-void WriterCore::link_row(std::uint16_t table, std::uint64_t key, const std::byte* row, std::uint64_t owner) noexcept {
-  for (std::uint16_t c : tables_.info(table).ref_columns) {
-    const std::uint64_t target = ref_target(tables_.ref_columns()[c], row, owner);
-    if (target != 0) storage::link(working_->refs[c], target, key, ctx_);
-  }
-}
-
-void WriterCore::prepare_unlink_row(std::uint16_t table, std::uint64_t key, const std::byte* row, std::uint64_t owner) {
-  for (std::uint16_t c : tables_.info(table).ref_columns) {
-    const std::uint64_t target = ref_target(tables_.ref_columns()[c], row, owner);
-    if (target != 0) storage::prepare_unlink(working_->refs[c], target, key, ctx_);
-  }
-}
-
-void WriterCore::unlink_row(std::uint16_t table, std::uint64_t key, const std::byte* row, std::uint64_t owner,
-                            RefLink* saved) noexcept {
-  const auto& columns = tables_.info(table).ref_columns;
-  for (std::size_t i = 0; i < columns.size(); ++i) {
-    const std::uint64_t target = ref_target(tables_.ref_columns()[columns[i]], row, owner);
-    const RefLink at = target != 0 ? storage::unlink(working_->refs[columns[i]], target, key, ctx_) : RefLink{0, 0};
-    if (saved != nullptr) std::memcpy(saved + i, &at, sizeof at);
-  }
-}
-
-void WriterCore::relink_row(std::uint16_t table, std::uint64_t key, const std::byte* row, std::uint64_t owner,
-                            const RefLink* saved) noexcept {
-  const auto& columns = tables_.info(table).ref_columns;
-  for (std::size_t i = columns.size(); i-- > 0;) {  // the reverse of unlink_row's order
-    const std::uint64_t target = ref_target(tables_.ref_columns()[columns[i]], row, owner);
-    if (target == 0) continue;
-    RefLink at;
-    std::memcpy(&at, saved + i, sizeof at);
-    storage::relink(working_->refs[columns[i]], target, key, at, ctx_);
-  }
-}
-
-void WriterCore::referrers(std::uint16_t column, Entity target, std::vector<std::uint64_t>& out) const {
-  const RefColumn& c = tables_.ref_columns()[column];
-  const RefIndexState& r = working_->refs[column];
-  const TableState& t = working_->tables[c.table];
-  for (std::uint64_t key = r.head(target.index()); key != 0; key = r.next(key)) {
-    const std::uint32_t row = working_->find_row_index(c.table, key);
-    const std::uint64_t value = c.owner ? storage::row_owner(t, row) : load_ref(t.rows.at(row), c.offset);
-    if (value == target.bits()) out.push_back(key);  // the list holds every generation of the index
-  }
-}
-
-Status WriterCore::check_ref_targets(std::uint16_t table, const std::byte* row, std::uint64_t owner) const {
-  for (std::uint16_t c : tables_.info(table).ref_columns) {
-    const RefColumn& col = tables_.ref_columns()[c];
-    const std::uint64_t target = ref_target(col, row, owner);
-    if (target == 0 || static_cast<std::uint32_t>(target) < working_->registry.used) continue;
-    return Status(StatusCode::kStaleEntity, "table '" + tables_.info(table).table->name + "', field '" +
-                                                (col.field != nullptr ? col.field->name : std::string("owner")) +
-                                                "': references " + entity_name(Entity::from_bits(target)) +
-                                                ", which was never created");
-  }
-  return Status::ok();
-}
-
-std::byte* WriterCore::do_insert(std::uint16_t table, std::uint64_t key, std::uint64_t owner) {
-  undo_.reserve();
-  storage::prepare_insert(working_->tables[table], key, ctx_);
-  if (!tables_.info(table).many) entity::prepare_slot(working_->registry, static_cast<std::uint32_t>(key), ctx_);
-  // Nothing below allocates.
-  dirty_ = true;
-  std::byte* row = storage::insert_row(working_->tables[table], key, owner, ctx_);
-  undo_.push({UndoKind::kInsertRow, false, table, 0, 0, key, owner, 0});
-  if (!tables_.info(table).many) {
-    entity::set_component_bit(working_->registry, static_cast<std::uint32_t>(key), table, true, ctx_);
-  }
-  return row;
-}
-
-void WriterCore::fill_inserted_row(std::uint16_t table, std::byte* row, const void* bytes) {
-  // The row is in the undo log already (kInsertRow, not yet `indexed`): if indexing or linking fails to
-  // allocate, rollback removes the bare row.
-  UndoEntry& u = undo_.back();
-  if (row != nullptr) {
-    std::memcpy(row, bytes, tables_.info(table).stride);
-    assign_auto_increments(table, row);
-  }
-  prepare_link_row(table, u.key, row, u.owner);
-  if (row != nullptr) unique_.index_row(table, row, +1);  // all or nothing
-  link_row(table, u.key, row, u.owner);
-  u.indexed = true;
-}
-
-void WriterCore::do_remove(std::uint16_t table, std::uint64_t key) {
-  dirty_ = true;
-  TableState& t = working_->tables[table];
-  const std::uint32_t row = working_->find_row_index(table, key);
-  assert(row != kNoRow);
-  const TableInfo& info = tables_.info(table);
-  undo_.reserve();
-  // Undo data: the row's bytes, then where it sat in each reverse-reference list.
-  const std::size_t saved = undo_.save_bytes(info.stride != 0 ? t.rows.at(row) : nullptr, info.stride);
-  const std::size_t links_at = undo_.append_space(info.ref_columns.size() * sizeof(RefLink));
-  const std::uint64_t owner = storage::row_owner(t, row);
-  const std::byte* bytes = info.stride != 0 ? t.rows.at(row) : nullptr;
-  prepare_unlink_row(table, key, bytes, owner);
-  storage::prepare_remove(t, key, ctx_);
-  if (!info.many) entity::prepare_slot(working_->registry, static_cast<std::uint32_t>(key), ctx_);
-  else base::reserve_more(aux_[table].free_row_ids, 1);
-  // Nothing below allocates.
-  if (info.stride != 0) unique_.index_row(table, t.rows.at(row), -1);
-  unlink_row(table, key, bytes, owner, reinterpret_cast<RefLink*>(undo_.bytes(links_at)));
-  storage::remove_row(t, key, ctx_);
-  undo_.push({UndoKind::kRemoveRow, false, table, row, info.stride, key, owner, saved});
-  const auto index = static_cast<std::uint32_t>(key);
-  if (!info.many) {
-    entity::set_component_bit(working_->registry, index, table, false, ctx_);
-  } else {
-    std::uint32_t gen = static_cast<std::uint32_t>(key >> 32) + 1;
-    if (gen == 0) gen = 1;
-    storage::set_key_generation(t, index, gen, ctx_);
-    aux_[table].free_row_ids.push_back(index);
-  }
-}
-
-void WriterCore::do_write(std::uint16_t table, std::uint64_t key, std::uint32_t offset, std::uint32_t size,
-                          const void* bytes) {
-  const std::uint32_t row_index = working_->find_row_index(table, key);
-  const TableInfo& info = tables_.info(table);
-  undo_.reserve();
-  std::byte* row = write_row(table, row_index);
-  const std::size_t saved = undo_.save_bytes(row + offset, size);
-  // A write to a reference field moves the row between reverse-reference lists: prepare both ends, and
-  // keep the old positions (after the old bytes) for rollback.
-  const bool moves_refs = tables_.write_touches_refs(table, offset, size);
-  std::uint64_t owner = 0;
-  std::size_t links_at = 0;
-  std::vector<std::byte> after;
-  if (moves_refs) {
-    owner = storage::row_owner(working_->tables[table], row_index);
-    links_at = undo_.append_space(info.ref_columns.size() * sizeof(RefLink));
-    after.assign(row, row + info.stride);
-    std::memmove(after.data() + offset, bytes, size);
-    prepare_unlink_row(table, key, row, owner);
-    prepare_link_row(table, key, after.data(), owner);
-  }
-  // Nothing below allocates, except index_row(+1), which is all or nothing.
-  const bool indexed = !info.uniques.empty();
-  if (moves_refs) unlink_row(table, key, row, owner, reinterpret_cast<RefLink*>(undo_.bytes(links_at)));
-  if (indexed) unique_.index_row(table, row, -1);
-  std::memmove(row + offset, bytes, size);
-  if (indexed) {
-    try {
-      unique_.index_row(table, row, +1);
-    } catch (...) {  // the new values could not be indexed: put the old bytes (and their entries) back
-      std::memcpy(row + offset, undo_.bytes(saved), size);
-      unique_.index_row(table, row, +1, /*suspects=*/false);
-      if (moves_refs) relink_row(table, key, row, owner, reinterpret_cast<const RefLink*>(undo_.bytes(links_at)));
-      throw;
-    }
-  }
-  if (moves_refs) link_row(table, key, row, owner);
-  undo_.push({UndoKind::kWriteBytes, false, table, offset, size, key, 0, saved});
-  if (!tables_.info(table).refs.empty()) touched_refs_.emplace_back(table, key);
-}
-
 void WriterCore::undo(const UndoEntry& u) {
   TableState* t = u.kind == UndoKind::kCreateEntity || u.kind == UndoKind::kDestroyEntity ||
                           u.kind == UndoKind::kBulkCreate
-                      ? nullptr : &working_->tables[u.table];
+                      ? nullptr : &working_.state().tables[u.table];
   switch (u.kind) {
     case UndoKind::kCreateEntity:
-      entity::uncreate_entity(working_->registry, Entity::from_bits(u.key), u.size == 1, entity_free_, ctx_);
+      entity::uncreate_entity(working_.state().registry, Entity::from_bits(u.key), u.size == 1, working_.free_entities(), working_.context());
       break;
     case UndoKind::kDestroyEntity:
-      entity::undestroy_entity(working_->registry, Entity::from_bits(u.key), entity_free_, ctx_);
+      entity::undestroy_entity(working_.state().registry, Entity::from_bits(u.key), working_.free_entities(), working_.context());
       break;
     case UndoKind::kInsertRow: {
-      const std::uint32_t row = working_->find_row_index(u.table, u.key);
+      const std::uint32_t row = working_.state().find_row_index(u.table, u.key);
       if (u.indexed) {
         const std::byte* bytes = t->stride != 0 ? t->rows.at(row) : nullptr;
-        if (bytes != nullptr) unique_.index_row(u.table, bytes, -1);
-        unlink_row(u.table, u.key, bytes, u.owner, nullptr);
+        if (bytes != nullptr) working_.unique_index().index_row(u.table, bytes, -1);
+        working_.refs().unlink_row(u.table, u.key, bytes, u.owner, nullptr);
       }
-      storage::remove_row(*t, u.key, ctx_);
+      storage::remove_row(*t, u.key, working_.context());
       const auto index = static_cast<std::uint32_t>(u.key);
       if (!tables_.info(u.table).many) {
-        entity::set_component_bit(working_->registry, index, u.table, false, ctx_);
+        entity::set_component_bit(working_.state().registry, index, u.table, false, working_.context());
       } else if (u.size == 1) {
-        aux_[u.table].free_row_ids.push_back(index);   // the id came from the free list
+        working_.aux(u.table).free_row_ids.push_back(index);   // the id came from the free list
       } else {
-        --aux_[u.table].next_row_index;                // the id was fresh
+        --working_.aux(u.table).next_row_index;                // the id was fresh
       }
       break;
     }
     case UndoKind::kRemoveRow: {
-      std::byte* row = storage::insert_row_at(*t, u.row_or_offset, u.key, u.owner, ctx_);
+      std::byte* row = storage::insert_row_at(*t, u.row_or_offset, u.key, u.owner, working_.context());
       if (row != nullptr) {
-        std::memcpy(row, undo_.bytes(u.arena_offset), u.size);
-        unique_.index_row(u.table, row, +1, /*suspects=*/false);
+        std::memcpy(row, working_.undo_log().bytes(u.arena_offset), u.size);
+        working_.unique_index().index_row(u.table, row, +1, /*suspects=*/false);
       }
-      relink_row(u.table, u.key, row, u.owner,
-                 reinterpret_cast<const RefLink*>(undo_.bytes(u.arena_offset + u.size)));
+      working_.refs().relink_row(u.table, u.key, row, u.owner,
+                 reinterpret_cast<const RefLink*>(working_.undo_log().bytes(u.arena_offset + u.size)));
       if (!tables_.info(u.table).many) {
-        entity::set_component_bit(working_->registry, static_cast<std::uint32_t>(u.key), u.table, true, ctx_);
+        entity::set_component_bit(working_.state().registry, static_cast<std::uint32_t>(u.key), u.table, true, working_.context());
       } else {
-        aux_[u.table].free_row_ids.pop_back();
+        working_.aux(u.table).free_row_ids.pop_back();
       }
       break;
     }
     case UndoKind::kBulkCreate: {
       // Fresh indices [first, first + count) at the end of the registry: give them back.
-      RegistryState& r = working_->registry;
+      RegistryState& r = working_.state().registry;
       for (std::uint32_t i = 0; i < u.size; ++i) {
-        reinterpret_cast<EntitySlot*>(storage::mutable_at(r.slots, u.row_or_offset + i, ctx_))->alive = 0;
+        reinterpret_cast<EntitySlot*>(storage::mutable_at(r.slots, u.row_or_offset + i, working_.context()))->alive = 0;
       }
       r.used = u.row_or_offset;
       r.alive -= u.size;
@@ -447,28 +222,28 @@ void WriterCore::undo(const UndoEntry& u) {
     }
     case UndoKind::kBulkInsert: {
       // The bulk rows are the last u.size rows again (everything after them has been undone).
-      const auto* keys = reinterpret_cast<const std::uint64_t*>(undo_.bytes(u.arena_offset));
+      const auto* keys = reinterpret_cast<const std::uint64_t*>(working_.undo_log().bytes(u.arena_offset));
       for (std::uint32_t i = u.size; i-- > 0;) {
         std::uint64_t key;
         std::memcpy(&key, keys + i, sizeof key);
-        storage::remove_row(*t, key, ctx_);
-        entity::set_component_bit(working_->registry, static_cast<std::uint32_t>(key), u.table, false, ctx_);
+        storage::remove_row(*t, key, working_.context());
+        entity::set_component_bit(working_.state().registry, static_cast<std::uint32_t>(key), u.table, false, working_.context());
       }
       break;
     }
     case UndoKind::kWriteBytes: {
-      const std::uint32_t row_index = working_->find_row_index(u.table, u.key);
-      std::byte* row = write_row(u.table, row_index);
+      const std::uint32_t row_index = working_.state().find_row_index(u.table, u.key);
+      std::byte* row = working_.write_row(u.table, row_index);
       const bool indexed = !tables_.info(u.table).uniques.empty();
       const bool moved_refs = tables_.write_touches_refs(u.table, u.row_or_offset, u.size);
       const std::uint64_t owner = moved_refs ? storage::row_owner(*t, row_index) : 0;
-      if (moved_refs) unlink_row(u.table, u.key, row, owner, nullptr);
-      if (indexed) unique_.index_row(u.table, row, -1);
-      std::memcpy(row + u.row_or_offset, undo_.bytes(u.arena_offset), u.size);
-      if (indexed) unique_.index_row(u.table, row, +1, /*suspects=*/false);
+      if (moved_refs) working_.refs().unlink_row(u.table, u.key, row, owner, nullptr);
+      if (indexed) working_.unique_index().index_row(u.table, row, -1);
+      std::memcpy(row + u.row_or_offset, working_.undo_log().bytes(u.arena_offset), u.size);
+      if (indexed) working_.unique_index().index_row(u.table, row, +1, /*suspects=*/false);
       if (moved_refs) {
-        relink_row(u.table, u.key, row, owner,
-                   reinterpret_cast<const RefLink*>(undo_.bytes(u.arena_offset + u.size)));
+        working_.refs().relink_row(u.table, u.key, row, owner,
+                   reinterpret_cast<const RefLink*>(working_.undo_log().bytes(u.arena_offset + u.size)));
       }
       break;
     }
@@ -479,41 +254,41 @@ void WriterCore::undo(const UndoEntry& u) {
 
 Result<Entity> WriterCore::create() {
   ECSDB_RETURN_IF_ERROR(require_txn());
-  if (entity_free_.empty() && working_->registry.used == 0xFFFFFFFFu) {
+  if (working_.free_entities().empty() && working_.state().registry.used == 0xFFFFFFFFu) {
     return Status(StatusCode::kInternal, "entity registry is full (2^32 - 1 indices)");
   }
-  undo_.reserve();
-  entity::prepare_create(working_->registry, entity_free_, ctx_);
-  dirty_ = true;
-  const bool fresh = entity_free_.empty();
-  const Entity e = entity::create_entity(working_->registry, entity_free_, ctx_);
-  undo_.push({UndoKind::kCreateEntity, false, 0, 0, fresh ? 1u : 0u, e.bits(), 0, 0});
+  working_.undo_log().reserve();
+  entity::prepare_create(working_.state().registry, working_.free_entities(), working_.context());
+  working_.set_dirty(true);
+  const bool fresh = working_.free_entities().empty();
+  const Entity e = entity::create_entity(working_.state().registry, working_.free_entities(), working_.context());
+  working_.undo_log().push({UndoKind::kCreateEntity, false, 0, 0, fresh ? 1u : 0u, e.bits(), 0, 0});
   return e;
 }
 
 Status WriterCore::create_many(std::size_t n, std::vector<Entity>& out) {
   ECSDB_RETURN_IF_ERROR(require_txn());
   base::reserve_more(out, n);
-  undo_.reserve(n);
+  working_.undo_log().reserve(n);
   // Recycled indices first (one at a time: each has its own generation)...
-  while (n > 0 && !entity_free_.empty()) {
+  while (n > 0 && !working_.free_entities().empty()) {
     ECSDB_ASSIGN_OR_RETURN(const Entity e, create());
     out.push_back(e);
     --n;
   }
   if (n == 0) return Status::ok();
   // ...then fresh ones, initialised a registry page at a time.
-  RegistryState& r = working_->registry;
+  RegistryState& r = working_.state().registry;
   if (n > 0xFFFFFFFEull - r.used) return Status(StatusCode::kInternal, "entity registry is full (2^32 - 1 indices)");
-  dirty_ = true;
+  working_.set_dirty(true);
   const std::uint32_t first = r.used;
   const auto count = static_cast<std::uint32_t>(n);
-  storage::grow_to(r.slots, std::uint64_t{first} + count, ctx_);
+  storage::grow_to(r.slots, std::uint64_t{first} + count, working_.context());
   const std::uint32_t per_page = 1u << r.slots.shift;
   for (std::uint32_t done = 0; done < count;) {
     const std::uint32_t index = first + done;
     const std::uint32_t take = std::min(per_page - (index & r.slots.mask), count - done);
-    std::byte* slot = storage::mutable_at(r.slots, index, ctx_);
+    std::byte* slot = storage::mutable_at(r.slots, index, working_.context());
     for (std::uint32_t i = 0; i < take; ++i, slot += r.slots.elem_size) {
       auto* s = reinterpret_cast<EntitySlot*>(slot);
       s->generation = 1;
@@ -525,7 +300,7 @@ Status WriterCore::create_many(std::size_t n, std::vector<Entity>& out) {
   }
   r.used = first + count;
   r.alive += count;
-  undo_.push({UndoKind::kBulkCreate, false, 0, first, count, 0, 0, 0});
+  working_.undo_log().push({UndoKind::kBulkCreate, false, 0, first, count, 0, 0, 0});
   return Status::ok();
 }
 
@@ -533,22 +308,22 @@ Status WriterCore::destroy(Entity e) {
   ECSDB_RETURN_IF_ERROR(require_txn());
   ECSDB_RETURN_IF_ERROR(check_alive(e, "destroy", nullptr));
   for (std::uint16_t t : tables_.one_tables()) {
-    if (entity::has_component_bit(working_->registry, e.index(), t)) do_remove(t, e.bits());
+    if (entity::has_component_bit(working_.state().registry, e.index(), t)) working_.remove_row(t, e.bits());
   }
   // Its rows in `many` tables, from the owner columns' reverse index (no table scan).
   std::vector<std::uint64_t> children;
   for (std::uint16_t t : tables_.owned_many_tables()) {
     children.clear();
-    referrers(tables_.info(t).ref_columns.back(), e, children);  // the owner column is the table's last
-    for (std::uint64_t key : children) do_remove(t, key);
+    working_.refs().referrers(tables_.info(t).ref_columns.back(), e, children);  // the owner column is the table's last
+    for (std::uint64_t key : children) working_.remove_row(t, key);
   }
-  undo_.reserve();
-  base::reserve_more(entity_free_, 1);
+  working_.undo_log().reserve();
+  base::reserve_more(working_.free_entities(), 1);
   if (tables_.has_refs()) base::reserve_more(destroyed_, 1);
-  entity::prepare_slot(working_->registry, e.index(), ctx_);
-  dirty_ = true;
-  entity::destroy_entity(working_->registry, e, entity_free_, ctx_);
-  undo_.push({UndoKind::kDestroyEntity, false, 0, 0, 0, e.bits(), 0, 0});
+  entity::prepare_slot(working_.state().registry, e.index(), working_.context());
+  working_.set_dirty(true);
+  entity::destroy_entity(working_.state().registry, e, working_.free_entities(), working_.context());
+  working_.undo_log().push({UndoKind::kDestroyEntity, false, 0, 0, 0, e.bits(), 0, 0});
   if (tables_.has_refs()) destroyed_.push_back(e);
   return Status::ok();
 }
@@ -561,7 +336,7 @@ Status WriterCore::check_add(std::uint16_t table, Entity e) const {
                             (info.many ? "use insert_child" : "entities are created with create()"));
   }
   ECSDB_RETURN_IF_ERROR(check_alive(e, "add to", info.table));
-  if (working_->find_row_index(table, e.bits()) != kNoRow) {
+  if (working_.state().find_row_index(table, e.bits()) != kNoRow) {
     return Status(StatusCode::kAlreadyExists, entity_name(e) + " already has a '" + info.table->name +
                                                   "' component; use update() or put()");
   }
@@ -576,7 +351,7 @@ Status WriterCore::check_write(std::uint16_t table, std::uint64_t key, std::uint
                             info.table->name + "'");
   }
   if (!info.many) ECSDB_RETURN_IF_ERROR(check_alive(Entity::from_bits(key), "update", info.table));
-  if (working_->find_row_index(table, key) == kNoRow) {
+  if (working_.state().find_row_index(table, key) == kNoRow) {
     return not_found(tables_.describe_key(table, key) + " has no row in table '" + info.table->name + "'");
   }
   return Status::ok();
@@ -585,7 +360,7 @@ Status WriterCore::check_write(std::uint16_t table, std::uint64_t key, std::uint
 Status WriterCore::check_remove(std::uint16_t table, std::uint64_t key) const {
   const TableInfo& info = tables_.info(table);
   if (!info.many) ECSDB_RETURN_IF_ERROR(check_alive(Entity::from_bits(key), "remove from", info.table));
-  if (working_->find_row_index(table, key) == kNoRow) {
+  if (working_.state().find_row_index(table, key) == kNoRow) {
     return not_found(tables_.describe_key(table, key) + " has no row in table '" + info.table->name + "'");
   }
   return Status::ok();
@@ -594,17 +369,17 @@ Status WriterCore::check_remove(std::uint16_t table, std::uint64_t key) const {
 Status WriterCore::add(std::uint16_t table, Entity e, const void* bytes) {
   ECSDB_RETURN_IF_ERROR(require_txn());
   ECSDB_RETURN_IF_ERROR(check_add(table, e));
-  ECSDB_RETURN_IF_ERROR(check_ref_targets(table, static_cast<const std::byte*>(bytes), e.bits()));
+  ECSDB_RETURN_IF_ERROR(working_.refs().check_ref_targets(table, static_cast<const std::byte*>(bytes), e.bits()));
   const TableInfo& info = tables_.info(table);
-  std::byte* row = do_insert(table, e.bits(), e.bits());
-  fill_inserted_row(table, row, bytes);
+  std::byte* row = working_.insert_row(table, e.bits(), e.bits());
+  working_.fill_inserted_row(table, row, bytes);
   if (!info.refs.empty()) touched_refs_.emplace_back(table, e.bits());
   return Status::ok();
 }
 
 Status WriterCore::put(std::uint16_t table, Entity e, const void* bytes) {
   ECSDB_RETURN_IF_ERROR(require_txn());
-  if (!tables_.info(table).many && working_->find_row_index(table, e.bits()) != kNoRow) {
+  if (!tables_.info(table).many && working_.state().find_row_index(table, e.bits()) != kNoRow) {
     return update(table, e.bits(), bytes);
   }
   return add(table, e, bytes);
@@ -619,19 +394,21 @@ Status WriterCore::set_bytes(std::uint16_t table, std::uint64_t key, std::uint32
   ECSDB_RETURN_IF_ERROR(require_txn());
   ECSDB_RETURN_IF_ERROR(check_write(table, key, offset, size));
   if (size != 0 && tables_.write_touches_refs(table, offset, size)) {
-    const std::byte* current = working_->find_row(table, key);
+    const std::byte* current = working_.state().find_row(table, key);
     std::vector<std::byte> after(current, current + tables_.info(table).stride);
     std::memcpy(after.data() + offset, bytes, size);
-    ECSDB_RETURN_IF_ERROR(check_ref_targets(table, after.data(), 0));
+    ECSDB_RETURN_IF_ERROR(working_.refs().check_ref_targets(table, after.data(), 0));
   }
-  if (size != 0) do_write(table, key, offset, size, bytes);
+  if (size == 0) return Status::ok();
+  working_.write_bytes(table, key, offset, size, bytes);
+  if (!tables_.info(table).refs.empty()) touched_refs_.emplace_back(table, key);
   return Status::ok();
 }
 
 Status WriterCore::remove(std::uint16_t table, std::uint64_t key) {
   ECSDB_RETURN_IF_ERROR(require_txn());
   ECSDB_RETURN_IF_ERROR(check_remove(table, key));
-  do_remove(table, key);
+  working_.remove_row(table, key);
   return Status::ok();
 }
 
@@ -643,14 +420,14 @@ Result<RowId> WriterCore::insert_child(std::uint16_t table, Entity owner, const 
     return invalid_argument("table '" + info.table->name + "' has cardinality one; use add()");
   }
   if (info.owned) ECSDB_RETURN_IF_ERROR(check_alive(owner, "insert into", info.table));
-  ECSDB_RETURN_IF_ERROR(check_ref_targets(table, static_cast<const std::byte*>(bytes), info.owned ? owner.bits() : 0));
-  TableAux& aux = aux_[table];
+  ECSDB_RETURN_IF_ERROR(working_.refs().check_ref_targets(table, static_cast<const std::byte*>(bytes), info.owned ? owner.bits() : 0));
+  TableAux& aux = working_.aux(table);
   std::uint32_t index;
   std::uint32_t generation = 1;
   const bool from_free = !aux.free_row_ids.empty();
   if (from_free) {
     index = aux.free_row_ids.back();
-    generation = storage::key_generation(working_->tables[table], index);
+    generation = storage::key_generation(working_.state().tables[table], index);
   } else {
     if (aux.next_row_index >= kMaxRowIndex) {
       return Status(StatusCode::kInternal, "table '" + info.table->name + "' is full (" + std::to_string(kMaxRowIndex) + " row ids)");
@@ -658,12 +435,12 @@ Result<RowId> WriterCore::insert_child(std::uint16_t table, Entity owner, const 
     index = aux.next_row_index;
   }
   const RowId id(index, generation);
-  std::byte* row = do_insert(table, id.bits(), info.owned ? owner.bits() : 0);
+  std::byte* row = working_.insert_row(table, id.bits(), info.owned ? owner.bits() : 0);
   // The id is taken only once the row exists (do_insert may fail with nothing changed).
   if (from_free) aux.free_row_ids.pop_back();
   else ++aux.next_row_index;
-  undo_.back().size = from_free ? 1 : 0;
-  fill_inserted_row(table, row, bytes);
+  working_.undo_log().back().size = from_free ? 1 : 0;
+  working_.fill_inserted_row(table, row, bytes);
   if (!info.refs.empty()) touched_refs_.emplace_back(table, id.bits());
   return id;
 }
@@ -692,30 +469,30 @@ Status WriterCore::implicit_write(ImplicitOp op, std::uint16_t table, std::uint6
     return commit();
   }
   const Entity e = Entity::from_bits(key);
-  TableState& t = working_->tables[table];
+  TableState& t = working_.state().tables[table];
   switch (op) {
     case ImplicitOp::kAdd: {
       ECSDB_RETURN_IF_ERROR(check_add(table, e));
-      storage::prepare_insert(t, key, ctx_);  // allocate first: this path has no undo log
-      entity::prepare_slot(working_->registry, e.index(), ctx_);
-      dirty_ = true;
-      std::byte* row = storage::insert_row(t, key, key, ctx_);
-      entity::set_component_bit(working_->registry, e.index(), table, true, ctx_);
+      storage::prepare_insert(t, key, working_.context());  // allocate first: this path has no undo log
+      entity::prepare_slot(working_.state().registry, e.index(), working_.context());
+      working_.set_dirty(true);
+      std::byte* row = storage::insert_row(t, key, key, working_.context());
+      entity::set_component_bit(working_.state().registry, e.index(), table, true, working_.context());
       if (row != nullptr) std::memcpy(row, bytes, info.stride);
       break;
     }
     case ImplicitOp::kSet: {
       ECSDB_RETURN_IF_ERROR(check_write(table, key, offset, size));
-      if (size != 0) std::memcpy(write_row(table, working_->find_row_index(table, key)) + offset, bytes, size);
+      if (size != 0) std::memcpy(working_.write_row(table, working_.state().find_row_index(table, key)) + offset, bytes, size);
       break;
     }
     case ImplicitOp::kRemove: {
       ECSDB_RETURN_IF_ERROR(check_remove(table, key));
-      storage::prepare_remove(t, key, ctx_);
-      entity::prepare_slot(working_->registry, e.index(), ctx_);
-      dirty_ = true;
-      storage::remove_row(t, key, ctx_);
-      entity::set_component_bit(working_->registry, e.index(), table, false, ctx_);
+      storage::prepare_remove(t, key, working_.context());
+      entity::prepare_slot(working_.state().registry, e.index(), working_.context());
+      working_.set_dirty(true);
+      storage::remove_row(t, key, working_.context());
+      entity::set_component_bit(working_.state().registry, e.index(), table, false, working_.context());
       break;
     }
   }
@@ -738,40 +515,40 @@ Status WriterCore::add_many(std::uint16_t table, const Entity* entities, std::si
     return Status::ok();
   }
   if (n == 0) return Status::ok();
-  if (n > 0xFFFFFFFFu - working_->tables[table].row_count) return invalid_argument("add_many: too many rows");
+  if (n > 0xFFFFFFFFu - working_.state().tables[table].row_count) return invalid_argument("add_many: too many rows");
   std::uint32_t max_index = 0;
   for (std::size_t i = 0; i < n; ++i) {
     ECSDB_RETURN_IF_ERROR(check_alive(entities[i], "add_many to", info.table));
-    if (working_->find_row_index(table, entities[i].bits()) != kNoRow) {
+    if (working_.state().find_row_index(table, entities[i].bits()) != kNoRow) {
       return Status(StatusCode::kAlreadyExists, entity_name(entities[i]) + " already has a '" + info.table->name + "' component");
     }
     max_index = std::max(max_index, entities[i].index());
   }
-  TableState& t = working_->tables[table];
+  TableState& t = working_.state().tables[table];
   const std::uint32_t first = t.row_count;
   const auto count = static_cast<std::uint32_t>(n);
   // Allocate first (undo record and its key copy, sparse and registry pages); then change nothing that
   // can fail. Rows copied past row_count before a failure are invisible and harmless.
   std::vector<std::uint64_t> keys(n);
   for (std::size_t i = 0; i < n; ++i) keys[i] = entities[i].bits();
-  undo_.reserve();
-  const std::size_t saved_keys = undo_.save_bytes(keys.data(), n * sizeof(std::uint64_t));
+  working_.undo_log().reserve();
+  const std::size_t saved_keys = working_.undo_log().save_bytes(keys.data(), n * sizeof(std::uint64_t));
   const SparseSlot empty{0, kNoRow};
-  if (max_index >= t.sparse.capacity()) storage::grow_to(t.sparse, std::uint64_t{max_index} + 1, ctx_, &empty);
+  if (max_index >= t.sparse.capacity()) storage::grow_to(t.sparse, std::uint64_t{max_index} + 1, working_.context(), &empty);
   for (std::uint32_t i = 0; i < count; ++i) {
-    storage::mutable_at(t.sparse, entities[i].index(), ctx_);
-    entity::prepare_slot(working_->registry, entities[i].index(), ctx_);
+    storage::mutable_at(t.sparse, entities[i].index(), working_.context());
+    entity::prepare_slot(working_.state().registry, entities[i].index(), working_.context());
   }
-  dirty_ = true;
+  working_.set_dirty(true);
   // Dense columns: page-sized copies.
   auto copy_into = [&](detail::PagedArray& a, const std::byte* src) {
-    storage::grow_to(a, std::uint64_t{first} + count, ctx_);
+    storage::grow_to(a, std::uint64_t{first} + count, working_.context());
     const std::uint32_t per_page = 1u << a.shift;
     for (std::uint32_t done = 0; done < count;) {
       const std::uint32_t row = first + done;
       const std::uint32_t room = per_page - (row & a.mask);
       const std::uint32_t take = std::min(room, count - done);
-      std::memcpy(storage::mutable_at(a, row, ctx_), src + std::size_t{done} * a.elem_size, std::size_t{take} * a.elem_size);
+      std::memcpy(storage::mutable_at(a, row, working_.context()), src + std::size_t{done} * a.elem_size, std::size_t{take} * a.elem_size);
       done += take;
     }
   };
@@ -780,29 +557,29 @@ Status WriterCore::add_many(std::uint16_t table, const Entity* entities, std::si
   // Nothing below allocates.
   t.row_count = first + count;
   for (std::uint32_t i = 0; i < count; ++i) {
-    auto* slot = reinterpret_cast<SparseSlot*>(storage::mutable_at(t.sparse, entities[i].index(), ctx_));
+    auto* slot = reinterpret_cast<SparseSlot*>(storage::mutable_at(t.sparse, entities[i].index(), working_.context()));
     if (slot->row != kNoRow) {  // the same entity twice in the batch: take back what was placed
       for (std::uint32_t j = 0; j < i; ++j) {
-        reinterpret_cast<SparseSlot*>(storage::mutable_at(t.sparse, entities[j].index(), ctx_))->row = kNoRow;
-        entity::set_component_bit(working_->registry, entities[j].index(), table, false, ctx_);
+        reinterpret_cast<SparseSlot*>(storage::mutable_at(t.sparse, entities[j].index(), working_.context()))->row = kNoRow;
+        entity::set_component_bit(working_.state().registry, entities[j].index(), table, false, working_.context());
       }
       t.row_count = first;
       return invalid_argument("add_many: " + entity_name(entities[i]) + " appears twice");
     }
     *slot = SparseSlot{entities[i].generation(), first + i};
-    entity::set_component_bit(working_->registry, entities[i].index(), table, true, ctx_);
+    entity::set_component_bit(working_.state().registry, entities[i].index(), table, true, working_.context());
   }
-  undo_.push({UndoKind::kBulkInsert, false, table, first, count, 0, 0, saved_keys});
+  working_.undo_log().push({UndoKind::kBulkInsert, false, table, first, count, 0, 0, saved_keys});
   return Status::ok();
 }
 
 Status WriterCore::for_each_mut(std::uint16_t table, void* visit_ctx,
                                 void (*visit)(void*, std::uint64_t, std::byte*)) {
   ECSDB_RETURN_IF_ERROR(require_txn());
-  TableState& t = working_->tables[table];
+  TableState& t = working_.state().tables[table];
   const TableInfo& info = tables_.info(table);
   if (info.stride == 0) return Status::ok();
-  dirty_ = true;
+  working_.set_dirty(true);
   if (!info.uniques.empty() || !info.ref_columns.empty()) {
     // Indexed rows: visit a copy and write back what changed, so that the unique and reverse-reference
     // indexes follow every change (and an exception from the visitor leaves that row untouched).
@@ -812,8 +589,9 @@ Status WriterCore::for_each_mut(std::uint16_t table, void* visit_ctx,
       std::memcpy(copy.data(), t.rows.at(r), info.stride);
       visit(visit_ctx, key, copy.data());
       if (std::memcmp(copy.data(), t.rows.at(r), info.stride) == 0) continue;
-      ECSDB_RETURN_IF_ERROR(check_ref_targets(table, copy.data(), storage::row_owner(t, r)));
-      do_write(table, key, 0, info.stride, copy.data());
+      ECSDB_RETURN_IF_ERROR(working_.refs().check_ref_targets(table, copy.data(), storage::row_owner(t, r)));
+      working_.write_bytes(table, key, 0, info.stride, copy.data());
+      if (!info.refs.empty()) touched_refs_.emplace_back(table, key);
     }
     return Status::ok();
   }
@@ -821,13 +599,13 @@ Status WriterCore::for_each_mut(std::uint16_t table, void* visit_ctx,
   for (std::uint32_t start = 0; start < t.row_count; start += per_page) {
     const std::uint32_t end = std::min(t.row_count, start + per_page);
     // Undo: the rows' bytes as they were, one record per row (keys stay put: rows do not move).
-    undo_.reserve(end - start);
+    working_.undo_log().reserve(end - start);
     for (std::uint32_t r = start; r < end; ++r) {
       const std::uint64_t key = storage::row_key(t, r);
-      const std::size_t saved = undo_.save_bytes(t.rows.at(r), info.stride);
-      undo_.push({UndoKind::kWriteBytes, false, table, 0, info.stride, key, 0, saved});
+      const std::size_t saved = working_.undo_log().save_bytes(t.rows.at(r), info.stride);
+      working_.undo_log().push({UndoKind::kWriteBytes, false, table, 0, info.stride, key, 0, saved});
     }
-    std::byte* row = storage::mutable_page(t.rows, start >> t.rows.shift, ctx_);
+    std::byte* row = storage::mutable_page(t.rows, start >> t.rows.shift, working_.context());
     for (std::uint32_t r = start; r < end; ++r, row += info.stride) visit(visit_ctx, storage::row_key(t, r), row);
   }
   return Status::ok();
@@ -861,7 +639,7 @@ void WriterCore::build_delta(Delta& d) const {
   };
   // Row insertions and removals in the order made, per table: they decide the row order (TableDelta).
   std::vector<std::pair<std::uint16_t, RowOp>> row_ops;
-  for (const UndoEntry& u : undo_.entries()) {
+  for (const UndoEntry& u : working_.undo_log().entries()) {
     switch (u.kind) {
       case UndoKind::kInsertRow:
       case UndoKind::kRemoveRow:
@@ -870,7 +648,7 @@ void WriterCore::build_delta(Delta& d) const {
       case UndoKind::kBulkInsert:
         for (std::uint32_t i = 0; i < u.size; ++i) {
           std::uint64_t key;
-          std::memcpy(&key, undo_.bytes(u.arena_offset + 8ull * i), sizeof key);
+          std::memcpy(&key, working_.undo_log().bytes(u.arena_offset + 8ull * i), sizeof key);
           row_ops.push_back({u.table, RowOp{key, 0, true}});
         }
         break;
@@ -897,16 +675,16 @@ void WriterCore::build_delta(Delta& d) const {
       case UndoKind::kBulkInsert:
         for (std::uint32_t i = 0; i < u.size; ++i) {
           std::uint64_t key;
-          std::memcpy(&key, undo_.bytes(u.arena_offset + 8ull * i), sizeof key);
+          std::memcpy(&key, working_.undo_log().bytes(u.arena_offset + 8ull * i), sizeof key);
           Touch& t = touch(u.table, key, false);
           if (t.existed_before) t.replaced = true;  // removed earlier in the transaction, added again
         }
         break;
       case UndoKind::kWriteBytes: {
         Touch& t = touch(u.table, u.key, true);
-        const std::byte* now = working_->find_row(u.table, u.key);
+        const std::byte* now = working_.state().find_row(u.table, u.key);
         if (now == nullptr) break;
-        const std::byte* before = undo_.bytes(u.arena_offset);  // bytes [offset, offset+size) before
+        const std::byte* before = working_.undo_log().bytes(u.arena_offset);  // bytes [offset, offset+size) before
         for (const Field& f : tables_.info(u.table).table->layout.fields) {
           if (!f.stored || f.offset + f.type.size <= u.row_or_offset || f.offset >= u.row_or_offset + u.size) continue;
           const std::uint32_t lo = std::max(f.offset, u.row_or_offset);
@@ -922,8 +700,8 @@ void WriterCore::build_delta(Delta& d) const {
   std::vector<std::byte> packed;
   for (const Touch& t : touches) {
     const TableInfo& info = tables_.info(t.table);
-    const TableState& ts = working_->tables[t.table];
-    const std::uint32_t row = working_->find_row_index(t.table, t.key);
+    const TableState& ts = working_.state().tables[t.table];
+    const std::uint32_t row = working_.state().find_row_index(t.table, t.key);
     const bool exists = row != kNoRow;
     if (!t.existed_before && !exists) continue;
     if (t.existed_before && exists && !t.replaced && t.mask == 0) continue;
@@ -1006,10 +784,10 @@ Status WriterCore::apply_on_delete() {
       const RefColumn& col = tables_.ref_columns()[c];
       if (col.owner) continue;  // owned rows went with their owner (destroy)
       keys.clear();
-      referrers(c, target, keys);
+      working_.refs().referrers(c, target, keys);
       const TableInfo& info = tables_.info(col.table);
       for (std::uint64_t key : keys) {
-        if (working_->find_row_index(col.table, key) == kNoRow) continue;  // cascaded away already
+        if (working_.state().find_row_index(col.table, key) == kNoRow) continue;  // cascaded away already
         switch (col.field->on_delete) {
           case OnDelete::kRestrict:
             return constraint_violation("cannot destroy " + entity_name(target) + ": table '" + info.table->name +
@@ -1017,10 +795,11 @@ Status WriterCore::apply_on_delete() {
                                         "' references it (on_delete = \"restrict\")");
           case OnDelete::kSetNull: {
             const std::uint64_t zero = 0;
-            do_write(col.table, key, col.offset, sizeof zero, &zero);
+            working_.write_bytes(col.table, key, col.offset, sizeof zero, &zero);
+            touched_refs_.emplace_back(col.table, key);
             break;
           }
-          case OnDelete::kCascade: do_remove(col.table, key); break;
+          case OnDelete::kCascade: working_.remove_row(col.table, key); break;
         }
       }
     }
@@ -1030,18 +809,18 @@ Status WriterCore::apply_on_delete() {
 
 Status WriterCore::check_constraints() {
   for (const auto& [table, key] : touched_refs_) {
-    const std::byte* row = working_->find_row(table, key);
+    const std::byte* row = working_.state().find_row(table, key);
     if (row == nullptr) continue;  // removed later in the transaction
     for (const auto& ref : tables_.info(table).refs) {
       const std::uint64_t target = load_ref(row, ref.offset);
-      if (target == 0 || working_->registry.is_alive(Entity::from_bits(target))) continue;
+      if (target == 0 || working_.state().registry.is_alive(Entity::from_bits(target))) continue;
       return constraint_violation("table '" + tables_.info(table).table->name + "', " + tables_.describe_key(table, key) +
                                   ", field '" + ref.field->name + "': references " +
                                   entity_name(Entity::from_bits(target)) +
                                   ", which is not alive (foreign key entities.id)");
     }
   }
-  if (const UniqueIndex::Suspect* s = unique_.first_duplicate(); s != nullptr) {
+  if (const UniqueIndex::Suspect* s = working_.unique_index().first_duplicate(); s != nullptr) {
     const Field& f = *tables_.info(s->table).uniques[s->unique].field;
     return constraint_violation("table '" + tables_.info(s->table).table->name + "', field '" + f.name +
                                 "': value " + storage::decode_value(f.type, reinterpret_cast<const std::byte*>(s->value.data())).to_string() +
@@ -1218,7 +997,7 @@ namespace ecsdb::detail {
 
 Status WriterCore::apply_delta(const Delta& d) {
   ECSDB_RETURN_IF_ERROR(require_txn());
-  dirty_ = true;
+  working_.set_dirty(true);
   auto bad = [&](const std::string& what) {
     return Status(StatusCode::kCorruption, "replaying version " + std::to_string(d.version) + ": " + what);
   };
@@ -1232,27 +1011,27 @@ Status WriterCore::apply_delta(const Delta& d) {
       // destroyed (new indices, handed out in order): a bound that keeps a corrupt log from sizing a
       // sparse index for billions of keys.
       const std::uint64_t key_bound =
-          tables_.info(t.table).many ? kMaxRowIndex : working_->registry.used + d.created.size() + t.sequence.size();
+          tables_.info(t.table).many ? kMaxRowIndex : working_.state().registry.used + d.created.size() + t.sequence.size();
       if (Status s = replay_row_sequence(t, key_bound, placed[ti]); !s.is_ok()) return bad(s.message());
       continue;
     }
     for (std::uint64_t key : t.deleted_keys) {
-      if (working_->find_row_index(t.table, key) == kNoRow) return bad("delete of a missing row " + tables_.describe_key(t.table, key));
-      do_remove(t.table, key);
+      if (working_.state().find_row_index(t.table, key) == kNoRow) return bad("delete of a missing row " + tables_.describe_key(t.table, key));
+      working_.remove_row(t.table, key);
     }
   }
   for (Entity e : d.destroyed) {
-    if (!working_->registry.is_alive(e)) return bad("destroy of a dead " + entity_name(e));
-    entity::destroy_entity(working_->registry, e, entity_free_, ctx_);
-    undo_.push({UndoKind::kDestroyEntity, false, 0, 0, 0, e.bits(), 0, 0});
+    if (!working_.state().registry.is_alive(e)) return bad("destroy of a dead " + entity_name(e));
+    entity::destroy_entity(working_.state().registry, e, working_.free_entities(), working_.context());
+    working_.undo_log().push({UndoKind::kDestroyEntity, false, 0, 0, 0, e.bits(), 0, 0});
   }
   for (Entity e : d.created) {
-    if (e.index() < working_->registry.used && working_->registry.slot(e.index())->alive) {
+    if (e.index() < working_.state().registry.used && working_.state().registry.slot(e.index())->alive) {
       return bad("create of a live " + entity_name(e));
     }
-    entity::restore_slot(working_->registry, e.index(), e.generation(), true, ctx_);
+    entity::restore_slot(working_.state().registry, e.index(), e.generation(), true, working_.context());
     // Keep the free list free of this index (it is rebuilt by finish_load at the end of recovery).
-    std::erase(entity_free_, e.index());
+    std::erase(working_.free_entities(), e.index());
   }
   std::vector<std::byte> row;
   for (std::size_t ti = 0; ti < d.tables.size(); ++ti) {
@@ -1261,20 +1040,20 @@ Status WriterCore::apply_delta(const Delta& d) {
     for (std::size_t i = 0; i < t.inserted_keys.size(); ++i) {
       const std::uint64_t key = t.inserted_keys[i];
       const bool in_place = placed[ti].contains(key);  // already in its row, by the row sequence
-      if (!in_place && working_->find_row_index(t.table, key) != kNoRow) {
+      if (!in_place && working_.state().find_row_index(t.table, key) != kNoRow) {
         return bad("insert of an existing row " + tables_.describe_key(t.table, key));
       }
       if (!t.sequence.empty() && !in_place) {
         return bad("inserted row " + tables_.describe_key(t.table, key) + " is missing from the row sequence");
       }
-      if (!info.many && !working_->registry.is_alive(Entity::from_bits(key))) {
+      if (!info.many && !working_.state().registry.is_alive(Entity::from_bits(key))) {
         return bad("row of table '" + info.table->name + "' for " + entity_name(Entity::from_bits(key)) + ", which is not alive");
       }
       if (info.many && static_cast<std::uint32_t>(key) >= kMaxRowIndex) {
         return bad("row id index " + std::to_string(static_cast<std::uint32_t>(key)) + " is out of range");
       }
       if (info.many) {
-        auto& aux = aux_[t.table];
+        auto& aux = working_.aux(t.table);
         const auto index = static_cast<std::uint32_t>(key);
         if (index >= aux.next_row_index) aux.next_row_index = index + 1;
         std::erase(aux.free_row_ids, index);
@@ -1283,49 +1062,49 @@ Status WriterCore::apply_delta(const Delta& d) {
       std::byte* bytes = nullptr;
       if (in_place) {
         placed[ti].erase(key);
-        if (!info.many) entity::set_component_bit(working_->registry, static_cast<std::uint32_t>(key), t.table, true, ctx_);
-        if (info.stride != 0) bytes = storage::mutable_row(working_->tables[t.table], working_->find_row_index(t.table, key), ctx_);
+        if (!info.many) entity::set_component_bit(working_.state().registry, static_cast<std::uint32_t>(key), t.table, true, working_.context());
+        if (info.stride != 0) bytes = storage::mutable_row(working_.state().tables[t.table], working_.state().find_row_index(t.table, key), working_.context());
       } else {
-        bytes = do_insert(t.table, key, info.many ? owner : key);
+        bytes = working_.insert_row(t.table, key, info.many ? owner : key);
       }
       if (in_place) {
-        TableState& ts = working_->tables[t.table];
-        const std::uint64_t row_owner = storage::row_owner(ts, working_->find_row_index(t.table, key));
+        TableState& ts = working_.state().tables[t.table];
+        const std::uint64_t row_owner = storage::row_owner(ts, working_.state().find_row_index(t.table, key));
         if (bytes != nullptr) {
           std::memcpy(bytes, t.inserted_rows.data() + i * info.stride, info.stride);
-          assign_auto_increments(t.table, bytes);
-          unique_.index_row(t.table, bytes, +1);
+          working_.assign_auto_increments(t.table, bytes);
+          working_.unique_index().index_row(t.table, bytes, +1);
         }
-        if (Status s = check_ref_targets(t.table, bytes, row_owner); !s.is_ok()) return bad(s.message());
-        prepare_link_row(t.table, key, bytes, row_owner);
-        link_row(t.table, key, bytes, row_owner);
+        if (Status s = working_.refs().check_ref_targets(t.table, bytes, row_owner); !s.is_ok()) return bad(s.message());
+        working_.refs().prepare_link_row(t.table, key, bytes, row_owner);
+        working_.refs().link_row(t.table, key, bytes, row_owner);
       } else {
         const std::byte* source = t.inserted_rows.data() + i * info.stride;
-        if (Status s = check_ref_targets(t.table, source, info.many ? owner : key); !s.is_ok()) return bad(s.message());
-        fill_inserted_row(t.table, bytes, source);
+        if (Status s = working_.refs().check_ref_targets(t.table, source, info.many ? owner : key); !s.is_ok()) return bad(s.message());
+        working_.fill_inserted_row(t.table, bytes, source);
       }
     }
     for (const RowUpdate& u : t.updates) {
-      if (working_->find_row_index(t.table, u.key) == kNoRow) return bad("update of a missing row " + tables_.describe_key(t.table, u.key));
+      if (working_.state().find_row_index(t.table, u.key) == kNoRow) return bad("update of a missing row " + tables_.describe_key(t.table, u.key));
       if (info.stride == 0) continue;  // a tag has no bytes to update
       if (placed[ti].erase(u.key) != 0) {
         // Removed and inserted again by the row sequence (replaced): the update carries every field.
-        std::byte* bytes = storage::mutable_row(working_->tables[t.table], working_->find_row_index(t.table, u.key), ctx_);
+        std::byte* bytes = storage::mutable_row(working_.state().tables[t.table], working_.state().find_row_index(t.table, u.key), working_.context());
         unpack_fields(*info.table, u.field_mask, t.update_bytes.data() + u.offset, bytes);
-        assign_auto_increments(t.table, bytes);
-        unique_.index_row(t.table, bytes, +1);
+        working_.assign_auto_increments(t.table, bytes);
+        working_.unique_index().index_row(t.table, bytes, +1);
         const std::uint64_t row_owner =
-            storage::row_owner(working_->tables[t.table], working_->find_row_index(t.table, u.key));
-        if (Status s = check_ref_targets(t.table, bytes, row_owner); !s.is_ok()) return bad(s.message());
-        prepare_link_row(t.table, u.key, bytes, row_owner);
-        link_row(t.table, u.key, bytes, row_owner);
+            storage::row_owner(working_.state().tables[t.table], working_.state().find_row_index(t.table, u.key));
+        if (Status s = working_.refs().check_ref_targets(t.table, bytes, row_owner); !s.is_ok()) return bad(s.message());
+        working_.refs().prepare_link_row(t.table, u.key, bytes, row_owner);
+        working_.refs().link_row(t.table, u.key, bytes, row_owner);
         continue;
       }
-      const std::byte* current = working_->find_row(t.table, u.key);
+      const std::byte* current = working_.state().find_row(t.table, u.key);
       row.assign(current, current + info.stride);
       unpack_fields(*info.table, u.field_mask, t.update_bytes.data() + u.offset, row.data());
-      if (Status s = check_ref_targets(t.table, row.data(), 0); !s.is_ok()) return bad(s.message());
-      do_write(t.table, u.key, 0, info.stride, row.data());
+      if (Status s = working_.refs().check_ref_targets(t.table, row.data(), 0); !s.is_ok()) return bad(s.message());
+      working_.write_bytes(t.table, u.key, 0, info.stride, row.data());
     }
   }
   touched_refs_.clear();  // the log holds committed, checked state
@@ -1334,17 +1113,17 @@ Status WriterCore::apply_delta(const Delta& d) {
 
 Status WriterCore::replay_row_sequence(const TableDelta& t, std::uint64_t key_bound,
                                        std::unordered_set<std::uint64_t>& placed) {
-  TableState& ts = working_->tables[t.table];
+  TableState& ts = working_.state().tables[t.table];
   const TableInfo& info = tables_.info(t.table);
-  dirty_ = true;
+  working_.set_dirty(true);
   for (const RowOp& op : t.sequence) {
-    const std::uint32_t row = working_->find_row_index(t.table, op.key);
+    const std::uint32_t row = working_.state().find_row_index(t.table, op.key);
     if (op.insert) {
       if (row != kNoRow) return Status(StatusCode::kCorruption, "row sequence inserts an existing row " + tables_.describe_key(t.table, op.key));
       if (static_cast<std::uint32_t>(op.key) >= key_bound) {
         return Status(StatusCode::kCorruption, "row sequence key index " + std::to_string(static_cast<std::uint32_t>(op.key)) + " is out of range");
       }
-      storage::insert_row(ts, op.key, info.many ? op.owner : op.key, ctx_);
+      storage::insert_row(ts, op.key, info.many ? op.owner : op.key, working_.context());
       placed.insert(op.key);
     } else {
       if (row == kNoRow) return Status(StatusCode::kCorruption, "row sequence removes a missing row " + tables_.describe_key(t.table, op.key));
@@ -1352,29 +1131,29 @@ Status WriterCore::replay_row_sequence(const TableDelta& t, std::uint64_t key_bo
       // bytes are still there (rows the sequence inserted were never in them).
       if (!placed.contains(op.key)) {
         const std::byte* bytes = info.stride != 0 ? ts.rows.at(row) : nullptr;
-        if (bytes != nullptr) unique_.index_row(t.table, bytes, -1);
+        if (bytes != nullptr) working_.unique_index().index_row(t.table, bytes, -1);
         const std::uint64_t row_owner = storage::row_owner(ts, row);
-        prepare_unlink_row(t.table, op.key, bytes, row_owner);
-        unlink_row(t.table, op.key, bytes, row_owner, nullptr);
+        working_.refs().prepare_unlink_row(t.table, op.key, bytes, row_owner);
+        working_.refs().unlink_row(t.table, op.key, bytes, row_owner, nullptr);
       }
-      storage::remove_row(ts, op.key, ctx_);
+      storage::remove_row(ts, op.key, working_.context());
       placed.erase(op.key);
     }
   }
   // Rows gone for good get what do_remove gives them; rows inserted and removed within the commit never
   // had a presence bit (and finish_load rebuilds row-id free lists at the end of recovery).
   for (std::uint64_t key : t.deleted_keys) {
-    if (working_->find_row_index(t.table, key) != kNoRow) {
+    if (working_.state().find_row_index(t.table, key) != kNoRow) {
       return Status(StatusCode::kCorruption, "deleted row " + tables_.describe_key(t.table, key) + " is still there after its row sequence");
     }
     const auto index = static_cast<std::uint32_t>(key);
     if (!info.many) {
-      entity::set_component_bit(working_->registry, index, t.table, false, ctx_);
+      entity::set_component_bit(working_.state().registry, index, t.table, false, working_.context());
     } else if (reinterpret_cast<const SparseSlot*>(ts.sparse.at(index))->row == kNoRow) {
       // (A row id the commit handed out again already carries its newer generation.)
       std::uint32_t gen = static_cast<std::uint32_t>(key >> 32) + 1;
-      storage::set_key_generation(ts, index, gen == 0 ? 1 : gen, ctx_);
-      aux_[t.table].free_row_ids.push_back(index);
+      storage::set_key_generation(ts, index, gen == 0 ? 1 : gen, working_.context());
+      working_.aux(t.table).free_row_ids.push_back(index);
     }
   }
   return Status::ok();
@@ -1389,17 +1168,17 @@ Status WriterCore::load_rows(std::uint16_t table, std::uint32_t n, const std::by
   };
   if (table >= tables_.table_count()) return Status(StatusCode::kCorruption, "snapshot names unknown table id " + std::to_string(table));
   const TableInfo& info = tables_.info(table);
-  TableState& t = working_->tables[table];
+  TableState& t = working_.state().tables[table];
   if (t.row_count != 0) return Status(StatusCode::kCorruption, "table '" + info.table->name + "' loaded twice");
   if (n == 0) return Status::ok();
-  dirty_ = true;
+  working_.set_dirty(true);
   // Dense columns arrive packed in row order: grow once and copy page by page (recovery speed).
   auto copy_column = [&](detail::PagedArray& a, const std::byte* src) {
-    storage::grow_to(a, n, ctx_);
+    storage::grow_to(a, n, working_.context());
     const std::uint32_t per_page = 1u << a.shift;
     for (std::uint32_t start = 0; start < n; start += per_page) {
       const std::uint32_t count = std::min(per_page, n - start);
-      std::memcpy(storage::mutable_page(a, start >> a.shift, ctx_), src + std::size_t{start} * a.elem_size,
+      std::memcpy(storage::mutable_page(a, start >> a.shift, working_.context()), src + std::size_t{start} * a.elem_size,
                   std::size_t{count} * a.elem_size);
     }
   };
@@ -1416,61 +1195,61 @@ Status WriterCore::load_rows(std::uint16_t table, std::uint32_t n, const std::by
     return Status(StatusCode::kCorruption, "table '" + info.table->name + "': row id index " +
                                                std::to_string(max_index) + " is out of range");
   }
-  if (!info.many && max_index >= working_->registry.used) {
+  if (!info.many && max_index >= working_.state().registry.used) {
     t.row_count = 0;
     return Status(StatusCode::kCorruption, "table '" + info.table->name + "': row of entity index " +
                                                std::to_string(max_index) + " beyond the registry");
   }
   const SparseSlot empty{0, kNoRow};
-  storage::grow_to(t.sparse, std::uint64_t{max_index} + 1, ctx_, &empty);
+  storage::grow_to(t.sparse, std::uint64_t{max_index} + 1, working_.context(), &empty);
   for (std::uint32_t i = 0; i < n; ++i) {
     const std::uint64_t key = key_at(i);
-    auto* slot = reinterpret_cast<SparseSlot*>(storage::mutable_at(t.sparse, static_cast<std::uint32_t>(key), ctx_));
+    auto* slot = reinterpret_cast<SparseSlot*>(storage::mutable_at(t.sparse, static_cast<std::uint32_t>(key), working_.context()));
     if (slot->row != kNoRow) {
       t.row_count = 0;
       return Status(StatusCode::kCorruption, "table '" + info.table->name + "': duplicate key " + tables_.describe_key(table, key));
     }
     *slot = SparseSlot{static_cast<std::uint32_t>(key >> 32), i};
     if (!info.many) {
-      if (!working_->registry.is_alive(Entity::from_bits(key))) {
+      if (!working_.state().registry.is_alive(Entity::from_bits(key))) {
         return Status(StatusCode::kCorruption, "table '" + info.table->name + "': row of dead " + entity_name(Entity::from_bits(key)));
       }
-      entity::set_component_bit(working_->registry, static_cast<std::uint32_t>(key), table, true, ctx_);
+      entity::set_component_bit(working_.state().registry, static_cast<std::uint32_t>(key), table, true, working_.context());
     }
   }
-  if (info.many) aux_[table].next_row_index = std::max(aux_[table].next_row_index, max_index + 1);
+  if (info.many) working_.aux(table).next_row_index = std::max(working_.aux(table).next_row_index, max_index + 1);
   // Secondary state: unique indexes, auto-increment counters and reverse references (only tables that
   // have them).
   if (!info.uniques.empty() || !info.auto_increments.empty()) {
     for (std::uint32_t i = 0; i < n; ++i) {
-      std::byte* row = storage::mutable_row(t, i, ctx_);
-      assign_auto_increments(table, row);
-      unique_.index_row(table, row, +1);
+      std::byte* row = storage::mutable_row(t, i, working_.context());
+      working_.assign_auto_increments(table, row);
+      working_.unique_index().index_row(table, row, +1);
     }
   }
   if (!info.ref_columns.empty()) {
     for (std::uint32_t i = 0; i < n; ++i) {
       const std::byte* row = info.stride != 0 ? t.rows.at(i) : nullptr;
       const std::uint64_t key = storage::row_key(t, i);
-      ECSDB_RETURN_IF_ERROR(check_ref_targets(table, row, storage::row_owner(t, i)));
-      prepare_link_row(table, key, row, storage::row_owner(t, i));
-      link_row(table, key, row, storage::row_owner(t, i));
+      ECSDB_RETURN_IF_ERROR(working_.refs().check_ref_targets(table, row, storage::row_owner(t, i)));
+      working_.refs().prepare_link_row(table, key, row, storage::row_owner(t, i));
+      working_.refs().link_row(table, key, row, storage::row_owner(t, i));
     }
   }
-  unique_.clear_suspects();
+  working_.unique_index().clear_suspects();
   return Status::ok();
 }
 
 Status WriterCore::load_registry(std::uint32_t used, const std::byte* pairs) {
-  RegistryState& r = working_->registry;
+  RegistryState& r = working_.state().registry;
   if (r.used != 0) return Status(StatusCode::kCorruption, "registry loaded twice");
   if (used == 0) return Status::ok();
-  dirty_ = true;
-  storage::grow_to(r.slots, used, ctx_);
+  working_.set_dirty(true);
+  storage::grow_to(r.slots, used, working_.context());
   const std::uint32_t per_page = 1u << r.slots.shift;
   std::uint32_t alive = 0;
   for (std::uint32_t start = 0; start < used; start += per_page) {
-    std::byte* slot = storage::mutable_page(r.slots, start >> r.slots.shift, ctx_);
+    std::byte* slot = storage::mutable_page(r.slots, start >> r.slots.shift, working_.context());
     const std::uint32_t count = std::min(per_page, used - start);
     for (std::uint32_t i = 0; i < count; ++i, slot += r.slots.elem_size) {
       std::uint32_t pair[2];
@@ -1488,21 +1267,21 @@ Status WriterCore::load_registry(std::uint32_t used, const std::byte* pairs) {
 }
 
 void WriterCore::finish_load() {
-  const RegistryState& r = working_->registry;
-  entity_free_.clear();
+  const RegistryState& r = working_.state().registry;
+  working_.free_entities().clear();
   for (std::uint32_t i = r.used; i-- > 0;) {
-    if (r.slot(i)->alive == 0) entity_free_.push_back(i);  // back() = lowest index: reused first
+    if (r.slot(i)->alive == 0) working_.free_entities().push_back(i);  // back() = lowest index: reused first
   }
   for (std::size_t table = 0; table < tables_.table_count(); ++table) {
     const auto id = static_cast<std::uint16_t>(table);
     if (!tables_.info(id).many) continue;
-    auto& aux = aux_[id];
+    auto& aux = working_.aux(id);
     aux.free_row_ids.clear();
-    const TableState& t = working_->tables[id];
+    const TableState& t = working_.state().tables[id];
     for (std::uint32_t i = aux.next_row_index; i-- > 0;) {
-      if (working_->find_row_index(id, RowId(i, storage::key_generation(t, i)).bits()) == kNoRow) {
+      if (working_.state().find_row_index(id, RowId(i, storage::key_generation(t, i)).bits()) == kNoRow) {
         // A dead row id: make sure the next RowId handed out for it differs from any live-era one.
-        storage::set_key_generation(working_->tables[id], i, storage::key_generation(t, i) + 1, ctx_);
+        storage::set_key_generation(working_.state().tables[id], i, storage::key_generation(t, i) + 1, working_.context());
         aux.free_row_ids.push_back(i);
       }
     }
@@ -1513,11 +1292,8 @@ void WriterCore::resume_after(std::uint64_t lsn, std::uint64_t version) {
   logged_lsn_.store(lsn);
   if (commits_.load() < lsn) commits_.store(lsn);
   // Publish the recovered state as `version` so version numbers never go backwards across restarts.
-  if (version >= ctx_.birth) {
-    ctx_.birth = version;
-    working_->number = version;
-  }
-  dirty_ = true;
+  working_.advance_to(version);
+  working_.set_dirty(true);
   publish();
 }
 

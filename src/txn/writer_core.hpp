@@ -23,18 +23,10 @@
 #include "storage/cow.hpp"
 #include "storage/page_pool.hpp"
 #include "version/published_versions.hpp"
-#include "txn/undo_log.hpp"
-#include "txn/unique_index.hpp"
+#include "txn/working_version.hpp"
 #include "txn/writer_schema.hpp"
 
 namespace ecsdb::detail {
-
-// Writer-only state that is not part of a version.
-struct TableAux {
-  std::vector<std::uint64_t> auto_increment_next;                              // per auto_increment field
-  std::vector<std::uint32_t> free_row_ids;                                     // many tables
-  std::uint32_t next_row_index = 0;                                            // many tables
-};
 
 class WriterCore {
  public:
@@ -49,7 +41,7 @@ class WriterCore {
 
   version::PublishedVersions& versions() noexcept { return versions_; }
   const version::PublishedVersions& versions() const noexcept { return versions_; }
-  const VersionState& working() const noexcept { return *working_; }
+  const VersionState& working() const noexcept { return working_.state(); }
   const TableInfo& info(std::uint16_t table) const noexcept { return tables_.info(table); }
   const Schema& schema() const noexcept { return *schema_; }
 
@@ -78,9 +70,9 @@ class WriterCore {
   // page by page. Tables with unique, auto-increment or reference fields take the per-row path.
   Status add_many(std::uint16_t table, const Entity* entities, std::size_t n, const std::byte* rows);
   const std::byte* get(std::uint16_t table, std::uint64_t key) const noexcept {
-    return working_->find_row(table, key);
+    return working_.state().find_row(table, key);
   }
-  bool alive(Entity e) const noexcept { return working_->registry.is_alive(e); }
+  bool alive(Entity e) const noexcept { return working_.state().registry.is_alive(e); }
   const std::vector<RefColumn>& ref_columns() const noexcept { return tables_.ref_columns(); }
   Status for_each_mut(std::uint16_t table, void* ctx, void (*visit)(void*, std::uint64_t, std::byte*));
 
@@ -143,30 +135,6 @@ class WriterCore {
   Status check_add(std::uint16_t table, Entity e) const;
   Status check_write(std::uint16_t table, std::uint64_t key, std::uint32_t offset, std::uint32_t size) const;
   Status check_remove(std::uint16_t table, std::uint64_t key) const;
-  std::byte* write_row(std::uint16_t table, std::uint32_t row);  // marks the version dirty
-  // Reverse-reference index upkeep for one row of `table` (bytes `row`, owner column value `owner`):
-  // prepare_* allocate (call before changing anything), the others do not. unlink_row saves each
-  // column's list position at `saved` (one RefLink per ref column of the table) for relink_row.
-  std::uint64_t ref_target(const RefColumn& c, const std::byte* row, std::uint64_t owner) const noexcept;
-  void prepare_link_row(std::uint16_t table, std::uint64_t key, const std::byte* row, std::uint64_t owner);
-  void link_row(std::uint16_t table, std::uint64_t key, const std::byte* row, std::uint64_t owner) noexcept;
-  void prepare_unlink_row(std::uint16_t table, std::uint64_t key, const std::byte* row, std::uint64_t owner);
-  void unlink_row(std::uint16_t table, std::uint64_t key, const std::byte* row, std::uint64_t owner,
-                  RefLink* saved) noexcept;
-  void relink_row(std::uint16_t table, std::uint64_t key, const std::byte* row, std::uint64_t owner,
-                  const RefLink* saved) noexcept;
-  // Keys of the rows whose column `column` holds exactly `target`, from the reverse index.
-  void referrers(std::uint16_t column, Entity target, std::vector<std::uint64_t>& out) const;
-  // kStaleEntity when a reference in `row` (or the owner) names an entity index the registry never
-  // handed out: it could not commit, and indexing it would size the reverse index by an arbitrary number
-  // (from a client, or a corrupt file).
-  Status check_ref_targets(std::uint16_t table, const std::byte* row, std::uint64_t owner) const;
-  void assign_auto_increments(std::uint16_t table, std::byte* row);
-  std::byte* do_insert(std::uint16_t table, std::uint64_t key, std::uint64_t owner);
-  void do_remove(std::uint16_t table, std::uint64_t key);
-  void do_write(std::uint16_t table, std::uint64_t key, std::uint32_t offset, std::uint32_t size, const void* bytes);
-  // After do_insert: copies the row's bytes in, assigns auto-increments and indexes it.
-  void fill_inserted_row(std::uint16_t table, std::byte* row, const void* bytes);
   Status apply_on_delete();
   Status check_constraints();
   void undo(const UndoEntry& u);
@@ -182,16 +150,10 @@ class WriterCore {
   WriterSchema tables_;
   storage::PagePool pool_;
   version::PublishedVersions versions_;
-  std::unique_ptr<VersionState> working_;
-  storage::WriteContext ctx_;
-  std::vector<TableAux> aux_;
-  UniqueIndex unique_;
-  std::vector<std::uint32_t> entity_free_;
+  WorkingVersion working_;                      // after versions_ and pool_: its pages go back first
 
   bool in_txn_ = false;
-  bool dirty_ = false;                          // working version differs from the published one
   bool dirty_at_begin_ = false;                 // restored by rollback
-  UndoLog undo_;
   std::vector<std::pair<std::uint16_t, std::uint64_t>> touched_refs_;   // rows whose references to check
   std::vector<Entity> destroyed_;
 

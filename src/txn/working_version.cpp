@@ -1,0 +1,186 @@
+#include "txn/working_version.hpp"
+
+#include <cassert>
+#include <cstring>
+
+#include "base/reserve_more.hpp"
+#include "entity/registry_ops.hpp"
+#include "storage/ref_index.hpp"
+#include "storage/table_ops.hpp"
+
+namespace ecsdb::detail {
+
+WorkingVersion::WorkingVersion(const WriterSchema& tables, storage::PagePool& pool)
+    : tables_(tables), pool_(pool), state_(std::make_unique<VersionState>()), unique_(tables) {
+  const auto n = static_cast<std::uint32_t>(tables_.table_count());
+  aux_.resize(n);
+  state_->tables.resize(n);
+  entity::init_registry(state_->registry, n);
+  for (std::uint16_t id = 0; id < n; ++id) {
+    const TableInfo& info = tables_.info(id);
+    aux_[id].auto_increment_next.assign(info.auto_increments.size(), 1);
+    storage::init_table(state_->tables[id], info.stride, info.many);
+  }
+  state_->refs.resize(tables_.ref_columns().size());
+  for (RefIndexState& r : state_->refs) storage::init_ref_index(r);
+
+  ctx_.pool = &pool_;
+  ctx_.birth = 1;
+  state_->number = 1;
+  dirty_ = true;
+}
+
+WorkingVersion::~WorkingVersion() {
+  // Every page is reachable from the working version or sits in a retire list, exactly once.
+  entity::destroy_registry(state_->registry, pool_);
+  for (TableState& t : state_->tables) storage::destroy_table(t, pool_);
+  for (RefIndexState& r : state_->refs) storage::destroy_ref_index(r, pool_);
+  for (std::byte* p : ctx_.retired.pages) pool_.free_page(p);
+  for (Directory* d : ctx_.retired.directories) pool_.free_directory(d);
+}
+
+std::uint64_t WorkingVersion::publish_to(version::PublishedVersions& versions, std::uint64_t commit_count,
+                                         std::uint64_t lsn) {
+  state_->commit_count = commit_count;
+  state_->lsn = lsn;
+  auto next = std::make_unique<VersionState>(*state_);  // may throw: nothing has changed yet
+  versions.publish(std::move(state_), std::move(ctx_.retired));  // strong: changes all or nothing
+  const std::uint64_t copied = ctx_.pages_copied;
+  ctx_.pages_copied = 0;
+  ctx_.retired = {};
+  state_ = std::move(next);
+  ctx_.birth += 1;
+  state_->number = ctx_.birth;
+  dirty_ = false;
+  return copied;
+}
+
+void WorkingVersion::advance_to(std::uint64_t version) noexcept {
+  if (version >= ctx_.birth) {
+    ctx_.birth = version;
+    state_->number = version;
+  }
+}
+
+std::byte* WorkingVersion::write_row(std::uint16_t table, std::uint32_t row) {
+  dirty_ = true;
+  return storage::mutable_row(state_->tables[table], row, ctx_);
+}
+
+void WorkingVersion::assign_auto_increments(std::uint16_t table, std::byte* row) {
+  const TableInfo& info = tables_.info(table);
+  for (std::size_t i = 0; i < info.auto_increments.size(); ++i) {
+    const Field& f = *info.auto_increments[i];
+    std::uint64_t current = 0;
+    std::memcpy(&current, row + f.offset, f.type.size);  // little-endian: low bytes of a u64
+    std::uint64_t& next = aux_[table].auto_increment_next[i];
+    if (current == 0) {
+      current = next++;
+      std::memcpy(row + f.offset, &current, f.type.size);
+    } else if (current >= next) {
+      next = current + 1;
+    }
+  }
+}
+
+std::byte* WorkingVersion::insert_row(std::uint16_t table, std::uint64_t key, std::uint64_t owner) {
+  undo_.reserve();
+  storage::prepare_insert(state_->tables[table], key, ctx_);
+  if (!tables_.info(table).many) entity::prepare_slot(state_->registry, static_cast<std::uint32_t>(key), ctx_);
+  // Nothing below allocates.
+  dirty_ = true;
+  std::byte* row = storage::insert_row(state_->tables[table], key, owner, ctx_);
+  undo_.push({UndoKind::kInsertRow, false, table, 0, 0, key, owner, 0});
+  if (!tables_.info(table).many) {
+    entity::set_component_bit(state_->registry, static_cast<std::uint32_t>(key), table, true, ctx_);
+  }
+  return row;
+}
+
+void WorkingVersion::fill_inserted_row(std::uint16_t table, std::byte* row, const void* bytes) {
+  // The row is in the undo log already (kInsertRow, not yet `indexed`): if indexing or linking fails to
+  // allocate, rollback removes the bare row.
+  UndoEntry& u = undo_.back();
+  if (row != nullptr) {
+    std::memcpy(row, bytes, tables_.info(table).stride);
+    assign_auto_increments(table, row);
+  }
+  refs().prepare_link_row(table, u.key, row, u.owner);
+  if (row != nullptr) unique_.index_row(table, row, +1);  // all or nothing
+  refs().link_row(table, u.key, row, u.owner);
+  u.indexed = true;
+}
+
+void WorkingVersion::remove_row(std::uint16_t table, std::uint64_t key) {
+  dirty_ = true;
+  TableState& t = state_->tables[table];
+  const std::uint32_t row = state_->find_row_index(table, key);
+  assert(row != kNoRow);
+  const TableInfo& info = tables_.info(table);
+  undo_.reserve();
+  // Undo data: the row's bytes, then where it sat in each reverse-reference list.
+  const std::size_t saved = undo_.save_bytes(info.stride != 0 ? t.rows.at(row) : nullptr, info.stride);
+  const std::size_t links_at = undo_.append_space(info.ref_columns.size() * sizeof(RefLink));
+  const std::uint64_t owner = storage::row_owner(t, row);
+  const std::byte* bytes = info.stride != 0 ? t.rows.at(row) : nullptr;
+  refs().prepare_unlink_row(table, key, bytes, owner);
+  storage::prepare_remove(t, key, ctx_);
+  if (!info.many) entity::prepare_slot(state_->registry, static_cast<std::uint32_t>(key), ctx_);
+  else base::reserve_more(aux_[table].free_row_ids, 1);
+  // Nothing below allocates.
+  if (info.stride != 0) unique_.index_row(table, t.rows.at(row), -1);
+  refs().unlink_row(table, key, bytes, owner, reinterpret_cast<RefLink*>(undo_.bytes(links_at)));
+  storage::remove_row(t, key, ctx_);
+  undo_.push({UndoKind::kRemoveRow, false, table, row, info.stride, key, owner, saved});
+  const auto index = static_cast<std::uint32_t>(key);
+  if (!info.many) {
+    entity::set_component_bit(state_->registry, index, table, false, ctx_);
+  } else {
+    std::uint32_t gen = static_cast<std::uint32_t>(key >> 32) + 1;
+    if (gen == 0) gen = 1;
+    storage::set_key_generation(t, index, gen, ctx_);
+    aux_[table].free_row_ids.push_back(index);
+  }
+}
+
+void WorkingVersion::write_bytes(std::uint16_t table, std::uint64_t key, std::uint32_t offset, std::uint32_t size,
+                                 const void* bytes) {
+  const std::uint32_t row_index = state_->find_row_index(table, key);
+  const TableInfo& info = tables_.info(table);
+  undo_.reserve();
+  std::byte* row = write_row(table, row_index);
+  const std::size_t saved = undo_.save_bytes(row + offset, size);
+  // A write to a reference field moves the row between reverse-reference lists: prepare both ends, and
+  // keep the old positions (after the old bytes) for rollback.
+  const bool moves_refs = tables_.write_touches_refs(table, offset, size);
+  std::uint64_t owner = 0;
+  std::size_t links_at = 0;
+  std::vector<std::byte> after;
+  if (moves_refs) {
+    owner = storage::row_owner(state_->tables[table], row_index);
+    links_at = undo_.append_space(info.ref_columns.size() * sizeof(RefLink));
+    after.assign(row, row + info.stride);
+    std::memmove(after.data() + offset, bytes, size);
+    refs().prepare_unlink_row(table, key, row, owner);
+    refs().prepare_link_row(table, key, after.data(), owner);
+  }
+  // Nothing below allocates, except index_row(+1), which is all or nothing.
+  const bool indexed = !info.uniques.empty();
+  if (moves_refs) refs().unlink_row(table, key, row, owner, reinterpret_cast<RefLink*>(undo_.bytes(links_at)));
+  if (indexed) unique_.index_row(table, row, -1);
+  std::memmove(row + offset, bytes, size);
+  if (indexed) {
+    try {
+      unique_.index_row(table, row, +1);
+    } catch (...) {  // the new values could not be indexed: put the old bytes (and their entries) back
+      std::memcpy(row + offset, undo_.bytes(saved), size);
+      unique_.index_row(table, row, +1, /*suspects=*/false);
+      if (moves_refs) refs().relink_row(table, key, row, owner, reinterpret_cast<const RefLink*>(undo_.bytes(links_at)));
+      throw;
+    }
+  }
+  if (moves_refs) refs().link_row(table, key, row, owner);
+  undo_.push({UndoKind::kWriteBytes, false, table, offset, size, key, 0, saved});
+}
+
+}  // namespace ecsdb::detail

@@ -1,0 +1,92 @@
+// WorkingVersion — the writer's private next version and the primitives that change its rows: insert,
+// remove and write, each keeping the unique and reverse-reference indexes in step and leaving the undo
+// record that takes it back. It owns what a rollback restores (the version's pages, the entity free list,
+// row-id and auto-increment counters, the unique index, the undo log) and hands itself over at publish.
+// The transaction API (WriterCore), rollback, constraint checks, delta building and recovery work on it.
+// Owner thread only.
+//
+// Exception safety: see UndoEntry. Each primitive allocates what it needs before its first change.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "ecsdb/detail/version_state.hpp"
+#include "storage/cow.hpp"
+#include "storage/page_pool.hpp"
+#include "txn/ref_index_upkeep.hpp"
+#include "txn/undo_log.hpp"
+#include "txn/unique_index.hpp"
+#include "txn/writer_schema.hpp"
+#include "version/published_versions.hpp"
+
+namespace ecsdb::detail {
+
+// Writer-only state that is not part of a version.
+struct TableAux {
+  std::vector<std::uint64_t> auto_increment_next;                              // per auto_increment field
+  std::vector<std::uint32_t> free_row_ids;                                     // many tables
+  std::uint32_t next_row_index = 0;                                            // many tables
+};
+
+class WorkingVersion {
+ public:
+  // An empty version 1 (dirty: the writer publishes it at once).
+  WorkingVersion(const WriterSchema& tables, storage::PagePool& pool);
+  WorkingVersion(const WorkingVersion&) = delete;
+  WorkingVersion& operator=(const WorkingVersion&) = delete;
+  ~WorkingVersion();  // frees its pages and those retired while it was built
+
+  VersionState& state() noexcept { return *state_; }
+  const VersionState& state() const noexcept { return *state_; }
+  storage::WriteContext& context() noexcept { return ctx_; }
+  // Differs from the published version (publish has something to do).
+  bool dirty() const noexcept { return dirty_; }
+  void set_dirty(bool dirty) noexcept { dirty_ = dirty; }
+
+  UndoLog& undo_log() noexcept { return undo_; }
+  const UndoLog& undo_log() const noexcept { return undo_; }
+  UniqueIndex& unique_index() noexcept { return unique_; }
+  RefIndexUpkeep refs() noexcept { return RefIndexUpkeep(tables_, *state_, ctx_); }
+  TableAux& aux(std::uint16_t table) noexcept { return aux_[table]; }
+  // Entity indices free for reuse (back() is reused first).
+  std::vector<std::uint32_t>& free_entities() noexcept { return entity_free_; }
+
+  // Publishes this version into `versions` (stamped with `commit_count` and `lsn`) and goes on building a
+  // copy of it as the next one. Strong guarantee: when the copy cannot be allocated nothing has changed.
+  // Returns how many pages were copied to build the published version.
+  std::uint64_t publish_to(version::PublishedVersions& versions, std::uint64_t commit_count, std::uint64_t lsn);
+  // Numbers the version being built `version` when that is ahead of its number (recovery).
+  void advance_to(std::uint64_t version) noexcept;
+
+  // ---- row primitives (REQUIRE: an open transaction; each leaves its undo record) ----
+  // Row `row` of `table` made private to this version (copy-on-write); marks the version dirty.
+  std::byte* write_row(std::uint16_t table, std::uint32_t row);
+  // A zeroed row under `key` at the end of the table (nullptr for a table without stored fields), and
+  // the component bit of a `one` table. Not indexed yet: fill_inserted_row does that.
+  std::byte* insert_row(std::uint16_t table, std::uint64_t key, std::uint64_t owner);
+  // After insert_row: copies the row's bytes in, assigns auto-increments and indexes it.
+  void fill_inserted_row(std::uint16_t table, std::byte* row, const void* bytes);
+  // Removes the row of `key` (REQUIRES: it exists), with its index entries; a `many` row id goes to the
+  // free list with its generation bumped.
+  void remove_row(std::uint16_t table, std::uint64_t key);
+  // Writes bytes [offset, offset + size) of the row of `key` (REQUIRES: it exists), moving its index entries.
+  void write_bytes(std::uint16_t table, std::uint64_t key, std::uint32_t offset, std::uint32_t size,
+                   const void* bytes);
+  // Auto-increment fields of `row` that hold 0 get the next value; others move the counter past theirs.
+  void assign_auto_increments(std::uint16_t table, std::byte* row);
+
+ private:
+  const WriterSchema& tables_;
+  storage::PagePool& pool_;
+  std::unique_ptr<VersionState> state_;
+  storage::WriteContext ctx_;
+  bool dirty_ = false;
+  std::vector<TableAux> aux_;
+  std::vector<std::uint32_t> entity_free_;
+  UniqueIndex unique_;
+  UndoLog undo_;
+};
+
+}  // namespace ecsdb::detail
