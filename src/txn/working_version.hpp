@@ -38,6 +38,7 @@ class WorkingVersion {
   WorkingVersion& operator=(const WorkingVersion&) = delete;
   ~WorkingVersion();  // frees its pages and those retired while it was built
 
+  const WriterSchema& tables() const noexcept { return tables_; }
   VersionState& state() noexcept { return *state_; }
   const VersionState& state() const noexcept { return *state_; }
   storage::WriteContext& context() noexcept { return ctx_; }

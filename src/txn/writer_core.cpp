@@ -1,15 +1,14 @@
 #include "txn/writer_core.hpp"
 
-#include "base/reserve_more.hpp"
-#include "storage/ref_index.hpp"
-
 #include <algorithm>
 #include <cassert>
 #include <cstring>
 
+#include "base/reserve_more.hpp"
 #include "entity/registry_ops.hpp"
 #include "storage/field_codec.hpp"
 #include "storage/table_ops.hpp"
+#include "txn/rollback.hpp"
 
 namespace ecsdb::detail {
 
@@ -119,7 +118,7 @@ void WriterCore::drain_if_queued() {
 
 void WriterCore::rollback() noexcept {
   if (!in_txn_) return;
-  for (auto it = working_.undo_log().entries().rbegin(); it != working_.undo_log().entries().rend(); ++it) undo(*it);
+  roll_back(working_);
   end_txn();
   working_.set_dirty(dirty_at_begin_);  // content equals what it was; copied pages are harmless
   rollbacks_.fetch_add(1, std::memory_order_relaxed);
@@ -164,90 +163,6 @@ Status WriterCore::check_alive(Entity e, std::string_view op, const Table* table
   if (table != nullptr) what += " table '" + table->name + "'";
   return Status(StatusCode::kStaleEntity, what + ": " + entity_name(e) +
                                               " is not alive (destroyed, or a stale id from before its index was reused)");
-}
-
-void WriterCore::undo(const UndoEntry& u) {
-  TableState* t = u.kind == UndoKind::kCreateEntity || u.kind == UndoKind::kDestroyEntity ||
-                          u.kind == UndoKind::kBulkCreate
-                      ? nullptr : &working_.state().tables[u.table];
-  switch (u.kind) {
-    case UndoKind::kCreateEntity:
-      entity::uncreate_entity(working_.state().registry, Entity::from_bits(u.key), u.size == 1, working_.free_entities(), working_.context());
-      break;
-    case UndoKind::kDestroyEntity:
-      entity::undestroy_entity(working_.state().registry, Entity::from_bits(u.key), working_.free_entities(), working_.context());
-      break;
-    case UndoKind::kInsertRow: {
-      const std::uint32_t row = working_.state().find_row_index(u.table, u.key);
-      if (u.indexed) {
-        const std::byte* bytes = t->stride != 0 ? t->rows.at(row) : nullptr;
-        if (bytes != nullptr) working_.unique_index().index_row(u.table, bytes, -1);
-        working_.refs().unlink_row(u.table, u.key, bytes, u.owner, nullptr);
-      }
-      storage::remove_row(*t, u.key, working_.context());
-      const auto index = static_cast<std::uint32_t>(u.key);
-      if (!tables_.info(u.table).many) {
-        entity::set_component_bit(working_.state().registry, index, u.table, false, working_.context());
-      } else if (u.size == 1) {
-        working_.aux(u.table).free_row_ids.push_back(index);   // the id came from the free list
-      } else {
-        --working_.aux(u.table).next_row_index;                // the id was fresh
-      }
-      break;
-    }
-    case UndoKind::kRemoveRow: {
-      std::byte* row = storage::insert_row_at(*t, u.row_or_offset, u.key, u.owner, working_.context());
-      if (row != nullptr) {
-        std::memcpy(row, working_.undo_log().bytes(u.arena_offset), u.size);
-        working_.unique_index().index_row(u.table, row, +1, /*suspects=*/false);
-      }
-      working_.refs().relink_row(u.table, u.key, row, u.owner,
-                 reinterpret_cast<const RefLink*>(working_.undo_log().bytes(u.arena_offset + u.size)));
-      if (!tables_.info(u.table).many) {
-        entity::set_component_bit(working_.state().registry, static_cast<std::uint32_t>(u.key), u.table, true, working_.context());
-      } else {
-        working_.aux(u.table).free_row_ids.pop_back();
-      }
-      break;
-    }
-    case UndoKind::kBulkCreate: {
-      // Fresh indices [first, first + count) at the end of the registry: give them back.
-      RegistryState& r = working_.state().registry;
-      for (std::uint32_t i = 0; i < u.size; ++i) {
-        reinterpret_cast<EntitySlot*>(storage::mutable_at(r.slots, u.row_or_offset + i, working_.context()))->alive = 0;
-      }
-      r.used = u.row_or_offset;
-      r.alive -= u.size;
-      break;
-    }
-    case UndoKind::kBulkInsert: {
-      // The bulk rows are the last u.size rows again (everything after them has been undone).
-      const auto* keys = reinterpret_cast<const std::uint64_t*>(working_.undo_log().bytes(u.arena_offset));
-      for (std::uint32_t i = u.size; i-- > 0;) {
-        std::uint64_t key;
-        std::memcpy(&key, keys + i, sizeof key);
-        storage::remove_row(*t, key, working_.context());
-        entity::set_component_bit(working_.state().registry, static_cast<std::uint32_t>(key), u.table, false, working_.context());
-      }
-      break;
-    }
-    case UndoKind::kWriteBytes: {
-      const std::uint32_t row_index = working_.state().find_row_index(u.table, u.key);
-      std::byte* row = working_.write_row(u.table, row_index);
-      const bool indexed = !tables_.info(u.table).uniques.empty();
-      const bool moved_refs = tables_.write_touches_refs(u.table, u.row_or_offset, u.size);
-      const std::uint64_t owner = moved_refs ? storage::row_owner(*t, row_index) : 0;
-      if (moved_refs) working_.refs().unlink_row(u.table, u.key, row, owner, nullptr);
-      if (indexed) working_.unique_index().index_row(u.table, row, -1);
-      std::memcpy(row + u.row_or_offset, working_.undo_log().bytes(u.arena_offset), u.size);
-      if (indexed) working_.unique_index().index_row(u.table, row, +1, /*suspects=*/false);
-      if (moved_refs) {
-        working_.refs().relink_row(u.table, u.key, row, owner,
-                   reinterpret_cast<const RefLink*>(working_.undo_log().bytes(u.arena_offset + u.size)));
-      }
-      break;
-    }
-  }
 }
 
 // ---- operations ----

@@ -137,7 +137,6 @@ class WriterCore {
   Status check_remove(std::uint16_t table, std::uint64_t key) const;
   Status apply_on_delete();
   Status check_constraints();
-  void undo(const UndoEntry& u);
   void end_txn();
   void build_delta(Delta& d) const;
   void order_rows(TableDelta& td, std::span<const std::pair<std::uint16_t, RowOp>> ops) const;
