@@ -138,8 +138,6 @@ class WriterCore {
   Status apply_on_delete();
   Status check_constraints();
   void end_txn();
-  void build_delta(Delta& d) const;
-  void order_rows(TableDelta& td, std::span<const std::pair<std::uint16_t, RowOp>> ops) const;
   // Recovery: replays a table's row insertions and removals in commit order (TableDelta::sequence), so
   // the dense row order is the commit's. Inserted rows hold zeros until apply_delta fills them.
   Status replay_row_sequence(const TableDelta& t, std::uint64_t key_bound, std::unordered_set<std::uint64_t>& placed);

@@ -1,0 +1,175 @@
+#include "txn/delta_builder.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <span>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "storage/table_ops.hpp"
+
+namespace ecsdb::detail {
+
+namespace {
+
+void order_rows(TableDelta& td, std::span<const std::pair<std::uint16_t, RowOp>> ops) {
+  // The commit's row order is what "deletes in order, then inserts in order" reproduces when it removed
+  // every row before inserting any and touched each key once; inserts are already listed in insertion
+  // order (an insert is the first touch of its key), deletes are put in removal order here.
+  bool simple = true;
+  bool inserted = false;
+  std::unordered_set<std::uint64_t> keys;
+  for (const auto& [table, op] : ops) {
+    if ((!op.insert && inserted) || !keys.insert(op.key).second) simple = false;
+    inserted |= op.insert;
+  }
+  if (!simple) {
+    td.sequence.reserve(ops.size());
+    for (const auto& [table, op] : ops) td.sequence.push_back(op);
+    return;
+  }
+  td.deleted_keys.clear();
+  for (const auto& [table, op] : ops) {
+    if (!op.insert) td.deleted_keys.push_back(op.key);
+  }
+}
+
+}  // namespace
+
+void build_delta(const WorkingVersion& working, Delta& d) {
+  const VersionState& v = working.state();
+  const UndoLog& log = working.undo_log();
+  const WriterSchema& tables = working.tables();
+  struct Touch {
+    std::uint16_t table;
+    std::uint64_t key;
+    bool existed_before;
+    bool replaced = false;   // removed and inserted again: all fields changed
+    std::uint64_t mask = 0;
+  };
+  std::vector<Touch> touches;
+  std::unordered_map<std::uint64_t, std::size_t> index;  // (table, key) -> touches index
+  auto touch = [&](std::uint16_t table, std::uint64_t key, bool existed) -> Touch& {
+    const std::uint64_t id = key * 0x9E3779B97F4A7C15ull ^ table;
+    auto [it, fresh] = index.try_emplace(id, touches.size());
+    if (fresh || touches[it->second].table != table || touches[it->second].key != key) {
+      if (!fresh) {  // hash collision of (table, key): fall back to a linear search
+        for (std::size_t i = 0; i < touches.size(); ++i) {
+          if (touches[i].table == table && touches[i].key == key) return touches[i];
+        }
+      }
+      touches.push_back({table, key, existed});
+      if (!fresh) return touches.back();
+    }
+    return touches[it->second];
+  };
+  // Row insertions and removals in the order made, per table: they decide the row order (TableDelta).
+  std::vector<std::pair<std::uint16_t, RowOp>> row_ops;
+  for (const UndoEntry& u : log.entries()) {
+    switch (u.kind) {
+      case UndoKind::kInsertRow:
+      case UndoKind::kRemoveRow:
+        row_ops.push_back({u.table, RowOp{u.key, tables.info(u.table).many ? u.owner : 0, u.kind == UndoKind::kInsertRow}});
+        break;
+      case UndoKind::kBulkInsert:
+        for (std::uint32_t i = 0; i < u.size; ++i) {
+          std::uint64_t key;
+          std::memcpy(&key, log.bytes(u.arena_offset + 8ull * i), sizeof key);
+          row_ops.push_back({u.table, RowOp{key, 0, true}});
+        }
+        break;
+      default: break;
+    }
+    switch (u.kind) {
+      case UndoKind::kCreateEntity: d.created.push_back(Entity::from_bits(u.key)); break;
+      case UndoKind::kBulkCreate:
+        for (std::uint32_t i = 0; i < u.size; ++i) d.created.push_back(Entity(u.row_or_offset + i, 1));
+        break;
+      case UndoKind::kDestroyEntity: {
+        const Entity e = Entity::from_bits(u.key);
+        auto it = std::find(d.created.begin(), d.created.end(), e);
+        if (it != d.created.end()) d.created.erase(it);
+        else d.destroyed.push_back(e);
+        break;
+      }
+      case UndoKind::kInsertRow: {
+        Touch& t = touch(u.table, u.key, false);
+        if (t.existed_before) t.replaced = true;
+        break;
+      }
+      case UndoKind::kRemoveRow: touch(u.table, u.key, true); break;
+      case UndoKind::kBulkInsert:
+        for (std::uint32_t i = 0; i < u.size; ++i) {
+          std::uint64_t key;
+          std::memcpy(&key, log.bytes(u.arena_offset + 8ull * i), sizeof key);
+          Touch& t = touch(u.table, key, false);
+          if (t.existed_before) t.replaced = true;  // removed earlier in the transaction, added again
+        }
+        break;
+      case UndoKind::kWriteBytes: {
+        Touch& t = touch(u.table, u.key, true);
+        const std::byte* now = v.find_row(u.table, u.key);
+        if (now == nullptr) break;
+        const std::byte* before = log.bytes(u.arena_offset);  // bytes [offset, offset+size) before
+        for (const Field& f : tables.info(u.table).table->layout.fields) {
+          if (!f.stored || f.offset + f.type.size <= u.row_or_offset || f.offset >= u.row_or_offset + u.size) continue;
+          const std::uint32_t lo = std::max(f.offset, u.row_or_offset);
+          const std::uint32_t hi = std::min(f.offset + f.type.size, u.row_or_offset + u.size);
+          if (std::memcmp(before + (lo - u.row_or_offset), now + lo, hi - lo) != 0) t.mask |= field_bit(f.id);
+        }
+        break;
+      }
+    }
+  }
+  // Stable: within a table, keys stay in the order the transaction first touched them.
+  std::stable_sort(touches.begin(), touches.end(), [](const Touch& a, const Touch& b) { return a.table < b.table; });
+  std::vector<std::byte> packed;
+  for (const Touch& t : touches) {
+    const TableInfo& info = tables.info(t.table);
+    const TableState& ts = v.tables[t.table];
+    const std::uint32_t row = v.find_row_index(t.table, t.key);
+    const bool exists = row != kNoRow;
+    if (!t.existed_before && !exists) continue;
+    if (t.existed_before && exists && !t.replaced && t.mask == 0) continue;
+    // A tag component (no fields) removed and added again: present before and after, nothing to say.
+    if (t.existed_before && exists && info.stride == 0) continue;
+    if (d.tables.empty() || d.tables.back().table != t.table) {
+      d.tables.emplace_back();
+      d.tables.back().table = t.table;
+    }
+    TableDelta& td = d.tables.back();
+    const std::byte* bytes = info.stride == 0 || !exists ? nullptr : ts.rows.at(row);
+    if (!t.existed_before) {
+      td.inserted_keys.push_back(t.key);
+      if (info.many) td.inserted_owners.push_back(storage::row_owner(ts, row));
+      if (bytes != nullptr) td.inserted_rows.insert(td.inserted_rows.end(), bytes, bytes + info.stride);
+    } else if (!exists) {
+      td.deleted_keys.push_back(t.key);
+    } else {
+      std::uint64_t mask = t.mask;
+      if (t.replaced) {
+        for (const Field& f : info.table->layout.fields) if (f.stored) mask |= field_bit(f.id);
+      }
+      packed.resize(info.stride);
+      const std::uint32_t n = pack_fields(*info.table, mask, bytes, packed.data());
+      td.updates.push_back({t.key, mask, static_cast<std::uint32_t>(td.update_bytes.size()), n});
+      td.update_bytes.insert(td.update_bytes.end(), packed.begin(), packed.begin() + n);
+    }
+  }
+  std::stable_sort(row_ops.begin(), row_ops.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (auto ops = row_ops.begin(); ops != row_ops.end();) {
+    auto end = ops;
+    while (end != row_ops.end() && end->first == ops->first) ++end;
+    auto td = std::lower_bound(d.tables.begin(), d.tables.end(), ops->first,
+                               [](const TableDelta& t, std::uint16_t id) { return t.table < id; });
+    if (td == d.tables.end() || td->table != ops->first) {  // e.g. a tag removed and added again
+      td = d.tables.insert(td, TableDelta{});
+      td->table = ops->first;
+    }
+    order_rows(*td, std::span(&*ops, static_cast<std::size_t>(end - ops)));
+    ops = end;
+  }
+  std::erase_if(d.tables, [](const TableDelta& t) { return t.empty(); });
+}
+
+}  // namespace ecsdb::detail
