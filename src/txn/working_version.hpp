@@ -49,6 +49,7 @@ class WorkingVersion {
   UndoLog& undo_log() noexcept { return undo_; }
   const UndoLog& undo_log() const noexcept { return undo_; }
   UniqueIndex& unique_index() noexcept { return unique_; }
+  const UniqueIndex& unique_index() const noexcept { return unique_; }
   RefIndexUpkeep refs() noexcept { return RefIndexUpkeep(tables_, *state_, ctx_); }
   TableAux& aux(std::uint16_t table) noexcept { return aux_[table]; }
   // Entity indices free for reuse (back() is reused first).

@@ -63,8 +63,8 @@ Status WriterCore::commit() {
   ECSDB_RETURN_IF_ERROR(require_txn());
   // Until the record is logged, any failure rolls the transaction back: a Status here, an exception
   // (std::bad_alloc) in the caller (the public API catches it, rolls back, returns kResourceExhausted).
-  Status s = apply_on_delete();
-  if (s.is_ok()) s = check_constraints();
+  Status s = constraints_.apply_on_delete();
+  if (s.is_ok()) s = constraints_.check();
   if (!s.is_ok()) {
     rollback();
     return s;
@@ -127,8 +127,7 @@ void WriterCore::rollback() noexcept {
 
 void WriterCore::end_txn() {
   working_.undo_log().clear();
-  touched_refs_.clear();
-  destroyed_.clear();
+  constraints_.clear();
   working_.unique_index().clear_suspects();
   in_txn_ = false;
 }
@@ -235,12 +234,12 @@ Status WriterCore::destroy(Entity e) {
   }
   working_.undo_log().reserve();
   base::reserve_more(working_.free_entities(), 1);
-  if (tables_.has_refs()) base::reserve_more(destroyed_, 1);
+  constraints_.prepare_destroy();
   entity::prepare_slot(working_.state().registry, e.index(), working_.context());
   working_.set_dirty(true);
   entity::destroy_entity(working_.state().registry, e, working_.free_entities(), working_.context());
   working_.undo_log().push({UndoKind::kDestroyEntity, false, 0, 0, 0, e.bits(), 0, 0});
-  if (tables_.has_refs()) destroyed_.push_back(e);
+  constraints_.note_destroyed(e);
   return Status::ok();
 }
 
@@ -286,10 +285,9 @@ Status WriterCore::add(std::uint16_t table, Entity e, const void* bytes) {
   ECSDB_RETURN_IF_ERROR(require_txn());
   ECSDB_RETURN_IF_ERROR(check_add(table, e));
   ECSDB_RETURN_IF_ERROR(working_.refs().check_ref_targets(table, static_cast<const std::byte*>(bytes), e.bits()));
-  const TableInfo& info = tables_.info(table);
   std::byte* row = working_.insert_row(table, e.bits(), e.bits());
   working_.fill_inserted_row(table, row, bytes);
-  if (!info.refs.empty()) touched_refs_.emplace_back(table, e.bits());
+  constraints_.note_references(table, e.bits());
   return Status::ok();
 }
 
@@ -317,7 +315,7 @@ Status WriterCore::set_bytes(std::uint16_t table, std::uint64_t key, std::uint32
   }
   if (size == 0) return Status::ok();
   working_.write_bytes(table, key, offset, size, bytes);
-  if (!tables_.info(table).refs.empty()) touched_refs_.emplace_back(table, key);
+  constraints_.note_references(table, key);
   return Status::ok();
 }
 
@@ -357,7 +355,7 @@ Result<RowId> WriterCore::insert_child(std::uint16_t table, Entity owner, const 
   else ++aux.next_row_index;
   working_.undo_log().back().size = from_free ? 1 : 0;
   working_.fill_inserted_row(table, row, bytes);
-  if (!info.refs.empty()) touched_refs_.emplace_back(table, id.bits());
+  constraints_.note_references(table, id.bits());
   return id;
 }
 
@@ -507,7 +505,7 @@ Status WriterCore::for_each_mut(std::uint16_t table, void* visit_ctx,
       if (std::memcmp(copy.data(), t.rows.at(r), info.stride) == 0) continue;
       ECSDB_RETURN_IF_ERROR(working_.refs().check_ref_targets(table, copy.data(), storage::row_owner(t, r)));
       working_.write_bytes(table, key, 0, info.stride, copy.data());
-      if (!info.refs.empty()) touched_refs_.emplace_back(table, key);
+      constraints_.note_references(table, key);
     }
     return Status::ok();
   }
@@ -523,67 +521,6 @@ Status WriterCore::for_each_mut(std::uint16_t table, void* visit_ctx,
     }
     std::byte* row = storage::mutable_page(t.rows, start >> t.rows.shift, working_.context());
     for (std::uint32_t r = start; r < end; ++r, row += info.stride) visit(visit_ctx, storage::row_key(t, r), row);
-  }
-  return Status::ok();
-}
-
-// ---- constraints ----
-
-Status WriterCore::apply_on_delete() {
-  if (destroyed_.empty()) return Status::ok();
-  // Rows that reference a destroyed entity, found through the reverse-reference index: the cost follows
-  // the references, not the table sizes. Destroyed entities are handled in order; a cascade destroys
-  // rows, never entities, so the list does not grow while it is walked.
-  std::vector<Entity> gone;
-  gone.swap(destroyed_);
-  std::vector<std::uint64_t> keys;
-  for (const Entity target : gone) {
-    for (std::size_t column = 0; column < tables_.ref_columns().size(); ++column) {
-      const auto c = static_cast<std::uint16_t>(column);
-      const RefColumn& col = tables_.ref_columns()[c];
-      if (col.owner) continue;  // owned rows went with their owner (destroy)
-      keys.clear();
-      working_.refs().referrers(c, target, keys);
-      const TableInfo& info = tables_.info(col.table);
-      for (std::uint64_t key : keys) {
-        if (working_.state().find_row_index(col.table, key) == kNoRow) continue;  // cascaded away already
-        switch (col.field->on_delete) {
-          case OnDelete::kRestrict:
-            return constraint_violation("cannot destroy " + entity_name(target) + ": table '" + info.table->name +
-                                        "', " + tables_.describe_key(col.table, key) + ", field '" + col.field->name +
-                                        "' references it (on_delete = \"restrict\")");
-          case OnDelete::kSetNull: {
-            const std::uint64_t zero = 0;
-            working_.write_bytes(col.table, key, col.offset, sizeof zero, &zero);
-            touched_refs_.emplace_back(col.table, key);
-            break;
-          }
-          case OnDelete::kCascade: working_.remove_row(col.table, key); break;
-        }
-      }
-    }
-  }
-  return Status::ok();
-}
-
-Status WriterCore::check_constraints() {
-  for (const auto& [table, key] : touched_refs_) {
-    const std::byte* row = working_.state().find_row(table, key);
-    if (row == nullptr) continue;  // removed later in the transaction
-    for (const auto& ref : tables_.info(table).refs) {
-      const std::uint64_t target = load_ref(row, ref.offset);
-      if (target == 0 || working_.state().registry.is_alive(Entity::from_bits(target))) continue;
-      return constraint_violation("table '" + tables_.info(table).table->name + "', " + tables_.describe_key(table, key) +
-                                  ", field '" + ref.field->name + "': references " +
-                                  entity_name(Entity::from_bits(target)) +
-                                  ", which is not alive (foreign key entities.id)");
-    }
-  }
-  if (const UniqueIndex::Suspect* s = working_.unique_index().first_duplicate(); s != nullptr) {
-    const Field& f = *tables_.info(s->table).uniques[s->unique].field;
-    return constraint_violation("table '" + tables_.info(s->table).table->name + "', field '" + f.name +
-                                "': value " + storage::decode_value(f.type, reinterpret_cast<const std::byte*>(s->value.data())).to_string() +
-                                " is not unique (constraint = \"unique\")");
   }
   return Status::ok();
 }
@@ -866,7 +803,7 @@ Status WriterCore::apply_delta(const Delta& d) {
       working_.write_bytes(t.table, u.key, 0, info.stride, row.data());
     }
   }
-  touched_refs_.clear();  // the log holds committed, checked state
+  constraints_.forget_references();  // the log holds committed, checked state
   return Status::ok();
 }
 

@@ -23,6 +23,7 @@
 #include "storage/cow.hpp"
 #include "storage/page_pool.hpp"
 #include "version/published_versions.hpp"
+#include "txn/constraint_checker.hpp"
 #include "txn/working_version.hpp"
 #include "txn/writer_schema.hpp"
 
@@ -135,8 +136,6 @@ class WriterCore {
   Status check_add(std::uint16_t table, Entity e) const;
   Status check_write(std::uint16_t table, std::uint64_t key, std::uint32_t offset, std::uint32_t size) const;
   Status check_remove(std::uint16_t table, std::uint64_t key) const;
-  Status apply_on_delete();
-  Status check_constraints();
   void end_txn();
   // Recovery: replays a table's row insertions and removals in commit order (TableDelta::sequence), so
   // the dense row order is the commit's. Inserted rows hold zeros until apply_delta fills them.
@@ -151,8 +150,7 @@ class WriterCore {
 
   bool in_txn_ = false;
   bool dirty_at_begin_ = false;                 // restored by rollback
-  std::vector<std::pair<std::uint16_t, std::uint64_t>> touched_refs_;   // rows whose references to check
-  std::vector<Entity> destroyed_;
+  ConstraintChecker constraints_{working_};
 
   SubscriptionHub hub_;
   CommitSink* sink_ = nullptr;
