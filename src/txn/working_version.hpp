@@ -23,6 +23,10 @@
 
 namespace ecsdb::detail {
 
+// Row ids of a `many` table are bounded so that a corrupt snapshot or log cannot make recovery size a
+// sparse index for billions of rows (2^28 live-or-freed row ids per table).
+inline constexpr std::uint32_t kMaxRowIndex = 1u << 28;
+
 // Writer-only state that is not part of a version.
 struct TableAux {
   std::vector<std::uint64_t> auto_increment_next;                              // per auto_increment field

@@ -24,6 +24,7 @@
 #include "storage/page_pool.hpp"
 #include "version/published_versions.hpp"
 #include "txn/constraint_checker.hpp"
+#include "txn/recovery_loader.hpp"
 #include "txn/working_version.hpp"
 #include "txn/writer_schema.hpp"
 
@@ -31,10 +32,6 @@ namespace ecsdb::detail {
 
 class WriterCore {
  public:
-  // Row ids of a `many` table are bounded so that a corrupt snapshot or log cannot make recovery size a
-  // sparse index for billions of rows (2^28 live-or-freed row ids per table).
-  static constexpr std::uint32_t kMaxRowIndex = 1u << 28;
-
   WriterCore(std::shared_ptr<const Schema> schema, const DatabaseOptions& options);
   WriterCore(const WriterCore&) = delete;
   WriterCore& operator=(const WriterCore&) = delete;
@@ -137,9 +134,6 @@ class WriterCore {
   Status check_write(std::uint16_t table, std::uint64_t key, std::uint32_t offset, std::uint32_t size) const;
   Status check_remove(std::uint16_t table, std::uint64_t key) const;
   void end_txn();
-  // Recovery: replays a table's row insertions and removals in commit order (TableDelta::sequence), so
-  // the dense row order is the commit's. Inserted rows hold zeros until apply_delta fills them.
-  Status replay_row_sequence(const TableDelta& t, std::uint64_t key_bound, std::unordered_set<std::uint64_t>& placed);
 
   std::shared_ptr<const Schema> schema_;
   DatabaseOptions options_;
@@ -151,6 +145,7 @@ class WriterCore {
   bool in_txn_ = false;
   bool dirty_at_begin_ = false;                 // restored by rollback
   ConstraintChecker constraints_{working_};
+  RecoveryLoader loader_{working_};
 
   SubscriptionHub hub_;
   CommitSink* sink_ = nullptr;

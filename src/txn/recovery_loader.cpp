@@ -1,0 +1,314 @@
+#include "txn/recovery_loader.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <unordered_set>
+
+#include "entity/registry_ops.hpp"
+#include "storage/table_ops.hpp"
+
+namespace ecsdb::detail {
+
+Status RecoveryLoader::apply_delta(const Delta& d) {
+  VersionState& v = working_.state();
+  storage::WriteContext& ctx = working_.context();
+  working_.set_dirty(true);
+  auto bad = [&](const std::string& what) {
+    return Status(StatusCode::kCorruption, "replaying version " + std::to_string(d.version) + ": " + what);
+  };
+  // Rows (re)inserted by a row sequence: they hold zeros until their content is applied below.
+  std::vector<std::unordered_set<std::uint64_t>> placed(d.tables.size());
+  for (std::size_t ti = 0; ti < d.tables.size(); ++ti) {
+    const TableDelta& t = d.tables[ti];
+    if (t.table >= tables_.table_count()) return bad("unknown table id " + std::to_string(t.table));
+    if (!t.sequence.empty()) {
+      // Entities a sequence may name: live ones, those this commit creates, and ones it created and
+      // destroyed (new indices, handed out in order): a bound that keeps a corrupt log from sizing a
+      // sparse index for billions of keys.
+      const std::uint64_t key_bound =
+          tables_.info(t.table).many ? kMaxRowIndex : v.registry.used + d.created.size() + t.sequence.size();
+      if (Status s = replay_row_sequence(t, key_bound, placed[ti]); !s.is_ok()) return bad(s.message());
+      continue;
+    }
+    for (std::uint64_t key : t.deleted_keys) {
+      if (v.find_row_index(t.table, key) == kNoRow) return bad("delete of a missing row " + tables_.describe_key(t.table, key));
+      working_.remove_row(t.table, key);
+    }
+  }
+  for (Entity e : d.destroyed) {
+    if (!v.registry.is_alive(e)) return bad("destroy of a dead " + entity_name(e));
+    entity::destroy_entity(v.registry, e, working_.free_entities(), ctx);
+    working_.undo_log().push({UndoKind::kDestroyEntity, false, 0, 0, 0, e.bits(), 0, 0});
+  }
+  for (Entity e : d.created) {
+    if (e.index() < v.registry.used && v.registry.slot(e.index())->alive) {
+      return bad("create of a live " + entity_name(e));
+    }
+    entity::restore_slot(v.registry, e.index(), e.generation(), true, ctx);
+    // Keep the free list free of this index (it is rebuilt by finish_load at the end of recovery).
+    std::erase(working_.free_entities(), e.index());
+  }
+  std::vector<std::byte> row;
+  for (std::size_t ti = 0; ti < d.tables.size(); ++ti) {
+    const TableDelta& t = d.tables[ti];
+    const TableInfo& info = tables_.info(t.table);
+    for (std::size_t i = 0; i < t.inserted_keys.size(); ++i) {
+      const std::uint64_t key = t.inserted_keys[i];
+      const bool in_place = placed[ti].contains(key);  // already in its row, by the row sequence
+      if (!in_place && v.find_row_index(t.table, key) != kNoRow) {
+        return bad("insert of an existing row " + tables_.describe_key(t.table, key));
+      }
+      if (!t.sequence.empty() && !in_place) {
+        return bad("inserted row " + tables_.describe_key(t.table, key) + " is missing from the row sequence");
+      }
+      if (!info.many && !v.registry.is_alive(Entity::from_bits(key))) {
+        return bad("row of table '" + info.table->name + "' for " + entity_name(Entity::from_bits(key)) + ", which is not alive");
+      }
+      if (info.many && static_cast<std::uint32_t>(key) >= kMaxRowIndex) {
+        return bad("row id index " + std::to_string(static_cast<std::uint32_t>(key)) + " is out of range");
+      }
+      if (info.many) {
+        auto& aux = working_.aux(t.table);
+        const auto index = static_cast<std::uint32_t>(key);
+        if (index >= aux.next_row_index) aux.next_row_index = index + 1;
+        std::erase(aux.free_row_ids, index);
+      }
+      const std::uint64_t owner = t.inserted_owners.empty() ? key : t.inserted_owners[i];
+      std::byte* bytes = nullptr;
+      if (in_place) {
+        placed[ti].erase(key);
+        if (!info.many) entity::set_component_bit(v.registry, static_cast<std::uint32_t>(key), t.table, true, ctx);
+        if (info.stride != 0) bytes = storage::mutable_row(v.tables[t.table], v.find_row_index(t.table, key), ctx);
+      } else {
+        bytes = working_.insert_row(t.table, key, info.many ? owner : key);
+      }
+      if (in_place) {
+        TableState& ts = v.tables[t.table];
+        const std::uint64_t row_owner = storage::row_owner(ts, v.find_row_index(t.table, key));
+        if (bytes != nullptr) {
+          std::memcpy(bytes, t.inserted_rows.data() + i * info.stride, info.stride);
+          working_.assign_auto_increments(t.table, bytes);
+          working_.unique_index().index_row(t.table, bytes, +1);
+        }
+        if (Status s = working_.refs().check_ref_targets(t.table, bytes, row_owner); !s.is_ok()) return bad(s.message());
+        working_.refs().prepare_link_row(t.table, key, bytes, row_owner);
+        working_.refs().link_row(t.table, key, bytes, row_owner);
+      } else {
+        const std::byte* source = t.inserted_rows.data() + i * info.stride;
+        if (Status s = working_.refs().check_ref_targets(t.table, source, info.many ? owner : key); !s.is_ok()) return bad(s.message());
+        working_.fill_inserted_row(t.table, bytes, source);
+      }
+    }
+    for (const RowUpdate& u : t.updates) {
+      if (v.find_row_index(t.table, u.key) == kNoRow) return bad("update of a missing row " + tables_.describe_key(t.table, u.key));
+      if (info.stride == 0) continue;  // a tag has no bytes to update
+      if (placed[ti].erase(u.key) != 0) {
+        // Removed and inserted again by the row sequence (replaced): the update carries every field.
+        std::byte* bytes = storage::mutable_row(v.tables[t.table], v.find_row_index(t.table, u.key), ctx);
+        unpack_fields(*info.table, u.field_mask, t.update_bytes.data() + u.offset, bytes);
+        working_.assign_auto_increments(t.table, bytes);
+        working_.unique_index().index_row(t.table, bytes, +1);
+        const std::uint64_t row_owner =
+            storage::row_owner(v.tables[t.table], v.find_row_index(t.table, u.key));
+        if (Status s = working_.refs().check_ref_targets(t.table, bytes, row_owner); !s.is_ok()) return bad(s.message());
+        working_.refs().prepare_link_row(t.table, u.key, bytes, row_owner);
+        working_.refs().link_row(t.table, u.key, bytes, row_owner);
+        continue;
+      }
+      const std::byte* current = v.find_row(t.table, u.key);
+      row.assign(current, current + info.stride);
+      unpack_fields(*info.table, u.field_mask, t.update_bytes.data() + u.offset, row.data());
+      if (Status s = working_.refs().check_ref_targets(t.table, row.data(), 0); !s.is_ok()) return bad(s.message());
+      working_.write_bytes(t.table, u.key, 0, info.stride, row.data());
+    }
+  }
+  return Status::ok();
+}
+
+Status RecoveryLoader::replay_row_sequence(const TableDelta& t, std::uint64_t key_bound,
+                                           std::unordered_set<std::uint64_t>& placed) {
+  VersionState& v = working_.state();
+  storage::WriteContext& ctx = working_.context();
+  TableState& ts = v.tables[t.table];
+  const TableInfo& info = tables_.info(t.table);
+  working_.set_dirty(true);
+  for (const RowOp& op : t.sequence) {
+    const std::uint32_t row = v.find_row_index(t.table, op.key);
+    if (op.insert) {
+      if (row != kNoRow) return Status(StatusCode::kCorruption, "row sequence inserts an existing row " + tables_.describe_key(t.table, op.key));
+      if (static_cast<std::uint32_t>(op.key) >= key_bound) {
+        return Status(StatusCode::kCorruption, "row sequence key index " + std::to_string(static_cast<std::uint32_t>(op.key)) + " is out of range");
+      }
+      storage::insert_row(ts, op.key, info.many ? op.owner : op.key, ctx);
+      placed.insert(op.key);
+    } else {
+      if (row == kNoRow) return Status(StatusCode::kCorruption, "row sequence removes a missing row " + tables_.describe_key(t.table, op.key));
+      // A row that existed before this commit leaves the unique and reverse-reference indexes while its
+      // bytes are still there (rows the sequence inserted were never in them).
+      if (!placed.contains(op.key)) {
+        const std::byte* bytes = info.stride != 0 ? ts.rows.at(row) : nullptr;
+        if (bytes != nullptr) working_.unique_index().index_row(t.table, bytes, -1);
+        const std::uint64_t row_owner = storage::row_owner(ts, row);
+        working_.refs().prepare_unlink_row(t.table, op.key, bytes, row_owner);
+        working_.refs().unlink_row(t.table, op.key, bytes, row_owner, nullptr);
+      }
+      storage::remove_row(ts, op.key, ctx);
+      placed.erase(op.key);
+    }
+  }
+  // Rows gone for good get what remove_row gives them; rows inserted and removed within the commit never
+  // had a presence bit (and finish_load rebuilds row-id free lists at the end of recovery).
+  for (std::uint64_t key : t.deleted_keys) {
+    if (v.find_row_index(t.table, key) != kNoRow) {
+      return Status(StatusCode::kCorruption, "deleted row " + tables_.describe_key(t.table, key) + " is still there after its row sequence");
+    }
+    const auto index = static_cast<std::uint32_t>(key);
+    if (!info.many) {
+      entity::set_component_bit(v.registry, index, t.table, false, ctx);
+    } else if (reinterpret_cast<const SparseSlot*>(ts.sparse.at(index))->row == kNoRow) {
+      // (A row id the commit handed out again already carries its newer generation.)
+      std::uint32_t gen = static_cast<std::uint32_t>(key >> 32) + 1;
+      storage::set_key_generation(ts, index, gen == 0 ? 1 : gen, ctx);
+      working_.aux(t.table).free_row_ids.push_back(index);
+    }
+  }
+  return Status::ok();
+}
+
+Status RecoveryLoader::load_rows(std::uint16_t table, std::uint32_t n, const std::byte* key_bytes,
+                                 const std::byte* owners, const std::byte* rows) {
+  VersionState& v = working_.state();
+  storage::WriteContext& ctx = working_.context();
+  auto key_at = [&](std::uint32_t i) {
+    std::uint64_t k;
+    std::memcpy(&k, key_bytes + 8ull * i, sizeof k);
+    return k;
+  };
+  if (table >= tables_.table_count()) return Status(StatusCode::kCorruption, "snapshot names unknown table id " + std::to_string(table));
+  const TableInfo& info = tables_.info(table);
+  TableState& t = v.tables[table];
+  if (t.row_count != 0) return Status(StatusCode::kCorruption, "table '" + info.table->name + "' loaded twice");
+  if (n == 0) return Status::ok();
+  working_.set_dirty(true);
+  // Dense columns arrive packed in row order: grow once and copy page by page (recovery speed).
+  auto copy_column = [&](detail::PagedArray& a, const std::byte* src) {
+    storage::grow_to(a, n, ctx);
+    const std::uint32_t per_page = 1u << a.shift;
+    for (std::uint32_t start = 0; start < n; start += per_page) {
+      const std::uint32_t count = std::min(per_page, n - start);
+      std::memcpy(storage::mutable_page(a, start >> a.shift, ctx), src + std::size_t{start} * a.elem_size,
+                  std::size_t{count} * a.elem_size);
+    }
+  };
+  if (info.stride != 0) copy_column(t.rows, rows);
+  copy_column(t.keys, key_bytes);
+  if (info.many) copy_column(t.owners, owners);
+  t.row_count = n;
+
+  // Sparse index and presence bits.
+  std::uint32_t max_index = 0;
+  for (std::uint32_t i = 0; i < n; ++i) max_index = std::max(max_index, static_cast<std::uint32_t>(key_at(i)));
+  if (info.many && max_index >= kMaxRowIndex) {
+    t.row_count = 0;
+    return Status(StatusCode::kCorruption, "table '" + info.table->name + "': row id index " +
+                                               std::to_string(max_index) + " is out of range");
+  }
+  if (!info.many && max_index >= v.registry.used) {
+    t.row_count = 0;
+    return Status(StatusCode::kCorruption, "table '" + info.table->name + "': row of entity index " +
+                                               std::to_string(max_index) + " beyond the registry");
+  }
+  const SparseSlot empty{0, kNoRow};
+  storage::grow_to(t.sparse, std::uint64_t{max_index} + 1, ctx, &empty);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const std::uint64_t key = key_at(i);
+    auto* slot = reinterpret_cast<SparseSlot*>(storage::mutable_at(t.sparse, static_cast<std::uint32_t>(key), ctx));
+    if (slot->row != kNoRow) {
+      t.row_count = 0;
+      return Status(StatusCode::kCorruption, "table '" + info.table->name + "': duplicate key " + tables_.describe_key(table, key));
+    }
+    *slot = SparseSlot{static_cast<std::uint32_t>(key >> 32), i};
+    if (!info.many) {
+      if (!v.registry.is_alive(Entity::from_bits(key))) {
+        return Status(StatusCode::kCorruption, "table '" + info.table->name + "': row of dead " + entity_name(Entity::from_bits(key)));
+      }
+      entity::set_component_bit(v.registry, static_cast<std::uint32_t>(key), table, true, ctx);
+    }
+  }
+  if (info.many) working_.aux(table).next_row_index = std::max(working_.aux(table).next_row_index, max_index + 1);
+  // Secondary state: unique indexes, auto-increment counters and reverse references (only tables that
+  // have them).
+  if (!info.uniques.empty() || !info.auto_increments.empty()) {
+    for (std::uint32_t i = 0; i < n; ++i) {
+      std::byte* row = storage::mutable_row(t, i, ctx);
+      working_.assign_auto_increments(table, row);
+      working_.unique_index().index_row(table, row, +1);
+    }
+  }
+  if (!info.ref_columns.empty()) {
+    for (std::uint32_t i = 0; i < n; ++i) {
+      const std::byte* row = info.stride != 0 ? t.rows.at(i) : nullptr;
+      const std::uint64_t key = storage::row_key(t, i);
+      ECSDB_RETURN_IF_ERROR(working_.refs().check_ref_targets(table, row, storage::row_owner(t, i)));
+      working_.refs().prepare_link_row(table, key, row, storage::row_owner(t, i));
+      working_.refs().link_row(table, key, row, storage::row_owner(t, i));
+    }
+  }
+  working_.unique_index().clear_suspects();
+  return Status::ok();
+}
+
+Status RecoveryLoader::load_registry(std::uint32_t used, const std::byte* pairs) {
+  VersionState& v = working_.state();
+  storage::WriteContext& ctx = working_.context();
+  RegistryState& r = v.registry;
+  if (r.used != 0) return Status(StatusCode::kCorruption, "registry loaded twice");
+  if (used == 0) return Status::ok();
+  working_.set_dirty(true);
+  storage::grow_to(r.slots, used, ctx);
+  const std::uint32_t per_page = 1u << r.slots.shift;
+  std::uint32_t alive = 0;
+  for (std::uint32_t start = 0; start < used; start += per_page) {
+    std::byte* slot = storage::mutable_page(r.slots, start >> r.slots.shift, ctx);
+    const std::uint32_t count = std::min(per_page, used - start);
+    for (std::uint32_t i = 0; i < count; ++i, slot += r.slots.elem_size) {
+      std::uint32_t pair[2];
+      std::memcpy(pair, pairs + 8ull * (start + i), sizeof pair);
+      auto* s = reinterpret_cast<EntitySlot*>(slot);
+      s->generation = pair[0] == 0 ? 1 : pair[0];
+      s->alive = pair[1] != 0 ? 1 : 0;
+      alive += s->alive;
+      std::memset(slot + sizeof(EntitySlot), 0, r.slots.elem_size - sizeof(EntitySlot));  // masks: set by rows
+    }
+  }
+  r.used = used;
+  r.alive = alive;
+  return Status::ok();
+}
+
+void RecoveryLoader::finish_load() {
+  VersionState& v = working_.state();
+  storage::WriteContext& ctx = working_.context();
+  const RegistryState& r = v.registry;
+  working_.free_entities().clear();
+  for (std::uint32_t i = r.used; i-- > 0;) {
+    if (r.slot(i)->alive == 0) working_.free_entities().push_back(i);  // back() = lowest index: reused first
+  }
+  for (std::size_t table = 0; table < tables_.table_count(); ++table) {
+    const auto id = static_cast<std::uint16_t>(table);
+    if (!tables_.info(id).many) continue;
+    auto& aux = working_.aux(id);
+    aux.free_row_ids.clear();
+    const TableState& t = v.tables[id];
+    for (std::uint32_t i = aux.next_row_index; i-- > 0;) {
+      if (v.find_row_index(id, RowId(i, storage::key_generation(t, i)).bits()) == kNoRow) {
+        // A dead row id: make sure the next RowId handed out for it differs from any live-era one.
+        storage::set_key_generation(v.tables[id], i, storage::key_generation(t, i) + 1, ctx);
+        aux.free_row_ids.push_back(i);
+      }
+    }
+  }
+}
+
+}  // namespace ecsdb::detail
