@@ -2,7 +2,7 @@
 // remove and write, each keeping the unique and reverse-reference indexes in step and leaving the undo
 // record that takes it back. It owns what a rollback restores (the version's pages, the entity free list,
 // row-id and auto-increment counters, the unique index, the undo log) and hands itself over at publish.
-// The transaction API (WriterCore), rollback, constraint checks, delta building and recovery work on it.
+// The transaction API (TransactionWriter), rollback, constraint checks, delta building and recovery work on it.
 // Owner thread only.
 //
 // Exception safety: see UndoEntry. Each primitive allocates what it needs before its first change.

@@ -9,7 +9,7 @@
 // Invariants: every node is reachable from tail_ by `next` links once its push completed; head_ is the
 // most recently pushed node; only the consumer touches tail_. A node is owned by the queue from push until
 // pop returns it. head_ exchange and the empty() loads are seq_cst so that the writer's "going to sleep"
-// handshake (writer_core) cannot miss a push.
+// handshake (commit_pipeline) cannot miss a push.
 #pragma once
 
 #include <atomic>

@@ -1,178 +1,52 @@
-// WriterCore — the single writer: applies transactions to the private next version, checks constraints at
-// commit, rolls back through an undo log, and publishes versions. Owner thread only (not thread-safe).
+// WriterCore — the single writer as the rest of the code sees it (Database, WriterHandle, Transaction,
+// persist): the writer's transaction API (TransactionWriter, which it is) with the commit pipeline on
+// top (CommitPipeline: Database::submit's queue, batches, tickets and the background writer thread).
+// It only joins the two: queued bodies run as Transactions on this writer, and queued transactions join
+// the publishes that follow the owner's commits. Not thread-safe except where a member says otherwise.
+//
+// Inside txn, layers run one way (DESIGN.md §3), each only using those below it:
+//   WriterCore
+//   CommitPipeline                                               queue, batches, tickets, writer thread
+//   TransactionWriter                                            begin, operations, commit, publish
+//   rollback · ConstraintChecker · build_delta · RecoveryLoader  on the working version
+//   WorkingVersion (+ RefIndexUpkeep, UniqueIndex, UndoLog)     rows, indexes, undo records
+//   WriterSchema                                                 per-table facts from the schema
 #pragma once
 
-#include <cstdint>
+#include <cstddef>
 #include <memory>
-#include <span>
-#include <string>
-#include <unordered_map>
-#include <unordered_set>
-#include <vector>
 
-#include <atomic>
-#include <thread>
-
-#include "base/latency_histogram.hpp"
 #include "ecsdb/database.hpp"
-#include "ecsdb/delta.hpp"
-#include "txn/commit_sink.hpp"
-#include "txn/subscription_hub.hpp"
+#include "txn/commit_pipeline.hpp"
+#include "txn/transaction_writer.hpp"
 #include "txn/write_queue.hpp"
-#include "ecsdb/detail/version_state.hpp"
-#include "storage/cow.hpp"
-#include "storage/page_pool.hpp"
-#include "version/published_versions.hpp"
-#include "txn/constraint_checker.hpp"
-#include "txn/recovery_loader.hpp"
-#include "txn/working_version.hpp"
-#include "txn/writer_schema.hpp"
 
 namespace ecsdb::detail {
 
-class WriterCore {
+class WriterCore : public TransactionWriter {
  public:
   WriterCore(std::shared_ptr<const Schema> schema, const DatabaseOptions& options);
-  WriterCore(const WriterCore&) = delete;
-  WriterCore& operator=(const WriterCore&) = delete;
-  ~WriterCore();
-
-  version::PublishedVersions& versions() noexcept { return versions_; }
-  const version::PublishedVersions& versions() const noexcept { return versions_; }
-  const VersionState& working() const noexcept { return working_.state(); }
-  const TableInfo& info(std::uint16_t table) const noexcept { return tables_.info(table); }
-  const Schema& schema() const noexcept { return *schema_; }
-
-  // ---- transaction lifecycle ----
-  Status begin();
-  Status commit();
-  void rollback() noexcept;
-  bool in_transaction() const noexcept { return in_txn_; }
-  void publish();
-
-  // ---- operations (REQUIRE: in_transaction()) ----
-  Result<Entity> create();
-  Status create_many(std::size_t n, std::vector<Entity>& out);
-  Status destroy(Entity e);
-  Status add(std::uint16_t table, Entity e, const void* bytes);
-  Status put(std::uint16_t table, Entity e, const void* bytes);
-  Status update(std::uint16_t table, std::uint64_t key, const void* bytes);
-  Status set_bytes(std::uint16_t table, std::uint64_t key, std::uint32_t offset, std::uint32_t size,
-                   const void* bytes);
-  Status remove(std::uint16_t table, std::uint64_t key);
-  Result<RowId> insert_child(std::uint16_t table, Entity owner, const void* bytes);
-  // One implicit single-operation transaction (see detail::implicit_write).
-  Status implicit_write(ImplicitOp op, std::uint16_t table, std::uint64_t key, std::uint32_t offset,
-                        std::uint32_t size, const void* bytes);
-  // Adds `n` rows (stride bytes each, packed) to n distinct live entities: one undo record, rows copied
-  // page by page. Tables with unique, auto-increment or reference fields take the per-row path.
-  Status add_many(std::uint16_t table, const Entity* entities, std::size_t n, const std::byte* rows);
-  const std::byte* get(std::uint16_t table, std::uint64_t key) const noexcept {
-    return working_.state().find_row(table, key);
-  }
-  bool alive(Entity e) const noexcept { return working_.state().registry.is_alive(e); }
-  const std::vector<RefColumn>& ref_columns() const noexcept { return tables_.ref_columns(); }
-  Status for_each_mut(std::uint16_t table, void* ctx, void (*visit)(void*, std::uint64_t, std::byte*));
-
-  // Any thread (relaxed counters).
-  std::uint64_t commits() const noexcept { return commits_.load(std::memory_order_relaxed); }
-  std::uint64_t rollbacks() const noexcept { return rollbacks_.load(std::memory_order_relaxed); }
-  // Page copies of published versions (the version being built is not counted yet).
-  std::uint64_t pages_copied() const noexcept { return pages_copied_total_.load(std::memory_order_relaxed); }
-  const storage::PagePool& pool() const noexcept { return pool_; }
-
-  std::string describe_key(std::uint16_t table, std::uint64_t key) const { return tables_.describe_key(table, key); }
+  ~WriterCore() override;
 
   // ---- queue (Database::submit) ----
   void set_database(Database* db) noexcept { db_ = db; }
-  CommitTicket submit(TransactionBody body);            // any thread
-  std::size_t drain();                                  // writer: runs one batch, publishes, resolves
-  Status start_thread();
-  void stop_thread();
-  bool thread_running() const noexcept { return thread_running_.load(std::memory_order_acquire); }
-  WriteQueue& queue_for_testing() noexcept { return queue_; }
+  CommitTicket submit(TransactionBody body) { return pipeline_.submit(std::move(body)); }  // any thread
+  std::size_t drain() { return pipeline_.drain(); }     // writer: runs one batch, publishes, resolves
+  Status start_thread() { return pipeline_.start_thread(); }
+  void stop_thread() { pipeline_.stop_thread(); }
+  WriteQueue& queue_for_testing() noexcept { return pipeline_.queue_for_testing(); }
   void fill_queue_metrics(DatabaseMetrics& m) const;
 
-  // ---- deltas ----
-  SubscriptionHub& hub() noexcept { return hub_; }
-
-  // ---- durability (persist) ----
-  // Installs the commit log. Owner thread, before any transaction or writer thread.
-  void set_sink(CommitSink* sink) noexcept { sink_ = sink; }
-  CommitSink* sink() const noexcept { return sink_; }
-  // LSN of the last commit sent to the sink. LSNs count logged commits (commits that changed nothing are
-  // not logged), 1, 2, 3... without gaps, so a missing WAL segment is detectable.
-  std::uint64_t logged_lsn() const noexcept { return logged_lsn_.load(std::memory_order_acquire); }
-  // Recovery: applies a logged delta (REQUIRES: an open transaction; no constraint re-check needed, but
-  // the ids, rows and generations are restored exactly). Commit it with commit().
-  Status apply_delta(const Delta& d);
-  // Recovery: loads rows in bulk into an empty table (snapshot load). `keys`/`owners` hold n u64 each and
-  // `rows` n rows; none needs to be aligned (they point into a snapshot file buffer).
-  Status load_rows(std::uint16_t table, std::uint32_t n, const std::byte* keys, const std::byte* owners,
-                   const std::byte* rows);
-  // Recovery: the whole registry of an empty writer from `used` (generation, alive) u32 pairs.
-  Status load_registry(std::uint32_t used, const std::byte* pairs);
-  // Recovery: rebuilds the entity and row-id free lists once everything is loaded and replayed.
-  void finish_load();
-  // Recovery: while on, commits are not published (replay publishes once, through resume_after).
-  void defer_publish(bool on) noexcept { suppress_publish_ = on; }
-  // Recovery: publishes the recovered state as version `version` (when it is ahead of the working one)
-  // and continues LSNs after `lsn`.
-  void resume_after(std::uint64_t lsn, std::uint64_t version);
+ protected:
+  void after_commit_publish() override { pipeline_.drain_if_queued(); }
 
  private:
-  Status require_txn() const;
-  // kInvalidArgument when the background writer thread runs and this is not it: the owner's
-  // WriterHandle must not race it.
-  Status check_owner() const;
-  void drain_if_queued();
-  // The publish (and queue drain) that follows a commit under publish_every_commits; a failure to
-  // allocate the new version never fails the commit that is already made.
-  void publish_after_commit() noexcept;
-  Status check_alive(Entity e, std::string_view op, const Table* table) const;
-  Status check_add(std::uint16_t table, Entity e) const;
-  Status check_write(std::uint16_t table, std::uint64_t key, std::uint32_t offset, std::uint32_t size) const;
-  Status check_remove(std::uint16_t table, std::uint64_t key) const;
-  void end_txn();
-
-  std::shared_ptr<const Schema> schema_;
-  DatabaseOptions options_;
-  WriterSchema tables_;
-  storage::PagePool pool_;
-  version::PublishedVersions versions_;
-  WorkingVersion working_;                      // after versions_ and pool_: its pages go back first
-
-  bool in_txn_ = false;
-  bool dirty_at_begin_ = false;                 // restored by rollback
-  ConstraintChecker constraints_{working_};
-  RecoveryLoader loader_{working_};
-
-  SubscriptionHub hub_;
-  CommitSink* sink_ = nullptr;
-  std::atomic<std::uint64_t> logged_lsn_{0};  // read by other threads (durable_version, flush)
-  std::vector<std::shared_ptr<Delta>> pending_deltas_;  // committed, not yet published
+  // One queued body as a transaction of this writer, the way Database::submit promises: ok commits it,
+  // an error (or an exception) rolls it back.
+  Status run_queued(TransactionBody& body);
 
   Database* db_ = nullptr;
-  WriteQueue queue_;
-  std::atomic<std::uint64_t> submitted_{0};
-  std::atomic<std::uint64_t> dequeued_{0};
-  std::atomic<bool> sleeping_{false};
-  std::atomic<std::uint32_t> wake_{0};
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-  std::atomic<bool> thread_running_{false};
-  std::atomic<std::thread::id> writer_thread_id_{};
-  bool suppress_publish_ = false;
-  std::vector<std::shared_ptr<QueuedTransaction>> batch_ok_;
-  base::LatencyHistogram submit_to_visible_ns_;
-  base::LatencyHistogram batch_sizes_;
-  base::LatencyHistogram pages_per_publish_;
-
-  std::atomic<std::uint64_t> commits_{0};
-  std::atomic<std::uint64_t> rollbacks_{0};
-  bool commits_without_delta_ = false;
-  std::uint32_t commits_since_publish_ = 0;
-  std::atomic<std::uint64_t> pages_copied_total_{0};
+  CommitPipeline pipeline_;
 };
 
 }  // namespace ecsdb::detail

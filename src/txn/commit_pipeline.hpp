@@ -1,0 +1,66 @@
+// CommitPipeline — how transactions submitted from any thread reach the single writer (DESIGN.md §2.1):
+// the lock-free queue (WriteQueue), batches (run in submission order, published once per batch), tickets
+// (resolved when the batch is published or, under a commit log, once it is durable) and the optional
+// background writer thread. It drives the TransactionWriter as any caller would: each body runs as one
+// transaction, through the `run` function it is given (WriterCore hands the body a Transaction).
+//
+// Threads: submit() from any thread; everything else on the thread that owns the writer (the owner's,
+// or the background writer thread while it runs). fill_metrics() from any thread.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "base/latency_histogram.hpp"
+#include "ecsdb/commit_ticket.hpp"
+#include "ecsdb/options.hpp"
+#include "txn/transaction_writer.hpp"
+#include "txn/write_queue.hpp"
+
+namespace ecsdb::detail {
+
+class CommitPipeline {
+ public:
+  // Runs one queued body as a transaction on the writer (begin, body, commit or rollback); returns the
+  // outcome its ticket gets (ok: committed).
+  using RunTransaction = std::function<Status(TransactionBody&)>;
+
+  CommitPipeline(TransactionWriter& writer, const DatabaseOptions& options, RunTransaction run);
+  CommitPipeline(const CommitPipeline&) = delete;
+  CommitPipeline& operator=(const CommitPipeline&) = delete;
+  ~CommitPipeline();  // stops the thread; transactions still queued fail with kAborted
+
+  CommitTicket submit(TransactionBody body);            // any thread
+  std::size_t drain();                                  // writer: runs one batch, publishes, resolves
+  // After a publish that follows a commit: queued transactions join it when no writer thread runs.
+  void drain_if_queued();
+  Status start_thread();
+  void stop_thread();
+  // Resolves every transaction still queued with kAborted (they will never run).
+  void abort_queued();
+  WriteQueue& queue_for_testing() noexcept { return queue_; }
+  // The queue's figures (submitted, depth, submit-to-visible latency, batch sizes). Any thread.
+  void fill_metrics(DatabaseMetrics& m) const;
+
+ private:
+  TransactionWriter& writer_;
+  DatabaseOptions options_;
+  RunTransaction run_;
+  WriteQueue queue_;
+  std::atomic<std::uint64_t> submitted_{0};
+  std::atomic<std::uint64_t> dequeued_{0};
+  std::atomic<bool> sleeping_{false};
+  std::atomic<std::uint32_t> wake_{0};
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  std::vector<std::shared_ptr<QueuedTransaction>> batch_ok_;
+  base::LatencyHistogram submit_to_visible_ns_;
+  base::LatencyHistogram batch_sizes_;
+};
+
+}  // namespace ecsdb::detail

@@ -1,0 +1,230 @@
+#include "txn/transaction_writer.hpp"
+
+#include <cstring>
+
+#include "base/reserve_more.hpp"
+#include "entity/registry_ops.hpp"
+#include "storage/table_ops.hpp"
+#include "txn/delta_builder.hpp"
+#include "txn/rollback.hpp"
+
+namespace ecsdb::detail {
+
+TransactionWriter::TransactionWriter(std::shared_ptr<const Schema> schema, const DatabaseOptions& options)
+    : schema_(std::move(schema)),
+      options_(options),
+      tables_(*schema_),
+      versions_(pool_, options.reader_slots),
+      working_(tables_, pool_) {
+  // Version 1, empty, so that readers always have something to pin.
+  publish();
+}
+
+TransactionWriter::~TransactionWriter() = default;
+
+// ---- lifecycle ----
+
+Status TransactionWriter::check_owner() const {
+  if (thread_running_.load(std::memory_order_acquire) &&
+      writer_thread_id_.load(std::memory_order_acquire) != std::this_thread::get_id()) [[unlikely]] {
+    return Status(StatusCode::kInvalidArgument,
+                  "the background writer thread owns the writer (Database::start_writer_thread): write through "
+                  "Database::submit, or stop the thread first");
+  }
+  return Status::ok();
+}
+
+Status TransactionWriter::begin() {
+  ECSDB_RETURN_IF_ERROR(check_owner());
+  if (in_txn_) return invalid_argument("a transaction is already open on this writer; commit or roll it back first");
+  in_txn_ = true;
+  dirty_at_begin_ = working_.dirty();
+  return Status::ok();
+}
+
+Status TransactionWriter::require_txn() const {
+  if (!in_txn_) return invalid_argument("no open transaction (it was committed or rolled back)");
+  return Status::ok();
+}
+
+Status TransactionWriter::commit() {
+  ECSDB_RETURN_IF_ERROR(require_txn());
+  // Until the record is logged, any failure rolls the transaction back: a Status here, an exception
+  // (std::bad_alloc) in the caller (the public API catches it, rolls back, returns kResourceExhausted).
+  Status s = constraints_.apply_on_delete();
+  if (s.is_ok()) s = constraints_.check();
+  if (!s.is_ok()) {
+    rollback();
+    return s;
+  }
+  if (!hub_.active()) commits_without_delta_ = true;
+  if (hub_.active() || sink_ != nullptr) {
+    auto d = std::make_shared<Delta>();
+    build_delta(working_, *d);
+    d->first_commit = d->last_commit = commits_ + 1;
+    d->version = working_.context().birth;
+    const bool deliver = hub_.active() && !d->empty();
+    if (deliver) base::reserve_more(pending_deltas_, 1);
+    if (sink_ != nullptr && !d->empty()) {
+      // The record is appended before the version is published; a log that cannot take it (poisoned by
+      // a failed fsync) fails the transaction, which then changes nothing.
+      if (Status logged = sink_->append(*d, logged_lsn_.load() + 1, working_.context().birth); !logged.is_ok()) {
+        rollback();
+        return logged;
+      }
+      logged_lsn_.fetch_add(1, std::memory_order_release);
+    }
+    if (deliver) pending_deltas_.push_back(std::move(d));
+  }
+  // Point of no return: the commit is logged (or needs no log). Nothing below may fail it.
+  commits_.fetch_add(1, std::memory_order_relaxed);
+  end_txn();
+  working_.unique_index().sweep();
+  ++commits_since_publish_;
+  if (!suppress_publish_ && options_.publish_every_commits != 0 &&
+      commits_since_publish_ >= options_.publish_every_commits) {
+    publish_after_commit();
+  }
+  return Status::ok();
+}
+
+void TransactionWriter::publish_after_commit() noexcept {
+  try {
+    publish();
+    after_commit_publish();
+  } catch (const std::bad_alloc&) {
+    // Out of memory for the new version (or for queued work): the commit stands, and readers see it at
+    // the next publish that succeeds. publish() changes nothing when it fails.
+  }
+}
+
+void TransactionWriter::rollback() noexcept {
+  if (!in_txn_) return;
+  roll_back(working_);
+  end_txn();
+  working_.set_dirty(dirty_at_begin_);  // content equals what it was; copied pages are harmless
+  rollbacks_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void TransactionWriter::end_txn() {
+  working_.undo_log().clear();
+  constraints_.clear();
+  working_.unique_index().clear_suspects();
+  in_txn_ = false;
+}
+
+void TransactionWriter::publish() {
+  if (in_txn_ || !working_.dirty()) return;
+  const std::uint64_t copied = working_.publish_to(versions_, commits_, logged_lsn_.load());  // strong guarantee
+  pages_per_publish_.record(copied);
+  pages_copied_total_.fetch_add(copied, std::memory_order_relaxed);
+  commits_since_publish_ = 0;
+  const std::uint64_t published = working_.context().birth - 1;
+  // A subscriber that joined after some commits of this version (made with no delta) cannot be given
+  // them: it is told it lost events, so it resynchronises from a view of this version or later.
+  try {
+    hub_.begin_version(commits_without_delta_);
+    for (auto& d : pending_deltas_) {
+      d->version = published;
+      hub_.publish(d);
+    }
+  } catch (const std::bad_alloc&) {
+    hub_.mark_all_lost();  // subscribers resynchronise, as after a ring overflow
+  }
+  commits_without_delta_ = false;
+  pending_deltas_.clear();
+}
+
+// ---- implicit transactions ----
+
+Status TransactionWriter::implicit_write(ImplicitOp op, std::uint16_t table, std::uint64_t key, std::uint32_t offset,
+                                         std::uint32_t size, const void* bytes) {
+  ECSDB_RETURN_IF_ERROR(check_owner());
+  const TableInfo& info = tables_.info(table);
+  // Without a log or a subscriber nothing needs the undo records (no delta to build), and a table with no
+  // reference or unique field cannot fail at commit once the operation itself succeeded: apply directly.
+  const bool direct = !in_txn_ && sink_ == nullptr && !hub_.active() && info.refs.empty() &&
+                      info.uniques.empty() && info.auto_increments.empty() && !info.many &&
+                      !info.table->is_entity_table;
+  if (!direct) {
+    ECSDB_RETURN_IF_ERROR(begin());
+    Status s;
+    switch (op) {
+      case ImplicitOp::kAdd: s = add(table, Entity::from_bits(key), bytes); break;
+      case ImplicitOp::kSet: s = set_bytes(table, key, offset, size, bytes); break;
+      case ImplicitOp::kRemove: s = remove(table, key); break;
+    }
+    if (!s.is_ok()) {
+      rollback();
+      return s;
+    }
+    return commit();
+  }
+  const Entity e = Entity::from_bits(key);
+  TableState& t = working_.state().tables[table];
+  RegistryState& registry = working_.state().registry;
+  storage::WriteContext& ctx = working_.context();
+  switch (op) {
+    case ImplicitOp::kAdd: {
+      ECSDB_RETURN_IF_ERROR(check_add(table, e));
+      storage::prepare_insert(t, key, ctx);  // allocate first: this path has no undo log
+      entity::prepare_slot(registry, e.index(), ctx);
+      working_.set_dirty(true);
+      std::byte* row = storage::insert_row(t, key, key, ctx);
+      entity::set_component_bit(registry, e.index(), table, true, ctx);
+      if (row != nullptr) std::memcpy(row, bytes, info.stride);
+      break;
+    }
+    case ImplicitOp::kSet: {
+      ECSDB_RETURN_IF_ERROR(check_write(table, key, offset, size));
+      if (size != 0) std::memcpy(working_.write_row(table, working_.state().find_row_index(table, key)) + offset, bytes, size);
+      break;
+    }
+    case ImplicitOp::kRemove: {
+      ECSDB_RETURN_IF_ERROR(check_remove(table, key));
+      storage::prepare_remove(t, key, ctx);
+      entity::prepare_slot(registry, e.index(), ctx);
+      working_.set_dirty(true);
+      storage::remove_row(t, key, ctx);
+      entity::set_component_bit(registry, e.index(), table, false, ctx);
+      break;
+    }
+  }
+  commits_.fetch_add(1, std::memory_order_relaxed);
+  commits_without_delta_ = true;
+  if (options_.publish_every_commits != 0 && ++commits_since_publish_ >= options_.publish_every_commits) {
+    publish_after_commit();
+  }
+  return Status::ok();
+}
+
+// ---- recovery ----
+
+Status TransactionWriter::apply_delta(const Delta& d) {
+  ECSDB_RETURN_IF_ERROR(require_txn());
+  ECSDB_RETURN_IF_ERROR(loader_.apply_delta(d));
+  constraints_.forget_references();  // the log holds committed, checked state
+  return Status::ok();
+}
+
+Status TransactionWriter::load_rows(std::uint16_t table, std::uint32_t n, const std::byte* keys, const std::byte* owners,
+                                    const std::byte* rows) {
+  return loader_.load_rows(table, n, keys, owners, rows);
+}
+
+Status TransactionWriter::load_registry(std::uint32_t used, const std::byte* pairs) {
+  return loader_.load_registry(used, pairs);
+}
+
+void TransactionWriter::finish_load() { loader_.finish_load(); }
+
+void TransactionWriter::resume_after(std::uint64_t lsn, std::uint64_t version) {
+  logged_lsn_.store(lsn);
+  if (commits_.load() < lsn) commits_.store(lsn);
+  // Publish the recovered state as `version` so version numbers never go backwards across restarts.
+  working_.advance_to(version);
+  working_.set_dirty(true);
+  publish();
+}
+
+}  // namespace ecsdb::detail

@@ -1,0 +1,177 @@
+// TransactionWriter — the writer's transaction API: begin, the operations, commit (on_delete actions and
+// constraint checks, the delta for subscribers and the log, the record logged before the version is
+// published), rollback, and publish. It works on the private next version (WorkingVersion) through the
+// layers below it: rollback, ConstraintChecker, build_delta, RecoveryLoader. The commit pipeline drives it
+// as any caller would; WriterCore puts the two together. Not thread-safe: the owner's thread, or the
+// background writer thread while that one owns the writer.
+//
+// Exception safety: every operation allocates before it changes anything (see UndoEntry); when memory runs
+// out, the caller rolls the whole transaction back (the public API reports kResourceExhausted).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "base/latency_histogram.hpp"
+#include "ecsdb/delta.hpp"
+#include "ecsdb/entity.hpp"
+#include "ecsdb/options.hpp"
+#include "ecsdb/schema.hpp"
+#include "ecsdb/status.hpp"
+#include "ecsdb/writer_handle.hpp"
+#include "storage/page_pool.hpp"
+#include "txn/commit_sink.hpp"
+#include "txn/constraint_checker.hpp"
+#include "txn/recovery_loader.hpp"
+#include "txn/subscription_hub.hpp"
+#include "txn/working_version.hpp"
+#include "txn/writer_schema.hpp"
+#include "version/published_versions.hpp"
+
+namespace ecsdb::detail {
+
+class TransactionWriter {
+ public:
+  TransactionWriter(std::shared_ptr<const Schema> schema, const DatabaseOptions& options);
+  TransactionWriter(const TransactionWriter&) = delete;
+  TransactionWriter& operator=(const TransactionWriter&) = delete;
+  virtual ~TransactionWriter();
+
+  version::PublishedVersions& versions() noexcept { return versions_; }
+  const version::PublishedVersions& versions() const noexcept { return versions_; }
+  const VersionState& working() const noexcept { return working_.state(); }
+  const TableInfo& info(std::uint16_t table) const noexcept { return tables_.info(table); }
+  const Schema& schema() const noexcept { return *schema_; }
+
+  // ---- transaction lifecycle ----
+  Status begin();
+  Status commit();
+  void rollback() noexcept;
+  bool in_transaction() const noexcept { return in_txn_; }
+  void publish();
+
+  // ---- operations (REQUIRE: in_transaction()) ----
+  Result<Entity> create();
+  Status create_many(std::size_t n, std::vector<Entity>& out);
+  Status destroy(Entity e);
+  Status add(std::uint16_t table, Entity e, const void* bytes);
+  Status put(std::uint16_t table, Entity e, const void* bytes);
+  Status update(std::uint16_t table, std::uint64_t key, const void* bytes);
+  Status set_bytes(std::uint16_t table, std::uint64_t key, std::uint32_t offset, std::uint32_t size,
+                   const void* bytes);
+  Status remove(std::uint16_t table, std::uint64_t key);
+  Result<RowId> insert_child(std::uint16_t table, Entity owner, const void* bytes);
+  // One implicit single-operation transaction (see detail::implicit_write).
+  Status implicit_write(ImplicitOp op, std::uint16_t table, std::uint64_t key, std::uint32_t offset,
+                        std::uint32_t size, const void* bytes);
+  // Adds `n` rows (stride bytes each, packed) to n distinct live entities: one undo record, rows copied
+  // page by page. Tables with unique, auto-increment or reference fields take the per-row path.
+  Status add_many(std::uint16_t table, const Entity* entities, std::size_t n, const std::byte* rows);
+  const std::byte* get(std::uint16_t table, std::uint64_t key) const noexcept {
+    return working_.state().find_row(table, key);
+  }
+  bool alive(Entity e) const noexcept { return working_.state().registry.is_alive(e); }
+  const std::vector<RefColumn>& ref_columns() const noexcept { return tables_.ref_columns(); }
+  Status for_each_mut(std::uint16_t table, void* ctx, void (*visit)(void*, std::uint64_t, std::byte*));
+
+  // Any thread (relaxed counters).
+  std::uint64_t commits() const noexcept { return commits_.load(std::memory_order_relaxed); }
+  std::uint64_t rollbacks() const noexcept { return rollbacks_.load(std::memory_order_relaxed); }
+  // Page copies of published versions (the version being built is not counted yet).
+  std::uint64_t pages_copied() const noexcept { return pages_copied_total_.load(std::memory_order_relaxed); }
+  double pages_copied_per_publish_mean() const { return pages_per_publish_.mean(); }
+  const storage::PagePool& pool() const noexcept { return pool_; }
+
+  std::string describe_key(std::uint16_t table, std::uint64_t key) const { return tables_.describe_key(table, key); }
+
+  // ---- which thread writes ----
+  // While the background writer thread runs (CommitPipeline::start_thread) it owns the writer: begin()
+  // and implicit writes from any other thread fail with kInvalidArgument, so that the owner's
+  // WriterHandle cannot race it. The pipeline sets these before the thread starts (running), on it (its
+  // id), and after it has been joined (not running, no id).
+  bool thread_running() const noexcept { return thread_running_.load(std::memory_order_acquire); }
+  void set_thread_running(bool running) noexcept { thread_running_.store(running, std::memory_order_release); }
+  void set_writer_thread(std::thread::id id) noexcept { writer_thread_id_.store(id, std::memory_order_release); }
+
+  // ---- deltas ----
+  SubscriptionHub& hub() noexcept { return hub_; }
+
+  // ---- durability (persist) ----
+  // Installs the commit log. Owner thread, before any transaction or writer thread.
+  void set_sink(CommitSink* sink) noexcept { sink_ = sink; }
+  CommitSink* sink() const noexcept { return sink_; }
+  // LSN of the last commit sent to the sink. LSNs count logged commits (commits that changed nothing are
+  // not logged), 1, 2, 3... without gaps, so a missing WAL segment is detectable.
+  std::uint64_t logged_lsn() const noexcept { return logged_lsn_.load(std::memory_order_acquire); }
+  // Recovery: applies a logged delta (REQUIRES: an open transaction; no constraint re-check needed, but
+  // the ids, rows and generations are restored exactly). Commit it with commit().
+  Status apply_delta(const Delta& d);
+  // Recovery: loads rows in bulk into an empty table (snapshot load). `keys`/`owners` hold n u64 each and
+  // `rows` n rows; none needs to be aligned (they point into a snapshot file buffer).
+  Status load_rows(std::uint16_t table, std::uint32_t n, const std::byte* keys, const std::byte* owners,
+                   const std::byte* rows);
+  // Recovery: the whole registry of an empty writer from `used` (generation, alive) u32 pairs.
+  Status load_registry(std::uint32_t used, const std::byte* pairs);
+  // Recovery: rebuilds the entity and row-id free lists once everything is loaded and replayed.
+  void finish_load();
+  // Recovery (and a batch of queued transactions): while on, commits are not published (replay publishes
+  // once, through resume_after; a batch publishes once, at its end).
+  void defer_publish(bool on) noexcept { suppress_publish_ = on; }
+  // Recovery: publishes the recovered state as version `version` (when it is ahead of the working one)
+  // and continues LSNs after `lsn`.
+  void resume_after(std::uint64_t lsn, std::uint64_t version);
+
+ protected:
+  // Runs after each publish that follows a commit (publish_every_commits), on the writing thread, inside
+  // that publish's out-of-memory guard: WriterCore lets queued transactions join it.
+  virtual void after_commit_publish() {}
+
+ private:
+  Status require_txn() const;
+  // kInvalidArgument when the background writer thread runs and this is not it: the owner's
+  // WriterHandle must not race it.
+  Status check_owner() const;
+  // The publish (and queue drain) that follows a commit under publish_every_commits; a failure to
+  // allocate the new version never fails the commit that is already made.
+  void publish_after_commit() noexcept;
+  Status check_alive(Entity e, std::string_view op, const Table* table) const;
+  Status check_add(std::uint16_t table, Entity e) const;
+  Status check_write(std::uint16_t table, std::uint64_t key, std::uint32_t offset, std::uint32_t size) const;
+  Status check_remove(std::uint16_t table, std::uint64_t key) const;
+  void end_txn();
+
+  std::shared_ptr<const Schema> schema_;
+  DatabaseOptions options_;
+  WriterSchema tables_;
+  storage::PagePool pool_;
+  version::PublishedVersions versions_;
+  WorkingVersion working_;                      // after versions_ and pool_: its pages go back first
+
+  bool in_txn_ = false;
+  bool dirty_at_begin_ = false;                 // restored by rollback
+  ConstraintChecker constraints_{working_};
+  RecoveryLoader loader_{working_};
+
+  SubscriptionHub hub_;
+  CommitSink* sink_ = nullptr;
+  std::atomic<std::uint64_t> logged_lsn_{0};  // read by other threads (durable_version, flush)
+  std::vector<std::shared_ptr<Delta>> pending_deltas_;  // committed, not yet published
+
+  std::atomic<bool> thread_running_{false};
+  std::atomic<std::thread::id> writer_thread_id_{};
+  bool suppress_publish_ = false;
+  base::LatencyHistogram pages_per_publish_;
+
+  std::atomic<std::uint64_t> commits_{0};
+  std::atomic<std::uint64_t> rollbacks_{0};
+  bool commits_without_delta_ = false;
+  std::uint32_t commits_since_publish_ = 0;
+  std::atomic<std::uint64_t> pages_copied_total_{0};
+};
+
+}  // namespace ecsdb::detail

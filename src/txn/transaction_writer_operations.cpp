@@ -1,0 +1,334 @@
+#include "txn/transaction_writer.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "base/reserve_more.hpp"
+#include "entity/registry_ops.hpp"
+#include "storage/table_ops.hpp"
+
+namespace ecsdb::detail {
+
+// ---- preconditions of one operation, shared by transactions and the undo-free implicit path ----
+
+Status TransactionWriter::check_alive(Entity e, std::string_view op, const Table* table) const {
+  if (working_.state().registry.is_alive(e)) [[likely]] return Status::ok();
+  // The message is built only on failure: this check runs on every write.
+  std::string what(op);
+  if (table != nullptr) what += " table '" + table->name + "'";
+  return Status(StatusCode::kStaleEntity, what + ": " + entity_name(e) +
+                                              " is not alive (destroyed, or a stale id from before its index was reused)");
+}
+
+Status TransactionWriter::check_add(std::uint16_t table, Entity e) const {
+  const TableInfo& info = tables_.info(table);
+  if (info.many || info.table->is_entity_table) {
+    return invalid_argument("table '" + info.table->name + "' is not a component table (cardinality one); " +
+                            (info.many ? "use insert_child" : "entities are created with create()"));
+  }
+  ECSDB_RETURN_IF_ERROR(check_alive(e, "add to", info.table));
+  if (working_.state().find_row_index(table, e.bits()) != kNoRow) {
+    return Status(StatusCode::kAlreadyExists, entity_name(e) + " already has a '" + info.table->name +
+                                                  "' component; use update() or put()");
+  }
+  return Status::ok();
+}
+
+Status TransactionWriter::check_write(std::uint16_t table, std::uint64_t key, std::uint32_t offset, std::uint32_t size) const {
+  const TableInfo& info = tables_.info(table);
+  if (offset > info.stride || size > info.stride - offset) {
+    return invalid_argument("write of " + std::to_string(size) + " bytes at offset " + std::to_string(offset) +
+                            " is outside the " + std::to_string(info.stride) + "-byte row of table '" +
+                            info.table->name + "'");
+  }
+  if (!info.many) ECSDB_RETURN_IF_ERROR(check_alive(Entity::from_bits(key), "update", info.table));
+  if (working_.state().find_row_index(table, key) == kNoRow) {
+    return not_found(tables_.describe_key(table, key) + " has no row in table '" + info.table->name + "'");
+  }
+  return Status::ok();
+}
+
+Status TransactionWriter::check_remove(std::uint16_t table, std::uint64_t key) const {
+  const TableInfo& info = tables_.info(table);
+  if (!info.many) ECSDB_RETURN_IF_ERROR(check_alive(Entity::from_bits(key), "remove from", info.table));
+  if (working_.state().find_row_index(table, key) == kNoRow) {
+    return not_found(tables_.describe_key(table, key) + " has no row in table '" + info.table->name + "'");
+  }
+  return Status::ok();
+}
+
+// ---- operations ----
+
+Result<Entity> TransactionWriter::create() {
+  ECSDB_RETURN_IF_ERROR(require_txn());
+  RegistryState& registry = working_.state().registry;
+  std::vector<std::uint32_t>& free = working_.free_entities();
+  storage::WriteContext& ctx = working_.context();
+  UndoLog& undo = working_.undo_log();
+  if (free.empty() && registry.used == 0xFFFFFFFFu) {
+    return Status(StatusCode::kInternal, "entity registry is full (2^32 - 1 indices)");
+  }
+  undo.reserve();
+  entity::prepare_create(registry, free, ctx);
+  working_.set_dirty(true);
+  const bool fresh = free.empty();
+  const Entity e = entity::create_entity(registry, free, ctx);
+  undo.push({UndoKind::kCreateEntity, false, 0, 0, fresh ? 1u : 0u, e.bits(), 0, 0});
+  return e;
+}
+
+Status TransactionWriter::create_many(std::size_t n, std::vector<Entity>& out) {
+  ECSDB_RETURN_IF_ERROR(require_txn());
+  base::reserve_more(out, n);
+  working_.undo_log().reserve(n);
+  // Recycled indices first (one at a time: each has its own generation)...
+  while (n > 0 && !working_.free_entities().empty()) {
+    ECSDB_ASSIGN_OR_RETURN(const Entity e, create());
+    out.push_back(e);
+    --n;
+  }
+  if (n == 0) return Status::ok();
+  // ...then fresh ones, initialised a registry page at a time.
+  RegistryState& r = working_.state().registry;
+  storage::WriteContext& ctx = working_.context();
+  if (n > 0xFFFFFFFEull - r.used) return Status(StatusCode::kInternal, "entity registry is full (2^32 - 1 indices)");
+  working_.set_dirty(true);
+  const std::uint32_t first = r.used;
+  const auto count = static_cast<std::uint32_t>(n);
+  storage::grow_to(r.slots, std::uint64_t{first} + count, ctx);
+  const std::uint32_t per_page = 1u << r.slots.shift;
+  for (std::uint32_t done = 0; done < count;) {
+    const std::uint32_t index = first + done;
+    const std::uint32_t take = std::min(per_page - (index & r.slots.mask), count - done);
+    std::byte* slot = storage::mutable_at(r.slots, index, ctx);
+    for (std::uint32_t i = 0; i < take; ++i, slot += r.slots.elem_size) {
+      auto* s = reinterpret_cast<EntitySlot*>(slot);
+      s->generation = 1;
+      s->alive = 1;
+      std::memset(slot + sizeof(EntitySlot), 0, r.slots.elem_size - sizeof(EntitySlot));
+      out.push_back(Entity(index + i, 1));
+    }
+    done += take;
+  }
+  r.used = first + count;
+  r.alive += count;
+  working_.undo_log().push({UndoKind::kBulkCreate, false, 0, first, count, 0, 0, 0});
+  return Status::ok();
+}
+
+Status TransactionWriter::destroy(Entity e) {
+  ECSDB_RETURN_IF_ERROR(require_txn());
+  ECSDB_RETURN_IF_ERROR(check_alive(e, "destroy", nullptr));
+  RegistryState& registry = working_.state().registry;
+  std::vector<std::uint32_t>& free = working_.free_entities();
+  for (std::uint16_t t : tables_.one_tables()) {
+    if (entity::has_component_bit(registry, e.index(), t)) working_.remove_row(t, e.bits());
+  }
+  // Its rows in `many` tables, from the owner columns' reverse index (no table scan).
+  std::vector<std::uint64_t> children;
+  for (std::uint16_t t : tables_.owned_many_tables()) {
+    children.clear();
+    working_.refs().referrers(tables_.info(t).ref_columns.back(), e, children);  // the owner column is the table's last
+    for (std::uint64_t key : children) working_.remove_row(t, key);
+  }
+  working_.undo_log().reserve();
+  base::reserve_more(free, 1);
+  constraints_.prepare_destroy();
+  entity::prepare_slot(registry, e.index(), working_.context());
+  working_.set_dirty(true);
+  entity::destroy_entity(registry, e, free, working_.context());
+  working_.undo_log().push({UndoKind::kDestroyEntity, false, 0, 0, 0, e.bits(), 0, 0});
+  constraints_.note_destroyed(e);
+  return Status::ok();
+}
+
+Status TransactionWriter::add(std::uint16_t table, Entity e, const void* bytes) {
+  ECSDB_RETURN_IF_ERROR(require_txn());
+  ECSDB_RETURN_IF_ERROR(check_add(table, e));
+  ECSDB_RETURN_IF_ERROR(working_.refs().check_ref_targets(table, static_cast<const std::byte*>(bytes), e.bits()));
+  std::byte* row = working_.insert_row(table, e.bits(), e.bits());
+  working_.fill_inserted_row(table, row, bytes);
+  constraints_.note_references(table, e.bits());
+  return Status::ok();
+}
+
+Status TransactionWriter::put(std::uint16_t table, Entity e, const void* bytes) {
+  ECSDB_RETURN_IF_ERROR(require_txn());
+  if (!tables_.info(table).many && working_.state().find_row_index(table, e.bits()) != kNoRow) {
+    return update(table, e.bits(), bytes);
+  }
+  return add(table, e, bytes);
+}
+
+Status TransactionWriter::update(std::uint16_t table, std::uint64_t key, const void* bytes) {
+  return set_bytes(table, key, 0, tables_.info(table).stride, bytes);
+}
+
+Status TransactionWriter::set_bytes(std::uint16_t table, std::uint64_t key, std::uint32_t offset, std::uint32_t size,
+                                    const void* bytes) {
+  ECSDB_RETURN_IF_ERROR(require_txn());
+  ECSDB_RETURN_IF_ERROR(check_write(table, key, offset, size));
+  if (size != 0 && tables_.write_touches_refs(table, offset, size)) {
+    const std::byte* current = working_.state().find_row(table, key);
+    std::vector<std::byte> after(current, current + tables_.info(table).stride);
+    std::memcpy(after.data() + offset, bytes, size);
+    ECSDB_RETURN_IF_ERROR(working_.refs().check_ref_targets(table, after.data(), 0));
+  }
+  if (size == 0) return Status::ok();
+  working_.write_bytes(table, key, offset, size, bytes);
+  constraints_.note_references(table, key);
+  return Status::ok();
+}
+
+Status TransactionWriter::remove(std::uint16_t table, std::uint64_t key) {
+  ECSDB_RETURN_IF_ERROR(require_txn());
+  ECSDB_RETURN_IF_ERROR(check_remove(table, key));
+  working_.remove_row(table, key);
+  return Status::ok();
+}
+
+Result<RowId> TransactionWriter::insert_child(std::uint16_t table, Entity owner, const void* bytes) {
+  static_assert(kMaxRowIndex <= 0xFFFFFFFFu);
+  ECSDB_RETURN_IF_ERROR(require_txn());
+  const TableInfo& info = tables_.info(table);
+  if (!info.many) {
+    return invalid_argument("table '" + info.table->name + "' has cardinality one; use add()");
+  }
+  if (info.owned) ECSDB_RETURN_IF_ERROR(check_alive(owner, "insert into", info.table));
+  ECSDB_RETURN_IF_ERROR(working_.refs().check_ref_targets(table, static_cast<const std::byte*>(bytes), info.owned ? owner.bits() : 0));
+  TableAux& aux = working_.aux(table);
+  std::uint32_t index;
+  std::uint32_t generation = 1;
+  const bool from_free = !aux.free_row_ids.empty();
+  if (from_free) {
+    index = aux.free_row_ids.back();
+    generation = storage::key_generation(working_.state().tables[table], index);
+  } else {
+    if (aux.next_row_index >= kMaxRowIndex) {
+      return Status(StatusCode::kInternal, "table '" + info.table->name + "' is full (" + std::to_string(kMaxRowIndex) + " row ids)");
+    }
+    index = aux.next_row_index;
+  }
+  const RowId id(index, generation);
+  std::byte* row = working_.insert_row(table, id.bits(), info.owned ? owner.bits() : 0);
+  // The id is taken only once the row exists (insert_row may fail with nothing changed).
+  if (from_free) aux.free_row_ids.pop_back();
+  else ++aux.next_row_index;
+  working_.undo_log().back().size = from_free ? 1 : 0;
+  working_.fill_inserted_row(table, row, bytes);
+  constraints_.note_references(table, id.bits());
+  return id;
+}
+
+Status TransactionWriter::add_many(std::uint16_t table, const Entity* entities, std::size_t n, const std::byte* rows) {
+  ECSDB_RETURN_IF_ERROR(require_txn());
+  const TableInfo& info = tables_.info(table);
+  if (info.many || info.table->is_entity_table) {
+    return invalid_argument("table '" + info.table->name + "' is not a component table (cardinality one)");
+  }
+  if (!info.uniques.empty() || !info.auto_increments.empty() || !info.refs.empty()) {
+    for (std::size_t i = 0; i < n; ++i) ECSDB_RETURN_IF_ERROR(add(table, entities[i], rows + i * info.stride));
+    return Status::ok();
+  }
+  if (n == 0) return Status::ok();
+  if (n > 0xFFFFFFFFu - working_.state().tables[table].row_count) return invalid_argument("add_many: too many rows");
+  std::uint32_t max_index = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    ECSDB_RETURN_IF_ERROR(check_alive(entities[i], "add_many to", info.table));
+    if (working_.state().find_row_index(table, entities[i].bits()) != kNoRow) {
+      return Status(StatusCode::kAlreadyExists, entity_name(entities[i]) + " already has a '" + info.table->name + "' component");
+    }
+    max_index = std::max(max_index, entities[i].index());
+  }
+  TableState& t = working_.state().tables[table];
+  RegistryState& registry = working_.state().registry;
+  storage::WriteContext& ctx = working_.context();
+  UndoLog& undo = working_.undo_log();
+  const std::uint32_t first = t.row_count;
+  const auto count = static_cast<std::uint32_t>(n);
+  // Allocate first (undo record and its key copy, sparse and registry pages); then change nothing that
+  // can fail. Rows copied past row_count before a failure are invisible and harmless.
+  std::vector<std::uint64_t> keys(n);
+  for (std::size_t i = 0; i < n; ++i) keys[i] = entities[i].bits();
+  undo.reserve();
+  const std::size_t saved_keys = undo.save_bytes(keys.data(), n * sizeof(std::uint64_t));
+  const SparseSlot empty{0, kNoRow};
+  if (max_index >= t.sparse.capacity()) storage::grow_to(t.sparse, std::uint64_t{max_index} + 1, ctx, &empty);
+  for (std::uint32_t i = 0; i < count; ++i) {
+    storage::mutable_at(t.sparse, entities[i].index(), ctx);
+    entity::prepare_slot(registry, entities[i].index(), ctx);
+  }
+  working_.set_dirty(true);
+  // Dense columns: page-sized copies.
+  auto copy_into = [&](detail::PagedArray& a, const std::byte* src) {
+    storage::grow_to(a, std::uint64_t{first} + count, ctx);
+    const std::uint32_t per_page = 1u << a.shift;
+    for (std::uint32_t done = 0; done < count;) {
+      const std::uint32_t row = first + done;
+      const std::uint32_t room = per_page - (row & a.mask);
+      const std::uint32_t take = std::min(room, count - done);
+      std::memcpy(storage::mutable_at(a, row, ctx), src + std::size_t{done} * a.elem_size, std::size_t{take} * a.elem_size);
+      done += take;
+    }
+  };
+  if (info.stride != 0) copy_into(t.rows, rows);
+  copy_into(t.keys, reinterpret_cast<const std::byte*>(keys.data()));
+  // Nothing below allocates.
+  t.row_count = first + count;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    auto* slot = reinterpret_cast<SparseSlot*>(storage::mutable_at(t.sparse, entities[i].index(), ctx));
+    if (slot->row != kNoRow) {  // the same entity twice in the batch: take back what was placed
+      for (std::uint32_t j = 0; j < i; ++j) {
+        reinterpret_cast<SparseSlot*>(storage::mutable_at(t.sparse, entities[j].index(), ctx))->row = kNoRow;
+        entity::set_component_bit(registry, entities[j].index(), table, false, ctx);
+      }
+      t.row_count = first;
+      return invalid_argument("add_many: " + entity_name(entities[i]) + " appears twice");
+    }
+    *slot = SparseSlot{entities[i].generation(), first + i};
+    entity::set_component_bit(registry, entities[i].index(), table, true, ctx);
+  }
+  undo.push({UndoKind::kBulkInsert, false, table, first, count, 0, 0, saved_keys});
+  return Status::ok();
+}
+
+Status TransactionWriter::for_each_mut(std::uint16_t table, void* visit_ctx,
+                                       void (*visit)(void*, std::uint64_t, std::byte*)) {
+  ECSDB_RETURN_IF_ERROR(require_txn());
+  TableState& t = working_.state().tables[table];
+  const TableInfo& info = tables_.info(table);
+  if (info.stride == 0) return Status::ok();
+  working_.set_dirty(true);
+  if (!info.uniques.empty() || !info.ref_columns.empty()) {
+    // Indexed rows: visit a copy and write back what changed, so that the unique and reverse-reference
+    // indexes follow every change (and an exception from the visitor leaves that row untouched).
+    std::vector<std::byte> copy(info.stride);
+    for (std::uint32_t r = 0; r < t.row_count; ++r) {
+      const std::uint64_t key = storage::row_key(t, r);
+      std::memcpy(copy.data(), t.rows.at(r), info.stride);
+      visit(visit_ctx, key, copy.data());
+      if (std::memcmp(copy.data(), t.rows.at(r), info.stride) == 0) continue;
+      ECSDB_RETURN_IF_ERROR(working_.refs().check_ref_targets(table, copy.data(), storage::row_owner(t, r)));
+      working_.write_bytes(table, key, 0, info.stride, copy.data());
+      constraints_.note_references(table, key);
+    }
+    return Status::ok();
+  }
+  UndoLog& undo = working_.undo_log();
+  const std::uint32_t per_page = 1u << t.rows.shift;
+  for (std::uint32_t start = 0; start < t.row_count; start += per_page) {
+    const std::uint32_t end = std::min(t.row_count, start + per_page);
+    // Undo: the rows' bytes as they were, one record per row (keys stay put: rows do not move).
+    undo.reserve(end - start);
+    for (std::uint32_t r = start; r < end; ++r) {
+      const std::uint64_t key = storage::row_key(t, r);
+      const std::size_t saved = undo.save_bytes(t.rows.at(r), info.stride);
+      undo.push({UndoKind::kWriteBytes, false, table, 0, info.stride, key, 0, saved});
+    }
+    std::byte* row = storage::mutable_page(t.rows, start >> t.rows.shift, working_.context());
+    for (std::uint32_t r = start; r < end; ++r, row += info.stride) visit(visit_ctx, storage::row_key(t, r), row);
+  }
+  return Status::ok();
+}
+
+}  // namespace ecsdb::detail
