@@ -339,12 +339,17 @@ TEST(AcknowledgementTest, CommitWithSyncDurabilitySurvivesAPowerLossRightAfter) 
   }
 }
 
-TEST(AcknowledgementTest, PlainCommitDoesNotWaitAndPinDurableWaitsForTheDisk) {
-  auto fs = std::make_shared<FaultInjectionFileSystem>();
+// kAsync with a flush interval of a minute: nothing reaches the disk unless someone waits for it.
+DatabaseOptions lazy_async(const std::shared_ptr<FaultInjectionFileSystem>& fs) {
   DatabaseOptions o = on(fs);
   o.durability = Durability::kAsync;
   o.async_flush_ms = 60'000;
-  auto db = open_ok(o);
+  return o;
+}
+
+TEST(AcknowledgementTest, PlainCommitDoesNotWaitAndPinDurableWaitsForTheDisk) {
+  auto fs = std::make_shared<FaultInjectionFileSystem>();
+  auto db = open_ok(lazy_async(fs));
   const Entity e = db->writer().create().value();
   ASSERT_TRUE(db->writer().add(e, Health{1, 1}).is_ok());
   // Published (visible) but not durable: the flush thread sleeps for a minute.
@@ -359,10 +364,7 @@ TEST(AcknowledgementTest, PlainCommitDoesNotWaitAndPinDurableWaitsForTheDisk) {
 
 TEST(AcknowledgementTest, PinDurableReportsAPoisonedLog) {
   auto fs = std::make_shared<FaultInjectionFileSystem>();
-  DatabaseOptions o = on(fs);
-  o.durability = Durability::kAsync;
-  o.async_flush_ms = 60'000;
-  auto db = open_ok(o);
+  auto db = open_ok(lazy_async(fs));
   const Entity e = db->writer().create().value();
   ASSERT_TRUE(db->writer().add(e, Health{1, 1}).is_ok());
   fs->fail_sync(1, /*sticky=*/true);
