@@ -67,6 +67,9 @@ void CommitPipeline::drain_if_queued() {
 
 std::size_t CommitPipeline::drain() {
   if (writer_.in_transaction()) return 0;  // the owner has a transaction open: drain after it ends
+  // A batch whose publish ran out of memory last time: its transactions are committed and their tickets
+  // wait in batch_ok_. Publish and resolve them before taking anything new.
+  if (!batch_ok_.empty()) return finish_batch(batch_ok_.size());
   // Room for every ticket of the batch up front: once a transaction has committed, keeping its ticket
   // must not fail.
   batch_ok_.reserve(options_.batch_max_transactions);
@@ -98,7 +101,11 @@ std::size_t CommitPipeline::drain() {
   }
   writer_.defer_publish(false);
   if (ran == 0) return 0;
-  writer_.publish();
+  return finish_batch(ran);
+}
+
+std::size_t CommitPipeline::finish_batch(std::size_t ran) {
+  writer_.publish();  // may throw std::bad_alloc, changing nothing: the tickets stay in batch_ok_
   const std::uint64_t version = writer_.versions().published_number();
   for (auto& node : batch_ok_) submit_to_visible_ns_.record(nanos_since(node->submitted));
   if (CommitSink* sink = writer_.sink(); sink != nullptr) {

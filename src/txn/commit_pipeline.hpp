@@ -48,6 +48,9 @@ class CommitPipeline {
   void fill_metrics(DatabaseMetrics& m) const;
 
  private:
+  // Publishes the batch in batch_ok_ (`ran` transactions ran in it) and resolves its tickets.
+  std::size_t finish_batch(std::size_t ran);
+
   TransactionWriter& writer_;
   DatabaseOptions options_;
   RunTransaction run_;
