@@ -156,11 +156,11 @@ Status Persistence::recover() {
   scan_options.after_lsn = lsn;
   scan_options.database_id = database_id_;
   scan_options.truncate_at_corruption = options_.recover_to_corruption;
+  const bool targeted = options_.recover_until_version != 0 || options_.recover_until_unix_ns != 0;
   // Point-in-time recovery is read-only: it must not cut, zero or rename anything in the directory.
-  scan_options.repair = options_.recover_until_version == 0 && options_.recover_until_unix_ns == 0;
+  scan_options.repair = !targeted;
   std::uint64_t replayed = 0;
   std::uint64_t replayed_lsn = lsn;
-  const bool targeted = options_.recover_until_version != 0 || options_.recover_until_unix_ns != 0;
   bool past_target = false;
   core.defer_publish(true);
   auto scan = persist::scan_wal(*fs_, wal_dir_, schema, scan_options, [&](std::uint64_t rec_lsn, persist::DecodedDelta& rec) -> Status {
@@ -185,11 +185,10 @@ Status Persistence::recover() {
   for (const std::string& n : scan->notes) note(n);
   // (UINT64_MAX means "all of it, read-only": `ecsdb dump` opens a copy that way.)
   const std::uint64_t target = options_.recover_until_version;
-  if (target != 0 && target != std::numeric_limits<std::uint64_t>::max() &&
-      std::max(version, scan->last_version) < target) {
-    return Status(StatusCode::kNotFound, "version " + std::to_string(options_.recover_until_version) +
-                                             " is not reachable: the log ends at version " +
-                                             std::to_string(std::max(version, scan->last_version)));
+  const std::uint64_t log_end = std::max(version, scan->last_version);
+  if (target != 0 && target != std::numeric_limits<std::uint64_t>::max() && log_end < target) {
+    return Status(StatusCode::kNotFound, "version " + std::to_string(target) +
+                                             " is not reachable: the log ends at version " + std::to_string(log_end));
   }
   lsn = targeted ? replayed_lsn : std::max(lsn, scan->last_lsn);
   note("replayed " + std::to_string(replayed) + " WAL records; next LSN " + std::to_string(lsn + 1));

@@ -1,10 +1,10 @@
 #include "persist/wal_writer.hpp"
-#include "base/reserve_more.hpp"
 
 #include <chrono>
 #include <limits>
 #include <random>
 
+#include "base/reserve_more.hpp"
 #include "persist/delta_codec.hpp"
 #include "persist/wal_format.hpp"
 
@@ -58,7 +58,7 @@ Status WalWriter::roll_if_covered(std::uint64_t covered_lsn) {
   if (covered_lsn + 1 != next || segment_ == nullptr || segment_first_lsn_ == next) return Status::ok();
   rolling_ = true;
   lock.unlock();
-  const std::uint64_t capacity = std::max<std::uint64_t>(options_.segment_bytes, kWalHeaderSize + 4096);
+  const std::uint64_t capacity = segment_capacity();
   auto fresh = create_segment(next, capacity);
   lock.lock();
   rolling_ = false;
@@ -177,7 +177,7 @@ void WalWriter::adopt_segment(std::unique_ptr<WritableFile> f, std::uint64_t fir
 }
 
 Status WalWriter::open_segment(std::uint64_t first_lsn) {
-  const std::uint64_t capacity = std::max<std::uint64_t>(options_.segment_bytes, kWalHeaderSize + 4096);
+  const std::uint64_t capacity = segment_capacity();
   ECSDB_ASSIGN_OR_RETURN(NewSegment fresh, create_segment(first_lsn, capacity));
   adopt_segment(std::move(fresh.file), first_lsn, capacity, fresh.salt);
   return Status::ok();

@@ -13,6 +13,7 @@
 // from any thread.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -25,6 +26,7 @@
 #include "base/mutex.hpp"
 #include "ecsdb/database.hpp"
 #include "ecsdb/file_system.hpp"
+#include "persist/wal_format.hpp"
 #include "txn/commit_sink.hpp"
 #include "txn/write_queue.hpp"
 
@@ -85,6 +87,10 @@ class WalWriter final : public detail::CommitSink {
   Status write_batch(std::vector<std::byte>& bytes, const std::vector<Pending>& records);
   Status open_segment(std::uint64_t first_lsn);
   Result<NewSegment> create_segment(std::uint64_t first_lsn, std::uint64_t capacity);
+  // Bytes of a new segment: the configured size, but room for the header and one page at least.
+  std::uint64_t segment_capacity() const noexcept {
+    return std::max<std::uint64_t>(options_.segment_bytes, kWalHeaderSize + 4096);
+  }
   void adopt_segment(std::unique_ptr<WritableFile> f, std::uint64_t first_lsn, std::uint64_t capacity,
                      std::uint64_t salt);
   // Moves the tickets to resolve out of waiting_ (mu_ held); they are resolved after unlocking, so

@@ -1,8 +1,9 @@
 #include "storage/cow.hpp"
-#include "base/reserve_more.hpp"
 
 #include <algorithm>
 #include <cassert>
+
+#include "base/reserve_more.hpp"
 
 namespace ecsdb::storage {
 

@@ -1,9 +1,10 @@
 #include "storage/page_pool.hpp"
-#include "base/reserve_more.hpp"
 
 #include <sys/mman.h>
 
 #include <new>
+
+#include "base/reserve_more.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define ECSDB_POOL_ASAN 1

@@ -5,6 +5,7 @@
 
 #include "storage/field_codec.hpp"
 #include "storage/table_ops.hpp"
+#include "txn/ref_index_upkeep.hpp"
 #include "txn/writer_core.hpp"
 
 namespace ecsdb {
@@ -573,15 +574,7 @@ namespace {
 std::vector<std::uint64_t> referrers_in(const detail::VersionState& s, const detail::RefColumn& col,
                                         std::uint16_t c, Entity target) {
   std::vector<std::pair<std::uint32_t, std::uint64_t>> found;  // (row, key)
-  const detail::RefIndexState& index = s.refs[c];
-  const detail::TableState& t = s.tables[col.table];
-  for (std::uint64_t key = index.head(target.index()); key != 0; key = index.next(key)) {
-    const std::uint32_t row = s.find_row_index(col.table, key);
-    std::uint64_t value;
-    if (col.owner) value = storage::row_owner(t, row);
-    else std::memcpy(&value, t.rows.at(row) + col.offset, sizeof value);
-    if (value == target.bits()) found.emplace_back(row, key);  // lists hold every generation of an index
-  }
+  detail::referrers_of(s, col, c, target, found);
   std::sort(found.begin(), found.end());
   std::vector<std::uint64_t> keys;
   keys.reserve(found.size());

@@ -84,16 +84,8 @@ Status RecoveryLoader::apply_delta(const Delta& d) {
         bytes = working_.insert_row(t.table, key, info.many ? owner : key);
       }
       if (in_place) {
-        TableState& ts = v.tables[t.table];
-        const std::uint64_t row_owner = storage::row_owner(ts, v.find_row_index(t.table, key));
-        if (bytes != nullptr) {
-          std::memcpy(bytes, t.inserted_rows.data() + i * info.stride, info.stride);
-          working_.assign_auto_increments(t.table, bytes);
-          working_.unique_index().index_row(t.table, bytes, +1);
-        }
-        if (Status s = working_.refs().check_ref_targets(t.table, bytes, row_owner); !s.is_ok()) return bad(s.message());
-        working_.refs().prepare_link_row(t.table, key, bytes, row_owner);
-        working_.refs().link_row(t.table, key, bytes, row_owner);
+        if (bytes != nullptr) std::memcpy(bytes, t.inserted_rows.data() + i * info.stride, info.stride);
+        if (Status s = index_placed_row(t.table, key, bytes); !s.is_ok()) return bad(s.message());
       } else {
         const std::byte* source = t.inserted_rows.data() + i * info.stride;
         if (Status s = working_.refs().check_ref_targets(t.table, source, info.many ? owner : key); !s.is_ok()) return bad(s.message());
@@ -107,13 +99,7 @@ Status RecoveryLoader::apply_delta(const Delta& d) {
         // Removed and inserted again by the row sequence (replaced): the update carries every field.
         std::byte* bytes = storage::mutable_row(v.tables[t.table], v.find_row_index(t.table, u.key), ctx);
         unpack_fields(*info.table, u.field_mask, t.update_bytes.data() + u.offset, bytes);
-        working_.assign_auto_increments(t.table, bytes);
-        working_.unique_index().index_row(t.table, bytes, +1);
-        const std::uint64_t row_owner =
-            storage::row_owner(v.tables[t.table], v.find_row_index(t.table, u.key));
-        if (Status s = working_.refs().check_ref_targets(t.table, bytes, row_owner); !s.is_ok()) return bad(s.message());
-        working_.refs().prepare_link_row(t.table, u.key, bytes, row_owner);
-        working_.refs().link_row(t.table, u.key, bytes, row_owner);
+        if (Status s = index_placed_row(t.table, u.key, bytes); !s.is_ok()) return bad(s.message());
         continue;
       }
       const std::byte* current = v.find_row(t.table, u.key);
@@ -124,6 +110,16 @@ Status RecoveryLoader::apply_delta(const Delta& d) {
     }
   }
   return Status::ok();
+}
+
+Status RecoveryLoader::index_placed_row(std::uint16_t table, std::uint64_t key, std::byte* bytes) {
+  const VersionState& v = working_.state();
+  if (bytes != nullptr) {
+    working_.assign_auto_increments(table, bytes);
+    working_.unique_index().index_row(table, bytes, +1);
+  }
+  const std::uint64_t owner = storage::row_owner(v.tables[table], v.find_row_index(table, key));
+  return working_.refs().link_checked_row(table, key, bytes, owner);
 }
 
 Status RecoveryLoader::replay_row_sequence(const TableDelta& t, std::uint64_t key_bound,
@@ -250,9 +246,7 @@ Status RecoveryLoader::load_rows(std::uint16_t table, std::uint32_t n, const std
     for (std::uint32_t i = 0; i < n; ++i) {
       const std::byte* row = info.stride != 0 ? t.rows.at(i) : nullptr;
       const std::uint64_t key = storage::row_key(t, i);
-      ECSDB_RETURN_IF_ERROR(working_.refs().check_ref_targets(table, row, storage::row_owner(t, i)));
-      working_.refs().prepare_link_row(table, key, row, storage::row_owner(t, i));
-      working_.refs().link_row(table, key, row, storage::row_owner(t, i));
+      ECSDB_RETURN_IF_ERROR(working_.refs().link_checked_row(table, key, row, storage::row_owner(t, i)));
     }
   }
   working_.unique_index().clear_suspects();

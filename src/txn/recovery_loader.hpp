@@ -34,6 +34,9 @@ class RecoveryLoader {
   // Replays a table's row insertions and removals in commit order (TableDelta::sequence), so the dense
   // row order is the commit's. Inserted rows hold zeros until apply_delta fills them.
   Status replay_row_sequence(const TableDelta& t, std::uint64_t key_bound, std::unordered_set<std::uint64_t>& placed);
+  // A row the row sequence already put in place (zeros until now), whose final bytes are in place too:
+  // auto-increments, unique index and reverse references, as an insert would have done.
+  Status index_placed_row(std::uint16_t table, std::uint64_t key, std::byte* bytes);
 
   WorkingVersion& working_;
   const WriterSchema& tables_;

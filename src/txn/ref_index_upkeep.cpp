@@ -54,15 +54,29 @@ void RefIndexUpkeep::relink_row(std::uint16_t table, std::uint64_t key, const st
   }
 }
 
-void RefIndexUpkeep::referrers(std::uint16_t column, Entity target, std::vector<std::uint64_t>& out) const {
-  const RefColumn& c = tables_.ref_columns()[column];
-  const RefIndexState& r = working_.refs[column];
-  const TableState& t = working_.tables[c.table];
+void referrers_of(const VersionState& s, const RefColumn& col, std::uint16_t column, Entity target,
+                  std::vector<std::pair<std::uint32_t, std::uint64_t>>& out) {
+  const RefIndexState& r = s.refs[column];
+  const TableState& t = s.tables[col.table];
   for (std::uint64_t key = r.head(target.index()); key != 0; key = r.next(key)) {
-    const std::uint32_t row = working_.find_row_index(c.table, key);
-    const std::uint64_t value = c.owner ? storage::row_owner(t, row) : load_ref(t.rows.at(row), c.offset);
-    if (value == target.bits()) out.push_back(key);  // the list holds every generation of the index
+    const std::uint32_t row = s.find_row_index(col.table, key);
+    const std::uint64_t value = col.owner ? storage::row_owner(t, row) : load_ref(t.rows.at(row), col.offset);
+    if (value == target.bits()) out.emplace_back(row, key);
   }
+}
+
+void RefIndexUpkeep::referrers(std::uint16_t column, Entity target, std::vector<std::uint64_t>& out) const {
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> found;
+  referrers_of(working_, tables_.ref_columns()[column], column, target, found);
+  for (const auto& [row, key] : found) out.push_back(key);
+}
+
+Status RefIndexUpkeep::link_checked_row(std::uint16_t table, std::uint64_t key, const std::byte* row,
+                                        std::uint64_t owner) {
+  ECSDB_RETURN_IF_ERROR(check_ref_targets(table, row, owner));
+  prepare_link_row(table, key, row, owner);
+  link_row(table, key, row, owner);
+  return Status::ok();
 }
 
 Status RefIndexUpkeep::check_ref_targets(std::uint16_t table, const std::byte* row, std::uint64_t owner) const {

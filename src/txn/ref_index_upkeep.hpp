@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ecsdb/detail/version_state.hpp"
@@ -13,6 +14,12 @@
 #include "txn/writer_schema.hpp"
 
 namespace ecsdb::detail {
+
+// (row, key) of every row whose reference column `column` (described by `col`) holds exactly `target` in
+// version `s`, in list order: the reverse index's list for the target's index, filtered by value (a list
+// holds every generation of an index). Readers of a pinned version and the writer both use it.
+void referrers_of(const VersionState& s, const RefColumn& col, std::uint16_t column, Entity target,
+                  std::vector<std::pair<std::uint32_t, std::uint64_t>>& out);
 
 class RefIndexUpkeep {
  public:
@@ -35,6 +42,9 @@ class RefIndexUpkeep {
   // handed out: it could not commit, and indexing it would size the reverse index by an arbitrary number
   // (from a client, or a corrupt file).
   Status check_ref_targets(std::uint16_t table, const std::byte* row, std::uint64_t owner) const;
+  // check_ref_targets, then prepare_link_row and link_row: for recovery, where a failure ends the open
+  // (nothing needs to be undone), so the two-phase discipline buys nothing.
+  Status link_checked_row(std::uint16_t table, std::uint64_t key, const std::byte* row, std::uint64_t owner);
 
  private:
   std::uint64_t ref_target(const RefColumn& c, const std::byte* row, std::uint64_t owner) const noexcept;

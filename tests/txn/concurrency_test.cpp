@@ -12,18 +12,24 @@
 namespace ecsdb::testing {
 namespace {
 
+// `n` entities with `start` health, committed in one transaction (empty when that fails).
+std::vector<Entity> accounts(WriterHandle& w, std::uint32_t n, Health start) {
+  std::vector<Entity> es;
+  Transaction t = w.begin();
+  if (!t.create_many(n, es).is_ok()) return {};
+  for (auto e : es) {
+    if (!t.add(e, start).is_ok()) return {};
+  }
+  return t.commit().is_ok() ? es : std::vector<Entity>{};
+}
+
 TEST(ConcurrencyTest, ReadersAlwaysSeeWholeTransactions) {
   auto db = std::move(Database::open(test_schema()).value());
   WriterHandle& w = db->writer();
   constexpr std::uint32_t kEntities = 256;
   constexpr std::uint32_t kTotal = 1000 * kEntities;
-  std::vector<Entity> es;
-  ASSERT_TRUE(w.create_many(kEntities, es).is_ok());
-  {
-    Transaction t = w.begin();
-    for (auto e : es) ASSERT_TRUE(t.add(e, Health{1000, 1000}).is_ok());
-    ASSERT_TRUE(t.commit().is_ok());
-  }
+  const std::vector<Entity> es = accounts(w, kEntities, Health{1000, 1000});
+  ASSERT_EQ(es.size(), kEntities);
 
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> views_checked{0};
@@ -115,13 +121,8 @@ TEST(ConcurrencyTest, ViewsPastTheReaderSlotsStayIntactWhileTheWriterReclaims) {
   WriterHandle& w = db->writer();
   constexpr std::uint32_t kEntities = 3000;  // two rows pages: transfers touch one or both
   constexpr std::uint64_t kTotal = 100ull * kEntities;
-  std::vector<Entity> es;
-  ASSERT_TRUE(w.create_many(kEntities, es).is_ok());
-  {
-    Transaction t = w.begin();
-    for (auto e : es) ASSERT_TRUE(t.add(e, Health{100, 7}).is_ok());
-    ASSERT_TRUE(t.commit().is_ok());
-  }
+  const std::vector<Entity> es = accounts(w, kEntities, Health{100, 7});
+  ASSERT_EQ(es.size(), kEntities);
 
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> views_checked{0};
