@@ -14,9 +14,16 @@ packages=(
   libbenchmark-dev libsqlite3-dev               # benchmarks and their SQLite peer
   clang-14 libclang-rt-14-dev                   # libFuzzer targets and -Wthread-safety (scripts/run-fuzz.sh)
   clang-tidy-14                                 # make lint (.clang-tidy)
+  libboost1.81-dev libboost-json1.81-dev libssl-dev   # ecsdb serve: Asio/Beast, Boost.JSON, TLS
+  libspdlog-dev                                 # server logs
+  prometheus                                    # promtool checks the /metrics output (tests)
+  redis-server redis-tools                      # the server benchmark's peer (redis-benchmark)
+  python3-venv                                  # API tests: schemathesis in a venv under build/
 )
 
 missing=()
+# Node.js + npm (@redocly/cli lints docs/openapi.yaml): Debian's when the machine has none of its own.
+if ! command -v npm >/dev/null 2>&1; then packages+=(nodejs npm); fi
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")

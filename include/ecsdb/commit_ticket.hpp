@@ -50,4 +50,10 @@ class CommitTicket {
 // writer thread, so it must not touch PinnedViews of its caller or block.
 using TransactionBody = std::function<Status(Transaction&)>;
 
+// Called once when a submitted transaction's ticket resolves, with its outcome and version (0 when it
+// failed). It runs on the thread that resolves the ticket (the writer, or the WAL flush thread in kSync
+// mode), so it must be short and must not block or submit: hand the work to your own executor (a server
+// posts it to its event loop).
+using OnResolved = std::function<void(const Status& outcome, std::uint64_t version)>;
+
 }  // namespace ecsdb

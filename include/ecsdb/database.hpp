@@ -90,6 +90,9 @@ class Database {
   CommitTicket submit(TransactionBody body);
   // Optimistic form: `reads` is validated first (see ReadSet); a changed row fails it with kConflict.
   CommitTicket submit(TransactionBody body, ReadSet reads);
+  // The same, and `on_resolved` is called when the ticket resolves (see OnResolved): for callers that
+  // cannot block a thread on CommitTicket::wait (event loops).
+  CommitTicket submit(TransactionBody body, OnResolved on_resolved);
 
   // Any thread: a subscription to committed changes (see subscription.hpp). Delta building costs the
   // writer nothing while no subscription exists.

@@ -80,8 +80,15 @@ class Transaction {
   template <BoundComponent T> Status update_child(RowId row, const T& value);
   Status remove_child(std::string_view table, RowId row);
 
-  // Dynamic forms (values checked against the schema type).
+  // Dynamic forms (values checked against the schema type; fields not given take their default).
+  // add_row on a `many` table inserts a row owned by `e` (insert_row also returns its RowId).
   Status add_row(std::string_view table, Entity e, const Row& values);
+  Result<RowId> insert_row(std::string_view table, Entity owner, const Row& values);
+  // Adds or replaces the whole row of `e` (a `one` table).
+  Status put_row(std::string_view table, Entity e, const Row& values);
+  // The row as this transaction sees it (own writes included): its stored fields, in declaration order.
+  // kNotFound when the row does not exist.
+  Result<Row> read_row(std::string_view table, std::uint64_t key) const;
   Status set_field(std::string_view table, std::uint64_t key, std::string_view field, const Value& value);
   Status remove_row(std::string_view table, std::uint64_t key);
   bool alive(Entity e) const;

@@ -14,5 +14,7 @@ void add_demo_command(CLI::App& root, int& exit_code);      // demo_command.cpp
 void add_inspect_command(CLI::App& root, int& exit_code);   // data_commands.cpp
 void add_dump_command(CLI::App& root, int& exit_code);      // data_commands.cpp
 void add_restore_command(CLI::App& root, int& exit_code);   // data_commands.cpp
+void add_serve_command(CLI::App& root, int& exit_code);     // serve_command.cpp
+void add_client_commands(CLI::App& root, int& exit_code);   // client_commands.cpp: get, tx, watch
 
 }  // namespace ecsdb::cli

@@ -1,5 +1,5 @@
 // ecsdb — the command-line tool: validate and codegen schemas, inspect/dump/restore data directories, run the
-// demo and the benchmark suites.
+// demo and the benchmark suites, serve a database over HTTP (serve) and talk to a server (get, tx, watch).
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -20,6 +20,8 @@ int run(int argc, char** argv) {
   ecsdb::cli::add_inspect_command(app, exit_code);
   ecsdb::cli::add_dump_command(app, exit_code);
   ecsdb::cli::add_restore_command(app, exit_code);
+  ecsdb::cli::add_serve_command(app, exit_code);
+  ecsdb::cli::add_client_commands(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -214,6 +214,7 @@ Status Persistence::recover() {
 
 Status Persistence::snapshot_now() {
   std::lock_guard one_at_a_time(snapshot_mu_);
+  const auto started = std::chrono::steady_clock::now();
   PinnedView view = db_.pin();
   if (wal_ == nullptr) {  // read-only point-in-time recovery: save the restored state, nothing to compact
     return persist::write_snapshot(*fs_, snap_dir_, view, database_id_).status();
@@ -226,6 +227,9 @@ Status Persistence::snapshot_now() {
     base::MutexLock lock(mu_);
     wal_bytes_at_last_snapshot_ = wal_bytes;
   }
+  wal_->note_snapshot(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::steady_clock::now() - started).count()),
+                      view.version());
   return compact(info);
 }
 

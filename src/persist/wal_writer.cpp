@@ -208,7 +208,27 @@ Status WalWriter::write_batch(std::vector<std::byte>& bytes, const std::vector<P
   if (chunk_end > chunk_start) {
     ECSDB_RETURN_IF_ERROR(segment_->write_at(chunk_offset, std::span(bytes).subspan(chunk_start, chunk_end - chunk_start)));
   }
-  return segment_->sync();
+  const auto sync_start = std::chrono::steady_clock::now();
+  Status synced = segment_->sync();
+  sync_ns_.record(static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - sync_start).count()));
+  return synced;
+}
+
+void WalWriter::note_snapshot(std::uint64_t duration_ns, std::uint64_t version) noexcept {
+  last_snapshot_ns_.store(duration_ns, std::memory_order_relaxed);
+  last_snapshot_version_.store(version, std::memory_order_relaxed);
+  snapshots_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void WalWriter::fill_metrics(DatabaseMetrics& m) const {
+  m.wal_bytes_total = bytes_appended();
+  m.wal_syncs_total = sync_ns_.count();
+  m.wal_sync_p50_ns = sync_ns_.quantile(0.50);
+  m.wal_sync_p99_ns = sync_ns_.quantile(0.99);
+  m.snapshots_total = snapshots_.load(std::memory_order_relaxed);
+  m.last_snapshot_ns = last_snapshot_ns_.load(std::memory_order_relaxed);
+  m.last_snapshot_version = last_snapshot_version_.load(std::memory_order_relaxed);
 }
 
 void WalWriter::run() {

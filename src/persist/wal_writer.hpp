@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/latency_histogram.hpp"
 #include "base/mutex.hpp"
 #include "ecsdb/database.hpp"
 #include "ecsdb/file_system.hpp"
@@ -56,6 +57,9 @@ class WalWriter final : public detail::CommitSink {
     return durable_version_.load(std::memory_order_acquire);
   }
   std::uint64_t bytes_appended() const noexcept { return bytes_appended_.load(std::memory_order_relaxed); }
+  // A snapshot that covers this log was written (Persistence): reported in fill_metrics.
+  void note_snapshot(std::uint64_t duration_ns, std::uint64_t version) noexcept;
+  void fill_metrics(DatabaseMetrics& m) const override;
   Status error() const;
   // First LSN of the segment being written (0 before the first record): compaction never retires it.
   std::uint64_t current_segment_first_lsn() const;
@@ -127,6 +131,10 @@ class WalWriter final : public detail::CommitSink {
   std::atomic<std::uint64_t> durable_lsn_{0};
   std::atomic<std::uint64_t> durable_version_{0};
   std::atomic<std::uint64_t> bytes_appended_{0};
+  base::LatencyHistogram sync_ns_;  // the flush thread's fdatasyncs
+  std::atomic<std::uint64_t> snapshots_{0};
+  std::atomic<std::uint64_t> last_snapshot_ns_{0};
+  std::atomic<std::uint64_t> last_snapshot_version_{0};
   std::vector<std::byte> scratch_;  // writer thread: encoding buffer
   std::thread thread_;
 };

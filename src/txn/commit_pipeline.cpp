@@ -21,6 +21,12 @@ void resolve_ticket(QueuedTransaction& q, Status status, std::uint64_t version) 
   q.version = version;
   q.done.store(1, std::memory_order_release);
   q.done.notify_all();
+  if (q.on_resolved) {
+    // Moved out first: the callback runs once, and whatever it captured is released here, not whenever
+    // the last ticket copy goes.
+    OnResolved callback = std::move(q.on_resolved);
+    callback(q.status, q.version);
+  }
 }
 
 CommitPipeline::CommitPipeline(TransactionWriter& writer, const DatabaseOptions& options, RunTransaction run)
@@ -41,9 +47,10 @@ void CommitPipeline::abort_queued() {
   }
 }
 
-CommitTicket CommitPipeline::submit(TransactionBody body) {
+CommitTicket CommitPipeline::submit(TransactionBody body, OnResolved on_resolved) {
   auto node = std::make_shared<QueuedTransaction>();
   node->body = std::move(body);
+  node->on_resolved = std::move(on_resolved);
   node->submitted = std::chrono::steady_clock::now();
   node->self = node;  // the queue's reference, dropped by the writer once resolved
   CommitTicket ticket(node);

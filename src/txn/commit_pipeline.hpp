@@ -35,7 +35,7 @@ class CommitPipeline {
   CommitPipeline& operator=(const CommitPipeline&) = delete;
   ~CommitPipeline();  // stops the thread; transactions still queued fail with kAborted
 
-  CommitTicket submit(TransactionBody body);            // any thread
+  CommitTicket submit(TransactionBody body, OnResolved on_resolved = {});  // any thread
   std::size_t drain();                                  // writer: runs one batch, publishes, resolves
   // After a publish that follows a commit: queued transactions join it when no writer thread runs.
   void drain_if_queued();

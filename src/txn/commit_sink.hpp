@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ecsdb/delta.hpp"
+#include "ecsdb/options.hpp"
 #include "ecsdb/status.hpp"
 
 namespace ecsdb::detail {
@@ -31,6 +32,8 @@ class CommitSink {
   virtual std::uint64_t durable_lsn() const noexcept = 0;
   // Version of the record at durable_lsn() (0 when none).
   virtual std::uint64_t durable_record_version() const noexcept = 0;
+  // Any thread: adds the log's figures (bytes, syncs, snapshot times) to `m`.
+  virtual void fill_metrics(DatabaseMetrics& m) const { (void)m; }
 };
 
 // Resolves a queued transaction's ticket (release-publishes status and version, wakes waiters).

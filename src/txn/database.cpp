@@ -105,6 +105,10 @@ Database::~Database() {
 
 CommitTicket Database::submit(TransactionBody body) { return core_->submit(std::move(body)); }
 
+CommitTicket Database::submit(TransactionBody body, OnResolved on_resolved) {
+  return core_->submit(std::move(body), std::move(on_resolved));
+}
+
 CommitTicket Database::submit(TransactionBody body, ReadSet reads) {
   return core_->submit([body = std::move(body), reads = std::move(reads)](Transaction& t) -> Status {
     ECSDB_RETURN_IF_ERROR(t.check_unchanged(reads));
@@ -215,6 +219,7 @@ DatabaseMetrics Database::metrics() const {
   // Recorded at publish, so metrics() takes no pin: it works with every reader slot held.
   m.entities_alive = v.published_entities;
   core_->fill_queue_metrics(m);
+  if (const detail::CommitSink* sink = core_->sink(); sink != nullptr) sink->fill_metrics(m);
   return m;
 }
 
@@ -468,21 +473,73 @@ Status Transaction::remove_row(std::string_view table, std::uint64_t key) {
   });
 }
 
+namespace {
+// The row bytes of `values` over the table's defaults; fields not stored (the owner key) are skipped.
+Status encode_row(const detail::TableInfo& info, const Row& values, std::vector<std::byte>& row) {
+  row = info.default_row;
+  for (const auto& [name, value] : values) {
+    const Field* f = info.table->find_field(name);
+    if (f == nullptr) return invalid_argument("table '" + info.table->name + "' has no field '" + name + "'");
+    if (!f->stored) continue;
+    ECSDB_RETURN_IF_ERROR(storage::encode_value(f->type, value, row.data() + f->offset,
+                                                "table '" + info.table->name + "', field '" + name + "'"));
+  }
+  return Status::ok();
+}
+}  // namespace
+
 Status Transaction::add_row(std::string_view table, Entity e, const Row& values) {
   return guarded(core_, [&]() -> Status {
     ECSDB_ASSIGN_OR_RETURN(const std::uint16_t t, db_->table_id(table));
     const detail::TableInfo& info = core_->info(t);
-    std::vector<std::byte> row = info.default_row;
-    for (const auto& [name, value] : values) {
-      const Field* f = info.table->find_field(name);
-      if (f == nullptr) return invalid_argument("table '" + info.table->name + "' has no field '" + name + "'");
-      if (!f->stored) continue;  // the owner key is `e`
-      ECSDB_RETURN_IF_ERROR(storage::encode_value(f->type, value, row.data() + f->offset,
-                                                  "table '" + info.table->name + "', field '" + name + "'"));
-    }
+    std::vector<std::byte> row;
+    ECSDB_RETURN_IF_ERROR(encode_row(info, values, row));
     if (info.many) return core_->insert_child(t, e, row.data()).status();
     return core_->add(t, e, row.data());
   });
+}
+
+Result<RowId> Transaction::insert_row(std::string_view table, Entity owner, const Row& values) {
+  return guarded(core_, [&]() -> Result<RowId> {
+    ECSDB_ASSIGN_OR_RETURN(const std::uint16_t t, db_->table_id(table));
+    const detail::TableInfo& info = core_->info(t);
+    if (!info.many) {
+      return invalid_argument("table '" + info.table->name + "' has cardinality one: add or put its row instead");
+    }
+    std::vector<std::byte> row;
+    ECSDB_RETURN_IF_ERROR(encode_row(info, values, row));
+    return core_->insert_child(t, owner, row.data());
+  });
+}
+
+Status Transaction::put_row(std::string_view table, Entity e, const Row& values) {
+  return guarded(core_, [&]() -> Status {
+    ECSDB_ASSIGN_OR_RETURN(const std::uint16_t t, db_->table_id(table));
+    const detail::TableInfo& info = core_->info(t);
+    if (info.many) {
+      return invalid_argument("table '" + info.table->name + "' has cardinality many: insert rows instead");
+    }
+    std::vector<std::byte> row;
+    ECSDB_RETURN_IF_ERROR(encode_row(info, values, row));
+    return core_->put(t, e, row.data());
+  });
+}
+
+Result<Row> Transaction::read_row(std::string_view table, std::uint64_t key) const {
+  if (core_ == nullptr) return invalid_argument("transaction is no longer active");
+  ECSDB_ASSIGN_OR_RETURN(const std::uint16_t t, db_->table_id(table));
+  const Table& tab = *core_->info(t).table;
+  const std::byte* bytes = core_->get(t, key);
+  const bool present = bytes != nullptr || (tab.stride() == 0 && core_->has_row(t, key));
+  if (!present) {
+    return not_found("no row for key " + std::to_string(static_cast<std::uint32_t>(key)) + "v" +
+                     std::to_string(key >> 32) + " in table '" + tab.name + "'");
+  }
+  Row row;
+  for (const Field& f : tab.layout.fields) {
+    if (f.stored) row.emplace_back(f.name, storage::decode_value(f.type, bytes + f.offset));
+  }
+  return row;
 }
 
 Status Transaction::set_field(std::string_view table, std::uint64_t key, std::string_view field, const Value& value) {

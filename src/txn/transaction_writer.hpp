@@ -75,6 +75,9 @@ class TransactionWriter {
   const std::byte* get(std::uint16_t table, std::uint64_t key) const noexcept {
     return working_.state().find_row(table, key);
   }
+  bool has_row(std::uint16_t table, std::uint64_t key) const noexcept {
+    return working_.state().find_row_index(table, key) != kNoRow;
+  }
   bool alive(Entity e) const noexcept { return working_.state().registry.is_alive(e); }
   const std::vector<RefColumn>& ref_columns() const noexcept { return tables_.ref_columns(); }
   Status for_each_mut(std::uint16_t table, void* ctx, void (*visit)(void*, std::uint64_t, std::byte*));

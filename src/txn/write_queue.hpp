@@ -28,6 +28,7 @@ struct QueuedTransaction {
   TransactionBody body;
   std::chrono::steady_clock::time_point submitted;
   std::shared_ptr<QueuedTransaction> self;
+  OnResolved on_resolved;  // optional; called once, after `done` is set
   // Outcome, written by the writer before `done` is released; read by ticket holders after acquiring it.
   Status status;
   std::uint64_t version = 0;

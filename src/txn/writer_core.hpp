@@ -30,7 +30,9 @@ class WriterCore : public TransactionWriter {
 
   // ---- queue (Database::submit) ----
   void set_database(Database* db) noexcept { db_ = db; }
-  CommitTicket submit(TransactionBody body) { return pipeline_.submit(std::move(body)); }  // any thread
+  CommitTicket submit(TransactionBody body, OnResolved on_resolved = {}) {  // any thread
+    return pipeline_.submit(std::move(body), std::move(on_resolved));
+  }
   std::size_t drain() { return pipeline_.drain(); }     // writer: runs one batch, publishes, resolves
   Status start_thread() { return pipeline_.start_thread(); }
   void stop_thread() { pipeline_.stop_thread(); }
