@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bench/suites/durability_suite.hpp"
+#include "bench/suites/server_suite.hpp"
 #include "bench/suites/txn_suite.hpp"
 #include "cli/commands.hpp"
 
@@ -17,7 +18,7 @@ namespace ecsdb::cli {
 namespace {
 
 // Suites this build knows; `all` runs each of them into one results object.
-constexpr std::string_view kSuites[] = {"txn", "durability", "all"};
+constexpr std::string_view kSuites[] = {"txn", "durability", "server", "all"};
 // Table order: each figure next to its baseline. Figures not listed follow, alphabetically.
 constexpr std::string_view kDisplayOrder[] = {
     "read_ns", "read_unpinned_ns", "raw_read_ns", "sqlite_read_ns",
@@ -30,7 +31,8 @@ constexpr std::string_view kDisplayOrder[] = {
     "memory_overhead_pct", "memory_rss_overhead_pct", "bytes_in_use", "raw_packed_bytes",
     "durable_tps", "sqlite_wal_full_tps", "durable_tps_1", "durable_tps_16", "async_tps",
     "durable_single_p50_us", "raw_fdatasync_p50_us", "wal_bytes_per_update",
-    "snapshot_ms", "raw_write_fsync_ms", "snapshot_bytes", "recovery_ms"};
+    "snapshot_ms", "raw_write_fsync_ms", "snapshot_bytes", "recovery_ms",
+    "http_txn_tps", "http_txn_p99_us", "http_read_tps", "http_read_p99_us", "redis_set_tps", "stream_lag_p99_us"};
 
 struct BenchArgs {
   std::string suite;
@@ -38,6 +40,8 @@ struct BenchArgs {
   double seconds = 10.0;
   std::string dir;
   bool json = false;
+  std::size_t connections = 64;
+  std::size_t stream_clients = 100;
 };
 
 std::string suite_list() {
@@ -135,6 +139,25 @@ int run_bench(const BenchArgs& args) {
       out["config"]["suite"] = "all";
     }
   }
+  if (args.suite == "server" || args.suite == "all") {
+    bench::ServerSuiteOptions options;
+    options.seconds = args.seconds;
+    options.connections = args.connections;
+    options.stream_clients = args.stream_clients;
+    options.dir = args.dir;
+    options.progress = progress("server");
+    Result<nlohmann::json> served = bench::run_server_suite(options);
+    if (!served) {
+      std::cerr << "ecsdb bench server: " << served.status().to_string() << "\n";
+      return 1;
+    }
+    if (out.is_null()) {
+      out = std::move(*served);
+    } else {
+      for (auto& [name, r] : (*served)["results"].items()) out["results"][name] = r;
+      out["config"]["server"] = (*served)["config"];
+    }
+  }
   if (args.json) {
     std::cout << out.dump(2) << "\n";
   } else {
@@ -152,6 +175,8 @@ void add_bench_command(CLI::App& root, int& exit_code) {
   cmd->add_option("--entities", args->entities, "Entities in the database (default 1000000)");
   cmd->add_option("--seconds", args->seconds, "Measurement budget in seconds, set-up excluded (default 10)");
   cmd->add_option("--dir", args->dir, "durability: parent directory for its files (default: the system temp dir)");
+  cmd->add_option("--connections", args->connections, "server: keep-alive connections of the load (default 64)");
+  cmd->add_option("--stream-clients", args->stream_clients, "server: WebSocket subscribers for stream_lag_p99_us (default 100)");
   cmd->add_flag("--json", args->json, "Print one JSON object instead of a table");
   cmd->callback([args, &exit_code] { exit_code = run_bench(*args); });
 }

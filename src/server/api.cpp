@@ -205,6 +205,15 @@ void Api::attach(Database* db) {
   set_phase(Phase::kReady);
 }
 
+void Api::detach() {
+  set_phase(Phase::kShuttingDown);
+  std::map<std::uint64_t, Retained> dropped;
+  {
+    base::MutexLock lock(views_mu_);
+    dropped.swap(views_);
+  }
+}
+
 void Api::expire_views() {
   const auto now = std::chrono::steady_clock::now();
   std::vector<View> dropped;  // released outside the lock

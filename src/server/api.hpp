@@ -72,6 +72,8 @@ class Api {
 
   // Once recovery is done (before: every route but health answers 503 starting).
   void attach(Database* db);
+  // Before the database closes: releases the versions retained for paging (they pin it).
+  void detach();
   void set_phase(Phase p) { phase_.store(p, std::memory_order_release); }
   Phase phase() const { return phase_.load(std::memory_order_acquire); }
   Database* database() const { return db_.load(std::memory_order_acquire); }

@@ -275,10 +275,9 @@ class StreamSession : public StreamListener, public std::enable_shared_from_this
     ws_.async_accept(req, [self](beast::error_code ec) { self->on_accept(ec); });
   }
 
-  void on_delta(std::shared_ptr<const Delta> d) override {
+  void on_delta(std::shared_ptr<const HubDelta> d) override {
     auto self = this->shared_from_this();
-    const auto at = Clock::now();
-    net::post(ws_.get_executor(), [self, d = std::move(d), at]() mutable { self->queue(std::move(d), at); });
+    net::post(ws_.get_executor(), [self, d = std::move(d)]() mutable { self->queue(std::move(d)); });
   }
   void on_lost() override {
     auto self = this->shared_from_this();
@@ -295,10 +294,6 @@ class StreamSession : public StreamListener, public std::enable_shared_from_this
   }
 
  private:
-  struct Pending {
-    std::shared_ptr<const Delta> delta;
-    Clock::time_point at;
-  };
 
   std::optional<ApiError> configure(const std::vector<std::pair<std::string, std::string>>& query) {
     const Schema& schema = db_->schema();
@@ -364,7 +359,7 @@ class StreamSession : public StreamListener, public std::enable_shared_from_this
     auto replay = server_.hub.add(self, since_);
     if (replay) {
       last_version_ = *since_;
-      for (auto& d : *replay) pending_.push_back({std::move(d), Clock::now()});
+      for (auto& d : *replay) pending_.push_back(std::move(d));
       write_next();
     } else {
       begin_state();
@@ -484,20 +479,19 @@ class StreamSession : public StreamListener, public std::enable_shared_from_this
     return n;
   }
 
-  void queue(std::shared_ptr<const Delta> d, Clock::time_point at) {
+  void queue(std::shared_ptr<const HubDelta> d) {
     if (closed_) return;
-    pending_bytes_ += delta_bytes(*d);
-    pending_.push_back({std::move(d), at});
+    pending_bytes_ += delta_bytes(*d->delta);
+    pending_.push_back(std::move(d));
     if (pending_bytes_ > server_.config.stream_buffer_bytes && pending_.size() > 1) {
       // Falling behind: fold everything queued into one delta, the latest state of what changed since the
       // last version sent (its size is bounded by the rows changed, not by the number of versions).
-      auto merged = std::make_shared<Delta>(*pending_.front().delta);
-      for (std::size_t i = 1; i < pending_.size(); ++i) merged->merge(*pending_[i].delta, db_->schema());
+      auto merged = std::make_shared<Delta>(*pending_.front()->delta);
+      for (std::size_t i = 1; i < pending_.size(); ++i) merged->merge(*pending_[i]->delta, db_->schema());
       server_.metrics.stream_coalesced_total.fetch_add(pending_.size() - 1, std::memory_order_relaxed);
-      const Clock::time_point first = pending_.front().at;
       pending_.clear();
       pending_bytes_ = delta_bytes(*merged);
-      pending_.push_back({std::move(merged), first});
+      pending_.push_back(std::make_shared<const HubDelta>(std::move(merged)));
     }
     write_next();
   }
@@ -546,23 +540,30 @@ class StreamSession : public StreamListener, public std::enable_shared_from_this
     } else if (state_view_ != nullptr) {
       message = next_state_chunk();
     } else {
-      while (!pending_.empty() && pending_.front().delta->version <= last_version_) {
-        pending_bytes_ -= std::min(pending_bytes_, delta_bytes(*pending_.front().delta));
+      while (!pending_.empty() && pending_.front()->delta->version <= last_version_) {
+        pending_bytes_ -= std::min(pending_bytes_, delta_bytes(*pending_.front()->delta));
         pending_.pop_front();
       }
       if (pending_.empty()) return;
-      Pending p = std::move(pending_.front());
+      std::shared_ptr<const HubDelta> p = std::move(pending_.front());
       pending_.pop_front();
-      pending_bytes_ -= std::min(pending_bytes_, delta_bytes(*p.delta));
-      message = delta_message(*p.delta);
-      last_version_ = p.delta->version;
-      at = p.at;
+      pending_bytes_ -= std::min(pending_bytes_, delta_bytes(*p->delta));
+      if (predicates_.empty()) {
+        // Shared with every client on the same subscription at the same version: rendered once.
+        shared_out_ = p->message(last_version_, wanted_, [&] { return delta_message(*p->delta); });
+      } else {
+        message = delta_message(*p->delta);
+      }
+      last_version_ = p->delta->version;
+      at = p->at;
     }
     writing_ = true;
-    out_ = std::move(message);
+    if (shared_out_ == nullptr) out_ = std::move(message);
+    const net::const_buffer bytes = shared_out_ != nullptr ? net::buffer(*shared_out_) : net::buffer(out_);
     ws_.text(true);
     auto self = this->shared_from_this();
-    ws_.async_write(net::buffer(out_), [self, at](beast::error_code ec, std::size_t) {
+    ws_.async_write(bytes, [self, at](beast::error_code ec, std::size_t) {
+      self->shared_out_.reset();
       self->writing_ = false;
       if (ec) {
         self->closed_ = true;
@@ -578,14 +579,15 @@ class StreamSession : public StreamListener, public std::enable_shared_from_this
   websocket::stream<Stream> ws_;
   Database* db_ = nullptr;
   beast::flat_buffer in_;
-  std::string out_;
+  std::string out_;                                  // the message being written (own)...
+  std::shared_ptr<const std::string> shared_out_;    // ...or one shared with other clients
   bool writing_ = false;
   bool closed_ = false;
   bool counted_ = false;
   std::optional<std::uint64_t> since_;
   std::vector<bool> wanted_;
   std::vector<Predicate> predicates_;
-  std::deque<Pending> pending_;
+  std::deque<std::shared_ptr<const HubDelta>> pending_;
   std::size_t pending_bytes_ = 0;
   std::deque<std::string> control_;
   std::uint64_t last_version_ = 0;

@@ -160,6 +160,7 @@ int serve(const ServerConfig& config) {
   std::this_thread::sleep_for(std::chrono::milliseconds(50));  // let close frames go out
   hub.stop();
   http.stop();
+  api.detach();
   db->stop_writer_thread();  // drains the queue: everything submitted is committed or refused
   const Status flushed = db->flush();
   if (!flushed.is_ok()) spdlog::error("final flush failed: {}", flushed.to_string());

@@ -22,14 +22,28 @@ void StreamHub::stop() {
   sub_ = Subscription();
 }
 
-std::optional<std::vector<std::shared_ptr<const Delta>>> StreamHub::add(const std::shared_ptr<StreamListener>& l,
-                                                                        std::optional<std::uint64_t> since) {
+std::shared_ptr<const std::string> HubDelta::message(std::uint64_t from, const std::vector<bool>& tables,
+                                                     const std::function<std::string()>& render) const {
+  {
+    base::MutexLock lock(mu_);
+    for (const Rendered& r : rendered_) {
+      if (r.from == from && r.tables == tables) return r.text;
+    }
+  }
+  auto text = std::make_shared<const std::string>(render());  // outside the lock: other renders go on
+  base::MutexLock lock(mu_);
+  rendered_.push_back({from, tables, text});
+  return text;
+}
+
+std::optional<std::vector<std::shared_ptr<const HubDelta>>> StreamHub::add(const std::shared_ptr<StreamListener>& l,
+                                                                           std::optional<std::uint64_t> since) {
   base::MutexLock lock(mu_);
   listeners_.push_back(l);
   if (!since || *since < ring_base_) return std::nullopt;
-  std::vector<std::shared_ptr<const Delta>> replay;
+  std::vector<std::shared_ptr<const HubDelta>> replay;
   for (const auto& d : ring_) {
-    if (d->version > *since) replay.push_back(d);
+    if (d->delta->version > *since) replay.push_back(d);
   }
   return replay;
 }
@@ -42,11 +56,12 @@ void StreamHub::remove(const StreamListener* l) {
   });
 }
 
-void StreamHub::dispatch(std::shared_ptr<const Delta> d) {
+void StreamHub::dispatch(std::shared_ptr<const Delta> delta) {
+  auto d = std::make_shared<const HubDelta>(std::move(delta));
   base::MutexLock lock(mu_);
   ring_.push_back(d);
   while (ring_.size() > ring_capacity_) {
-    ring_base_ = ring_.front()->version;
+    ring_base_ = ring_.front()->delta->version;
     ring_.pop_front();
   }
   for (const auto& w : listeners_) {

@@ -112,8 +112,11 @@ void SubscriptionHub::publish(const std::shared_ptr<const Delta>& delta) {
       continue;
     }
     s->ring[head % s->ring.size()] = std::move(mine);
-    s->head.store(head + 1, std::memory_order_release);
-    s->head.notify_all();
+    s->head.store(head + 1, std::memory_order_seq_cst);
+    if (s->sleeping.load(std::memory_order_seq_cst)) {
+      std::lock_guard wake(s->wait_mu);
+      s->wait_cv.notify_all();
+    }
   }
   if (any_closed) {
     std::erase_if(subs_, [](const std::shared_ptr<Subscriber>& x) { return x->closed.load(); });
@@ -148,11 +151,17 @@ std::size_t Subscription::poll(std::vector<std::shared_ptr<const Delta>>& out) {
 bool Subscription::wait_for(std::chrono::microseconds timeout) const {
   if (!s_) return false;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (s_->head.load(std::memory_order_acquire) == s_->tail.load(std::memory_order_relaxed)) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
+  const std::uint64_t tail = s_->tail.load(std::memory_order_relaxed);
+  // A short spin first: deltas often follow each other closely, and waking a sleeper costs tens of µs.
+  for (int i = 0; i < 64; ++i) {
+    if (s_->head.load(std::memory_order_acquire) != tail) return true;
     std::this_thread::yield();
   }
-  return true;
+  std::unique_lock lock(s_->wait_mu);
+  s_->sleeping.store(true, std::memory_order_seq_cst);
+  const bool ready = s_->wait_cv.wait_until(lock, deadline, [&] { return s_->head.load(std::memory_order_seq_cst) != tail; });
+  s_->sleeping.store(false, std::memory_order_relaxed);
+  return ready;
 }
 
 bool Subscription::take_lost() noexcept { return s_ && s_->lost.exchange(false, std::memory_order_acq_rel); }

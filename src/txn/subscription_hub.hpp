@@ -8,6 +8,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 
 #include "base/mutex.hpp"
 #include <memory>
@@ -30,6 +31,13 @@ struct Subscriber {
   std::atomic<std::uint64_t> tail{0};       // next slot the subscriber reads
   std::atomic<bool> lost{false};
   std::atomic<bool> closed{false};
+  // Subscription::wait_for sleeps here once a short spin found nothing. The writer wakes it only when
+  // `sleeping` is set: head.store and sleeping.load (writer), sleeping.store and head.load (waiter) are
+  // seq_cst, so either the writer sees the sleeper or the sleeper sees the new head; the notify happens
+  // under wait_mu, which the sleeper holds from its last check of head until it waits.
+  std::atomic<bool> sleeping{false};
+  std::mutex wait_mu;
+  std::condition_variable wait_cv;
   bool fresh = true;                        // joined since the last publish (guarded by the hub's mutex)
 };
 

@@ -100,7 +100,24 @@ int main(int argc, char** argv) {
     write_seed(root / "snapshot", name + ".fixed", 1, file);
     ++snapshots;
   }
-  std::printf("make_seed_corpus: %d records, %d segments, %d snapshots in %s\n", records, segments, snapshots,
-              root.c_str());
+  // api_request_fuzz: transaction bodies (mode 0) and predicates (mode 1) as clients send them.
+  const char* const api_seeds[] = {
+      R"({"ops":[{"op":"create"},{"op":"add","table":"health","entity":"$0","values":{"hp":5,"max_hp":9}}]})",
+      R"({"ops":[{"op":"create"},{"op":"put","table":"player","entity":"$0","values":{"name":"orc","score":"18446744073709551615"}},{"op":"set","table":"player","entity":"$0","field":"score","value":3}]})",
+      R"({"ops":[{"op":"create"},{"op":"create"},{"op":"add","table":"guard","entity":"$1","values":{"protects":"$0"}},{"op":"destroy","entity":"$0"}]})",
+      R"({"ops":[{"op":"create"},{"op":"add","table":"item","entity":"$0","values":{"kind":1,"count":2}},{"op":"expect","table":"health","entity":"$0","absent":true}]})",
+      R"({"ops":[{"op":"update","table":"transform","entity":"1:1","values":{"x":"NaN","y":1e39}},{"op":"remove","table":"item","key":"0:1"}]})",
+  };
+  int api = 0;
+  for (const char* seed : api_seeds) {
+    const std::string_view text(seed);
+    write_seed(root / "api_request", "tx-" + std::to_string(api++), 0, std::as_bytes(std::span(text.data(), text.size())));
+  }
+  for (const char* seed : {"hp<50", "health.hp>=10", "player.name=orc", "score!=18446744073709551615", "x<=NaN", "at=1:1"}) {
+    const std::string_view text(seed);
+    write_seed(root / "api_request", "where-" + std::to_string(api++), 1, std::as_bytes(std::span(text.data(), text.size())));
+  }
+  std::printf("make_seed_corpus: %d records, %d segments, %d snapshots, %d API requests in %s\n", records, segments,
+              snapshots, api, root.c_str());
   return records > 0 && segments > 0 && snapshots > 0 ? 0 : 1;
 }

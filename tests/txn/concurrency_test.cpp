@@ -81,6 +81,38 @@ TEST(ConcurrencyTest, ReadersAlwaysSeeWholeTransactions) {
   EXPECT_EQ(db->metrics().pinned_views, 0u);
 }
 
+// A subscriber sleeping in wait_for is woken by every publish and misses none of them, whether the
+// writer delivers while it spins, while it falls asleep, or while it sleeps; with nothing published it
+// times out.
+TEST(ConcurrencyTest, SubscriberWaitForWakesOnEveryPublish) {
+  auto db = Database::open(test_schema()).value();
+  Subscription sub = db->subscribe({.tables = {"health"}, .capacity = 1 << 16}).value();
+  EXPECT_FALSE(sub.wait_for(std::chrono::milliseconds(2)));
+  WriterHandle& w = db->writer();
+  const Entity e = w.create().value();
+  ASSERT_TRUE(w.add(e, Health{0, 0}).is_ok());
+  std::vector<std::shared_ptr<const Delta>> got;
+  ASSERT_TRUE(sub.wait_for(std::chrono::seconds(5)));
+  sub.poll(got);
+  constexpr std::uint32_t kUpdates = 2000;
+  std::atomic<std::size_t> received{0};
+  std::thread reader([&] {
+    std::vector<std::shared_ptr<const Delta>> batch;
+    while (received.load() < kUpdates) {
+      if (!sub.wait_for(std::chrono::seconds(5))) break;  // a missed wake-up shows as a 5 s stall, then a failure
+      batch.clear();
+      received.fetch_add(sub.poll(batch));
+    }
+  });
+  std::mt19937 rng(3);
+  for (std::uint32_t i = 1; i <= kUpdates; ++i) {
+    ASSERT_TRUE(w.update(e, Health{i, i}).is_ok());
+    if (rng() % 8 == 0) std::this_thread::sleep_for(std::chrono::microseconds(rng() % 300));  // let it fall asleep
+  }
+  reader.join();
+  EXPECT_EQ(received.load(), kUpdates);
+}
+
 TEST(ConcurrencyTest, LongHeldViewSurvivesManyCommits) {
   auto db = std::move(Database::open(test_schema()).value());
   WriterHandle& w = db->writer();

@@ -125,6 +125,32 @@ TEST(QueueTest, FailingAndThrowingBodiesChangeNothing) {
   EXPECT_EQ(v.entity_count(), Bank::kAccounts);
 }
 
+TEST(QueueTest, OnResolvedCallbackRunsOnceWithTheOutcome) {
+  Bank bank;
+  ASSERT_TRUE(bank.db->start_writer_thread().is_ok());
+  std::atomic<int> calls{0};
+  std::atomic<std::uint64_t> version{0};
+  std::atomic<int> failures{0};
+  CommitTicket ok = bank.db->submit(bank.transfer(bank.accounts[0], bank.accounts[1], 1),
+                                    [&](const Status& s, std::uint64_t v) {
+                                      EXPECT_TRUE(s.is_ok());
+                                      version.store(v);
+                                      calls.fetch_add(1);
+                                    });
+  CommitTicket bad = bank.db->submit(bank.transfer(bank.accounts[0], bank.accounts[1], 1u << 30),
+                                     [&](const Status& s, std::uint64_t v) {
+                                       EXPECT_EQ(s.code(), StatusCode::kAborted);
+                                       EXPECT_EQ(v, 0u);
+                                       failures.fetch_add(1);
+                                     });
+  EXPECT_TRUE(ok.wait().is_ok());
+  EXPECT_FALSE(bad.wait().is_ok());
+  bank.db->stop_writer_thread();
+  EXPECT_EQ(calls.load(), 1);
+  EXPECT_EQ(failures.load(), 1);
+  EXPECT_EQ(version.load(), ok.version());
+}
+
 TEST(QueueTest, StopDrainsWhatIsQueued) {
   Bank bank;
   ASSERT_TRUE(bank.db->start_writer_thread().is_ok());
