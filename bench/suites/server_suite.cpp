@@ -329,9 +329,9 @@ Result<nlohmann::json> run_server_suite(const ServerSuiteOptions& options) {
   results["stream_lag_p99_us"] = figure(stream_lag_p99_us(*db, ep, options.stream_clients, share, entities), "us");
 
   hub.stop();
-  http.stop();
   api.detach();
-  db->stop_writer_thread();
+  db->stop_writer_thread();  // answers what is still queued while the network threads run
+  http.stop();
   db.reset();
   fs::remove_all(dir);
 

@@ -207,6 +207,8 @@ void Api::attach(Database* db) {
 
 void Api::detach() {
   set_phase(Phase::kShuttingDown);
+  // A snapshot thread uses the database until it finishes: wait for it (bounded by the snapshot's I/O).
+  while (snapshots_running_.load(std::memory_order_acquire) != 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   std::map<std::uint64_t, Retained> dropped;
   {
     base::MutexLock lock(views_mu_);
@@ -312,7 +314,7 @@ void Api::handle(const Route& route, const std::vector<std::string>& params, Htt
   if (p == Phase::kShuttingDown) {
     return respond(error_response(ApiError{503, "shutting_down", "the server is shutting down"}));
   }
-  if (route.path == "/api/transactions") return transaction(std::move(req), std::move(respond));
+  if (route.path == "/api/transactions") return transaction(req, std::move(respond));
   if (route.path == "/api/snapshot") return snapshot(std::move(respond));
   respond(error_response(ApiError{404, "not_found", "no handler for " + route.path}));
 }
@@ -717,7 +719,7 @@ HttpResponse Api::query(const HttpRequest& req) {
   return json_response(200, page_fields(std::move(o), begin, limit, found.size()));
 }
 
-void Api::transaction(HttpRequest req, Respond respond) {
+void Api::transaction(const HttpRequest& req, Respond respond) {
   Database* db = database();
   auto body = parse_json_body(req);
   if (auto* e = std::get_if<ApiError>(&body)) return respond(error_response(*e));
@@ -795,6 +797,7 @@ void Api::snapshot(Respond respond) {
     return respond(error_response(ApiError{422, "invalid_operation", "the server has no data directory (--data): nothing to snapshot into"}));
   }
   in_flight_.fetch_add(1, std::memory_order_acq_rel);
+  snapshots_running_.fetch_add(1, std::memory_order_acq_rel);
   // Writing a snapshot takes as long as the data: off the network threads (the writer keeps going).
   std::thread([this, db, respond = std::move(respond)] {
     const auto start = std::chrono::steady_clock::now();
@@ -808,6 +811,7 @@ void Api::snapshot(Respond respond) {
       respond(error_response(from_status(s)));
     }
     in_flight_.fetch_sub(1, std::memory_order_acq_rel);
+    snapshots_running_.fetch_sub(1, std::memory_order_acq_rel);
   }).detach();
 }
 

@@ -100,7 +100,7 @@ class Api {
   HttpResponse metrics_json();
   HttpResponse prometheus();
   void snapshot(Respond respond);
-  void transaction(HttpRequest req, Respond respond);
+  void transaction(const HttpRequest& req, Respond respond);
 
   const ServerConfig& config_;
   ServerMetrics& metrics_;
@@ -108,6 +108,7 @@ class Api {
   std::atomic<Phase> phase_{Phase::kStarting};
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::atomic<std::size_t> in_flight_{0};
+  std::atomic<std::size_t> snapshots_running_{0};
 
   // Versions pinned for paging (`version=`), newest use last.
   struct Retained {

@@ -157,15 +157,17 @@ std::string_view mime_type(std::string_view path) {
 
 struct HttpServer::Impl {
   Impl(const ServerConfig& c, ServerMetrics& m, Api& a, StreamHub& h)
-      : config(c), metrics(m), api(a), hub(h), io(static_cast<int>(c.threads)), acceptor(io),
+      : config(c), metrics(m), api(a), hub(h), io(std::in_place, static_cast<int>(c.threads)), acceptor(std::in_place, *io),
         limiter(c.rate_limit_per_second, c.rate_limit_burst) {}
 
   const ServerConfig& config;
   ServerMetrics& metrics;
   Api& api;
   StreamHub& hub;
-  net::io_context io;
-  tcp::acceptor acceptor;
+  // Optional so that stop() can destroy them, and with them every session still queued in the io_context
+  // (sessions hold pinned views: they must go before the database does).
+  std::optional<net::io_context> io;
+  std::optional<tcp::acceptor> acceptor;
   std::optional<ssl::context> tls;
   std::vector<TokenEntry> tokens;
   RateLimiter limiter;
@@ -262,7 +264,7 @@ class StreamSession : public StreamListener, public std::enable_shared_from_this
     db_ = server_.api.database();
     if (auto e = configure(parsed.query); e.has_value()) {
       // Refused before the upgrade: answer with the error.
-      refuse(std::move(req), *e);
+      refuse(req, *e);
       return;
     }
     tcp_of(ws_.next_layer()).expires_never();
@@ -335,7 +337,7 @@ class StreamSession : public StreamListener, public std::enable_shared_from_this
     return std::nullopt;
   }
 
-  void refuse(http::request<http::string_body> req, const ApiError& e) {
+  void refuse(const http::request<http::string_body>& req, const ApiError& e) {
     auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(e.status), req.version());
     res->set(http::field::content_type, "application/json");
     res->body() = json::serialize(e.to_json());
@@ -526,8 +528,10 @@ class StreamSession : public StreamListener, public std::enable_shared_from_this
         td["updated"] = std::move(kept_updates);
       }
     }
-    m.emplace("type", "delta");
-    return json::serialize(m);
+    json::object typed{{"type", "delta"}};
+    typed.reserve(m.size() + 1);
+    for (auto& kv : m) typed.emplace(kv.key(), std::move(kv.value()));
+    return json::serialize(typed);
   }
 
   void write_next() {
@@ -815,9 +819,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
 };
 
 void accept_loop(HttpServer::Impl& s) {
-  s.acceptor.async_accept(net::make_strand(s.io), [&s](beast::error_code ec, tcp::socket socket) {
+  s.acceptor->async_accept(net::make_strand(*s.io), [&s](beast::error_code ec, tcp::socket socket) {
     if (ec) {
-      if (ec != net::error::operation_aborted && s.acceptor.is_open()) accept_loop(s);
+      if (ec != net::error::operation_aborted && s.acceptor->is_open()) accept_loop(s);
       return;
     }
     beast::error_code ignored;
@@ -880,35 +884,36 @@ Status HttpServer::start() {
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
   const std::string port = c.http.substr(colon + 1);
   beast::error_code ec;
-  tcp::resolver resolver(s.io);
+  tcp::resolver resolver(*s.io);
   auto results = resolver.resolve(host, port, ec);
   if (ec || results.empty()) return invalid_argument("http address '" + c.http + "': " + ec.message());
   const tcp::endpoint endpoint = results.begin()->endpoint();
-  s.acceptor.open(endpoint.protocol(), ec);
-  if (!ec) s.acceptor.set_option(net::socket_base::reuse_address(true), ec);
-  if (!ec) s.acceptor.bind(endpoint, ec);
-  if (!ec) s.acceptor.listen(net::socket_base::max_listen_connections, ec);
+  s.acceptor->open(endpoint.protocol(), ec);
+  if (!ec) s.acceptor->set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) s.acceptor->bind(endpoint, ec);
+  if (!ec) s.acceptor->listen(net::socket_base::max_listen_connections, ec);
   if (ec) return Status(StatusCode::kIoError, "cannot listen on " + c.http + ": " + ec.message());
   accept_loop(s);
-  s.housekeeping = std::make_unique<net::steady_timer>(s.io);
+  s.housekeeping = std::make_unique<net::steady_timer>(*s.io);
   schedule_housekeeping(s);
-  s.work.emplace(s.io.get_executor());
-  for (unsigned i = 0; i < c.threads; ++i) s.threads.emplace_back([&s] { s.io.run(); });
+  s.work.emplace(s.io->get_executor());
+  for (unsigned i = 0; i < c.threads; ++i) s.threads.emplace_back([&s] { s.io->run(); });
   return Status::ok();
 }
 
 std::uint16_t HttpServer::port() const {
   beast::error_code ec;
-  return impl_->acceptor.local_endpoint(ec).port();
+  return impl_->acceptor ? impl_->acceptor->local_endpoint(ec).port() : 0;
 }
 
 void HttpServer::stop_accepting() {
   Impl& s = *impl_;
   s.stopping.store(true);
   s.api.set_phase(Phase::kShuttingDown);
-  net::post(s.io, [&s] {
+  if (!s.io) return;
+  net::post(*s.io, [&s] {
     beast::error_code ec;
-    s.acceptor.close(ec);
+    s.acceptor->close(ec);
   });
 }
 
@@ -934,14 +939,15 @@ void HttpServer::close_streams() {
 
 void HttpServer::stop() {
   Impl& s = *impl_;
-  if (s.threads.empty()) return;
+  if (!s.io) return;
   s.work.reset();
-  if (s.housekeeping) {
-    net::post(s.io, [&s] { s.housekeeping->cancel(); });
-  }
-  s.io.stop();
+  s.io->stop();
   for (auto& t : s.threads) t.join();
   s.threads.clear();
+  // Destroy what is still queued (sessions, their views and deltas) now, while the database is open.
+  s.housekeeping.reset();
+  s.acceptor.reset();
+  s.io.reset();
 }
 
 }  // namespace ecsdb::server

@@ -78,7 +78,11 @@ int compare_values(const Value& a, const Value& b) {
   }
   if (a.kind == K::kString && b.kind == K::kString) return a.string.compare(b.string) < 0 ? -1 : a.string == b.string ? 0 : 1;
   if (a.kind == K::kBool && b.kind == K::kBool) return static_cast<int>(a.boolean) - static_cast<int>(b.boolean);
-  if (a.kind == K::kEntity && b.kind == K::kEntity) return a.entity < b.entity ? -1 : a.entity > b.entity ? 1 : 0;
+  if (a.kind == K::kEntity && b.kind == K::kEntity) {
+    const std::uint64_t x = a.entity.bits();
+    const std::uint64_t y = b.entity.bits();
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
   return 0;
 }
 

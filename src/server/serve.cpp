@@ -159,9 +159,9 @@ int serve(const ServerConfig& config) {
   http.close_streams();
   std::this_thread::sleep_for(std::chrono::milliseconds(50));  // let close frames go out
   hub.stop();
-  http.stop();
-  api.detach();
-  db->stop_writer_thread();  // drains the queue: everything submitted is committed or refused
+  api.detach();              // releases paging views; waits for a snapshot in progress
+  db->stop_writer_thread();  // drains the queue: everything submitted is committed or refused, and answered
+  http.stop();               // joins the network threads; destroys the sessions left (and their views)
   const Status flushed = db->flush();
   if (!flushed.is_ok()) spdlog::error("final flush failed: {}", flushed.to_string());
   log_event(config, "stopped", "stopped at version " + std::to_string(db->published_version()) + ", durable " +

@@ -50,7 +50,7 @@ std::vector<std::string> split_list(std::string_view text) {
 }
 
 template <typename T>
-OptionInfo number_option(std::string name, std::string help, T ServerConfig::*member) {
+OptionInfo number_option(const std::string& name, std::string help, T ServerConfig::*member) {
   return OptionInfo{name, std::move(help),
                     [name, member](ServerConfig& c, std::string_view v) { return parse_number(name, v, c.*member); },
                     [member](const ServerConfig& c) {
@@ -60,7 +60,7 @@ OptionInfo number_option(std::string name, std::string help, T ServerConfig::*me
                     }};
 }
 
-OptionInfo string_option(std::string name, std::string help, std::string ServerConfig::*member,
+OptionInfo string_option(const std::string& name, std::string help, std::string ServerConfig::*member,
                          std::initializer_list<std::string_view> allowed = {}) {
   std::vector<std::string> choices(allowed.begin(), allowed.end());
   return OptionInfo{name, std::move(help),
@@ -80,7 +80,7 @@ OptionInfo string_option(std::string name, std::string help, std::string ServerC
                     [member](const ServerConfig& c) { return c.*member; }};
 }
 
-OptionInfo bool_option(std::string name, std::string help, bool ServerConfig::*member) {
+OptionInfo bool_option(const std::string& name, std::string help, bool ServerConfig::*member) {
   return OptionInfo{name, std::move(help),
                     [name, member](ServerConfig& c, std::string_view v) { return parse_bool(name, v, c.*member); },
                     [member](const ServerConfig& c) { return std::string(c.*member ? "true" : "false"); }};
