@@ -230,7 +230,7 @@ void Api::expire_views() {
   }
 }
 
-ApiResult<Api::View> Api::view_for(const HttpRequest& req) {
+ApiResult<Api::View> Api::view_for(const HttpRequest& req, bool retain) {
   Database* db = database();
   const auto now = std::chrono::steady_clock::now();
   if (const std::string* v = req.param("version")) {
@@ -257,6 +257,7 @@ ApiResult<Api::View> Api::view_for(const HttpRequest& req) {
     return e;
   }
   auto view = std::make_shared<const PinnedView>(db->pin());
+  if (!retain) return view;
   std::vector<View> dropped;
   base::MutexLock lock(views_mu_);
   auto [it, inserted] = views_.try_emplace(view->version(), Retained{view, now});
@@ -397,7 +398,7 @@ HttpResponse Api::validate_schema(const HttpRequest& req) {
 }
 
 HttpResponse Api::tables(const HttpRequest& req) {
-  auto v = view_for(req);
+  auto v = view_for(req, false);
   if (auto* e = std::get_if<ApiError>(&v)) return error_response(*e);
   const PinnedView& view = *std::get<View>(v);
   json::array list;
@@ -449,7 +450,7 @@ HttpResponse Api::rows(const HttpRequest& req, const std::string& table_name) {
       projection.push_back(field->id);
     }
   }
-  auto v = view_for(req);
+  auto v = view_for(req, true);
   if (auto* e = std::get_if<ApiError>(&v)) return error_response(*e);
   const PinnedView& view = *std::get<View>(v);
   const detail::VersionState& state = view.state();
@@ -506,7 +507,7 @@ HttpResponse Api::entity(const HttpRequest& req, const std::string& id) {
     e.details["entity"] = id;
     return error_response(e);
   }
-  auto v = view_for(req);
+  auto v = view_for(req, false);
   if (auto* e = std::get_if<ApiError>(&v)) return error_response(*e);
   const PinnedView& view = *std::get<View>(v);
   const Entity e = Entity::from_bits(*bits);
@@ -658,7 +659,7 @@ HttpResponse Api::query(const HttpRequest& req) {
   if (auto* e = std::get_if<ApiError>(&offset)) return error_response(*e);
   if (include.empty()) include = with;
 
-  auto v = view_for(paging);
+  auto v = view_for(paging, true);
   if (auto* e = std::get_if<ApiError>(&v)) return error_response(*e);
   const PinnedView& view = *std::get<View>(v);
   const detail::VersionState& state = view.state();

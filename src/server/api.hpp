@@ -86,7 +86,9 @@ class Api {
 
  private:
   using View = std::shared_ptr<const PinnedView>;
-  ApiResult<View> view_for(const HttpRequest& req);
+  // The version a read answers at: `version=` (retained, else 410) or the newest, retained for later
+  // pages when `retain` (the paged routes) so that their `next` cursors stay valid.
+  ApiResult<View> view_for(const HttpRequest& req, bool retain);
   ApiResult<boost::json::value> parse_json_body(const HttpRequest& req) const;
 
   HttpResponse health();
