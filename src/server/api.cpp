@@ -66,6 +66,16 @@ ApiResult<std::size_t> parse_cursor(const std::string* text) {
   return n;
 }
 
+// "Application/JSON ; charset=utf-8" -> "application/json" (RFC 9110: case-insensitive, parameters apart).
+std::string media_type(std::string_view content_type) {
+  if (const std::size_t semi = content_type.find(';'); semi != std::string_view::npos) content_type = content_type.substr(0, semi);
+  while (!content_type.empty() && (content_type.back() == ' ' || content_type.back() == '\t')) content_type.remove_suffix(1);
+  while (!content_type.empty() && (content_type.front() == ' ' || content_type.front() == '\t')) content_type.remove_prefix(1);
+  std::string out(content_type);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
 ApiError table_not_found(std::string_view name) {
   ApiError e{404, "not_found", "no table named '" + std::string(name) + "'"};
   e.details["table"] = name;
@@ -129,6 +139,9 @@ HttpResponse json_response(unsigned status, const json::value& body) {
 HttpResponse error_response(const ApiError& e) {
   HttpResponse r = json_response(e.status, e.to_json());
   if (e.status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  if (const auto* allow = e.details.if_contains("allow"); e.status == 405 && allow != nullptr && allow->is_string()) {
+    r.headers.emplace_back("Allow", std::string(allow->as_string()));
+  }
   return r;
 }
 
@@ -174,6 +187,7 @@ std::vector<std::string_view> segments(std::string_view path) {
 ApiResult<std::pair<const Route*, std::vector<std::string>>> match_route(std::string_view method, std::string_view path) {
   const auto want = segments(path);
   bool path_known = false;
+  std::string allow;
   for (const Route& r : api_routes()) {
     const auto have = segments(r.path);
     if (have.size() != want.size()) continue;
@@ -186,8 +200,13 @@ ApiResult<std::pair<const Route*, std::vector<std::string>>> match_route(std::st
     if (!ok) continue;
     path_known = true;
     if (r.method == method) return std::make_pair(&r, std::move(params));
+    allow += (allow.empty() ? "" : ", ") + r.method;
   }
-  if (path_known) return ApiError{405, "method_not_allowed", std::string(method) + " is not allowed on " + std::string(path)};
+  if (path_known) {
+    ApiError e{405, "method_not_allowed", std::string(method) + " is not allowed on " + std::string(path) + " (allowed: " + allow + ")"};
+    e.details["allow"] = allow;
+    return e;
+  }
   return ApiError{404, "not_found", "no route " + std::string(path) + " (the API is described at docs/openapi.yaml)"};
 }
 
@@ -277,10 +296,7 @@ ApiResult<Api::View> Api::view_for(const HttpRequest& req, bool retain) {
 }
 
 ApiResult<json::value> Api::parse_json_body(const HttpRequest& req) const {
-  std::string_view type = req.content_type;
-  if (const std::size_t semi = type.find(';'); semi != std::string_view::npos) type = type.substr(0, semi);
-  while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
-  if (type != "application/json") {
+  if (media_type(req.content_type) != "application/json") {
     return ApiError{415, "unsupported_media_type",
                     "the body must be application/json, got '" + (req.content_type.empty() ? std::string("none") : req.content_type) + "'"};
   }
@@ -365,8 +381,7 @@ HttpResponse Api::schema() {
 }
 
 HttpResponse Api::validate_schema(const HttpRequest& req) {
-  std::string_view type = req.content_type;
-  if (const std::size_t semi = type.find(';'); semi != std::string_view::npos) type = type.substr(0, semi);
+  const std::string type = media_type(req.content_type);
   if (type != "application/toml" && type != "text/plain") {
     return error_response(ApiError{415, "unsupported_media_type",
                                    "the body must be TOML (application/toml or text/plain), got '" + req.content_type + "'"});
@@ -627,8 +642,9 @@ HttpResponse Api::query(const HttpRequest& req) {
     if (!o->is_string()) return error_response(bad_request("'order_by' is \"table.field\"", "invalid_json"));
     const std::string_view text = o->as_string();
     const std::size_t dot = text.find('.');
-    order_table = dot == std::string_view::npos ? nullptr : schema.find_table(text.substr(0, dot));
-    if (order_table == nullptr) return error_response(bad_request("'order_by' must be \"table.field\" naming a table, got '" + std::string(text) + "'"));
+    if (dot == std::string_view::npos) return error_response(bad_request("'order_by' must be \"table.field\", got '" + std::string(text) + "'"));
+    order_table = schema.find_table(text.substr(0, dot));
+    if (order_table == nullptr) return error_response(table_not_found(text.substr(0, dot)));
     order = order_table->find_field(text.substr(dot + 1));
     if (order == nullptr || !order->stored) return error_response(field_not_found(*order_table, text.substr(dot + 1)));
     if (std::find(with.begin(), with.end(), order_table) == with.end()) with.push_back(order_table);

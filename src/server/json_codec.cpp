@@ -88,7 +88,7 @@ std::optional<std::uint64_t> parse_id(std::string_view text) {
   if (!parse_decimal(text.substr(0, colon), index) || !parse_decimal(text.substr(colon + 1), generation)) {
     return std::nullopt;
   }
-  if (generation == 0) return std::nullopt;  // generations start at 1: "n:0" names nothing
+  // Generation 0 is well formed but never alive ("0:0" is the null entity): lookups answer "not found".
   return static_cast<std::uint64_t>(generation) << 32 | index;
 }
 

@@ -30,7 +30,7 @@ namespace ecsdb::server {
 namespace json = boost::json;
 
 std::string id_string(std::uint64_t bits);
-// "index:generation" -> bits; nullopt when malformed (also for the null id "0:0").
+// "index:generation" -> bits; nullopt when malformed. Generation 0 parses (no entity ever has it).
 std::optional<std::uint64_t> parse_id(std::string_view text);
 
 json::value value_to_json(const Value& v);

@@ -10,6 +10,7 @@ Status StreamHub::start(Database& db) {
   {
     base::MutexLock lock(mu_);
     ring_base_ = db.published_version();
+    latest_ = ring_base_;
   }
   stop_.store(false);
   thread_ = std::thread([this] { run(); });
@@ -40,7 +41,8 @@ std::optional<std::vector<std::shared_ptr<const HubDelta>>> StreamHub::add(const
                                                                            std::optional<std::uint64_t> since) {
   base::MutexLock lock(mu_);
   listeners_.push_back(l);
-  if (!since || *since < ring_base_) return std::nullopt;
+  // Older than the ring, or newer than anything published (a client from another server's history): state.
+  if (!since || *since < ring_base_ || *since > latest_) return std::nullopt;
   std::vector<std::shared_ptr<const HubDelta>> replay;
   for (const auto& d : ring_) {
     if (d->delta->version > *since) replay.push_back(d);
@@ -59,6 +61,7 @@ void StreamHub::remove(const StreamListener* l) {
 void StreamHub::dispatch(std::shared_ptr<const Delta> delta) {
   auto d = std::make_shared<const HubDelta>(std::move(delta));
   base::MutexLock lock(mu_);
+  latest_ = std::max(latest_, d->delta->version);
   ring_.push_back(d);
   while (ring_.size() > ring_capacity_) {
     ring_base_ = ring_.front()->delta->version;
@@ -80,6 +83,7 @@ void StreamHub::run() {
       base::MutexLock lock(mu_);
       ring_.clear();
       ring_base_ = db_->published_version();
+      latest_ = ring_base_;
       for (const auto& w : listeners_) {
         if (auto l = w.lock()) l->on_lost();
       }

@@ -83,6 +83,7 @@ class StreamHub {
   std::vector<std::weak_ptr<StreamListener>> listeners_ ECSDB_GUARDED_BY(mu_);
   std::deque<std::shared_ptr<const HubDelta>> ring_ ECSDB_GUARDED_BY(mu_);
   std::uint64_t ring_base_ ECSDB_GUARDED_BY(mu_) = 0;  // the ring holds every version after this one
+  std::uint64_t latest_ ECSDB_GUARDED_BY(mu_) = 0;     // newest version dispatched (or ring_base_)
 };
 
 }  // namespace ecsdb::server

@@ -26,7 +26,7 @@ const Field& field(std::string_view table, std::string_view name) {
 TEST(ServerCodecTest, IdsAreIndexColonGeneration) {
   EXPECT_EQ(id_string(Entity(12, 3).bits()), "12:3");
   EXPECT_EQ(parse_id("12:3"), Entity(12, 3).bits());
-  EXPECT_FALSE(parse_id("12:0"));   // generations start at 1
+  EXPECT_EQ(parse_id("12:0"), Entity(12, 0).bits());  // well formed; never alive
   EXPECT_FALSE(parse_id("12"));
   EXPECT_FALSE(parse_id("a:1"));
   EXPECT_FALSE(parse_id("1:1x"));
