@@ -20,6 +20,7 @@ class LatencyHistogram {
     sum_.fetch_add(value, std::memory_order_relaxed);
   }
   std::uint64_t count() const noexcept { return count_.load(std::memory_order_relaxed); }
+  std::uint64_t sum() const noexcept { return sum_.load(std::memory_order_relaxed); }
   double mean() const noexcept {
     const std::uint64_t n = count();
     return n == 0 ? 0.0 : static_cast<double>(sum_.load(std::memory_order_relaxed)) / static_cast<double>(n);

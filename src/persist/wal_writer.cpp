@@ -226,6 +226,7 @@ void WalWriter::fill_metrics(DatabaseMetrics& m) const {
   m.wal_syncs_total = sync_ns_.count();
   m.wal_sync_p50_ns = sync_ns_.quantile(0.50);
   m.wal_sync_p99_ns = sync_ns_.quantile(0.99);
+  m.wal_sync_sum_ns = sync_ns_.sum();
   m.snapshots_total = snapshots_.load(std::memory_order_relaxed);
   m.last_snapshot_ns = last_snapshot_ns_.load(std::memory_order_relaxed);
   m.last_snapshot_version = last_snapshot_version_.load(std::memory_order_relaxed);

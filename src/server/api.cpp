@@ -896,22 +896,20 @@ HttpResponse Api::prometheus() {
   metric("ecsdb_wal_bytes_total", "counter", "Write-ahead log bytes appended by this process.", u(m.wal_bytes_total));
   metric("ecsdb_snapshots_total", "counter", "Snapshots written by this process.", u(m.snapshots_total));
   metric("ecsdb_snapshot_seconds", "gauge", "Duration of the last snapshot.", static_cast<double>(m.last_snapshot_ns) * 1e-9);
-  out += "# HELP ecsdb_wal_fsync_seconds Duration of the WAL's group-commit fdatasyncs.\n"
-         "# TYPE ecsdb_wal_fsync_seconds summary\n";
-  std::snprintf(line, sizeof line,
-                "ecsdb_wal_fsync_seconds{quantile=\"0.5\"} %.9f\necsdb_wal_fsync_seconds{quantile=\"0.99\"} %.9f\n"
-                "ecsdb_wal_fsync_seconds_sum 0\necsdb_wal_fsync_seconds_count %llu\n",
-                static_cast<double>(m.wal_sync_p50_ns) * 1e-9, static_cast<double>(m.wal_sync_p99_ns) * 1e-9,
-                static_cast<unsigned long long>(m.wal_syncs_total));
-  out += line;
-  out += "# HELP ecsdb_commit_visible_seconds Queued transaction submitted to visible (the database's own figure).\n"
-         "# TYPE ecsdb_commit_visible_seconds summary\n";
-  std::snprintf(line, sizeof line,
-                "ecsdb_commit_visible_seconds{quantile=\"0.5\"} %.9f\necsdb_commit_visible_seconds{quantile=\"0.99\"} %.9f\n"
-                "ecsdb_commit_visible_seconds_sum 0\necsdb_commit_visible_seconds_count %llu\n",
-                static_cast<double>(m.submit_to_visible_p50_ns) * 1e-9, static_cast<double>(m.submit_to_visible_p99_ns) * 1e-9,
-                static_cast<unsigned long long>(m.submitted));
-  out += line;
+  // The database keeps log-scaled histograms: exported as summaries (p50, p99, sum, count).
+  auto summary = [&](const char* name, const char* help, double p50_ns, double p99_ns, double sum_ns, std::uint64_t count) {
+    char block[1024];
+    std::snprintf(block, sizeof block,
+                  "# HELP %s %s\n# TYPE %s summary\n%s{quantile=\"0.5\"} %.9f\n%s{quantile=\"0.99\"} %.9f\n%s_sum %.9f\n%s_count %llu\n",
+                  name, help, name, name, p50_ns * 1e-9, name, p99_ns * 1e-9, name, sum_ns * 1e-9, name,
+                  static_cast<unsigned long long>(count));
+    out += block;
+  };
+  summary("ecsdb_wal_fsync_seconds", "Duration of the WAL's group-commit fdatasyncs.", u(m.wal_sync_p50_ns),
+          u(m.wal_sync_p99_ns), u(m.wal_sync_sum_ns), m.wal_syncs_total);
+  summary("ecsdb_commit_visible_seconds", "Queued transaction submitted to visible (the database's own figure).",
+          u(m.submit_to_visible_p50_ns), u(m.submit_to_visible_p99_ns), u(m.submit_to_visible_sum_ns),
+          m.submit_to_visible_count);
   out += metrics_.commit_seconds.prometheus("ecsdb_commit_latency_seconds",
                                             "POST /api/transactions: submitted to acknowledged (durable in sync mode).");
   out += metrics_.request_seconds.prometheus("ecsdb_http_request_seconds", "HTTP requests: read to answered.");

@@ -97,6 +97,7 @@ Result<ClientResponse> http_call(std::string_view method, std::string_view url, 
       configure_tls(ctx, options);
       beast::ssl_stream<beast::tcp_stream> stream(io, ctx);
       SSL_set_tlsext_host_name(stream.native_handle(), u.host.c_str());
+      if (options.verify_tls) stream.set_verify_callback(ssl::host_name_verification(u.host));
       beast::get_lowest_layer(stream).expires_after(std::chrono::milliseconds(options.timeout_ms));
       beast::get_lowest_layer(stream).connect(endpoints);
       stream.handshake(ssl::stream_base::client);
@@ -144,6 +145,7 @@ Status watch_stream(std::string_view url, const ClientOptions& options,
       configure_tls(ctx, options);
       websocket::stream<beast::ssl_stream<beast::tcp_stream>> ws(io, ctx);
       SSL_set_tlsext_host_name(ws.next_layer().native_handle(), u.host.c_str());
+      if (options.verify_tls) ws.next_layer().set_verify_callback(ssl::host_name_verification(u.host));
       beast::get_lowest_layer(ws).connect(endpoints);
       ws.next_layer().handshake(ssl::stream_base::client);
       run(ws);

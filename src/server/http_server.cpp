@@ -11,6 +11,7 @@
 #include <boost/beast/websocket/ssl.hpp>
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <chrono>
@@ -252,10 +253,13 @@ beast::tcp_stream& tcp_of(Stream& s) {
 template <typename Stream>
 class StreamSession : public StreamListener, public std::enable_shared_from_this<StreamSession<Stream>> {
  public:
-  StreamSession(HttpServer::Impl& server, Stream&& stream) : server_(server), ws_(std::move(stream)) {}
+  StreamSession(HttpServer::Impl& server, Stream&& stream) : server_(server), ws_(std::move(stream)) {
+    server_.metrics.connections.fetch_add(1, std::memory_order_relaxed);  // still a connection (max_connections)
+  }
   StreamSession(const StreamSession&) = delete;
   StreamSession& operator=(const StreamSession&) = delete;
   ~StreamSession() override {
+    server_.metrics.connections.fetch_sub(1, std::memory_order_relaxed);
     if (counted_) server_.metrics.stream_clients.fetch_sub(1, std::memory_order_relaxed);
     server_.hub.remove(this);
   }
@@ -273,6 +277,10 @@ class StreamSession : public StreamListener, public std::enable_shared_from_this
     t.keep_alive_pings = true;
     ws_.set_option(t);
     ws_.read_message_max(server_.config.ws_max_message_bytes);
+    if (req[http::field::sec_websocket_protocol].find("ecsdb") != std::string_view::npos) {
+      ws_.set_option(websocket::stream_base::decorator(
+          [](websocket::response_type& res) { res.set(http::field::sec_websocket_protocol, "ecsdb"); }));
+    }
     auto self = this->shared_from_this();
     ws_.async_accept(req, [self](beast::error_code ec) { self->on_accept(ec); });
   }
@@ -637,6 +645,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   void on_header(beast::error_code ec) {
     if (ec == http::error::body_limit) return fail_request(413, "payload_too_large");
     if (ec == http::error::header_limit) return fail_request(400, "bad_request");
+    if (ec && ec != http::error::end_of_stream && ec.category() == http::make_error_code(http::error::bad_method).category()) {
+      return fail_request(400, "bad_request");  // a malformed request line or header: say so, then close
+    }
     if (ec) return close();  // end of stream, timeout (slow or idle client), reset
     tcp_of(stream_).expires_after(std::chrono::milliseconds(server_.config.request_timeout_ms));
     auto self = this->shared_from_this();
@@ -699,7 +710,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
     const auto& [route, params] = std::get<std::pair<const Route*, std::vector<std::string>>>(matched);
     route_ = route->name;
     if (route->role != Role::kNone) {
-      auto [role, name] = server_.authenticate(req[http::field::authorization]);
+      std::string authorization(req[http::field::authorization]);
+      if (authorization.empty() && route->path == "/api/stream") {
+        // Browsers cannot set headers on a WebSocket: they may offer the token as a subprotocol
+        // "bearer.TOKEN" beside "ecsdb" (the one the server selects), never in the URL.
+        authorization = bearer_from_protocols(req[http::field::sec_websocket_protocol]);
+      }
+      auto [role, name] = server_.authenticate(authorization);
       token_ = name;
       if (role == Role::kNone) {
         return send(error_response(ApiError{401, "unauthorized", "this route needs a bearer token: Authorization: Bearer <token>"}));
@@ -719,6 +736,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
       return send(std::move(res));
     }
     if (route->path == "/api/stream") {
+      if (!origin_.empty() && !cors_allowed() && !same_origin(req)) {
+        // A page of another site may open a WebSocket to this server (no CORS for WebSockets): refuse
+        // origins that are neither this server nor allow-listed.
+        return send(error_response(ApiError{403, "forbidden", "WebSocket from origin '" + origin_ +
+                                                                  "' refused: not this server and not in cors_origins"}));
+      }
       if (!websocket::is_upgrade(req)) {
         return send(error_response(ApiError{400, "bad_request", "/api/stream is a WebSocket: send an Upgrade request"}));
       }
@@ -732,8 +755,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
     }
     r.content_type = std::string(req[http::field::content_type]);
     r.idempotency_key = std::string(req["Idempotency-Key"]);
-    if (r.idempotency_key.size() > 128) {
-      return send(error_response(bad_request("Idempotency-Key is at most 128 characters")));
+    const bool visible = std::all_of(r.idempotency_key.begin(), r.idempotency_key.end(), [](char c) { return c > ' ' && c <= '~'; });
+    if (r.idempotency_key.size() > 128 || !visible) {
+      return send(error_response(bad_request("Idempotency-Key is 1 to 128 visible ASCII characters")));
     }
     r.body = std::move(req.body());
     auto self = this->shared_from_this();
@@ -755,6 +779,25 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
     }
     route_ = "preflight";
     send(std::move(r));
+  }
+
+  static std::string bearer_from_protocols(std::string_view offered) {
+    while (!offered.empty()) {
+      const std::size_t comma = offered.find(',');
+      std::string_view item = offered.substr(0, comma);
+      while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+      while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+      if (item.starts_with("bearer.")) return "Bearer " + std::string(item.substr(7));
+      if (comma == std::string_view::npos) break;
+      offered.remove_prefix(comma + 1);
+    }
+    return {};
+  }
+
+  // Origin "scheme://host[:port]" naming the Host this request was sent to.
+  bool same_origin(const http::request<http::string_body>& req) const {
+    const std::size_t scheme = origin_.find("://");
+    return scheme != std::string::npos && origin_.substr(scheme + 3) == req[http::field::host];
   }
 
   bool cors_allowed() const {

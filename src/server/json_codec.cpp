@@ -190,6 +190,11 @@ Result<Value> value_from_json(const Type& type, const json::value& j, std::strin
 }
 
 json::value field_to_json(const Type& type, const Value& v) {
+  if (type.kind == TypeKind::kEnum) {
+    // By variant name; a stored value no variant has (written by an older schema) stays a number.
+    if (!v.string.empty()) return json::string(v.string);
+    return v.integer;
+  }
   if (type.kind == TypeKind::kScalar && type.scalar == ScalarKind::kF32 && v.kind == Value::Kind::kFloat &&
       std::isfinite(v.floating)) {
     // The shortest decimal that reads back as the same f32 (0.1f prints as 0.1, not 0.10000000149011612).

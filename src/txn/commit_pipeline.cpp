@@ -178,6 +178,8 @@ void CommitPipeline::fill_metrics(DatabaseMetrics& m) const {
   m.queue_depth = m.submitted > taken ? m.submitted - taken : 0;
   m.submit_to_visible_p50_ns = submit_to_visible_ns_.quantile(0.5);
   m.submit_to_visible_p99_ns = submit_to_visible_ns_.quantile(0.99);
+  m.submit_to_visible_count = submit_to_visible_ns_.count();
+  m.submit_to_visible_sum_ns = submit_to_visible_ns_.sum();
   m.batch_size_mean = batch_sizes_.mean();
   m.batch_size_p99 = batch_sizes_.quantile(0.99);
 }

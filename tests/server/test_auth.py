@@ -1,0 +1,113 @@
+"""Bearer tokens: every route of the spec walked with no token, an unknown token and each role."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import websocket
+
+import spec_util
+from conftest import SCHEMA, TOKENS, check, check_error
+
+
+def _requests(entity: str) -> dict:
+    """A valid request for every operation of the spec: (METHOD, path template) -> (path, body, content type)."""
+    with open(SCHEMA, encoding="utf-8") as f:
+        toml = f.read()
+    return {
+        ("GET", "/api/health"): ("/api/health", None, None),
+        ("GET", "/api/info"): ("/api/info", None, None),
+        ("GET", "/api/schema"): ("/api/schema", None, None),
+        ("POST", "/api/schema/validate"): ("/api/schema/validate", toml, "application/toml"),
+        ("GET", "/api/tables"): ("/api/tables", None, None),
+        ("GET", "/api/tables/{table}/rows"): ("/api/tables/health/rows?limit=5", None, None),
+        ("GET", "/api/entities/{id}"): (f"/api/entities/{entity}", None, None),
+        ("POST", "/api/transactions"): ("/api/transactions", json.dumps({"ops": [{"op": "create"}]}), "application/json"),
+        ("POST", "/api/query"): ("/api/query", json.dumps({"with": ["health"]}), "application/json"),
+        ("POST", "/api/snapshot"): ("/api/snapshot", None, None),
+        ("GET", "/api/metrics"): ("/api/metrics", None, None),
+        ("GET", "/metrics"): ("/metrics", None, None),
+        ("GET", "/api/stream"): ("/api/stream?tables=health", None, None),
+    }
+
+
+NEEDS = {("POST", "/api/transactions"): "write", ("POST", "/api/snapshot"): "admin", ("GET", "/api/health"): None}
+RANK = {None: 0, "read": 1, "write": 2, "admin": 3}
+
+
+def _stream_status(server, path: str, token: str | None) -> int:
+    header = [f"Authorization: Bearer {token}"] if token else []
+    try:
+        ws = websocket.create_connection(server.ws_url + path, header=header, timeout=5)
+    except websocket.WebSocketBadStatusException as e:
+        body = json.loads(e.resp_body) if e.resp_body else None
+        if body is not None:
+            spec_util.validate_response_body("GET", "/api/stream", e.status_code, body)
+        return e.status_code
+    try:
+        first = json.loads(ws.recv())
+        spec_util.validate_component("StreamMessage", first)
+        assert first["type"] == "state"
+    finally:
+        ws.close()
+    return 101
+
+
+def _call(server, key, token):
+    method, template = key
+    path, body, ctype = _requests(server.entity)[key]
+    if template == "/api/stream":
+        return _stream_status(server, path, token), None
+    r = server.request(method, path, body, token=token or "", content_type=ctype)
+    return r.status, r
+
+
+@pytest.fixture
+def walked(auth_server):
+    s = auth_server
+    out = s.tx([{"op": "create"}, {"op": "add", "table": "health", "entity": "$0", "values": {"hp": 1}}],
+               token=TOKENS["admin"])
+    s.entity = out["created"][0]
+    assert set(_requests(s.entity)) == set(spec_util.operations()), "walk every route of the spec"
+    return s
+
+
+@pytest.mark.parametrize("token", [None, "wrong-token"])
+def test_no_or_unknown_token(walked, token):
+    for key in spec_util.operations():
+        status, r = _call(walked, key, token)
+        method, template = key
+        if template == "/api/health":
+            assert status == 200
+            continue
+        assert status == 401, (key, status, r)
+        if r is not None:
+            check_error(r, method, template, 401, "unauthorized")
+            assert r.header("WWW-Authenticate", "").startswith("Bearer")
+
+
+def test_not_bearer_scheme(walked):
+    r = walked.get("/api/info", headers={"Authorization": "Basic c2VjcmV0LXI6"})
+    check_error(r, "GET", "/api/info", 401, "unauthorized")
+    r = walked.get("/api/info", headers={"Authorization": "bearer"})
+    check_error(r, "GET", "/api/info", 401, "unauthorized")
+
+
+@pytest.mark.parametrize("role", ["read", "write", "admin"])
+def test_roles(walked, role):
+    for key in spec_util.operations():
+        method, template = key
+        status, r = _call(walked, key, TOKENS[role])
+        needed = NEEDS.get(key, "read")
+        if RANK[role] >= RANK[needed]:
+            expected = 101 if template == "/api/stream" else 200
+            assert status == expected, (role, key, r)
+            if r is not None:
+                check(r, method, template, 200)
+        else:
+            assert status == 403, (role, key, r)
+            check_error(r, method, template, 403, "forbidden")
+
+
+def test_health_needs_no_token(walked):
+    check(walked.get("/api/health", token=""), "GET", "/api/health", 200)

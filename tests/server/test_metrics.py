@@ -1,0 +1,82 @@
+"""GET /metrics (Prometheus text, checked by promtool) and GET /api/metrics (JSON, checked against the spec)."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+import websocket
+
+from conftest import check
+
+PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
+_SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? (\S+)$')
+
+
+def parse_exposition(text: str) -> dict[tuple[str, str], float]:
+    samples = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = _SAMPLE_RE.match(line)
+        assert m, f"not a sample line: {line!r}"
+        key = (m.group(1), m.group(2) or "")
+        assert key not in samples, f"duplicate sample {key}"
+        samples[key] = float(m.group(3))
+    return samples
+
+
+def _exercise(s) -> int:
+    n = 5
+    for i in range(n):
+        s.create_health(i)
+    s.get("/api/tables/nosuch/rows")
+    s.post("/api/transactions", b"{", content_type="application/json")
+    s.request("OPTIONS", "/api/info", headers={"Origin": "http://x.example"})
+    s.get("/nosuch")
+    ws = websocket.create_connection(s.ws_url + "/api/stream", timeout=5)
+    ws.recv()
+    ws.close()
+    return n
+
+
+def test_prometheus_exposition(server):
+    n = _exercise(server)
+    text = server.prometheus()
+    if not shutil.which(PROMTOOL):
+        pytest.skip("promtool is not installed (Debian package prometheus)")
+    p = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, f"promtool check metrics failed:\n{p.stdout}\n{p.stderr}"
+    samples = parse_exposition(text)
+    names = {name for name, _ in samples}
+    for required in ("ecsdb_commits_total", "ecsdb_commit_latency_seconds_bucket", "ecsdb_table_rows",
+                     "ecsdb_http_requests_total", "ecsdb_stream_coalesced_total", "ecsdb_uptime_seconds"):
+        assert required in names, required
+    assert samples[("ecsdb_table_rows", '{table="health"}')] == n
+    assert samples[("ecsdb_commits_total", "")] >= n
+    assert samples[("ecsdb_http_requests_total", '{route="/api/transactions",code="200"}')] == n
+    assert samples[("ecsdb_http_requests_total", '{route="/api/transactions",code="400"}')] == 1
+    assert samples[("ecsdb_http_requests_total", '{route="/api/tables/{table}/rows",code="404"}')] == 1
+    # Histogram: cumulative buckets, +Inf equals the count.
+    buckets = [(k[1], v) for k, v in samples.items() if k[0] == "ecsdb_commit_latency_seconds_bucket"]
+    values = [v for _, v in buckets]
+    assert values == sorted(values)
+    inf = samples[("ecsdb_commit_latency_seconds_bucket", '{le="+Inf"}')]
+    assert inf == samples[("ecsdb_commit_latency_seconds_count", "")] >= n
+
+
+def test_api_metrics_json(server):
+    n = _exercise(server)
+    body = check(server.get("/api/metrics"), "GET", "/api/metrics", 200)
+    assert body["tables"] == {"entities": n, "transform": 0, "health": n}
+    assert body["entities"] == n
+    assert body["commits_total"] >= n and body["committed_version"] >= n
+    assert body["commit_latency_seconds"]["count"] == n
+    assert body["http_requests_total"] >= n
+    assert body["wal_bytes_total"] > 0
+    samples = parse_exposition(server.prometheus())
+    assert samples[("ecsdb_commits_total", "")] == body["commits_total"]
+    # Every value is finite JSON.
+    json.dumps(body, allow_nan=False)
