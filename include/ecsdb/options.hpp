@@ -109,6 +109,8 @@ struct DatabaseMetrics {
   std::uint64_t queue_depth = 0;            // submitted but not yet taken by the writer
   std::uint64_t submit_to_visible_p50_ns = 0;
   std::uint64_t submit_to_visible_p99_ns = 0;
+  std::uint64_t submit_to_visible_count = 0;     // transactions measured, and their summed latency
+  std::uint64_t submit_to_visible_sum_ns = 0;
   double batch_size_mean = 0;               // transactions per published batch
   std::uint64_t batch_size_p99 = 0;
   double pages_copied_per_publish_mean = 0;
@@ -117,6 +119,7 @@ struct DatabaseMetrics {
   std::uint64_t wal_syncs_total = 0;        // group-commit writes ended by an fdatasync
   std::uint64_t wal_sync_p50_ns = 0;        // duration of those fdatasyncs
   std::uint64_t wal_sync_p99_ns = 0;
+  std::uint64_t wal_sync_sum_ns = 0;         // summed duration of those fdatasyncs
   std::uint64_t snapshots_total = 0;        // snapshots written by this process (on demand and background)
   std::uint64_t last_snapshot_ns = 0;       // how long the last one took (pin to durable rename)
   std::uint64_t last_snapshot_version = 0;

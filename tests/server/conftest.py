@@ -94,7 +94,9 @@ class Server:
 
     # ---- process ----
     def command(self) -> list[str]:
-        cmd = [ECSDB_BIN, "serve", "--schema", SCHEMA]
+        cmd = [ECSDB_BIN, "serve"]
+        if not any(a == "--schema" for a in self.args):
+            cmd += ["--schema", SCHEMA]
         if not any(a == "--http" for a in self.args):
             cmd += ["--http", f"{self.host}:0"]
         if self.data is not None:

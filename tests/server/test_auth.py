@@ -111,3 +111,30 @@ def test_roles(walked, role):
 
 def test_health_needs_no_token(walked):
     check(walked.get("/api/health", token=""), "GET", "/api/health", 200)
+
+
+def test_stream_token_as_subprotocol(auth_server):
+    """Browsers cannot set Authorization on a WebSocket: the token may travel as the subprotocol
+    "bearer.TOKEN" beside "ecsdb", which the server selects; a wrong one is refused."""
+    s = auth_server
+    ws = websocket.create_connection(s.ws_url + "/api/stream?tables=health", timeout=5,
+                                     subprotocols=["ecsdb", f"bearer.{TOKENS['read']}"])
+    try:
+        assert ws.getsubprotocol() == "ecsdb"
+        assert json.loads(ws.recv())["type"] == "state"
+    finally:
+        ws.close()
+    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+        websocket.create_connection(s.ws_url + "/api/stream", timeout=5, subprotocols=["ecsdb", "bearer.wrong"])
+    assert refused.value.status_code == 401
+
+
+def test_stream_refuses_foreign_origins(server_factory):
+    """A page of another site must not read the stream of a loopback server (no CORS for WebSockets)."""
+    s = server_factory("--cors-origins", "http://allowed.example")
+    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+        websocket.create_connection(s.ws_url + "/api/stream", timeout=5, origin="http://evil.example")
+    assert refused.value.status_code == 403
+    for origin in ("http://allowed.example", f"http://127.0.0.1:{s.port}"):
+        ws = websocket.create_connection(s.ws_url + "/api/stream", timeout=5, origin=origin)
+        ws.close()

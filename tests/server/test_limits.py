@@ -187,3 +187,19 @@ def test_ws_max_message_bytes(server_factory):
     finally:
         victim.close()
         other.close()
+
+
+def test_malformed_request_gets_400_and_the_server_carries_on(server_factory):
+    s = server_factory(data=False)
+    with socket.create_connection(("127.0.0.1", s.port), timeout=5) as sock:
+        sock.sendall(b"GARBAGE\r\n\r\n")
+        data = b""
+        while True:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400"), data
+    assert json.loads(body)["error"]["code"] == "bad_request"
+    assert s.get("/api/health").status == 200

@@ -477,3 +477,42 @@ def test_method_not_allowed_has_allow_header(server):
         r = server.request(method, path)
         assert r.status == 405, r
         assert r.header("Allow") is not None and allowed in [m.strip() for m in r.header("Allow").split(",")], r.headers
+
+
+ENUM_SCHEMA = """
+[database]
+name = "enum_db"
+version = "1.0.0"
+[enums.Faction]
+type = "u8"
+variants = ["neutral", "red", { name = "blue", value = 10 }]
+[tables.entities]
+primary_key = "id"
+[[tables.entities.fields]]
+name = "id"
+type = "u64"
+[tables.unit]
+parent_table = "entities"
+[[tables.unit.fields]]
+name = "entity_id"
+type = "u64"
+foreign_key = "entities.id"
+[[tables.unit.fields]]
+name = "faction"
+type = "Faction"
+"""
+
+
+def test_enums_travel_by_variant_name(server_factory, tmp_path):
+    schema = tmp_path / "enum.toml"
+    schema.write_text(ENUM_SCHEMA)
+    s = server_factory("--schema", str(schema), data=False)
+    out = s.tx([{"op": "create"}, {"op": "add", "table": "unit", "entity": "$0", "values": {"faction": "blue"}},
+                {"op": "create"}, {"op": "add", "table": "unit", "entity": "$2", "values": {"faction": 1}}])
+    rows = {r["key"]: r["values"]["faction"] for r in s.all_rows("unit")}
+    assert rows == {out["created"][0]: "blue", out["created"][1]: "red"}
+    body = check(s.get("/api/tables/unit/rows", params={"where": "faction>red"}), "GET", ROWS, 200)
+    assert [r["key"] for r in body["rows"]] == [out["created"][0]]  # by declared value: blue (10) > red (1)
+    check_error(s.post(TX, {"ops": [{"op": "create"}, {"op": "add", "table": "unit", "entity": "$0",
+                                                       "values": {"faction": "green"}}]}), "POST", TX, 400,
+                "invalid_value")
