@@ -313,7 +313,7 @@ ApiResult<json::value> Api::parse_json_body(const HttpRequest& req) const {
   return v;
 }
 
-void Api::handle(const Route& route, const std::vector<std::string>& params, HttpRequest req, Respond respond) {
+void Api::handle(const Route& route, const std::vector<std::string>& params, const HttpRequest& req, Respond respond) {
   if (route.path == "/api/health") return respond(health());
   const Phase p = phase();
   if (p == Phase::kStarting) {

@@ -79,7 +79,7 @@ class Api {
   Database* database() const { return db_.load(std::memory_order_acquire); }
 
   // Handles a matched route. `respond` is called exactly once (maybe later, from another thread).
-  void handle(const Route& route, const std::vector<std::string>& params, HttpRequest req, Respond respond);
+  void handle(const Route& route, const std::vector<std::string>& params, const HttpRequest& req, Respond respond);
   // Releases retained versions past version_retention_ms (called periodically).
   void expire_views();
   std::size_t in_flight_transactions() const { return in_flight_.load(std::memory_order_acquire); }

@@ -761,7 +761,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
     }
     r.body = std::move(req.body());
     auto self = this->shared_from_this();
-    server_.api.handle(*route, params, std::move(r), [self](HttpResponse res) {
+    server_.api.handle(*route, params, r, [self](HttpResponse res) {
       net::post(self->stream_.get_executor(), [self, res = std::move(res)]() mutable { self->send(std::move(res)); });
     });
   }
