@@ -253,7 +253,8 @@ beast::tcp_stream& tcp_of(Stream& s) {
 template <typename Stream>
 class StreamSession : public StreamListener, public std::enable_shared_from_this<StreamSession<Stream>> {
  public:
-  StreamSession(HttpServer::Impl& server, Stream&& stream) : server_(server), ws_(std::move(stream)) {
+  StreamSession(HttpServer::Impl& server, Stream&& stream)
+      : server_(server), ws_(std::move(stream)), coalesce_at_(server.config.stream_buffer_bytes) {
     server_.metrics.connections.fetch_add(1, std::memory_order_relaxed);  // still a connection (max_connections)
   }
   StreamSession(const StreamSession&) = delete;
@@ -432,6 +433,8 @@ class StreamSession : public StreamListener, public std::enable_shared_from_this
   void begin_state() {
     pending_.clear();
     pending_bytes_ = 0;
+    coalesced_.reset();
+    coalesce_at_ = server_.config.stream_buffer_bytes;
     state_view_ = std::make_shared<PinnedView>(db_->pin());
     state_table_ = 0;
     state_row_ = 0;
@@ -491,19 +494,39 @@ class StreamSession : public StreamListener, public std::enable_shared_from_this
 
   void queue(std::shared_ptr<const HubDelta> d) {
     if (closed_) return;
+    if (d->delta->version <= last_version_) return;  // already covered by a state sent since
     pending_bytes_ += delta_bytes(*d->delta);
     pending_.push_back(std::move(d));
-    if (pending_bytes_ > server_.config.stream_buffer_bytes && pending_.size() > 1) {
-      // Falling behind: fold everything queued into one delta, the latest state of what changed since the
-      // last version sent (its size is bounded by the rows changed, not by the number of versions).
-      auto merged = std::make_shared<Delta>(*pending_.front()->delta);
-      for (std::size_t i = 1; i < pending_.size(); ++i) merged->merge(*pending_[i]->delta, db_->schema());
-      server_.metrics.stream_coalesced_total.fetch_add(pending_.size() - 1, std::memory_order_relaxed);
-      pending_.clear();
-      pending_bytes_ = delta_bytes(*merged);
-      pending_.push_back(std::make_shared<const HubDelta>(std::move(merged)));
-    }
+    if (pending_bytes_ > coalesce_at_) coalesce();
     write_next();
+  }
+
+  // Falling behind: folds everything queued into one delta, the latest state of what changed since the last
+  // version sent, so memory follows the rows changed, not the number of versions. Delta::merge costs the
+  // size of both sides, so the queued deltas are merged pairwise (a balanced tree: n log n), then into the
+  // coalesced delta once; and the next coalescing waits until the queue is twice the coalesced size
+  // again, so the total cost stays proportional to what was queued. Bound per client: the coalesced delta
+  // (at most the changed rows of the subscribed tables, S) plus a queue below max(stream_buffer_bytes, 2S).
+  void coalesce() {
+    std::vector<std::shared_ptr<Delta>> level;
+    level.reserve(pending_.size());
+    for (const auto& p : pending_) level.push_back(std::make_shared<Delta>(*p->delta));
+    server_.metrics.stream_coalesced_total.fetch_add(pending_.size() - (coalesced_ == nullptr ? 1 : 0),
+                                                     std::memory_order_relaxed);
+    pending_.clear();
+    pending_bytes_ = 0;
+    while (level.size() > 1) {
+      std::vector<std::shared_ptr<Delta>> next;
+      for (std::size_t i = 0; i + 1 < level.size(); i += 2) {
+        level[i]->merge(*level[i + 1], db_->schema());
+        next.push_back(std::move(level[i]));
+      }
+      if (level.size() % 2 == 1) next.push_back(std::move(level.back()));
+      level.swap(next);
+    }
+    if (coalesced_ == nullptr) coalesced_ = std::move(level.front());
+    else coalesced_->merge(*level.front(), db_->schema());
+    coalesce_at_ = std::max<std::size_t>(server_.config.stream_buffer_bytes, 2 * delta_bytes(*coalesced_));
   }
 
   std::string delta_message(const Delta& d) {
@@ -551,6 +574,11 @@ class StreamSession : public StreamListener, public std::enable_shared_from_this
       control_.pop_front();
     } else if (state_view_ != nullptr) {
       message = next_state_chunk();
+    } else if (coalesced_ != nullptr) {
+      message = delta_message(*coalesced_);  // comes before everything still queued
+      last_version_ = coalesced_->version;
+      coalesced_.reset();
+      coalesce_at_ = server_.config.stream_buffer_bytes;
     } else {
       while (!pending_.empty() && pending_.front()->delta->version <= last_version_) {
         pending_bytes_ -= std::min(pending_bytes_, delta_bytes(*pending_.front()->delta));
@@ -600,6 +628,8 @@ class StreamSession : public StreamListener, public std::enable_shared_from_this
   std::vector<bool> wanted_;
   std::vector<Predicate> predicates_;
   std::deque<std::shared_ptr<const HubDelta>> pending_;
+  std::shared_ptr<Delta> coalesced_;  // what falling behind folded together; sent before pending_
+  std::size_t coalesce_at_ = 0;       // queued bytes that trigger the next coalescing (see coalesce())
   std::size_t pending_bytes_ = 0;
   std::deque<std::string> control_;
   std::uint64_t last_version_ = 0;
