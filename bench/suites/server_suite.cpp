@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "bench/suites/bench_json.hpp"
+#include "bench/suites/bench_schema.hpp"
 #include "ecsdb/database.hpp"
 #include "server/api.hpp"
 #include "server/http_server.hpp"
@@ -33,28 +34,6 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
-constexpr const char* kSchema = R"(
-[database]
-name = "server_bench"
-version = "1.0.0"
-[tables.entities]
-primary_key = "id"
-[[tables.entities.fields]]
-name = "id"
-type = "u64"
-[tables.health]
-parent_table = "entities"
-[[tables.health.fields]]
-name = "entity_id"
-type = "u64"
-foreign_key = "entities.id"
-[[tables.health.fields]]
-name = "hp"
-type = "u32"
-[[tables.health.fields]]
-name = "max_hp"
-type = "u32"
-)";
 
 // One keep-alive connection sending requests back to back; `make` builds each request.
 class LoadConnection : public std::enable_shared_from_this<LoadConnection> {
@@ -262,7 +241,9 @@ Result<nlohmann::json> run_server_suite(const ServerSuiteOptions& options) {
   auto say = [&](std::string_view phase) {
     if (options.progress) options.progress(phase);
   };
-  ECSDB_ASSIGN_OR_RETURN(auto schema, parse_schema(kSchema, "server_bench"));
+  // The benchmarks' game schema (transform + health): the requests touch only health.
+  const std::shared_ptr<const Schema> schema = game_schema();
+  if (schema == nullptr) return Status(StatusCode::kInternal, "the embedded game schema no longer parses");
   namespace fs = std::filesystem;
   const fs::path parent = options.dir.empty() ? fs::temp_directory_path() : fs::path(options.dir);
   const fs::path dir = parent / ("ecsdb-server-bench-" + std::to_string(getpid()));
