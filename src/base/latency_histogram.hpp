@@ -5,9 +5,16 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 
 namespace ecsdb::base {
+
+// Nanoseconds since `t` on the steady clock: what every latency figure records.
+inline std::uint64_t nanos_since(std::chrono::steady_clock::time_point t) noexcept {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t).count());
+}
 
 class LatencyHistogram {
  public:

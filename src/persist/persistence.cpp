@@ -7,6 +7,7 @@
 #include <limits>
 #include <random>
 
+#include "base/latency_histogram.hpp"
 #include "persist/byte_io.hpp"
 #include "persist/wal_format.hpp"
 #include "persist/wal_reader.hpp"
@@ -227,9 +228,7 @@ Status Persistence::snapshot_now() {
     base::MutexLock lock(mu_);
     wal_bytes_at_last_snapshot_ = wal_bytes;
   }
-  wal_->note_snapshot(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                          std::chrono::steady_clock::now() - started).count()),
-                      view.version());
+  wal_->note_snapshot(base::nanos_since(started), view.version());
   return compact(info);
 }
 

@@ -210,8 +210,7 @@ Status WalWriter::write_batch(std::vector<std::byte>& bytes, const std::vector<P
   }
   const auto sync_start = std::chrono::steady_clock::now();
   Status synced = segment_->sync();
-  sync_ns_.record(static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - sync_start).count()));
+  sync_ns_.record(base::nanos_since(sync_start));
   return synced;
 }
 

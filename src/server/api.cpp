@@ -20,10 +20,7 @@ namespace {
 
 constexpr std::string_view kEcsdbVersion = "0.1.0";
 
-std::uint64_t elapsed_ns(std::chrono::steady_clock::time_point since) {
-  return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - since).count());
-}
+using base::nanos_since;
 
 std::string_view durability_name(const ServerConfig& c) {
   return c.data.empty() ? std::string_view("memory") : std::string_view(c.durability);
@@ -95,22 +92,25 @@ ApiError predicate_error(const Status& s) {
   return e;
 }
 
+// Rows of `t` in the view (live entities for the entity table, which has no rows of its own).
+std::uint64_t rows_of(const PinnedView& view, const Table& t) {
+  return t.is_entity_table ? view.entity_count() : view.state().tables[t.id].row_count;
+}
+
+// Calls f(entity bits) for every live entity of `state`, in index order.
+template <typename F>
+void for_each_alive(const detail::VersionState& state, F&& f) {
+  const detail::RegistryState& reg = state.registry;
+  for (std::uint32_t i = 0; i < reg.used; ++i) {
+    if (reg.slot(i)->alive != 0) f(Entity(i, reg.slot(i)->generation).bits());
+  }
+}
+
 // One candidate row of a listing: its key and its bytes (null for tables without data).
 struct Candidate {
   std::uint64_t key;
   std::uint32_t row;  // row index (detail::kNoRow for entities)
 };
-
-std::vector<std::string> split_commas(std::string_view s) {
-  std::vector<std::string> out;
-  while (!s.empty()) {
-    const std::size_t c = s.find(',');
-    if (c != 0) out.emplace_back(s.substr(0, c));
-    if (c == std::string_view::npos) break;
-    s.remove_prefix(c + 1);
-  }
-  return out;
-}
 
 json::object page_fields(json::object o, std::size_t offset, std::size_t limit, std::size_t total) {
   o["total"] = total;
@@ -185,11 +185,18 @@ std::vector<std::string_view> segments(std::string_view path) {
 }  // namespace
 
 ApiResult<std::pair<const Route*, std::vector<std::string>>> match_route(std::string_view method, std::string_view path) {
+  // The templates' segments, split once (every request is matched against them).
+  static const std::vector<std::vector<std::string_view>> templates = [] {
+    std::vector<std::vector<std::string_view>> t;
+    for (const Route& r : api_routes()) t.push_back(segments(r.path));
+    return t;
+  }();
   const auto want = segments(path);
   bool path_known = false;
   std::string allow;
-  for (const Route& r : api_routes()) {
-    const auto have = segments(r.path);
+  for (std::size_t k = 0; k < api_routes().size(); ++k) {
+    const Route& r = api_routes()[k];
+    const auto& have = templates[k];
     if (have.size() != want.size()) continue;
     std::vector<std::string> params;
     bool ok = true;
@@ -362,7 +369,7 @@ HttpResponse Api::info() {
                {"schema", json::object{{"name", s.database}, {"version", s.version}, {"layout_hash", layout_hash_hex(s)}}},
                {"committed_version", db->published_version()},
                {"durable_version", db->durable_version()},
-               {"uptime_seconds", static_cast<double>(elapsed_ns(started_)) * 1e-9},
+               {"uptime_seconds", static_cast<double>(nanos_since(started_)) * 1e-9},
                {"durability", durability_name(config_)},
                {"data_dir", config_.data.empty() ? json::value(nullptr) : json::value(config_.data)},
                {"read_only", !db->health().is_ok()},
@@ -418,7 +425,7 @@ HttpResponse Api::tables(const HttpRequest& req) {
   const PinnedView& view = *std::get<View>(v);
   json::array list;
   for (const Table& t : database()->schema().tables) {
-    const std::uint64_t rows = t.is_entity_table ? view.entity_count() : view.state().tables[t.id].row_count;
+    const std::uint64_t rows = rows_of(view, t);
     list.push_back(json::object{{"name", t.name},
                                 {"cardinality", to_string(t.cardinality)},
                                 {"rows", rows},
@@ -459,7 +466,7 @@ HttpResponse Api::rows(const HttpRequest& req, const std::string& table_name) {
   }
   std::vector<std::uint16_t> projection;
   if (const std::string* f = req.param("fields"); f != nullptr) {
-    for (const std::string& name : split_commas(*f)) {
+    for (std::string_view name : split_list(*f, false)) {
       const Field* field = table->find_field(name);
       if (field == nullptr) return error_response(field_not_found(*table, name));
       projection.push_back(field->id);
@@ -472,10 +479,7 @@ HttpResponse Api::rows(const HttpRequest& req, const std::string& table_name) {
 
   std::vector<Candidate> found;
   if (table->is_entity_table) {
-    const detail::RegistryState& reg = state.registry;
-    for (std::uint32_t i = 0; i < reg.used; ++i) {
-      if (reg.slot(i)->alive != 0) found.push_back({Entity(i, reg.slot(i)->generation).bits(), detail::kNoRow});
-    }
+    for_each_alive(state, [&](std::uint64_t e) { found.push_back({e, detail::kNoRow}); });
   } else {
     const detail::TableState& ts = state.tables[table->id];
     for (std::uint32_t r = 0; r < ts.row_count; ++r) {
@@ -699,10 +703,7 @@ HttpResponse Api::query(const HttpRequest& req) {
     found.push_back(key);
   };
   if (with.empty()) {
-    const detail::RegistryState& reg = state.registry;
-    for (std::uint32_t i = 0; i < reg.used; ++i) {
-      if (reg.slot(i)->alive != 0) consider(Entity(i, reg.slot(i)->generation).bits());
-    }
+    for_each_alive(state, consider);
   } else {
     // Driven by the smallest table.
     const Table* driver = *std::min_element(with.begin(), with.end(), [&](const Table* a, const Table* b) {
@@ -771,7 +772,7 @@ void Api::transaction(const HttpRequest& req, Respond respond) {
   db->submit(
       [shared_plan, outcome](Transaction& txn) { return apply_transaction(*shared_plan, txn, *outcome); },
       [this, outcome, key, durable, submitted, respond = std::move(respond)](const Status& s, std::uint64_t version) {
-        metrics_.commit_seconds.record_ns(elapsed_ns(submitted));
+        metrics_.commit_seconds.record_ns(nanos_since(submitted));
         HttpResponse r;
         if (s.is_ok()) {
           json::array created;
@@ -823,7 +824,7 @@ void Api::snapshot(Respond respond) {
     if (s.is_ok()) {
       respond(json_response(200, json::object{{"version", version},
                                               {"durable_version", db->durable_version()},
-                                              {"seconds", static_cast<double>(elapsed_ns(start)) * 1e-9}}));
+                                              {"seconds", static_cast<double>(nanos_since(start)) * 1e-9}}));
     } else {
       respond(error_response(from_status(s)));
     }
@@ -838,14 +839,14 @@ HttpResponse Api::metrics_json() {
   const PinnedView view = db->pin();
   json::object tables;
   for (const Table& t : db->schema().tables) {
-    tables[t.name] = t.is_entity_table ? view.entity_count() : view.state().tables[t.id].row_count;
+    tables[t.name] = rows_of(view, t);
   }
   auto quantiles = [](std::uint64_t count, double p50, double p99) {
     return json::object{{"count", count}, {"p50", p50}, {"p99", p99}};
   };
   return json_response(
       200, json::object{
-               {"uptime_seconds", static_cast<double>(elapsed_ns(started_)) * 1e-9},
+               {"uptime_seconds", static_cast<double>(nanos_since(started_)) * 1e-9},
                {"committed_version", m.published_version},
                {"durable_version", m.durable_version},
                {"commits_total", m.commits},
@@ -918,7 +919,7 @@ HttpResponse Api::prometheus() {
     const PinnedView view = db->pin();
     out += "# HELP ecsdb_table_rows Rows per table in the published version.\n# TYPE ecsdb_table_rows gauge\n";
     for (const Table& t : db->schema().tables) {
-      const std::uint64_t rows = t.is_entity_table ? view.entity_count() : view.state().tables[t.id].row_count;
+      const std::uint64_t rows = rows_of(view, t);
       std::snprintf(line, sizeof line, "ecsdb_table_rows{table=\"%s\"} %llu\n", t.name.c_str(), static_cast<unsigned long long>(rows));
       out += line;
     }
@@ -942,7 +943,7 @@ HttpResponse Api::prometheus() {
          u(metrics_.stream_messages_total.load(std::memory_order_relaxed)));
   metric("ecsdb_stream_coalesced_total", "counter", "Deltas folded into a later message for slow stream clients.",
          u(metrics_.stream_coalesced_total.load(std::memory_order_relaxed)));
-  metric("ecsdb_uptime_seconds", "gauge", "Seconds since the server started.", static_cast<double>(elapsed_ns(started_)) * 1e-9);
+  metric("ecsdb_uptime_seconds", "gauge", "Seconds since the server started.", static_cast<double>(nanos_since(started_)) * 1e-9);
   HttpResponse r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   r.body = std::move(out);

@@ -56,9 +56,7 @@ std::string sha256_hex(std::string_view text) {
 
 namespace {
 
-std::uint64_t ns_since(Clock::time_point t) {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t).count());
-}
+using base::nanos_since;
 
 // Percent-decoding of a path or query component ('+' is a space in queries).
 std::string url_decode(std::string_view s, bool query) {
@@ -314,18 +312,11 @@ class StreamSession : public StreamListener, public std::enable_shared_from_this
     since_.reset();
     for (const auto& [k, v] : query) {
       if (k == "tables") {
-        std::string_view rest = v;
-        while (!rest.empty()) {
-          const std::size_t c = rest.find(',');
-          const std::string_view name = rest.substr(0, c);
-          if (!name.empty()) {
-            const Table* t = schema.find_table(name);
-            if (t == nullptr) return ApiError{404, "not_found", "no table named '" + std::string(name) + "'", {{"table", name}}};
-            wanted[t->id] = true;
-            any_table = true;
-          }
-          if (c == std::string_view::npos) break;
-          rest.remove_prefix(c + 1);
+        for (std::string_view name : split_list(v, false)) {
+          const Table* t = schema.find_table(name);
+          if (t == nullptr) return ApiError{404, "not_found", "no table named '" + std::string(name) + "'", {{"table", name}}};
+          wanted[t->id] = true;
+          any_table = true;
         }
       } else if (k == "where") {
         auto p = parse_predicate(schema, nullptr, v);
@@ -610,7 +601,7 @@ class StreamSession : public StreamListener, public std::enable_shared_from_this
         return;
       }
       self->server_.metrics.stream_messages_total.fetch_add(1, std::memory_order_relaxed);
-      if (at != Clock::time_point{}) self->server_.metrics.stream_lag_seconds.record_ns(ns_since(at));
+      if (at != Clock::time_point{}) self->server_.metrics.stream_lag_seconds.record_ns(nanos_since(at));
       self->write_next();
     });
   }
@@ -812,14 +803,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   }
 
   static std::string bearer_from_protocols(std::string_view offered) {
-    while (!offered.empty()) {
-      const std::size_t comma = offered.find(',');
-      std::string_view item = offered.substr(0, comma);
-      while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-      while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    for (std::string_view item : split_list(offered, true)) {
       if (item.starts_with("bearer.")) return "Bearer " + std::string(item.substr(7));
-      if (comma == std::string_view::npos) break;
-      offered.remove_prefix(comma + 1);
     }
     return {};
   }
@@ -839,7 +824,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   }
 
   void finish_metrics(unsigned status, std::size_t bytes) {
-    const std::uint64_t ns = ns_since(started_);
+    const std::uint64_t ns = nanos_since(started_);
     server_.metrics.request_seconds.record_ns(ns);
     server_.metrics.count_request(route_, status);
     server_.log_access(method_, route_, status, bytes, ns / 1000, token_.empty() ? "-" : token_);

@@ -35,20 +35,6 @@ Status parse_bool(std::string_view name, std::string_view text, bool& out) {
   return invalid_argument("option " + std::string(name) + ": '" + std::string(text) + "' is not true or false");
 }
 
-std::vector<std::string> split_list(std::string_view text) {
-  std::vector<std::string> out;
-  while (!text.empty()) {
-    const std::size_t comma = text.find(',');
-    std::string_view item = text.substr(0, comma);
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    if (!item.empty()) out.emplace_back(item);
-    if (comma == std::string_view::npos) break;
-    text.remove_prefix(comma + 1);
-  }
-  return out;
-}
-
 template <typename T>
 OptionInfo number_option(const std::string& name, std::string help, T ServerConfig::*member) {
   return OptionInfo{name, std::move(help),
@@ -110,7 +96,8 @@ std::vector<OptionInfo> make_options() {
   o.push_back(string_option("tls_key", "TLS private key (PEM)", &C::tls_key));
   o.push_back(OptionInfo{"cors_origins", "allowed CORS origins, comma separated (empty = CORS off)",
                          [](C& c, std::string_view v) {
-                           c.cors_origins = split_list(v);
+                           const auto items = split_list(v, true);
+                           c.cors_origins.assign(items.begin(), items.end());
                            return Status::ok();
                          },
                          [](const C& c) {
@@ -165,6 +152,20 @@ std::string node_text(const toml::node& n) {
 }
 
 }  // namespace
+
+std::vector<std::string_view> split_list(std::string_view text, bool trim) {
+  std::vector<std::string_view> out;
+  while (!text.empty()) {
+    const std::size_t comma = text.find(',');
+    std::string_view item = text.substr(0, comma);
+    while (trim && !item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (trim && !item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (!item.empty()) out.push_back(item);
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return out;
+}
 
 const std::vector<OptionInfo>& server_options() {
   static const std::vector<OptionInfo> options = make_options();

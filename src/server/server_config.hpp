@@ -75,6 +75,10 @@ struct OptionInfo {
 };
 const std::vector<OptionInfo>& server_options();
 
+// The items of a comma-separated list (`cors_origins`, `fields=`, `tables=`, offered subprotocols), in order,
+// empty ones skipped; with `trim`, spaces around each item are dropped. The views point into `text`.
+std::vector<std::string_view> split_list(std::string_view text, bool trim);
+
 // Reads the TOML file into `config` (unknown keys are errors naming the file and line).
 Status load_config_file(const std::string& path, ServerConfig& config);
 // Applies ECSDB_<NAME> variables from `environ`-style entries ("NAME=value").

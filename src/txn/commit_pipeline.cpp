@@ -9,10 +9,6 @@ namespace ecsdb::detail {
 
 namespace {
 inline void cpu_relax() noexcept { __builtin_ia32_pause(); }
-std::uint64_t nanos_since(std::chrono::steady_clock::time_point t) {
-  return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t).count());
-}
 void resolve(QueuedTransaction& q, Status status, std::uint64_t version) { resolve_ticket(q, std::move(status), version); }
 }  // namespace
 
@@ -114,7 +110,7 @@ std::size_t CommitPipeline::drain() {
 std::size_t CommitPipeline::finish_batch(std::size_t ran) {
   writer_.publish();  // may throw std::bad_alloc, changing nothing: the tickets stay in batch_ok_
   const std::uint64_t version = writer_.versions().published_number();
-  for (auto& node : batch_ok_) submit_to_visible_ns_.record(nanos_since(node->submitted));
+  for (auto& node : batch_ok_) submit_to_visible_ns_.record(base::nanos_since(node->submitted));
   if (CommitSink* sink = writer_.sink(); sink != nullptr) {
     sink->resolve_when_durable(writer_.logged_lsn(), version, std::move(batch_ok_));
   } else {
