@@ -21,7 +21,7 @@
 #include "server/api.hpp"
 #include "server/http_server.hpp"
 #include "server/server_metrics.hpp"
-#include "server/stream_hub.hpp"
+#include "replication/delta_hub.hpp"
 
 namespace ecsdb::bench {
 
@@ -274,7 +274,7 @@ Result<nlohmann::json> run_server_suite(const ServerSuiteOptions& options) {
   ECSDB_RETURN_IF_ERROR(db->start_writer_thread());
   server::ServerMetrics metrics;
   server::Api api(config, metrics);
-  server::StreamHub hub;
+  replication::DeltaHub hub;
   server::HttpServer http(config, metrics, api, hub);
   ECSDB_RETURN_IF_ERROR(http.start());
   ECSDB_RETURN_IF_ERROR(hub.start(*db));

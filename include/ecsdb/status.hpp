@@ -26,8 +26,13 @@ enum class StatusCode : unsigned char {
   kCorruption,
   kAborted,             // transaction rolled back by its own body
   kInternal,
-  kResourceExhausted,   // out of memory inside the writer: the transaction was rolled back, nothing changed
+  kResourceExhausted,   // out of memory inside the writer (rolled back, nothing changed); a rate or size limit
+  kUnavailable,         // not connected, or the server is shutting down (replication)
+  kPermissionDenied,    // the token may not do that (replication)
+  kFailedPrecondition,  // the two sides disagree on something fixed, e.g. the schema layout (replication)
+  kDeadlineExceeded,    // a time limit passed (replication)
 };
+// The numeric values are part of the replication protocol (WRITE_RESULT and CLOSE carry them): append only.
 
 std::string_view to_string(StatusCode code) noexcept;
 

@@ -17,7 +17,11 @@ std::string_view to_string(StatusCode code) noexcept {
     case StatusCode::kCorruption: return "corruption";
     case StatusCode::kAborted: return "aborted";
     case StatusCode::kInternal: return "internal error";
-    case StatusCode::kResourceExhausted: return "out of memory";
+    case StatusCode::kResourceExhausted: return "resource exhausted";
+    case StatusCode::kUnavailable: return "unavailable";
+    case StatusCode::kPermissionDenied: return "permission denied";
+    case StatusCode::kFailedPrecondition: return "failed precondition";
+    case StatusCode::kDeadlineExceeded: return "deadline exceeded";
   }
   return "unknown";
 }

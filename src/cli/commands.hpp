@@ -16,5 +16,6 @@ void add_dump_command(CLI::App& root, int& exit_code);      // data_commands.cpp
 void add_restore_command(CLI::App& root, int& exit_code);   // data_commands.cpp
 void add_serve_command(CLI::App& root, int& exit_code);     // serve_command.cpp
 void add_client_commands(CLI::App& root, int& exit_code);   // client_commands.cpp: get, tx, watch
+void add_replica_command(CLI::App& root, int& exit_code);   // replica_command.cpp
 
 }  // namespace ecsdb::cli

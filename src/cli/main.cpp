@@ -22,6 +22,7 @@ int run(int argc, char** argv) {
   ecsdb::cli::add_restore_command(app, exit_code);
   ecsdb::cli::add_serve_command(app, exit_code);
   ecsdb::cli::add_client_commands(app, exit_code);
+  ecsdb::cli::add_replica_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

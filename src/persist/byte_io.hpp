@@ -20,6 +20,14 @@ class ByteWriter {
   void u64(std::uint64_t v) { raw(&v, 8); }
   void i64(std::int64_t v) { raw(&v, 8); }
   void bytes(std::span<const std::byte> b) { out_.insert(out_.end(), b.begin(), b.end()); }
+  // LEB128: 7 bits per byte, low groups first, high bit = more follows (1 byte below 128, at most 10).
+  void varint(std::uint64_t v) {
+    while (v >= 0x80) {
+      u8(static_cast<std::uint8_t>(v | 0x80));
+      v >>= 7;
+    }
+    u8(static_cast<std::uint8_t>(v));
+  }
   void raw(const void* p, std::size_t n) {
     const auto* b = static_cast<const std::byte*>(p);
     out_.insert(out_.end(), b, b + n);
@@ -41,6 +49,20 @@ class ByteReader {
   std::uint32_t u32() { return get<std::uint32_t>(); }
   std::uint64_t u64() { return get<std::uint64_t>(); }
   std::int64_t i64() { return get<std::int64_t>(); }
+  // LEB128 (see ByteWriter::varint); more than 10 bytes, or bits past 64, fail.
+  std::uint64_t varint() {
+    std::uint64_t v = 0;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+      const std::uint8_t b = u8();
+      if (!ok_) return 0;
+      if (shift == 63 && b > 1) break;
+      v |= static_cast<std::uint64_t>(b & 0x7F) << shift;
+      if ((b & 0x80) == 0) return v;
+    }
+    ok_ = false;
+    return 0;
+  }
+  void fail() noexcept { ok_ = false; }
   // A view of the next n bytes (empty and !ok() when fewer remain).
   std::span<const std::byte> bytes(std::size_t n) {
     if (!ok_ || n > remaining()) { ok_ = false; return {}; }

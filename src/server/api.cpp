@@ -160,6 +160,7 @@ const std::vector<Route>& api_routes() {
       {"POST", "/api/query", Role::kRead, "/api/query"},
       {"POST", "/api/snapshot", Role::kAdmin, "/api/snapshot"},
       {"GET", "/api/metrics", Role::kRead, "/api/metrics"},
+      {"GET", "/api/replication/clients", Role::kRead, "/api/replication/clients"},
       {"GET", "/metrics", Role::kRead, "/metrics"},
       {"GET", "/api/stream", Role::kRead, "/api/stream"},
   };
@@ -226,7 +227,8 @@ Api::~Api() {
   views_.clear();
 }
 
-void Api::attach(Database* db) {
+void Api::attach(Database* db, const ReplicationServer* repl) {
+  repl_.store(repl, std::memory_order_release);
   db_.store(db, std::memory_order_release);
   set_phase(Phase::kReady);
 }
@@ -334,6 +336,7 @@ void Api::handle(const Route& route, const std::vector<std::string>& params, con
   if (route.path == "/api/entities/{id}") return respond(entity(req, params.at(0)));
   if (route.path == "/api/query") return respond(query(req));
   if (route.path == "/api/metrics") return respond(metrics_json());
+  if (route.path == "/api/replication/clients") return respond(replication_clients());
   if (route.path == "/metrics") return respond(prometheus());
   if (p == Phase::kShuttingDown) {
     return respond(error_response(ApiError{503, "shutting_down", "the server is shutting down"}));
@@ -833,6 +836,51 @@ void Api::snapshot(Respond respond) {
   }).detach();
 }
 
+json::value Api::replication_json() const {
+  const ReplicationServer* repl = repl_.load(std::memory_order_acquire);
+  if (repl == nullptr) return nullptr;
+  const ReplicationStats s = repl->stats();
+  return json::object{{"clients", s.clients},
+                      {"connections_total", s.connections_total},
+                      {"frames_sent_total", s.frames_sent},
+                      {"bytes_sent_total", s.bytes_sent},
+                      {"full_syncs_total", s.full_syncs},
+                      {"resumes_total", s.resumes},
+                      {"coalesced_total", s.coalesced},
+                      {"writes_committed_total", s.writes_committed},
+                      {"writes_rejected_total", s.writes_rejected},
+                      {"overwritten_total", s.overwritten},
+                      {"refused_total", s.refused},
+                      {"backlog_bytes", s.backlog_bytes}};
+}
+
+HttpResponse Api::replication_clients() {
+  const ReplicationServer* repl = repl_.load(std::memory_order_acquire);
+  json::array list;
+  if (repl != nullptr) {
+    for (const ReplicationClientInfo& c : repl->clients()) {
+      json::array tables;
+      for (const std::string& t : c.tables) tables.emplace_back(t);
+      list.push_back(json::object{{"id", c.id},
+                                  {"address", c.address},
+                                  {"token", c.token_name},
+                                  {"tables", std::move(tables)},
+                                  {"durable_only", c.durable_only},
+                                  {"sent_version", c.sent_version},
+                                  {"acked_version", c.acked_version},
+                                  {"lag_versions", c.lag_versions},
+                                  {"bytes_sent", c.bytes_sent},
+                                  {"frames_sent", c.frames_sent},
+                                  {"bytes_per_second", c.bytes_per_second},
+                                  {"backlog_bytes", c.backlog_bytes},
+                                  {"writes_committed", c.writes_committed},
+                                  {"writes_rejected", c.writes_rejected},
+                                  {"connected_seconds", c.connected_seconds}});
+    }
+  }
+  return json_response(200, json::object{{"enabled", repl != nullptr}, {"clients", std::move(list)}});
+}
+
 HttpResponse Api::metrics_json() {
   Database* db = database();
   const DatabaseMetrics m = db->metrics();
@@ -862,6 +910,7 @@ HttpResponse Api::metrics_json() {
                {"snapshots_total", m.snapshots_total},
                {"last_snapshot_seconds", static_cast<double>(m.last_snapshot_ns) * 1e-9},
                {"stream_clients", metrics_.stream_clients.load(std::memory_order_relaxed)},
+               {"replication", replication_json()},
                {"http_requests_total", metrics_.requests_total()},
                {"tables", std::move(tables)},
                {"commit_latency_seconds", quantiles(metrics_.commit_seconds.count(), metrics_.commit_seconds.quantile_seconds(0.5),
@@ -937,6 +986,20 @@ HttpResponse Api::prometheus() {
          u(metrics_.rejected_connections_total.load(std::memory_order_relaxed)));
   metric("ecsdb_http_rate_limited_total", "counter", "Requests refused with 429.",
          u(metrics_.rate_limited_total.load(std::memory_order_relaxed)));
+  if (const ReplicationServer* repl = repl_.load(std::memory_order_acquire)) {
+    const ReplicationStats r = repl->stats();
+    metric("ecsdb_replication_clients", "gauge", "Replication clients connected.", u(r.clients));
+    metric("ecsdb_replication_frames_sent_total", "counter", "Replication frames sent.", u(r.frames_sent));
+    metric("ecsdb_replication_bytes_sent_total", "counter", "Replication bytes sent.", u(r.bytes_sent));
+    metric("ecsdb_replication_full_syncs_total", "counter", "Full syncs sent to replication clients.", u(r.full_syncs));
+    metric("ecsdb_replication_resumes_total", "counter", "Replication clients resumed from their version.", u(r.resumes));
+    metric("ecsdb_replication_coalesced_total", "counter", "Deltas folded into a later frame for slow replicas.", u(r.coalesced));
+    metric("ecsdb_replication_writes_committed_total", "counter", "Replica writes committed.", u(r.writes_committed));
+    metric("ecsdb_replication_writes_rejected_total", "counter", "Replica writes rejected.", u(r.writes_rejected));
+    metric("ecsdb_replication_refused_total", "counter", "Replication connections closed for a bad or unauthorised frame.",
+           u(r.refused));
+    metric("ecsdb_replication_backlog_bytes", "gauge", "Bytes queued for replication clients.", u(r.backlog_bytes));
+  }
   metric("ecsdb_stream_clients", "gauge", "WebSocket change-stream clients.",
          static_cast<double>(metrics_.stream_clients.load(std::memory_order_relaxed)));
   metric("ecsdb_stream_messages_total", "counter", "Change-stream messages sent.",

@@ -21,6 +21,7 @@
 
 #include "base/mutex.hpp"
 #include "ecsdb/database.hpp"
+#include "ecsdb/replication_server.hpp"
 #include "server/api_error.hpp"
 #include "server/server_config.hpp"
 #include "server/server_metrics.hpp"
@@ -70,8 +71,9 @@ class Api {
   Api(const ServerConfig& config, ServerMetrics& metrics);
   ~Api();
 
-  // Once recovery is done (before: every route but health answers 503 starting).
-  void attach(Database* db);
+  // Once recovery is done (before: every route but health answers 503 starting). `repl`: the replication
+  // server, when one runs (its clients appear in metrics and /api/replication/clients).
+  void attach(Database* db, const ReplicationServer* repl = nullptr);
   // Before the database closes: releases the versions retained for paging (they pin it).
   void detach();
   void set_phase(Phase p) { phase_.store(p, std::memory_order_release); }
@@ -100,6 +102,8 @@ class Api {
   HttpResponse entity(const HttpRequest& req, const std::string& id);
   HttpResponse query(const HttpRequest& req);
   HttpResponse metrics_json();
+  HttpResponse replication_clients();
+  boost::json::value replication_json() const;
   HttpResponse prometheus();
   void snapshot(Respond respond);
   void transaction(const HttpRequest& req, Respond respond);
@@ -107,6 +111,7 @@ class Api {
   const ServerConfig& config_;
   ServerMetrics& metrics_;
   std::atomic<Database*> db_{nullptr};
+  std::atomic<const ReplicationServer*> repl_{nullptr};
   std::atomic<Phase> phase_{Phase::kStarting};
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::atomic<std::size_t> in_flight_{0};

@@ -155,14 +155,14 @@ std::string_view mime_type(std::string_view path) {
 // ---- shared state of the server ----
 
 struct HttpServer::Impl {
-  Impl(const ServerConfig& c, ServerMetrics& m, Api& a, StreamHub& h)
+  Impl(const ServerConfig& c, ServerMetrics& m, Api& a, replication::DeltaHub& h)
       : config(c), metrics(m), api(a), hub(h), io(std::in_place, static_cast<int>(c.threads)), acceptor(std::in_place, *io),
         limiter(c.rate_limit_per_second, c.rate_limit_burst) {}
 
   const ServerConfig& config;
   ServerMetrics& metrics;
   Api& api;
-  StreamHub& hub;
+  replication::DeltaHub& hub;
   // Optional so that stop() can destroy them, and with them every session still queued in the io_context
   // (sessions hold pinned views: they must go before the database does).
   std::optional<net::io_context> io;
@@ -249,10 +249,10 @@ beast::tcp_stream& tcp_of(Stream& s) {
 // ---- the change stream (WebSocket) ----
 
 template <typename Stream>
-class StreamSession : public StreamListener, public std::enable_shared_from_this<StreamSession<Stream>> {
+class StreamSession : public replication::DeltaListener, public std::enable_shared_from_this<StreamSession<Stream>> {
  public:
   StreamSession(HttpServer::Impl& server, Stream&& stream)
-      : server_(server), ws_(std::move(stream)), coalesce_at_(server.config.stream_buffer_bytes) {
+      : server_(server), ws_(std::move(stream)), backlog_(server.config.stream_buffer_bytes) {
     server_.metrics.connections.fetch_add(1, std::memory_order_relaxed);  // still a connection (max_connections)
   }
   StreamSession(const StreamSession&) = delete;
@@ -284,7 +284,7 @@ class StreamSession : public StreamListener, public std::enable_shared_from_this
     ws_.async_accept(req, [self](beast::error_code ec) { self->on_accept(ec); });
   }
 
-  void on_delta(std::shared_ptr<const HubDelta> d) override {
+  void on_delta(std::shared_ptr<const replication::HubDelta> d) override {
     auto self = this->shared_from_this();
     net::post(ws_.get_executor(), [self, d = std::move(d)]() mutable { self->queue(std::move(d)); });
   }
@@ -361,7 +361,7 @@ class StreamSession : public StreamListener, public std::enable_shared_from_this
     auto replay = server_.hub.add(self, since_);
     if (replay) {
       last_version_ = *since_;
-      for (auto& d : *replay) pending_.push_back(std::move(d));
+      for (auto& d : *replay) backlog_.push(std::move(d), last_version_, db_->schema());
       write_next();
     } else {
       begin_state();
@@ -422,10 +422,7 @@ class StreamSession : public StreamListener, public std::enable_shared_from_this
 
   // A fresh state of the subscribed tables at the current version, in chunks; deltas up to it are dropped.
   void begin_state() {
-    pending_.clear();
-    pending_bytes_ = 0;
-    coalesced_.reset();
-    coalesce_at_ = server_.config.stream_buffer_bytes;
+    backlog_.clear();
     state_view_ = std::make_shared<PinnedView>(db_->pin());
     state_table_ = 0;
     state_row_ = 0;
@@ -475,49 +472,11 @@ class StreamSession : public StreamListener, public std::enable_shared_from_this
     return json::serialize(m);
   }
 
-  static std::size_t delta_bytes(const Delta& d) {
-    std::size_t n = 64 + 8 * (d.created.size() + d.destroyed.size());
-    for (const TableDelta& t : d.tables) {
-      n += t.inserted_rows.size() + t.update_bytes.size() + 24 * (t.inserted_keys.size() + t.updates.size() + t.deleted_keys.size());
-    }
-    return n;
-  }
-
-  void queue(std::shared_ptr<const HubDelta> d) {
+  void queue(std::shared_ptr<const replication::HubDelta> d) {
     if (closed_) return;
-    if (d->delta->version <= last_version_) return;  // already covered by a state sent since
-    pending_bytes_ += delta_bytes(*d->delta);
-    pending_.push_back(std::move(d));
-    if (pending_bytes_ > coalesce_at_) coalesce();
+    const std::size_t folded = backlog_.push(std::move(d), last_version_, db_->schema());
+    server_.metrics.stream_coalesced_total.fetch_add(folded, std::memory_order_relaxed);
     write_next();
-  }
-
-  // Falling behind: folds everything queued into one delta, the latest state of what changed since the last
-  // version sent, so memory follows the rows changed, not the number of versions. Delta::merge costs the
-  // size of both sides, so the queued deltas are merged pairwise (a balanced tree: n log n), then into the
-  // coalesced delta once; and the next coalescing waits until the queue is twice the coalesced size
-  // again, so the total cost stays proportional to what was queued. Bound per client: the coalesced delta
-  // (at most the changed rows of the subscribed tables, S) plus a queue below max(stream_buffer_bytes, 2S).
-  void coalesce() {
-    std::vector<std::shared_ptr<Delta>> level;
-    level.reserve(pending_.size());
-    for (const auto& p : pending_) level.push_back(std::make_shared<Delta>(*p->delta));
-    server_.metrics.stream_coalesced_total.fetch_add(pending_.size() - (coalesced_ == nullptr ? 1 : 0),
-                                                     std::memory_order_relaxed);
-    pending_.clear();
-    pending_bytes_ = 0;
-    while (level.size() > 1) {
-      std::vector<std::shared_ptr<Delta>> next;
-      for (std::size_t i = 0; i + 1 < level.size(); i += 2) {
-        level[i]->merge(*level[i + 1], db_->schema());
-        next.push_back(std::move(level[i]));
-      }
-      if (level.size() % 2 == 1) next.push_back(std::move(level.back()));
-      level.swap(next);
-    }
-    if (coalesced_ == nullptr) coalesced_ = std::move(level.front());
-    else coalesced_->merge(*level.front(), db_->schema());
-    coalesce_at_ = std::max<std::size_t>(server_.config.stream_buffer_bytes, 2 * delta_bytes(*coalesced_));
   }
 
   std::string delta_message(const Delta& d) {
@@ -565,28 +524,24 @@ class StreamSession : public StreamListener, public std::enable_shared_from_this
       control_.pop_front();
     } else if (state_view_ != nullptr) {
       message = next_state_chunk();
-    } else if (coalesced_ != nullptr) {
-      message = delta_message(*coalesced_);  // comes before everything still queued
-      last_version_ = coalesced_->version;
-      coalesced_.reset();
-      coalesce_at_ = server_.config.stream_buffer_bytes;
     } else {
-      while (!pending_.empty() && pending_.front()->delta->version <= last_version_) {
-        pending_bytes_ -= std::min(pending_bytes_, delta_bytes(*pending_.front()->delta));
-        pending_.pop_front();
-      }
-      if (pending_.empty()) return;
-      std::shared_ptr<const HubDelta> p = std::move(pending_.front());
-      pending_.pop_front();
-      pending_bytes_ -= std::min(pending_bytes_, delta_bytes(*p->delta));
-      if (predicates_.empty()) {
-        // Shared with every client on the same subscription at the same version: rendered once.
-        shared_out_ = p->message(last_version_, wanted_, [&] { return delta_message(*p->delta); });
+      std::optional<replication::DeltaBacklog::Item> next = backlog_.pop(last_version_);
+      if (!next) return;
+      if (next->coalesced != nullptr) {
+        message = delta_message(*next->coalesced);
+        last_version_ = next->coalesced->version;
       } else {
-        message = delta_message(*p->delta);
+        const std::shared_ptr<const replication::HubDelta>& p = next->shared;
+        if (predicates_.empty()) {
+          // Shared with every client on the same subscription at the same version: rendered once.
+          shared_out_ = p->message(replication::HubDelta::Format::kStreamJson, last_version_, wanted_,
+                                   [&] { return delta_message(*p->delta); });
+        } else {
+          message = delta_message(*p->delta);
+        }
+        last_version_ = p->delta->version;
+        at = p->at;
       }
-      last_version_ = p->delta->version;
-      at = p->at;
     }
     writing_ = true;
     if (shared_out_ == nullptr) out_ = std::move(message);
@@ -618,10 +573,7 @@ class StreamSession : public StreamListener, public std::enable_shared_from_this
   std::optional<std::uint64_t> since_;
   std::vector<bool> wanted_;
   std::vector<Predicate> predicates_;
-  std::deque<std::shared_ptr<const HubDelta>> pending_;
-  std::shared_ptr<Delta> coalesced_;  // what falling behind folded together; sent before pending_
-  std::size_t coalesce_at_ = 0;       // queued bytes that trigger the next coalescing (see coalesce())
-  std::size_t pending_bytes_ = 0;
+  replication::DeltaBacklog backlog_;
   std::deque<std::string> control_;
   std::uint64_t last_version_ = 0;
   std::shared_ptr<PinnedView> state_view_;
@@ -915,7 +867,7 @@ void schedule_housekeeping(HttpServer::Impl& s) {
 
 }  // namespace
 
-HttpServer::HttpServer(const ServerConfig& config, ServerMetrics& metrics, Api& api, StreamHub& hub)
+HttpServer::HttpServer(const ServerConfig& config, ServerMetrics& metrics, Api& api, replication::DeltaHub& hub)
     : impl_(std::make_unique<Impl>(config, metrics, api, hub)) {}
 
 HttpServer::~HttpServer() { stop(); }
@@ -957,6 +909,12 @@ Status HttpServer::start() {
   s.work.emplace(s.io->get_executor());
   for (unsigned i = 0; i < c.threads; ++i) s.threads.emplace_back([&s] { s.io->run(); });
   return Status::ok();
+}
+
+net::io_context& HttpServer::io_context() { return *impl_->io; }
+
+std::pair<Role, std::string> HttpServer::authenticate_token(std::string_view token) const {
+  return impl_->authenticate("Bearer " + std::string(token));
 }
 
 std::uint16_t HttpServer::port() const {

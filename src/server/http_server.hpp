@@ -12,13 +12,17 @@
 #include "server/api.hpp"
 #include "server/server_config.hpp"
 #include "server/server_metrics.hpp"
-#include "server/stream_hub.hpp"
+#include "replication/delta_hub.hpp"
+
+namespace boost::asio {
+class io_context;
+}
 
 namespace ecsdb::server {
 
 class HttpServer {
  public:
-  HttpServer(const ServerConfig& config, ServerMetrics& metrics, Api& api, StreamHub& hub);
+  HttpServer(const ServerConfig& config, ServerMetrics& metrics, Api& api, replication::DeltaHub& hub);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -26,6 +30,10 @@ class HttpServer {
   // Binds, listens and starts the network threads. Errors name the address.
   Status start();
   std::uint16_t port() const;
+  // The event loop the network threads run (the replication listener joins it: DESIGN.md §2.9).
+  boost::asio::io_context& io_context();
+  // A bare token's role and name (Role::kNone: unknown), as for "Authorization: Bearer TOKEN".
+  std::pair<Role, std::string> authenticate_token(std::string_view token) const;
 
   // Graceful shutdown, in order: stop accepting (new requests on open connections get 503 and close),
   // wait for requests in flight (up to `grace_ms`), close the streams, stop the threads.

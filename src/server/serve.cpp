@@ -1,5 +1,6 @@
 #include "server/serve.hpp"
 
+
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -10,10 +11,11 @@
 #include <thread>
 
 #include "ecsdb/database.hpp"
+#include "ecsdb/replication_server.hpp"
 #include "server/api.hpp"
 #include "server/http_server.hpp"
 #include "server/server_metrics.hpp"
-#include "server/stream_hub.hpp"
+#include "replication/delta_hub.hpp"
 
 namespace ecsdb::server {
 
@@ -85,7 +87,7 @@ int serve(const ServerConfig& config) {
 
   ServerMetrics metrics;
   Api api(config, metrics);
-  StreamHub hub;
+  replication::DeltaHub hub;
   HttpServer http(config, metrics, api, hub);
   if (Status s = http.start(); !s.is_ok()) {
     spdlog::error("{}", s.to_string());
@@ -132,7 +134,46 @@ int serve(const ServerConfig& config) {
     db->stop_writer_thread();
     return 1;
   }
-  api.attach(db.get());
+  // The replication listener, on the HTTP server's event loop and threads (DESIGN.md §2.9).
+  std::unique_ptr<ReplicationServer> repl;
+  if (!config.repl.empty()) {
+    ReplicationOptions ro;
+    const std::size_t at = config.repl.rfind(':');
+    ro.address = config.repl.substr(0, at);
+    if (ro.address == "localhost") ro.address = "127.0.0.1";
+    ro.port = static_cast<std::uint16_t>(std::stoul(config.repl.substr(at + 1)));
+    ro.tick_ms = config.repl_tick_ms;
+    ro.max_writes_per_second = config.repl_writes_per_second;
+    ro.max_clients = config.max_connections;
+    ro.client_buffer_bytes = config.stream_buffer_bytes;
+    if (!config.tokens.empty()) {
+      ro.authenticate = [&http, &config](std::string_view token) -> std::optional<ReplicationAccess> {
+        auto [role, name] = http.authenticate_token(token);
+        if (role == Role::kNone) return std::nullopt;
+        ReplicationAccess a;
+        a.name = name;
+        a.write = role == Role::kWrite || role == Role::kAdmin;
+        for (const TokenConfig& t : config.tokens) {
+          if (t.name != name) continue;
+          a.read_tables = t.read_tables;
+          a.write_tables = t.write_tables;
+          a.owner_field = t.owner_field;
+          a.owner = t.owner;
+        }
+        return a;
+      };
+    }
+    repl = std::make_unique<ReplicationServer>(*db, ro, &http.io_context());
+    if (Status s = repl->start(); !s.is_ok()) {
+      spdlog::error("{}", s.to_string());
+      hub.stop();
+      http.stop();
+      db->stop_writer_thread();
+      return 1;
+    }
+    log_event(config, "listening", "replication listening on " + ro.address + ":" + std::to_string(repl->port()));
+  }
+  api.attach(db.get(), repl.get());
   log_event(config, "ready", "ready");
 
   int sig = 0;
@@ -154,6 +195,7 @@ int serve(const ServerConfig& config) {
   });
 
   http.stop_accepting();
+  if (repl != nullptr) repl->stop();  // replicas are told "server shutting down" and reconnect elsewhere or later
   const bool idle = http.wait_idle(config.shutdown_grace_ms);
   if (!idle) spdlog::warn("requests still in flight after shutdown_grace_ms ({} ms); closing", config.shutdown_grace_ms);
   http.close_streams();
@@ -161,6 +203,7 @@ int serve(const ServerConfig& config) {
   hub.stop();
   api.detach();              // releases paging views; waits for a snapshot in progress
   db->stop_writer_thread();  // drains the queue: everything submitted is committed or refused, and answered
+  repl.reset();              // before the event loop it runs on goes
   http.stop();               // joins the network threads; destroys the sessions left (and their views)
   const Status flushed = db->flush();
   if (!flushed.is_ok()) spdlog::error("final flush failed: {}", flushed.to_string());

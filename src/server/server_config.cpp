@@ -2,6 +2,8 @@
 
 #include <toml++/toml.h>
 
+#include "ecsdb/entity.hpp"
+
 #include <charconv>
 #include <cstring>
 #include <sstream>
@@ -80,6 +82,11 @@ std::vector<OptionInfo> make_options() {
   o.push_back(string_option("http", "HOST:PORT of the HTTP API", &C::http));
   o.push_back(string_option("dashboard", "directory of the built dashboard served at /", &C::dashboard));
   o.push_back(number_option("threads", "network threads", &C::threads));
+  o.push_back(string_option("repl", "HOST:PORT of the replication protocol (empty = off)", &C::repl));
+  o.push_back(number_option("repl_tick_ms", "replication: at most one frame per client per tick (0 = every version)",
+                            &C::repl_tick_ms));
+  o.push_back(number_option("repl_writes_per_second", "replication: writes per client per second (0 = unlimited)",
+                            &C::repl_writes_per_second));
   o.push_back(string_option("durability", "when a commit is acknowledged: sync | async | memory", &C::durability,
                             {"sync", "async", "memory"}));
   o.push_back(number_option("async_flush_ms", "async mode: flush the WAL within this many ms", &C::async_flush_ms));
@@ -196,7 +203,20 @@ Status load_config_file(const std::string& path, ServerConfig& config) {
           else if (k.str() == "role") tc.role = parse_role(value);
           else if (k.str() == "token") tc.token = value;
           else if (k.str() == "sha256") tc.sha256 = value;
-          else return invalid_argument(at + ": unknown token key '" + std::string(k.str()) + "' (name, role, token, sha256)");
+          else if (k.str() == "read_tables") for (auto name : split_list(value, true)) tc.read_tables.emplace_back(name);
+          else if (k.str() == "write_tables") for (auto name : split_list(value, true)) tc.write_tables.emplace_back(name);
+          else if (k.str() == "owner_field") tc.owner_field = value;
+          else if (k.str() == "owner") {
+            const auto colon = value.find(':');
+            std::uint32_t index = 0, generation = 0;
+            const bool ok = colon != std::string::npos &&
+                            std::from_chars(value.data(), value.data() + colon, index).ec == std::errc() &&
+                            std::from_chars(value.data() + colon + 1, value.data() + value.size(), generation).ec == std::errc();
+            if (!ok) return invalid_argument(at + ": token owner '" + value + "' is not an entity id \"index:generation\"");
+            tc.owner = ecsdb::Entity(index, generation).bits();
+          }
+          else return invalid_argument(at + ": unknown token key '" + std::string(k.str()) +
+                                       "' (name, role, token, sha256, read_tables, write_tables, owner_field, owner)");
         }
         if (tc.name.empty()) return invalid_argument(at + ": a token needs a name");
         if (tc.role == Role::kNone) return invalid_argument(at + ": token '" + tc.name + "': role must be read, write or admin");
@@ -250,18 +270,25 @@ Status validate_config(const ServerConfig& c) {
     return invalid_argument("option http: '" + c.http + "' is not HOST:PORT (e.g. 127.0.0.1:8080)");
   }
   if (c.threads == 0 || c.threads > 256) return invalid_argument("option threads: between 1 and 256");
+  const std::size_t repl_colon = c.repl.rfind(':');
+  if (!c.repl.empty() && (repl_colon == std::string::npos || repl_colon == 0)) {
+    return invalid_argument("option repl: '" + c.repl + "' is not HOST:PORT (e.g. 127.0.0.1:7070)");
+  }
   if (c.tls_cert.empty() != c.tls_key.empty()) return invalid_argument("options tls_cert and tls_key go together");
   if (c.max_body_bytes == 0 || c.max_json_depth == 0 || c.max_ops_per_transaction == 0 || c.max_connections == 0) {
     return invalid_argument("limits max_body_bytes, max_json_depth, max_ops_per_transaction and max_connections must be > 0");
   }
   if (c.rate_limit_per_second < 0) return invalid_argument("option rate_limit_per_second: must be >= 0");
-  const std::string host = c.http.substr(0, colon);
-  const bool loopback = host == "127.0.0.1" || host == "localhost" || host == "::1" || host == "[::1]";
-  if (!loopback && c.tokens.empty() && !c.insecure) {
-    return invalid_argument("refusing to serve on " + c.http +
-                            " without tokens: anyone who can reach that address could read and write the database. "
-                            "Configure [[tokens]] in the --config file, or pass --insecure to accept the risk "
-                            "(loopback addresses need neither)");
+  for (const std::string& address : {c.http, c.repl}) {
+    if (address.empty()) continue;
+    const std::string host = address.substr(0, address.rfind(':'));
+    const bool loopback = host == "127.0.0.1" || host == "localhost" || host == "::1" || host == "[::1]";
+    if (!loopback && c.tokens.empty() && !c.insecure) {
+      return invalid_argument("refusing to serve on " + address +
+                              " without tokens: anyone who can reach that address could read and write the database. "
+                              "Configure [[tokens]] in the --config file, or pass --insecure to accept the risk "
+                              "(loopback addresses need neither)");
+    }
   }
   for (std::size_t i = 0; i < c.tokens.size(); ++i) {
     for (std::size_t j = 0; j < i; ++j) {

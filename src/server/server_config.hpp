@@ -23,6 +23,13 @@ struct TokenConfig {
   Role role = Role::kRead;
   std::string token;   // the secret as is, or...
   std::string sha256;  // ...its SHA-256 in hex (so the config file need not hold the secret)
+  // Replication only (docs/replication.md, "Access"): tables this token's replicas may subscribe to and
+  // write (empty: all), and row ownership: writes only to entities whose `owner_field` ("Table.field", an
+  // entity reference) holds `owner` ("index:generation").
+  std::vector<std::string> read_tables;
+  std::vector<std::string> write_tables;
+  std::string owner_field;
+  std::uint64_t owner = 0;
 };
 
 struct ServerConfig {
@@ -32,6 +39,9 @@ struct ServerConfig {
   std::string http = "127.0.0.1:8080";     // HOST:PORT of the HTTP API (port 0 = any free port)
   std::string dashboard;                   // directory of the built dashboard served at / (empty: none)
   unsigned threads = 2;                    // network threads (the writer has its own)
+  std::string repl;                        // HOST:PORT of the replication protocol; empty = off
+  std::uint32_t repl_tick_ms = 0;          // 0: send each version to replicas as soon as it is published
+  std::uint32_t repl_writes_per_second = 1000;  // per replication client; 0 = unlimited
   // ---- durability ----
   std::string durability = "sync";         // sync | async | memory
   std::uint32_t async_flush_ms = 10;

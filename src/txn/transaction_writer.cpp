@@ -207,6 +207,30 @@ Status TransactionWriter::apply_delta(const Delta& d) {
   return Status::ok();
 }
 
+Status TransactionWriter::apply_replicated(const Delta& d, std::uint64_t version) {
+  ECSDB_RETURN_IF_ERROR(begin());
+  if (Status s = loader_.apply_delta(d); !s.is_ok()) {
+    rollback();
+    return s;
+  }
+  constraints_.forget_references();
+  if (hub_.active() && !d.empty()) {
+    base::reserve_more(pending_deltas_, 1);
+    auto copy = std::make_shared<Delta>(d);
+    copy->first_commit = copy->last_commit = commits_ + 1;
+    pending_deltas_.push_back(std::move(copy));
+  } else if (!hub_.active()) {
+    commits_without_delta_ = true;
+  }
+  commits_.fetch_add(1, std::memory_order_relaxed);
+  end_txn();
+  working_.unique_index().sweep();
+  working_.advance_to(version);
+  working_.set_dirty(true);
+  publish();
+  return Status::ok();
+}
+
 Status TransactionWriter::load_rows(std::uint16_t table, std::uint32_t n, const std::byte* keys, const std::byte* owners,
                                     const std::byte* rows) {
   return loader_.load_rows(table, n, keys, owners, rows);

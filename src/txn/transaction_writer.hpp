@@ -129,6 +129,15 @@ class TransactionWriter {
   // and continues LSNs after `lsn`.
   void resume_after(std::uint64_t lsn, std::uint64_t version);
 
+  // ---- replicas (replication/replica.cpp) ----
+  // Applies a delta received from a replication server as one commit (ids, generations and rows exactly
+  // as the server has them, no constraint re-check: the server checked them), hands it to this database's
+  // subscribers and publishes it, numbered `version` when that is ahead of the working version (a replica
+  // numbers its versions like its server; they never go backwards). Owner thread, no open transaction.
+  // On error nothing is published; the working state may then differ from the published one, so the
+  // caller must stop applying (replication/replica.cpp closes the replica).
+  Status apply_replicated(const Delta& d, std::uint64_t version);
+
  protected:
   // Runs after each publish that follows a commit (publish_every_commits), on the writing thread, inside
   // that publish's out-of-memory guard: WriterCore lets queued transactions join it.

@@ -1,0 +1,911 @@
+// ReplicationServer: an Asio TCP listener and one ReplicaSession per client (docs/replication.md).
+//
+// Threads: the network threads (the server's own, or `ecsdb serve`'s) run the sessions, each on its strand;
+// the DeltaHub thread hands each published version to every session (posted to its strand, never blocking);
+// the database's writer thread resolves client writes (the answer is posted back to the strand). A session
+// never blocks a network thread except to pin a durable view for a durable-only client's full sync (at most
+// one group commit).
+#include "ecsdb/replication_server.hpp"
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <unordered_set>
+
+#include <boost/asio.hpp>
+#include <spdlog/spdlog.h>
+
+#include "replication/delta_hub.hpp"
+#include "replication/protocol.hpp"
+#include "storage/field_codec.hpp"
+
+namespace ecsdb {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using replication::FrameType;
+
+namespace {
+
+using Bytes = std::vector<std::byte>;
+std::shared_ptr<const std::string> to_message(const Bytes& b) {
+  return std::make_shared<const std::string>(reinterpret_cast<const char*>(b.data()), b.size());
+}
+
+// A client write's fields as committed, to tell the client when another commit changed them before the
+// version holding its write reached it.
+struct WriteWatch {
+  std::uint64_t request_id;
+  std::uint64_t version;
+  std::uint16_t table;
+  std::uint64_t key;
+  std::uint64_t mask;
+  std::vector<std::byte> row;  // a row image holding the written fields at their offsets
+};
+
+}  // namespace
+
+class ReplicaSession;
+
+struct ReplicationServer::Impl : std::enable_shared_from_this<ReplicationServer::Impl> {
+  Impl(Database& d, ReplicationOptions o, net::io_context* shared)
+      : db(d), options(std::move(o)), own_context(shared == nullptr ? std::make_unique<net::io_context>() : nullptr),
+        io(shared != nullptr ? *shared : *own_context), acceptor(io), hub(options.ring_versions) {}
+
+  Database& db;
+  const ReplicationOptions options;
+  std::unique_ptr<net::io_context> own_context;
+  net::io_context& io;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+  std::vector<std::thread> threads;
+  tcp::acceptor acceptor;
+  replication::DeltaHub hub;
+  std::atomic<bool> stopping{false};
+  std::atomic<std::uint64_t> next_id{1};
+
+  mutable std::mutex mu;
+  std::vector<std::weak_ptr<ReplicaSession>> sessions;
+
+  struct Counters {
+    std::atomic<std::uint64_t> connections_total{0}, frames_sent{0}, bytes_sent{0}, full_syncs{0}, resumes{0},
+        coalesced{0}, writes_committed{0}, writes_rejected{0}, overwritten{0}, refused{0};
+  } counters;
+
+  void accept();
+  std::size_t live_sessions();
+};
+
+class ReplicaSession : public replication::DeltaListener, public std::enable_shared_from_this<ReplicaSession> {
+ public:
+  ReplicaSession(std::shared_ptr<ReplicationServer::Impl> server, tcp::socket socket, std::uint64_t id)
+      : server_(std::move(server)),
+        db_(server_->db),
+        schema_(db_.schema()),
+        strand_(net::make_strand(server_->io)),
+        socket_(std::move(socket)),
+        timer_(strand_),
+        tick_timer_(strand_),
+        reader_(server_->options.max_client_frame_bytes),
+        backlog_(server_->options.client_buffer_bytes),
+        id_(id),
+        connected_at_(std::chrono::steady_clock::now()) {
+    boost::system::error_code ec;
+    const auto ep = socket_.remote_endpoint(ec);
+    address_ = ec ? "?" : ep.address().to_string() + ":" + std::to_string(ep.port());
+    socket_.set_option(tcp::no_delay(true), ec);
+  }
+
+  void start() {
+    auto self = shared_from_this();
+    net::dispatch(strand_, [self] {
+      self->timer_.expires_after(std::chrono::milliseconds(self->server_->options.hello_timeout_ms));
+      self->timer_.async_wait([self](boost::system::error_code ec) {
+        if (!ec && !self->live_) self->close_with(StatusCode::kDeadlineExceeded, "no HELLO within the time limit");
+      });
+      self->read();
+    });
+  }
+
+  // Hub thread.
+  void on_delta(std::shared_ptr<const replication::HubDelta> d) override {
+    net::post(strand_, [self = shared_from_this(), d = std::move(d)]() mutable { self->queue(std::move(d)); });
+  }
+  void on_lost() override {
+    net::post(strand_, [self = shared_from_this()] {
+      if (self->live_) self->begin_sync(true);
+    });
+  }
+
+  void shutdown(const std::string& reason) {
+    net::post(strand_, [self = shared_from_this(), reason] { self->close_with(StatusCode::kUnavailable, reason); });
+  }
+
+  ReplicationClientInfo info() const {
+    std::lock_guard lock(info_mu_);
+    return info_;
+  }
+
+ private:
+  // ---- input ----
+  void read() {
+    auto self = shared_from_this();
+    socket_.async_read_some(net::buffer(in_), net::bind_executor(strand_, [self](boost::system::error_code ec, std::size_t n) {
+      if (ec) {
+        self->closed(ec == net::error::eof ? "client closed" : ec.message());
+        return;
+      }
+      self->reader_.feed(std::span<const std::byte>(reinterpret_cast<const std::byte*>(self->in_.data()), n));
+      for (;;) {
+        if (self->closed_ || self->closing_) return;
+        auto frame = self->reader_.next();
+        if (!frame) return self->refuse(frame.status().message());
+        if (!*frame) break;
+        self->handle(**frame);
+      }
+      if (!self->closed_ && !self->closing_) self->read();
+    }));
+  }
+
+  void handle(const replication::FrameReader::Frame& f) {
+    const auto type = static_cast<FrameType>(f.type);
+    if (!live_ && type != FrameType::kHello) return refuse(std::string("expected HELLO, got ") + replication::frame_type_name(f.type));
+    switch (type) {
+      case FrameType::kHello: {
+        if (live_) return refuse("HELLO sent twice");
+        auto m = replication::decode_hello(f.payload);
+        if (!m) return refuse(m.status().message());
+        return hello(std::move(*m));
+      }
+      case FrameType::kAck: {
+        auto v = replication::decode_ack(f.payload);
+        if (!v) return refuse(v.status().message());
+        acked_ = std::max(acked_, std::min(*v, sent_));
+        return update_info();
+      }
+      case FrameType::kSubscribe: {
+        auto tables = replication::decode_subscribe(f.payload);
+        if (!tables) return refuse(tables.status().message());
+        return subscribe(std::move(*tables));
+      }
+      case FrameType::kWrite: {
+        auto w = replication::decode_write(f.payload, schema_);
+        if (!w) return refuse(w.status().message());
+        return write(std::move(*w));
+      }
+      default:
+        return refuse(std::string("unexpected frame type ") + std::to_string(f.type) + " (" +
+                      replication::frame_type_name(f.type) + ") from a client");
+    }
+  }
+
+  // Sets wanted_ from table names; an error names the table.
+  Status choose_tables(const std::vector<std::string>& names) {
+    std::vector<bool> wanted(schema_.tables.size(), false);
+    auto readable = [&](const std::string& name) {
+      return access_.read_tables.empty() || std::find(access_.read_tables.begin(), access_.read_tables.end(), name) != access_.read_tables.end();
+    };
+    if (names.empty()) {
+      for (const Table& t : schema_.tables) wanted[t.id] = !t.is_entity_table && readable(t.name);
+    } else {
+      for (const std::string& n : names) {
+        const Table* t = schema_.find_table(n);
+        if (t == nullptr) return Status(StatusCode::kNotFound, "unknown table '" + n + "'");
+        if (!readable(n)) return Status(StatusCode::kPermissionDenied, "token '" + access_.name + "' may not read table '" + n + "'");
+        wanted[t->id] = !t->is_entity_table;
+      }
+    }
+    wanted_ = std::move(wanted);
+    table_names_.clear();
+    for (const Table& t : schema_.tables) {
+      if (wanted_[t.id]) table_names_.push_back(t.name);
+    }
+    return Status::ok();
+  }
+
+  void hello(replication::Hello m) {
+    if (m.protocol != replication::kProtocolVersion) {
+      return close_with(StatusCode::kInvalidArgument, "protocol version " + std::to_string(m.protocol) +
+                                                          " is not supported (this server speaks " +
+                                                          std::to_string(replication::kProtocolVersion) + ")");
+    }
+    if (server_->options.authenticate) {
+      auto a = server_->options.authenticate(m.token);
+      if (!a) {
+        server_->counters.refused.fetch_add(1);
+        return close_with(StatusCode::kPermissionDenied, m.token.empty() ? "a token is required" : "unknown token");
+      }
+      access_ = std::move(*a);
+    } else {
+      access_.name = "anonymous";
+      access_.write = true;
+    }
+    if (m.layout_hash != 0 && m.layout_hash != schema_.layout_hash()) {
+      return close_with(StatusCode::kFailedPrecondition,
+                        "schema mismatch: the client's layout hash differs from the server's (schema '" +
+                            schema_.database + "' version " + schema_.version + "); connect without a schema to take the server's");
+    }
+    if (Status s = choose_tables(m.tables); !s.is_ok()) return close_with(s.code(), s.message());
+    durable_only_ = (m.flags & replication::kHelloDurableOnly) != 0;
+    live_ = true;
+    timer_.cancel();
+    {
+      std::lock_guard lock(info_mu_);
+      info_.id = id_;
+      info_.address = address_;
+      info_.token_name = access_.name;
+      info_.tables = table_names_;
+      info_.durable_only = durable_only_;
+    }
+    // Registered before the state is pinned: nothing published after the pin can be missed.
+    auto replay = server_->hub.add(shared_from_this(), m.last_version == 0 ? std::nullopt : std::optional(m.last_version));
+    if (replay && durable_only_ && m.last_version > db_.durable_version()) replay.reset();
+    replication::Welcome w;
+    w.layout_hash = schema_.layout_hash();
+    w.server_version = db_.published_version();
+    w.durable_version = db_.durable_version();
+    w.resume = replay.has_value();
+    w.schema_text = schema_.text;
+    w.tables = table_names_;
+    Bytes out;
+    replication::encode_welcome(w, out);
+    control(out);
+    if (replay) {
+      server_->counters.resumes.fetch_add(1);
+      sent_ = acked_ = m.last_version;
+      for (auto& d : *replay) backlog_.push(std::move(d), sent_, schema_);
+    } else {
+      begin_sync(m.last_version != 0);
+    }
+    if (server_->options.tick_ms != 0) arm_tick();
+    spdlog::info("replication client {} ({}, token '{}') connected: {} from version {}, tables [{}]", id_, address_,
+                 access_.name, replay ? "resume" : "full sync", replay ? m.last_version : sync_version_,
+                 fmt::join(table_names_, ","));
+    write_next();
+  }
+
+  void subscribe(std::vector<std::string> names) {
+    if (Status s = choose_tables(names); !s.is_ok()) return close_with(s.code(), s.message());
+    {
+      std::lock_guard lock(info_mu_);
+      info_.tables = table_names_;
+    }
+    // Tables removed: the client drops them. Tables added: a resync (see docs/replication.md, "Subscriptions").
+    begin_sync(true);
+    write_next();
+  }
+
+  // ---- full sync ----
+  void begin_sync(bool reset) {
+    backlog_.clear();
+    if (durable_only_) {
+      auto v = db_.pin_durable();
+      if (!v) return close_with(v.status().code(), "cannot pin a durable view: " + v.status().message());
+      sync_view_ = std::make_shared<PinnedView>(std::move(*v));
+    } else {
+      sync_view_ = std::make_shared<PinnedView>(db_.pin());
+    }
+    sync_version_ = sync_view_->version();
+    sync_table_ = 0;
+    sync_row_ = 0;
+    sync_entity_ = 0;
+    sync_entities_done_ = false;
+    // A sync at version V replaces what the client had; watches of writes it covers are settled.
+    std::erase_if(watches_, [&](const WriteWatch& w) { return w.version <= sync_version_; });
+    server_->counters.full_syncs.fetch_add(1);
+    replication::SyncBegin b{sync_version_, reset, table_names_};
+    Bytes out;
+    replication::encode_sync_begin(b, out);
+    control(out);
+  }
+
+  // The next SYNC_CHUNK (entities first, then each subscribed table's rows), or SYNC_END.
+  std::shared_ptr<const std::string> next_sync_frame() {
+    const std::uint32_t limit = std::max<std::uint32_t>(1, server_->options.sync_chunk_rows);
+    const detail::VersionState& s = sync_view_->state();
+    Delta chunk;
+    std::uint32_t rows = 0;
+    if (!sync_entities_done_) {
+      const detail::RegistryState& reg = s.registry;
+      while (sync_entity_ < reg.used && rows < limit) {
+        const auto* slot = reg.slot(sync_entity_);
+        if (slot->alive != 0) {
+          chunk.created.push_back(Entity(sync_entity_, slot->generation));
+          ++rows;
+        }
+        ++sync_entity_;
+      }
+      if (sync_entity_ >= reg.used) sync_entities_done_ = true;
+    }
+    while (rows < limit && sync_table_ < schema_.tables.size()) {
+      const Table& t = schema_.tables[sync_table_];
+      const detail::TableState& ts = s.tables[t.id];
+      if (!wanted_[t.id] || sync_row_ >= ts.row_count) {
+        ++sync_table_;
+        sync_row_ = 0;
+        continue;
+      }
+      TableDelta& td = chunk.tables.emplace_back();
+      td.table = t.id;
+      const bool many = t.cardinality == Cardinality::kMany;
+      const std::uint32_t n = std::min(limit - rows, ts.row_count - sync_row_);
+      td.inserted_keys.resize(n);
+      if (many) td.inserted_owners.resize(n);
+      td.inserted_rows.resize(std::size_t{n} * ts.stride);
+      for (std::uint32_t i = 0; i < n; ++i) {
+        const std::uint32_t r = sync_row_ + i;
+        std::memcpy(&td.inserted_keys[i], ts.keys.at(r), 8);
+        if (many) std::memcpy(&td.inserted_owners[i], ts.owners.at(r), 8);
+        if (ts.stride != 0) std::memcpy(td.inserted_rows.data() + std::size_t{i} * ts.stride, ts.rows.at(r), ts.stride);
+      }
+      sync_row_ += n;
+      rows += n;
+    }
+    Bytes out;
+    if (chunk.created.empty() && chunk.tables.empty()) {
+      replication::encode_sync_end(sync_version_, out);
+      sent_ = std::max(sent_, sync_version_);
+      sync_view_.reset();  // the pinned version is released as soon as the sync is out
+    } else {
+      replication::encode_sync_chunk(chunk, schema_, out);
+    }
+    return to_message(out);
+  }
+
+  // ---- deltas ----
+  void queue(std::shared_ptr<const replication::HubDelta> d) {
+    if (closed_ || closing_ || !live_) return;
+    const std::uint64_t covered = sync_view_ != nullptr ? sync_version_ : sent_;
+    server_->counters.coalesced.fetch_add(backlog_.push(std::move(d), covered, schema_), std::memory_order_relaxed);
+    write_next();
+  }
+
+  void arm_tick() {
+    tick_timer_.expires_after(std::chrono::milliseconds(server_->options.tick_ms));
+    tick_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (ec || self->closed_) return;
+      self->tick_due_ = true;
+      self->write_next();
+      self->arm_tick();
+    });
+  }
+
+  // A durable-only client waits for the log: poll the durable version every millisecond while held.
+  void wait_durable() {
+    if (durable_wait_) return;
+    durable_wait_ = true;
+    timer_.expires_after(std::chrono::milliseconds(1));
+    timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      self->durable_wait_ = false;
+      if (!ec) self->write_next();
+    });
+  }
+
+  std::shared_ptr<const std::string> next_delta_frame() {
+    if (server_->options.tick_ms != 0 && !tick_due_) return nullptr;
+    if (backlog_.empty()) return nullptr;
+    if (durable_only_ && backlog_.next_version() > db_.durable_version()) {
+      wait_durable();
+      return nullptr;
+    }
+    auto item = server_->options.tick_ms != 0 ? backlog_.pop_all(sent_, schema_) : backlog_.pop(sent_);
+    if (!item) return nullptr;
+    tick_due_ = false;
+    const std::uint64_t from = sent_;
+    const Delta& d = item->coalesced != nullptr ? *item->coalesced : *item->shared->delta;
+    std::shared_ptr<const std::string> frame;
+    if (item->shared != nullptr) {
+      frame = item->shared->message(replication::HubDelta::Format::kReplicationFrame, from, wanted_, [&] {
+        Bytes out;
+        replication::encode_delta_frame(from, d.version, item->unix_ns, d, schema_, wanted_, out);
+        return std::string(reinterpret_cast<const char*>(out.data()), out.size());
+      });
+    } else {
+      Bytes out;
+      replication::encode_delta_frame(from, d.version, item->unix_ns, d, schema_, wanted_, out);
+      frame = to_message(out);
+    }
+    sent_ = d.version;
+    if (!watches_.empty() || writes_in_flight_ > 0) remember_sent(from, item->coalesced != nullptr ? std::shared_ptr<const Delta>(item->coalesced) : item->shared->delta);
+    check_watches();
+    return frame;
+  }
+
+  // ---- client writes ----
+  void write(replication::WriteRequest w) {
+    if (!access_.write) return refuse("token '" + access_.name + "' may not write");
+    if (w.ops.size() > server_->options.max_ops_per_write) {
+      return reject(w.request_id, StatusCode::kInvalidArgument,
+                    "a write holds at most " + std::to_string(server_->options.max_ops_per_write) + " operations");
+    }
+    if (!take_write_token()) {
+      return reject(w.request_id, StatusCode::kResourceExhausted,
+                    "write rate above " + std::to_string(server_->options.max_writes_per_second) + " per second");
+    }
+    for (const replication::WriteOp& op : w.ops) {
+      if (op.kind == replication::WriteOpKind::kDestroy) continue;
+      const Table& t = schema_.tables[op.table];
+      const bool writable = access_.write_tables.empty() ||
+                            std::find(access_.write_tables.begin(), access_.write_tables.end(), t.name) != access_.write_tables.end();
+      if (!writable) return reject(w.request_id, StatusCode::kPermissionDenied, "token '" + access_.name + "' may not write table '" + t.name + "'");
+    }
+    ++writes_in_flight_;
+    auto ops = std::make_shared<std::vector<replication::WriteOp>>(std::move(w.ops));
+    const std::uint64_t request = w.request_id;
+    auto body = [ops, access = access_, &schema = schema_](Transaction& tx) { return apply_write(tx, schema, access, *ops); };
+    db_.submit(body, [self = shared_from_this(), ops, request](const Status& outcome, std::uint64_t version) {
+      net::post(self->strand_, [self, ops, request, outcome, version] { self->write_resolved(request, *ops, outcome, version); });
+    });
+  }
+
+  bool take_write_token() {
+    const std::uint32_t rate = server_->options.max_writes_per_second;
+    if (rate == 0) return true;
+    const auto now = std::chrono::steady_clock::now();
+    const double elapsed = std::chrono::duration<double>(now - tokens_at_).count();
+    tokens_at_ = now;
+    write_tokens_ = std::min<double>(rate, write_tokens_ + elapsed * rate);
+    if (write_tokens_ < 1) return false;
+    write_tokens_ -= 1;
+    return true;
+  }
+
+  // Writer thread: the operations of one client write, in order, in the body of one transaction.
+  static Status apply_write(Transaction& tx, const Schema& schema, const ReplicationAccess& access,
+                            const std::vector<replication::WriteOp>& ops) {
+    for (std::size_t i = 0; i < ops.size(); ++i) {
+      const replication::WriteOp& op = ops[i];
+      const std::string at = "operation " + std::to_string(i) + ": ";
+      if (op.kind == replication::WriteOpKind::kDestroy) {
+        ECSDB_RETURN_IF_ERROR(check_owner(tx, schema, access, op.key, at));
+        if (Status s = tx.destroy(Entity::from_bits(op.key)); !s.is_ok()) return Status(s.code(), at + s.message());
+        continue;
+      }
+      const Table& t = schema.tables[op.table];
+      if (t.is_entity_table) return invalid_argument(at + "table '" + t.name + "' is written by creating and destroying entities");
+      const bool many = t.cardinality == Cardinality::kMany;
+      // Ownership is decided by the row's entity, or the owner of an inserted `many` row; other `many` rows
+      // are keyed by row id and cannot be checked (refused when ownership is on).
+      const std::uint64_t entity = many && op.kind != replication::WriteOpKind::kInsert ? 0 : op.key;
+      if (!access.owner_field.empty() && entity == 0) {
+        return Status(StatusCode::kPermissionDenied, at + "rows of '" + t.name + "' cannot be checked for ownership");
+      }
+      ECSDB_RETURN_IF_ERROR(check_owner(tx, schema, access, entity, at));
+      Status s;
+      switch (op.kind) {
+        case replication::WriteOpKind::kPut:
+          if (many) return invalid_argument(at + "table '" + t.name + "' has cardinality many: insert rows instead");
+          s = tx.put_row(t.name, Entity::from_bits(op.key), row_values(t, ~0ull, op.bytes.data(), true));
+          break;
+        case replication::WriteOpKind::kInsert:
+          if (!many) return invalid_argument(at + "table '" + t.name + "' has cardinality one: put its row instead");
+          s = tx.insert_row(t.name, Entity::from_bits(op.key), row_values(t, ~0ull, op.bytes.data(), true)).status();
+          break;
+        case replication::WriteOpKind::kUpdate:
+          for (auto& [field, value] : row_values(t, op.field_mask, op.bytes.data(), false)) {
+            s = tx.set_field(t.name, op.key, field, value);
+            if (!s.is_ok()) break;
+          }
+          break;
+        case replication::WriteOpKind::kRemove:
+          s = tx.remove_row(t.name, op.key);
+          break;
+        case replication::WriteOpKind::kDestroy:
+          break;
+      }
+      if (!s.is_ok()) return Status(s.code(), at + s.message());
+    }
+    return Status::ok();
+  }
+
+  // The fields of `mask` as Values, from a whole row (whole_row) or from packed masked bytes.
+  static Row row_values(const Table& t, std::uint64_t mask, const std::byte* bytes, bool whole_row) {
+    std::vector<std::byte> image;
+    const std::byte* row = bytes;
+    if (!whole_row) {
+      image.assign(t.stride(), std::byte{0});
+      unpack_fields(t, mask, bytes, image.data());
+      row = image.data();
+    }
+    Row values;
+    for (std::uint16_t id : t.layout.row_order) {
+      if ((mask & field_bit(id)) == 0) continue;
+      const Field& f = t.layout.fields[id];
+      values.emplace_back(f.name, storage::decode_value(f.type, row + f.offset));
+    }
+    return values;
+  }
+
+  // Row ownership (ReplicationAccess::owner_field "Table.field"): the entity's row in that table must name
+  // the client's owner entity.
+  static Status check_owner(Transaction& tx, const Schema& schema, const ReplicationAccess& access, std::uint64_t entity,
+                            const std::string& at) {
+    if (access.owner_field.empty()) return Status::ok();
+    const auto dot = access.owner_field.find('.');
+    const std::string table = access.owner_field.substr(0, dot);
+    const std::string field = dot == std::string::npos ? "" : access.owner_field.substr(dot + 1);
+    const Table* t = schema.find_table(table);
+    if (t == nullptr || t->find_field(field) == nullptr) {
+      return Status(StatusCode::kFailedPrecondition, "owner field '" + access.owner_field + "' is not in the schema");
+    }
+    auto row = tx.read_row(table, entity);
+    const std::string who = Value::from_entity(Entity::from_bits(entity)).to_string();
+    if (!row) return Status(StatusCode::kPermissionDenied, at + "entity " + who + " has no '" + table + "' row: not owned by '" + access.name + "'");
+    for (const auto& [name, value] : *row) {
+      if (name == field && value.kind == Value::Kind::kEntity && value.entity.bits() == access.owner) return Status::ok();
+    }
+    return Status(StatusCode::kPermissionDenied, at + "entity " + who + " is not owned by '" + access.name + "'");
+  }
+
+  void reject(std::uint64_t request, StatusCode code, const std::string& message) {
+    server_->counters.writes_rejected.fetch_add(1);
+    std::lock_guard lock(info_mu_);
+    ++info_.writes_rejected;
+    replication::WriteResult r{request, false, 0, static_cast<std::uint16_t>(code), message};
+    Bytes out;
+    replication::encode_write_result(r, out);
+    control_.push_back(to_message(out));
+    net::post(strand_, [self = shared_from_this()] { self->write_next(); });
+  }
+
+  void write_resolved(std::uint64_t request, const std::vector<replication::WriteOp>& ops, const Status& outcome,
+                      std::uint64_t version) {
+    --writes_in_flight_;
+    if (closed_) return;
+    if (!outcome.is_ok()) return reject(request, outcome.code(), outcome.message());
+    server_->counters.writes_committed.fetch_add(1);
+    {
+      std::lock_guard lock(info_mu_);
+      ++info_.writes_committed;
+    }
+    replication::WriteResult r{request, true, version, 0, {}};
+    Bytes out;
+    replication::encode_write_result(r, out);
+    control_.push_back(to_message(out));
+    for (const replication::WriteOp& op : ops) {
+      const Table& t = schema_.tables[op.table];
+      if (op.kind == replication::WriteOpKind::kUpdate) {
+        WriteWatch w{request, version, op.table, op.key, op.field_mask, std::vector<std::byte>(t.stride())};
+        unpack_fields(t, op.field_mask, op.bytes.data(), w.row.data());
+        watches_.push_back(std::move(w));
+      } else if (op.kind == replication::WriteOpKind::kPut) {
+        watches_.push_back({request, version, op.table, op.key, stored_mask(t), op.bytes});
+      }
+    }
+    check_watches();
+    write_next();
+  }
+
+  static std::uint64_t stored_mask(const Table& t) {
+    std::uint64_t m = 0;
+    for (std::uint16_t id : t.layout.row_order) m |= field_bit(id);
+    return m;
+  }
+
+  // Frames sent while writes are in flight, kept (a few) until their watches are checked: a write's answer
+  // can come after the frame that carried it.
+  void remember_sent(std::uint64_t from, std::shared_ptr<const Delta> d) {
+    recent_.push_back({from, std::move(d)});
+    while (recent_.size() > 16) recent_.pop_front();
+  }
+
+  // For each watched write whose version the client has been sent: did the frame that carried it hold the
+  // written values? Fields that differ were overwritten by a later commit before the client saw its own.
+  void check_watches() {
+    for (auto it = watches_.begin(); it != watches_.end();) {
+      if (it->version > sent_) {
+        ++it;
+        continue;
+      }
+      const Delta* carrier = nullptr;
+      for (const auto& [from, d] : recent_) {
+        if (from < it->version && it->version <= d->version) carrier = d.get();
+      }
+      if (carrier != nullptr) {
+        const std::uint64_t differ = differing_fields(*carrier, *it);
+        if (differ != 0) {
+          server_->counters.overwritten.fetch_add(1);
+          replication::Overwritten o{it->request_id, sent_, it->table, it->key, differ};
+          Bytes out;
+          replication::encode_overwritten(o, out);
+          control_.push_back(to_message(out));
+        }
+      }
+      it = watches_.erase(it);
+    }
+    if (watches_.empty() && writes_in_flight_ == 0) recent_.clear();
+  }
+
+  std::uint64_t differing_fields(const Delta& d, const WriteWatch& w) const {
+    const TableDelta* td = d.find(w.table);
+    if (td == nullptr) return 0;
+    const Table& t = schema_.tables[w.table];
+    if (std::find(td->deleted_keys.begin(), td->deleted_keys.end(), w.key) != td->deleted_keys.end() &&
+        std::find(td->inserted_keys.begin(), td->inserted_keys.end(), w.key) == td->inserted_keys.end()) {
+      return w.mask;  // removed
+    }
+    std::vector<std::byte> row(t.stride());
+    std::uint64_t carried = 0;
+    for (std::size_t i = 0; i < td->inserted_keys.size(); ++i) {
+      if (td->inserted_keys[i] == w.key) {
+        std::memcpy(row.data(), td->inserted_rows.data() + i * t.stride(), t.stride());
+        carried = ~0ull;
+      }
+    }
+    for (const RowUpdate& u : td->updates) {
+      if (u.key == w.key) {
+        unpack_fields(t, u.field_mask, td->update_bytes.data() + u.offset, row.data());
+        carried |= u.field_mask;
+      }
+    }
+    std::uint64_t differ = 0;
+    for (std::uint16_t id : t.layout.row_order) {
+      const Field& f = t.layout.fields[id];
+      if ((w.mask & field_bit(id)) == 0 || (carried & field_bit(id)) == 0) continue;
+      if (std::memcmp(row.data() + f.offset, w.row.data() + f.offset, f.type.size) != 0) differ |= field_bit(id);
+    }
+    return differ;
+  }
+
+  // ---- output ----
+  void control(const Bytes& frame) { control_.push_back(to_message(frame)); }
+
+  void write_next() {
+    if (writing_ || closed_) return;
+    std::shared_ptr<const std::string> frame;
+    if (!control_.empty()) {
+      frame = std::move(control_.front());
+      control_.pop_front();
+    } else if (closing_) {
+      boost::system::error_code ec;
+      socket_.shutdown(tcp::socket::shutdown_both, ec);
+      socket_.close(ec);
+      return closed(close_reason_);
+    } else if (sync_view_ != nullptr) {
+      frame = next_sync_frame();
+    } else if (live_) {
+      frame = next_delta_frame();
+      if (!control_.empty() && frame == nullptr) return write_next();
+    }
+    if (frame == nullptr) return;
+    writing_ = true;
+    net::async_write(socket_, net::buffer(*frame), net::bind_executor(strand_, [self = shared_from_this(), frame](boost::system::error_code ec, std::size_t n) {
+      self->writing_ = false;
+      if (ec) return self->closed(ec.message());
+      self->server_->counters.frames_sent.fetch_add(1, std::memory_order_relaxed);
+      self->server_->counters.bytes_sent.fetch_add(n, std::memory_order_relaxed);
+      self->bytes_sent_ += n;
+      ++self->frames_sent_;
+      self->update_info();
+      self->write_next();
+    }));
+  }
+
+  void update_info() {
+    std::lock_guard lock(info_mu_);
+    info_.sent_version = sent_;
+    info_.acked_version = acked_;
+    const std::uint64_t published = db_.published_version();
+    info_.lag_versions = published > acked_ ? published - acked_ : 0;
+    info_.bytes_sent = bytes_sent_;
+    info_.frames_sent = frames_sent_;
+    info_.backlog_bytes = backlog_.bytes();
+    info_.connected_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - connected_at_).count();
+    info_.bytes_per_second = info_.connected_seconds > 0 ? static_cast<double>(bytes_sent_) / info_.connected_seconds : 0;
+  }
+
+  // A malformed, oversized or unauthorised frame: CLOSE with the reason, then the connection ends.
+  void refuse(const std::string& reason) {
+    server_->counters.refused.fetch_add(1);
+    close_with(StatusCode::kInvalidArgument, reason);
+  }
+
+  void close_with(StatusCode code, const std::string& reason) {
+    if (closed_ || closing_) return;
+    spdlog::warn("replication client {} ({}): closing: {}", id_, address_, reason);
+    control_.clear();
+    Bytes out;
+    replication::encode_close({static_cast<std::uint16_t>(code), reason}, out);
+    control(out);
+    closing_ = true;
+    close_reason_ = reason;
+    sync_view_.reset();
+    backlog_.clear();
+    write_next();
+  }
+
+  void closed(const std::string& why) {
+    if (closed_) return;
+    closed_ = true;
+    timer_.cancel();
+    tick_timer_.cancel();
+    sync_view_.reset();
+    backlog_.clear();
+    server_->hub.remove(this);
+    boost::system::error_code ec;
+    socket_.close(ec);
+    if (live_) spdlog::info("replication client {} ({}) disconnected: {}", id_, address_, why);
+  }
+
+  std::shared_ptr<ReplicationServer::Impl> server_;
+  Database& db_;
+  const Schema& schema_;
+  net::strand<net::io_context::executor_type> strand_;
+  tcp::socket socket_;
+  net::steady_timer timer_;
+  net::steady_timer tick_timer_;
+  std::array<char, 64 * 1024> in_{};
+  replication::FrameReader reader_;
+  replication::DeltaBacklog backlog_;
+  const std::uint64_t id_;
+  const std::chrono::steady_clock::time_point connected_at_;
+  std::string address_;
+  ReplicationAccess access_;
+  std::vector<bool> wanted_;
+  std::vector<std::string> table_names_;
+  bool durable_only_ = false;
+  bool live_ = false;
+  bool writing_ = false;
+  bool closing_ = false;
+  bool closed_ = false;
+  bool tick_due_ = false;
+  bool durable_wait_ = false;
+  std::string close_reason_;
+  std::deque<std::shared_ptr<const std::string>> control_;
+  std::uint64_t sent_ = 0;
+  std::uint64_t acked_ = 0;
+  std::uint64_t bytes_sent_ = 0;
+  std::uint64_t frames_sent_ = 0;
+  // full sync in progress (sync_view_ set)
+  std::shared_ptr<PinnedView> sync_view_;
+  std::uint64_t sync_version_ = 0;
+  std::size_t sync_table_ = 0;
+  std::uint32_t sync_row_ = 0;
+  std::uint32_t sync_entity_ = 0;
+  bool sync_entities_done_ = false;
+  // writes
+  double write_tokens_ = 0;
+  std::chrono::steady_clock::time_point tokens_at_ = std::chrono::steady_clock::now();
+  std::uint32_t writes_in_flight_ = 0;
+  std::vector<WriteWatch> watches_;
+  std::deque<std::pair<std::uint64_t, std::shared_ptr<const Delta>>> recent_;
+
+  mutable std::mutex info_mu_;
+  ReplicationClientInfo info_;
+};
+
+void ReplicationServer::Impl::accept() {
+  acceptor.async_accept(net::make_strand(io), [self = shared_from_this()](boost::system::error_code ec, tcp::socket socket) {
+    if (self->stopping.load()) return;
+    if (!ec) {
+      self->counters.connections_total.fetch_add(1);
+      if (self->live_sessions() >= self->options.max_clients) {
+        // Told why before the connection closes (a CLOSE frame, written synchronously: it is tiny).
+        Bytes out;
+        replication::encode_close({static_cast<std::uint16_t>(StatusCode::kResourceExhausted),
+                                   "too many replication clients (max_clients " + std::to_string(self->options.max_clients) + ")"},
+                                  out);
+        boost::system::error_code ignored;
+        net::write(socket, net::buffer(out), ignored);
+        socket.close(ignored);
+      } else {
+        auto s = std::make_shared<ReplicaSession>(self, std::move(socket), self->next_id.fetch_add(1));
+        {
+          std::lock_guard lock(self->mu);
+          self->sessions.push_back(s);
+        }
+        s->start();
+      }
+    }
+    self->accept();
+  });
+}
+
+std::size_t ReplicationServer::Impl::live_sessions() {
+  std::lock_guard lock(mu);
+  std::erase_if(sessions, [](const std::weak_ptr<ReplicaSession>& w) { return w.expired(); });
+  return sessions.size();
+}
+
+ReplicationServer::ReplicationServer(Database& db, ReplicationOptions options, net::io_context* shared)
+    : impl_(std::make_shared<Impl>(db, std::move(options), shared)) {}
+
+ReplicationServer::~ReplicationServer() { stop(); }
+
+Status ReplicationServer::start() {
+  const std::string where = impl_->options.address + ":" + std::to_string(impl_->options.port);
+  boost::system::error_code ec;
+  const auto address = net::ip::make_address(impl_->options.address, ec);
+  if (ec) return invalid_argument("replication address '" + impl_->options.address + "': " + ec.message());
+  const tcp::endpoint ep(address, impl_->options.port);
+  impl_->acceptor.open(ep.protocol(), ec);
+  if (!ec) impl_->acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) impl_->acceptor.bind(ep, ec);
+  if (!ec) impl_->acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) return Status(StatusCode::kUnavailable, "cannot listen for replication on " + where + ": " + ec.message());
+  ECSDB_RETURN_IF_ERROR(impl_->hub.start(impl_->db));
+  impl_->accept();
+  if (impl_->own_context != nullptr) {
+    impl_->work.emplace(net::make_work_guard(impl_->io));
+    for (std::uint32_t i = 0; i < std::max<std::uint32_t>(1, impl_->options.threads); ++i) {
+      impl_->threads.emplace_back([this] { impl_->io.run(); });
+    }
+  }
+  return Status::ok();
+}
+
+std::uint16_t ReplicationServer::port() const noexcept {
+  boost::system::error_code ec;
+  const auto ep = impl_->acceptor.local_endpoint(ec);
+  return ec ? 0 : ep.port();
+}
+
+void ReplicationServer::stop() {
+  if (impl_->stopping.exchange(true)) return;
+  // The acceptor and sessions live on the io_context's threads: close them there, then wait for the goodbyes.
+  std::promise<void> closed;
+  net::post(impl_->io, [this, &closed] {
+    boost::system::error_code ec;
+    impl_->acceptor.close(ec);
+    closed.set_value();
+  });
+  if (impl_->own_context != nullptr || !impl_->io.stopped()) closed.get_future().wait_for(std::chrono::seconds(2));
+  std::vector<std::shared_ptr<ReplicaSession>> live;
+  {
+    std::lock_guard lock(impl_->mu);
+    for (auto& w : impl_->sessions) {
+      if (auto s = w.lock()) live.push_back(std::move(s));
+    }
+  }
+  for (auto& s : live) s->shutdown("server shutting down");
+  impl_->hub.stop();
+  // Give the CLOSE frames a moment to go out, then stop our own threads.
+  for (int i = 0; i < 100 && impl_->live_sessions() > 0 && !impl_->io.stopped(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  live.clear();
+  if (impl_->own_context != nullptr) {
+    impl_->work.reset();
+    impl_->io.stop();
+    for (auto& t : impl_->threads) t.join();
+    impl_->threads.clear();
+  }
+}
+
+std::vector<ReplicationClientInfo> ReplicationServer::clients() const {
+  std::vector<ReplicationClientInfo> out;
+  std::lock_guard lock(impl_->mu);
+  for (const auto& w : impl_->sessions) {
+    if (auto s = w.lock()) {
+      ReplicationClientInfo i = s->info();
+      if (i.id != 0) out.push_back(std::move(i));
+    }
+  }
+  return out;
+}
+
+ReplicationStats ReplicationServer::stats() const {
+  ReplicationStats s;
+  const auto& c = impl_->counters;
+  for (const ReplicationClientInfo& i : clients()) {
+    ++s.clients;
+    s.backlog_bytes += i.backlog_bytes;
+  }
+  s.connections_total = c.connections_total.load();
+  s.frames_sent = c.frames_sent.load();
+  s.bytes_sent = c.bytes_sent.load();
+  s.full_syncs = c.full_syncs.load();
+  s.resumes = c.resumes.load();
+  s.coalesced = c.coalesced.load();
+  s.writes_committed = c.writes_committed.load();
+  s.writes_rejected = c.writes_rejected.load();
+  s.overwritten = c.overwritten.load();
+  s.refused = c.refused.load();
+  return s;
+}
+
+}  // namespace ecsdb
