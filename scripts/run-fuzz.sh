@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:-10}"
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(wal_record_fuzz snapshot_fuzz wal_segment_fuzz api_request_fuzz)
+((${#targets[@]})) || targets=(wal_record_fuzz snapshot_fuzz wal_segment_fuzz api_request_fuzz repl_frame_fuzz)
 
 CXX="${FUZZ_CXX:-clang++-14}"
 command -v "$CXX" >/dev/null || { echo "run-fuzz: $CXX not found (scripts/install-deps.sh installs clang-14)" >&2; exit 1; }
@@ -37,6 +37,8 @@ done
 lib_sources+=(tests/support/*.cpp)
 # The server's request decoders (no networking: api_request_fuzz drives them directly).
 lib_sources+=(src/server/json_codec.cpp src/server/predicate.cpp src/server/transaction_request.cpp)
+# The replication frame codec (repl_frame_fuzz).
+lib_sources+=(src/replication/protocol.cpp)
 
 # ---- build.ninja: rewritten only when its text changes, so ninja's state stays valid ----
 ninja_file="$out/build.ninja.new"
@@ -62,7 +64,7 @@ ninja_file="$out/build.ninja.new"
   done
   echo "build make_seed_corpus: link obj/tests/fuzz/make_seed_corpus.o ${lib_objects[*]}"
   echo "  flags = -fsanitize=address,undefined"
-  for t in wal_record_fuzz snapshot_fuzz wal_segment_fuzz api_request_fuzz; do
+  for t in wal_record_fuzz snapshot_fuzz wal_segment_fuzz api_request_fuzz repl_frame_fuzz; do
     echo "build obj/tests/fuzz/$t.o: cc ../tests/fuzz/$t.cpp"
     echo "  flags = -fsanitize=fuzzer,address,undefined"
     echo "build $t: link obj/tests/fuzz/$t.o ${lib_objects[*]}"
@@ -83,8 +85,8 @@ if [[ ! -f "$out/seeds/.stamp" || "$out/make_seed_corpus" -nt "$out/seeds/.stamp
   touch "$out/seeds/.stamp"
 fi
 
-declare -A max_len=([wal_record_fuzz]=16384 [snapshot_fuzz]=65536 [wal_segment_fuzz]=16384 [api_request_fuzz]=4096)
-declare -A seed_dir=([wal_record_fuzz]=wal_record [snapshot_fuzz]=snapshot [wal_segment_fuzz]=wal_segment [api_request_fuzz]=api_request)
+declare -A max_len=([wal_record_fuzz]=16384 [snapshot_fuzz]=65536 [wal_segment_fuzz]=16384 [api_request_fuzz]=4096 [repl_frame_fuzz]=16384)
+declare -A seed_dir=([wal_record_fuzz]=wal_record [snapshot_fuzz]=snapshot [wal_segment_fuzz]=wal_segment [api_request_fuzz]=api_request [repl_frame_fuzz]=repl_frame)
 status=0
 for t in "${targets[@]}"; do
   mkdir -p "$out/corpus/$t" "$out/artifacts"

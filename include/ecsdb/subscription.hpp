@@ -27,6 +27,10 @@ struct SubscriptionOptions {
   std::vector<std::string> fields = {};    // "table.field"; when given, updates touching none of them are dropped
   std::vector<Entity> entities = {};       // empty: every entity (keys of `one` tables, entity events)
   std::size_t capacity = 1024;        // deltas buffered before overflow
+  // Also an empty delta for each published version that changed nothing this subscription sees unfiltered
+  // (e.g. a transaction whose writes cancelled out): the subscriber learns every version number. Relays
+  // (replication) need it to bring clients to the exact published version. Unfiltered subscriptions only.
+  bool every_version = false;
 };
 
 namespace detail { struct Subscriber; }

@@ -6,12 +6,13 @@ namespace ecsdb::replication {
 
 Status DeltaHub::start(Database& db) {
   db_ = &db;
-  ECSDB_ASSIGN_OR_RETURN(sub_, db.subscribe({.capacity = 65536}));
+  ECSDB_ASSIGN_OR_RETURN(sub_, db.subscribe({.capacity = 65536, .every_version = true}));
   {
     base::MutexLock lock(mu_);
     ring_base_ = db.published_version();
     latest_ = ring_base_;
   }
+  start_version_ = ring_base_;
   stop_.store(false);
   thread_ = std::thread([this] { run(); });
   return Status::ok();

@@ -119,6 +119,8 @@ class DeltaHub {
   std::optional<std::vector<std::shared_ptr<const HubDelta>>> add(const std::shared_ptr<DeltaListener>& l,
                                                                std::optional<std::uint64_t> since);
   void remove(const DeltaListener* l);
+  // The version published when the hub started (a restarted server's recovered version).
+  std::uint64_t start_version() const noexcept { return start_version_; }
 
  private:
   void run();
@@ -129,6 +131,7 @@ class DeltaHub {
   std::thread thread_;
   std::atomic<bool> stop_{false};
   const std::size_t ring_capacity_;
+  std::uint64_t start_version_ = 0;
 
   base::Mutex mu_;
   std::vector<std::weak_ptr<DeltaListener>> listeners_ ECSDB_GUARDED_BY(mu_);

@@ -265,6 +265,7 @@ void encode_hello(const Hello& m, std::vector<std::byte>& out) {
   w.u16(m.flags);
   w.u64(m.layout_hash);
   w.u64(m.last_version);
+  w.u64(m.epoch);
   put_string(w, m.token);
   put_names(w, m.tables);
   finish_frame(out, f);
@@ -278,6 +279,7 @@ Result<Hello> decode_hello(std::span<const std::byte> payload, const DecodeLimit
   m.flags = r.u16();
   m.layout_hash = r.u64();
   m.last_version = r.u64();
+  m.epoch = r.u64();
   m.token = get_string(r, limits.max_token_bytes);
   m.tables = get_names(r, limits);
   return finish_decode(r, "HELLO", [&] { return std::move(m); });
@@ -313,6 +315,7 @@ void encode_welcome(const Welcome& m, std::vector<std::byte>& out) {
   w.u64(m.layout_hash);
   w.u64(m.server_version);
   w.u64(m.durable_version);
+  w.u64(m.epoch);
   w.u8(m.resume ? 1 : 0);
   put_string(w, m.schema_text);
   put_names(w, m.tables);
@@ -326,6 +329,7 @@ Result<Welcome> decode_welcome(std::span<const std::byte> payload, const DecodeL
   m.layout_hash = r.u64();
   m.server_version = r.u64();
   m.durable_version = r.u64();
+  m.epoch = r.u64();
   m.resume = r.u8() != 0;
   m.schema_text = get_string(r, limits.max_frame_bytes);
   m.tables = get_names(r, limits);

@@ -46,6 +46,7 @@ struct Hello {
   std::uint16_t flags = 0;
   std::uint64_t layout_hash = 0;   // 0: "send me your schema, I take it as it is"
   std::uint64_t last_version = 0;  // newest version the client applied; 0 = none (full sync)
+  std::uint64_t epoch = 0;         // the server incarnation last_version came from (Welcome::epoch)
   std::string token;
   std::vector<std::string> tables;  // empty = every table the token may read
 };
@@ -55,6 +56,10 @@ struct Welcome {
   std::uint64_t layout_hash = 0;
   std::uint64_t server_version = 0;
   std::uint64_t durable_version = 0;
+  // This server incarnation (random at start). Version numbers beyond the version a restarted server
+  // recovered to may mean other states in another incarnation: a client resumes only within one epoch
+  // (or from exactly the recovered version, which every incarnation shares).
+  std::uint64_t epoch = 0;
   bool resume = false;       // true: deltas follow from Hello::last_version; false: a full sync follows
   std::string schema_text;   // the server's schema TOML
   std::vector<std::string> tables;  // the subscribed tables, as granted

@@ -138,6 +138,7 @@ struct Replica::Impl {
   std::atomic<std::uint64_t> frames{0}, duplicates{0}, bytes_received{0}, full_syncs{0}, resumes{0}, reconnects{0};
   std::atomic<bool> connected{false};
   base::LatencyHistogram lag_us;
+  std::uint64_t epoch = 0;  // the server incarnation our version belongs to (I/O thread only)
 
   // A full sync being received (I/O thread only).
   bool syncing = false;
@@ -264,6 +265,7 @@ Ended Replica::Impl::session() {
   hello.flags = options.durable_only ? replication::kHelloDurableOnly : 0;
   hello.layout_hash = schema != nullptr ? schema->layout_hash() : options.schema != nullptr ? options.schema->layout_hash() : 0;
   hello.last_version = db != nullptr ? version.load() : 0;
+  hello.epoch = epoch;
   hello.token = options.token;
   {
     std::lock_guard lock(mu);
@@ -323,6 +325,7 @@ std::optional<Ended> Replica::Impl::handle(std::uint8_t type, std::span<const st
         db = std::move(*opened);
       }
       if (w->resume) resumes.fetch_add(1);
+      epoch = w->epoch;
       {
         std::lock_guard lock(mu);
         tables = w->tables;

@@ -14,6 +14,7 @@
 #include <deque>
 #include <future>
 #include <mutex>
+#include <random>
 #include <thread>
 #include <unordered_set>
 
@@ -67,6 +68,7 @@ struct ReplicationServer::Impl : std::enable_shared_from_this<ReplicationServer:
   replication::DeltaHub hub;
   std::atomic<bool> stopping{false};
   std::atomic<std::uint64_t> next_id{1};
+  const std::uint64_t epoch = std::random_device{}() | (std::uint64_t{std::random_device{}()} << 32);
 
   mutable std::mutex mu;
   std::vector<std::weak_ptr<ReplicaSession>> sessions;
@@ -241,13 +243,18 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
       info_.tables = table_names_;
       info_.durable_only = durable_only_;
     }
-    // Registered before the state is pinned: nothing published after the pin can be missed.
-    auto replay = server_->hub.add(shared_from_this(), m.last_version == 0 ? std::nullopt : std::optional(m.last_version));
+    // Registered before the state is pinned: nothing published after the pin can be missed. A version from
+    // another incarnation of the server is trusted only if it is the one this incarnation recovered to.
+    const bool same_history = m.epoch == server_->epoch || m.last_version == server_->hub.start_version();
+    auto replay = server_->hub.add(shared_from_this(),
+                                   m.last_version == 0 || !same_history ? std::nullopt : std::optional(m.last_version));
     if (replay && durable_only_ && m.last_version > db_.durable_version()) replay.reset();
+    write_tokens_ = server_->options.max_writes_per_second;  // a full bucket: bursts up to one second's rate
     replication::Welcome w;
     w.layout_hash = schema_.layout_hash();
     w.server_version = db_.published_version();
     w.durable_version = db_.durable_version();
+    w.epoch = server_->epoch;
     w.resume = replay.has_value();
     w.schema_text = schema_.text;
     w.tables = table_names_;
@@ -417,7 +424,10 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
 
   // ---- client writes ----
   void write(replication::WriteRequest w) {
-    if (!access_.write) return refuse("token '" + access_.name + "' may not write");
+    if (!access_.write) {
+      server_->counters.refused.fetch_add(1);
+      return close_with(StatusCode::kPermissionDenied, "token '" + access_.name + "' may not write");
+    }
     if (w.ops.size() > server_->options.max_ops_per_write) {
       return reject(w.request_id, StatusCode::kInvalidArgument,
                     "a write holds at most " + std::to_string(server_->options.max_ops_per_write) + " operations");

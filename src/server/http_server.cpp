@@ -361,7 +361,9 @@ class StreamSession : public replication::DeltaListener, public std::enable_shar
     auto replay = server_.hub.add(self, since_);
     if (replay) {
       last_version_ = *since_;
-      for (auto& d : *replay) backlog_.push(std::move(d), last_version_, db_->schema());
+      for (auto& d : *replay) {
+        if (!d->delta->empty()) backlog_.push(std::move(d), last_version_, db_->schema());
+      }
       write_next();
     } else {
       begin_state();
@@ -473,7 +475,7 @@ class StreamSession : public replication::DeltaListener, public std::enable_shar
   }
 
   void queue(std::shared_ptr<const replication::HubDelta> d) {
-    if (closed_) return;
+    if (closed_ || d->delta->empty()) return;  // versions that changed nothing are not stream messages
     const std::size_t folded = backlog_.push(std::move(d), last_version_, db_->schema());
     server_.metrics.stream_coalesced_total.fetch_add(folded, std::memory_order_relaxed);
     write_next();

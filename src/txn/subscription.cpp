@@ -75,12 +75,18 @@ Result<Subscription> SubscriptionHub::subscribe(const Schema& schema, const Subs
   }
   for (Entity e : options.entities) s->entities.push_back(e.bits());
   std::sort(s->entities.begin(), s->entities.end());
+  s->every_version = options.every_version;
+  if (s->every_version && (!s->tables.empty() || !s->entities.empty() || !s->field_masks.empty())) {
+    return invalid_argument("subscribe: every_version is for unfiltered subscriptions");
+  }
   s->ring.resize(options.capacity);
   base::MutexLock lock(mu_);
   // Drop subscribers whose handle went away.
   std::erase_if(subs_, [](const std::shared_ptr<Subscriber>& x) { return x->closed.load(); });
   subs_.push_back(s);
   count_.store(subs_.size(), std::memory_order_release);
+  markers_.store(static_cast<std::size_t>(std::count_if(subs_.begin(), subs_.end(), [](const auto& x) { return x->every_version; })),
+                 std::memory_order_release);
   return Subscription(std::move(s));
 }
 
@@ -103,6 +109,7 @@ void SubscriptionHub::publish(const std::shared_ptr<const Delta>& delta) {
   bool any_closed = false;
   for (const auto& s : subs_) {
     if (s->closed.load(std::memory_order_acquire)) { any_closed = true; continue; }
+    if (delta->empty() && !s->every_version) continue;
     std::shared_ptr<const Delta> mine = filter(*s, delta);
     if (mine == nullptr) continue;
     const std::uint64_t head = s->head.load(std::memory_order_relaxed);
@@ -121,6 +128,10 @@ void SubscriptionHub::publish(const std::shared_ptr<const Delta>& delta) {
   if (any_closed) {
     std::erase_if(subs_, [](const std::shared_ptr<Subscriber>& x) { return x->closed.load(); });
     count_.store(subs_.size(), std::memory_order_release);
+    markers_.store(static_cast<std::size_t>(std::count_if(subs_.begin(), subs_.end(), [](const auto& x) { return x->every_version; })),
+                   std::memory_order_release);
+  markers_.store(static_cast<std::size_t>(std::count_if(subs_.begin(), subs_.end(), [](const auto& x) { return x->every_version; })),
+                 std::memory_order_release);
   }
 }
 

@@ -25,6 +25,7 @@ struct Subscriber {
   std::vector<bool> tables;                 // by table id; empty = all
   std::vector<std::uint64_t> field_masks;   // by table id; 0 = all fields
   std::vector<std::uint64_t> entities;      // sorted entity bits; empty = all
+  bool every_version = false;               // also the empty markers of versions without a delta
 
   std::vector<std::shared_ptr<const Delta>> ring;
   std::atomic<std::uint64_t> head{0};       // next slot the writer fills
@@ -48,8 +49,11 @@ class SubscriptionHub {
   // Writer, at each publish before its deltas: `missed` when some commit of this version was made while
   // no subscription existed (so no delta was built for it).
   void begin_version(bool missed);
-  // Writer: delivers one delta to every subscriber whose filter it passes.
+  // Writer: delivers one delta to every subscriber whose filter it passes (an empty delta, the marker of
+  // a published version without changes, only to every_version subscribers).
   void publish(const std::shared_ptr<const Delta>& delta);
+  // True when some subscriber wants version markers.
+  bool wants_markers() const noexcept { return markers_.load(std::memory_order_acquire) != 0; }
   // Writer: tells every subscriber it lost events (when a delta could not be delivered).
   void mark_all_lost() noexcept;
 
@@ -57,6 +61,7 @@ class SubscriptionHub {
   base::Mutex mu_;  // subscribe/unsubscribe vs the writer's publish; never held long
   std::vector<std::shared_ptr<Subscriber>> subs_ ECSDB_GUARDED_BY(mu_);
   std::atomic<std::size_t> count_{0};
+  std::atomic<std::size_t> markers_{0};  // subscribers with every_version
 };
 
 }  // namespace ecsdb::detail

@@ -128,6 +128,11 @@ void TransactionWriter::publish() {
       d->version = published;
       hub_.publish(d);
     }
+    if (pending_deltas_.empty() && hub_.wants_markers()) {
+      auto marker = std::make_shared<Delta>();  // a version that changed nothing visible (see every_version)
+      marker->version = published;
+      hub_.publish(marker);
+    }
   } catch (const std::bad_alloc&) {
     hub_.mark_all_lost();  // subscribers resynchronise, as after a ring overflow
   }
@@ -208,6 +213,9 @@ Status TransactionWriter::apply_delta(const Delta& d) {
 }
 
 Status TransactionWriter::apply_replicated(const Delta& d, std::uint64_t version) {
+  // Nothing to apply at a version this database already shows (a replica's first, empty sync at the
+  // server's version 1 is its own empty version 1): publishing would only put the numbers out of step.
+  if (d.empty() && version <= versions_.published_number()) return Status::ok();
   ECSDB_RETURN_IF_ERROR(begin());
   if (Status s = loader_.apply_delta(d); !s.is_ok()) {
     rollback();

@@ -10,7 +10,9 @@
 #include <vector>
 
 #include "ecsdb/database.hpp"
+#include "persist/delta_codec.hpp"
 #include "persist/wal_format.hpp"
+#include "replication/protocol.hpp"
 #include "support/fault_injection_file_system.hpp"
 #include "support/test_schema.hpp"
 
@@ -86,7 +88,14 @@ int main(int argc, char** argv) {
       std::memcpy(&length, file.data() + offset, 4);
       if (length == 0) break;
       const auto payload = std::span<const std::byte>(file).subspan(offset + persist::kRecordHeaderSize, length);
-      write_seed(root / "wal_record", "record-" + std::to_string(records++), 0, payload, false);
+      write_seed(root / "wal_record", "record-" + std::to_string(records), 0, payload, false);
+      // repl_frame_fuzz: the same delta as a replication DELTA frame (and a sync chunk of its inserts).
+      if (auto decoded = persist::decode_delta(payload, *test_schema())) {
+        std::vector<std::byte> frame;
+        replication::encode_delta_frame(records, records + 1, 0, decoded->delta, *test_schema(), {}, frame);
+        write_seed(root / "repl_frame", "delta-" + std::to_string(records), 0, frame, false);
+      }
+      ++records;
       offset += persist::record_size(length);
     }
     const auto used = std::span<const std::byte>(file).first(std::min<std::uint64_t>(offset + 24, file.size()));
@@ -116,6 +125,26 @@ int main(int argc, char** argv) {
   for (const char* seed : {"hp<50", "health.hp>=10", "player.name=orc", "score!=18446744073709551615", "x<=NaN", "at=1:1"}) {
     const std::string_view text(seed);
     write_seed(root / "api_request", "where-" + std::to_string(api++), 1, std::as_bytes(std::span(text.data(), text.size())));
+  }
+  // repl_frame_fuzz: a handshake and a write, as a client opens a connection.
+  {
+    std::vector<std::byte> stream;
+    replication::encode_hello({replication::kProtocolVersion, 0, test_schema()->layout_hash(), 3, 1, "token", {"health"}}, stream);
+    replication::encode_ack(3, stream);
+    replication::WriteRequest w{1, 3, {{replication::WriteOpKind::kPut, test_schema()->find_table("health")->id,
+                                         Entity(0, 1).bits(), 0, std::vector<std::byte>(8, std::byte{1})},
+                                        {replication::WriteOpKind::kDestroy, 0, Entity(1, 1).bits(), 0, {}}}};
+    replication::encode_write(w, stream);
+    replication::encode_subscribe({"health", "item"}, stream);
+    write_seed(root / "repl_frame", "client", 0, stream, false);
+    stream.clear();
+    replication::encode_welcome({replication::kProtocolVersion, 1, 5, 5, 1, false, "[database]", {"health"}}, stream);
+    replication::encode_sync_begin({5, true, {"health"}}, stream);
+    replication::encode_sync_end(5, stream);
+    replication::encode_write_result({1, true, 6, 0, ""}, stream);
+    replication::encode_overwritten({1, 7, 2, Entity(0, 1).bits(), 2}, stream);
+    replication::encode_close({4, "bye"}, stream);
+    write_seed(root / "repl_frame", "server", 0, stream, false);
   }
   std::printf("make_seed_corpus: %d records, %d segments, %d snapshots, %d API requests in %s\n", records, segments,
               snapshots, api, root.c_str());

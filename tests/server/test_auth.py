@@ -26,6 +26,7 @@ def _requests(entity: str) -> dict:
         ("POST", "/api/query"): ("/api/query", json.dumps({"with": ["health"]}), "application/json"),
         ("POST", "/api/snapshot"): ("/api/snapshot", None, None),
         ("GET", "/api/metrics"): ("/api/metrics", None, None),
+        ("GET", "/api/replication/clients"): ("/api/replication/clients", None, None),
         ("GET", "/metrics"): ("/metrics", None, None),
         ("GET", "/api/stream"): ("/api/stream?tables=health", None, None),
     }

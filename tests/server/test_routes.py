@@ -19,7 +19,7 @@ QUERY = "/api/query"
 def test_spec_is_loaded_and_lists_every_route():
     ops = set(spec_util.operations())
     assert ("GET", "/api/health") in ops and ("POST", TX) in ops and ("GET", "/api/stream") in ops
-    assert len(ops) == 13
+    assert len(ops) == 14
 
 
 def test_every_operation_documents_errors_consistently():

@@ -1,0 +1,292 @@
+// The replication frame codec (src/replication/protocol.cpp, docs/protocol.md): encode -> decode is the
+// identity on random deltas; coalescing then encoding carries the same state as applying frames one by one;
+// the frame splitter finds whole frames at any split of the byte stream; malformed input is refused with a
+// message naming what is wrong.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+
+#include "replication/protocol.hpp"
+#include "support/test_schema.hpp"
+
+namespace ecsdb::replication {
+namespace {
+
+using testing::test_schema;
+
+std::vector<std::byte> random_row(std::mt19937_64& rng, std::uint32_t stride) {
+  std::vector<std::byte> row(stride);
+  for (auto& b : row) b = static_cast<std::byte>(rng());
+  return row;
+}
+
+std::uint64_t random_key(std::mt19937_64& rng) {
+  return (std::uint64_t{1 + static_cast<std::uint32_t>(rng() % 5)} << 32) | (rng() % 100000);
+}
+
+// A random delta over every table of the test schema (contents need not be a valid database state: the
+// codec carries bytes, it does not check them against a database).
+Delta random_delta(std::mt19937_64& rng, const Schema& schema) {
+  Delta d;
+  for (int i = 0, n = static_cast<int>(rng() % 4); i < n; ++i) d.created.push_back(Entity::from_bits(random_key(rng)));
+  for (int i = 0, n = static_cast<int>(rng() % 3); i < n; ++i) d.destroyed.push_back(Entity::from_bits(random_key(rng)));
+  for (const Table& t : schema.tables) {
+    if (t.is_entity_table || rng() % 3 == 0) continue;
+    TableDelta td;
+    td.table = t.id;
+    for (int i = 0, n = static_cast<int>(rng() % 4); i < n; ++i) {
+      td.inserted_keys.push_back(random_key(rng));
+      if (t.cardinality == Cardinality::kMany) td.inserted_owners.push_back(random_key(rng));
+      const auto row = random_row(rng, t.stride());
+      td.inserted_rows.insert(td.inserted_rows.end(), row.begin(), row.end());
+    }
+    for (int i = 0, n = static_cast<int>(rng() % 4); i < n; ++i) {
+      std::uint64_t mask = 0;
+      for (std::uint16_t id : t.layout.row_order) mask |= rng() % 2 == 0 ? field_bit(id) : 0;
+      const auto row = random_row(rng, t.stride());
+      RowUpdate u{random_key(rng), mask, static_cast<std::uint32_t>(td.update_bytes.size()), 0};
+      td.update_bytes.resize(td.update_bytes.size() + t.stride());
+      u.size = pack_fields(t, mask, row.data(), td.update_bytes.data() + u.offset);
+      td.update_bytes.resize(u.offset + u.size);
+      td.updates.push_back(u);
+    }
+    for (int i = 0, n = static_cast<int>(rng() % 3); i < n; ++i) td.deleted_keys.push_back(random_key(rng));
+    if (!td.empty()) d.tables.push_back(std::move(td));
+  }
+  return d;
+}
+
+void expect_same(const Delta& a, const Delta& b) {
+  ASSERT_EQ(a.created.size(), b.created.size());
+  for (std::size_t i = 0; i < a.created.size(); ++i) EXPECT_EQ(a.created[i].bits(), b.created[i].bits());
+  ASSERT_EQ(a.destroyed.size(), b.destroyed.size());
+  for (std::size_t i = 0; i < a.destroyed.size(); ++i) EXPECT_EQ(a.destroyed[i].bits(), b.destroyed[i].bits());
+  ASSERT_EQ(a.tables.size(), b.tables.size());
+  for (std::size_t t = 0; t < a.tables.size(); ++t) {
+    const TableDelta& x = a.tables[t];
+    const TableDelta& y = b.tables[t];
+    EXPECT_EQ(x.table, y.table);
+    EXPECT_EQ(x.inserted_keys, y.inserted_keys);
+    EXPECT_EQ(x.inserted_owners, y.inserted_owners);
+    EXPECT_EQ(x.inserted_rows, y.inserted_rows);
+    EXPECT_EQ(x.deleted_keys, y.deleted_keys);
+    EXPECT_EQ(x.update_bytes, y.update_bytes);
+    ASSERT_EQ(x.updates.size(), y.updates.size());
+    for (std::size_t i = 0; i < x.updates.size(); ++i) {
+      EXPECT_EQ(x.updates[i].key, y.updates[i].key);
+      EXPECT_EQ(x.updates[i].field_mask, y.updates[i].field_mask);
+      EXPECT_EQ(x.updates[i].size, y.updates[i].size);
+    }
+  }
+}
+
+// The payload of the single frame in `bytes` (checks its header).
+std::span<const std::byte> payload_of(const std::vector<std::byte>& bytes, FrameType type) {
+  std::uint32_t length = 0;
+  std::memcpy(&length, bytes.data(), 4);
+  EXPECT_EQ(length + 4, bytes.size());
+  EXPECT_EQ(static_cast<std::uint8_t>(bytes[4]), static_cast<std::uint8_t>(type));
+  return std::span<const std::byte>(bytes).subspan(kFrameHeaderBytes);
+}
+
+TEST(ReplicationProtocolTest, DeltaFramesRoundTripRandomDeltas) {
+  const auto schema = test_schema();
+  std::mt19937_64 rng(11);
+  for (int round = 0; round < 500; ++round) {
+    const Delta d = random_delta(rng, *schema);
+    std::vector<std::byte> bytes;
+    encode_delta_frame(round, round + 1 + rng() % 3, 123456789, d, *schema, {}, bytes);
+    auto decoded = decode_delta_frame(payload_of(bytes, FrameType::kDelta), *schema);
+    ASSERT_TRUE(decoded.has_value()) << decoded.status().to_string();
+    EXPECT_EQ(decoded->from_version, static_cast<std::uint64_t>(round));
+    EXPECT_EQ(decoded->published_at_ns, 123456789u);
+    expect_same(d, decoded->delta);
+    if (HasFatalFailure()) return;
+  }
+}
+
+TEST(ReplicationProtocolTest, TableFilterCarriesOnlySubscribedTablesButAllEntities) {
+  const auto schema = test_schema();
+  std::mt19937_64 rng(3);
+  const std::uint16_t health = schema->find_table("health")->id;
+  std::vector<bool> wanted(schema->tables.size(), false);
+  wanted[health] = true;
+  for (int round = 0; round < 100; ++round) {
+    const Delta d = random_delta(rng, *schema);
+    std::vector<std::byte> bytes;
+    encode_delta_frame(1, 2, 0, d, *schema, wanted, bytes);
+    auto decoded = decode_delta_frame(payload_of(bytes, FrameType::kDelta), *schema);
+    ASSERT_TRUE(decoded.has_value());
+    EXPECT_EQ(decoded->delta.created.size(), d.created.size());
+    EXPECT_EQ(decoded->delta.destroyed.size(), d.destroyed.size());
+    for (const TableDelta& t : decoded->delta.tables) EXPECT_EQ(t.table, health);
+    EXPECT_EQ(decoded->delta.tables.size(), d.find(health) != nullptr ? 1u : 0u);
+  }
+}
+
+TEST(ReplicationProtocolTest, OneUpdatedFloatFieldCostsFewBytes) {
+  // 10,000 entities of 100,000, one f32 field each: keys ascend, so each costs one byte of index
+  // difference, one of generation, one of mask and the 4 bytes of the value.
+  const auto schema = test_schema();
+  const Table& t = *schema->find_table("transform");
+  Delta d;
+  TableDelta td;
+  td.table = t.id;
+  const std::uint64_t mask = field_bit(t.find_field("x")->id);
+  for (std::uint32_t i = 0; i < 10000; ++i) {
+    const float x = static_cast<float>(i);
+    RowUpdate u{Entity(i * 10, 1).bits(), mask, static_cast<std::uint32_t>(td.update_bytes.size()), 4};
+    td.update_bytes.resize(td.update_bytes.size() + 4);
+    std::memcpy(td.update_bytes.data() + u.offset, &x, 4);
+    td.updates.push_back(u);
+  }
+  d.tables.push_back(std::move(td));
+  std::vector<std::byte> bytes;
+  encode_delta_frame(1, 2, 0, d, *schema, {}, bytes);
+  const double per_field = static_cast<double>(bytes.size()) / 10000.0;
+  EXPECT_LE(per_field, 8.0) << bytes.size() << " bytes";
+  EXPECT_GE(per_field, 7.0) << "the encoding changed: update docs/protocol.md's worked example";
+}
+
+TEST(ReplicationProtocolTest, ControlFramesRoundTrip) {
+  std::vector<std::byte> b;
+  encode_hello({kProtocolVersion, kHelloDurableOnly, 42, 7, 99, "secret", {"health", "transform"}}, b);
+  auto hello = decode_hello(payload_of(b, FrameType::kHello));
+  ASSERT_TRUE(hello.has_value());
+  EXPECT_EQ(hello->flags, kHelloDurableOnly);
+  EXPECT_EQ(hello->layout_hash, 42u);
+  EXPECT_EQ(hello->last_version, 7u);
+  EXPECT_EQ(hello->epoch, 99u);
+  EXPECT_EQ(hello->token, "secret");
+  EXPECT_EQ(hello->tables, (std::vector<std::string>{"health", "transform"}));
+
+  b.clear();
+  encode_welcome({kProtocolVersion, 9, 100, 99, 1234, true, "[database]\n", {"health"}}, b);
+  auto welcome = decode_welcome(payload_of(b, FrameType::kWelcome));
+  ASSERT_TRUE(welcome.has_value());
+  EXPECT_TRUE(welcome->resume);
+  EXPECT_EQ(welcome->server_version, 100u);
+  EXPECT_EQ(welcome->durable_version, 99u);
+  EXPECT_EQ(welcome->epoch, 1234u);
+  EXPECT_EQ(welcome->schema_text, "[database]\n");
+
+  b.clear();
+  encode_write_result({5, false, 0, static_cast<std::uint16_t>(StatusCode::kPermissionDenied), "no"}, b);
+  auto result = decode_write_result(payload_of(b, FrameType::kWriteResult));
+  ASSERT_TRUE(result.has_value());
+  EXPECT_EQ(result->request_id, 5u);
+  EXPECT_FALSE(result->committed);
+  EXPECT_EQ(result->code, static_cast<std::uint16_t>(StatusCode::kPermissionDenied));
+  EXPECT_EQ(result->message, "no");
+
+  b.clear();
+  encode_close({static_cast<std::uint16_t>(StatusCode::kUnavailable), "bye"}, b);
+  auto close = decode_close(payload_of(b, FrameType::kClose));
+  ASSERT_TRUE(close.has_value());
+  EXPECT_EQ(close->reason, "bye");
+}
+
+TEST(ReplicationProtocolTest, WritesRoundTripAndCheckTheirTables) {
+  const auto schema = test_schema();
+  const Table& health = *schema->find_table("health");
+  WriteRequest w;
+  w.request_id = 77;
+  w.base_version = 12;
+  w.ops.push_back({WriteOpKind::kPut, health.id, Entity(3, 1).bits(), 0, std::vector<std::byte>(health.stride(), std::byte{1})});
+  w.ops.push_back({WriteOpKind::kUpdate, health.id, Entity(3, 1).bits(), field_bit(health.find_field("hp")->id),
+                   std::vector<std::byte>(4, std::byte{2})});
+  w.ops.push_back({WriteOpKind::kDestroy, 0, Entity(4, 2).bits(), 0, {}});
+  std::vector<std::byte> b;
+  encode_write(w, b);
+  auto back = decode_write(payload_of(b, FrameType::kWrite), *schema);
+  ASSERT_TRUE(back.has_value()) << back.status().to_string();
+  ASSERT_EQ(back->ops.size(), 3u);
+  EXPECT_EQ(back->ops[0].bytes, w.ops[0].bytes);
+  EXPECT_EQ(back->ops[1].bytes, w.ops[1].bytes);
+  EXPECT_EQ(back->ops[2].key, Entity(4, 2).bits());
+
+  // A mask naming a field the table does not have is refused, naming the table.
+  w.ops = {{WriteOpKind::kUpdate, health.id, 1, 1ull << 40, {}}};
+  b.clear();
+  encode_write(w, b);
+  auto bad = decode_write(payload_of(b, FrameType::kWrite), *schema);
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.status().message().find("health"), std::string::npos) << bad.status().message();
+}
+
+TEST(ReplicationProtocolTest, MalformedFramesAreRefusedNeverTrusted) {
+  const auto schema = test_schema();
+  std::mt19937_64 rng(5);
+  const Delta d = random_delta(rng, *schema);
+  std::vector<std::byte> bytes;
+  encode_delta_frame(1, 2, 0, d, *schema, {}, bytes);
+  const auto payload = payload_of(bytes, FrameType::kDelta);
+  // Every truncation fails cleanly.
+  for (std::size_t n = 0; n < payload.size(); ++n) {
+    EXPECT_FALSE(decode_delta_frame(payload.first(n), *schema).has_value()) << "truncated at " << n;
+  }
+  // Trailing bytes are refused.
+  std::vector<std::byte> longer(payload.begin(), payload.end());
+  longer.push_back(std::byte{0});
+  EXPECT_FALSE(decode_delta_frame(longer, *schema).has_value());
+  // to_version must follow from_version.
+  bytes.clear();
+  encode_delta_frame(5, 5, 0, d, *schema, {}, bytes);
+  auto same = decode_delta_frame(payload_of(bytes, FrameType::kDelta), *schema);
+  ASSERT_FALSE(same.has_value());
+  EXPECT_NE(same.status().message().find("not after"), std::string::npos);
+  // A huge count is refused before anything is allocated for it.
+  std::vector<std::byte> huge(24, std::byte{0});
+  huge[8] = std::byte{2};  // to_version 2
+  for (int i = 0; i < 9; ++i) huge.push_back(std::byte{0xFF});
+  huge.push_back(std::byte{0x01});
+  EXPECT_FALSE(decode_delta_frame(huge, *schema).has_value());
+  // A HELLO without the magic is not a client of ours.
+  std::vector<std::byte> hello(30, std::byte{0});
+  auto h = decode_hello(hello);
+  ASSERT_FALSE(h.has_value());
+  EXPECT_NE(h.status().message().find("magic"), std::string::npos);
+}
+
+TEST(ReplicationProtocolTest, FrameReaderFindsWholeFramesAtAnySplit) {
+  const auto schema = test_schema();
+  std::mt19937_64 rng(9);
+  std::vector<std::byte> stream;
+  std::vector<std::size_t> sizes;
+  for (int i = 0; i < 50; ++i) {
+    const std::size_t before = stream.size();
+    encode_delta_frame(i + 1, i + 2, 0, random_delta(rng, *schema), *schema, {}, stream);
+    sizes.push_back(stream.size() - before - kFrameHeaderBytes);
+  }
+  for (int trial = 0; trial < 20; ++trial) {
+    FrameReader reader(1u << 20);
+    std::size_t at = 0, frames = 0;
+    while (at < stream.size()) {
+      const std::size_t n = std::min<std::size_t>(stream.size() - at, 1 + rng() % 97);
+      reader.feed(std::span<const std::byte>(stream).subspan(at, n));
+      at += n;
+      for (;;) {
+        auto f = reader.next();
+        ASSERT_TRUE(f.has_value());
+        if (!*f) break;
+        EXPECT_EQ((*f)->type, static_cast<std::uint8_t>(FrameType::kDelta));
+        EXPECT_EQ((*f)->payload.size(), sizes[frames]);
+        auto decoded = decode_delta_frame((*f)->payload, *schema);
+        ASSERT_TRUE(decoded.has_value());
+        EXPECT_EQ(decoded->from_version, frames + 1);
+        ++frames;
+      }
+    }
+    EXPECT_EQ(frames, sizes.size());
+    EXPECT_EQ(reader.buffered(), 0u);
+  }
+  // A frame longer than the limit is an error, before its bytes arrive.
+  FrameReader small(16);
+  std::vector<std::byte> header{std::byte{100}, std::byte{0}, std::byte{0}, std::byte{0}, std::byte{0x85}};
+  small.feed(header);
+  EXPECT_FALSE(small.next().has_value());
+}
+
+}  // namespace
+}  // namespace ecsdb::replication

@@ -1,0 +1,624 @@
+// Replication over real loopback TCP (docs/replication.md): replicas converge to the server after random
+// transactions, through a faulty connection (cut mid-frame, delayed, duplicated and reordered frames), after
+// falling far behind, and across a server restart; a slow client never makes the server buffer without
+// bound; writes are committed, checked for permissions and ownership, and a write overwritten before its
+// author saw it is reported to that author.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+#include <tuple>
+
+#include "ecsdb/replica.hpp"
+#include "ecsdb/replication_server.hpp"
+#include "replication/protocol.hpp"
+#include "support/temp_dir.hpp"
+#include "support/test_schema.hpp"
+
+namespace ecsdb {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::Aim;
+using testing::Follow;
+using testing::Health;
+using testing::Item;
+using testing::Transform;
+
+// ---- the server side ----
+
+struct Server {
+  std::unique_ptr<Database> db;
+  std::unique_ptr<ReplicationServer> repl;
+
+  static std::unique_ptr<Server> start(ReplicationOptions o = {}, DatabaseOptions d = {}, std::uint16_t port = 0) {
+    auto s = std::make_unique<Server>();
+    s->db = Database::open(testing::test_schema(), d).value();
+    EXPECT_TRUE(s->db->start_writer_thread().is_ok());
+    o.port = port;
+    s->repl = std::make_unique<ReplicationServer>(*s->db, o);
+    const Status started = s->repl->start();
+    EXPECT_TRUE(started.is_ok()) << started.to_string();
+    return s;
+  }
+  ~Server() {
+    if (repl) repl->stop();
+    repl.reset();
+    if (db) db->stop_writer_thread();
+  }
+  std::uint16_t port() const { return repl->port(); }
+};
+
+// Random transactions through the queue: entities created and destroyed, components put and removed,
+// fields set, `many` rows inserted, references made (some transactions fail a restrict: nothing changes).
+class Workload {
+ public:
+  explicit Workload(std::uint64_t seed) : rng_(seed) {}
+
+  void run(Database& db, int transactions) {
+    for (int i = 0; i < transactions; ++i) {
+      std::vector<Entity> live = live_;
+      const std::uint64_t seed = rng_();
+      auto body = [live, seed](Transaction& t) -> Status {
+        std::mt19937_64 rng(seed);
+        std::vector<Entity> alive = live;
+        const auto pick = [&] { return alive[rng() % alive.size()]; };
+        for (int op = 0; op < 1 + static_cast<int>(rng() % 6); ++op) {
+          Status s;
+          switch (alive.size() < 6 ? 0 : rng() % 10) {
+            case 0: alive.push_back(t.create().value()); break;
+            case 1: s = t.put(pick(), Transform{float(rng() % 100), float(rng() % 100), 1.5f}); break;
+            case 2: s = t.put(pick(), Health{static_cast<std::uint32_t>(rng() % 100), 100}); break;
+            case 3: s = t.put(pick(), Follow{pick()}); break;
+            case 4: s = t.insert_child(pick(), Item{static_cast<std::uint16_t>(rng() % 5), 1}).status(); break;
+            case 5: {
+              const Entity e = pick();
+              if (t.get<Health>(e) != nullptr) s = t.set(e, &Health::hp, static_cast<std::uint32_t>(rng() % 1000));
+              break;
+            }
+            case 6: {
+              const Entity e = pick();
+              if (t.get<Transform>(e) != nullptr) s = t.remove<Transform>(e);
+              break;
+            }
+            case 7: s = t.put(pick(), Aim{pick()}); break;
+            default: {
+              const Entity e = pick();
+              s = t.destroy(e);
+              std::erase(alive, e);
+              break;
+            }
+          }
+          if (!s.is_ok()) return s;
+        }
+        return Status::ok();
+      };
+      (void)db.submit(body).wait();
+      refresh(db);
+    }
+  }
+
+ private:
+  void refresh(Database& db) {
+    const PinnedView v = db.pin();
+    live_.clear();
+    const detail::RegistryState& reg = v.state().registry;
+    for (std::uint32_t i = 0; i < reg.used; ++i) {
+      if (reg.slot(i)->alive != 0) live_.push_back(Entity(i, reg.slot(i)->generation));
+    }
+  }
+
+  std::mt19937_64 rng_;
+  std::vector<Entity> live_;
+};
+
+// Everything a view holds of `tables` (empty: all): live entities, and per table its rows as
+// (key, owner, bytes), order-insensitive (a replica's row order may differ from the server's).
+using Rows = std::multiset<std::tuple<std::uint64_t, std::uint64_t, std::vector<std::byte>>>;
+struct Contents {
+  std::set<std::uint64_t> entities;
+  std::map<std::string, Rows> tables;
+  bool operator==(const Contents&) const = default;
+};
+
+Contents contents(const PinnedView& v, const Schema& schema, const std::set<std::string>& tables) {
+  Contents c;
+  const detail::VersionState& s = v.state();
+  for (std::uint32_t i = 0; i < s.registry.used; ++i) {
+    if (s.registry.slot(i)->alive != 0) c.entities.insert(Entity(i, s.registry.slot(i)->generation).bits());
+  }
+  for (const Table& t : schema.tables) {
+    if (t.is_entity_table || (!tables.empty() && !tables.contains(t.name))) continue;
+    Rows& rows = c.tables[t.name];
+    const detail::TableState& ts = s.tables[t.id];
+    for (std::uint32_t r = 0; r < ts.row_count; ++r) {
+      std::uint64_t key = 0, owner = 0;
+      std::memcpy(&key, ts.keys.at(r), 8);
+      if (t.cardinality == Cardinality::kMany) std::memcpy(&owner, ts.owners.at(r), 8);
+      const std::byte* row = ts.stride == 0 ? nullptr : ts.rows.at(r);
+      rows.emplace(key, owner, std::vector<std::byte>(row, row + ts.stride));
+    }
+  }
+  return c;
+}
+
+// Waits until `replica` reaches the server's version, then compares both at that version.
+void expect_converged(Database& server, Replica& replica, const std::set<std::string>& tables, const std::string& who) {
+  const std::uint64_t target = server.published_version();
+  ASSERT_TRUE(replica.wait_for_version(target, 20s))
+      << who << ": at version " << replica.version() << ", server at " << target << "; status " << replica.status().to_string();
+  const PinnedView theirs = server.pin();
+  const PinnedView mine = replica.pin();
+  ASSERT_EQ(theirs.version(), target) << "the server moved on during the comparison";
+  EXPECT_EQ(replica.version(), target) << who;
+  EXPECT_EQ(mine.version(), target) << who << ": the replica publishes under the server's version numbers";
+  const Contents expected = contents(theirs, server.schema(), tables);
+  const Contents got = contents(mine, replica.schema(), tables);
+  EXPECT_EQ(got.entities, expected.entities) << who;
+  for (const auto& [name, rows] : expected.tables) EXPECT_EQ(got.tables.at(name), rows) << who << ": table " << name;
+  // Tables outside the subscription stay empty.
+  const Contents all = contents(mine, replica.schema(), {});
+  for (const auto& [name, rows] : all.tables) {
+    if (!tables.empty() && !tables.contains(name)) {
+      EXPECT_TRUE(rows.empty()) << who << ": unsubscribed table " << name;
+    }
+  }
+}
+
+std::unique_ptr<Replica> connect(std::uint16_t port, std::vector<std::string> tables = {}, std::string token = {},
+                                 bool durable_only = false) {
+  ReplicaOptions o;
+  o.port = port;
+  o.tables = std::move(tables);
+  o.token = std::move(token);
+  o.durable_only = durable_only;
+  o.reconnect_min_ms = 10;
+  o.reconnect_max_ms = 200;
+  auto r = Replica::connect(o);
+  EXPECT_TRUE(r.has_value()) << r.status().to_string();
+  return r ? std::move(*r) : nullptr;
+}
+
+// ---- a faulty network between replicas and the server ----
+
+// A TCP proxy that, on the server -> client direction, cuts connections at a random byte inside a frame,
+// delays, duplicates and reorders DELTA frames, at the rates set; and can refuse connections while paused.
+class FaultProxy {
+ public:
+  FaultProxy(std::uint16_t target, std::uint64_t seed) : target_(target), seed_(seed) {
+    listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int one = 1;
+    ::setsockopt(listener_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(listener_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::listen(listener_, 16);
+    socklen_t len = sizeof a;
+    ::getsockname(listener_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    acceptor_ = std::thread([this] { accept_loop(); });
+  }
+  ~FaultProxy() {
+    stop_ = true;
+    ::shutdown(listener_, SHUT_RDWR);
+    ::close(listener_);
+    acceptor_.join();
+    for (auto& t : pumps_) t.join();
+  }
+  std::uint16_t port() const { return port_; }
+
+  std::atomic<int> cut_per_mille{0};        // per frame: cut the connection inside it
+  std::atomic<int> duplicate_per_mille{0};  // per DELTA frame: send it twice
+  std::atomic<int> reorder_per_mille{0};    // per DELTA frame: send it after the next one
+  std::atomic<int> delay_per_mille{0};      // per frame: sleep up to 3 ms first
+  std::atomic<bool> paused{false};          // new connections are closed at once
+  std::atomic<int> generation{0};           // bump to cut every open connection
+  std::atomic<int> cuts{0};
+
+ private:
+  void accept_loop() {
+    for (int n = 0; !stop_; ++n) {
+      const int c = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c < 0) continue;
+      if (paused) {
+        ::close(c);
+        continue;
+      }
+      const int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      a.sin_port = htons(target_);
+      if (::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+        ::close(c);
+        ::close(s);
+        continue;
+      }
+      pumps_.emplace_back([this, c, s, n] { pump(c, s, seed_ + static_cast<std::uint64_t>(n)); });
+    }
+  }
+
+  static bool write_all(int fd, const std::byte* p, std::size_t n) {
+    while (n > 0) {
+      const ssize_t w = ::send(fd, p, n, MSG_NOSIGNAL);
+      if (w <= 0) return false;
+      p += w;
+      n -= static_cast<std::size_t>(w);
+    }
+    return true;
+  }
+
+  void pump(int client, int server, std::uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    const int born = generation.load();
+    replication::FrameReader frames(1u << 30);
+    std::vector<std::byte> held;  // a DELTA frame held back to be sent after the next one
+    std::array<std::byte, 65536> buf{};
+    auto chance = [&](const std::atomic<int>& per_mille) { return static_cast<int>(rng() % 1000) < per_mille.load(); };
+    bool open = true;
+    while (open && !stop_ && generation.load() == born) {
+      pollfd p[2] = {{client, POLLIN, 0}, {server, POLLIN, 0}};
+      if (::poll(p, 2, 20) <= 0) continue;
+      if (p[0].revents != 0) {
+        const ssize_t n = ::recv(client, buf.data(), buf.size(), 0);
+        open = n > 0 && write_all(server, buf.data(), static_cast<std::size_t>(n));
+      }
+      if (open && p[1].revents != 0) {
+        const ssize_t n = ::recv(server, buf.data(), buf.size(), 0);
+        if (n <= 0) break;
+        frames.feed(std::span<const std::byte>(buf.data(), static_cast<std::size_t>(n)));
+        for (;;) {
+          auto f = frames.next();
+          if (!f || !*f) break;
+          const auto& frame = **f;
+          std::vector<std::byte> bytes(replication::kFrameHeaderBytes + frame.payload.size());
+          const auto length = static_cast<std::uint32_t>(frame.payload.size() + 1);
+          std::memcpy(bytes.data(), &length, 4);
+          bytes[4] = static_cast<std::byte>(frame.type);
+          std::memcpy(bytes.data() + 5, frame.payload.data(), frame.payload.size());
+          if (chance(delay_per_mille)) std::this_thread::sleep_for(std::chrono::microseconds(rng() % 3000));
+          if (chance(cut_per_mille)) {
+            write_all(client, bytes.data(), rng() % bytes.size());  // a partial frame, then the end
+            ++cuts;
+            open = false;
+            break;
+          }
+          const bool delta = frame.type == static_cast<std::uint8_t>(replication::FrameType::kDelta);
+          if (delta && held.empty() && chance(reorder_per_mille)) {
+            held = std::move(bytes);
+            continue;
+          }
+          open = write_all(client, bytes.data(), bytes.size());
+          if (open && delta && chance(duplicate_per_mille)) open = write_all(client, bytes.data(), bytes.size());
+          if (open && !held.empty()) {
+            open = write_all(client, held.data(), held.size());
+            held.clear();
+          }
+          if (!open) break;
+        }
+      }
+    }
+    ::close(client);
+    ::close(server);
+  }
+
+  std::uint16_t target_;
+  std::uint64_t seed_;
+  int listener_ = -1;
+  std::uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread acceptor_;
+  std::vector<std::thread> pumps_;
+};
+
+// ---- tests ----
+
+TEST(ReplicationTest, ReplicasConvergeAfterRandomTransactions) {
+  auto server = Server::start();
+  auto all = connect(server->port());
+  auto some = connect(server->port(), {"health", "transform"});
+  auto children = connect(server->port(), {"item", "follow"});
+  ASSERT_TRUE(all && some && children);
+  Workload w(1);
+  w.run(*server->db, 400);
+  expect_converged(*server->db, *all, {}, "all tables");
+  expect_converged(*server->db, *some, {"health", "transform"}, "health+transform");
+  expect_converged(*server->db, *children, {"item", "follow"}, "item+follow");
+  EXPECT_EQ(all->stats().full_syncs, 1u);
+  EXPECT_GT(all->stats().frames, 0u);
+  // Typed zero-copy reads work on the replica as on the server.
+  const PinnedView view = all->pin();
+  const PinnedView truth = server->db->pin();
+  std::size_t compared = 0;
+  truth.each<Health>([&](Entity e, const Health& h) {
+    const Health* mine = view.get<Health>(e);
+    ASSERT_NE(mine, nullptr);
+    EXPECT_EQ(mine->hp, h.hp);
+    ++compared;
+  });
+  EXPECT_GT(compared, 0u);
+  // A replica that joins late gets the whole state at once.
+  auto late = connect(server->port());
+  expect_converged(*server->db, *late, {}, "late joiner");
+  EXPECT_EQ(server->repl->clients().size(), 4u);
+}
+
+TEST(ReplicationTest, ReplicaSubscribersSeeEachAppliedVersion) {
+  auto server = Server::start();
+  auto replica = connect(server->port(), {"health"});
+  ASSERT_TRUE(replica);
+  auto sub = replica->subscribe({.tables = {"health"}});
+  ASSERT_TRUE(sub.has_value());
+  Entity e;
+  ASSERT_TRUE(server->db->submit([&e](Transaction& t) {
+    auto created = t.create();
+    if (!created) return created.status();
+    e = *created;
+    return t.put(e, Health{7, 9});
+  }).wait().is_ok());
+  ASSERT_TRUE(replica->wait_for_version(server->db->published_version(), 5s));
+  std::vector<std::shared_ptr<const Delta>> got;
+  ASSERT_TRUE(sub->wait_for(5s));
+  sub->poll(got);
+  ASSERT_FALSE(got.empty());
+  const TableDelta* health = got.back()->find(replica->schema().find_table("health")->id);
+  ASSERT_NE(health, nullptr);
+  EXPECT_EQ(health->inserted_keys, std::vector<std::uint64_t>{e.bits()});
+}
+
+TEST(ReplicationTest, ConvergeThroughCutsDelaysDuplicatesAndReordering) {
+  auto server = Server::start();
+  FaultProxy proxy(server->port(), 42);
+  auto a = connect(proxy.port());
+  auto b = connect(proxy.port(), {"health", "item"});
+  ASSERT_TRUE(a && b);
+  proxy.cut_per_mille = 15;
+  proxy.duplicate_per_mille = 100;
+  proxy.reorder_per_mille = 50;
+  proxy.delay_per_mille = 100;
+  Workload w(2);
+  for (int round = 0; round < 8; ++round) w.run(*server->db, 60);
+  // Faults off: both must catch up with what they missed and agree with the server exactly.
+  proxy.cut_per_mille = 0;
+  proxy.duplicate_per_mille = 0;
+  proxy.reorder_per_mille = 0;
+  proxy.delay_per_mille = 0;
+  w.run(*server->db, 5);
+  expect_converged(*server->db, *a, {}, "a");
+  expect_converged(*server->db, *b, {"health", "item"}, "b");
+  EXPECT_TRUE(a->status().is_ok()) << a->status().to_string();
+  EXPECT_TRUE(b->status().is_ok()) << b->status().to_string();
+  EXPECT_GT(proxy.cuts.load(), 0);
+  EXPECT_GT(a->stats().reconnects + b->stats().reconnects, 0u);
+  EXPECT_GT(a->stats().duplicates + b->stats().duplicates, 0u) << "duplicated frames were ignored";
+}
+
+TEST(ReplicationTest, ResumesWhenTheServerStillHasTheVersionsElseResyncs) {
+  ReplicationOptions o;
+  o.ring_versions = 64;
+  auto server = Server::start(o);
+  FaultProxy proxy(server->port(), 7);
+  auto r = connect(proxy.port());
+  ASSERT_TRUE(r);
+  Workload w(3);
+  w.run(*server->db, 20);
+  expect_converged(*server->db, *r, {}, "before");
+  // Cut, miss 10 versions, come back: resumed from its version, no second full sync.
+  proxy.paused = true;
+  proxy.generation++;
+  std::this_thread::sleep_for(100ms);  // the proxy notices within one 20 ms poll
+  w.run(*server->db, 10);
+  proxy.paused = false;
+  expect_converged(*server->db, *r, {}, "after a short gap");
+  EXPECT_EQ(r->stats().full_syncs, 1u);
+  EXPECT_GE(r->stats().resumes, 1u);
+  // Miss more versions than the server keeps: a full sync brings it back.
+  proxy.paused = true;
+  proxy.generation++;
+  std::this_thread::sleep_for(100ms);  // the proxy notices within one 20 ms poll
+  w.run(*server->db, 150);
+  proxy.paused = false;
+  expect_converged(*server->db, *r, {}, "after a long gap");
+  EXPECT_EQ(r->stats().full_syncs, 2u);
+}
+
+TEST(ReplicationTest, ASlowClientNeverMakesTheServerBufferWithoutBound) {
+  ReplicationOptions o;
+  o.client_buffer_bytes = 64 << 10;
+  auto server = Server::start(o);
+  std::vector<Entity> es;
+  ASSERT_TRUE(server->db->submit([&es](Transaction& t) {
+    for (int i = 0; i < 200; ++i) {
+      const Entity e = t.create().value();
+      ECSDB_RETURN_IF_ERROR(t.put(e, Health{0, 100}));
+      es.push_back(e);
+    }
+    return Status::ok();
+  }).wait().is_ok());
+  // A client that says HELLO and then never reads.
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(server->port());
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  const int small = 4096;
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  std::vector<std::byte> hello;
+  replication::encode_hello({}, hello);
+  ASSERT_EQ(::send(fd, hello.data(), hello.size(), 0), static_cast<ssize_t>(hello.size()));
+  // 3,000 versions, each updating all 200 rows: about 20 MB of deltas if they were queued.
+  std::uint64_t most = 0;
+  for (std::uint32_t v = 1; v <= 3000; ++v) {
+    ASSERT_TRUE(server->db->submit([&es, v](Transaction& t) {
+      for (Entity e : es) ECSDB_RETURN_IF_ERROR(t.set(e, &Health::hp, v));
+      return Status::ok();
+    }).wait().is_ok());
+    if (v % 50 == 0) most = std::max(most, server->repl->stats().backlog_bytes);
+  }
+  // The bound (docs/replication.md): S + max(client_buffer_bytes, 2S), S = one coalesced delta of 200
+  // updated rows (~7 KB here), plus the delta that arrives while measuring.
+  EXPECT_LT(most, 100u << 10) << "backlog grew to " << most << " bytes";
+  EXPECT_GT(server->repl->stats().coalesced, 0u);
+  ::close(fd);
+  // Everyone else is served as usual.
+  auto r = connect(server->port());
+  ASSERT_TRUE(r);
+  expect_converged(*server->db, *r, {}, "after the slow client");
+}
+
+ReplicationOptions with_tokens(Entity owner) {
+  ReplicationOptions o;
+  o.authenticate = [owner](std::string_view token) -> std::optional<ReplicationAccess> {
+    if (token == "writer") return ReplicationAccess{"writer", true, {}, {}, {}, 0};
+    if (token == "reader") return ReplicationAccess{"reader", false, {"health"}, {}, {}, 0};
+    if (token == "player") return ReplicationAccess{"player", true, {}, {"health"}, "aim.at", owner.bits()};
+    return std::nullopt;
+  };
+  return o;
+}
+
+TEST(ReplicationTest, WritesAreCommittedAndCheckedForPermissionsAndOwnership) {
+  const Entity owner(0, 1), mine(1, 1), theirs(2, 1);
+  auto server = Server::start(with_tokens(owner));
+  ASSERT_TRUE(server->db->submit([&](Transaction& t) {
+    for (int i = 0; i < 3; ++i) (void)t.create();
+    ECSDB_RETURN_IF_ERROR(t.put(mine, Aim{owner}));
+    return t.put(theirs, Aim{theirs});
+  }).wait().is_ok());
+
+  // No token, an unknown token, a table the token may not read: refused, with the reason.
+  ReplicaOptions o;
+  o.port = server->port();
+  o.reconnect = false;
+  auto anonymous = Replica::connect(o);
+  ASSERT_FALSE(anonymous.has_value());
+  EXPECT_EQ(anonymous.status().code(), StatusCode::kPermissionDenied) << anonymous.status().to_string();
+  o.token = "reader";
+  o.tables = {"transform"};
+  auto not_readable = Replica::connect(o);
+  ASSERT_FALSE(not_readable.has_value());
+  EXPECT_NE(not_readable.status().message().find("transform"), std::string::npos) << not_readable.status().to_string();
+
+  auto writer = connect(server->port(), {}, "writer");
+  ASSERT_TRUE(writer);
+  auto committed = writer->submit(ReplicaWrite().put(theirs, Health{42, 50})).wait();
+  ASSERT_TRUE(committed.status.is_ok()) << committed.status.to_string();
+  ASSERT_TRUE(writer->wait_for_version(committed.version, 5s));
+  EXPECT_EQ(writer->pin().get<Health>(theirs)->hp, 42u) << "the replica sees its write once it has the version";
+  EXPECT_EQ(server->db->pin().get<Health>(theirs)->hp, 42u);
+  auto unknown = writer->submit(ReplicaWrite().put("nope", theirs, {})).wait();
+  EXPECT_EQ(unknown.status.code(), StatusCode::kNotFound);
+  auto dead = writer->submit(ReplicaWrite().put(Entity(99, 1), Health{1, 1})).wait();
+  EXPECT_FALSE(dead.status.is_ok()) << "a write to an entity that does not exist is rejected";
+
+  auto player = connect(server->port(), {}, "player");
+  ASSERT_TRUE(player);
+  EXPECT_TRUE(player->submit(ReplicaWrite().put(mine, Health{5, 5})).wait().status.is_ok());
+  auto not_owned = player->submit(ReplicaWrite().put(theirs, Health{5, 5})).wait();
+  EXPECT_EQ(not_owned.status.code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(not_owned.status.message().find("not owned"), std::string::npos) << not_owned.status.message();
+  auto not_writable = player->submit(ReplicaWrite().put(mine, Transform{1, 2, 3})).wait();
+  EXPECT_EQ(not_writable.status.code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(not_writable.status.message().find("transform"), std::string::npos) << not_writable.status.message();
+  EXPECT_EQ(server->db->pin().get<Health>(theirs)->hp, 42u) << "rejected writes change nothing";
+  EXPECT_TRUE(player->status().is_ok()) << "a rejected write keeps the connection";
+
+  // A read-only token that writes anyway is disconnected, with the reason; the others carry on.
+  auto reader = connect(server->port(), {"health"}, "reader");
+  ASSERT_TRUE(reader);
+  auto refused = reader->submit(ReplicaWrite().put(mine, Health{1, 1})).wait();
+  EXPECT_FALSE(refused.status.is_ok());
+  for (int i = 0; i < 200 && reader->status().is_ok(); ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(reader->status().code(), StatusCode::kPermissionDenied) << reader->status().to_string();
+  EXPECT_TRUE(writer->submit(ReplicaWrite().update(mine, Health{77, 0}, field_bit(0) | field_bit(1))).wait().status.is_ok());
+  EXPECT_GE(server->repl->stats().writes_rejected, 3u);
+}
+
+TEST(ReplicationTest, AWriteOverwrittenBeforeItsAuthorSawItIsReported) {
+  ReplicationOptions o;
+  o.tick_ms = 300;  // frames go out once per tick: both writes land in the same frame
+  auto server = Server::start(o);
+  const Entity e(0, 1);
+  ASSERT_TRUE(server->db->submit([&](Transaction& t) {
+    (void)t.create();
+    return t.put(e, Health{1, 10});
+  }).wait().is_ok());
+  auto first = connect(server->port());
+  auto second = connect(server->port());
+  ASSERT_TRUE(first && second);
+  const Table& health = *first->schema().find_table("health");
+  const std::uint64_t hp = field_bit(health.find_field("hp")->id);
+  auto a = first->submit(ReplicaWrite().update(e, Health{100, 0}, hp)).wait();
+  auto b = second->submit(ReplicaWrite().update(e, Health{200, 0}, hp)).wait();
+  ASSERT_TRUE(a.status.is_ok() && b.status.is_ok());
+  ASSERT_LT(a.version, b.version);
+  ASSERT_TRUE(first->wait_for_version(b.version, 5s));
+  ASSERT_TRUE(second->wait_for_version(b.version, 5s));
+  std::vector<WriteOverwritten> lost;
+  for (int i = 0; i < 100 && lost.empty(); ++i) {
+    lost = first->take_overwritten();
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_EQ(lost.size(), 1u) << "the first writer lost to the second";
+  EXPECT_EQ(lost[0].table, "health");
+  EXPECT_EQ(lost[0].key, e.bits());
+  EXPECT_EQ(lost[0].field_mask, hp);
+  EXPECT_EQ(first->pin().get<Health>(e)->hp, 200u) << "and it already holds the winner's value";
+  std::this_thread::sleep_for(400ms);
+  EXPECT_TRUE(second->take_overwritten().empty()) << "the winner is not told anything";
+}
+
+TEST(ReplicationTest, DurableOnlyReplicasSeeOnlyDurableVersions) {
+  testing::TempDir dir;
+  DatabaseOptions d;
+  d.data_dir = dir.path();
+  d.durability = Durability::kAsync;
+  d.async_flush_ms = 60000;  // nothing becomes durable until flush()
+  auto server = Server::start({}, d);
+  auto durable = connect(server->port(), {}, {}, true);
+  auto eager = connect(server->port());
+  ASSERT_TRUE(durable && eager);
+  const std::uint64_t before = server->db->published_version();
+  Workload w(4);
+  w.run(*server->db, 30);
+  ASSERT_TRUE(eager->wait_for_version(server->db->published_version(), 5s));
+  std::this_thread::sleep_for(50ms);
+  EXPECT_LE(durable->version(), before) << "a durable-only replica got a version with unsynced commits";
+  ASSERT_TRUE(server->db->flush().is_ok());
+  expect_converged(*server->db, *durable, {}, "durable-only after the flush");
+}
+
+TEST(ReplicationTest, ReplicasFollowAServerRestart) {
+  testing::TempDir dir;
+  DatabaseOptions d;
+  d.data_dir = dir.path();
+  auto server = Server::start({}, d);
+  const std::uint16_t port = server->port();
+  auto r = connect(port);
+  ASSERT_TRUE(r);
+  Workload w(5);
+  w.run(*server->db, 50);
+  expect_converged(*server->db, *r, {}, "before the restart");
+  server.reset();  // every commit was acknowledged durable (sync mode): all of it comes back
+  server = Server::start({}, d, port);
+  w.run(*server->db, 50);
+  expect_converged(*server->db, *r, {}, "after the restart");
+  EXPECT_GE(r->stats().reconnects, 1u);
+  EXPECT_TRUE(r->status().is_ok());
+}
+
+}  // namespace
+}  // namespace ecsdb
