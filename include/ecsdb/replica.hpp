@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -45,6 +46,9 @@ struct ReplicaOptions {
   std::uint32_t connect_timeout_ms = 5000;  // connect() gives up after this without a first sync
   std::uint32_t max_frame_bytes = 256u << 20;
   DatabaseOptions database;             // of the local copy (reader slots, view ages); always in memory
+  // Called on the replica's thread after each DELTA frame is applied and visible, with its version and
+  // the lag from the server's publish (µs, CLOCK_REALTIME on both sides). Must not block.
+  std::function<void(std::uint64_t version, std::uint64_t lag_us)> on_applied;
 };
 
 struct ReplicaStats {

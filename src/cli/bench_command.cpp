@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bench/suites/durability_suite.hpp"
+#include "bench/suites/replication_suite.hpp"
 #include "bench/suites/server_suite.hpp"
 #include "bench/suites/txn_suite.hpp"
 #include "cli/commands.hpp"
@@ -18,7 +19,7 @@ namespace ecsdb::cli {
 namespace {
 
 // Suites this build knows; `all` runs each of them into one results object.
-constexpr std::string_view kSuites[] = {"txn", "durability", "server", "all"};
+constexpr std::string_view kSuites[] = {"txn", "durability", "server", "replication", "all"};
 // Table order: each figure next to its baseline. Figures not listed follow, alphabetically.
 constexpr std::string_view kDisplayOrder[] = {
     "read_ns", "read_unpinned_ns", "raw_read_ns", "sqlite_read_ns",
@@ -32,7 +33,10 @@ constexpr std::string_view kDisplayOrder[] = {
     "durable_tps", "sqlite_wal_full_tps", "durable_tps_1", "durable_tps_16", "async_tps",
     "durable_single_p50_us", "raw_fdatasync_p50_us", "wal_bytes_per_update",
     "snapshot_ms", "raw_write_fsync_ms", "snapshot_bytes", "recovery_ms",
-    "http_txn_tps", "http_txn_p99_us", "http_read_tps", "http_read_p99_us", "redis_set_tps", "stream_lag_p99_us"};
+    "http_txn_tps", "http_txn_p99_us", "http_read_tps", "http_read_p99_us", "redis_set_tps", "stream_lag_p99_us",
+    "repl_lag_p50_us", "redis_fanout_lag_p50_us", "repl_lag_p99_us", "redis_fanout_lag_p99_us", "repl_lag_max_us",
+    "repl_bytes_per_field", "redis_bytes_per_field", "repl_frames_per_s", "repl_server_cpu_pct",
+    "repl_server_mem_bytes", "repl_server_mem_growth_bytes"};
 
 struct BenchArgs {
   std::string suite;
@@ -42,6 +46,10 @@ struct BenchArgs {
   bool json = false;
   std::size_t connections = 64;
   std::size_t stream_clients = 100;
+  std::size_t clients = 64;
+  std::size_t updates_per_tick = 10000;
+  double tick_hz = 60;
+  bool entities_given = false;  // replication defaults to 100,000 entities, the others to 1,000,000
 };
 
 std::string suite_list() {
@@ -158,6 +166,26 @@ int run_bench(const BenchArgs& args) {
       out["config"]["server"] = (*served)["config"];
     }
   }
+  if (args.suite == "replication" || args.suite == "all") {
+    bench::ReplicationSuiteOptions options;
+    options.entities = args.entities_given ? args.entities : 100000;
+    options.seconds = args.seconds;
+    options.clients = args.clients;
+    options.updates_per_tick = args.updates_per_tick;
+    options.tick_hz = args.tick_hz;
+    options.progress = progress("replication");
+    Result<nlohmann::json> replicated = bench::run_replication_suite(options);
+    if (!replicated) {
+      std::cerr << "ecsdb bench replication: " << replicated.status().to_string() << "\n";
+      return 1;
+    }
+    if (out.is_null()) {
+      out = std::move(*replicated);
+    } else {
+      for (auto& [name, r] : (*replicated)["results"].items()) out["results"][name] = r;
+      out["config"]["replication"] = (*replicated)["config"];
+    }
+  }
   if (args.json) {
     std::cout << out.dump(2) << "\n";
   } else {
@@ -172,11 +200,15 @@ void add_bench_command(CLI::App& root, int& exit_code) {
   auto args = std::make_shared<BenchArgs>();
   CLI::App* cmd = root.add_subcommand("bench", "Run a benchmark suite and print its figures (docs/benchmarks.md)");
   cmd->add_option("suite", args->suite, "Suite to run: " + suite_list())->required();
-  cmd->add_option("--entities", args->entities, "Entities in the database (default 1000000)");
+  cmd->add_option("--entities", args->entities, "Entities in the database (default 1000000; replication: 100000)")
+      ->each([args](const std::string&) { args->entities_given = true; });
   cmd->add_option("--seconds", args->seconds, "Measurement budget in seconds, set-up excluded (default 10)");
   cmd->add_option("--dir", args->dir, "durability: parent directory for its files (default: the system temp dir)");
   cmd->add_option("--connections", args->connections, "server: keep-alive connections of the load (default 64)");
   cmd->add_option("--stream-clients", args->stream_clients, "server: WebSocket subscribers for stream_lag_p99_us (default 100)");
+  cmd->add_option("--clients", args->clients, "replication: replicas (default 64)");
+  cmd->add_option("--updates-per-tick", args->updates_per_tick, "replication: field updates per tick (default 10000)");
+  cmd->add_option("--tick-hz", args->tick_hz, "replication: ticks per second (default 60)");
   cmd->add_flag("--json", args->json, "Print one JSON object instead of a table");
   cmd->callback([args, &exit_code] { exit_code = run_bench(*args); });
 }

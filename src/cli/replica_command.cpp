@@ -44,7 +44,8 @@ std::string dump_json(const Replica& replica) {
     for (std::uint32_t r = 0; r < ts.row_count; ++r) rows.push_back(server::row_object(t, state, r));
     tables[t.name] = std::move(rows);
   }
-  return json::serialize(json::object{{"version", replica.version()}, {"tables", std::move(tables)}});
+  // The view's own version: the replica may apply another frame meanwhile.
+  return json::serialize(json::object{{"version", view.version()}, {"tables", std::move(tables)}});
 }
 
 int code_of(const Status& s) {

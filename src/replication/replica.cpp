@@ -391,7 +391,9 @@ std::optional<Ended> Replica::Impl::handle(std::uint8_t type, std::span<const st
       version.store(f->to_version);
       frames.fetch_add(1, std::memory_order_relaxed);
       const std::uint64_t now = unix_now_ns();
-      lag_us.record(now > f->published_at_ns ? (now - f->published_at_ns) / 1000 : 0);
+      const std::uint64_t lag = now > f->published_at_ns ? (now - f->published_at_ns) / 1000 : 0;
+      lag_us.record(lag);
+      if (options.on_applied) options.on_applied(f->to_version, lag);
       std::vector<std::byte> out;
       replication::encode_ack(f->to_version, out);
       send(out);

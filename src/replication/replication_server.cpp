@@ -231,7 +231,10 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
                         "schema mismatch: the client's layout hash differs from the server's (schema '" +
                             schema_.database + "' version " + schema_.version + "); connect without a schema to take the server's");
     }
-    if (Status s = choose_tables(m.tables); !s.is_ok()) return close_with(s.code(), s.message());
+    if (Status s = choose_tables(m.tables); !s.is_ok()) {
+      if (s.code() == StatusCode::kPermissionDenied) server_->counters.refused.fetch_add(1);
+      return close_with(s.code(), s.message());
+    }
     durable_only_ = (m.flags & replication::kHelloDurableOnly) != 0;
     live_ = true;
     timer_.cancel();
@@ -437,7 +440,12 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
                     "write rate above " + std::to_string(server_->options.max_writes_per_second) + " per second");
     }
     for (const replication::WriteOp& op : w.ops) {
-      if (op.kind == replication::WriteOpKind::kDestroy) continue;
+      if (op.kind == replication::WriteOpKind::kDestroy) {
+        // Destroying an entity removes its rows in every table: only a token that may write them all may.
+        if (access_.write_tables.empty()) continue;
+        return reject(w.request_id, StatusCode::kPermissionDenied,
+                      "token '" + access_.name + "' may not destroy entities: that removes rows of tables it may not write");
+      }
       const Table& t = schema_.tables[op.table];
       const bool writable = access_.write_tables.empty() ||
                             std::find(access_.write_tables.begin(), access_.write_tables.end(), t.name) != access_.write_tables.end();
@@ -543,7 +551,8 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
       return Status(StatusCode::kFailedPrecondition, "owner field '" + access.owner_field + "' is not in the schema");
     }
     auto row = tx.read_row(table, entity);
-    const std::string who = Value::from_entity(Entity::from_bits(entity)).to_string();
+    const Entity e = Entity::from_bits(entity);
+    const std::string who = std::to_string(e.index()) + ":" + std::to_string(e.generation());
     if (!row) return Status(StatusCode::kPermissionDenied, at + "entity " + who + " has no '" + table + "' row: not owned by '" + access.name + "'");
     for (const auto& [name, value] : *row) {
       if (name == field && value.kind == Value::Kind::kEntity && value.entity.bits() == access.owner) return Status::ok();

@@ -384,7 +384,7 @@ TEST(ReplicationTest, ConvergeThroughCutsDelaysDuplicatesAndReordering) {
   auto a = connect(proxy.port());
   auto b = connect(proxy.port(), {"health", "item"});
   ASSERT_TRUE(a && b);
-  proxy.cut_per_mille = 15;
+  proxy.cut_per_mille = 40;
   proxy.duplicate_per_mille = 100;
   proxy.reorder_per_mille = 50;
   proxy.delay_per_mille = 100;
@@ -400,8 +400,8 @@ TEST(ReplicationTest, ConvergeThroughCutsDelaysDuplicatesAndReordering) {
   expect_converged(*server->db, *b, {"health", "item"}, "b");
   EXPECT_TRUE(a->status().is_ok()) << a->status().to_string();
   EXPECT_TRUE(b->status().is_ok()) << b->status().to_string();
-  EXPECT_GT(proxy.cuts.load(), 0);
-  EXPECT_GT(a->stats().reconnects + b->stats().reconnects, 0u);
+  // Cuts (mid-frame) and reorders (a gap) both end in a reconnect and a resume or resync.
+  EXPECT_GT(a->stats().reconnects + b->stats().reconnects, 0u) << proxy.cuts.load() << " cuts";
   EXPECT_GT(a->stats().duplicates + b->stats().duplicates, 0u) << "duplicated frames were ignored";
 }
 

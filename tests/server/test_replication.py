@@ -229,9 +229,9 @@ def frame(ftype: int, payload: bytes) -> bytes:
     return struct.pack("<IB", len(payload) + 1, ftype) + payload
 
 
-def hello(token: str = "", tables=(), last_version: int = 0, flags: int = 0, layout_hash: int = 0,
+def hello(token: str = "", tables=(), last_version: int = 0, epoch: int = 0, flags: int = 0, layout_hash: int = 0,
           protocol: int = 1) -> bytes:
-    return frame(0x01, struct.pack("<IHHQQ", 0x52534345, protocol, flags, layout_hash, last_version)
+    return frame(0x01, struct.pack("<IHHQQQ", 0x52534345, protocol, flags, layout_hash, last_version, epoch)
                  + string(token) + names(list(tables)))
 
 
@@ -319,7 +319,7 @@ class Conn:
         _, p, _ = self.expect(0x81)
         r = Reader(p)
         w = {"protocol": r.u16(), "layout_hash": r.u64(), "server_version": r.u64(), "durable_version": r.u64(),
-             "resume": r.u8(), "schema_text": r.string(), "tables": r.names()}
+             "epoch": r.u64(), "resume": r.u8(), "schema_text": r.string(), "tables": r.names()}
         r.end()
         return w
 
@@ -379,7 +379,7 @@ def test_wire_format_matches_the_worked_examples(server_factory):
     e = s.create_health(40)
     assert e == "0:1" and s.version() == 2
     documented_hello = doc_example("**HELLO** with no token")
-    assert documented_hello == hello() and len(documented_hello) == 31
+    assert documented_hello == hello() and len(documented_hello) == 39
     c = Conn(port)
     try:
         c.send(documented_hello)
@@ -479,17 +479,56 @@ def test_writes(repl_auth):
         c.sync()
         c.send(write_frame(1, 0, [update_op(2, e, 0b10, struct.pack("<I", 1))]))
         code, reason = c.close_frame()
-        # 15 in the source since 74da0bf's follow-up; the binary of 74da0bf itself sends 1.
-        assert code in (PERMISSION_DENIED, INVALID_ARGUMENT) and "may not write" in reason, (code, reason)
+        assert code == PERMISSION_DENIED and reason == "token 'r' may not write", (code, reason)
     finally:
         c.close()
 
 
-# ---- known bugs (docs/replication.md "What is not done yet"); strict: they fail loudly once fixed ----
+def test_resume_within_an_epoch_not_across_server_runs(server_factory):
+    """A reconnecting client is resumed from its version by the same server run (epoch), and resynced by a
+    restarted in-memory server, whose version numbers name other states (docs/protocol.md, WELCOME)."""
+    s, port = repl_server(server_factory, data=False)
+    populate(s)
+    c = Conn(port)
+    try:
+        c.send(hello())
+        w = c.welcome()
+        c.sync()
+        held, epoch = s.version(), w["epoch"]
+    finally:
+        c.close()
+    s.create_health(3)
+    time.sleep(0.2)  # the server's hub hands versions out on its own thread
+    c = Conn(port)
+    try:
+        c.send(hello(last_version=held, epoch=epoch))
+        w = c.welcome()
+        assert w["resume"] == 1 and w["epoch"] == epoch, w
+        _, p, _ = c.expect(0x85)
+        assert struct.unpack("<Q", p[:8])[0] == held
+    finally:
+        c.close()
+    s.stop()
+    s.start()  # the same --repl port; an empty database again, a new epoch
+    for _ in range(held + 2):
+        s.tx([{"op": "create"}])
+    time.sleep(0.2)
+    c = Conn(port)
+    try:
+        c.send(hello(last_version=held, epoch=epoch))
+        w = c.welcome()
+        assert w["resume"] == 0 and w["epoch"] != epoch, w
+        begin = Reader(c.sync()[0][5:])
+        assert begin.u64() == s.version() and begin.u8() == 1  # reset: the client held state
+    finally:
+        c.close()
 
-@pytest.mark.xfail(strict=True, reason="the per-client write token bucket starts empty: a write within "
-                                       "1/repl_writes_per_second of connecting is refused as over the rate")
-def test_first_write_after_connecting_is_not_rate_limited(server_factory):
+
+# ---- known bugs (docs/replication.md); strict: they fail loudly once fixed ----
+
+def test_write_rate_limit(server_factory):
+    """repl_writes_per_second: a bucket of one second's writes, full at connection (the first write right after
+    the sync passes), then refused with kResourceExhausted."""
     s, port = repl_server(server_factory, "--repl-writes-per-second", "1", data=False)
     e = s.create_health(1)
     c = Conn(port)
@@ -498,15 +537,20 @@ def test_first_write_after_connecting_is_not_rate_limited(server_factory):
         c.welcome()
         c.sync()
         c.send(write_frame(1, 0, [update_op(2, key(e), 0b10, struct.pack("<I", 5))]))
-        r = c.write_result()
+        first = c.write_result()
+        c.send(write_frame(2, 0, [update_op(2, key(e), 0b10, struct.pack("<I", 6))]))
+        second = c.write_result()
     finally:
         c.close()
-    assert r["committed"] == 1, r
+    assert first["committed"] == 1, first
+    assert second["committed"] == 0 and second["code"] == RESOURCE_EXHAUSTED, second
+    assert "write rate above 1 per second" in second["message"], second
+    m = check(s.get("/api/metrics"), "GET", "/api/metrics", 200)["replication"]
+    assert m["writes_committed_total"] == 1 and m["writes_rejected_total"] == 1, m
 
 
-@pytest.mark.xfail(strict=True, reason="write_tables is not checked for destroy operations: a token limited to "
-                                       "'transform' destroys an entity and with it its 'health' row")
 def test_write_tables_covers_destroy(repl_auth):
+    # A token limited to 'transform' may not destroy an entity: that would remove its 'health' row too.
     s, port = repl_auth
     c = Conn(port)
     try:
@@ -518,30 +562,3 @@ def test_write_tables_covers_destroy(repl_auth):
     finally:
         c.close()
     assert r["committed"] == 0 and r["code"] == PERMISSION_DENIED, r
-
-
-@pytest.mark.xfail(strict=True, reason="HELLO carries no database or history identity: a client holding version V "
-                                       "of an earlier run of an in-memory server is resumed by the new run")
-def test_no_resume_across_server_runs(server_factory):
-    s, port = repl_server(server_factory, data=False)
-    populate(s)
-    c = Conn(port)
-    try:
-        c.send(hello())
-        c.welcome()
-        c.sync()
-        held = s.version()
-    finally:
-        c.close()
-    s.stop()
-    s.start()  # the same --repl port; an empty database again
-    for _ in range(held + 2):
-        s.tx([{"op": "create"}])
-    time.sleep(0.2)  # the server's hub hands versions out on its own thread
-    c = Conn(port)
-    try:
-        c.send(hello(last_version=held))
-        w = c.welcome()
-    finally:
-        c.close()
-    assert w["resume"] == 0, "resumed a client of another history"
