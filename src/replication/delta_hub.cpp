@@ -152,8 +152,10 @@ void DeltaHub::dispatch(std::shared_ptr<const Delta> delta) {
   base::MutexLock lock(mu_);
   latest_ = std::max(latest_, d->delta->version);
   ring_.push_back(d);
-  while (ring_.size() > ring_capacity_) {
+  ring_bytes_ += DeltaBacklog::delta_bytes(*d->delta);
+  while (ring_.size() > ring_capacity_ || (ring_bytes_ > ring_bytes_limit_ && ring_.size() > 1)) {
     ring_base_ = ring_.front()->delta->version;
+    ring_bytes_ -= std::min(ring_bytes_, DeltaBacklog::delta_bytes(*ring_.front()->delta));
     ring_.pop_front();
   }
   for (const auto& w : listeners_) {
@@ -171,6 +173,7 @@ void DeltaHub::run() {
       // The ring now has a hole: nobody may resume across it.
       base::MutexLock lock(mu_);
       ring_.clear();
+      ring_bytes_ = 0;
       ring_base_ = db_->published_version();
       latest_ = ring_base_;
       for (const auto& w : listeners_) {

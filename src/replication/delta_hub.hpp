@@ -107,7 +107,10 @@ class DeltaListener {
 
 class DeltaHub {
  public:
-  explicit DeltaHub(std::size_t ring_versions = 256) : ring_capacity_(ring_versions) {}
+  // The ring keeps the newest `ring_versions` versions, and no more than `ring_bytes` of them (big deltas:
+  // a version is dropped from the ring when its bytes would pass the bound).
+  explicit DeltaHub(std::size_t ring_versions = 256, std::size_t ring_bytes = 32u << 20)
+      : ring_capacity_(ring_versions), ring_bytes_limit_(ring_bytes) {}
   ~DeltaHub() { stop(); }
 
   Status start(Database& db);
@@ -131,6 +134,8 @@ class DeltaHub {
   std::thread thread_;
   std::atomic<bool> stop_{false};
   const std::size_t ring_capacity_;
+  const std::size_t ring_bytes_limit_;
+  std::size_t ring_bytes_ ECSDB_GUARDED_BY(mu_) = 0;
   std::uint64_t start_version_ = 0;
 
   base::Mutex mu_;

@@ -21,6 +21,7 @@
 #include <boost/asio.hpp>
 #include <spdlog/spdlog.h>
 
+#include "replication/change_set.hpp"
 #include "replication/delta_hub.hpp"
 #include "replication/protocol.hpp"
 #include "storage/field_codec.hpp"
@@ -93,7 +94,6 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
         timer_(strand_),
         tick_timer_(strand_),
         reader_(server_->options.max_client_frame_bytes),
-        backlog_(server_->options.client_buffer_bytes),
         id_(id),
         connected_at_(std::chrono::steady_clock::now()) {
     boost::system::error_code ec;
@@ -202,6 +202,8 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
       }
     }
     wanted_ = std::move(wanted);
+    changes_.emplace(schema_, wanted_);
+    pending_.clear();
     table_names_.clear();
     for (const Table& t : schema_.tables) {
       if (wanted_[t.id]) table_names_.push_back(t.name);
@@ -267,7 +269,7 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
     if (replay) {
       server_->counters.resumes.fetch_add(1);
       sent_ = acked_ = m.last_version;
-      for (auto& d : *replay) backlog_.push(std::move(d), sent_, schema_);
+      for (auto& d : *replay) queue(std::move(d));
     } else {
       begin_sync(m.last_version != 0);
     }
@@ -291,7 +293,9 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
 
   // ---- full sync ----
   void begin_sync(bool reset) {
-    backlog_.clear();
+    pending_.clear();
+    pending_bytes_ = 0;
+    changes_->clear();
     if (durable_only_) {
       auto v = db_.pin_durable();
       if (!v) return close_with(v.status().code(), "cannot pin a durable view: " + v.status().message());
@@ -367,11 +371,32 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
   }
 
   // ---- deltas ----
+  // A published version for this client. While it keeps up, versions queue as they are (shared frames,
+  // rendered once for every client at the same version); once it falls behind (more than kMaxPending
+  // versions or client_buffer_bytes queued), everything is folded into its ChangeSet, which keeps only
+  // keys and field masks: memory then follows the rows changed, whatever the number of versions.
   void queue(std::shared_ptr<const replication::HubDelta> d) {
     if (closed_ || closing_ || !live_) return;
     const std::uint64_t covered = sync_view_ != nullptr ? sync_version_ : sent_;
-    server_->counters.coalesced.fetch_add(backlog_.push(std::move(d), covered, schema_), std::memory_order_relaxed);
+    if (d->delta->version <= covered) return;
+    if (!changes_->empty()) {
+      changes_->fold(*d->delta);
+      server_->counters.coalesced.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      pending_bytes_ += replication::DeltaBacklog::delta_bytes(*d->delta);
+      pending_.push_back(std::move(d));
+      if (pending_.size() > kMaxPending || pending_bytes_ > server_->options.client_buffer_bytes) fold_pending();
+    }
     write_next();
+  }
+
+  void fold_pending() {
+    if (pending_.empty()) return;
+    if (changes_->empty()) changes_since_ns_ = pending_.front()->unix_ns;
+    for (const auto& p : pending_) changes_->fold(*p->delta);
+    server_->counters.coalesced.fetch_add(pending_.size(), std::memory_order_relaxed);
+    pending_.clear();
+    pending_bytes_ = 0;
   }
 
   void arm_tick() {
@@ -384,8 +409,9 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
     });
   }
 
-  // A durable-only client waits for the log: poll the durable version every millisecond while held.
-  void wait_durable() {
+  // Retry in a millisecond: a durable-only client waiting for the log, or a catch-up frame waiting for the
+  // hub to hand over the version a fresh view shows.
+  void retry_soon() {
     if (durable_wait_) return;
     durable_wait_ = true;
     timer_.expires_after(std::chrono::milliseconds(1));
@@ -396,33 +422,55 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
   }
 
   std::shared_ptr<const std::string> next_delta_frame() {
-    if (server_->options.tick_ms != 0 && !tick_due_) return nullptr;
-    if (backlog_.empty()) return nullptr;
-    if (durable_only_ && backlog_.next_version() > db_.durable_version()) {
-      wait_durable();
+    const bool ticking = server_->options.tick_ms != 0;
+    if (ticking && !tick_due_) return nullptr;
+    if (ticking && pending_.size() > 1) fold_pending();  // at most one frame per tick
+    if (!changes_->empty()) return next_catch_up_frame();
+    if (pending_.empty()) return nullptr;
+    if (durable_only_ && pending_.front()->delta->version > db_.durable_version()) {
+      retry_soon();
       return nullptr;
     }
-    auto item = server_->options.tick_ms != 0 ? backlog_.pop_all(sent_, schema_) : backlog_.pop(sent_);
-    if (!item) return nullptr;
+    std::shared_ptr<const replication::HubDelta> p = std::move(pending_.front());
+    pending_.pop_front();
+    pending_bytes_ -= std::min(pending_bytes_, replication::DeltaBacklog::delta_bytes(*p->delta));
     tick_due_ = false;
     const std::uint64_t from = sent_;
-    const Delta& d = item->coalesced != nullptr ? *item->coalesced : *item->shared->delta;
-    std::shared_ptr<const std::string> frame;
-    if (item->shared != nullptr) {
-      frame = item->shared->message(replication::HubDelta::Format::kReplicationFrame, from, wanted_, [&] {
-        Bytes out;
-        replication::encode_delta_frame(from, d.version, item->unix_ns, d, schema_, wanted_, out);
-        return std::string(reinterpret_cast<const char*>(out.data()), out.size());
-      });
-    } else {
+    const Delta& d = *p->delta;
+    auto frame = p->message(replication::HubDelta::Format::kReplicationFrame, from, wanted_, [&] {
       Bytes out;
-      replication::encode_delta_frame(from, d.version, item->unix_ns, d, schema_, wanted_, out);
-      frame = to_message(out);
-    }
+      replication::encode_delta_frame(from, d.version, p->unix_ns, d, schema_, wanted_, out);
+      return std::string(reinterpret_cast<const char*>(out.data()), out.size());
+    });
     sent_ = d.version;
-    if (!watches_.empty() || writes_in_flight_ > 0) remember_sent(from, item->coalesced != nullptr ? std::shared_ptr<const Delta>(item->coalesced) : item->shared->delta);
+    if (!watches_.empty() || writes_in_flight_ > 0) remember_sent(from, p->delta);
     check_watches();
     return frame;
+  }
+
+  // The state-based catch-up: what changed since the version sent, with the values of a view of the
+  // newest version folded (so the view must be exactly that version: when the database is already ahead
+  // of what the hub has handed over, wait for the hub).
+  std::shared_ptr<const std::string> next_catch_up_frame() {
+    if (durable_only_ && changes_->version() > db_.durable_version()) {
+      retry_soon();
+      return nullptr;
+    }
+    const PinnedView view = db_.pin();
+    if (view.version() != changes_->version()) {
+      retry_soon();
+      return nullptr;
+    }
+    auto d = std::make_shared<Delta>(changes_->build(view));
+    const std::uint64_t from = sent_;
+    Bytes out;
+    replication::encode_delta_frame(from, d->version, changes_since_ns_, *d, schema_, wanted_, out);
+    sent_ = d->version;
+    changes_->clear();
+    tick_due_ = false;
+    if (!watches_.empty() || writes_in_flight_ > 0) remember_sent(from, d);
+    check_watches();
+    return to_message(out);
   }
 
   // ---- client writes ----
@@ -712,7 +760,7 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
     info_.lag_versions = published > acked_ ? published - acked_ : 0;
     info_.bytes_sent = bytes_sent_;
     info_.frames_sent = frames_sent_;
-    info_.backlog_bytes = backlog_.bytes();
+    info_.backlog_bytes = pending_bytes_ + (changes_ ? changes_->bytes() : 0);
     info_.connected_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - connected_at_).count();
     info_.bytes_per_second = info_.connected_seconds > 0 ? static_cast<double>(bytes_sent_) / info_.connected_seconds : 0;
   }
@@ -733,7 +781,7 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
     closing_ = true;
     close_reason_ = reason;
     sync_view_.reset();
-    backlog_.clear();
+    pending_.clear();
     write_next();
   }
 
@@ -743,7 +791,7 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
     timer_.cancel();
     tick_timer_.cancel();
     sync_view_.reset();
-    backlog_.clear();
+    pending_.clear();
     server_->hub.remove(this);
     boost::system::error_code ec;
     socket_.close(ec);
@@ -759,7 +807,11 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
   net::steady_timer tick_timer_;
   std::array<char, 64 * 1024> in_{};
   replication::FrameReader reader_;
-  replication::DeltaBacklog backlog_;
+  static constexpr std::size_t kMaxPending = 8;
+  std::deque<std::shared_ptr<const replication::HubDelta>> pending_;  // versions not sent yet, while keeping up
+  std::size_t pending_bytes_ = 0;
+  std::optional<replication::ChangeSet> changes_;  // fallen behind: what changed since sent_ (keys, masks)
+  std::uint64_t changes_since_ns_ = 0;             // publish time of the oldest version folded
   const std::uint64_t id_;
   const std::chrono::steady_clock::time_point connected_at_;
   std::string address_;

@@ -22,7 +22,9 @@
 
 #include "ecsdb/replica.hpp"
 #include "ecsdb/replication_server.hpp"
+#include "replication/change_set.hpp"
 #include "replication/protocol.hpp"
+#include "txn/database_access.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_schema.hpp"
 
@@ -64,22 +66,24 @@ struct Server {
 // fields set, `many` rows inserted, references made (some transactions fail a restrict: nothing changes).
 class Workload {
  public:
-  explicit Workload(std::uint64_t seed) : rng_(seed) {}
+  // `min_live`: below this many live entities, every operation creates one (a bigger world: more rows
+  // survive to be updated again).
+  explicit Workload(std::uint64_t seed, std::size_t min_live = 6) : rng_(seed), min_live_(min_live) {}
 
   void run(Database& db, int transactions) {
     for (int i = 0; i < transactions; ++i) {
       std::vector<Entity> live = live_;
       const std::uint64_t seed = rng_();
-      auto body = [live, seed](Transaction& t) -> Status {
+      auto body = [live, seed, min_live = min_live_](Transaction& t) -> Status {
         std::mt19937_64 rng(seed);
         std::vector<Entity> alive = live;
         const auto pick = [&] { return alive[rng() % alive.size()]; };
         for (int op = 0; op < 1 + static_cast<int>(rng() % 6); ++op) {
           Status s;
-          switch (alive.size() < 6 ? 0 : rng() % 10) {
+          switch (alive.size() < min_live ? 0 : rng() % 11) {
             case 0: alive.push_back(t.create().value()); break;
-            case 1: s = t.put(pick(), Transform{float(rng() % 100), float(rng() % 100), 1.5f}); break;
-            case 2: s = t.put(pick(), Health{static_cast<std::uint32_t>(rng() % 100), 100}); break;
+            case 1: s = t.put(pick(), Transform{float(rng() % 100), float(rng() % 100), float(rng() % 7)}); break;
+            case 2: s = t.put(pick(), Health{static_cast<std::uint32_t>(rng() % 100), static_cast<std::uint32_t>(rng() % 300)}); break;
             case 3: s = t.put(pick(), Follow{pick()}); break;
             case 4: s = t.insert_child(pick(), Item{static_cast<std::uint16_t>(rng() % 5), 1}).status(); break;
             case 5: {
@@ -93,6 +97,11 @@ class Workload {
               break;
             }
             case 7: s = t.put(pick(), Aim{pick()}); break;
+            case 8: {
+              const Entity e = pick();
+              if (t.get<Health>(e) != nullptr) s = t.set(e, &Health::max_hp, static_cast<std::uint32_t>(rng() % 1000));
+              break;
+            }
             default: {
               const Entity e = pick();
               s = t.destroy(e);
@@ -120,6 +129,7 @@ class Workload {
   }
 
   std::mt19937_64 rng_;
+  std::size_t min_live_;
   std::vector<Entity> live_;
 };
 
@@ -188,6 +198,41 @@ std::unique_ptr<Replica> connect(std::uint16_t port, std::vector<std::string> ta
   auto r = Replica::connect(o);
   EXPECT_TRUE(r.has_value()) << r.status().to_string();
   return r ? std::move(*r) : nullptr;
+}
+
+// The state-based catch-up: folding versions (a, b] into a ChangeSet and building the frame from a view of b
+// brings a copy at a to exactly the state at b, for random transactions and random a < b.
+TEST(ReplicationTest, ChangeSetCatchUpEqualsApplyingEachVersion) {
+  auto server = Database::open(testing::test_schema()).value();
+  ASSERT_TRUE(server->start_writer_thread().is_ok());
+  auto sub = server->subscribe({.capacity = 1 << 16, .every_version = true});
+  ASSERT_TRUE(sub.has_value());
+  std::vector<std::shared_ptr<const Delta>> deltas;
+  std::mt19937_64 rng(8);
+  Workload w(8, 150);
+  for (int round = 0; round < 40; ++round) {
+    // A copy brought to some version a by applying each version, as a replica that keeps up does.
+    auto copy = Database::open(testing::test_schema()).value();
+    detail::WriterCore& core = detail::DatabaseAccess::core(*copy);
+    w.run(*server, 40 + static_cast<int>(rng() % 60));
+    sub->poll(deltas);
+    const std::size_t a = rng() % deltas.size();
+    for (std::size_t i = 0; i < a; ++i) ASSERT_TRUE(core.apply_replicated(*deltas[i], deltas[i]->version).is_ok());
+    // Then (a, b] at once, from keys and masks plus the values of a view of b (the server is idle: b is now).
+    replication::ChangeSet changes(server->schema(), std::vector<bool>(server->schema().tables.size(), true));
+    for (std::size_t i = a; i < deltas.size(); ++i) changes.fold(*deltas[i]);
+    const PinnedView now = server->pin();
+    ASSERT_EQ(now.version(), changes.version());
+    const Status applied = core.apply_replicated(changes.build(now), changes.version());
+    ASSERT_TRUE(applied.is_ok()) << "round " << round << ": " << applied.to_string();
+    const PinnedView mine = copy->pin();
+    const Contents expected = contents(now, server->schema(), {});
+    const Contents got = contents(mine, copy->schema(), {});
+    EXPECT_EQ(got.entities, expected.entities) << "round " << round;
+    for (const auto& [name, rows] : expected.tables) EXPECT_EQ(got.tables.at(name), rows) << "round " << round << ", table " << name;
+    if (HasFailure()) break;
+  }
+  server->stop_writer_thread();
 }
 
 // ---- a faulty network between replicas and the server ----
