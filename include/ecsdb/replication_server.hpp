@@ -26,6 +26,9 @@
 namespace boost::asio {
 class io_context;
 }
+namespace ecsdb::replication {
+class FrameTransport;  // internal (src/replication/frame_transport.hpp)
+}
 
 namespace ecsdb {
 
@@ -44,6 +47,7 @@ struct ReplicationAccess {
 struct ReplicationOptions {
   std::string address = "127.0.0.1";
   std::uint16_t port = 7070;              // 0: any free port (see ReplicationServer::port)
+  bool listen = true;                     // false: no TCP listener, clients come through adopt() only
   std::uint32_t threads = 1;              // network threads when the server runs its own io_context
   // Who may connect: called with the HELLO's token; nullopt refuses the client. Null: anyone may read and
   // write every table (the loopback default of `ecsdb serve`).
@@ -105,6 +109,10 @@ class ReplicationServer {
   std::uint16_t port() const noexcept;
   // Closes every client (CLOSE "server shutting down") and stops accepting. Idempotent.
   void stop();
+
+  // A connection accepted elsewhere (`ecsdb serve`'s WebSocket route /api/replication) becomes a client.
+  // Any thread. Internal: the transport type is not part of the installed API.
+  void adopt(std::unique_ptr<replication::FrameTransport> transport);
 
   std::vector<ReplicationClientInfo> clients() const;
   ReplicationStats stats() const;

@@ -137,8 +137,8 @@ bool read_keys(ByteReader& r, std::vector<std::uint64_t>& keys) {
   return r.ok();
 }
 
-// Positions 0..n-1 ordered by the index part of keys[i]: written in that order, each key's index costs a
-// byte or two (the difference from the previous one) instead of up to five.
+// Positions 0..n-1 ordered by the index part of keys[i]: updates and deletes are written in that order (the
+// order carries no meaning there), so each key's index costs a byte or two instead of up to five.
 template <typename KeyOf>
 std::vector<std::uint32_t> ascending(std::size_t n, KeyOf key_of) {
   std::vector<std::uint32_t> order(n);
@@ -152,15 +152,14 @@ std::vector<std::uint32_t> ascending(std::size_t n, KeyOf key_of) {
 void write_table(ByteWriter& w, const Table& table, const TableDelta& t) {
   const std::uint32_t stride = table.stride();
   w.varint(t.table);
-  const auto inserted = ascending(t.inserted_keys.size(), [&](std::uint32_t i) { return t.inserted_keys[i]; });
-  w.varint(inserted.size());
-  KeyWriter inserted_keys(w);
-  for (std::uint32_t i : inserted) inserted_keys.key(t.inserted_keys[i]);
+  // Inserted rows keep their order: a replica appends them as the server did, so a full sync (and a
+  // delta that only inserts) gives the server's row order.
+  write_keys(w, t.inserted_keys);
   if (is_many(table)) {
     KeyWriter owners(w);
-    for (std::uint32_t i : inserted) owners.key(t.inserted_owners.empty() ? 0 : t.inserted_owners[i]);
+    for (std::size_t i = 0; i < t.inserted_keys.size(); ++i) owners.key(t.inserted_owners.empty() ? 0 : t.inserted_owners[i]);
   }
-  for (std::uint32_t i : inserted) w.raw(t.inserted_rows.data() + std::size_t{i} * stride, stride);
+  w.raw(t.inserted_rows.data(), t.inserted_keys.size() * stride);
   w.varint(t.updates.size());
   KeyWriter keys(w);
   for (std::uint32_t i : ascending(t.updates.size(), [&](std::uint32_t k) { return t.updates[k].key; })) {

@@ -23,6 +23,7 @@
 
 #include "replication/change_set.hpp"
 #include "replication/delta_hub.hpp"
+#include "replication/frame_transport.hpp"
 #include "replication/protocol.hpp"
 #include "storage/field_codec.hpp"
 
@@ -52,6 +53,41 @@ struct WriteWatch {
 
 }  // namespace
 
+// The replication listener's connections.
+class TcpTransport final : public replication::FrameTransport {
+ public:
+  explicit TcpTransport(tcp::socket socket) : socket_(std::move(socket)) {
+    boost::system::error_code ec;
+    socket_.set_option(tcp::no_delay(true), ec);
+    const auto ep = socket_.remote_endpoint(ec);
+    remote_ = ec ? "?" : ep.address().to_string() + ":" + std::to_string(ep.port());
+  }
+  net::any_io_executor executor() override { return socket_.get_executor(); }
+  void read(ReadHandler handler) override {
+    socket_.async_read_some(net::buffer(in_), [this, handler = std::move(handler)](boost::system::error_code ec, std::size_t n) {
+      handler(ec, std::span<const std::byte>(reinterpret_cast<const std::byte*>(in_.data()), n));
+    });
+  }
+  void write(std::shared_ptr<const std::string> frame, WriteHandler handler) override {
+    const auto bytes = net::buffer(*frame);
+    net::async_write(socket_, bytes, [frame = std::move(frame), handler = std::move(handler)](boost::system::error_code ec, std::size_t n) {
+      handler(ec, n);
+    });
+  }
+  void close() override {
+    boost::system::error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
+  }
+  std::string remote() const override { return remote_; }
+  const char* kind() const override { return "tcp"; }
+
+ private:
+  tcp::socket socket_;  // on a strand (accepted with make_strand)
+  std::array<char, 64 * 1024> in_{};
+  std::string remote_;
+};
+
 class ReplicaSession;
 
 struct ReplicationServer::Impl : std::enable_shared_from_this<ReplicationServer::Impl> {
@@ -74,33 +110,32 @@ struct ReplicationServer::Impl : std::enable_shared_from_this<ReplicationServer:
   mutable std::mutex mu;
   std::vector<std::weak_ptr<ReplicaSession>> sessions;
 
+  std::atomic<std::uint64_t> connections_total{0};
   struct Counters {
-    std::atomic<std::uint64_t> connections_total{0}, frames_sent{0}, bytes_sent{0}, full_syncs{0}, resumes{0},
+    std::atomic<std::uint64_t> frames_sent{0}, bytes_sent{0}, full_syncs{0}, resumes{0},
         coalesced{0}, writes_committed{0}, writes_rejected{0}, overwritten{0}, refused{0};
   } counters;
 
   void accept();
+  void adopt(std::unique_ptr<replication::FrameTransport> transport);
   std::size_t live_sessions();
 };
 
 class ReplicaSession : public replication::DeltaListener, public std::enable_shared_from_this<ReplicaSession> {
  public:
-  ReplicaSession(std::shared_ptr<ReplicationServer::Impl> server, tcp::socket socket, std::uint64_t id)
+  ReplicaSession(std::shared_ptr<ReplicationServer::Impl> server, std::unique_ptr<replication::FrameTransport> transport,
+                 std::uint64_t id)
       : server_(std::move(server)),
         db_(server_->db),
         schema_(db_.schema()),
-        strand_(net::make_strand(server_->io)),
-        socket_(std::move(socket)),
+        transport_(std::move(transport)),
+        strand_(transport_->executor()),
         timer_(strand_),
         tick_timer_(strand_),
         reader_(server_->options.max_client_frame_bytes),
         id_(id),
-        connected_at_(std::chrono::steady_clock::now()) {
-    boost::system::error_code ec;
-    const auto ep = socket_.remote_endpoint(ec);
-    address_ = ec ? "?" : ep.address().to_string() + ":" + std::to_string(ep.port());
-    socket_.set_option(tcp::no_delay(true), ec);
-  }
+        connected_at_(std::chrono::steady_clock::now()),
+        address_(transport_->remote()) {}
 
   void start() {
     auto self = shared_from_this();
@@ -136,12 +171,12 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
   // ---- input ----
   void read() {
     auto self = shared_from_this();
-    socket_.async_read_some(net::buffer(in_), net::bind_executor(strand_, [self](boost::system::error_code ec, std::size_t n) {
+    transport_->read([self](boost::system::error_code ec, std::span<const std::byte> bytes) {
       if (ec) {
         self->closed(ec == net::error::eof ? "client closed" : ec.message());
         return;
       }
-      self->reader_.feed(std::span<const std::byte>(reinterpret_cast<const std::byte*>(self->in_.data()), n));
+      self->reader_.feed(bytes);
       for (;;) {
         if (self->closed_ || self->closing_) return;
         auto frame = self->reader_.next();
@@ -150,7 +185,7 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
         self->handle(**frame);
       }
       if (!self->closed_ && !self->closing_) self->read();
-    }));
+    });
   }
 
   void handle(const replication::FrameReader::Frame& f) {
@@ -728,9 +763,7 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
       frame = std::move(control_.front());
       control_.pop_front();
     } else if (closing_) {
-      boost::system::error_code ec;
-      socket_.shutdown(tcp::socket::shutdown_both, ec);
-      socket_.close(ec);
+      transport_->close();
       return closed(close_reason_);
     } else if (sync_view_ != nullptr) {
       frame = next_sync_frame();
@@ -740,7 +773,7 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
     }
     if (frame == nullptr) return;
     writing_ = true;
-    net::async_write(socket_, net::buffer(*frame), net::bind_executor(strand_, [self = shared_from_this(), frame](boost::system::error_code ec, std::size_t n) {
+    transport_->write(frame, [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
       self->writing_ = false;
       if (ec) return self->closed(ec.message());
       self->server_->counters.frames_sent.fetch_add(1, std::memory_order_relaxed);
@@ -749,7 +782,7 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
       ++self->frames_sent_;
       self->update_info();
       self->write_next();
-    }));
+    });
   }
 
   void update_info() {
@@ -793,19 +826,17 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
     sync_view_.reset();
     pending_.clear();
     server_->hub.remove(this);
-    boost::system::error_code ec;
-    socket_.close(ec);
+    transport_->close();
     if (live_) spdlog::info("replication client {} ({}) disconnected: {}", id_, address_, why);
   }
 
   std::shared_ptr<ReplicationServer::Impl> server_;
   Database& db_;
   const Schema& schema_;
-  net::strand<net::io_context::executor_type> strand_;
-  tcp::socket socket_;
+  std::unique_ptr<replication::FrameTransport> transport_;
+  net::any_io_executor strand_;  // the transport's strand: every handler of this session runs on it
   net::steady_timer timer_;
   net::steady_timer tick_timer_;
-  std::array<char, 64 * 1024> in_{};
   replication::FrameReader reader_;
   static constexpr std::size_t kMaxPending = 8;
   std::deque<std::shared_ptr<const replication::HubDelta>> pending_;  // versions not sent yet, while keeping up
@@ -814,7 +845,7 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
   std::uint64_t changes_since_ns_ = 0;             // publish time of the oldest version folded
   const std::uint64_t id_;
   const std::chrono::steady_clock::time_point connected_at_;
-  std::string address_;
+  const std::string address_;
   ReplicationAccess access_;
   std::vector<bool> wanted_;
   std::vector<std::string> table_names_;
@@ -852,28 +883,33 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
 void ReplicationServer::Impl::accept() {
   acceptor.async_accept(net::make_strand(io), [self = shared_from_this()](boost::system::error_code ec, tcp::socket socket) {
     if (self->stopping.load()) return;
-    if (!ec) {
-      self->counters.connections_total.fetch_add(1);
-      if (self->live_sessions() >= self->options.max_clients) {
-        // Told why before the connection closes (a CLOSE frame, written synchronously: it is tiny).
-        Bytes out;
-        replication::encode_close({static_cast<std::uint16_t>(StatusCode::kResourceExhausted),
-                                   "too many replication clients (max_clients " + std::to_string(self->options.max_clients) + ")"},
-                                  out);
-        boost::system::error_code ignored;
-        net::write(socket, net::buffer(out), ignored);
-        socket.close(ignored);
-      } else {
-        auto s = std::make_shared<ReplicaSession>(self, std::move(socket), self->next_id.fetch_add(1));
-        {
-          std::lock_guard lock(self->mu);
-          self->sessions.push_back(s);
-        }
-        s->start();
-      }
-    }
+    if (!ec) self->adopt(std::make_unique<TcpTransport>(std::move(socket)));
     self->accept();
   });
+}
+
+void ReplicationServer::Impl::adopt(std::unique_ptr<replication::FrameTransport> transport) {
+  if (stopping.load()) return transport->close();
+  connections_total.fetch_add(1);
+  if (live_sessions() >= options.max_clients) {
+    // Told why before the connection closes.
+    Bytes out;
+    replication::encode_close({static_cast<std::uint16_t>(StatusCode::kResourceExhausted),
+                               "too many replication clients (max_clients " + std::to_string(options.max_clients) + ")"},
+                              out);
+    auto frame = to_message(out);
+    replication::FrameTransport* t = transport.get();
+    t->write(frame, [transport = std::shared_ptr<replication::FrameTransport>(std::move(transport))](boost::system::error_code, std::size_t) {
+      transport->close();
+    });
+    return;
+  }
+  auto s = std::make_shared<ReplicaSession>(shared_from_this(), std::move(transport), next_id.fetch_add(1));
+  {
+    std::lock_guard lock(mu);
+    sessions.push_back(s);
+  }
+  s->start();
 }
 
 std::size_t ReplicationServer::Impl::live_sessions() {
@@ -890,6 +926,14 @@ ReplicationServer::~ReplicationServer() { stop(); }
 Status ReplicationServer::start() {
   const std::string where = impl_->options.address + ":" + std::to_string(impl_->options.port);
   boost::system::error_code ec;
+  if (!impl_->options.listen) {
+    ECSDB_RETURN_IF_ERROR(impl_->hub.start(impl_->db));
+    if (impl_->own_context != nullptr) {
+      impl_->work.emplace(net::make_work_guard(impl_->io));
+      impl_->threads.emplace_back([this] { impl_->io.run(); });
+    }
+    return Status::ok();
+  }
   const auto address = net::ip::make_address(impl_->options.address, ec);
   if (ec) return invalid_argument("replication address '" + impl_->options.address + "': " + ec.message());
   const tcp::endpoint ep(address, impl_->options.port);
@@ -908,6 +952,8 @@ Status ReplicationServer::start() {
   }
   return Status::ok();
 }
+
+void ReplicationServer::adopt(std::unique_ptr<replication::FrameTransport> transport) { impl_->adopt(std::move(transport)); }
 
 std::uint16_t ReplicationServer::port() const noexcept {
   boost::system::error_code ec;
@@ -966,7 +1012,7 @@ ReplicationStats ReplicationServer::stats() const {
     ++s.clients;
     s.backlog_bytes += i.backlog_bytes;
   }
-  s.connections_total = c.connections_total.load();
+  s.connections_total = impl_->connections_total.load();
   s.frames_sent = c.frames_sent.load();
   s.bytes_sent = c.bytes_sent.load();
   s.full_syncs = c.full_syncs.load();

@@ -163,6 +163,7 @@ const std::vector<Route>& api_routes() {
       {"GET", "/api/replication/clients", Role::kRead, "/api/replication/clients"},
       {"GET", "/metrics", Role::kRead, "/metrics"},
       {"GET", "/api/stream", Role::kRead, "/api/stream"},
+      {"GET", "/api/replication", Role::kNone, "/api/replication"},
   };
   return routes;
 }
@@ -878,7 +879,9 @@ HttpResponse Api::replication_clients() {
                                   {"connected_seconds", c.connected_seconds}});
     }
   }
-  return json_response(200, json::object{{"enabled", repl != nullptr}, {"clients", std::move(list)}});
+  json::value tcp_port = nullptr;
+  if (repl != nullptr && repl->port() != 0) tcp_port = repl->port();
+  return json_response(200, json::object{{"enabled", repl != nullptr}, {"tcp_port", tcp_port}, {"clients", std::move(list)}});
 }
 
 HttpResponse Api::metrics_json() {

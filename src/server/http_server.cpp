@@ -1,5 +1,8 @@
 #include "server/http_server.hpp"
 
+#include "ecsdb/replication_server.hpp"
+#include "replication/frame_transport.hpp"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <spdlog/spdlog.h>
@@ -163,6 +166,7 @@ struct HttpServer::Impl {
   ServerMetrics& metrics;
   Api& api;
   replication::DeltaHub& hub;
+  std::atomic<ReplicationServer*> replication{nullptr};  // serves /api/replication once set
   // Optional so that stop() can destroy them, and with them every session still queued in the io_context
   // (sessions hold pinned views: they must go before the database does).
   std::optional<net::io_context> io;
@@ -585,6 +589,51 @@ class StreamSession : public replication::DeltaListener, public std::enable_shar
 
 // ---- one HTTP connection ----
 
+// The WebSocket form of the replication protocol (GET /api/replication, docs/protocol.md): each binary message
+// carries one frame. Accepted here, then handed to the ReplicationServer, which runs the session.
+template <typename Stream>
+class WsFrameTransport final : public replication::FrameTransport {
+ public:
+  WsFrameTransport(Stream&& stream, std::string remote) : ws_(std::move(stream)), remote_(std::move(remote)) {}
+  websocket::stream<Stream>& ws() { return ws_; }
+
+  net::any_io_executor executor() override { return ws_.get_executor(); }
+  void read(ReadHandler handler) override {
+    in_.consume(in_.size());
+    ws_.async_read(in_, [this, handler = std::move(handler)](beast::error_code ec, std::size_t) {
+      const auto data = in_.cdata();
+      handler(ec, std::span<const std::byte>(static_cast<const std::byte*>(data.data()), data.size()));
+    });
+  }
+  void write(std::shared_ptr<const std::string> frame, WriteHandler handler) override {
+    writing_ = true;
+    ws_.binary(true);
+    const auto bytes = net::buffer(*frame);
+    ws_.async_write(bytes, [this, frame = std::move(frame), handler = std::move(handler)](beast::error_code ec, std::size_t n) {
+      writing_ = false;
+      if (close_wanted_) close();
+      handler(ec, n);
+    });
+  }
+  // A close must not overlap a write (Beast allows one of each kind): deferred until the write ends.
+  void close() override {
+    close_wanted_ = true;
+    if (writing_ || closing_) return;
+    closing_ = true;
+    ws_.async_close(websocket::close_code::normal, [](beast::error_code) {});
+  }
+  std::string remote() const override { return remote_; }
+  const char* kind() const override { return "websocket"; }
+
+ private:
+  websocket::stream<Stream> ws_;
+  beast::flat_buffer in_;
+  std::string remote_;
+  bool writing_ = false;
+  bool close_wanted_ = false;
+  bool closing_ = false;
+};
+
 template <typename Stream>
 class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
  public:
@@ -710,6 +759,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
       res.headers.emplace_back("Retry-After", std::to_string(static_cast<long>(std::ceil(wait))));
       return send(std::move(res));
     }
+    if (route->path == "/api/replication") return replication(std::move(req));
     if (route->path == "/api/stream") {
       if (!origin_.empty() && !cors_allowed() && !same_origin(req)) {
         // A page of another site may open a WebSocket to this server (no CORS for WebSockets): refuse
@@ -738,6 +788,37 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
     auto self = this->shared_from_this();
     server_.api.handle(*route, params, r, [self](HttpResponse res) {
       net::post(self->stream_.get_executor(), [self, res = std::move(res)]() mutable { self->send(std::move(res)); });
+    });
+  }
+
+  // GET /api/replication: the replication protocol over a WebSocket (auth is the HELLO's token).
+  void replication(http::request<http::string_body> req) {
+    if (!origin_.empty() && !cors_allowed() && !same_origin(req)) {
+      return send(error_response(ApiError{403, "forbidden", "WebSocket from origin '" + origin_ +
+                                                                "' refused: not this server and not in cors_origins"}));
+    }
+    if (!websocket::is_upgrade(req)) {
+      return send(error_response(ApiError{400, "bad_request", "/api/replication is a WebSocket: send an Upgrade request"}));
+    }
+    ReplicationServer* repl = server_.replication.load(std::memory_order_acquire);
+    if (server_.api.phase() != Phase::kReady || repl == nullptr) {
+      return send(error_response(ApiError{503, "starting", "the database is recovering; try again shortly"}));
+    }
+    finish_metrics(101, 0);
+    auto holder = std::make_shared<std::unique_ptr<WsFrameTransport<Stream>>>(
+        std::make_unique<WsFrameTransport<Stream>>(std::move(stream_), peer_));
+    websocket::stream<Stream>& ws = (*holder)->ws();
+    tcp_of(ws.next_layer()).expires_never();
+    websocket::stream_base::timeout t = websocket::stream_base::timeout::suggested(beast::role_type::server);
+    t.keep_alive_pings = true;
+    ws.set_option(t);
+    ws.read_message_max(1u << 20);
+    if (req[http::field::sec_websocket_protocol].find("ecsdb-repl") != std::string_view::npos) {
+      ws.set_option(websocket::stream_base::decorator(
+          [](websocket::response_type& res) { res.set(http::field::sec_websocket_protocol, "ecsdb-repl"); }));
+    }
+    ws.async_accept(req, [holder, repl](beast::error_code ec) {
+      if (!ec) repl->adopt(std::move(*holder));
     });
   }
 
@@ -914,6 +995,8 @@ Status HttpServer::start() {
 }
 
 net::io_context& HttpServer::io_context() { return *impl_->io; }
+
+void HttpServer::set_replication(ReplicationServer* repl) { impl_->replication.store(repl, std::memory_order_release); }
 
 std::pair<Role, std::string> HttpServer::authenticate_token(std::string_view token) const {
   return impl_->authenticate("Bearer " + std::string(token));

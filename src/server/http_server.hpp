@@ -32,6 +32,8 @@ class HttpServer {
   std::uint16_t port() const;
   // The event loop the network threads run (the replication listener joins it: DESIGN.md §2.9).
   boost::asio::io_context& io_context();
+  // Serves GET /api/replication (the replication protocol over a WebSocket) through `repl` (null: 503).
+  void set_replication(ReplicationServer* repl);
   // A bare token's role and name (Role::kNone: unknown), as for "Authorization: Bearer TOKEN".
   std::pair<Role, std::string> authenticate_token(std::string_view token) const;
 

@@ -134,45 +134,47 @@ int serve(const ServerConfig& config) {
     db->stop_writer_thread();
     return 1;
   }
-  // The replication listener, on the HTTP server's event loop and threads (DESIGN.md §2.9).
-  std::unique_ptr<ReplicationServer> repl;
-  if (!config.repl.empty()) {
-    ReplicationOptions ro;
+  // Replication, on the HTTP server's event loop and threads (DESIGN.md §2.9): always over the WebSocket
+  // route /api/replication, and over TCP on `repl` when it is given.
+  ReplicationOptions ro;
+  ro.listen = !config.repl.empty();
+  if (ro.listen) {
     const std::size_t at = config.repl.rfind(':');
     ro.address = config.repl.substr(0, at);
     if (ro.address == "localhost") ro.address = "127.0.0.1";
     ro.port = static_cast<std::uint16_t>(std::stoul(config.repl.substr(at + 1)));
-    ro.tick_ms = config.repl_tick_ms;
-    ro.max_writes_per_second = config.repl_writes_per_second;
-    ro.max_clients = config.max_connections;
-    ro.client_buffer_bytes = config.stream_buffer_bytes;
-    if (!config.tokens.empty()) {
-      ro.authenticate = [&http, &config](std::string_view token) -> std::optional<ReplicationAccess> {
-        auto [role, name] = http.authenticate_token(token);
-        if (role == Role::kNone) return std::nullopt;
-        ReplicationAccess a;
-        a.name = name;
-        a.write = role == Role::kWrite || role == Role::kAdmin;
-        for (const TokenConfig& t : config.tokens) {
-          if (t.name != name) continue;
-          a.read_tables = t.read_tables;
-          a.write_tables = t.write_tables;
-          a.owner_field = t.owner_field;
-          a.owner = t.owner;
-        }
-        return a;
-      };
-    }
-    repl = std::make_unique<ReplicationServer>(*db, ro, &http.io_context());
-    if (Status s = repl->start(); !s.is_ok()) {
-      spdlog::error("{}", s.to_string());
-      hub.stop();
-      http.stop();
-      db->stop_writer_thread();
-      return 1;
-    }
-    log_event(config, "listening", "replication listening on " + ro.address + ":" + std::to_string(repl->port()));
   }
+  ro.tick_ms = config.repl_tick_ms;
+  ro.max_writes_per_second = config.repl_writes_per_second;
+  ro.max_clients = config.max_connections;
+  ro.client_buffer_bytes = config.stream_buffer_bytes;
+  if (!config.tokens.empty()) {
+    ro.authenticate = [&http, &config](std::string_view token) -> std::optional<ReplicationAccess> {
+      auto [role, name] = http.authenticate_token(token);
+      if (role == Role::kNone) return std::nullopt;
+      ReplicationAccess a;
+      a.name = name;
+      a.write = role == Role::kWrite || role == Role::kAdmin;
+      for (const TokenConfig& t : config.tokens) {
+        if (t.name != name) continue;
+        a.read_tables = t.read_tables;
+        a.write_tables = t.write_tables;
+        a.owner_field = t.owner_field;
+        a.owner = t.owner;
+      }
+      return a;
+    };
+  }
+  auto repl = std::make_unique<ReplicationServer>(*db, ro, &http.io_context());
+  if (Status s = repl->start(); !s.is_ok()) {
+    spdlog::error("{}", s.to_string());
+    hub.stop();
+    http.stop();
+    db->stop_writer_thread();
+    return 1;
+  }
+  if (ro.listen) log_event(config, "listening", "replication listening on " + ro.address + ":" + std::to_string(repl->port()));
+  http.set_replication(repl.get());
   api.attach(db.get(), repl.get());
   log_event(config, "ready", "ready");
 
@@ -195,7 +197,8 @@ int serve(const ServerConfig& config) {
   });
 
   http.stop_accepting();
-  if (repl != nullptr) repl->stop();  // replicas are told "server shutting down" and reconnect elsewhere or later
+  http.set_replication(nullptr);
+  repl->stop();  // replicas are told "server shutting down" and reconnect elsewhere or later
   const bool idle = http.wait_idle(config.shutdown_grace_ms);
   if (!idle) spdlog::warn("requests still in flight after shutdown_grace_ms ({} ms); closing", config.shutdown_grace_ms);
   http.close_streams();

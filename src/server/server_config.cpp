@@ -271,8 +271,15 @@ Status validate_config(const ServerConfig& c) {
   }
   if (c.threads == 0 || c.threads > 256) return invalid_argument("option threads: between 1 and 256");
   const std::size_t repl_colon = c.repl.rfind(':');
-  if (!c.repl.empty() && (repl_colon == std::string::npos || repl_colon == 0)) {
-    return invalid_argument("option repl: '" + c.repl + "' is not HOST:PORT (e.g. 127.0.0.1:7070)");
+  if (!c.repl.empty()) {
+    unsigned port = 0;
+    const char* digits = c.repl.data() + repl_colon + 1;
+    const auto [end, ec] = repl_colon == std::string::npos ? std::from_chars_result{digits, std::errc::invalid_argument}
+                                                          : std::from_chars(digits, c.repl.data() + c.repl.size(), port);
+    if (repl_colon == std::string::npos || repl_colon == 0 || ec != std::errc() || end != c.repl.data() + c.repl.size() ||
+        port > 65535) {
+      return invalid_argument("option repl: '" + c.repl + "' is not HOST:PORT (e.g. 127.0.0.1:7070)");
+    }
   }
   if (c.tls_cert.empty() != c.tls_key.empty()) return invalid_argument("options tls_cert and tls_key go together");
   if (c.max_body_bytes == 0 || c.max_json_depth == 0 || c.max_ops_per_transaction == 0 || c.max_connections == 0) {

@@ -104,22 +104,27 @@ void SubscriptionHub::mark_all_lost() noexcept {
   for (auto& sub : subs_) sub->lost.store(true, std::memory_order_release);
 }
 
-void SubscriptionHub::publish(const std::shared_ptr<const Delta>& delta) {
+void SubscriptionHub::publish(const std::vector<std::shared_ptr<Delta>>& version_deltas) {
   base::MutexLock lock(mu_);
   bool any_closed = false;
+  std::vector<std::shared_ptr<const Delta>> mine;
   for (const auto& s : subs_) {
     if (s->closed.load(std::memory_order_acquire)) { any_closed = true; continue; }
-    if (delta->empty() && !s->every_version) continue;
-    std::shared_ptr<const Delta> mine = filter(*s, delta);
-    if (mine == nullptr) continue;
+    mine.clear();
+    for (const auto& delta : version_deltas) {
+      if (delta->empty() && !s->every_version) continue;
+      if (std::shared_ptr<const Delta> d = filter(*s, delta)) mine.push_back(std::move(d));
+    }
+    if (mine.empty()) continue;
+    // Every delta of the version goes in before `head` moves: a poll sees all of a version or none of it.
     const std::uint64_t head = s->head.load(std::memory_order_relaxed);
     const std::uint64_t tail = s->tail.load(std::memory_order_acquire);
-    if (head - tail >= s->ring.size()) {
+    if (head - tail + mine.size() > s->ring.size()) {
       s->lost.store(true, std::memory_order_release);  // overflow: drop, tell the subscriber
       continue;
     }
-    s->ring[head % s->ring.size()] = std::move(mine);
-    s->head.store(head + 1, std::memory_order_seq_cst);
+    for (std::size_t i = 0; i < mine.size(); ++i) s->ring[(head + i) % s->ring.size()] = std::move(mine[i]);
+    s->head.store(head + mine.size(), std::memory_order_seq_cst);
     if (s->sleeping.load(std::memory_order_seq_cst)) {
       std::lock_guard wake(s->wait_mu);
       s->wait_cv.notify_all();
@@ -130,8 +135,6 @@ void SubscriptionHub::publish(const std::shared_ptr<const Delta>& delta) {
     count_.store(subs_.size(), std::memory_order_release);
     markers_.store(static_cast<std::size_t>(std::count_if(subs_.begin(), subs_.end(), [](const auto& x) { return x->every_version; })),
                    std::memory_order_release);
-  markers_.store(static_cast<std::size_t>(std::count_if(subs_.begin(), subs_.end(), [](const auto& x) { return x->every_version; })),
-                 std::memory_order_release);
   }
 }
 

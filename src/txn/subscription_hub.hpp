@@ -49,9 +49,10 @@ class SubscriptionHub {
   // Writer, at each publish before its deltas: `missed` when some commit of this version was made while
   // no subscription existed (so no delta was built for it).
   void begin_version(bool missed);
-  // Writer: delivers one delta to every subscriber whose filter it passes (an empty delta, the marker of
-  // a published version without changes, only to every_version subscribers).
-  void publish(const std::shared_ptr<const Delta>& delta);
+  // Writer: delivers the deltas of one published version to every subscriber whose filter they pass (an
+  // empty delta, the marker of a version without changes, only to every_version subscribers), all at once:
+  // a subscriber never sees part of a version.
+  void publish(const std::vector<std::shared_ptr<Delta>>& version_deltas);
   // True when some subscriber wants version markers.
   bool wants_markers() const noexcept { return markers_.load(std::memory_order_acquire) != 0; }
   // Writer: tells every subscriber it lost events (when a delta could not be delivered).

@@ -124,15 +124,13 @@ void TransactionWriter::publish() {
   // them: it is told it lost events, so it resynchronises from a view of this version or later.
   try {
     hub_.begin_version(commits_without_delta_);
-    for (auto& d : pending_deltas_) {
-      d->version = published;
-      hub_.publish(d);
-    }
+    for (auto& d : pending_deltas_) d->version = published;
     if (pending_deltas_.empty() && hub_.wants_markers()) {
       auto marker = std::make_shared<Delta>();  // a version that changed nothing visible (see every_version)
       marker->version = published;
-      hub_.publish(marker);
+      pending_deltas_.push_back(std::move(marker));
     }
+    if (!pending_deltas_.empty()) hub_.publish(pending_deltas_);
   } catch (const std::bad_alloc&) {
     hub_.mark_all_lost();  // subscribers resynchronise, as after a ring overflow
   }

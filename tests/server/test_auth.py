@@ -29,10 +29,14 @@ def _requests(entity: str) -> dict:
         ("GET", "/api/replication/clients"): ("/api/replication/clients", None, None),
         ("GET", "/metrics"): ("/metrics", None, None),
         ("GET", "/api/stream"): ("/api/stream?tables=health", None, None),
+        ("GET", "/api/replication"): ("/api/replication", None, None),
     }
 
 
-NEEDS = {("POST", "/api/transactions"): "write", ("POST", "/api/snapshot"): "admin", ("GET", "/api/health"): None}
+# /api/replication is public at the HTTP level: its upgrade always succeeds, the HELLO frame's token decides.
+NEEDS = {("POST", "/api/transactions"): "write", ("POST", "/api/snapshot"): "admin", ("GET", "/api/health"): None,
+         ("GET", "/api/replication"): None}
+PUBLIC_STATUS = {"/api/health": 200, "/api/replication": 101}
 RANK = {None: 0, "read": 1, "write": 2, "admin": 3}
 
 
@@ -54,11 +58,22 @@ def _stream_status(server, path: str, token: str | None) -> int:
     return 101
 
 
+def _replication_status(server, path: str) -> int:
+    try:
+        ws = websocket.create_connection(server.ws_url + path, subprotocols=["ecsdb-repl"], timeout=5)
+    except websocket.WebSocketBadStatusException as e:
+        return e.status_code
+    ws.close()
+    return 101
+
+
 def _call(server, key, token):
     method, template = key
     path, body, ctype = _requests(server.entity)[key]
     if template == "/api/stream":
         return _stream_status(server, path, token), None
+    if template == "/api/replication":
+        return _replication_status(server, path), None
     r = server.request(method, path, body, token=token or "", content_type=ctype)
     return r.status, r
 
@@ -78,8 +93,8 @@ def test_no_or_unknown_token(walked, token):
     for key in spec_util.operations():
         status, r = _call(walked, key, token)
         method, template = key
-        if template == "/api/health":
-            assert status == 200
+        if template in PUBLIC_STATUS:
+            assert status == PUBLIC_STATUS[template]
             continue
         assert status == 401, (key, status, r)
         if r is not None:
@@ -101,7 +116,7 @@ def test_roles(walked, role):
         status, r = _call(walked, key, TOKENS[role])
         needed = NEEDS.get(key, "read")
         if RANK[role] >= RANK[needed]:
-            expected = 101 if template == "/api/stream" else 200
+            expected = 101 if template in ("/api/stream", "/api/replication") else 200
             assert status == expected, (role, key, r)
             if r is not None:
                 check(r, method, template, 200)

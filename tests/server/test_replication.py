@@ -154,10 +154,10 @@ def test_clients_lists_a_following_replica(server_factory):
     assert check(s.get(CLIENTS), "GET", CLIENTS, 200)["clients"] == []
 
 
-def test_without_repl_the_route_says_disabled(server):
-    assert check(server.get(CLIENTS), "GET", CLIENTS, 200) == {"enabled": False, "clients": []}
-    assert check(server.get("/api/metrics"), "GET", "/api/metrics", 200)["replication"] is None
-    assert "ecsdb_replication_" not in server.prometheus()
+def test_without_repl_replication_is_websocket_only(server):
+    # No TCP listener, but the protocol is served over the WebSocket route /api/replication.
+    assert check(server.get(CLIENTS), "GET", CLIENTS, 200) == {"enabled": True, "tcp_port": None, "clients": []}
+    assert check(server.get("/api/metrics"), "GET", "/api/metrics", 200)["replication"]["clients"] == 0
 
 
 def test_metrics_object_with_repl(server_factory):

@@ -19,14 +19,15 @@ QUERY = "/api/query"
 def test_spec_is_loaded_and_lists_every_route():
     ops = set(spec_util.operations())
     assert ("GET", "/api/health") in ops and ("POST", TX) in ops and ("GET", "/api/stream") in ops
-    assert len(ops) == 14
+    assert ("GET", "/api/replication") in ops
+    assert len(ops) == 15
 
 
 def test_every_operation_documents_errors_consistently():
     for method, path in spec_util.operations():
         statuses = spec_util.documented_statuses(method, path)
         assert {429, 500, 503} <= statuses, (method, path)
-        if path != "/api/health":
+        if path not in ("/api/health", "/api/replication"):  # public: no token at the HTTP level
             assert {401, 403} <= statuses, (method, path)
         for status in statuses:
             if status >= 400:
