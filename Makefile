@@ -44,8 +44,8 @@ test-asan: deps
 
 test-tsan: deps
 	@test -f build-tsan/build.ninja || cmake --preset tsan
-	$(CMAKE_BUILD) tsan -j $(JOBS) --target ecsdb_concurrency_test
-	ctest --preset tsan -R 'ConcurrencyTest|QueueTest|OptimisticTest|DurableQueueTest'
+	$(CMAKE_BUILD) tsan -j $(JOBS) --target ecsdb_concurrency_test ecsdb_replication_test
+	ctest --preset tsan -R 'ConcurrencyTest|QueueTest|OptimisticTest|DurableQueueTest|ReplicationTest|CApiTest'
 
 # The crash tests for longer than `make test` runs them: CRASH_CYCLES kill -9 cycles on a real disk and
 # POWER_LOSS_ROUNDS power-loss rounds on the fault-injection file system (each prints its ledger).

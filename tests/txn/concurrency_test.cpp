@@ -113,6 +113,40 @@ TEST(ConcurrencyTest, SubscriberWaitForWakesOnEveryPublish) {
   EXPECT_EQ(received.load(), kUpdates);
 }
 
+// Several commits published as one version (a game tick, or a batch of queued transactions): a subscriber
+// polling while the writer publishes must get every delta of a version in the same poll (a relay merges a
+// version's deltas, and drops a later part of a version it already sent).
+TEST(ConcurrencyTest, ASubscriberGetsAllDeltasOfAVersionAtOnce) {
+  auto db = Database::open(test_schema(), DatabaseOptions{.publish_every_commits = 0}).value();
+  Subscription sub = db->subscribe({.capacity = 1 << 16}).value();
+  constexpr int kVersions = 300, kCommitsPerVersion = 20;
+  std::atomic<bool> done{false};
+  std::atomic<int> split{0};
+  std::atomic<std::size_t> deltas{0};
+  std::thread reader([&] {
+    std::vector<std::shared_ptr<const Delta>> batch;
+    std::uint64_t last = 0;  // version of the last delta of the previous poll
+    for (;;) {
+      const bool finished = done.load();
+      batch.clear();
+      sub.poll(batch);  // busy: polls as often as it can, to land between two deltas of a version if it may
+      deltas.fetch_add(batch.size());
+      if (!batch.empty() && batch.front()->version == last) split.fetch_add(1);
+      if (!batch.empty()) last = batch.back()->version;
+      if (finished && batch.empty()) break;
+    }
+  });
+  WriterHandle& w = db->writer();
+  for (int v = 0; v < kVersions; ++v) {
+    for (int c = 0; c < kCommitsPerVersion; ++c) ASSERT_TRUE(w.create().has_value());
+    w.publish();
+  }
+  done = true;
+  reader.join();
+  EXPECT_EQ(split.load(), 0) << "a version's deltas were split across two polls";
+  EXPECT_EQ(deltas.load(), static_cast<std::size_t>(kVersions * kCommitsPerVersion));
+}
+
 TEST(ConcurrencyTest, LongHeldViewSurvivesManyCommits) {
   auto db = std::move(Database::open(test_schema()).value());
   WriterHandle& w = db->writer();
