@@ -6,7 +6,8 @@
 // database of `entities` entities with a transform row each, a ReplicationServer with one network thread, and
 // a tick loop that commits `updates_per_tick` distinct random transform.position_x updates per tick at
 // `tick_hz` for `seconds`. The parent holds `clients` Replica objects (full sync first, then the ticks) and one
-// more client that says HELLO and then never reads (the server's memory must stay flat while it is paused).
+// more client that says HELLO and then never reads (the server's memory must stay flat while it is paused:
+// repl_server_mem_growth_bytes is the growth of the server's RSS over the last two thirds of the ticks).
 // Lag = server publish -> replica applied and visible, on CLOCK_REALTIME (one machine, one clock). The Redis
 // peer: redis-server from Debian, a publisher sending each tick's updates as one binary message (8-byte
 // timestamp, then per update a u32 entity index and the f32 value: 8 bytes, the most compact encoding), and

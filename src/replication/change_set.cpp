@@ -18,7 +18,10 @@ void ChangeSet::insert(std::uint16_t table, std::uint64_t key) {
 }
 
 void ChangeSet::remove(std::uint16_t table, std::uint64_t key) {
-  rows_[table].try_emplace(key, RowChange{true, 0});  // the first change decides whether the client has it
+  // The first change decides whether the client has the row. A row it never had that goes again leaves
+  // nothing to send (and no entry: short-lived rows do not accumulate while a client lags).
+  auto [it, fresh] = rows_[table].try_emplace(key, RowChange{true, 0});
+  if (!fresh && !it->second.existed) rows_[table].erase(it);
 }
 
 void ChangeSet::fold(const Delta& d) {

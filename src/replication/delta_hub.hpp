@@ -4,8 +4,9 @@
 // A hub thread polls the subscription, merges the deltas of one published version into one, keeps the
 // newest few in a ring (so a client reconnecting with since=V resumes without a full state), and hands
 // each to every registered client in version order. Clients never block the hub: each queues what it is
-// given in a DeltaBacklog, which coalesces when it falls behind. When the hub's own subscription overflows
-// (the hub thread starved), every client is told to resynchronise from state.
+// given and coalesces when it falls behind (a stream client in a DeltaBacklog, a replication client in a
+// ChangeSet, change_set.hpp). When the hub's own subscription overflows (the hub thread starved), every
+// client is told to resynchronise from state.
 #pragma once
 
 #include <atomic>
@@ -50,7 +51,7 @@ class HubDelta {
   mutable std::vector<Rendered> rendered_ ECSDB_GUARDED_BY(mu_);
 };
 
-// What one client still has to be sent, bounded. Deltas queue as they are published; once the queue holds
+// What one change-stream client still has to be sent, bounded. Deltas queue as they are published; once the queue holds
 // more than `buffer_bytes` (or twice the coalesced delta, when that is larger) they are folded into one
 // coalesced delta: the latest state of what changed since the last version sent, so memory follows the
 // rows changed, not the number of versions. Delta::merge costs the size of both sides, so the queued

@@ -309,8 +309,8 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
       begin_sync(m.last_version != 0);
     }
     if (server_->options.tick_ms != 0) arm_tick();
-    spdlog::info("replication client {} ({}, token '{}') connected: {} from version {}, tables [{}]", id_, address_,
-                 access_.name, replay ? "resume" : "full sync", replay ? m.last_version : sync_version_,
+    spdlog::info("replication client {} ({} over {}, token '{}') connected: {} from version {}, tables [{}]", id_,
+                 address_, transport_->kind(), access_.name, replay ? "resume" : "full sync", replay ? m.last_version : sync_version_,
                  fmt::join(table_names_, ","));
     write_next();
   }

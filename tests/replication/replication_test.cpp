@@ -513,8 +513,8 @@ TEST(ReplicationTest, ASlowClientNeverMakesTheServerBufferWithoutBound) {
     }).wait().is_ok());
     if (v % 50 == 0) most = std::max(most, server->repl->stats().backlog_bytes);
   }
-  // The bound (docs/replication.md): S + max(client_buffer_bytes, 2S), S = one coalesced delta of 200
-  // updated rows (~7 KB here), plus the delta that arrives while measuring.
+  // The bound (docs/replication.md, "Bounded memory per client"): at most 8 queued versions or
+  // client_buffer_bytes, then a ChangeSet of about 40 bytes per changed row (200 rows here).
   EXPECT_LT(most, 100u << 10) << "backlog grew to " << most << " bytes";
   EXPECT_GT(server->repl->stats().coalesced, 0u);
   ::close(fd);

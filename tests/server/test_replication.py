@@ -524,7 +524,7 @@ def test_resume_within_an_epoch_not_across_server_runs(server_factory):
         c.close()
 
 
-# ---- known bugs (docs/replication.md); strict: they fail loudly once fixed ----
+# ---- bugs found while writing these tests, fixed since: they stay as regression tests ----
 
 def test_write_rate_limit(server_factory):
     """repl_writes_per_second: a bucket of one second's writes, full at connection (the first write right after
