@@ -167,7 +167,7 @@ class Replica {
   bool wait_for_version(std::uint64_t v, std::chrono::milliseconds timeout) const;
 
   // Changes the subscribed tables on the live connection.
-  Status set_tables(std::vector<std::string> tables);
+  Status set_tables(const std::vector<std::string>& tables);
   // Sends a write to the server; the ticket resolves with its outcome (rejected at once when disconnected).
   ReplicaWriteTicket submit(const ReplicaWrite& write);
   // Overwritten-write notices received since the last call.

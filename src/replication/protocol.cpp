@@ -401,7 +401,7 @@ Result<WriteResult> decode_write_result(std::span<const std::byte> payload) {
   m.committed = r.u8() != 0;
   m.version = r.u64();
   m.code = r.u16();
-  m.message = get_string(r, 64 * 1024);
+  m.message = get_string(r, std::size_t{64} << 10);
   return finish_decode(r, "WRITE_RESULT", [&] { return std::move(m); });
 }
 
@@ -439,7 +439,7 @@ Result<CloseFrame> decode_close(std::span<const std::byte> payload) {
   ByteReader r(payload);
   CloseFrame m;
   m.code = r.u16();
-  m.reason = get_string(r, 64 * 1024);
+  m.reason = get_string(r, std::size_t{64} << 10);
   return finish_decode(r, "CLOSE", [&] { return std::move(m); });
 }
 

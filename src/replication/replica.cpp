@@ -275,7 +275,7 @@ Ended Replica::Impl::session() {
   replication::encode_hello(hello, out);
   if (!send(out)) return {false, Status(StatusCode::kUnavailable, "connection lost while sending HELLO")};
   replication::FrameReader reader(options.max_frame_bytes);
-  std::array<std::byte, 64 * 1024> buffer{};
+  std::array<std::byte, std::size_t{64} << 10> buffer{};
   syncing = false;
   while (!stop.load()) {
     pollfd p{fd.load(), POLLIN, 0};
@@ -549,7 +549,7 @@ bool Replica::wait_for_version(std::uint64_t v, std::chrono::milliseconds timeou
          impl_->version.load() >= v;
 }
 
-Status Replica::set_tables(std::vector<std::string> tables) {
+Status Replica::set_tables(const std::vector<std::string>& tables) {
   for (const std::string& t : tables) {
     if (impl_->schema->find_table(t) == nullptr) return Status(StatusCode::kNotFound, "unknown table '" + t + "'");
   }

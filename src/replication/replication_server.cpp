@@ -84,7 +84,7 @@ class TcpTransport final : public replication::FrameTransport {
 
  private:
   tcp::socket socket_;  // on a strand (accepted with make_strand)
-  std::array<char, 64 * 1024> in_{};
+  std::array<char, std::size_t{64} << 10> in_{};
   std::string remote_;
 };
 
@@ -207,7 +207,7 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
       case FrameType::kSubscribe: {
         auto tables = replication::decode_subscribe(f.payload);
         if (!tables) return refuse(tables.status().message());
-        return subscribe(std::move(*tables));
+        return subscribe(*tables);
       }
       case FrameType::kWrite: {
         auto w = replication::decode_write(f.payload, schema_);
@@ -315,7 +315,7 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
     write_next();
   }
 
-  void subscribe(std::vector<std::string> names) {
+  void subscribe(const std::vector<std::string>& names) {
     if (Status s = choose_tables(names); !s.is_ok()) return close_with(s.code(), s.message());
     {
       std::lock_guard lock(info_mu_);
@@ -921,7 +921,12 @@ std::size_t ReplicationServer::Impl::live_sessions() {
 ReplicationServer::ReplicationServer(Database& db, ReplicationOptions options, net::io_context* shared)
     : impl_(std::make_shared<Impl>(db, std::move(options), shared)) {}
 
-ReplicationServer::~ReplicationServer() { stop(); }
+ReplicationServer::~ReplicationServer() {
+  try {
+    stop();
+  } catch (...) {  // stop() allocates (posting to the event loop); nothing else can be done in a destructor
+  }
+}
 
 Status ReplicationServer::start() {
   const std::string where = impl_->options.address + ":" + std::to_string(impl_->options.port);
@@ -956,9 +961,13 @@ Status ReplicationServer::start() {
 void ReplicationServer::adopt(std::unique_ptr<replication::FrameTransport> transport) { impl_->adopt(std::move(transport)); }
 
 std::uint16_t ReplicationServer::port() const noexcept {
-  boost::system::error_code ec;
-  const auto ep = impl_->acceptor.local_endpoint(ec);
-  return ec ? 0 : ep.port();
+  try {
+    boost::system::error_code ec;
+    const auto ep = impl_->acceptor.local_endpoint(ec);
+    return ec ? 0 : ep.port();
+  } catch (...) {  // local_endpoint(ec) reports through ec; Asio's signature does not say noexcept
+    return 0;
+  }
 }
 
 void ReplicationServer::stop() {
