@@ -19,6 +19,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "bench/peers/redis_peer.hpp"
 #include "bench/suites/bench_json.hpp"
 #include "bench/suites/bench_schema.hpp"
 #include "ecsdb/database.hpp"
@@ -178,20 +179,9 @@ struct RedisResult {
 // The Redis pub/sub peer (see the top of replication_suite.hpp).
 RedisResult redis_fanout(const ReplicationSuiteOptions& o) {
   RedisResult out;
-  if (std::system("command -v redis-server >/dev/null 2>&1") != 0) {
-    out.note = "redis-server not installed (Debian: redis-server)";
-    return out;
-  }
-  const int port = 20000 + static_cast<int>((getpid() + 7) % 20000);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    std::freopen("/dev/null", "w", stdout);
-    std::freopen("/dev/null", "w", stderr);
-    const std::string p = std::to_string(port);
-    execlp("redis-server", "redis-server", "--port", p.c_str(), "--save", "", "--appendonly", "no", "--daemonize", "no",
-           "--loglevel", "warning", "--client-output-buffer-limit", "pubsub", "0", "0", "0", static_cast<char*>(nullptr));
-    _exit(127);
-  }
+  auto redis = RedisServer::start(7, out.note);
+  if (redis == nullptr) return out;
+  const int port = redis->port();
   int publisher = -1;
   for (int i = 0; i < 50 && publisher < 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -199,8 +189,6 @@ RedisResult redis_fanout(const ReplicationSuiteOptions& o) {
   }
   if (publisher < 0) {
     out.note = "redis-server did not start";
-    kill(pid, SIGTERM);
-    waitpid(pid, nullptr, 0);
     return out;
   }
   std::atomic<bool> stop{false};
@@ -295,8 +283,6 @@ RedisResult redis_fanout(const ReplicationSuiteOptions& o) {
   stop = true;
   for (auto& s : subscribers) s.join();
   ::close(publisher);
-  kill(pid, SIGTERM);
-  waitpid(pid, nullptr, 0);
   return out;
 }
 

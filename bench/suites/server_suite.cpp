@@ -15,6 +15,7 @@
 #include <random>
 #include <thread>
 
+#include "bench/peers/redis_peer.hpp"
 #include "bench/suites/bench_json.hpp"
 #include "bench/suites/bench_schema.hpp"
 #include "ecsdb/database.hpp"
@@ -201,25 +202,17 @@ double stream_lag_p99_us(Database& db, tcp::endpoint ep, std::size_t clients, do
 
 // redis-benchmark SET against a redis-server started here; 0 when either is missing or fails.
 double redis_set_tps(std::size_t connections, double seconds, std::string& note) {
-  if (std::system("command -v redis-server >/dev/null 2>&1 && command -v redis-benchmark >/dev/null 2>&1") != 0) {
-    note = "redis-server/redis-benchmark not installed (Debian: redis-server redis-tools)";
+  if (std::system("command -v redis-benchmark >/dev/null 2>&1") != 0) {
+    note = "redis-benchmark not installed (Debian: redis-tools)";
     return 0;
   }
-  const int port = 20000 + static_cast<int>(getpid() % 20000);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    std::freopen("/dev/null", "w", stdout);
-    std::freopen("/dev/null", "w", stderr);
-    const std::string p = std::to_string(port);
-    execlp("redis-server", "redis-server", "--port", p.c_str(), "--save", "", "--appendonly", "no", "--daemonize", "no",
-           "--loglevel", "warning", static_cast<char*>(nullptr));
-    _exit(127);
-  }
+  auto redis = RedisServer::start(0, note);
+  if (redis == nullptr) return 0;
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   // SETs enough for about `seconds`: redis does ~100k/s per core here; redis-benchmark stops at -n.
   const long requests = std::max(50000L, static_cast<long>(seconds * 100000));
-  const std::string cmd = "redis-benchmark -p " + std::to_string(port) + " -c " + std::to_string(connections) + " -n " +
-                          std::to_string(requests) + " -t set -q --csv 2>/dev/null";
+  const std::string cmd = "redis-benchmark -p " + std::to_string(redis->port()) + " -c " + std::to_string(connections) +
+                          " -n " + std::to_string(requests) + " -t set -q --csv 2>/dev/null";
   double tps = 0;
   if (FILE* f = popen(cmd.c_str(), "r")) {
     char line[512];
@@ -229,8 +222,6 @@ double redis_set_tps(std::size_t connections, double seconds, std::string& note)
     }
     pclose(f);
   }
-  kill(pid, SIGTERM);
-  waitpid(pid, nullptr, 0);
   if (tps == 0) note = "redis-benchmark gave no SET figure";
   return tps;
 }
