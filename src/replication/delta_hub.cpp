@@ -129,7 +129,7 @@ std::size_t DeltaBacklog::bytes() const noexcept { return pending_bytes_ + coale
 std::optional<std::vector<std::shared_ptr<const HubDelta>>> DeltaHub::add(const std::shared_ptr<DeltaListener>& l,
                                                                            std::optional<std::uint64_t> since) {
   base::MutexLock lock(mu_);
-  listeners_.push_back(l);
+  listeners_.emplace_back(l.get(), l);
   // Older than the ring, or newer than anything published (a client from another server's history): state.
   if (!since || *since < ring_base_ || *since > latest_) return std::nullopt;
   std::vector<std::shared_ptr<const HubDelta>> replay;
@@ -141,26 +141,40 @@ std::optional<std::vector<std::shared_ptr<const HubDelta>>> DeltaHub::add(const 
 
 void DeltaHub::remove(const DeltaListener* l) {
   base::MutexLock lock(mu_);
-  std::erase_if(listeners_, [l](const std::weak_ptr<DeltaListener>& w) {
-    auto p = w.lock();
-    return p == nullptr || p.get() == l;
-  });
+  // By address, never by lock(): a shared_ptr made here could be the last one, and its destructor would
+  // call remove() again under this lock.
+  std::erase_if(listeners_, [l](const Listener& x) { return x.first == l || x.second.expired(); });
+}
+
+std::vector<std::shared_ptr<DeltaListener>> DeltaHub::live_listeners() {
+  std::vector<std::shared_ptr<DeltaListener>> live;
+  live.reserve(listeners_.size());
+  for (const auto& [address, weak] : listeners_) {
+    if (auto l = weak.lock()) live.push_back(std::move(l));
+  }
+  return live;
 }
 
 void DeltaHub::dispatch(std::shared_ptr<const Delta> delta) {
   auto d = std::make_shared<const HubDelta>(std::move(delta));
-  base::MutexLock lock(mu_);
-  latest_ = std::max(latest_, d->delta->version);
-  ring_.push_back(d);
-  ring_bytes_ += DeltaBacklog::delta_bytes(*d->delta);
-  while (ring_.size() > ring_capacity_ || (ring_bytes_ > ring_bytes_limit_ && ring_.size() > 1)) {
-    ring_base_ = ring_.front()->delta->version;
-    ring_bytes_ -= std::min(ring_bytes_, DeltaBacklog::delta_bytes(*ring_.front()->delta));
-    ring_.pop_front();
+  std::vector<std::shared_ptr<DeltaListener>> live;
+  {
+    // The ring and the listeners taken together: a listener added before this point gets `d` from here,
+    // one added after it from the ring (DeltaHub::add), never both.
+    base::MutexLock lock(mu_);
+    latest_ = std::max(latest_, d->delta->version);
+    ring_.push_back(d);
+    ring_bytes_ += DeltaBacklog::delta_bytes(*d->delta);
+    while (ring_.size() > ring_capacity_ || (ring_bytes_ > ring_bytes_limit_ && ring_.size() > 1)) {
+      ring_base_ = ring_.front()->delta->version;
+      ring_bytes_ -= std::min(ring_bytes_, DeltaBacklog::delta_bytes(*ring_.front()->delta));
+      ring_.pop_front();
+    }
+    live = live_listeners();
   }
-  for (const auto& w : listeners_) {
-    if (auto l = w.lock()) l->on_delta(d);
-  }
+  // Outside the lock: dropping the last reference to a listener runs its destructor, which removes it
+  // from this hub (DeltaHub::remove takes the lock).
+  for (const auto& l : live) l->on_delta(d);
 }
 
 void DeltaHub::run() {
@@ -171,14 +185,16 @@ void DeltaHub::run() {
     sub_.poll(batch);
     if (sub_.take_lost()) {
       // The ring now has a hole: nobody may resume across it.
-      base::MutexLock lock(mu_);
-      ring_.clear();
-      ring_bytes_ = 0;
-      ring_base_ = db_->published_version();
-      latest_ = ring_base_;
-      for (const auto& w : listeners_) {
-        if (auto l = w.lock()) l->on_lost();
+      std::vector<std::shared_ptr<DeltaListener>> live;
+      {
+        base::MutexLock lock(mu_);
+        ring_.clear();
+        ring_bytes_ = 0;
+        ring_base_ = db_->published_version();
+        latest_ = ring_base_;
+        live = live_listeners();
       }
+      for (const auto& l : live) l->on_lost();
       continue;
     }
     // One message per published version: the deltas of one version (a batch of queued transactions) merge.

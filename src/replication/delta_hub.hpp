@@ -129,6 +129,7 @@ class DeltaHub {
  private:
   void run();
   void dispatch(std::shared_ptr<const Delta> d);
+  std::vector<std::shared_ptr<DeltaListener>> live_listeners() ECSDB_REQUIRES(mu_);
 
   Database* db_ = nullptr;
   Subscription sub_;
@@ -140,7 +141,8 @@ class DeltaHub {
   std::uint64_t start_version_ = 0;
 
   base::Mutex mu_;
-  std::vector<std::weak_ptr<DeltaListener>> listeners_ ECSDB_GUARDED_BY(mu_);
+  using Listener = std::pair<const DeltaListener*, std::weak_ptr<DeltaListener>>;
+  std::vector<Listener> listeners_ ECSDB_GUARDED_BY(mu_);
   std::deque<std::shared_ptr<const HubDelta>> ring_ ECSDB_GUARDED_BY(mu_);
   std::uint64_t ring_base_ ECSDB_GUARDED_BY(mu_) = 0;  // the ring holds every version after this one
   std::uint64_t latest_ ECSDB_GUARDED_BY(mu_) = 0;     // newest version dispatched (or ring_base_)
