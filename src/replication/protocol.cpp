@@ -89,15 +89,16 @@ class KeyReader {
   explicit KeyReader(ByteReader& r) : r_(r) {}
   std::uint64_t key() {
     const std::uint64_t z = r_.varint();
-    const auto diff = static_cast<std::int64_t>((z >> 1) ^ (~(z & 1) + 1));
-    const std::int64_t index = previous_ + diff;
+    // previous + zigzag-decoded difference, in unsigned (modular) arithmetic: a sender's difference may be
+    // anything, and a result outside 0..2^32-1 (a negative one wraps to a huge value) is refused.
+    const std::uint64_t index = static_cast<std::uint64_t>(previous_) + ((z >> 1) ^ (~(z & 1) + 1));
     const std::uint64_t generation = r_.varint();
-    if (index < 0 || index > 0xFFFFFFFFll || generation > 0xFFFFFFFFull) {
+    if (index > 0xFFFFFFFFull || generation > 0xFFFFFFFFull) {
       r_.fail();
       return 0;
     }
-    previous_ = index;
-    return generation << 32 | static_cast<std::uint64_t>(index);
+    previous_ = static_cast<std::int64_t>(index);
+    return generation << 32 | index;
   }
 
  private:
