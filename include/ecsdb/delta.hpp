@@ -80,5 +80,7 @@ std::uint32_t pack_fields(const Table& table, std::uint64_t mask, const std::byt
 void unpack_fields(const Table& table, std::uint64_t mask, const std::byte* packed, std::byte* row);
 // Bit of field `id` in a field mask.
 constexpr std::uint64_t field_bit(std::uint16_t id) noexcept { return 1ull << (id < 63 ? id : 63); }
+// The mask of every stored field of `table` (a whole row).
+std::uint64_t stored_fields_mask(const Table& table) noexcept;
 
 }  // namespace ecsdb

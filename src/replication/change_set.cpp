@@ -7,9 +7,7 @@ namespace ecsdb::replication {
 
 ChangeSet::ChangeSet(const Schema& schema, std::vector<bool> tables)
     : schema_(schema), tables_(std::move(tables)), all_fields_(schema.tables.size(), 0), rows_(schema.tables.size()) {
-  for (const Table& t : schema.tables) {
-    for (std::uint16_t id : t.layout.row_order) all_fields_[t.id] |= field_bit(id);
-  }
+  for (const Table& t : schema.tables) all_fields_[t.id] = stored_fields_mask(t);
 }
 
 void ChangeSet::insert(std::uint16_t table, std::uint64_t key) {

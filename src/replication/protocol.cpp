@@ -106,12 +106,6 @@ class KeyReader {
   std::int64_t previous_ = 0;
 };
 
-std::uint64_t stored_fields_mask(const Table& t) {
-  std::uint64_t m = 0;
-  for (std::uint16_t id : t.layout.row_order) m |= field_bit(id);
-  return m;
-}
-
 std::uint32_t masked_size(const Table& t, std::uint64_t mask) {
   std::uint32_t n = 0;
   for (std::uint16_t id : t.layout.row_order) {

@@ -466,8 +466,7 @@ Status Replica::Impl::apply_sync() {
     for (std::size_t i = 0; i < server.inserted_keys.size(); ++i) theirs.emplace(server.inserted_keys[i], i);
     TableDelta td;
     td.table = table.id;
-    std::uint64_t all = 0;
-    for (std::uint16_t id : table.layout.row_order) all |= field_bit(id);
+    const std::uint64_t all = stored_fields_mask(table);
     std::vector<bool> matched(server.inserted_keys.size(), false);
     for (std::uint32_t r = 0; r < ts.row_count; ++r) {
       std::uint64_t key = 0;
@@ -591,9 +590,7 @@ ReplicaWriteTicket Replica::submit(const ReplicaWrite& write) {
         return ReplicaWriteTicket(state);
       }
       if (op.kind == ReplicaWrite::Kind::kUpdate) {
-        std::uint64_t valid = 0;
-        for (std::uint16_t id : t->layout.row_order) valid |= field_bit(id);
-        w.field_mask &= valid;
+        w.field_mask &= stored_fields_mask(*t);
         w.bytes.resize(t->stride());
         w.bytes.resize(pack_fields(*t, w.field_mask, op.bytes.data(), w.bytes.data()));
       } else {

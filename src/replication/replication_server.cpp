@@ -675,17 +675,11 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
         unpack_fields(t, op.field_mask, op.bytes.data(), w.row.data());
         watches_.push_back(std::move(w));
       } else if (op.kind == replication::WriteOpKind::kPut) {
-        watches_.push_back({request, version, op.table, op.key, stored_mask(t), op.bytes});
+        watches_.push_back({request, version, op.table, op.key, stored_fields_mask(t), op.bytes});
       }
     }
     check_watches();
     write_next();
-  }
-
-  static std::uint64_t stored_mask(const Table& t) {
-    std::uint64_t m = 0;
-    for (std::uint16_t id : t.layout.row_order) m |= field_bit(id);
-    return m;
   }
 
   // Frames sent while writes are in flight, kept (a few) until their watches are checked: a write's answer

@@ -29,6 +29,14 @@ std::uint32_t pack_fields(const Table& table, std::uint64_t mask, const std::byt
   return n;
 }
 
+std::uint64_t stored_fields_mask(const Table& table) noexcept {
+  std::uint64_t m = 0;
+  for (const Field& f : table.layout.fields) {
+    if (f.stored) m |= field_bit(f.id);
+  }
+  return m;
+}
+
 void unpack_fields(const Table& table, std::uint64_t mask, const std::byte* packed, std::byte* row) {
   std::uint32_t n = 0;
   for (std::uint16_t id : table.layout.row_order) {
@@ -49,14 +57,6 @@ struct Entry {
   std::vector<std::byte> row;  // row image; for updates only masked fields are meaningful
 };
 
-std::uint64_t all_fields(const Table& t) {
-  std::uint64_t m = 0;
-  for (const Field& f : t.layout.fields) {
-    if (f.stored) m |= field_bit(f.id);
-  }
-  return m;
-}
-
 void merge_table(TableDelta& into, const TableDelta& later, const Table& table) {
   const std::uint32_t stride = table.layout.stride;
   std::vector<std::uint64_t> order;
@@ -65,7 +65,7 @@ void merge_table(TableDelta& into, const TableDelta& later, const Table& table) 
     if (entries.emplace(key, std::move(e)).second) order.push_back(key);
   };
   for (std::size_t i = 0; i < into.inserted_keys.size(); ++i) {
-    Entry e{Kind::kInsert, into.inserted_owners.empty() ? 0 : into.inserted_owners[i], all_fields(table),
+    Entry e{Kind::kInsert, into.inserted_owners.empty() ? 0 : into.inserted_owners[i], stored_fields_mask(table),
             std::vector<std::byte>(into.inserted_rows.begin() + static_cast<std::ptrdiff_t>(i * stride),
                                    into.inserted_rows.begin() + static_cast<std::ptrdiff_t>((i + 1) * stride))};
     add(into.inserted_keys[i], std::move(e));
@@ -84,11 +84,11 @@ void merge_table(TableDelta& into, const TableDelta& later, const Table& table) 
     const std::uint64_t owner = later.inserted_owners.empty() ? 0 : later.inserted_owners[i];
     auto it = entries.find(key);
     if (it == entries.end()) {
-      add(key, Entry{Kind::kInsert, owner, all_fields(table), std::move(row)});
+      add(key, Entry{Kind::kInsert, owner, stored_fields_mask(table), std::move(row)});
     } else {
       // Deleted then re-inserted under the same key: the row was replaced as a whole.
       it->second = Entry{it->second.kind == Kind::kDelete ? Kind::kUpdate : it->second.kind, owner,
-                         all_fields(table), std::move(row)};
+                         stored_fields_mask(table), std::move(row)};
     }
   }
   for (const RowUpdate& u : later.updates) {
