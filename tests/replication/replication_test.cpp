@@ -271,6 +271,8 @@ class FaultProxy {
   std::atomic<bool> paused{false};          // new connections are closed at once
   std::atomic<int> generation{0};           // bump to cut every open connection
   std::atomic<int> cuts{0};
+  std::atomic<int> reorders{0};
+  std::atomic<int> duplicates{0};
 
  private:
   void accept_loop() {
@@ -343,10 +345,14 @@ class FaultProxy {
           const bool delta = frame.type == static_cast<std::uint8_t>(replication::FrameType::kDelta);
           if (delta && held.empty() && chance(reorder_per_mille)) {
             held = std::move(bytes);
+            ++reorders;
             continue;
           }
           open = write_all(client, bytes.data(), bytes.size());
-          if (open && delta && chance(duplicate_per_mille)) open = write_all(client, bytes.data(), bytes.size());
+          if (open && delta && chance(duplicate_per_mille)) {
+            open = write_all(client, bytes.data(), bytes.size());
+            ++duplicates;
+          }
           if (open && !held.empty()) {
             open = write_all(client, held.data(), held.size());
             held.clear();
@@ -434,7 +440,16 @@ TEST(ReplicationTest, ConvergeThroughCutsDelaysDuplicatesAndReordering) {
   proxy.reorder_per_mille = 50;
   proxy.delay_per_mille = 100;
   Workload w(2);
-  for (int round = 0; round < 8; ++round) w.run(*server->db, 60);
+  // How many frames the proxy sees depends on timing: a writer faster than the clients makes the server fold
+  // versions into fewer, larger frames. So the faults are counted, not assumed: the rounds go on until the
+  // proxy has cut, reordered and duplicated a few times (bounded, so a proxy that never faults fails below).
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  for (int round = 0; round < 8 || ((proxy.cuts < 3 || proxy.reorders < 2 || proxy.duplicates < 3) && std::chrono::steady_clock::now() < deadline);
+       ++round) {
+    w.run(*server->db, 60);
+  }
+  ASSERT_GE(proxy.cuts.load(), 1) << "the proxy never cut a connection: nothing was tested";
+  ASSERT_GE(proxy.reorders.load(), 1) << "the proxy never reordered a frame: nothing was tested";
   // Faults off: both must catch up with what they missed and agree with the server exactly.
   proxy.cut_per_mille = 0;
   proxy.duplicate_per_mille = 0;
