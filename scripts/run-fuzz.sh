@@ -38,7 +38,7 @@ lib_sources+=(tests/support/*.cpp)
 # The server's request decoders (no networking: api_request_fuzz drives them directly).
 lib_sources+=(src/server/json_codec.cpp src/server/predicate.cpp src/server/transaction_request.cpp)
 # The replication frame codec (repl_frame_fuzz).
-lib_sources+=(src/replication/protocol.cpp)
+lib_sources+=(src/replication/protocol.cpp src/replication/compression.cpp)
 
 # ---- build.ninja: rewritten only when its text changes, so ninja's state stays valid ----
 ninja_file="$out/build.ninja.new"

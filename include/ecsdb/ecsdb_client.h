@@ -140,6 +140,7 @@ typedef struct ecsdb_replica_options {
   uint16_t port;                  /* 0: 7070 */
   int durable_only;               /* nonzero: receive versions only once they are durable on the server */
   uint32_t connect_timeout_ms;    /* 0: 5000. connect fails when the first full sync has not arrived by then */
+  int disable_compression;        /* nonzero: do not ask for zstd-compressed frames */
 } ecsdb_replica_options;
 
 typedef struct ecsdb_replica_stats {
@@ -154,6 +155,7 @@ typedef struct ecsdb_replica_stats {
   uint64_t lag_p99_us;
   uint64_t lag_max_us;
   int connected;                  /* 1 while connected, 0 while reconnecting or stopped */
+  uint64_t bytes_uncompressed;    /* the frames received after zstd (= bytes_received without it) */
 } ecsdb_replica_stats;
 
 typedef struct ecsdb_field_info {

@@ -37,6 +37,7 @@ struct ReplicaOptions {
   std::string token;
   std::vector<std::string> tables;      // empty: every table the token may read
   bool durable_only = false;            // receive versions only once they are durable on the server
+  bool compress = true;                 // ask for zstd-compressed frames (the server may decline)
   // The schema the application was built for: the server's must have the same layout (checked at
   // connect). Null: take the server's schema as it is (tools, `ecsdb replica`).
   std::shared_ptr<const Schema> schema;
@@ -55,7 +56,8 @@ struct ReplicaStats {
   std::uint64_t version = 0;            // server version of the newest applied state
   std::uint64_t frames = 0;             // DELTA frames applied
   std::uint64_t duplicates = 0;         // frames ignored as already applied
-  std::uint64_t bytes_received = 0;
+  std::uint64_t bytes_received = 0;     // on the wire
+  std::uint64_t bytes_uncompressed = 0; // the frames received, after zstd (= bytes_received without it)
   std::uint64_t full_syncs = 0;
   std::uint64_t resumes = 0;
   std::uint64_t reconnects = 0;

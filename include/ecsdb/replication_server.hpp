@@ -61,6 +61,12 @@ struct ReplicationOptions {
   std::uint32_t max_ops_per_write = 1024;
   std::uint32_t hello_timeout_ms = 5000;
   std::uint32_t ring_versions = 256;      // recent versions kept to resume a reconnecting client
+  // zstd for clients that ask for it (HELLO flag): frames of at least compress_min_bytes go out compressed,
+  // through one stream per client whose window (2^compress_window_log bytes) spans frames.
+  bool compression = true;
+  int compression_level = 1;
+  int compress_window_log = 18;
+  std::uint32_t compress_min_bytes = 256;
 };
 
 struct ReplicationClientInfo {
@@ -72,7 +78,9 @@ struct ReplicationClientInfo {
   std::uint64_t sent_version = 0;         // newest version sent
   std::uint64_t acked_version = 0;        // newest version the client said it applied
   std::uint64_t lag_versions = 0;         // published version - acked version
-  std::uint64_t bytes_sent = 0;
+  std::uint64_t bytes_sent = 0;           // on the wire (compressed where it was)
+  std::uint64_t bytes_uncompressed = 0;   // the same frames before compression
+  bool compressed = false;                // the client asked for zstd and the server grants it
   std::uint64_t frames_sent = 0;
   double bytes_per_second = 0;            // over the connection's life
   std::uint64_t backlog_bytes = 0;        // queued for it now (bounded, see docs/replication.md)
@@ -85,7 +93,8 @@ struct ReplicationStats {
   std::uint64_t clients = 0;
   std::uint64_t connections_total = 0;
   std::uint64_t frames_sent = 0;
-  std::uint64_t bytes_sent = 0;
+  std::uint64_t bytes_sent = 0;           // on the wire
+  std::uint64_t bytes_uncompressed = 0;   // before zstd
   std::uint64_t full_syncs = 0;
   std::uint64_t resumes = 0;
   std::uint64_t coalesced = 0;            // deltas folded into a later frame for slow clients

@@ -79,9 +79,13 @@ void add_serve_command(CLI::App& root, int& exit_code) {
   cmd->add_option("--config", args->config_file, "TOML file of options (see --print-config)")->check(CLI::ExistingFile);
   for (const server::OptionInfo& o : server::server_options()) {
     const std::string name = o.name;
-    const bool is_bool = o.get(server::ServerConfig{}) == "false" || o.get(server::ServerConfig{}) == "true";
-    if (is_bool) {
+    const std::string by_default = o.get(server::ServerConfig{});
+    if (by_default == "false") {
       cmd->add_flag_callback(flag_name(name), [args, name] { args->flags[name] = "true"; }, o.help);
+    } else if (by_default == "true") {
+      // On by default: the flag turns it off (--no-repl-compression); config and environment set either way.
+      cmd->add_flag_callback("--no-" + flag_name(name).substr(2), [args, name] { args->flags[name] = "false"; },
+                             "turn off: " + o.help);
     } else {
       cmd->add_option_function<std::string>(flag_name(name), [args, name](const std::string& v) { args->flags[name] = v; }, o.help);
     }

@@ -204,6 +204,7 @@ int ecsdb_replica_connect(const ecsdb_replica_options* options, ecsdb_replica** 
       o.tables.emplace_back(options->tables[i]);
     }
     o.durable_only = options->durable_only != 0;
+    o.compress = options->disable_compression == 0;
     if (options->connect_timeout_ms != 0) o.connect_timeout_ms = options->connect_timeout_ms;
     auto connected = ecsdb::Replica::connect(std::move(o));
     if (!connected) return report(connected.status(), error, error_size);
@@ -263,6 +264,7 @@ int ecsdb_replica_get_stats(const ecsdb_replica* replica, ecsdb_replica_stats* o
     out->frames = s.frames;
     out->duplicates = s.duplicates;
     out->bytes_received = s.bytes_received;
+    out->bytes_uncompressed = s.bytes_uncompressed;
     out->full_syncs = s.full_syncs;
     out->resumes = s.resumes;
     out->reconnects = s.reconnects;

@@ -23,6 +23,7 @@ const char* frame_type_name(std::uint8_t type) noexcept {
     case FrameType::kDelta: return "DELTA";
     case FrameType::kWriteResult: return "WRITE_RESULT";
     case FrameType::kOverwritten: return "OVERWRITTEN";
+    case FrameType::kCompressed: return "COMPRESSED";
     case FrameType::kClose: return "CLOSE";
   }
   return "unknown";

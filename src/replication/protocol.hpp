@@ -35,11 +35,13 @@ enum class FrameType : std::uint8_t {
   kDelta = 0x85,
   kWriteResult = 0x86,
   kOverwritten = 0x87,
+  kCompressed = 0x88,  // a zstd-compressed frame (compression.hpp), to a client that asked for it
   kClose = 0x8F,
 };
 const char* frame_type_name(std::uint8_t type) noexcept;
 
 inline constexpr std::uint16_t kHelloDurableOnly = 1;  // Hello::flags: receive versions only once durable
+inline constexpr std::uint16_t kHelloCompress = 2;     // Hello::flags: the client accepts COMPRESSED frames
 
 struct Hello {
   std::uint16_t protocol = kProtocolVersion;

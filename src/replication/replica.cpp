@@ -20,6 +20,7 @@
 #include <unordered_map>
 
 #include "base/latency_histogram.hpp"
+#include "replication/compression.hpp"
 #include "replication/protocol.hpp"
 #include "txn/database_access.hpp"
 
@@ -135,7 +136,7 @@ struct Replica::Impl {
   std::vector<WriteOverwritten> overwritten;  // guarded by mu
   std::atomic<std::uint64_t> next_request{1};
 
-  std::atomic<std::uint64_t> frames{0}, duplicates{0}, bytes_received{0}, full_syncs{0}, resumes{0}, reconnects{0};
+  std::atomic<std::uint64_t> frames{0}, duplicates{0}, bytes_received{0}, bytes_uncompressed{0}, full_syncs{0}, resumes{0}, reconnects{0};
   std::atomic<bool> connected{false};
   base::LatencyHistogram lag_us;
   std::uint64_t epoch = 0;  // the server incarnation our version belongs to (I/O thread only)
@@ -262,7 +263,7 @@ Ended Replica::Impl::session() {
   if (!s) return {false, s.status()};
   fd.store(*s);
   replication::Hello hello;
-  hello.flags = options.durable_only ? replication::kHelloDurableOnly : 0;
+  hello.flags = (options.durable_only ? replication::kHelloDurableOnly : 0) | (options.compress ? replication::kHelloCompress : 0);
   hello.layout_hash = schema != nullptr ? schema->layout_hash() : options.schema != nullptr ? options.schema->layout_hash() : 0;
   hello.last_version = db != nullptr ? version.load() : 0;
   hello.epoch = epoch;
@@ -275,6 +276,7 @@ Ended Replica::Impl::session() {
   replication::encode_hello(hello, out);
   if (!send(out)) return {false, Status(StatusCode::kUnavailable, "connection lost while sending HELLO")};
   replication::FrameReader reader(options.max_frame_bytes);
+  replication::FrameDecompressor decompressor(options.max_frame_bytes);  // this connection's zstd stream
   std::array<std::byte, std::size_t{64} << 10> buffer{};
   syncing = false;
   while (!stop.load()) {
@@ -294,7 +296,17 @@ Ended Replica::Impl::session() {
       auto frame = reader.next();
       if (!frame) return {true, frame.status()};
       if (!*frame) break;
-      if (auto ended = handle((*frame)->type, (*frame)->payload)) return *ended;
+      std::uint8_t type = (*frame)->type;
+      std::span<const std::byte> payload = (*frame)->payload;
+      if (type == static_cast<std::uint8_t>(FrameType::kCompressed)) {
+        if (!options.compress) return {true, invalid_argument("from the server: a COMPRESSED frame this replica did not ask for")};
+        auto inner = decompressor.decompress(payload);
+        if (!inner) return {true, Status(inner.status().code(), "from the server: " + inner.status().message())};
+        type = static_cast<std::uint8_t>((*inner)[4]);
+        payload = inner->subspan(replication::kFrameHeaderBytes);
+      }
+      bytes_uncompressed.fetch_add(replication::kFrameHeaderBytes + payload.size(), std::memory_order_relaxed);
+      if (auto ended = handle(type, payload)) return *ended;
     }
   }
   return {false, Status::ok()};
@@ -626,6 +638,7 @@ ReplicaStats Replica::stats() const {
   s.frames = impl_->frames.load();
   s.duplicates = impl_->duplicates.load();
   s.bytes_received = impl_->bytes_received.load();
+  s.bytes_uncompressed = impl_->bytes_uncompressed.load();
   s.full_syncs = impl_->full_syncs.load();
   s.resumes = impl_->resumes.load();
   s.reconnects = impl_->reconnects.load();

@@ -22,6 +22,7 @@
 #include <spdlog/spdlog.h>
 
 #include "replication/change_set.hpp"
+#include "replication/compression.hpp"
 #include "replication/delta_hub.hpp"
 #include "replication/frame_transport.hpp"
 #include "replication/protocol.hpp"
@@ -112,7 +113,7 @@ struct ReplicationServer::Impl : std::enable_shared_from_this<ReplicationServer:
 
   std::atomic<std::uint64_t> connections_total{0};
   struct Counters {
-    std::atomic<std::uint64_t> frames_sent{0}, bytes_sent{0}, full_syncs{0}, resumes{0},
+    std::atomic<std::uint64_t> frames_sent{0}, bytes_sent{0}, bytes_uncompressed{0}, full_syncs{0}, resumes{0},
         coalesced{0}, writes_committed{0}, writes_rejected{0}, overwritten{0}, refused{0};
   } counters;
 
@@ -273,6 +274,9 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
       return close_with(s.code(), s.message());
     }
     durable_only_ = (m.flags & replication::kHelloDurableOnly) != 0;
+    if ((m.flags & replication::kHelloCompress) != 0 && server_->options.compression) {
+      compressor_.emplace(server_->options.compression_level, server_->options.compress_window_log);
+    }
     live_ = true;
     timer_.cancel();
     {
@@ -282,6 +286,7 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
       info_.token_name = access_.name;
       info_.tables = table_names_;
       info_.durable_only = durable_only_;
+      info_.compressed = compressor_.has_value();
     }
     // Registered before the state is pinned: nothing published after the pin can be missed. A version from
     // another incarnation of the server is trusted only if it is the one this incarnation recovered to.
@@ -766,12 +771,23 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
       if (!control_.empty() && frame == nullptr) return write_next();
     }
     if (frame == nullptr) return;
+    const std::size_t uncompressed = frame->size();
+    if (compressor_ && uncompressed >= server_->options.compress_min_bytes) {
+      auto packed = std::make_shared<std::string>();
+      const auto* bytes = reinterpret_cast<const std::byte*>(frame->data());
+      if (Status s = compressor_->compress(std::span(bytes, frame->size()), *packed); !s.is_ok()) {
+        return closed("compressing a frame: " + s.message());
+      }
+      frame = std::move(packed);
+    }
     writing_ = true;
-    transport_->write(frame, [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+    transport_->write(frame, [self = shared_from_this(), uncompressed](boost::system::error_code ec, std::size_t n) {
       self->writing_ = false;
       if (ec) return self->closed(ec.message());
       self->server_->counters.frames_sent.fetch_add(1, std::memory_order_relaxed);
       self->server_->counters.bytes_sent.fetch_add(n, std::memory_order_relaxed);
+      self->server_->counters.bytes_uncompressed.fetch_add(uncompressed, std::memory_order_relaxed);
+      self->bytes_uncompressed_ += uncompressed;
       self->bytes_sent_ += n;
       ++self->frames_sent_;
       self->update_info();
@@ -786,6 +802,7 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
     const std::uint64_t published = db_.published_version();
     info_.lag_versions = published > acked_ ? published - acked_ : 0;
     info_.bytes_sent = bytes_sent_;
+    info_.bytes_uncompressed = bytes_uncompressed_;
     info_.frames_sent = frames_sent_;
     info_.backlog_bytes = pending_bytes_ + (changes_ ? changes_->bytes() : 0);
     info_.connected_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - connected_at_).count();
@@ -855,6 +872,8 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
   std::uint64_t sent_ = 0;
   std::uint64_t acked_ = 0;
   std::uint64_t bytes_sent_ = 0;
+  std::uint64_t bytes_uncompressed_ = 0;
+  std::optional<replication::FrameCompressor> compressor_;  // the client asked for zstd (one stream, in frame order)
   std::uint64_t frames_sent_ = 0;
   // full sync in progress (sync_view_ set)
   std::shared_ptr<PinnedView> sync_view_;
@@ -1018,6 +1037,7 @@ ReplicationStats ReplicationServer::stats() const {
   s.connections_total = impl_->connections_total.load();
   s.frames_sent = c.frames_sent.load();
   s.bytes_sent = c.bytes_sent.load();
+  s.bytes_uncompressed = c.bytes_uncompressed.load();
   s.full_syncs = c.full_syncs.load();
   s.resumes = c.resumes.load();
   s.coalesced = c.coalesced.load();

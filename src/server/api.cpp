@@ -845,6 +845,7 @@ json::value Api::replication_json() const {
                       {"connections_total", s.connections_total},
                       {"frames_sent_total", s.frames_sent},
                       {"bytes_sent_total", s.bytes_sent},
+                      {"bytes_uncompressed_total", s.bytes_uncompressed},
                       {"full_syncs_total", s.full_syncs},
                       {"resumes_total", s.resumes},
                       {"coalesced_total", s.coalesced},
@@ -871,6 +872,8 @@ HttpResponse Api::replication_clients() {
                                   {"acked_version", c.acked_version},
                                   {"lag_versions", c.lag_versions},
                                   {"bytes_sent", c.bytes_sent},
+                                  {"bytes_uncompressed", c.bytes_uncompressed},
+                                  {"compressed", c.compressed},
                                   {"frames_sent", c.frames_sent},
                                   {"bytes_per_second", c.bytes_per_second},
                                   {"backlog_bytes", c.backlog_bytes},
@@ -993,7 +996,9 @@ HttpResponse Api::prometheus() {
     const ReplicationStats r = repl->stats();
     metric("ecsdb_replication_clients", "gauge", "Replication clients connected.", u(r.clients));
     metric("ecsdb_replication_frames_sent_total", "counter", "Replication frames sent.", u(r.frames_sent));
-    metric("ecsdb_replication_bytes_sent_total", "counter", "Replication bytes sent.", u(r.bytes_sent));
+    metric("ecsdb_replication_bytes_sent_total", "counter", "Replication bytes sent (on the wire).", u(r.bytes_sent));
+    metric("ecsdb_replication_bytes_uncompressed_total", "counter", "Replication bytes sent, counted before zstd.",
+           u(r.bytes_uncompressed));
     metric("ecsdb_replication_full_syncs_total", "counter", "Full syncs sent to replication clients.", u(r.full_syncs));
     metric("ecsdb_replication_resumes_total", "counter", "Replication clients resumed from their version.", u(r.resumes));
     metric("ecsdb_replication_coalesced_total", "counter", "Deltas folded into a later frame for slow replicas.", u(r.coalesced));

@@ -146,6 +146,7 @@ int serve(const ServerConfig& config) {
   }
   ro.tick_ms = config.repl_tick_ms;
   ro.max_writes_per_second = config.repl_writes_per_second;
+  ro.compression = config.repl_compression;
   ro.max_clients = config.max_connections;
   ro.client_buffer_bytes = config.stream_buffer_bytes;
   if (!config.tokens.empty()) {

@@ -85,6 +85,8 @@ std::vector<OptionInfo> make_options() {
   o.push_back(string_option("repl", "HOST:PORT of the replication protocol (empty = off)", &C::repl));
   o.push_back(number_option("repl_tick_ms", "replication: at most one frame per client per tick (0 = every version)",
                             &C::repl_tick_ms));
+  o.push_back(bool_option("repl_compression", "replication: zstd-compress frames for clients that ask for it",
+                          &C::repl_compression));
   o.push_back(number_option("repl_writes_per_second", "replication: writes per client per second (0 = unlimited)",
                             &C::repl_writes_per_second));
   o.push_back(string_option("durability", "when a commit is acknowledged: sync | async | memory", &C::durability,

@@ -42,6 +42,7 @@ struct ServerConfig {
   std::string repl;                        // HOST:PORT of the replication protocol; empty = off
   std::uint32_t repl_tick_ms = 0;          // 0: send each version to replicas as soon as it is published
   std::uint32_t repl_writes_per_second = 1000;  // per replication client; 0 = unlimited
+  bool repl_compression = true;            // zstd for replication clients that ask for it (HELLO flag)
   // ---- durability ----
   std::string durability = "sync";         // sync | async | memory
   std::uint32_t async_flush_ms = 10;

@@ -12,6 +12,7 @@
 #include "ecsdb/database.hpp"
 #include "persist/delta_codec.hpp"
 #include "persist/wal_format.hpp"
+#include "replication/compression.hpp"
 #include "replication/protocol.hpp"
 #include "support/fault_injection_file_system.hpp"
 #include "support/test_schema.hpp"
@@ -94,6 +95,13 @@ int main(int argc, char** argv) {
         std::vector<std::byte> frame;
         replication::encode_delta_frame(records, records + 1, 0, decoded->delta, *test_schema(), {}, frame);
         write_seed(root / "repl_frame", "delta-" + std::to_string(records), 0, frame, false);
+        // ...and the same frame twice through one zstd stream (the second one refers back to the first).
+        replication::FrameCompressor zstd(1, 18);
+        std::string packed;
+        if (zstd.compress(frame, packed).is_ok() && zstd.compress(frame, packed).is_ok()) {
+          const auto* bytes = reinterpret_cast<const std::byte*>(packed.data());
+          write_seed(root / "repl_frame", "compressed-" + std::to_string(records), 0, std::span(bytes, packed.size()), false);
+        }
       }
       ++records;
       offset += persist::record_size(length);

@@ -9,6 +9,7 @@
 #include <tuple>
 #include <random>
 
+#include "replication/compression.hpp"
 #include "replication/protocol.hpp"
 #include "support/test_schema.hpp"
 
@@ -301,6 +302,114 @@ TEST(ReplicationProtocolTest, FrameReaderFindsWholeFramesAtAnySplit) {
   std::vector<std::byte> header{std::byte{100}, std::byte{0}, std::byte{0}, std::byte{0}, std::byte{0x85}};
   small.feed(header);
   EXPECT_FALSE(small.next().has_value());
+}
+
+}  // namespace
+}  // namespace ecsdb::replication
+
+namespace ecsdb::replication {
+namespace {
+
+std::span<const std::byte> as_bytes(const std::string& s) {
+  return std::span(reinterpret_cast<const std::byte*>(s.data()), s.size());
+}
+
+// One stream: every frame decodes to itself, in order, and frames that repeat what came before shrink.
+TEST(ReplicationCompressionTest, AStreamOfFramesDecodesToTheSameFrames) {
+  const auto schema = test_schema();
+  std::mt19937_64 rng(5);
+  FrameCompressor compressor(1, 18);
+  FrameDecompressor decompressor(1u << 20);
+  std::size_t raw = 0, packed = 0;
+  const Delta repeated = random_delta(rng, *schema);
+  for (int i = 0; i < 200; ++i) {
+    std::vector<std::byte> frame;
+    // Half the frames repeat one delta (as the same entities changing every tick do), half are random.
+    encode_delta_frame(i, i + 1, 0, i % 2 == 0 ? repeated : random_delta(rng, *schema), *schema, {}, frame);
+    std::string out;
+    ASSERT_TRUE(compressor.compress(frame, out).is_ok());
+    std::uint32_t length = 0;
+    std::memcpy(&length, out.data(), 4);
+    ASSERT_EQ(length + 4, out.size());
+    ASSERT_EQ(static_cast<std::uint8_t>(out[4]), static_cast<std::uint8_t>(FrameType::kCompressed));
+    auto inner = decompressor.decompress(as_bytes(out).subspan(kFrameHeaderBytes));
+    ASSERT_TRUE(inner.has_value()) << inner.status().to_string();
+    ASSERT_EQ(inner->size(), frame.size());
+    EXPECT_TRUE(std::equal(inner->begin(), inner->end(), frame.begin()));
+    raw += frame.size();
+    packed += out.size();
+  }
+  EXPECT_LT(packed * 10, raw * 8) << "the repeated frames should compress through the stream's window";
+}
+
+// The decompressed size is checked against the limit before anything is allocated, and a stream that
+// decodes to more or fewer bytes than declared, garbage, or a nested COMPRESSED frame is refused.
+TEST(ReplicationCompressionTest, SizeLimitsAndMalformedStreamsAreRefused) {
+  std::vector<std::byte> big(1u << 16, std::byte{0});  // 64 KiB of zeros: a few dozen bytes compressed
+  const auto frame_of = [](std::vector<std::byte> payload) {
+    std::vector<std::byte> f(kFrameHeaderBytes);
+    const auto length = static_cast<std::uint32_t>(payload.size() + 1);
+    std::memcpy(f.data(), &length, 4);
+    f[4] = static_cast<std::byte>(FrameType::kDelta);
+    f.insert(f.end(), payload.begin(), payload.end());
+    return f;
+  };
+  const std::vector<std::byte> bomb = frame_of(big);
+  {
+    FrameCompressor c(1, 18);
+    std::string out;
+    ASSERT_TRUE(c.compress(bomb, out).is_ok());
+    EXPECT_LT(out.size(), 1000u);
+    FrameDecompressor small(1024);  // the limit of a client that takes frames of at most 1 KiB
+    auto r = small.decompress(as_bytes(out).subspan(kFrameHeaderBytes));
+    ASSERT_FALSE(r.has_value());
+    EXPECT_NE(r.status().message().find("outside"), std::string::npos) << r.status().message();
+  }
+  {
+    // The declared size lies: smaller than what the stream decodes to.
+    FrameCompressor c(1, 18);
+    std::string out;
+    ASSERT_TRUE(c.compress(bomb, out).is_ok());
+    const std::uint32_t lie = 100;
+    std::memcpy(out.data() + kFrameHeaderBytes, &lie, 4);
+    FrameDecompressor d(1u << 20);
+    auto r = d.decompress(as_bytes(out).subspan(kFrameHeaderBytes));
+    ASSERT_FALSE(r.has_value());
+    EXPECT_NE(r.status().message().find("more than its declared"), std::string::npos) << r.status().message();
+  }
+  {
+    // Larger than what it decodes to.
+    FrameCompressor c(1, 18);
+    std::string out;
+    ASSERT_TRUE(c.compress(frame_of({std::byte{1}, std::byte{2}}), out).is_ok());
+    const std::uint32_t lie = 9;
+    std::memcpy(out.data() + kFrameHeaderBytes, &lie, 4);
+    FrameDecompressor d(1u << 20);
+    auto r = d.decompress(as_bytes(out).subspan(kFrameHeaderBytes));
+    ASSERT_FALSE(r.has_value());
+    EXPECT_NE(r.status().message().find("not the declared"), std::string::npos) << r.status().message();
+  }
+  {
+    // A COMPRESSED frame inside another.
+    FrameCompressor c(1, 18);
+    std::string inner;
+    ASSERT_TRUE(c.compress(frame_of({std::byte{1}}), inner).is_ok());
+    std::string outer;
+    FrameCompressor c2(1, 18);
+    ASSERT_TRUE(c2.compress(as_bytes(inner), outer).is_ok());
+    FrameDecompressor d(1u << 20);
+    auto r = d.decompress(as_bytes(outer).subspan(kFrameHeaderBytes));
+    ASSERT_FALSE(r.has_value());
+    EXPECT_NE(r.status().message().find("inside another"), std::string::npos) << r.status().message();
+  }
+  {
+    // Garbage, and a payload shorter than its size field.
+    FrameDecompressor d(1u << 20);
+    std::vector<std::byte> junk = {std::byte{20}, std::byte{0}, std::byte{0}, std::byte{0}, std::byte{0xde}, std::byte{0xad}};
+    EXPECT_FALSE(d.decompress(junk).has_value());
+    FrameDecompressor d2(1u << 20);
+    EXPECT_FALSE(d2.decompress(std::span(junk).first(3)).has_value());
+  }
 }
 
 }  // namespace

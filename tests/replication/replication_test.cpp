@@ -406,6 +406,45 @@ TEST(ReplicationTest, ReplicasConvergeAfterRandomTransactions) {
   EXPECT_EQ(server->repl->clients().size(), 4u);
 }
 
+// zstd is per client: one that asks gets COMPRESSED frames (smaller on the wire, the same state), one that
+// does not gets plain frames, and a server with compression off declines.
+TEST(ReplicationTest, CompressionIsPerClientAndChangesNothingButTheBytes) {
+  auto server = Server::start();
+  auto packed = connect(server->port());
+  ReplicaOptions plain_options;
+  plain_options.port = server->port();
+  plain_options.compress = false;
+  auto plain = Replica::connect(plain_options);
+  ASSERT_TRUE(packed && plain.has_value());
+  Workload w(4, 40);
+  w.run(*server->db, 300);
+  expect_converged(*server->db, *packed, {}, "compressed");
+  expect_converged(*server->db, **plain, {}, "plain");
+  const auto clients = server->repl->clients();
+  ASSERT_EQ(clients.size(), 2u);
+  for (const ReplicationClientInfo& c : clients) {
+    if (c.compressed) {
+      EXPECT_LT(c.bytes_sent * 10, c.bytes_uncompressed * 8) << "compressed client: " << c.bytes_sent << " of " << c.bytes_uncompressed;
+    } else {
+      EXPECT_EQ(c.bytes_sent, c.bytes_uncompressed);
+    }
+  }
+  EXPECT_EQ(std::count_if(clients.begin(), clients.end(), [](const auto& c) { return c.compressed; }), 1);
+  EXPECT_LT(packed->stats().bytes_received, packed->stats().bytes_uncompressed);
+  EXPECT_EQ((*plain)->stats().bytes_received, (*plain)->stats().bytes_uncompressed);
+
+  ReplicationOptions off;
+  off.compression = false;
+  auto no_zstd = Server::start(off);
+  auto asks = connect(no_zstd->port());
+  ASSERT_TRUE(asks);
+  Workload w2(5);
+  w2.run(*no_zstd->db, 50);
+  expect_converged(*no_zstd->db, *asks, {}, "declined");
+  EXPECT_FALSE(no_zstd->repl->clients().at(0).compressed);
+  EXPECT_EQ(asks->stats().bytes_received, asks->stats().bytes_uncompressed);
+}
+
 TEST(ReplicationTest, ReplicaSubscribersSeeEachAppliedVersion) {
   auto server = Server::start();
   auto replica = connect(server->port(), {"health"});

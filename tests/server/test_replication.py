@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+import zstandard
 
 from conftest import ECSDB_BIN, REPO, TOKENS, check, check_error, free_port, server_env, write_tokens_config
 
@@ -289,6 +290,10 @@ class Conn:
     def __init__(self, port: int, timeout: float = 5.0):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         self.buf = b""
+        # COMPRESSED frames: one zstd stream per connection, decoded in order (docs/protocol.md).
+        self.zstd = zstandard.ZstdDecompressor().decompressobj()
+        self.compressed = 0
+        self.wire_bytes = 0
 
     def send(self, b: bytes) -> None:
         self.sock.sendall(b)
@@ -300,6 +305,13 @@ class Conn:
                 n = struct.unpack("<I", self.buf[:4])[0]
                 if len(self.buf) >= 4 + n:
                     raw, self.buf = self.buf[:4 + n], self.buf[4 + n:]
+                    self.wire_bytes += len(raw)
+                    if raw[4] == 0x88:
+                        inner_size = struct.unpack("<I", raw[5:9])[0]
+                        raw = self.zstd.decompress(raw[9:])
+                        assert len(raw) == inner_size and struct.unpack("<I", raw[:4])[0] == inner_size - 4, raw[:5]
+                        assert raw[4] != 0x88, "a COMPRESSED frame inside another"
+                        self.compressed += 1
                     return raw[4], raw[5:], raw
             chunk = self.sock.recv(65536)
             if not chunk:
@@ -437,6 +449,42 @@ def test_subscribe_resyncs_with_reset(server_factory):
         begin = Reader(c.sync()[0][5:])
         assert begin.u64() == s.version() and begin.u8() == 1 and begin.names() == ["health"]
         begin.end()
+    finally:
+        c.close()
+
+
+def test_compressed_frames_decode_to_the_plain_ones(server_factory):
+    """HELLO flag 2: frames of 256 bytes or more come as COMPRESSED, one zstd stream per connection; decoded,
+    they are byte for byte the frames a client without the flag receives."""
+    s, port = repl_server(server_factory, data=False)
+    populate(s, 400)
+    packed, plain = Conn(port), Conn(port)
+    try:
+        packed.send(hello(flags=2))
+        plain.send(hello())
+        assert packed.welcome() == plain.welcome()
+        assert packed.sync() == plain.sync()
+        for i in range(3):
+            populate(s, 100)
+            assert packed.expect(0x85)[2] == plain.expect(0x85)[2]
+        assert packed.compressed >= 3 and plain.compressed == 0
+        assert packed.wire_bytes * 2 < plain.wire_bytes, (packed.wire_bytes, plain.wire_bytes)
+        clients = {c["compressed"]: c for c in check(s.get(CLIENTS), "GET", CLIENTS, 200)["clients"]}
+        assert clients[True]["bytes_sent"] < clients[True]["bytes_uncompressed"]
+        assert clients[False]["bytes_sent"] == clients[False]["bytes_uncompressed"]
+    finally:
+        packed.close()
+        plain.close()
+
+    # A server with --no-repl-compression ignores the flag.
+    s2, port2 = repl_server(server_factory, "--no-repl-compression", data=False)
+    populate(s2, 400)
+    c = Conn(port2)
+    try:
+        c.send(hello(flags=2))
+        c.welcome()
+        c.sync()
+        assert c.compressed == 0
     finally:
         c.close()
 
