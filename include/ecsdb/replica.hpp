@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "ecsdb/database.hpp"
+#include "ecsdb/subscription_filter.hpp"
 
 namespace ecsdb {
 
@@ -36,6 +37,9 @@ struct ReplicaOptions {
   std::uint16_t port = 7070;
   std::string token;
   std::vector<std::string> tables;      // empty: every table the token may read
+  // Which rows of those tables (ecsdb/subscription_filter.hpp); empty: all. A filtered replica takes a
+  // full sync of what its filters select at each connection (it is not resumed).
+  std::vector<SubscriptionFilter> filters;
   bool durable_only = false;            // receive versions only once they are durable on the server
   bool compress = true;                 // ask for zstd-compressed frames (the server may decline)
   // The schema the application was built for: the server's must have the same layout (checked at
@@ -168,8 +172,11 @@ class Replica {
   // Waits until version() >= v; false on timeout or when the replica stopped.
   bool wait_for_version(std::uint64_t v, std::chrono::milliseconds timeout) const;
 
-  // Changes the subscribed tables on the live connection.
+  // Changes the subscribed tables (keeping the filters) or the whole subscription on the live connection.
+  // The server sends only the difference: rows now selected arrive, rows no longer selected are removed,
+  // in one frame applied as one local commit. Not connected: it applies at the next connection.
   Status set_tables(const std::vector<std::string>& tables);
+  Status set_subscription(const std::vector<std::string>& tables, const std::vector<SubscriptionFilter>& filters);
   // Sends a write to the server; the ticket resolves with its outcome (rejected at once when disconnected).
   ReplicaWriteTicket submit(const ReplicaWrite& write);
   // Overwritten-write notices received since the last call.

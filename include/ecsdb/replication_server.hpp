@@ -15,13 +15,16 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "ecsdb/database.hpp"
+#include "ecsdb/subscription_filter.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -43,6 +46,19 @@ struct ReplicationAccess {
   std::string owner_field;
   std::uint64_t owner = 0;
 };
+
+// A server-side row filter, for SubscriptionFilter::custom (interest management: a spatial query, a team, a
+// zone). Called on network threads, concurrently for different clients: `admits` must be thread-safe.
+class RowFilter {
+ public:
+  virtual ~RowFilter() = default;
+  // Whether the client receives the row. `entity`: the row's entity (a `many` row: the entity that owns it);
+  // `row`: its bytes in the table's layout (Table::layout), null for tables without stored fields.
+  virtual bool admits(Entity entity, const std::byte* row) const = 0;
+};
+// Makes a client's filter for `table` from the parameters it sent; an error refuses the subscription (the
+// message reaches the client in CLOSE).
+using RowFilterFactory = std::function<Result<std::shared_ptr<const RowFilter>>(const Table& table, std::span<const std::byte> params)>;
 
 struct ReplicationOptions {
   std::string address = "127.0.0.1";
@@ -67,6 +83,10 @@ struct ReplicationOptions {
   int compression_level = 1;
   int compress_window_log = 18;
   std::uint32_t compress_min_bytes = 256;
+  // Custom subscription filters by name (SubscriptionFilter::custom); the built-in ones (entity sets, field
+  // comparisons) need nothing here.
+  std::map<std::string, RowFilterFactory, std::less<>> custom_filters;
+  std::uint32_t max_filter_entities = 65536;  // entities in one client's entity-set filters, all together
 };
 
 struct ReplicationClientInfo {
@@ -74,6 +94,7 @@ struct ReplicationClientInfo {
   std::string address;                    // "ip:port"
   std::string token_name;
   std::vector<std::string> tables;
+  std::size_t filters = 0;                // subscription filters (SubscriptionFilter) in force
   bool durable_only = false;
   std::uint64_t sent_version = 0;         // newest version sent
   std::uint64_t acked_version = 0;        // newest version the client said it applied
@@ -97,6 +118,7 @@ struct ReplicationStats {
   std::uint64_t bytes_uncompressed = 0;   // before zstd
   std::uint64_t full_syncs = 0;
   std::uint64_t resumes = 0;
+  std::uint64_t resubscribes = 0;         // subscriptions changed on live connections (sent as differences)
   std::uint64_t coalesced = 0;            // deltas folded into a later frame for slow clients
   std::uint64_t writes_committed = 0;
   std::uint64_t writes_rejected = 0;

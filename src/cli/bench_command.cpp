@@ -35,7 +35,7 @@ constexpr std::string_view kDisplayOrder[] = {
     "snapshot_ms", "raw_write_fsync_ms", "snapshot_bytes", "recovery_ms",
     "http_txn_tps", "http_txn_p99_us", "http_read_tps", "http_read_p99_us", "redis_set_tps", "stream_lag_p99_us",
     "repl_lag_p50_us", "redis_fanout_lag_p50_us", "repl_lag_p99_us", "redis_fanout_lag_p99_us", "repl_lag_max_us",
-    "repl_bytes_per_field", "redis_bytes_per_field", "repl_frames_per_s", "repl_server_cpu_pct",
+    "repl_bytes_per_field", "repl_bytes_per_field_uncompressed", "redis_bytes_per_field", "repl_frames_per_s", "repl_server_cpu_pct",
     "repl_server_mem_bytes", "repl_server_mem_growth_bytes"};
 
 struct BenchArgs {

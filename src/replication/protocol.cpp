@@ -31,6 +31,8 @@ const char* frame_type_name(std::uint8_t type) noexcept {
 
 namespace {
 
+constexpr std::size_t kMaxNameBytes = 256;  // a table, field or filter name (and a filter's string value)
+
 Status malformed(const char* frame, const std::string& what) {
   return Status(StatusCode::kInvalidArgument, std::string("malformed ") + frame + " frame: " + what);
 }
@@ -63,7 +65,7 @@ std::vector<std::string> get_names(ByteReader& r, const DecodeLimits& limits) {
   }
   std::vector<std::string> names;
   names.reserve(n);
-  for (std::uint64_t i = 0; i < n && r.ok(); ++i) names.push_back(get_string(r, 256));
+  for (std::uint64_t i = 0; i < n && r.ok(); ++i) names.push_back(get_string(r, kMaxNameBytes));
   return names;
 }
 
@@ -257,6 +259,117 @@ auto finish_decode(ByteReader& r, const char* frame, F&& value) -> Result<std::d
   return v;
 }
 
+// The optional filter section after the tables of HELLO and SUBSCRIBE (docs/protocol.md, "Filters"): absent
+// (no bytes left) and a count of 0 both mean no filters.
+void put_filters(ByteWriter& w, const std::vector<SubscriptionFilter>& filters) {
+  if (filters.empty()) return;
+  w.varint(filters.size());
+  for (const SubscriptionFilter& f : filters) {
+    w.u8(static_cast<std::uint8_t>(f.kind));
+    put_string(w, f.table);
+    switch (f.kind) {
+      case SubscriptionFilter::Kind::kEntities:
+        w.varint(f.entities.size());
+        for (Entity e : f.entities) w.u64(e.bits());
+        break;
+      case SubscriptionFilter::Kind::kField: {
+        put_string(w, f.field);
+        w.u8(static_cast<std::uint8_t>(f.op));
+        w.u8(static_cast<std::uint8_t>(f.value.kind));
+        switch (f.value.kind) {
+          case Value::Kind::kBool: w.u64(f.value.boolean ? 1 : 0); break;
+          case Value::Kind::kInt: w.i64(f.value.integer); break;
+          case Value::Kind::kUInt: w.u64(f.value.uinteger); break;
+          case Value::Kind::kFloat: w.raw(&f.value.floating, 8); break;
+          case Value::Kind::kEntity: w.u64(f.value.entity.bits()); break;
+          case Value::Kind::kString: put_string(w, f.value.string); break;
+          default: break;  // refused by the decoder
+        }
+        break;
+      }
+      case SubscriptionFilter::Kind::kCustom:
+        put_string(w, f.name);
+        w.varint(f.params.size());
+        w.bytes(f.params);
+        break;
+    }
+  }
+}
+
+std::vector<SubscriptionFilter> get_filters(ByteReader& r, const DecodeLimits& limits, const char* frame, Status& error) {
+  std::vector<SubscriptionFilter> out;
+  if (r.remaining() == 0) return out;
+  const std::uint64_t n = r.varint();
+  if (n > limits.max_filters) {
+    error = malformed(frame, std::to_string(n) + " filters (at most " + std::to_string(limits.max_filters) + ")");
+    return out;
+  }
+  for (std::uint64_t i = 0; i < n && r.ok(); ++i) {
+    SubscriptionFilter f;
+    const std::uint8_t kind = r.u8();
+    f.table = get_string(r, kMaxNameBytes);
+    const std::string at = "filter " + std::to_string(i) + ": ";
+    switch (static_cast<SubscriptionFilter::Kind>(kind)) {
+      case SubscriptionFilter::Kind::kEntities: {
+        f.kind = SubscriptionFilter::Kind::kEntities;
+        const std::uint64_t count = r.varint();
+        if (!r.can_read(count, 8)) {
+          r.fail();
+          break;
+        }
+        f.entities.reserve(count);
+        for (std::uint64_t k = 0; k < count; ++k) f.entities.push_back(Entity::from_bits(r.u64()));
+        break;
+      }
+      case SubscriptionFilter::Kind::kField: {
+        f.kind = SubscriptionFilter::Kind::kField;
+        f.field = get_string(r, kMaxNameBytes);
+        const std::uint8_t op = r.u8();
+        if (op < 1 || op > 6) {
+          error = malformed(frame, at + "unknown comparison " + std::to_string(op));
+          return out;
+        }
+        f.op = static_cast<SubscriptionFilter::Op>(op);
+        f.value.kind = static_cast<Value::Kind>(r.u8());
+        switch (f.value.kind) {
+          case Value::Kind::kBool: f.value.boolean = r.u64() != 0; break;
+          case Value::Kind::kInt: f.value.integer = r.i64(); break;
+          case Value::Kind::kUInt: f.value.uinteger = r.u64(); break;
+          case Value::Kind::kFloat: {
+            const std::uint64_t bits = r.u64();
+            std::memcpy(&f.value.floating, &bits, 8);
+            break;
+          }
+          case Value::Kind::kEntity: f.value.entity = Entity::from_bits(r.u64()); break;
+          case Value::Kind::kString: f.value.string = get_string(r, kMaxNameBytes); break;
+          default:
+            error = malformed(frame, at + "a value of kind " + std::to_string(static_cast<int>(f.value.kind)) +
+                                         " (numbers, bools, entities and strings only)");
+            return out;
+        }
+        break;
+      }
+      case SubscriptionFilter::Kind::kCustom: {
+        f.kind = SubscriptionFilter::Kind::kCustom;
+        f.name = get_string(r, kMaxNameBytes);
+        const std::uint64_t count = r.varint();
+        if (!r.can_read(count, 1)) {
+          r.fail();
+          break;
+        }
+        const auto b = r.bytes(count);
+        f.params.assign(b.begin(), b.end());
+        break;
+      }
+      default:
+        error = malformed(frame, at + "unknown kind " + std::to_string(kind));
+        return out;
+    }
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
 }  // namespace
 
 std::size_t begin_frame(std::vector<std::byte>& out, FrameType type) {
@@ -282,6 +395,7 @@ void encode_hello(const Hello& m, std::vector<std::byte>& out) {
   w.u64(m.epoch);
   put_string(w, m.token);
   put_names(w, m.tables);
+  put_filters(w, m.filters);
   finish_frame(out, f);
 }
 
@@ -296,6 +410,9 @@ Result<Hello> decode_hello(std::span<const std::byte> payload, const DecodeLimit
   m.epoch = r.u64();
   m.token = get_string(r, limits.max_token_bytes);
   m.tables = get_names(r, limits);
+  Status error;
+  if (r.ok()) m.filters = get_filters(r, limits, "HELLO", error);
+  if (!error.is_ok()) return error;
   return finish_decode(r, "HELLO", [&] { return std::move(m); });
 }
 
@@ -310,16 +427,22 @@ Result<std::uint64_t> decode_ack(std::span<const std::byte> payload) {
   return finish_decode(r, "ACK", [&] { return r.u64(); });
 }
 
-void encode_subscribe(const std::vector<std::string>& tables, std::vector<std::byte>& out) {
+void encode_subscribe(const Subscription& m, std::vector<std::byte>& out) {
   const std::size_t f = begin_frame(out, FrameType::kSubscribe);
   ByteWriter w(out);
-  put_names(w, tables);
+  put_names(w, m.tables);
+  put_filters(w, m.filters);
   finish_frame(out, f);
 }
 
-Result<std::vector<std::string>> decode_subscribe(std::span<const std::byte> payload, const DecodeLimits& limits) {
+Result<Subscription> decode_subscribe(std::span<const std::byte> payload, const DecodeLimits& limits) {
   ByteReader r(payload);
-  return finish_decode(r, "SUBSCRIBE", [&] { return get_names(r, limits); });
+  Subscription m;
+  m.tables = get_names(r, limits);
+  Status error;
+  if (r.ok()) m.filters = get_filters(r, limits, "SUBSCRIBE", error);
+  if (!error.is_ok()) return error;
+  return finish_decode(r, "SUBSCRIBE", [&] { return std::move(m); });
 }
 
 void encode_welcome(const Welcome& m, std::vector<std::byte>& out) {

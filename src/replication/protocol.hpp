@@ -14,6 +14,7 @@
 #include "ecsdb/delta.hpp"
 #include "ecsdb/schema.hpp"
 #include "ecsdb/status.hpp"
+#include "ecsdb/subscription_filter.hpp"
 
 namespace ecsdb::replication {
 
@@ -51,6 +52,13 @@ struct Hello {
   std::uint64_t epoch = 0;         // the server incarnation last_version came from (Welcome::epoch)
   std::string token;
   std::vector<std::string> tables;  // empty = every table the token may read
+  std::vector<SubscriptionFilter> filters;  // optional trailing section (docs/protocol.md, "Filters")
+};
+
+// SUBSCRIBE: a new subscription replacing the connection's (tables, then optional filters, as in HELLO).
+struct Subscription {
+  std::vector<std::string> tables;
+  std::vector<SubscriptionFilter> filters;
 };
 
 struct Welcome {
@@ -126,6 +134,7 @@ struct DecodeLimits {
   std::uint32_t max_frame_bytes = 64u << 20;
   std::uint32_t max_tables = 1024;
   std::uint32_t max_token_bytes = 4096;
+  std::uint32_t max_filters = 64;
 };
 
 // ---- framing ----
@@ -138,8 +147,8 @@ void encode_hello(const Hello& m, std::vector<std::byte>& out);
 Result<Hello> decode_hello(std::span<const std::byte> payload, const DecodeLimits& limits = {});
 void encode_ack(std::uint64_t version, std::vector<std::byte>& out);
 Result<std::uint64_t> decode_ack(std::span<const std::byte> payload);
-void encode_subscribe(const std::vector<std::string>& tables, std::vector<std::byte>& out);
-Result<std::vector<std::string>> decode_subscribe(std::span<const std::byte> payload, const DecodeLimits& limits = {});
+void encode_subscribe(const Subscription& m, std::vector<std::byte>& out);
+Result<Subscription> decode_subscribe(std::span<const std::byte> payload, const DecodeLimits& limits = {});
 void encode_welcome(const Welcome& m, std::vector<std::byte>& out);
 Result<Welcome> decode_welcome(std::span<const std::byte> payload, const DecodeLimits& limits = {});
 void encode_sync_begin(const SyncBegin& m, std::vector<std::byte>& out);

@@ -115,7 +115,9 @@ bool is_fatal_close(StatusCode code) {
 }  // namespace
 
 struct Replica::Impl {
-  explicit Impl(ReplicaOptions o) : options(std::move(o)), tables(options.tables) { options.database.data_dir.clear(); }
+  explicit Impl(ReplicaOptions o) : options(std::move(o)), tables(options.tables), filters(options.filters) {
+    options.database.data_dir.clear();
+  }
 
   ReplicaOptions options;
   std::shared_ptr<const Schema> schema;
@@ -132,6 +134,7 @@ struct Replica::Impl {
   bool stopped = false;      // guarded by mu
   bool first_sync = false;   // guarded by mu
   std::vector<std::string> tables;  // guarded by mu: the subscription, resent on reconnect
+  std::vector<SubscriptionFilter> filters;  // guarded by mu
   std::unordered_map<std::uint64_t, std::shared_ptr<ReplicaWriteTicket::State>> writes;  // guarded by mu
   std::vector<WriteOverwritten> overwritten;  // guarded by mu
   std::atomic<std::uint64_t> next_request{1};
@@ -271,6 +274,7 @@ Ended Replica::Impl::session() {
   {
     std::lock_guard lock(mu);
     hello.tables = tables;
+    hello.filters = filters;
   }
   std::vector<std::byte> out;
   replication::encode_hello(hello, out);
@@ -388,7 +392,10 @@ std::optional<Ended> Replica::Impl::handle(std::uint8_t type, std::span<const st
       auto f = replication::decode_delta_frame(payload, *schema);
       if (!f) return protocol_error(f.status());
       const std::uint64_t have = version.load();
-      if (f->to_version <= have) {
+      // from = to = our version: a subscription change at that version (rows selected or dropped), sent
+      // once; any other frame not past our version was applied already.
+      const bool resubscribed = f->from_version == have && f->to_version == have;
+      if (f->to_version <= have && !resubscribed) {
         duplicates.fetch_add(1);  // already applied (a replayed or duplicated frame)
         return std::nullopt;
       }
@@ -561,16 +568,26 @@ bool Replica::wait_for_version(std::uint64_t v, std::chrono::milliseconds timeou
 }
 
 Status Replica::set_tables(const std::vector<std::string>& tables) {
+  std::vector<SubscriptionFilter> filters;
+  {
+    std::lock_guard lock(impl_->mu);
+    filters = impl_->filters;
+  }
+  return set_subscription(tables, filters);
+}
+
+Status Replica::set_subscription(const std::vector<std::string>& tables, const std::vector<SubscriptionFilter>& filters) {
   for (const std::string& t : tables) {
     if (impl_->schema->find_table(t) == nullptr) return Status(StatusCode::kNotFound, "unknown table '" + t + "'");
   }
   {
     std::lock_guard lock(impl_->mu);
     impl_->tables = tables;
+    impl_->filters = filters;
   }
   std::vector<std::byte> out;
-  replication::encode_subscribe(tables, out);
-  if (!impl_->send(out)) return Status(StatusCode::kUnavailable, "not connected: the new tables apply at the next connection");
+  replication::encode_subscribe({tables, filters}, out);
+  if (!impl_->send(out)) return Status(StatusCode::kUnavailable, "not connected: the new subscription applies at the next connection");
   return Status::ok();
 }
 

@@ -113,7 +113,7 @@ struct ReplicationServer::Impl : std::enable_shared_from_this<ReplicationServer:
 
   std::atomic<std::uint64_t> connections_total{0};
   struct Counters {
-    std::atomic<std::uint64_t> frames_sent{0}, bytes_sent{0}, bytes_uncompressed{0}, full_syncs{0}, resumes{0},
+    std::atomic<std::uint64_t> frames_sent{0}, bytes_sent{0}, bytes_uncompressed{0}, full_syncs{0}, resumes{0}, resubscribes{0},
         coalesced{0}, writes_committed{0}, writes_rejected{0}, overwritten{0}, refused{0};
   } counters;
 
@@ -206,9 +206,9 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
         return update_info();
       }
       case FrameType::kSubscribe: {
-        auto tables = replication::decode_subscribe(f.payload);
-        if (!tables) return refuse(tables.status().message());
-        return subscribe(*tables);
+        auto sub = replication::decode_subscribe(f.payload);
+        if (!sub) return refuse(sub.status().message());
+        return subscribe(*sub);
       }
       case FrameType::kWrite: {
         auto w = replication::decode_write(f.payload, schema_);
@@ -221,8 +221,12 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
     }
   }
 
-  // Sets wanted_ from table names; an error names the table.
-  Status choose_tables(const std::vector<std::string>& names) {
+  struct Resolved {
+    std::vector<bool> wanted;
+    replication::TableFilters filters;
+  };
+  // The tables (by id) and compiled filters of a subscription; an error names the table or filter.
+  Result<Resolved> resolve(const std::vector<std::string>& names, const std::vector<SubscriptionFilter>& filters) const {
     std::vector<bool> wanted(schema_.tables.size(), false);
     auto readable = [&](const std::string& name) {
       return access_.read_tables.empty() || std::find(access_.read_tables.begin(), access_.read_tables.end(), name) != access_.read_tables.end();
@@ -237,14 +241,19 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
         wanted[t->id] = !t->is_entity_table;
       }
     }
+    auto compiled = replication::TableFilters::compile(schema_, wanted, filters, server_->options);
+    if (!compiled) return compiled.status();
+    return Resolved{std::move(wanted), std::move(*compiled)};
+  }
+
+  void set_tables(std::vector<bool> wanted) {
     wanted_ = std::move(wanted);
-    changes_.emplace(schema_, wanted_);
-    pending_.clear();
     table_names_.clear();
     for (const Table& t : schema_.tables) {
       if (wanted_[t.id]) table_names_.push_back(t.name);
     }
-    return Status::ok();
+    std::lock_guard lock(info_mu_);
+    info_.tables = table_names_;
   }
 
   void hello(replication::Hello m) {
@@ -269,10 +278,14 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
                         "schema mismatch: the client's layout hash differs from the server's (schema '" +
                             schema_.database + "' version " + schema_.version + "); connect without a schema to take the server's");
     }
-    if (Status s = choose_tables(m.tables); !s.is_ok()) {
-      if (s.code() == StatusCode::kPermissionDenied) server_->counters.refused.fetch_add(1);
-      return close_with(s.code(), s.message());
+    auto resolved = resolve(m.tables, m.filters);
+    if (!resolved) {
+      if (resolved.status().code() == StatusCode::kPermissionDenied) server_->counters.refused.fetch_add(1);
+      return close_with(resolved.status().code(), resolved.status().message());
     }
+    filter_count_ = m.filters.size();
+    changes_.emplace(schema_, resolved->wanted, std::move(resolved->filters));
+    set_tables(std::move(resolved->wanted));
     durable_only_ = (m.flags & replication::kHelloDurableOnly) != 0;
     if ((m.flags & replication::kHelloCompress) != 0 && server_->options.compression) {
       compressor_.emplace(server_->options.compression_level, server_->options.compress_window_log);
@@ -284,7 +297,7 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
       info_.id = id_;
       info_.address = address_;
       info_.token_name = access_.name;
-      info_.tables = table_names_;
+      info_.filters = filter_count_;
       info_.durable_only = durable_only_;
       info_.compressed = compressor_.has_value();
     }
@@ -294,6 +307,8 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
     auto replay = server_->hub.add(shared_from_this(),
                                    m.last_version == 0 || !same_history ? std::nullopt : std::optional(m.last_version));
     if (replay && durable_only_ && m.last_version > db_.durable_version()) replay.reset();
+    // A filtered client's rows depend on what it held: the server does not know that across connections.
+    if (replay && changes_->filtered()) replay.reset();
     write_tokens_ = server_->options.max_writes_per_second;  // a full bucket: bursts up to one second's rate
     replication::Welcome w;
     w.layout_hash = schema_.layout_hash();
@@ -320,14 +335,27 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
     write_next();
   }
 
-  void subscribe(const std::vector<std::string>& names) {
-    if (Status s = choose_tables(names); !s.is_ok()) return close_with(s.code(), s.message());
+  // A new subscription on a live connection. Mid-sync, the sync starts again with it; otherwise the next
+  // frame carries the difference (ChangeSet::resubscribe): rows of added tables or newly matching rows as
+  // inserts, rows of dropped tables or no longer matching as deletes, nothing for rows the client keeps.
+  void subscribe(const replication::Subscription& sub) {
+    auto resolved = resolve(sub.tables, sub.filters);
+    if (!resolved) return close_with(resolved.status().code(), resolved.status().message());
+    filter_count_ = sub.filters.size();
     {
       std::lock_guard lock(info_mu_);
-      info_.tables = table_names_;
+      info_.filters = filter_count_;
     }
-    // Tables removed: the client drops them. Tables added: a resync (see docs/replication.md, "Subscriptions").
-    begin_sync(true);
+    if (sync_view_ != nullptr) {
+      changes_.emplace(schema_, resolved->wanted, std::move(resolved->filters));
+      set_tables(std::move(resolved->wanted));
+      begin_sync(true);
+    } else {
+      fold_pending();
+      changes_->resubscribe(resolved->wanted, std::move(resolved->filters));
+      set_tables(std::move(resolved->wanted));
+      server_->counters.resubscribes.fetch_add(1);
+    }
     write_next();
   }
 
@@ -336,6 +364,7 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
     pending_.clear();
     pending_bytes_ = 0;
     changes_->clear();
+    changes_->start_sync();
     if (durable_only_) {
       auto v = db_.pin_durable();
       if (!v) return close_with(v.status().code(), "cannot pin a durable view: " + v.status().message());
@@ -386,21 +415,33 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
       TableDelta& td = chunk.tables.emplace_back();
       td.table = t.id;
       const bool many = t.cardinality == Cardinality::kMany;
+      const bool filtered = changes_->filtered(t.id);
+      // Rows examined per chunk are bounded too: a filter that admits few rows must not make one chunk
+      // walk a whole table.
       const std::uint32_t n = std::min(limit - rows, ts.row_count - sync_row_);
-      td.inserted_keys.resize(n);
-      if (many) td.inserted_owners.resize(n);
-      td.inserted_rows.resize(std::size_t{n} * ts.stride);
       for (std::uint32_t i = 0; i < n; ++i) {
         const std::uint32_t r = sync_row_ + i;
-        std::memcpy(&td.inserted_keys[i], ts.keys.at(r), 8);
-        if (many) std::memcpy(&td.inserted_owners[i], ts.owners.at(r), 8);
-        if (ts.stride != 0) std::memcpy(td.inserted_rows.data() + std::size_t{i} * ts.stride, ts.rows.at(r), ts.stride);
+        std::uint64_t key = 0, owner = 0;
+        std::memcpy(&key, ts.keys.at(r), 8);
+        if (many) std::memcpy(&owner, ts.owners.at(r), 8);
+        const std::byte* bytes = ts.stride != 0 ? ts.rows.at(r) : nullptr;
+        if (filtered) {
+          if (!changes_->admits(t.id, Entity::from_bits(many ? owner : key), bytes)) continue;
+          changes_->hold(t.id, key);
+        }
+        td.inserted_keys.push_back(key);
+        if (many) td.inserted_owners.push_back(owner);
+        if (bytes != nullptr) td.inserted_rows.insert(td.inserted_rows.end(), bytes, bytes + ts.stride);
       }
+      if (td.inserted_keys.empty()) chunk.tables.pop_back();
       sync_row_ += n;
       rows += n;
     }
     Bytes out;
-    if (chunk.created.empty() && chunk.tables.empty()) {
+    // A chunk may come out empty while rows remain (a filter admitted none of those examined): it is sent
+    // all the same, so one sync never holds the strand for a whole table.
+    const bool done = sync_entities_done_ && sync_table_ >= schema_.tables.size();
+    if (done && chunk.created.empty() && chunk.tables.empty()) {
       replication::encode_sync_end(sync_version_, out);
       sent_ = std::max(sent_, sync_version_);
       sync_view_.reset();  // the pinned version is released as soon as the sync is out
@@ -419,7 +460,10 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
     if (closed_ || closing_ || !live_) return;
     const std::uint64_t covered = sync_view_ != nullptr ? sync_version_ : sent_;
     if (d->delta->version <= covered) return;
-    if (!changes_->empty()) {
+    // A filtered client, or one whose subscription change is not sent yet, always goes through its
+    // ChangeSet: its frames are its own.
+    if (!changes_->empty() || changes_->filtered() || changes_->resubscribing()) {
+      if (changes_->empty()) changes_since_ns_ = d->unix_ns;
       changes_->fold(*d->delta);
       server_->counters.coalesced.fetch_add(1, std::memory_order_relaxed);
     } else {
@@ -465,7 +509,7 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
     const bool ticking = server_->options.tick_ms != 0;
     if (ticking && !tick_due_) return nullptr;
     if (ticking && pending_.size() > 1) fold_pending();  // at most one frame per tick
-    if (!changes_->empty()) return next_catch_up_frame();
+    if (changes_->has_frame()) return next_catch_up_frame();
     if (pending_.empty()) return nullptr;
     if (durable_only_ && pending_.front()->delta->version > db_.durable_version()) {
       retry_soon();
@@ -497,14 +541,21 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
       return nullptr;
     }
     const PinnedView view = db_.pin();
-    if (view.version() != changes_->version()) {
+    // Nothing folded: a subscription change alone, at the version the client has (a DELTA from V to V).
+    const std::uint64_t expected = changes_->empty() ? sent_ : changes_->version();
+    if (view.version() != expected) {
       retry_soon();
       return nullptr;
     }
+    const std::uint64_t published_ns =
+        changes_->empty() ? static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                                           std::chrono::system_clock::now().time_since_epoch()).count())
+                          : changes_since_ns_;
     auto d = std::make_shared<Delta>(changes_->build(view));
     const std::uint64_t from = sent_;
     Bytes out;
-    replication::encode_delta_frame(from, d->version, changes_since_ns_, *d, schema_, wanted_, out);
+    // The ChangeSet already chose the tables (a subscription change also deletes rows of dropped ones).
+    replication::encode_delta_frame(from, d->version, published_ns, *d, schema_, {}, out);
     sent_ = d->version;
     changes_->clear();
     tick_due_ = false;
@@ -860,6 +911,7 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
   ReplicationAccess access_;
   std::vector<bool> wanted_;
   std::vector<std::string> table_names_;
+  std::size_t filter_count_ = 0;
   bool durable_only_ = false;
   bool live_ = false;
   bool writing_ = false;
@@ -1038,6 +1090,7 @@ ReplicationStats ReplicationServer::stats() const {
   s.frames_sent = c.frames_sent.load();
   s.bytes_sent = c.bytes_sent.load();
   s.bytes_uncompressed = c.bytes_uncompressed.load();
+  s.resubscribes = c.resubscribes.load();
   s.full_syncs = c.full_syncs.load();
   s.resumes = c.resumes.load();
   s.coalesced = c.coalesced.load();

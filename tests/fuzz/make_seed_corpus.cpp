@@ -137,13 +137,19 @@ int main(int argc, char** argv) {
   // repl_frame_fuzz: a handshake and a write, as a client opens a connection.
   {
     std::vector<std::byte> stream;
-    replication::encode_hello({replication::kProtocolVersion, 0, test_schema()->layout_hash(), 3, 1, "token", {"health"}}, stream);
+    replication::encode_hello({replication::kProtocolVersion, 0, test_schema()->layout_hash(), 3, 1, "token", {"health"},
+                               {SubscriptionFilter::of_entities({Entity(0, 1)}, "health")}},
+                              stream);
     replication::encode_ack(3, stream);
     replication::WriteRequest w{1, 3, {{replication::WriteOpKind::kPut, test_schema()->find_table("health")->id,
                                          Entity(0, 1).bits(), 0, std::vector<std::byte>(8, std::byte{1})},
                                         {replication::WriteOpKind::kDestroy, 0, Entity(1, 1).bits(), 0, {}}}};
     replication::encode_write(w, stream);
-    replication::encode_subscribe({"health", "item"}, stream);
+    replication::encode_subscribe({{"health", "item"},
+                                   {SubscriptionFilter::where("health", "hp", SubscriptionFilter::Op::kLt, Value::from_int(20)),
+                                    SubscriptionFilter::of_entities({Entity(1, 1), Entity(2, 1)}),
+                                    SubscriptionFilter::custom("item", "near", {std::byte{1}})}},
+                                  stream);
     write_seed(root / "repl_frame", "client", 0, stream, false);
     stream.clear();
     replication::encode_welcome({replication::kProtocolVersion, 1, 5, 5, 1, false, "[database]", {"health"}}, stream);

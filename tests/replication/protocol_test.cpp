@@ -167,7 +167,7 @@ TEST(ReplicationProtocolTest, OneUpdatedFloatFieldCostsFewBytes) {
 
 TEST(ReplicationProtocolTest, ControlFramesRoundTrip) {
   std::vector<std::byte> b;
-  encode_hello({kProtocolVersion, kHelloDurableOnly, 42, 7, 99, "secret", {"health", "transform"}}, b);
+  encode_hello({kProtocolVersion, kHelloDurableOnly, 42, 7, 99, "secret", {"health", "transform"}, {}}, b);
   auto hello = decode_hello(payload_of(b, FrameType::kHello));
   ASSERT_TRUE(hello.has_value());
   EXPECT_EQ(hello->flags, kHelloDurableOnly);
@@ -201,6 +201,53 @@ TEST(ReplicationProtocolTest, ControlFramesRoundTrip) {
   auto close = decode_close(payload_of(b, FrameType::kClose));
   ASSERT_TRUE(close.has_value());
   EXPECT_EQ(close->reason, "bye");
+}
+
+// HELLO and SUBSCRIBE carry filters in an optional trailing section: absent, every kind round-trips, and a
+// bad kind, comparison or value kind is refused naming the filter.
+TEST(ReplicationProtocolTest, FiltersRoundTripInHelloAndSubscribe) {
+  using Op = SubscriptionFilter::Op;
+  const std::vector<SubscriptionFilter> filters = {
+      SubscriptionFilter::of_entities({Entity(3, 1), Entity(70000, 9)}),
+      SubscriptionFilter::where("health", "hp", Op::kLt, Value::from_int(-20)),
+      SubscriptionFilter::where("health", "max_hp", Op::kGe, Value::from_uint(1ull << 63)),
+      SubscriptionFilter::where("transform", "x", Op::kGt, Value::from_float(0.5)),
+      SubscriptionFilter::where("player", "name", Op::kEq, Value::from_string("ana")),
+      SubscriptionFilter::where("follow", "target", Op::kNe, Value::from_entity(Entity(1, 2))),
+      SubscriptionFilter::where("player", "online", Op::kEq, Value::from_bool(true)),
+      SubscriptionFilter::custom("item", "near", {std::byte{1}, std::byte{2}}),
+  };
+  std::vector<std::byte> b;
+  encode_hello({kProtocolVersion, 0, 0, 0, 0, "", {"health"}, filters}, b);
+  auto hello = decode_hello(payload_of(b, FrameType::kHello));
+  ASSERT_TRUE(hello.has_value()) << hello.status().to_string();
+  EXPECT_EQ(hello->filters, filters);
+  b.clear();
+  encode_subscribe({{"item"}, filters}, b);
+  auto sub = decode_subscribe(payload_of(b, FrameType::kSubscribe));
+  ASSERT_TRUE(sub.has_value()) << sub.status().to_string();
+  EXPECT_EQ(sub->tables, std::vector<std::string>{"item"});
+  EXPECT_EQ(sub->filters, filters);
+  // No filters: no section at all (the frame of a client that predates them).
+  b.clear();
+  encode_subscribe({{"item"}, {}}, b);
+  EXPECT_EQ(b.size(), kFrameHeaderBytes + 1 + 1 + 4);
+  // Malformed: an unknown kind, an unknown comparison, an array value, too many filters, truncation.
+  const auto refused = [](std::vector<std::byte> payload, const std::string& says) {
+    auto r = decode_subscribe(payload);
+    ASSERT_FALSE(r.has_value());
+    EXPECT_NE(r.status().message().find(says), std::string::npos) << r.status().message();
+  };
+  const auto bytes = [](std::initializer_list<int> v) {
+    std::vector<std::byte> out;
+    for (int x : v) out.push_back(static_cast<std::byte>(x));
+    return out;
+  };
+  refused(bytes({0, 1, 9, 0}), "unknown kind 9");
+  refused(bytes({0, 1, 2, 0, 1, 'x', 7}), "unknown comparison 7");
+  refused(bytes({0, 1, 2, 0, 1, 'x', 1, static_cast<int>(Value::Kind::kArray)}), "kind");
+  refused(bytes({0, 65}), "65 filters");
+  refused(bytes({0, 1, 1, 0, 5, 1, 2}), "truncated");
 }
 
 TEST(ReplicationProtocolTest, WritesRoundTripAndCheckTheirTables) {
