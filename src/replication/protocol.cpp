@@ -593,8 +593,9 @@ Result<DeltaFrame> decode_delta_frame(std::span<const std::byte> payload, const 
   m.to_version = r.u64();
   m.published_at_ns = r.u64();
   if (!r.ok()) return malformed("DELTA", "truncated header");
-  if (m.to_version <= m.from_version) {
-    return malformed("DELTA", "to_version " + std::to_string(m.to_version) + " is not after from_version " +
+  // to = from: a subscription change at that version (rows selected or dropped, no new version).
+  if (m.to_version < m.from_version) {
+    return malformed("DELTA", "to_version " + std::to_string(m.to_version) + " is before from_version " +
                                   std::to_string(m.from_version));
   }
   auto d = read_body(r, schema, "DELTA");

@@ -11,8 +11,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <random>
@@ -142,7 +144,10 @@ struct Contents {
   bool operator==(const Contents&) const = default;
 };
 
-Contents contents(const PinnedView& v, const Schema& schema, const std::set<std::string>& tables) {
+// Which rows a filtered replica should hold (null: all).
+using RowPredicate = std::function<bool(const Table&, std::uint64_t key, std::uint64_t owner, const std::byte* row)>;
+
+Contents contents(const PinnedView& v, const Schema& schema, const std::set<std::string>& tables, const RowPredicate& keep = {}) {
   Contents c;
   const detail::VersionState& s = v.state();
   for (std::uint32_t i = 0; i < s.registry.used; ++i) {
@@ -157,6 +162,7 @@ Contents contents(const PinnedView& v, const Schema& schema, const std::set<std:
       std::memcpy(&key, ts.keys.at(r), 8);
       if (t.cardinality == Cardinality::kMany) std::memcpy(&owner, ts.owners.at(r), 8);
       const std::byte* row = ts.stride == 0 ? nullptr : ts.rows.at(r);
+      if (keep && !keep(t, key, owner, row)) continue;
       rows.emplace(key, owner, std::vector<std::byte>(row, row + ts.stride));
     }
   }
@@ -184,6 +190,35 @@ void expect_converged(Database& server, Replica& replica, const std::set<std::st
       EXPECT_TRUE(rows.empty()) << who << ": unsubscribed table " << name;
     }
   }
+}
+
+// A filtered replica: waits until it holds exactly the server's rows of `tables` that `keep` admits (a
+// subscription change at an idle moment moves no version number, so the contents are what is waited for).
+void expect_filtered(Database& server, Replica& replica, const std::set<std::string>& tables, const RowPredicate& keep,
+                     const std::string& who) {
+  const std::uint64_t target = server.published_version();
+  ASSERT_TRUE(replica.wait_for_version(target, 20s))
+      << who << ": at version " << replica.version() << ", server at " << target << "; status " << replica.status().to_string();
+  const PinnedView theirs = server.pin();
+  ASSERT_EQ(theirs.version(), target) << "the server moved on during the comparison";
+  // Every table: the unsubscribed ones must be empty.
+  const Contents expected = contents(theirs, server.schema(), {}, [&](const Table& t, std::uint64_t key, std::uint64_t owner, const std::byte* row) {
+    return tables.contains(t.name) && (!keep || keep(t, key, owner, row));
+  });
+  Contents got;
+  for (const auto deadline = std::chrono::steady_clock::now() + 10s; std::chrono::steady_clock::now() < deadline;) {
+    got = contents(replica.pin(), replica.schema(), {});
+    if (got == expected) break;
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_TRUE(replica.status().is_ok()) << who << ": " << replica.status().to_string();
+  EXPECT_EQ(got.entities, expected.entities) << who;
+  std::size_t held = 0;
+  for (const auto& [name, rows] : got.tables) {
+    EXPECT_EQ(rows, expected.tables.at(name)) << who << ": table " << name << (tables.contains(name) ? "" : " (unsubscribed)");
+    held += rows.size();
+  }
+  EXPECT_GT(held, 0u) << who << ": the filters admitted nothing: the test would prove little";
 }
 
 std::unique_ptr<Replica> connect(std::uint16_t port, std::vector<std::string> tables = {}, std::string token = {},
@@ -452,6 +487,167 @@ TEST(ReplicationTest, CompressionIsPerClientAndChangesNothingButTheBytes) {
   expect_converged(*no_zstd->db, *asks, {}, "declined");
   EXPECT_FALSE(no_zstd->repl->clients().at(0).compressed);
   EXPECT_EQ(asks->stats().bytes_received, asks->stats().bytes_uncompressed);
+}
+
+std::vector<Entity> some_live_entities(Database& db, std::size_t n) {
+  std::vector<Entity> out;
+  const PinnedView v = db.pin();
+  v.each<Health>([&](Entity e, const Health&) {
+    if (out.size() < n) out.push_back(e);
+  });
+  return out;
+}
+
+bool holds(const std::vector<Entity>& set, std::uint64_t bits) {
+  return std::any_of(set.begin(), set.end(), [&](Entity e) { return e.bits() == bits; });
+}
+
+std::uint32_t hp_of(const std::byte* row) {
+  Health h{};
+  std::memcpy(&h, row, sizeof h);
+  return h.hp;
+}
+
+// Filters select rows, and rows move in and out of them as they change: a health row whose hp crosses the
+// threshold arrives or goes; rows of other entities never arrive.
+TEST(ReplicationTest, FiltersSendOnlyMatchingRowsAndFollowRowsInAndOut) {
+  using Op = SubscriptionFilter::Op;
+  auto server = Server::start();
+  Workload w(10, 60);
+  w.run(*server->db, 150);
+  const std::vector<Entity> chosen = some_live_entities(*server->db, 6);
+  ASSERT_EQ(chosen.size(), 6u);
+  ReplicaOptions o;
+  o.port = server->port();
+  o.tables = {"health", "transform", "item"};
+  o.filters = {SubscriptionFilter::where("health", "hp", Op::kLt, Value::from_int(50)),
+               SubscriptionFilter::of_entities(chosen, "transform"), SubscriptionFilter::of_entities(chosen, "item")};
+  auto r = Replica::connect(o);
+  ASSERT_TRUE(r.has_value()) << r.status().to_string();
+  const RowPredicate keep = [&](const Table& t, std::uint64_t key, std::uint64_t owner, const std::byte* row) {
+    if (t.name == "health") return hp_of(row) < 50;
+    if (t.name == "transform") return holds(chosen, key);
+    return holds(chosen, owner);  // item: rows owned by the chosen entities
+  };
+  expect_filtered(*server->db, **r, {"health", "transform", "item"}, keep, "after the sync");
+  for (int round = 0; round < 4; ++round) {
+    w.run(*server->db, 100);
+    expect_filtered(*server->db, **r, {"health", "transform", "item"}, keep, "round " + std::to_string(round));
+  }
+  EXPECT_EQ((*r)->stats().full_syncs, 1u);
+  EXPECT_EQ(server->repl->clients().at(0).filters, 3u);
+}
+
+// A live subscription change sends the difference in one frame: added tables' rows, rows entering or leaving
+// a changed filter, deletes for dropped tables; no full sync, and rows the client keeps are not sent again.
+TEST(ReplicationTest, ASubscriptionChangeSendsOnlyTheDifference) {
+  using Op = SubscriptionFilter::Op;
+  auto server = Server::start();
+  Workload w(11, 300);
+  w.run(*server->db, 200);
+  ReplicaOptions o;
+  o.port = server->port();
+  o.tables = {"health"};
+  o.compress = false;  // byte counts below are of the frames themselves
+  auto r = Replica::connect(o);
+  ASSERT_TRUE(r.has_value()) << r.status().to_string();
+  Replica& replica = **r;
+  expect_converged(*server->db, replica, {"health"}, "health only");
+  // What a fresh replica of health + transform receives for its sync, for comparison.
+  auto fresh = connect(server->port(), {"health", "transform"});
+  ASSERT_TRUE(fresh);
+  expect_converged(*server->db, *fresh, {"health", "transform"}, "fresh");
+  const std::uint64_t full_sync_bytes = fresh->stats().bytes_uncompressed;
+  fresh.reset();
+
+  const std::uint64_t before = replica.stats().bytes_uncompressed;
+  ASSERT_TRUE(replica.set_tables({"health", "transform"}).is_ok());
+  expect_filtered(*server->db, replica, {"health", "transform"}, {}, "transform added");
+  const std::uint64_t change_bytes = replica.stats().bytes_uncompressed - before;
+  EXPECT_LT(change_bytes * 10, full_sync_bytes * 8) << "the health rows were sent again? " << change_bytes << " vs " << full_sync_bytes;
+  EXPECT_EQ(replica.stats().full_syncs, 1u);
+  EXPECT_EQ(server->repl->stats().resubscribes, 1u);
+
+  // A filter on a kept table: rows that no longer match go, nothing else moves.
+  const RowPredicate high = [](const Table& t, std::uint64_t, std::uint64_t, const std::byte* row) {
+    return t.name != "health" || hp_of(row) >= 50;
+  };
+  ASSERT_TRUE(replica.set_subscription({"health", "transform"}, {SubscriptionFilter::where("health", "hp", Op::kGe, Value::from_uint(50))}).is_ok());
+  expect_filtered(*server->db, replica, {"health", "transform"}, high, "hp >= 50");
+  w.run(*server->db, 100);
+  expect_filtered(*server->db, replica, {"health", "transform"}, high, "hp >= 50, after more commits");
+  // The other way round: rows that now match arrive.
+  const RowPredicate low = [](const Table& t, std::uint64_t, std::uint64_t, const std::byte* row) {
+    return t.name != "health" || hp_of(row) < 50;
+  };
+  ASSERT_TRUE(replica.set_subscription({"health", "transform"}, {SubscriptionFilter::where("health", "hp", Op::kLt, Value::from_uint(50))}).is_ok());
+  expect_filtered(*server->db, replica, {"health", "transform"}, low, "hp < 50");
+  // Dropping a table deletes its rows; the filter goes with it.
+  ASSERT_TRUE(replica.set_subscription({"transform"}, {}).is_ok());
+  expect_filtered(*server->db, replica, {"transform"}, {}, "health dropped");
+  w.run(*server->db, 50);
+  expect_converged(*server->db, replica, {"transform"}, "transform only, after more commits");
+  EXPECT_EQ(replica.stats().full_syncs, 1u);
+  EXPECT_EQ(server->repl->stats().resubscribes, 4u);
+}
+
+// A filter the server cannot apply is refused at HELLO with a reason naming the filter.
+TEST(ReplicationTest, ABadFilterIsRefusedNamingIt) {
+  using Op = SubscriptionFilter::Op;
+  auto server = Server::start();
+  const auto refused = [&](std::vector<std::string> tables, SubscriptionFilter f, const std::string& says) {
+    ReplicaOptions o;
+    o.port = server->port();
+    o.tables = std::move(tables);
+    o.filters = {std::move(f)};
+    o.connect_timeout_ms = 5000;
+    auto r = Replica::connect(o);
+    ASSERT_FALSE(r.has_value());
+    EXPECT_NE(r.status().message().find(says), std::string::npos) << r.status().message();
+  };
+  refused({"health"}, SubscriptionFilter::where("health", "nope", Op::kEq, Value::from_int(1)), "filter 0: table 'health' has no field 'nope'");
+  refused({"health"}, SubscriptionFilter::where("health", "hp", Op::kEq, Value::from_string("x")), "compared with a string");
+  refused({"health"}, SubscriptionFilter::where("transform", "x", Op::kEq, Value::from_float(1)), "'transform' is not subscribed");
+  refused({"follow"}, SubscriptionFilter::where("follow", "target", Op::kLt, Value::from_entity(Entity(1, 1))), "only == and !=");
+  refused({"health"}, SubscriptionFilter::custom("health", "near"), "no filter named 'near'");
+}
+
+// Interest management plugs in as a custom filter: here, entities whose index is a multiple of the
+// client's parameter.
+TEST(ReplicationTest, ACustomFilterSelectsRowsWithTheClientsParameters) {
+  class Modulo final : public RowFilter {
+   public:
+    explicit Modulo(std::uint32_t m) : m_(m) {}
+    bool admits(Entity e, const std::byte*) const override { return e.index() % m_ == 0; }
+
+   private:
+    std::uint32_t m_;
+  };
+  ReplicationOptions ro;
+  ro.custom_filters["modulo"] = [](const Table&, std::span<const std::byte> params) -> Result<std::shared_ptr<const RowFilter>> {
+    if (params.size() != 1 || params[0] == std::byte{0}) return invalid_argument("modulo takes one nonzero byte");
+    return std::shared_ptr<const RowFilter>(std::make_shared<Modulo>(static_cast<std::uint32_t>(params[0])));
+  };
+  auto server = Server::start(ro);
+  Workload w(12, 80);
+  w.run(*server->db, 150);
+  ReplicaOptions o;
+  o.port = server->port();
+  o.tables = {"health", "transform"};
+  o.filters = {SubscriptionFilter::custom("", "modulo", {std::byte{3}})};  // every subscribed table
+  auto r = Replica::connect(o);
+  ASSERT_TRUE(r.has_value()) << r.status().to_string();
+  const RowPredicate third = [](const Table&, std::uint64_t key, std::uint64_t, const std::byte*) {
+    return Entity::from_bits(key).index() % 3 == 0;
+  };
+  expect_filtered(*server->db, **r, {"health", "transform"}, third, "modulo 3");
+  w.run(*server->db, 100);
+  expect_filtered(*server->db, **r, {"health", "transform"}, third, "modulo 3, after more commits");
+  // Its own error reaches the client.
+  o.filters = {SubscriptionFilter::custom("", "modulo", {std::byte{0}})};
+  auto bad = Replica::connect(o);
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.status().message().find("modulo takes one nonzero byte"), std::string::npos) << bad.status().message();
 }
 
 TEST(ReplicationTest, ReplicaSubscribersSeeEachAppliedVersion) {
