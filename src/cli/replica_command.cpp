@@ -1,13 +1,17 @@
 // `ecsdb replica`: a replica from the command line (docs/replication.md).
 //   ecsdb replica --connect 127.0.0.1:7070 --tables Position,Health --dump-json   (sync, print, exit)
 //   ecsdb replica --connect 127.0.0.1:7070 --seconds 10                           (follow, print lag)
+//   ecsdb replica --connect 127.0.0.1:7070 --tables health --where 'health.hp<20' --dump-json  (filtered)
 // The token comes from --token or ECSDB_TOKEN. Exit codes: 0 ok, 1 connection or server error, 2 refused
 // (unknown table, not allowed, schema mismatch) or bad usage.
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "cli/commands.hpp"
 #include "ecsdb/replica.hpp"
@@ -22,6 +26,8 @@ struct ReplicaArgs {
   std::string connect;
   std::string token;
   std::string tables;
+  std::vector<std::string> where;  // "TABLE.FIELD OP VALUE"
+  std::string entities;            // "INDEX:GEN,..."
   bool dump_json = false;
   bool durable_only = false;
   double seconds = 0;  // follow: stop after this long (0 = until interrupted)
@@ -46,6 +52,77 @@ std::string dump_json(const Replica& replica) {
   }
   // The view's own version: the replica may apply another frame meanwhile.
   return json::serialize(json::object{{"version", view.version()}, {"tables", std::move(tables)}});
+}
+
+Result<Entity> parse_entity(std::string_view text) {
+  const std::size_t colon = text.find(':');
+  try {
+    if (colon == std::string_view::npos) throw std::invalid_argument("no colon");
+    std::size_t used = 0;
+    const std::string index(text.substr(0, colon)), generation(text.substr(colon + 1));
+    const unsigned long i = std::stoul(index, &used);
+    if (used != index.size() || i > UINT32_MAX) throw std::invalid_argument("index");
+    const unsigned long g = std::stoul(generation, &used);
+    if (used != generation.size() || g > UINT32_MAX) throw std::invalid_argument("generation");
+    return Entity(static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(g));
+  } catch (const std::exception&) {
+    return invalid_argument("'" + std::string(text) + "' is not an entity id INDEX:GENERATION");
+  }
+}
+
+// --where 'TABLE.FIELD OP VALUE', OP one of == != < <= > >= (= is ==). VALUE: true/false, INDEX:GENERATION
+// (an entity), an integer, a number, or else a string (quotes optional; an enum's variant name).
+Result<SubscriptionFilter> parse_where(const std::string& text) {
+  using Op = SubscriptionFilter::Op;
+  static const std::pair<const char*, Op> kOps[] = {{"==", Op::kEq}, {"!=", Op::kNe}, {"<=", Op::kLe}, {">=", Op::kGe},
+                                                    {"<", Op::kLt},  {">", Op::kGt},  {"=", Op::kEq}};
+  const auto bad = [&](const std::string& why) { return invalid_argument("--where '" + text + "': " + why); };
+  std::size_t at = std::string::npos, length = 0;
+  Op op = Op::kEq;
+  for (const auto& [spelling, o] : kOps) {
+    const std::size_t p = text.find(spelling);
+    if (p != std::string::npos && (at == std::string::npos || p < at || (p == at && std::strlen(spelling) > length))) {
+      at = p;
+      length = std::strlen(spelling);
+      op = o;
+    }
+  }
+  if (at == std::string::npos) return bad("no comparison (==, !=, <, <=, >, >=)");
+  const auto trim = [](std::string s) {
+    const auto first = s.find_first_not_of(" \t"), last = s.find_last_not_of(" \t");
+    return first == std::string::npos ? std::string() : s.substr(first, last - first + 1);
+  };
+  const std::string lhs = trim(text.substr(0, at)), rhs = trim(text.substr(at + length));
+  const std::size_t dot = lhs.find('.');
+  if (dot == std::string::npos || dot == 0 || dot + 1 == lhs.size()) return bad("expected TABLE.FIELD before the comparison");
+  if (rhs.empty()) return bad("no value after the comparison");
+  Value v;
+  if (rhs == "true" || rhs == "false") {
+    v = Value::from_bool(rhs == "true");
+  } else if (auto e = parse_entity(rhs); e && rhs.find(':') != std::string::npos) {
+    v = Value::from_entity(*e);
+  } else {
+    char* end = nullptr;
+    errno = 0;
+    if (rhs[0] == '-') {
+      const long long i = std::strtoll(rhs.c_str(), &end, 10);
+      if (*end == '\0' && errno == 0) v = Value::from_int(i);
+    } else {
+      const unsigned long long u = std::strtoull(rhs.c_str(), &end, 10);
+      if (*end == '\0' && errno == 0) v = Value::from_uint(u);
+    }
+    if (v.kind == Value::Kind::kNull) {
+      const double d = std::strtod(rhs.c_str(), &end);
+      if (*end == '\0') {
+        v = Value::from_float(d);
+      } else {
+        std::string str = rhs;
+        if (str.size() >= 2 && (str.front() == '"' || str.front() == '\'') && str.back() == str.front()) str = str.substr(1, str.size() - 2);
+        v = Value::from_string(str);
+      }
+    }
+  }
+  return SubscriptionFilter::where(lhs.substr(0, dot), lhs.substr(dot + 1), op, v);
 }
 
 int code_of(const Status& s) {
@@ -77,6 +154,26 @@ int run_replica(const ReplicaArgs& a) {
     if (const char* t = std::getenv("ECSDB_TOKEN")) o.token = t;
   }
   for (std::string_view t : server::split_list(a.tables, true)) o.tables.emplace_back(t);
+  for (const std::string& w : a.where) {
+    auto f = parse_where(w);
+    if (!f) {
+      std::fprintf(stderr, "ecsdb replica: %s\n", f.status().message().c_str());
+      return 2;
+    }
+    o.filters.push_back(std::move(*f));
+  }
+  if (!a.entities.empty()) {
+    std::vector<Entity> set;
+    for (std::string_view e : server::split_list(a.entities, true)) {
+      auto parsed = parse_entity(e);
+      if (!parsed) {
+        std::fprintf(stderr, "ecsdb replica: --entities: %s\n", parsed.status().message().c_str());
+        return 2;
+      }
+      set.push_back(*parsed);
+    }
+    o.filters.push_back(SubscriptionFilter::of_entities(std::move(set)));
+  }
   o.durable_only = a.durable_only;
   o.connect_timeout_ms = a.timeout_ms;
   o.reconnect = !a.dump_json;
@@ -119,6 +216,9 @@ void add_replica_command(CLI::App& root, int& exit_code) {
   cmd->add_option("--connect", args->connect, "HOST:PORT of the server's replication listener")->required();
   cmd->add_option("--token", args->token, "bearer token (default: $ECSDB_TOKEN)");
   cmd->add_option("--tables", args->tables, "comma list of tables to subscribe to (default: every table the token may read)");
+  cmd->add_option("--where", args->where,
+                  "only rows where TABLE.FIELD OP VALUE (OP: == != < <= > >=; repeatable, all must hold), e.g. 'health.hp<20'");
+  cmd->add_option("--entities", args->entities, "only rows of these entities (comma list of INDEX:GENERATION), in every table");
   cmd->add_flag("--dump-json", args->dump_json, "sync once, print {\"version\", \"tables\"} as JSON and exit");
   cmd->add_flag("--durable-only", args->durable_only, "receive versions only once they are durable on the server");
   cmd->add_option("--seconds", args->seconds, "follow for this long, then exit (default: until interrupted)");

@@ -83,6 +83,26 @@ def test_dump_json_tables_restricts(server_factory):
     assert dumped == server_state(s, tables=("health",))
 
 
+def test_dump_json_with_filters(server_factory):
+    s, port = repl_server(server_factory)
+    created = populate(s)  # health hp 0, 10, 20, 30, 40; transform on entities 0, 2, 4
+    p = replica(port, "--dump-json", "--tables", "health,transform", "--where", "health.hp < 25", "--where", "health.hp!=10")
+    assert p.returncode == 0, p.stderr
+    state = server_state(s)
+    dumped = json.loads(p.stdout)
+    assert dumped["tables"]["health"] == [r for r in state["tables"]["health"] if r["values"]["hp"] < 25 and r["values"]["hp"] != 10]
+    assert dumped["tables"]["transform"] == state["tables"]["transform"]
+    p = replica(port, "--dump-json", "--entities", f"{created[1]},{created[2]}")
+    assert p.returncode == 0, p.stderr
+    dumped = json.loads(p.stdout)
+    assert {r["key"] for r in dumped["tables"]["health"]} == {created[1], created[2]}
+    assert [r["key"] for r in dumped["tables"]["transform"]] == [created[2]]
+    for args, says in ((["--where", "health.hp"], "no comparison"), (["--where", "health.nope<1"], "no field 'nope'"),
+                       (["--where", "health.hp<'x'"], "compared with a string"), (["--entities", "1"], "not an entity id")):
+        p = replica(port, "--dump-json", "--tables", "health", *args)
+        assert p.returncode == 2 and says in p.stderr, (args, p)
+
+
 def test_unknown_table_exits_2_naming_it(server_factory):
     s, port = repl_server(server_factory)
     p = replica(port, "--dump-json", "--tables", "health,helth")
@@ -437,18 +457,67 @@ def test_handshake_refusals(server_factory):
         assert got[0] == code and reason in got[1], (data[:16].hex(), got)
 
 
-def test_subscribe_resyncs_with_reset(server_factory):
+def keys(r: Reader, n: int) -> list[int]:
+    """A key list of n keys (docs/protocol.md, "Key lists")."""
+    out, index = [], 0
+    for _ in range(n):
+        d = r.varint()
+        index += (d >> 1) ^ -(d & 1)
+        out.append(r.varint() << 32 | index)
+    return out
+
+
+def delta_tables(p: bytes, strides: dict[int, int]) -> dict[int, dict]:
+    """A DELTA payload's table sections: {table id: {"inserted": [keys], "updated": [keys], "deleted": [keys]}},
+    for `one` tables (no owners list) whose strides are given."""
+    r = Reader(p[24:])
+    keys(r, r.varint())  # created
+    keys(r, r.varint())  # destroyed
+    out = {}
+    for _ in range(r.varint()):
+        table = r.varint()
+        inserted = keys(r, r.varint())
+        r.take(len(inserted) * strides[table])
+        updated = []
+        for _ in range(r.varint()):
+            raise AssertionError("no updates expected here")
+        out[table] = {"inserted": inserted, "updated": updated, "deleted": keys(r, r.varint())}
+    r.end()
+    return out
+
+
+def test_subscribe_sends_the_difference(server_factory):
+    """SUBSCRIBE answers with one DELTA from = to = the client's version holding only what changes: the rows of
+    an added table, rows that a new filter drops, deletes for a dropped table; the kept rows are not sent."""
     s, port = repl_server(server_factory, data=False)
-    populate(s)
+    created = populate(s)  # 5 entities: health hp 0, 10, .., 40; transform on entities 0, 2, 4
+    transform, health = 1, 2  # table ids of the game schema
+    strides = {transform: 12, health: 8}
     c = Conn(port)
     try:
         c.send(hello(tables=["transform"]))
         assert c.welcome()["tables"] == ["transform"]
         c.sync()
-        c.send(frame(0x03, names(["health"])))
-        begin = Reader(c.sync()[0][5:])
-        assert begin.u64() == s.version() and begin.u8() == 1 and begin.names() == ["health"]
-        begin.end()
+        version = s.version()
+        c.send(frame(0x03, names(["transform", "health"])))
+        _, p, _ = c.expect(0x85)
+        assert struct.unpack("<QQ", p[:16]) == (version, version)
+        assert delta_tables(p, strides) == {health: {"inserted": [key(e) for e in created], "updated": [], "deleted": []}}
+        # A filter on health: hp < 20 keeps the first two rows and drops the three others.
+        hp_below_20 = varint(1) + bytes([2]) + string("health") + string("hp") + bytes([3, 2]) + struct.pack("<q", 20)
+        c.send(frame(0x03, names(["transform", "health"]) + hp_below_20))
+        _, p, _ = c.expect(0x85)
+        assert struct.unpack("<QQ", p[:16]) == (version, version)
+        assert delta_tables(p, strides) == {health: {"inserted": [], "updated": [], "deleted": [key(e) for e in created[2:]]}}
+        # Dropping transform deletes its rows; health's filter stays.
+        c.send(frame(0x03, names(["health"]) + hp_below_20))
+        _, p, _ = c.expect(0x85)
+        assert delta_tables(p, strides) == {transform: {"inserted": [], "updated": [], "deleted": [key(e) for e in created[0::2]]}}
+        assert check(s.get(CLIENTS), "GET", CLIENTS, 200)["clients"][0]["tables"] == ["health"]
+        # A bad filter closes the connection with the reason.
+        c.send(frame(0x03, names(["health"]) + bytes([1, 2]) + string("health") + string("nope") + bytes([1, 2])
+                     + struct.pack("<q", 1)))
+        assert c.close_frame() == (NOT_FOUND, "filter 0: table 'health' has no field 'nope'")
     finally:
         c.close()
 
