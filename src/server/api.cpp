@@ -847,6 +847,7 @@ json::value Api::replication_json() const {
                       {"bytes_sent_total", s.bytes_sent},
                       {"bytes_uncompressed_total", s.bytes_uncompressed},
                       {"full_syncs_total", s.full_syncs},
+                      {"resubscribes_total", s.resubscribes},
                       {"resumes_total", s.resumes},
                       {"coalesced_total", s.coalesced},
                       {"writes_committed_total", s.writes_committed},
@@ -867,6 +868,7 @@ HttpResponse Api::replication_clients() {
                                   {"address", c.address},
                                   {"token", c.token_name},
                                   {"tables", std::move(tables)},
+                                  {"filters", c.filters},
                                   {"durable_only", c.durable_only},
                                   {"sent_version", c.sent_version},
                                   {"acked_version", c.acked_version},
@@ -1000,6 +1002,8 @@ HttpResponse Api::prometheus() {
     metric("ecsdb_replication_bytes_uncompressed_total", "counter", "Replication bytes sent, counted before zstd.",
            u(r.bytes_uncompressed));
     metric("ecsdb_replication_full_syncs_total", "counter", "Full syncs sent to replication clients.", u(r.full_syncs));
+    metric("ecsdb_replication_resubscribes_total", "counter", "Replication subscriptions changed on live connections.",
+           u(r.resubscribes));
     metric("ecsdb_replication_resumes_total", "counter", "Replication clients resumed from their version.", u(r.resumes));
     metric("ecsdb_replication_coalesced_total", "counter", "Deltas folded into a later frame for slow replicas.", u(r.coalesced));
     metric("ecsdb_replication_writes_committed_total", "counter", "Replica writes committed.", u(r.writes_committed));

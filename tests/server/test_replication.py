@@ -154,8 +154,8 @@ def test_clients_lists_a_following_replica(server_factory):
         assert m["clients"] == 1 and m["full_syncs_total"] >= 1 and m["frames_sent_total"] >= 5, m
         prom = s.prometheus()
         assert re.search(r"^ecsdb_replication_clients 1$", prom, re.M), prom
-        for name in ("frames_sent_total", "bytes_sent_total", "full_syncs_total", "resumes_total", "coalesced_total",
-                     "writes_committed_total", "writes_rejected_total", "refused_total", "backlog_bytes"):
+        for name in ("frames_sent_total", "bytes_sent_total", "bytes_uncompressed_total", "full_syncs_total",
+                     "resubscribes_total", "resumes_total", "coalesced_total", "writes_committed_total", "writes_rejected_total", "refused_total", "backlog_bytes"):
             assert re.search(rf"^ecsdb_replication_{name} \d", prom, re.M), name
         out, err = proc.communicate(timeout=20)
     finally:
@@ -513,7 +513,9 @@ def test_subscribe_sends_the_difference(server_factory):
         c.send(frame(0x03, names(["health"]) + hp_below_20))
         _, p, _ = c.expect(0x85)
         assert delta_tables(p, strides) == {transform: {"inserted": [], "updated": [], "deleted": [key(e) for e in created[0::2]]}}
-        assert check(s.get(CLIENTS), "GET", CLIENTS, 200)["clients"][0]["tables"] == ["health"]
+        client = check(s.get(CLIENTS), "GET", CLIENTS, 200)["clients"][0]
+        assert client["tables"] == ["health"] and client["filters"] == 1, client
+        assert check(s.get("/api/metrics"), "GET", "/api/metrics", 200)["replication"]["resubscribes_total"] == 3
         # A bad filter closes the connection with the reason.
         c.send(frame(0x03, names(["health"]) + bytes([1, 2]) + string("health") + string("nope") + bytes([1, 2])
                      + struct.pack("<q", 1)))
