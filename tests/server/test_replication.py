@@ -155,7 +155,8 @@ def test_clients_lists_a_following_replica(server_factory):
         prom = s.prometheus()
         assert re.search(r"^ecsdb_replication_clients 1$", prom, re.M), prom
         for name in ("frames_sent_total", "bytes_sent_total", "bytes_uncompressed_total", "full_syncs_total",
-                     "resubscribes_total", "resumes_total", "coalesced_total", "writes_committed_total", "writes_rejected_total", "refused_total", "backlog_bytes"):
+                     "resubscribes_total", "resumes_total", "coalesced_total", "writes_committed_total",
+                     "writes_rejected_total", "refused_total", "backlog_bytes"):
             assert re.search(rf"^ecsdb_replication_{name} \d", prom, re.M), name
         out, err = proc.communicate(timeout=20)
     finally:

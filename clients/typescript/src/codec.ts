@@ -78,6 +78,10 @@ export const Limits = {
   maxMessageBytes: 65536,
   maxSchemaTextBytes: 64 * 1024 * 1024,
   maxNames: 1024,
+  /** Filters in one HELLO or SUBSCRIBE (docs/protocol.md, "Filters"). */
+  maxFilters: 64,
+  /** A filter's table, field or custom-filter name, and a string value (the server's decoder cap). */
+  maxFilterNameBytes: 256,
   /** The server's limit for client frames (ReplicationOptions::max_client_frame_bytes). */
   maxClientFrameBytes: 1024 * 1024,
   /** The replica's default limit for server frames (ReplicaOptions::max_frame_bytes). */
@@ -241,6 +245,21 @@ export class ByteWriter {
     return this;
   }
 
+  i64(v: bigint): this {
+    if (v < -(1n << 63n) || v >= 1n << 63n) throw new RangeError(`${v} is not an i64`);
+    this.reserve(8);
+    this.view.setBigInt64(this.len, v, true);
+    this.len += 8;
+    return this;
+  }
+
+  f64(v: number): this {
+    this.reserve(8);
+    this.view.setFloat64(this.len, v, true);
+    this.len += 8;
+    return this;
+  }
+
   /** Unsigned LEB128. */
   varint(v: bigint | number): this {
     if (typeof v === "number") {
@@ -341,6 +360,20 @@ export class ByteReader {
   u64(what: string): bigint {
     this.need(8, what);
     const v = this.view.getBigUint64(this.pos, true);
+    this.pos += 8;
+    return v;
+  }
+
+  i64(what: string): bigint {
+    this.need(8, what);
+    const v = this.view.getBigInt64(this.pos, true);
+    this.pos += 8;
+    return v;
+  }
+
+  f64(what: string): number {
+    this.need(8, what);
+    const v = this.view.getFloat64(this.pos, true);
     this.pos += 8;
     return v;
   }
@@ -606,6 +639,170 @@ export function decodeDeltaBody(bytes: Uint8Array, schema: CodecSchema): DeltaBo
   return body;
 }
 
+// ---- subscription filters ----
+
+/** Filter kinds and their wire codes (docs/protocol.md, "Filters"). */
+export const FilterKind = { entities: 1, field: 2, custom: 3 } as const;
+export type FilterKindName = keyof typeof FilterKind;
+
+/** The comparisons of a field filter and their wire codes. */
+export const FilterOp = { "==": 1, "!=": 2, "<": 3, "<=": 4, ">": 5, ">=": 6 } as const;
+export type FilterOpName = keyof typeof FilterOp;
+
+/** The kinds of a field filter's value and their wire codes. */
+export const FilterValueKind = { bool: 1, int: 2, uint: 3, float: 4, string: 5, entity: 6 } as const;
+export type FilterValueKindName = keyof typeof FilterValueKind;
+
+/**
+ * A field filter's value as the wire carries it: bool, int (i64), uint (u64), float (f64), string (a
+ * str<N> field's value, or an enum's variant name) or entity (an entity id).
+ */
+export type FilterValue =
+  | { readonly kind: "bool"; readonly value: boolean }
+  | { readonly kind: "int"; readonly value: bigint }
+  | { readonly kind: "uint"; readonly value: bigint }
+  | { readonly kind: "float"; readonly value: number }
+  | { readonly kind: "string"; readonly value: string }
+  | { readonly kind: "entity"; readonly value: bigint };
+
+/**
+ * One filter of HELLO or SUBSCRIBE, as the wire carries it. `table` "" means every subscribed table (entity
+ * sets and custom filters only: the server refuses a field comparison without a table).
+ */
+export type WireFilter =
+  | { readonly kind: "entities"; readonly table: string; readonly entities: readonly bigint[] }
+  | { readonly kind: "field"; readonly table: string; readonly field: string; readonly op: FilterOpName; readonly value: FilterValue }
+  | { readonly kind: "custom"; readonly table: string; readonly name: string; readonly params: Uint8Array };
+
+const FILTER_OP_NAMES = new Map<number, FilterOpName>((Object.entries(FilterOp) as [FilterOpName, number][]).map(([n, c]) => [c, n]));
+const FILTER_VALUE_KIND_NAMES = new Map<number, FilterValueKindName>(
+  (Object.entries(FilterValueKind) as [FilterValueKindName, number][]).map(([n, c]) => [c, n]),
+);
+
+/** The optional filter section: nothing at all when there are no filters (so older frames keep their bytes). */
+function writeFilters(w: ByteWriter, filters: readonly WireFilter[] | undefined): void {
+  if (filters === undefined || filters.length === 0) return;
+  if (filters.length > Limits.maxFilters) throw new RangeError(`${filters.length} filters is more than ${Limits.maxFilters}`);
+  w.varint(filters.length);
+  filters.forEach((f, i) => {
+    const at = `filter ${i}`;
+    const code = (FilterKind as Record<string, number>)[f.kind];
+    if (code === undefined) throw new RangeError(`${at}: unknown kind '${String(f.kind)}'`);
+    checkString(f.table, Limits.maxFilterNameBytes, `${at}: the table name`);
+    w.u8(code).string(f.table);
+    switch (f.kind) {
+      case "entities":
+        w.varint(f.entities.length);
+        for (const e of f.entities) {
+          if (typeof e !== "bigint" || e < 0n || e > U64_MAX) throw new RangeError(`${at}: entity ${String(e)} is not a u64`);
+          w.u64(e);
+        }
+        return;
+      case "field": {
+        checkString(f.field, Limits.maxFilterNameBytes, `${at}: the field name`);
+        const op = (FilterOp as Record<string, number>)[f.op];
+        if (op === undefined) throw new RangeError(`${at}: unknown comparison '${String(f.op)}'`);
+        const v = f.value;
+        const kind = (FilterValueKind as Record<string, number>)[v.kind];
+        if (kind === undefined) throw new RangeError(`${at}: unknown value kind '${String(v.kind)}'`);
+        w.string(f.field).u8(op).u8(kind);
+        switch (v.kind) {
+          case "bool":
+            if (typeof v.value !== "boolean") throw new RangeError(`${at}: a bool value must be a boolean`);
+            w.u64(v.value ? 1n : 0n);
+            return;
+          case "int":
+            if (typeof v.value !== "bigint" || v.value < -(1n << 63n) || v.value >= 1n << 63n) throw new RangeError(`${at}: ${String(v.value)} is not an i64 (a bigint)`);
+            w.i64(v.value);
+            return;
+          case "uint":
+          case "entity":
+            if (typeof v.value !== "bigint" || v.value < 0n || v.value > U64_MAX) throw new RangeError(`${at}: ${String(v.value)} is not a u64 (a bigint)`);
+            w.u64(v.value);
+            return;
+          case "float":
+            if (typeof v.value !== "number") throw new RangeError(`${at}: a float value must be a number`);
+            w.f64(v.value);
+            return;
+          case "string":
+            checkString(v.value, Limits.maxFilterNameBytes, `${at}: the string value`);
+            w.string(v.value);
+            return;
+        }
+        return;
+      }
+      case "custom":
+        checkString(f.name, Limits.maxFilterNameBytes, `${at}: the filter name`);
+        w.string(f.name).varint(f.params.length).bytes(f.params);
+        return;
+    }
+  });
+}
+
+/** The optional filter section: undefined when absent (no bytes left) or empty (a count of 0). */
+function readFilters(r: ByteReader): WireFilter[] | undefined {
+  if (r.remaining === 0) return undefined;
+  const n = r.varint("filter count");
+  if (n > Limits.maxFilters) r.fail(`${n} filters (at most ${Limits.maxFilters})`);
+  const out: WireFilter[] = [];
+  for (let i = 0; i < n; i++) {
+    const at = `filter ${i}`;
+    const kind = r.u8(`${at}: kind`);
+    const table = r.string(`${at}: table`, Limits.maxFilterNameBytes);
+    switch (kind) {
+      case FilterKind.entities: {
+        const count = r.count(`${at}: entities`, 8);
+        const entities: bigint[] = [];
+        for (let k = 0; k < count; k++) entities.push(r.u64(`${at}: entity`));
+        out.push({ kind: "entities", table, entities });
+        break;
+      }
+      case FilterKind.field: {
+        const field = r.string(`${at}: field`, Limits.maxFilterNameBytes);
+        const opCode = r.u8(`${at}: comparison`);
+        const op = FILTER_OP_NAMES.get(opCode);
+        if (op === undefined) r.fail(`${at}: unknown comparison ${opCode}`);
+        const valueCode = r.u8(`${at}: value kind`);
+        const valueKind = FILTER_VALUE_KIND_NAMES.get(valueCode);
+        let value: FilterValue;
+        switch (valueKind) {
+          case "bool":
+            value = { kind: "bool", value: r.u64(`${at}: value`) !== 0n };
+            break;
+          case "int":
+            value = { kind: "int", value: r.i64(`${at}: value`) };
+            break;
+          case "uint":
+            value = { kind: "uint", value: r.u64(`${at}: value`) };
+            break;
+          case "float":
+            value = { kind: "float", value: r.f64(`${at}: value`) };
+            break;
+          case "entity":
+            value = { kind: "entity", value: r.u64(`${at}: value`) };
+            break;
+          case "string":
+            value = { kind: "string", value: r.string(`${at}: value`, Limits.maxFilterNameBytes) };
+            break;
+          default:
+            return r.fail(`${at}: a value of kind ${valueCode} (numbers, bools, entities and strings only)`);
+        }
+        out.push({ kind: "field", table, field, op, value });
+        break;
+      }
+      case FilterKind.custom: {
+        const name = r.string(`${at}: name`, Limits.maxFilterNameBytes);
+        const length = r.varint(`${at}: parameters length`);
+        out.push({ kind: "custom", table, name, params: r.bytes(length, `${at}: parameters`).slice() });
+        break;
+      }
+      default:
+        r.fail(`${at}: unknown kind ${kind}`);
+    }
+  }
+  return out.length === 0 ? undefined : out;
+}
+
 // ---- frames ----
 
 export interface HelloFrame {
@@ -619,6 +816,8 @@ export interface HelloFrame {
   readonly epoch: bigint;
   readonly token: string;
   readonly tables: readonly string[];
+  /** The optional filter section; absent (or empty): no filters, and no section on the wire. */
+  readonly filters?: readonly WireFilter[];
 }
 
 export interface AckFrame {
@@ -629,6 +828,8 @@ export interface AckFrame {
 export interface SubscribeFrame {
   readonly type: "SUBSCRIBE";
   readonly tables: readonly string[];
+  /** The new filters; absent (or empty): none, and no section on the wire. */
+  readonly filters?: readonly WireFilter[];
 }
 
 export const WriteOpKind = { put: 1, update: 2, remove: 3, destroy: 4, insert: 5 } as const;
@@ -750,6 +951,7 @@ function writePayload(w: ByteWriter, f: Frame, schema: CodecSchema | undefined):
       checkNames(f.tables, "tables");
       w.u32(MAGIC).u16(f.protocol).u16(f.flags).u64(f.layoutHash).u64(f.lastVersion).u64(f.epoch);
       w.string(f.token).names(f.tables);
+      writeFilters(w, f.filters);
       return;
     case "ACK":
       w.u64(f.version);
@@ -757,6 +959,7 @@ function writePayload(w: ByteWriter, f: Frame, schema: CodecSchema | undefined):
     case "SUBSCRIBE":
       checkNames(f.tables, "tables");
       w.names(f.tables);
+      writeFilters(w, f.filters);
       return;
     case "WRITE": {
       const s = needSchema(schema, "WRITE");
@@ -800,7 +1003,8 @@ function writePayload(w: ByteWriter, f: Frame, schema: CodecSchema | undefined):
       w.u64(f.version);
       return;
     case "DELTA":
-      if (f.toVersion <= f.fromVersion) throw new RangeError(`to_version ${f.toVersion} is not after from_version ${f.fromVersion}`);
+      // to = from: a subscription change at the client's version (docs/protocol.md, DELTA).
+      if (f.toVersion < f.fromVersion) throw new RangeError(`to_version ${f.toVersion} is before from_version ${f.fromVersion}`);
       w.u64(f.fromVersion).u64(f.toVersion).u64(f.publishedAtNs);
       writeBody(w, f.body, needSchema(schema, "DELTA"));
       return;
@@ -834,7 +1038,7 @@ function readPayload(type: number, r: ByteReader, schema: CodecSchema | undefine
   switch (type) {
     case FrameType.HELLO: {
       if (r.u32("magic") !== MAGIC) r.fail("bad magic (not an ECSDb replication client?)");
-      return {
+      const hello: HelloFrame = {
         type: "HELLO",
         protocol: r.u16("protocol"),
         flags: r.u16("flags"),
@@ -844,11 +1048,16 @@ function readPayload(type: number, r: ByteReader, schema: CodecSchema | undefine
         token: r.string("token", Limits.maxTokenBytes),
         tables: r.names("tables"),
       };
+      const filters = readFilters(r);
+      return filters === undefined ? hello : { ...hello, filters };
     }
     case FrameType.ACK:
       return { type: "ACK", version: r.u64("version") };
-    case FrameType.SUBSCRIBE:
-      return { type: "SUBSCRIBE", tables: r.names("tables") };
+    case FrameType.SUBSCRIBE: {
+      const tables = r.names("tables");
+      const filters = readFilters(r);
+      return filters === undefined ? { type: "SUBSCRIBE", tables } : { type: "SUBSCRIBE", tables, filters };
+    }
     case FrameType.WRITE: {
       const s = needSchema(schema, "WRITE");
       const requestId = r.u64("request_id");
@@ -909,7 +1118,7 @@ function readPayload(type: number, r: ByteReader, schema: CodecSchema | undefine
       const fromVersion = r.u64("from_version");
       const toVersion = r.u64("to_version");
       const publishedAtNs = r.u64("published_at_ns");
-      if (toVersion <= fromVersion) r.fail(`to_version ${toVersion} is not after from_version ${fromVersion}`);
+      if (toVersion < fromVersion) r.fail(`to_version ${toVersion} is before from_version ${fromVersion}`);
       return { type: "DELTA", fromVersion, toVersion, publishedAtNs, body: readBody(r, needSchema(schema, "DELTA")) };
     }
     case FrameType.WRITE_RESULT:

@@ -7,7 +7,11 @@
 //   - a DELTA is applied only when it starts at the local version; one that ends at or before it is a
 //     duplicate (ignored); anything else is a gap: the replica closes and reconnects with its version and
 //     epoch, to be resumed or resynced;
+//   - a DELTA from the local version to itself (from = to) is a subscription change at that version: it is
+//     applied, not a duplicate;
 //   - ACK after each applied sync and DELTA;
+//   - SUBSCRIBE (setTables, setSubscription) is answered with the difference in the next DELTA (rows that
+//     arrive, deleted keys of rows that leave), or, sent during a full sync, by that sync starting again;
 //   - CLOSE with code 1, 2, 15 or 16 stops the replica for good; other codes, and lost connections,
 //     reconnect with exponential back-off;
 //   - writes (WRITE / WRITE_RESULT) as Promises, OVERWRITTEN notices as events.
@@ -15,6 +19,8 @@
 import {
   type CodecSchema,
   type DeltaBody,
+  type FilterOpName,
+  type FilterValue,
   type Frame,
   FrameType,
   HELLO_DURABLE_ONLY,
@@ -23,6 +29,7 @@ import {
   ProtocolError,
   StatusCode,
   WEBSOCKET_SUBPROTOCOL,
+  type WireFilter,
   type WireWriteOp,
   WriteOpKind,
   decodeFrame,
@@ -33,7 +40,7 @@ import {
   parseKey,
   statusCodeName,
 } from "./codec.js";
-import { LayoutError, type RowValues, type RowValuesInput, type SchemaJson, SchemaLayout, type TableLayout } from "./layout.js";
+import { type FieldLayout, LayoutError, type RowValues, type RowValuesInput, type SchemaJson, SchemaLayout, type TableLayout } from "./layout.js";
 
 // ---- WebSocket, as browsers and the `ws` package both provide it ----
 
@@ -61,6 +68,43 @@ const WS_OPEN = 1;
 
 export type EntityLike = bigint | string;
 
+/**
+ * A field filter's value. A plain JS value is converted by the field's type: a boolean for `bool`; a number
+ * or bigint (or "NaN", "Infinity", "-Infinity", or a decimal integer string) for numbers; an id
+ * ("index:generation"), bigint or null for entities; a string for `str<N>`; a variant name (or its number)
+ * for enums. An explicit wire value (`{kind: "uint", value: 5n}`) is sent as it is.
+ */
+export type FilterValueInput = boolean | number | bigint | string | null | FilterValue;
+
+/**
+ * Which rows of the subscribed tables reach the replica (docs/protocol.md, "Filters"). A table's rows arrive
+ * when every filter naming it (or naming no table) admits them; a table no filter names sends every row.
+ *
+ * - `entities`: the rows of these entities (of a `many` table: the rows they own); `table` absent: every
+ *   subscribed table.
+ * - `field`: a comparison of one scalar field of `table` with a value. Numbers take every `op` and compare by
+ *   value; bools, entities, enums and strings take `==` and `!=` only.
+ * - `custom`: a filter the server registered under `name` (ReplicationOptions::custom_filters), with its
+ *   parameters in the form it defines; `table` absent: every subscribed table.
+ */
+export type SubscriptionFilter =
+  | { readonly kind: "entities"; readonly entities: readonly EntityLike[]; readonly table?: string }
+  | { readonly kind: "field"; readonly table: string; readonly field: string; readonly op: FilterOpName; readonly value: FilterValueInput }
+  | { readonly kind: "custom"; readonly name: string; readonly params?: Uint8Array; readonly table?: string };
+
+/** Builders of SubscriptionFilter values (as ecsdb::SubscriptionFilter's of_entities, where, custom). */
+export const SubscriptionFilter = {
+  ofEntities(entities: readonly EntityLike[], table?: string): SubscriptionFilter {
+    return table === undefined ? { kind: "entities", entities } : { kind: "entities", entities, table };
+  },
+  where(table: string, field: string, op: FilterOpName, value: FilterValueInput): SubscriptionFilter {
+    return { kind: "field", table, field, op, value };
+  },
+  custom(table: string | undefined, name: string, params?: Uint8Array): SubscriptionFilter {
+    return { kind: "custom", name, ...(params === undefined ? {} : { params }), ...(table === undefined || table === "" ? {} : { table }) };
+  },
+} as const;
+
 export interface ReplicaOptions {
   /** `ws://HOST:PORT/api/replication` (or wss://). A URL without a path gets `/api/replication`; http(s) becomes ws(s). */
   url: string;
@@ -68,6 +112,11 @@ export interface ReplicaOptions {
   token?: string;
   /** The tables to replicate; empty or absent: every table the token may read. */
   tables?: readonly string[];
+  /**
+   * Which rows of those tables (SubscriptionFilter); empty or absent: all. A filtered replica is never
+   * resumed: each connection brings a full sync of what its filters select (applied as the difference).
+   */
+  filters?: readonly SubscriptionFilter[];
   /** Receive a version only once it is durable on the server. */
   durableOnly?: boolean;
   /** The WebSocket class: the global one in browsers; in Node 20 pass `WebSocket` from the `ws` package. */
@@ -208,6 +257,163 @@ export class WriteError extends ReplicaError {
 
 // ---- helpers ----
 
+const FILTER_OPS: ReadonlySet<string> = new Set(["==", "!=", "<", "<=", ">", ">="]);
+
+function refuseFilter(code: number, at: string, what: string): never {
+  throw new ReplicaError(code, `${at}${what}`);
+}
+
+function describeValue(v: unknown): string {
+  if (typeof v === "boolean") return "a bool";
+  if (typeof v === "number" || typeof v === "bigint") return "a number";
+  if (typeof v === "string") return "a string";
+  if (v === null) return "null";
+  return `a ${typeof v}`;
+}
+
+type FieldCategory = "number" | "bool" | "entity" | "string" | "enum";
+
+/** What a field compares as on the server, or undefined when it cannot be filtered on. */
+function fieldCategory(f: FieldLayout): FieldCategory | undefined {
+  const t = f.type;
+  if (t.kind === "scalar") return t.name === "bool" ? "bool" : "number";
+  if (t.kind === "entity") return "entity"; // `entity`, and `u64` with a foreign key
+  if (t.kind === "string") return "string";
+  if (t.kind === "enum") return "enum";
+  return undefined;
+}
+
+function valueCategory(v: FilterValue): Exclude<FieldCategory, "enum"> {
+  return v.kind === "int" || v.kind === "uint" || v.kind === "float" ? "number" : v.kind;
+}
+
+const I64_MIN = -(1n << 63n);
+const U64_MAX = (1n << 64n) - 1n;
+
+function integerValue(b: bigint, at: string): FilterValue {
+  if (b < I64_MIN || b > U64_MAX) refuseFilter(StatusCode.InvalidArgument, at, `${b} is outside the i64 and u64 ranges`);
+  return b < 0n ? { kind: "int", value: b } : { kind: "uint", value: b };
+}
+
+/** A JS value as the wire value of a comparison with field `f` (docs/protocol.md, "Filters"). */
+function filterValue(table: TableLayout, f: FieldLayout, category: FieldCategory, v: FilterValueInput, at: string): FilterValue {
+  const spelled = `field '${table.name}.${f.name}' (${f.type.spelling})`;
+  const wrong = (): never => refuseFilter(StatusCode.InvalidArgument, at, `${spelled} compared with ${describeValue(v)}`);
+  if (v !== null && typeof v === "object") {
+    if (typeof v.kind !== "string" || !("value" in v)) return wrong();
+    return v; // explicit: its kind is checked against the field's by the caller
+  }
+  switch (category) {
+    case "bool":
+      return typeof v === "boolean" ? { kind: "bool", value: v } : wrong();
+    case "number":
+      if (typeof v === "bigint") return integerValue(v, at);
+      if (typeof v === "number") return Number.isSafeInteger(v) ? integerValue(BigInt(v), at) : { kind: "float", value: v };
+      if (v === "NaN" || v === "Infinity" || v === "-Infinity") return { kind: "float", value: Number(v) };
+      if (typeof v === "string" && /^-?\d+$/.test(v)) return integerValue(BigInt(v), at);
+      return wrong();
+    case "entity":
+      if (v === null) return { kind: "entity", value: 0n };
+      if (typeof v === "string" || typeof v === "bigint") {
+        try {
+          return { kind: "entity", value: toKey(v) };
+        } catch (e) {
+          return refuseFilter(StatusCode.InvalidArgument, at, `${spelled}: ${(e as Error).message}`);
+        }
+      }
+      return wrong();
+    case "string":
+      return typeof v === "string" ? { kind: "string", value: v } : wrong();
+    case "enum": {
+      // A variant name, as docs/protocol.md has it; a number is sent as a number (the server as built
+      // compares enums by their numeric value).
+      if (typeof v === "number" || typeof v === "bigint") {
+        if (typeof v === "number" && !Number.isSafeInteger(v)) return refuseFilter(StatusCode.InvalidArgument, at, `${spelled}: ${v} is not an integer`);
+        return integerValue(BigInt(v), at);
+      }
+      if (typeof v !== "string") return wrong();
+      const e = f.type.kind === "enum" ? f.type.enum : undefined;
+      if (e !== undefined && !e.byName.has(v)) {
+        return refuseFilter(StatusCode.InvalidArgument, at, `${spelled}: '${v}' is not a variant of ${e.name} (${[...e.byName.keys()].join(", ")})`);
+      }
+      return { kind: "string", value: v };
+    }
+  }
+}
+
+/**
+ * Filters in their wire form, checked as the server checks them (CLOSE 1 or 2 there, which would stop the
+ * replica for good): known tables that are subscribed, stored scalar fields, values of the field's kind,
+ * orderings on numbers only. Custom filters are the server's to check. Throws a ReplicaError naming the
+ * filter ("filter 1: ...").
+ */
+export function compileFilters(
+  layout: SchemaLayout,
+  tables: readonly string[],
+  filters: readonly SubscriptionFilter[],
+  readable?: readonly string[],
+): WireFilter[] {
+  const subscribed = (name: string): boolean => {
+    const t = layout.find(name);
+    if (t === undefined || t.isEntityTable) return false;
+    if (tables.length > 0) return tables.includes(name);
+    return readable === undefined || readable.includes(name);
+  };
+  return filters.map((f, i): WireFilter => {
+    const at = `filter ${i}: `;
+    if (f === null || typeof f !== "object") return refuseFilter(StatusCode.InvalidArgument, at, "not a filter object");
+    const table = f.table ?? "";
+    if (typeof table !== "string") return refuseFilter(StatusCode.InvalidArgument, at, "'table' must be a string");
+    let t: TableLayout | undefined;
+    if (table !== "") {
+      t = layout.find(table);
+      if (t === undefined) refuseFilter(StatusCode.NotFound, at, `unknown table '${table}'`);
+      if (!subscribed(table)) refuseFilter(StatusCode.InvalidArgument, at, `table '${table}' is not subscribed`);
+    }
+    switch (f.kind) {
+      case "entities": {
+        if (!Array.isArray(f.entities)) return refuseFilter(StatusCode.InvalidArgument, at, "'entities' must be an array");
+        const entities = f.entities.map((e) => {
+          try {
+            return toKey(e);
+          } catch (x) {
+            return refuseFilter(StatusCode.InvalidArgument, at, (x as Error).message);
+          }
+        });
+        return { kind: "entities", table, entities };
+      }
+      case "field": {
+        if (t === undefined) return refuseFilter(StatusCode.InvalidArgument, at, "a field comparison must name its table");
+        if (!FILTER_OPS.has(f.op)) return refuseFilter(StatusCode.InvalidArgument, at, `unknown comparison '${String(f.op)}' (==, !=, <, <=, >, >=)`);
+        const field = t.field(f.field);
+        if (field === undefined) return refuseFilter(StatusCode.NotFound, at, `table '${t.name}' has no field '${f.field}'`);
+        if (!field.stored) {
+          return refuseFilter(StatusCode.InvalidArgument, at, `field '${t.name}.${f.field}' is the row's key or owner, not stored in the row: use an entity-set filter`);
+        }
+        const category = fieldCategory(field);
+        if (category === undefined) {
+          return refuseFilter(StatusCode.InvalidArgument, at, `field '${t.name}.${f.field}' is a ${field.type.spelling}: only scalar fields can be filtered on`);
+        }
+        const value = filterValue(t, field, category, f.value, at);
+        const given = valueCategory(value);
+        if (given !== category && !(category === "enum" && (given === "string" || given === "number"))) {
+          const what = given === "number" ? "a number" : given === "bool" ? "a bool" : given === "entity" ? "an entity" : "a string";
+          return refuseFilter(StatusCode.InvalidArgument, at, `field '${t.name}.${f.field}' (${field.type.spelling}) compared with ${what}`);
+        }
+        if (given !== "number" && f.op !== "==" && f.op !== "!=") {
+          return refuseFilter(StatusCode.InvalidArgument, at, `field '${t.name}.${f.field}' (${field.type.spelling}) takes only == and !=`);
+        }
+        return { kind: "field", table, field: f.field, op: f.op, value };
+      }
+      case "custom":
+        if (typeof f.name !== "string" || f.name === "") return refuseFilter(StatusCode.InvalidArgument, at, "a custom filter needs its name");
+        return { kind: "custom", table, name: f.name, params: f.params ?? new Uint8Array(0) };
+      default:
+        return refuseFilter(StatusCode.InvalidArgument, at, `unknown kind '${String((f as { kind: unknown }).kind)}' (entities, field, custom)`);
+    }
+  });
+}
+
 /** A key from "index:generation" or a bigint. */
 export function toKey(id: EntityLike): bigint {
   return parseKey(id);
@@ -268,19 +474,31 @@ interface StoredTable {
 
 interface SyncState {
   version: bigint;
-  /** The subscribed tables the sync covers (SYNC_BEGIN): after a SUBSCRIBE, the new subscription. */
-  subscribed: string[];
+  /** The subscribed tables the sync covers, as the server granted them (SYNC_BEGIN). */
+  tables: string[];
+  /** The subscription (its sequence number) the sync was begun under: the last one sent on the session. */
+  seq: number;
+  /** The tables that subscription asked for (none: every table the token may read). */
+  asked: readonly string[];
   created: bigint[];
   /** By table id: keys, owners, rows. */
-  tables: Map<number, { keys: bigint[]; owners: bigint[]; rows: Uint8Array[] }>;
+  rows: Map<number, { keys: bigint[]; owners: bigint[]; rows: Uint8Array[] }>;
 }
 
 interface Session {
   readonly ws: WebSocketLike;
   welcomed: boolean;
+  /** WELCOME said resume (DELTA frames follow), or a SYNC_BEGIN arrived: a SUBSCRIBE may be sent. */
+  streaming: boolean;
   sync: SyncState | undefined;
   ended: boolean;
   lastError: string | undefined;
+  /** The sequence number of the last subscription sent on this connection (in HELLO or SUBSCRIBE). */
+  sentSeq: number;
+  /** The tables it asked for. */
+  sentTables: readonly string[];
+  /** A SUBSCRIBE sent whose difference has not been applied yet: its sequence number and granted tables. */
+  awaiting: { seq: number; granted: string[] } | undefined;
 }
 
 interface PendingWrite {
@@ -317,7 +535,15 @@ export class Replica {
   private readonly listeners = new Map<keyof ReplicaEvents, Set<Listener<never>>>();
   private readonly writes = new Map<bigint, PendingWrite>();
   private subscription: string[];
+  private filterSpecs: SubscriptionFilter[];
+  private wireFilters: WireFilter[];
+  /** Sequence numbers of subscriptions: the newest set, and the newest whose rows the local state holds. */
+  private subSeq = 0;
+  private appliedSeq = 0;
+  private subWaiters: { seq: number; resolve(): void; reject(e: ReplicaError): void }[] = [];
   private granted: string[] = [];
+  /** The tables the token may read, once the server listed them for a subscription that named none. */
+  private readable: string[] | undefined;
   private versionValue = 0n;
   private epochValue = 0n;
   private synced = false;
@@ -346,6 +572,8 @@ export class Replica {
     };
     this.backoff = this.options.reconnectMinMs;
     this.subscription = [...(options.tables ?? [])];
+    this.filterSpecs = [...(options.filters ?? [])];
+    this.wireFilters = compileFilters(layout, this.subscription, this.filterSpecs);
     this.stored = new Map();
     this.storedById = [];
     for (const t of layout.tables) {
@@ -378,6 +606,7 @@ export class Replica {
     for (const t of options.tables ?? []) {
       if (layout.find(t) === undefined) throw new ReplicaError(StatusCode.NotFound, `unknown table '${t}'`);
     }
+    compileFilters(layout, options.tables ?? [], options.filters ?? []); // refused here rather than by the server's CLOSE
     const replica = new Replica(options, layout, WS, urls.ws);
     const first = replica.nextSync();
     replica.open();
@@ -416,9 +645,18 @@ export class Replica {
     return this.epochValue;
   }
 
-  /** The subscribed tables as the server granted them (every readable table when none were named). */
+  /**
+   * The subscribed tables whose rows the replica holds, as the server granted them (every readable table
+   * when none were named). After setTables or setSubscription, the new tables once their difference is
+   * applied.
+   */
   get tables(): readonly string[] {
     return this.granted;
+  }
+
+  /** The subscription's filters (as given to connect, setSubscription). */
+  get filters(): readonly SubscriptionFilter[] {
+    return this.filterSpecs;
   }
 
   /** The live entities' keys. */
@@ -510,19 +748,77 @@ export class Replica {
   // ---- subscription ----
 
   /**
-   * Replaces the subscription (empty: every table the token may read). The server answers with a full sync of
-   * the new set; the returned promise resolves once it is applied (after the next connection when
-   * disconnected). Tables no longer subscribed are emptied.
+   * Replaces the subscribed tables (empty: every table the token may read), keeping the filters. See
+   * setSubscription.
    */
   setTables(names: readonly string[]): Promise<void> {
+    return this.setSubscription(names, this.filterSpecs);
+  }
+
+  /**
+   * Replaces the subscription: tables (empty: every table the token may read) and filters (empty: every
+   * row). The server sends only the difference, in its next DELTA (from its version to itself when nothing
+   * else changed): rows of added tables and rows now selected arrive as inserts, rows of dropped tables and
+   * rows no longer selected leave as deletes, applied as one change event. Sent during a full sync, the sync
+   * starts again with the new subscription. The promise resolves once that frame (or sync) is applied;
+   * when disconnected, the next connection carries the subscription and brings a full sync. It rejects
+   * with a ReplicaError for an unknown table or a filter the server would refuse (nothing is sent then),
+   * or when the replica stops.
+   */
+  setSubscription(tables: readonly string[], filters: readonly SubscriptionFilter[] = []): Promise<void> {
     if (this.stopped) return Promise.reject(this.stopError ?? new ReplicaError(StatusCode.Unavailable, "the replica is closed"));
-    for (const n of names) {
-      if (this.layout.find(n) === undefined) return Promise.reject(new ReplicaError(StatusCode.NotFound, `unknown table '${n}'`));
+    let wire: WireFilter[];
+    try {
+      for (const n of tables) {
+        if (this.layout.find(n) === undefined) throw new ReplicaError(StatusCode.NotFound, `unknown table '${n}'`);
+      }
+      wire = compileFilters(this.layout, tables, filters, this.readable);
+    } catch (e) {
+      return Promise.reject(e);
     }
-    this.subscription = [...names];
-    const applied = this.nextSync();
-    if (this.connected) this.send({ type: "SUBSCRIBE", tables: this.subscription });
+    this.subscription = [...tables];
+    this.filterSpecs = [...filters];
+    this.wireFilters = wire;
+    const seq = ++this.subSeq;
+    const applied = new Promise<void>((resolve, reject) => this.subWaiters.push({ seq, resolve, reject }));
+    const s = this.session;
+    if (s !== undefined) this.flushSubscription(s);
     return applied;
+  }
+
+  /**
+   * Sends the newest subscription as SUBSCRIBE when this connection has not sent it yet and can: once
+   * WELCOME resumed it, or its full sync began (so that every later SYNC_BEGIN answers it).
+   */
+  private flushSubscription(session: Session): void {
+    if (session.ended || !session.welcomed || !session.streaming || session.sentSeq >= this.subSeq) return;
+    const frame: Frame =
+      this.wireFilters.length === 0
+        ? { type: "SUBSCRIBE", tables: this.subscription }
+        : { type: "SUBSCRIBE", tables: this.subscription, filters: this.wireFilters };
+    if (!this.sendOn(session, frame)) return; // the connection is going: the next HELLO carries it
+    session.sentSeq = this.subSeq;
+    session.sentTables = this.subscription;
+    session.awaiting = { seq: this.subSeq, granted: this.grantedFor(this.subscription) };
+  }
+
+  /** The tables the server grants for a subscription (its order: table id; the entity table never). */
+  private grantedFor(names: readonly string[]): string[] {
+    if (names.length === 0) return this.readable ?? this.layout.rowTables.map((t) => t.name);
+    const wanted = new Set(names);
+    return this.layout.rowTables.filter((t) => wanted.has(t.name)).map((t) => t.name);
+  }
+
+  /** The local state holds the rows of subscription `seq` (and of every older one). */
+  private subscriptionApplied(seq: number): void {
+    if (seq > this.appliedSeq) this.appliedSeq = seq;
+    if (this.subWaiters.length === 0) return;
+    const keep = [];
+    for (const w of this.subWaiters) {
+      if (w.seq <= this.appliedSeq) w.resolve();
+      else keep.push(w);
+    }
+    this.subWaiters = keep;
   }
 
   private nextSync(): Promise<void> {
@@ -628,6 +924,7 @@ export class Replica {
     if (s !== undefined && !s.ended) this.endSession(s, error ?? new ReplicaError(StatusCode.Unavailable, "the replica was closed"), true);
     const why = error ?? new ReplicaError(StatusCode.Unavailable, "the replica was closed");
     for (const w of this.syncWaiters.splice(0)) w.reject(why);
+    for (const w of this.subWaiters.splice(0)) w.reject(why);
     for (const w of this.versionWaiters.splice(0)) {
       clearTimeout(w.timer);
       w.resolve(false);
@@ -649,10 +946,25 @@ export class Replica {
       return;
     }
     ws.binaryType = "arraybuffer";
-    const session: Session = { ws, welcomed: false, sync: undefined, ended: false, lastError: undefined };
+    const session: Session = {
+      ws,
+      welcomed: false,
+      streaming: false,
+      sync: undefined,
+      ended: false,
+      lastError: undefined,
+      sentSeq: 0,
+      sentTables: [],
+      awaiting: undefined,
+    };
     this.session = session;
     ws.onopen = () => {
       if (session.ended) return;
+      // Resume only when the local state holds the rows of the subscription this HELLO carries: the server
+      // resumes with the subscription it is given, and would send nothing of tables or rows we lack (or
+      // delete those we hold beyond it). Otherwise last_version 0 asks for a full sync (applied as the
+      // difference). (The server never resumes a client with filters anyway.)
+      const resumable = this.synced && this.appliedSeq === this.subSeq;
       const ok = this.sendOn(session, {
         type: "HELLO",
         protocol: PROTOCOL_VERSION,
@@ -660,12 +972,15 @@ export class Replica {
         // 0 the first time: take the server's schema (checked against GET /api/schema's hash at WELCOME);
         // afterwards the hash it had, so a server restarted with another schema refuses us (CLOSE 16).
         layoutHash: this.synced ? this.layout.layoutHash : 0n,
-        lastVersion: this.synced ? this.versionValue : 0n,
-        epoch: this.synced ? this.epochValue : 0n,
+        lastVersion: resumable ? this.versionValue : 0n,
+        epoch: resumable ? this.epochValue : 0n,
         token: this.options.token,
         tables: this.subscription,
+        ...(this.wireFilters.length === 0 ? {} : { filters: this.wireFilters }),
       });
-      if (!ok) this.endSession(session, new ReplicaError(StatusCode.Unavailable, "connection lost while sending HELLO"));
+      if (!ok) return this.endSession(session, new ReplicaError(StatusCode.Unavailable, "connection lost while sending HELLO"));
+      session.sentSeq = this.subSeq;
+      session.sentTables = this.subscription;
     };
     ws.onmessage = (ev) => {
       if (session.ended) return;
@@ -776,23 +1091,33 @@ export class Replica {
         session.welcomed = true;
         this.backoff = this.options.reconnectMinMs;
         this.epochValue = frame.epoch;
-        this.granted = [...frame.tables];
-        if (frame.resume) this.counters.resumes++;
-        this.emit("connect", { resume: frame.resume, epoch: frame.epoch, serverVersion: frame.serverVersion, tables: this.granted });
+        if (session.sentTables.length === 0) this.readable = [...frame.tables];
+        if (frame.resume) {
+          // Resumed with the subscription the HELLO carried, which the local state holds.
+          this.counters.resumes++;
+          this.granted = [...frame.tables];
+          session.streaming = true;
+        }
+        this.emit("connect", { resume: frame.resume, epoch: frame.epoch, serverVersion: frame.serverVersion, tables: [...frame.tables] });
+        this.flushSubscription(session);
         return;
       }
       case "SYNC_BEGIN":
-        session.sync = { version: frame.version, tables: new Map(), created: [], subscribed: [...frame.tables] };
+        // The first sync of a connection, or one started again: after a SUBSCRIBE sent during a sync (with
+        // the new subscription), or when the server lost track of this client.
+        session.sync = { version: frame.version, tables: [...frame.tables], seq: session.sentSeq, asked: session.sentTables, rows: new Map(), created: [] };
+        session.streaming = true;
+        this.flushSubscription(session);
         return;
       case "SYNC_CHUNK": {
         const sync = session.sync;
         if (sync === undefined) return this.protocolError(session, "SYNC_CHUNK outside a sync");
         for (const k of frame.body.created) sync.created.push(k);
         for (const t of frame.body.tables) {
-          let into = sync.tables.get(t.table);
+          let into = sync.rows.get(t.table);
           if (into === undefined) {
             into = { keys: [], owners: [], rows: [] };
-            sync.tables.set(t.table, into);
+            sync.rows.set(t.table, into);
           }
           for (let i = 0; i < t.inserted.length; i++) {
             into.keys.push(t.inserted[i]!);
@@ -807,21 +1132,30 @@ export class Replica {
         const sync = session.sync;
         if (sync === undefined || frame.version !== sync.version) return this.protocolError(session, "SYNC_END without its SYNC_BEGIN");
         session.sync = undefined;
+        const granted = this.granted;
+        this.granted = sync.tables; // as the change event is emitted
         const failure = this.applySync(sync);
         if (failure !== undefined) {
+          this.granted = granted;
           return this.endSession(session, new ReplicaError(StatusCode.Corruption, `applying the full sync: ${failure}`), true);
         }
         this.counters.fullSyncs++;
         this.synced = true;
-        this.granted = sync.subscribed;
+        if (sync.asked.length === 0) this.readable = [...sync.tables];
         this.sendOn(session, { type: "ACK", version: this.versionValue });
+        // The sync holds the subscription it began under; a SUBSCRIBE sent since still waits for its DELTA.
+        if (session.awaiting !== undefined && session.awaiting.seq <= sync.seq) session.awaiting = undefined;
         for (const w of this.syncWaiters.splice(0)) w.resolve();
+        this.subscriptionApplied(sync.seq);
         this.versionReached();
         return;
       }
       case "DELTA": {
         const have = this.versionValue;
-        if (frame.toVersion <= have) {
+        // from = to = our version: a subscription change at that version (rows selected or dropped), sent
+        // once; any other frame that does not go past our version was applied already.
+        const resubscribed = frame.fromVersion === have && frame.toVersion === have && this.synced;
+        if (frame.toVersion <= have && !resubscribed) {
           this.counters.duplicates++;
           return;
         }
@@ -832,12 +1166,22 @@ export class Replica {
             new ReplicaError(StatusCode.Aborted, `gap: a frame from version ${frame.fromVersion} while this replica is at ${have}`),
           );
         }
+        // The first DELTA after a SUBSCRIBE is taken as the one carrying its difference (the protocol does not
+        // mark it; a frame the server sent before it read the SUBSCRIBE could come first).
+        const awaiting = session.awaiting;
+        const granted = this.granted;
+        if (awaiting !== undefined) this.granted = awaiting.granted; // as the change event is emitted
         const failure = this.applyDelta(frame.body, frame.fromVersion, frame.toVersion, frame.publishedAtNs);
         if (failure !== undefined) {
+          this.granted = granted;
           return this.endSession(session, new ReplicaError(StatusCode.Corruption, `applying version ${frame.toVersion}: ${failure}`), true);
         }
         this.counters.frames++;
         this.sendOn(session, { type: "ACK", version: frame.toVersion });
+        if (awaiting !== undefined) {
+          session.awaiting = undefined;
+          this.subscriptionApplied(awaiting.seq);
+        }
         this.versionReached();
         return;
       }
@@ -902,7 +1246,7 @@ export class Replica {
     }
     for (const table of this.storedById) {
       if (table === undefined || table.layout.isEntityTable) continue;
-      const theirs = sync.tables.get(table.layout.id);
+      const theirs = sync.rows.get(table.layout.id);
       const index = new Map<bigint, number>();
       if (theirs !== undefined) theirs.keys.forEach((k, i) => index.set(k, i));
       const entry: Plan["tables"][number] = { table, deleted: [], inserted: [], updated: [] };
