@@ -361,6 +361,7 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
 
   // ---- full sync ----
   void begin_sync(bool reset) {
+    durable_view_.reset();
     pending_.clear();
     pending_bytes_ = 0;
     changes_->clear();
@@ -461,8 +462,10 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
     const std::uint64_t covered = sync_view_ != nullptr ? sync_version_ : sent_;
     if (d->delta->version <= covered) return;
     // A filtered client, or one whose subscription change is not sent yet, always goes through its
-    // ChangeSet: its frames are its own.
-    if (!changes_->empty() || changes_->filtered() || changes_->resubscribing()) {
+    // ChangeSet: its frames are its own. While a catch-up frame waits for its view to become durable, the
+    // ChangeSet must stay at that view's version: later versions wait in the queue.
+    if (durable_view_ == nullptr && (!changes_->empty() || changes_->filtered() || changes_->resubscribing())) {
+      fold_pending();
       if (changes_->empty()) changes_since_ns_ = d->unix_ns;
       changes_->fold(*d->delta);
       server_->counters.coalesced.fetch_add(1, std::memory_order_relaxed);
@@ -475,7 +478,7 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
   }
 
   void fold_pending() {
-    if (pending_.empty()) return;
+    if (pending_.empty() || durable_view_ != nullptr) return;
     if (changes_->empty()) changes_since_ns_ = pending_.front()->unix_ns;
     for (const auto& p : pending_) changes_->fold(*p->delta);
     server_->counters.coalesced.fetch_add(pending_.size(), std::memory_order_relaxed);
@@ -509,7 +512,8 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
     const bool ticking = server_->options.tick_ms != 0;
     if (ticking && !tick_due_) return nullptr;
     if (ticking && pending_.size() > 1) fold_pending();  // at most one frame per tick
-    if (changes_->has_frame()) return next_catch_up_frame();
+    if (changes_->filtered() || changes_->resubscribing()) fold_pending();  // its frames are its own
+    if (durable_view_ != nullptr || changes_->has_frame()) return next_catch_up_frame();
     if (pending_.empty()) return nullptr;
     if (durable_only_ && pending_.front()->delta->version > db_.durable_version()) {
       retry_soon();
@@ -536,14 +540,20 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
   // newest version folded (so the view must be exactly that version: when the database is already ahead
   // of what the hub has handed over, wait for the hub).
   std::shared_ptr<const std::string> next_catch_up_frame() {
-    if (durable_only_ && changes_->version() > db_.durable_version()) {
-      retry_soon();
-      return nullptr;
-    }
-    const PinnedView view = db_.pin();
     // Nothing folded: a subscription change alone, at the version the client has (a DELTA from V to V).
     const std::uint64_t expected = changes_->empty() ? sent_ : changes_->version();
-    if (view.version() != expected) {
+    std::shared_ptr<PinnedView> view = std::move(durable_view_);
+    if (view == nullptr) {
+      view = std::make_shared<PinnedView>(db_.pin());
+      if (view->version() != expected) {
+        retry_soon();
+        return nullptr;
+      }
+    }
+    // A durable-only client: the view is kept (and the ChangeSet held at its version) until the log has it.
+    // Waiting for the newest version to be durable instead would never end under a steady stream of commits.
+    if (durable_only_ && view->version() > db_.durable_version()) {
+      durable_view_ = std::move(view);
       retry_soon();
       return nullptr;
     }
@@ -551,7 +561,8 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
         changes_->empty() ? static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                                            std::chrono::system_clock::now().time_since_epoch()).count())
                           : changes_since_ns_;
-    auto d = std::make_shared<Delta>(changes_->build(view));
+    auto d = std::make_shared<Delta>(changes_->build(*view));
+    view.reset();
     const std::uint64_t from = sent_;
     Bytes out;
     // The ChangeSet already chose the tables (a subscription change also deletes rows of dropped ones).
@@ -876,6 +887,7 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
     closing_ = true;
     close_reason_ = reason;
     sync_view_.reset();
+    durable_view_.reset();
     pending_.clear();
     write_next();
   }
@@ -886,6 +898,7 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
     timer_.cancel();
     tick_timer_.cancel();
     sync_view_.reset();
+    durable_view_.reset();
     pending_.clear();
     server_->hub.remove(this);
     transport_->close();
@@ -905,6 +918,7 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
   std::size_t pending_bytes_ = 0;
   std::optional<replication::ChangeSet> changes_;  // fallen behind: what changed since sent_ (keys, masks)
   std::uint64_t changes_since_ns_ = 0;             // publish time of the oldest version folded
+  std::shared_ptr<PinnedView> durable_view_;       // durable-only: the catch-up frame's view, until durable
   const std::uint64_t id_;
   const std::chrono::steady_clock::time_point connected_at_;
   const std::string address_;
