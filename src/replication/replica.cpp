@@ -135,6 +135,14 @@ struct Replica::Impl {
   bool first_sync = false;   // guarded by mu
   std::vector<std::string> tables;  // guarded by mu: the subscription, resent on reconnect
   std::vector<SubscriptionFilter> filters;  // guarded by mu
+  // Counts subscription changes. Until a full sync that began after the last change is applied, the rows
+  // held may not be what the server would resume from (a change made while disconnected, or one whose
+  // difference was lost with the connection): the next connection then takes a full sync (applied as a
+  // difference) instead of resuming.
+  std::atomic<std::uint64_t> subscription_changes{0};
+  std::uint64_t synced_changes = 0;    // subscription_changes a completed full sync covers
+  std::uint64_t sync_began_changes = 0;  // subscription_changes when the sync in progress began
+  bool full_sync_forced = false;       // a frame could not be applied: the next connection syncs in full
   std::unordered_map<std::uint64_t, std::shared_ptr<ReplicaWriteTicket::State>> writes;  // guarded by mu
   std::vector<WriteOverwritten> overwritten;  // guarded by mu
   std::atomic<std::uint64_t> next_request{1};
@@ -268,7 +276,8 @@ Ended Replica::Impl::session() {
   replication::Hello hello;
   hello.flags = (options.durable_only ? replication::kHelloDurableOnly : 0) | (options.compress ? replication::kHelloCompress : 0);
   hello.layout_hash = schema != nullptr ? schema->layout_hash() : options.schema != nullptr ? options.schema->layout_hash() : 0;
-  hello.last_version = db != nullptr ? version.load() : 0;
+  const bool resumable = db != nullptr && synced_changes == subscription_changes.load() && !full_sync_forced;
+  hello.last_version = resumable ? version.load() : 0;
   hello.epoch = epoch;
   hello.token = options.token;
   {
@@ -353,6 +362,7 @@ std::optional<Ended> Replica::Impl::handle(std::uint8_t type, std::span<const st
       auto b = replication::decode_sync_begin(payload);
       if (!b) return protocol_error(b.status());
       syncing = true;
+      sync_began_changes = subscription_changes.load();
       sync_version = b->version;
       sync_state = Delta();
       sync_tables.assign(schema->tables.size(), TableDelta());
@@ -377,6 +387,8 @@ std::optional<Ended> Replica::Impl::handle(std::uint8_t type, std::span<const st
       if (!syncing || *v != sync_version) return protocol_error(invalid_argument("SYNC_END without its SYNC_BEGIN"));
       syncing = false;
       if (Status s = apply_sync(); !s.is_ok()) return Ended{true, Status(s.code(), "applying the full sync: " + s.message())};
+      synced_changes = sync_began_changes;
+      full_sync_forced = false;
       full_syncs.fetch_add(1);
       std::vector<std::byte> out;
       replication::encode_ack(version.load(), out);
@@ -394,8 +406,8 @@ std::optional<Ended> Replica::Impl::handle(std::uint8_t type, std::span<const st
       const std::uint64_t have = version.load();
       // from = to = our version: a subscription change at that version (rows selected or dropped), sent
       // once; any other frame not past our version was applied already.
-      const bool resubscribed = f->from_version == have && f->to_version == have;
-      if (f->to_version <= have && !resubscribed) {
+      const bool subscription_change = f->from_version == have && f->to_version == have;
+      if (f->to_version <= have && !subscription_change) {
         duplicates.fetch_add(1);  // already applied (a replayed or duplicated frame)
         return std::nullopt;
       }
@@ -405,7 +417,15 @@ std::optional<Ended> Replica::Impl::handle(std::uint8_t type, std::span<const st
                                                               " while this replica is at " + std::to_string(have))};
       }
       if (Status s = detail::DatabaseAccess::core(*db).apply_replicated(f->delta, f->to_version); !s.is_ok()) {
-        return Ended{true, Status(s.code(), "applying version " + std::to_string(f->to_version) + ": " + s.message())};
+        // The frame does not fit what this replica holds (apply_replicated changed nothing). Once, take a
+        // full sync, applied as a difference: it repairs a replica whose rows and subscription disagreed.
+        // A second failure in a row stops the replica.
+        if (full_sync_forced) {
+          return Ended{true, Status(s.code(), "applying version " + std::to_string(f->to_version) + ": " + s.message())};
+        }
+        full_sync_forced = true;
+        return Ended{false, Status(s.code(), "applying version " + std::to_string(f->to_version) + ": " + s.message() +
+                                                 " (reconnecting for a full sync)")};
       }
       version.store(f->to_version);
       frames.fetch_add(1, std::memory_order_relaxed);
@@ -584,6 +604,7 @@ Status Replica::set_subscription(const std::vector<std::string>& tables, const s
     std::lock_guard lock(impl_->mu);
     impl_->tables = tables;
     impl_->filters = filters;
+    impl_->subscription_changes.fetch_add(1);
   }
   std::vector<std::byte> out;
   replication::encode_subscribe({tables, filters}, out);

@@ -88,6 +88,28 @@ const char* kind_name(Value::Kind k) {
 Result<std::shared_ptr<const RowFilter>> field_filter(const Table& t, const SubscriptionFilter& f, const std::string& at) {
   const Field* field = t.find_field(f.field);
   if (field == nullptr) return Status(StatusCode::kNotFound, at + "table '" + t.name + "' has no field '" + f.field + "'");
+  if (!field->stored) {
+    return invalid_argument(at + "field '" + t.name + "." + f.field + "' is the row's key, not stored in the row: filter by an entity set instead");
+  }
+  if (field->type.kind == TypeKind::kEnum) {
+    // An enum compares by variant (== and != only), named or by its number.
+    if (f.op != Op::kEq && f.op != Op::kNe) {
+      return invalid_argument(at + "field '" + t.name + "." + f.field + "' (" + field->type.spelling + ") takes only == and !=");
+    }
+    Value v = f.value;
+    if (v.kind == Value::Kind::kString) {
+      const auto* variant = field->type.enum_def->find_variant(v.string);
+      if (variant == nullptr) {
+        std::string names;
+        for (const auto& [n, x] : field->type.enum_def->variants) names += (names.empty() ? "" : ", ") + n;
+        return invalid_argument(at + "'" + v.string + "' is not a variant of " + field->type.spelling + " (" + names + ")");
+      }
+      v = Value::from_int(variant->second);
+    } else if (!numeric(v.kind)) {
+      return invalid_argument(at + "field '" + t.name + "." + f.field + "' (" + field->type.spelling + ") compared with " + kind_name(v.kind));
+    }
+    return std::shared_ptr<const RowFilter>(std::make_shared<FieldFilter>(*field, f.op, std::move(v)));
+  }
   // The field's kind is what decoding it gives: numbers, bools, entity references, enums (by variant name)
   // and str<N> compare; arrays and structs do not.
   std::vector<std::byte> zero(field->type.size, std::byte{0});

@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 
 #include <csignal>
+#include <filesystem>
 #include <cstdlib>
 #include <thread>
 
@@ -15,6 +16,7 @@
 #include "server/api.hpp"
 #include "server/http_server.hpp"
 #include "server/server_metrics.hpp"
+#include "server/simulation.hpp"
 #include "replication/delta_hub.hpp"
 
 namespace ecsdb::server {
@@ -71,7 +73,22 @@ void configure_logging(const ServerConfig& config) {
   spdlog::set_default_logger(logger);
 }
 
-int serve(const ServerConfig& config) {
+// The built dashboard when no --dashboard is given: installed beside the binary (PREFIX/bin/ecsdb ->
+// PREFIX/share/ecsdb/dashboard), or in the source tree of a build (build/ecsdb -> dashboard/dist).
+std::string default_dashboard() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return {};
+  for (const fs::path& dir : {exe.parent_path() / "../share/ecsdb/dashboard", exe.parent_path() / "../dashboard/dist"}) {
+    if (fs::is_regular_file(dir / "index.html", ec)) return fs::weakly_canonical(dir, ec).string();
+  }
+  return {};
+}
+
+int serve(const ServerConfig& given) {
+  ServerConfig config = given;
+  if (config.dashboard.empty()) config.dashboard = default_dashboard();
   configure_logging(config);
   auto schema = load_schema_file(config.schema);
   if (!schema) {
@@ -177,6 +194,26 @@ int serve(const ServerConfig& config) {
   if (ro.listen) log_event(config, "listening", "replication listening on " + ro.address + ":" + std::to_string(repl->port()));
   http.set_replication(repl.get());
   api.attach(db.get(), repl.get());
+  WorldSimulation simulation;
+  if (config.simulate != 0) {
+    if (Status s = simulation.start(*db, config.simulate, config.simulate_hz); !s.is_ok()) {
+      spdlog::error("{}", s.to_string());
+      api.detach();
+      http.set_replication(nullptr);
+      repl->stop();
+      hub.stop();
+      db->stop_writer_thread();
+      repl.reset();
+      http.stop();
+      return 2;
+    }
+    log_event(config, "simulation", "simulating a world of " + std::to_string(config.simulate) + " entities at " +
+                                        std::to_string(config.simulate_hz) + " ticks/s");
+  }
+  if (!config.dashboard.empty()) {
+    log_event(config, "dashboard", "dashboard: " + scheme + "://" + config.http.substr(0, colon) + ":" + std::to_string(http.port()) +
+                                       "/ (from " + config.dashboard + ")");
+  }
   log_event(config, "ready", "ready");
 
   int sig = 0;
@@ -197,6 +234,7 @@ int serve(const ServerConfig& config) {
     std::_Exit(1);
   });
 
+  simulation.stop();  // its tick in progress is answered: the writer still runs
   http.stop_accepting();
   http.set_replication(nullptr);
   repl->stop();  // replicas are told "server shutting down" and reconnect elsewhere or later

@@ -80,7 +80,10 @@ std::vector<OptionInfo> make_options() {
   o.push_back(string_option("schema", "schema TOML file (required)", &C::schema));
   o.push_back(string_option("data", "data directory (WAL, snapshots); empty = in memory only", &C::data));
   o.push_back(string_option("http", "HOST:PORT of the HTTP API", &C::http));
-  o.push_back(string_option("dashboard", "directory of the built dashboard served at /", &C::dashboard));
+  o.push_back(string_option("dashboard", "directory of the built dashboard served at / (default: the installed one, if any)",
+                            &C::dashboard));
+  o.push_back(number_option("simulate", "run a simulated game world of N entities (game schema; 0 = off)", &C::simulate));
+  o.push_back(number_option("simulate_hz", "ticks per second of the simulated world", &C::simulate_hz));
   o.push_back(number_option("threads", "network threads", &C::threads));
   o.push_back(string_option("repl", "HOST:PORT of the replication protocol (empty = off)", &C::repl));
   o.push_back(number_option("repl_tick_ms", "replication: at most one frame per client per tick (0 = every version)",

@@ -37,7 +37,10 @@ struct ServerConfig {
   std::string schema;                      // the schema TOML file (required)
   std::string data;                        // data directory; empty = in memory only (said loudly)
   std::string http = "127.0.0.1:8080";     // HOST:PORT of the HTTP API (port 0 = any free port)
-  std::string dashboard;                   // directory of the built dashboard served at / (empty: none)
+  std::string dashboard;                   // directory of the built dashboard served at / (empty: the installed
+                                           // share/ecsdb/dashboard, or the build tree's dashboard/dist, if any)
+  std::uint32_t simulate = 0;              // a simulated game world of this many entities (0 = none; `make demo`)
+  std::uint32_t simulate_hz = 20;          // its ticks per second
   unsigned threads = 2;                    // network threads (the writer has its own)
   std::string repl;                        // HOST:PORT of the replication protocol; empty = off
   std::uint32_t repl_tick_ms = 0;          // 0: send each version to replicas as soon as it is published

@@ -71,8 +71,10 @@ export type EntityLike = bigint | string;
 /**
  * A field filter's value. A plain JS value is converted by the field's type: a boolean for `bool`; a number
  * or bigint (or "NaN", "Infinity", "-Infinity", or a decimal integer string) for numbers; an id
- * ("index:generation"), bigint or null for entities; a string for `str<N>`; a variant name (or its number)
- * for enums. An explicit wire value (`{kind: "uint", value: 5n}`) is sent as it is.
+ * ("index:generation"), bigint or null for entities (`entity`, and `u64` with a foreign key); a string for
+ * `str<N>`; a variant name for enums, as docs/protocol.md has it, or a number, sent as a number (the server
+ * as built compares enums by value and refuses names). An explicit wire value (`{kind: "uint", value: 5n}`)
+ * is sent as it is.
  */
 export type FilterValueInput = boolean | number | bigint | string | null | FilterValue;
 

@@ -11,6 +11,7 @@ import {
   MAGIC,
   ProtocolError,
   type TableDelta,
+  type WireFilter,
   decodeDeltaBody,
   decodeFrame,
   decodePayload,
@@ -262,6 +263,38 @@ function randomBody(r: () => number, schema: SchemaLayout, syncChunk = false): D
   return { created: keys(randInt(r, 0, 5)), destroyed: syncChunk ? [] : keys(randInt(r, 0, 3)), tables };
 }
 
+/** 1 to 4 filters of every kind and value kind, with random contents. */
+function randomFilters(r: () => number, u64: () => bigint): WireFilter[] {
+  const table = () => ["", "health", "transform", "ünïcode"][randInt(r, 0, 3)]!;
+  const value = (): Extract<WireFilter, { kind: "field" }>["value"] => {
+    switch (randInt(r, 1, 6)) {
+      case 1:
+        return { kind: "bool", value: r() < 0.5 };
+      case 2:
+        return { kind: "int", value: u64() - (1n << 63n) };
+      case 3:
+        return { kind: "uint", value: u64() };
+      case 4:
+        return { kind: "float", value: [0, -0.5, 1e300, Infinity, 3.25][randInt(r, 0, 4)]! };
+      case 5:
+        return { kind: "string", value: ["", "ana", "x".repeat(256)][randInt(r, 0, 2)]! };
+      default:
+        return { kind: "entity", value: randomKey(r) };
+    }
+  };
+  const ops = ["==", "!=", "<", "<=", ">", ">="] as const;
+  return Array.from({ length: randInt(r, 1, 4) }, (): WireFilter => {
+    switch (randInt(r, 1, 3)) {
+      case 1:
+        return { kind: "entities", table: table(), entities: Array.from({ length: randInt(r, 0, 3) }, () => randomKey(r)) };
+      case 2:
+        return { kind: "field", table: table(), field: "hp", op: ops[randInt(r, 0, 5)]!, value: value() };
+      default:
+        return { kind: "custom", table: table(), name: "near", params: randomBytes(r, randInt(r, 0, 5)) };
+    }
+  });
+}
+
 function randomFrames(seed: number): Frame[] {
   const r = rng(seed);
   const u64 = () => (BigInt(randInt(r, 0, 2 ** 32 - 1)) << 32n) | BigInt(randInt(r, 0, 2 ** 32 - 1));
@@ -269,8 +302,10 @@ function randomFrames(seed: number): Frame[] {
   const from = u64() >> 1n;
   return [
     { type: "HELLO", protocol: 1, flags: randInt(r, 0, 1), layoutHash: u64(), lastVersion: u64(), epoch: u64(), token: "tok€n", tables: names() },
+    { type: "HELLO", protocol: 1, flags: 0, layoutHash: 0n, lastVersion: u64(), epoch: u64(), token: "", tables: names(), filters: randomFilters(r, u64) },
     { type: "ACK", version: u64() },
     { type: "SUBSCRIBE", tables: names() },
+    { type: "SUBSCRIBE", tables: names(), filters: randomFilters(r, u64) },
     {
       type: "WRITE",
       requestId: u64(),
@@ -299,6 +334,7 @@ function randomFrames(seed: number): Frame[] {
     { type: "SYNC_CHUNK", body: randomBody(r, showcase, true) },
     { type: "SYNC_END", version: u64() },
     { type: "DELTA", fromVersion: from, toVersion: from + BigInt(randInt(r, 1, 1000)), publishedAtNs: u64(), body: randomBody(r, showcase) },
+    { type: "DELTA", fromVersion: from, toVersion: from, publishedAtNs: u64(), body: randomBody(r, showcase) }, // a subscription change
     { type: "WRITE_RESULT", requestId: u64(), committed: false, version: 0n, code: 3, message: "operation 0: entity 9:1 is not alive" },
     { type: "WRITE_RESULT", requestId: u64(), committed: true, version: u64(), code: 0, message: "" },
     { type: "OVERWRITTEN", requestId: u64(), version: u64(), table: 2, key: randomKey(r), fieldMask: fieldBit(1) },
@@ -357,7 +393,10 @@ describe("round trips", () => {
         game,
       ),
     ).toThrow(/must ascend/);
-    expect(() => encodeFrame({ type: "DELTA", fromVersion: 5n, toVersion: 5n, publishedAtNs: 0n, body: t({}) }, game)).toThrow(/not after/);
+    expect(() => encodeFrame({ type: "DELTA", fromVersion: 5n, toVersion: 4n, publishedAtNs: 0n, body: t({}) }, game)).toThrow(
+      "to_version 4 is before from_version 5",
+    );
+    expect(encodeFrame({ type: "DELTA", fromVersion: 5n, toVersion: 5n, publishedAtNs: 0n, body: t({}) }, game).length).toBe(5 + 24 + 7);
     expect(() => encodeFrame({ type: "SUBSCRIBE", tables: ["x".repeat(257)] })).toThrow(/longer than 256/);
     expect(() => encodeFrame({ type: "SYNC_CHUNK", body: t({}) })).toThrow(/need the schema/);
   });
@@ -382,8 +421,20 @@ describe("malformed frames are refused with a descriptive error", () => {
       for (const f of randomFrames(seed)) {
         const bytes = encodeFrame(f, showcase);
         const payload = bytes.subarray(5);
+        // HELLO and SUBSCRIBE cut right before their optional filter section are whole frames without filters.
+        const optionalFrom = (f.type === "HELLO" || f.type === "SUBSCRIBE") && f.filters !== undefined ? encodeFrame({ ...f, filters: undefined }).length - 5 : -1;
         for (let n = 0; n < payload.length; n++) {
+          if (n === optionalFrom) {
+            expect(decodePayload(bytes[4]!, payload.subarray(0, n), showcase)).toEqual({ ...f, filters: undefined });
+            continue;
+          }
           expect(() => decodePayload(bytes[4]!, payload.subarray(0, n), showcase), `${f.type} cut at ${n}`).toThrow(ProtocolError);
+        }
+        if (optionalFrom < 0 && (f.type === "HELLO" || f.type === "SUBSCRIBE")) {
+          // A 0 after the tables is a filter section of no filters: the same frame. Past it, bytes after the end.
+          expect(decodePayload(bytes[4]!, Uint8Array.from([...payload, 0]), showcase)).toEqual(f);
+          expect(() => decodePayload(bytes[4]!, Uint8Array.from([...payload, 0, 0]), showcase)).toThrow(`malformed ${f.type} frame: 1 bytes after the end`);
+          continue;
         }
         const longer = Uint8Array.from([...payload, 0]);
         expect(() => decodePayload(bytes[4]!, longer, showcase)).toThrow(`malformed ${f.type} frame: 1 bytes after the end`);
@@ -446,8 +497,8 @@ describe("malformed frames are refused with a descriptive error", () => {
     expectBad(delta([1, 1, 1, 0, 0]), /created entities: key index -1 is outside 0..2\^32-1/);
     expectBad(delta([0, 0, 1, 2, 0, 0, 1, 0]), /deleted keys of table 'health': count 1 cannot fit in the 1 bytes left/);
     expectBad(delta([0, 0]), /truncated table count/);
-    const sameVersions = frame(0x85, [...new ByteWriter().u64(4n).u64(4n).u64(0n).finish(), 0, 0, 0]);
-    expectBad(sameVersions, /malformed DELTA frame: to_version 4 is not after from_version 4/);
+    const backwards = frame(0x85, [...new ByteWriter().u64(4n).u64(3n).u64(0n).finish(), 0, 0, 0]);
+    expectBad(backwards, /^malformed DELTA frame: to_version 3 is before from_version 4$/);
     expectBad(frame(0x85, new ByteWriter().u64(4n).u64(3n).finish()), /truncated published_at_ns/);
   });
 
@@ -477,5 +528,101 @@ describe("malformed frames are refused with a descriptive error", () => {
   test("bool fields read any non-zero byte as true", () => {
     const f = decodeFrame(frame(0x82, [...new ByteWriter().u64(9n).finish(), 7, 0]));
     expect(f).toEqual({ type: "SYNC_BEGIN", version: 9n, reset: true, tables: [] });
+  });
+});
+
+describe("DELTA from_version = to_version: a subscription change at the client's version", () => {
+  test("is decoded and encoded; to < from is refused", () => {
+    const same = frame(0x85, [...new ByteWriter().u64(4n).u64(4n).u64(7n).finish(), 0, 0, 1, 2, 0, 0, 1, 0, 1]);
+    const f = decodeFrame(same, game);
+    expect(f).toMatchObject({ type: "DELTA", fromVersion: 4n, toVersion: 4n, publishedAtNs: 7n });
+    expect((f as Extract<Frame, { type: "DELTA" }>).body.tables[0]!.deleted.map(formatKey)).toEqual(["0:1"]);
+    expect(hex(encodeFrame(f, game))).toBe(hex(same));
+    expect(() => decodeFrame(frame(0x85, [...new ByteWriter().u64(5n).u64(0n).u64(0n).finish(), 0, 0, 0]), game)).toThrow(
+      "malformed DELTA frame: to_version 0 is before from_version 5",
+    );
+  });
+});
+
+describe("filters in HELLO and SUBSCRIBE (docs/protocol.md, Filters)", () => {
+  const filters: WireFilter[] = [
+    { kind: "entities", table: "", entities: [parseKey("3:1"), parseKey("70000:9")] },
+    { kind: "field", table: "health", field: "hp", op: "<", value: { kind: "int", value: -20n } },
+    { kind: "field", table: "health", field: "max_hp", op: ">=", value: { kind: "uint", value: 1n << 63n } },
+    { kind: "field", table: "transform", field: "x", op: ">", value: { kind: "float", value: 0.5 } },
+    { kind: "field", table: "player", field: "name", op: "==", value: { kind: "string", value: "ana" } },
+    { kind: "field", table: "follow", field: "target", op: "!=", value: { kind: "entity", value: parseKey("1:2") } },
+    { kind: "field", table: "player", field: "online", op: "==", value: { kind: "bool", value: true } },
+    { kind: "custom", table: "item", name: "near", params: Uint8Array.from([1, 2]) },
+  ];
+  // Each filter: u8 kind, string table, then its kind's fields; u64 values little-endian.
+  const section = [
+    "08", // 8 filters
+    "01 00 02 03 00 00 00 01 00 00 00 70 11 01 00 09 00 00 00", // entity set, every table: 3:1, 70000:9
+    "02 06 68 65 61 6c 74 68 02 68 70 03 02 ec ff ff ff ff ff ff ff", // health.hp < int -20
+    "02 06 68 65 61 6c 74 68 06 6d 61 78 5f 68 70 06 03 00 00 00 00 00 00 00 80", // health.max_hp >= uint 2^63
+    "02 09 74 72 61 6e 73 66 6f 72 6d 01 78 05 04 00 00 00 00 00 00 e0 3f", // transform.x > float 0.5
+    "02 06 70 6c 61 79 65 72 04 6e 61 6d 65 01 05 03 61 6e 61", // player.name == "ana"
+    "02 06 66 6f 6c 6c 6f 77 06 74 61 72 67 65 74 02 06 01 00 00 00 02 00 00 00", // follow.target != entity 1:2
+    "02 06 70 6c 61 79 65 72 06 6f 6e 6c 69 6e 65 01 01 01 00 00 00 00 00 00 00", // player.online == true
+    "03 04 69 74 65 6d 04 6e 65 61 72 02 01 02", // custom "near" on item, 2 parameter bytes
+  ].join(" ");
+
+  test("every kind and value kind, byte for byte, in SUBSCRIBE and HELLO", () => {
+    const sub = encodeFrame({ type: "SUBSCRIBE", tables: ["health"], filters });
+    expect(hex(sub.subarray(5))).toBe(`01 06 68 65 61 6c 74 68 ${section}`);
+    expect(decodeFrame(sub)).toEqual({ type: "SUBSCRIBE", tables: ["health"], filters });
+    const hello: Frame = { type: "HELLO", protocol: 1, flags: 0, layoutHash: 0n, lastVersion: 0n, epoch: 0n, token: "", tables: [], filters };
+    const bytes = encodeFrame(hello);
+    expect(hex(bytes.subarray(5 + 34))).toBe(section); // after the 34 bytes of the documented HELLO
+    expect(decodeFrame(bytes)).toEqual(hello);
+  });
+
+  test("no filters: no section at all (the documented HELLO keeps its 39 bytes); a count of 0 means none", () => {
+    const documented = docExample("**HELLO** with no token");
+    const hello = { type: "HELLO", protocol: 1, flags: 0, layoutHash: 0n, lastVersion: 0n, epoch: 0n, token: "", tables: [] } as const;
+    expect(hex(encodeFrame({ ...hello, filters: [] }))).toBe(hex(documented));
+    expect(hex(encodeFrame({ type: "SUBSCRIBE", tables: [], filters: [] }))).toBe("02 00 00 00 03 00");
+    const withZero = decodeFrame(frame(0x01, [...documented.subarray(5), 0]));
+    expect(withZero).toEqual(hello);
+    expect("filters" in withZero).toBe(false);
+    expect(decodeFrame(frame(0x03, [0, 0]))).toStrictEqual({ type: "SUBSCRIBE", tables: [] });
+  });
+
+  test("malformed sections are refused naming the filter", () => {
+    const sub = (...bytes: string[]) => frame(0x03, fromHex(`00 ${bytes.join(" ")}`));
+    const bad = (bytes: Uint8Array, msg: string | RegExp) => expect(() => decodeFrame(bytes)).toThrow(msg);
+    bad(sub("01 04 00"), "malformed SUBSCRIBE frame: filter 0: unknown kind 4");
+    bad(sub("02 01 00 00 00 00"), "malformed SUBSCRIBE frame: filter 1: unknown kind 0");
+    bad(sub("01 02 00 01 61 07 02"), "malformed SUBSCRIBE frame: filter 0: unknown comparison 7");
+    bad(sub("01 02 00 01 61 01 07 00 00 00 00 00 00 00 00"), "filter 0: a value of kind 7 (numbers, bools, entities and strings only)");
+    bad(sub("01 02 00 01 61 01 00"), "filter 0: a value of kind 0 (numbers, bools, entities and strings only)");
+    bad(sub("41"), "malformed SUBSCRIBE frame: 65 filters (at most 64)");
+    bad(sub("01 01 00 02 00 00 00 00 00 00 00 00"), /filter 0: entities: count 2 cannot fit in the 8 bytes left/);
+    bad(sub("01 02 00 01 61 01 02 00 00"), /truncated filter 0: value/);
+    bad(sub("01 02 00 81 02", Array(257).fill("61").join(" ")), /filter 0: field of 257 bytes is longer than 256/);
+    bad(sub("01 03 00 01 61 05 01"), /truncated filter 0: parameters/);
+    bad(sub("02 01 00 00"), /truncated filter 1: kind/);
+    bad(sub("02 01 00 00 01"), /truncated filter 1: table length/);
+    bad(sub("01 01 00 00 00"), "malformed SUBSCRIBE frame: 1 bytes after the end");
+    // A string value longer than 256 bytes
+    bad(sub("01 02 00 01 61 01 05 81 02", Array(257).fill("61").join(" ")), /filter 0: value of 257 bytes is longer than 256/);
+  });
+
+  test("encoders refuse what the decoder would", () => {
+    const sub = (f: WireFilter[]) => () => encodeFrame({ type: "SUBSCRIBE", tables: [], filters: f });
+    const some: WireFilter = { kind: "entities", table: "", entities: [] };
+    expect(sub(Array.from({ length: 65 }, () => some))).toThrow("65 filters is more than 64");
+    expect(sub(Array.from({ length: 64 }, () => some))).not.toThrow();
+    const field = (value: unknown, op = "==") => [{ kind: "field", table: "t", field: "f", op, value } as WireFilter];
+    expect(sub(field({ kind: "int", value: 1n << 63n }))).toThrow("filter 0: 9223372036854775808 is not an i64 (a bigint)");
+    expect(sub(field({ kind: "uint", value: -1n }))).toThrow("filter 0: -1 is not a u64 (a bigint)");
+    expect(sub(field({ kind: "uint", value: 5 }))).toThrow("not a u64 (a bigint)");
+    expect(sub(field({ kind: "date", value: 5 }))).toThrow("filter 0: unknown value kind 'date'");
+    expect(sub(field({ kind: "bool", value: true }, "=~"))).toThrow("filter 0: unknown comparison '=~'");
+    expect(sub(field({ kind: "string", value: "x".repeat(257) }))).toThrow("filter 0: the string value of 257 bytes is longer than 256");
+    expect(sub([{ kind: "entities", table: "t".repeat(257), entities: [] }])).toThrow("filter 0: the table name of 257 bytes is longer than 256");
+    expect(sub([{ kind: "entities", table: "", entities: [2n ** 64n] }])).toThrow("filter 0: entity 18446744073709551616 is not a u64");
+    expect(sub([{ kind: "nope", table: "" } as unknown as WireFilter])).toThrow("filter 0: unknown kind 'nope'");
   });
 });

@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, test, type TestContext } from "vitest";
 import WebSocket from "ws";
 import { formatKey, parseKey } from "../src/codec.js";
-import { type ChangeEvent, Replica, type ReplicaOptions, type Row, WriteError } from "../src/replica.js";
+import { type ChangeEvent, Replica, type ReplicaOptions, type Row, SubscriptionFilter, WriteError } from "../src/replica.js";
 import { EcsdbServer, HttpError, probeReplication, schemaPath } from "./ecsdb-server.js";
 import { randInt, rng, sleep, until } from "./helpers.js";
 
@@ -80,6 +80,34 @@ async function expectConverged(s: EcsdbServer, r: Replica, tables = r.layout.row
     }
   }
   return version;
+}
+
+type Pick = (values: Record<string, unknown>, key: string) => boolean;
+
+/**
+ * A filtered replica holds exactly the server's rows that its subscription selects (every entity, the rows of
+ * `selected` tables that their predicate admits, nothing of other tables), at the server's version.
+ */
+async function expectSelected(s: EcsdbServer, r: Replica, selected: Record<string, Pick>): Promise<void> {
+  const version = await s.version();
+  expect(await r.waitForVersion(BigInt(version), 10_000), `replica at ${r.version}, server at ${version}`).toBe(true);
+  expect(r.version).toBe(BigInt(version));
+  const entities = await s.rows("entities");
+  expect(entities.version).toBe(version);
+  expect([...r.entities].map(formatKey).sort()).toEqual(entities.rows.map((e) => e.key).sort());
+  for (const t of r.layout.rowTables) {
+    const pick = selected[t.name];
+    const mine = r.table(t.name);
+    if (pick === undefined) {
+      expect(mine.size, `${t.name} is not subscribed`).toBe(0);
+      continue;
+    }
+    const http = await s.rows(t.name);
+    expect(http.version, `the server changed while it was read (${t.name})`).toBe(version);
+    const want = http.rows.filter((x) => pick(x.values, x.key));
+    expect([...mine.keys()].map(formatKey).sort(), t.name).toEqual(want.map((x) => x.key).sort());
+    for (const row of want) expect(t.toJson(r.get(t.name, row.key)!.values), `${t.name} ${row.key}`).toEqual(row.values);
+  }
 }
 
 /** A model of the game world, for transactions that mostly succeed. */
@@ -243,11 +271,117 @@ describe("live: ecsdb serve, ws://.../api/replication", () => {
     await expectConverged(s, r, ["health"]);
     await randomTransactions(s, world, 10);
     await expectConverged(s, r, ["health"]);
+    // SUBSCRIBE is answered by the difference (the rows of the added table), not a full sync.
+    const changes: ChangeEvent[] = [];
+    r.on("change", (c) => changes.push(c));
     await r.setTables([]);
     expect(r.tables).toEqual(["transform", "health"]);
     await expectConverged(s, r);
-    await r.setTables(["transform"]);
+    expect(changes[0]).toMatchObject({ kind: "delta", fromVersion: r.version, toVersion: r.version });
+    expect(Object.keys(changes[0]!.tables)).toEqual(["transform"]);
+    expect(changes[0]!.tables["transform"]!.inserted.length).toBe(r.table("transform").size);
+    await randomTransactions(s, world, 10);
+    await expectConverged(s, r);
+    const health = r.table("health").size;
+    await r.setTables(["transform"]); // health's rows are deleted by the server's frame
+    expect(r.tables).toEqual(["transform"]);
     await expectConverged(s, r, ["transform"]);
+    expect(changes.at(-1)!.tables["health"]!.deleted.length).toBe(health);
+    expect(r.stats).toMatchObject({ fullSyncs: 1, reconnects: 0 });
+  });
+
+  test("a field filter (health.hp < 50): only matching rows; rows move in and out as they change; a new filter arrives as a difference, not a full sync", async (ctx) => {
+    live(ctx);
+    const s = await server();
+    // 24 entities with hp 0, 5, ..., 115; every third also has a transform row.
+    const ops: unknown[] = [];
+    for (let i = 0; i < 24; i++) {
+      const at = `$${ops.length}`;
+      ops.push({ op: "create" });
+      ops.push({ op: "add", table: "health", entity: at, values: { hp: i * 5, max_hp: 200 } });
+      if (i % 3 === 0) ops.push({ op: "add", table: "transform", entity: at, values: { position_x: i } });
+    }
+    await s.tx(ops);
+    const below50: Pick = (v) => (v["hp"] as number) < 50;
+    const all: Pick = () => true;
+    const r = await replicaOf(s.ws, { tables: ["health"], filters: [SubscriptionFilter.where("health", "hp", "<", 50)] });
+    expect(r.tables).toEqual(["health"]);
+    await expectSelected(s, r, { health: below50 });
+    expect(r.table("health").size).toBe(10);
+
+    // Rows that start or stop matching arrive as inserts and leave as deletes.
+    const byHp = new Map((await s.rows("health")).rows.map((x) => [x.values["hp"] as number, x.key]));
+    const [leaves, enters, stays] = [byHp.get(10)!, byHp.get(90)!, byHp.get(20)!];
+    const changes: ChangeEvent[] = [];
+    r.on("change", (c) => changes.push(c));
+    await s.tx([
+      { op: "set", table: "health", entity: leaves, field: "hp", value: 80 },
+      { op: "set", table: "health", entity: enters, field: "hp", value: 5 },
+      { op: "set", table: "health", entity: stays, field: "hp", value: 21 },
+      { op: "create" },
+      { op: "add", table: "health", entity: "$3", values: { hp: 1 } },
+      { op: "create" },
+      { op: "add", table: "health", entity: "$5", values: { hp: 100 } },
+    ]);
+    await expectSelected(s, r, { health: below50 });
+    expect(r.get("health", leaves)).toBeUndefined();
+    expect(r.get("health", enters)!.values).toEqual({ hp: 5, max_hp: 200 });
+    const moved = changes.map((c) => c.tables["health"]).filter((t) => t !== undefined);
+    expect(moved.flatMap((t) => t.deleted.map((x) => formatKey(x.key)))).toEqual([leaves]);
+    expect(moved.flatMap((t) => t.inserted.map((x) => formatKey(x.key))).sort()).toEqual([enters, ...(await s.rows("health")).rows.filter((x) => x.values["hp"] === 1).map((x) => x.key)].sort());
+    expect(moved.flatMap((t) => t.updated.map((u) => [formatKey(u.key), u.changed]))).toEqual([[stays, { hp: 21 }]]);
+
+    // A new subscription at the same version: one DELTA from that version to itself with the difference.
+    changes.length = 0;
+    const v = r.version;
+    const held = new Set([...r.table("health").keys()].map(formatKey));
+    await r.setSubscription(["health", "transform"], [SubscriptionFilter.where("health", "hp", ">=", 50)]);
+    expect(r.version).toBe(v);
+    expect(r.tables).toEqual(["transform", "health"]);
+    expect(changes).toHaveLength(1);
+    expect(changes[0]).toMatchObject({ kind: "delta", fromVersion: v, toVersion: v, created: [], destroyed: [] });
+    expect(changes[0]!.tables["health"]!.deleted.map((x) => formatKey(x.key)).sort()).toEqual([...held].sort());
+    expect(changes[0]!.tables["health"]!.inserted.every((x) => (x.values["hp"] as number) >= 50)).toBe(true);
+    expect(changes[0]!.tables["transform"]!.inserted).toHaveLength(8);
+    await expectSelected(s, r, { health: (x) => (x["hp"] as number) >= 50, transform: all });
+
+    // Writes under the new filter, then no filter at all.
+    await s.tx([{ op: "set", table: "health", entity: enters, field: "hp", value: 60 }]);
+    await expectSelected(s, r, { health: (x) => (x["hp"] as number) >= 50, transform: all });
+    expect(r.get("health", enters)!.values["hp"]).toBe(60);
+    await r.setSubscription([], []);
+    await expectConverged(s, r);
+    expect(r.stats).toMatchObject({ fullSyncs: 1, reconnects: 0, duplicates: 0 });
+  });
+
+  test("an entity-set filter on every table; a filtered replica is resynced (not resumed) after a reconnect; the server's refusal of a filter", async (ctx) => {
+    live(ctx);
+    const s = await server();
+    const world = new World(rng(11));
+    await randomTransactions(s, world, 30);
+    const chosen = new Set(world.alive.filter((_, i) => i % 2 === 0));
+    const mine: Pick = (_v, key) => chosen.has(key);
+    const proxy = await Proxy.start(s.port);
+    try {
+      const r = await replicaOf(`ws://127.0.0.1:${proxy.port}/api/replication`, { filters: [SubscriptionFilter.ofEntities([...chosen])] });
+      await expectSelected(s, r, { health: mine, transform: mine });
+      expect(r.table("health").size + r.table("transform").size).toBeGreaterThan(0);
+      const connects: boolean[] = [];
+      r.on("connect", (c) => connects.push(c.resume));
+      proxy.dropAll();
+      await randomTransactions(s, world, 10);
+      expect(await until(() => r.stats.fullSyncs === 2 && r.connected, 10_000)).toBe(true);
+      await expectSelected(s, r, { health: mine, transform: mine });
+      expect(connects[0]).toBe(false);
+      expect(r.stats.resumes).toBe(0);
+      // Filters on one table only: the other sends every row.
+      await r.setSubscription([], [SubscriptionFilter.ofEntities([...chosen], "health")]);
+      await expectSelected(s, r, { health: mine, transform: () => true });
+    } finally {
+      await proxy.close();
+    }
+    const e = await replicaOf(s.ws, { filters: [SubscriptionFilter.custom(undefined, "near", Uint8Array.from([1]))] }).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 2, message: "the server closed the connection: filter 0: no filter named 'near' on this server" });
   });
 
   test("a write is committed and becomes visible on the replica and through HTTP", async (ctx) => {

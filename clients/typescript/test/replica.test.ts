@@ -1,9 +1,20 @@
 // Replica against a scripted stand-in server (test/fake-server.ts): no ecsdb binary needed.
 import { afterEach, describe, expect, test } from "vitest";
 import WebSocket from "ws";
-import { StatusCode, formatKey, parseKey } from "../src/codec.js";
-import { type ChangeEvent, type DisconnectEvent, type OverwrittenEvent, Replica, ReplicaError, WriteError, replicationUrls } from "../src/replica.js";
-import { FakeConnection, FakeServer, type RowSpec } from "./fake-server.js";
+import { ByteWriter, StatusCode, type WireFilter, formatKey, parseKey } from "../src/codec.js";
+import { SchemaLayout } from "../src/layout.js";
+import {
+  type ChangeEvent,
+  type DisconnectEvent,
+  type OverwrittenEvent,
+  Replica,
+  ReplicaError,
+  SubscriptionFilter,
+  WriteError,
+  compileFilters,
+  replicationUrls,
+} from "../src/replica.js";
+import { FakeConnection, FakeServer, type RowSpec, body } from "./fake-server.js";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { probeReplication } from "./ecsdb-server.js";
@@ -42,10 +53,19 @@ const initial = {
 /** Connects a replica, answering its HELLO with WELCOME (epoch 5) and a full sync of `state` at `version`. */
 async function connected(
   s: FakeServer,
-  o: { version?: bigint; state?: typeof initial; tables?: string[]; token?: string } = {},
+  o: { version?: bigint; state?: typeof initial; tables?: string[]; filters?: SubscriptionFilter[]; token?: string } = {},
 ): Promise<{ replica: Replica; conn: FakeConnection }> {
   const version = o.version ?? 3n;
-  const pending = Replica.connect({ url: s.url, WebSocket, tables: o.tables, token: o.token, reconnectMinMs: 10, reconnectMaxMs: 50, connectTimeoutMs: 5000 });
+  const pending = Replica.connect({
+    url: s.url,
+    WebSocket,
+    tables: o.tables,
+    filters: o.filters,
+    token: o.token,
+    reconnectMinMs: 10,
+    reconnectMaxMs: 50,
+    connectTimeoutMs: 5000,
+  });
   const conn = await s.nextConnection();
   await conn.expect("HELLO");
   conn.welcome({ epoch: 5n, version });
@@ -314,17 +334,337 @@ describe("full syncs", () => {
     expect([...replica.entities].map(formatKey).sort()).toEqual(["0:1", "1:2", "3:1"]);
   });
 
-  test("setTables sends SUBSCRIBE; the resync empties the tables no longer subscribed", async () => {
+  test("a SUBSCRIBE sent during a full sync: the sync starts again with the new subscription", async () => {
+    const s = await server();
+    const { replica, conn } = await connected(s);
+    const changes = events<ChangeEvent>(replica, "change");
+    conn.drop();
+    const again = await s.nextConnection();
+    expect(await again.expect("HELLO")).toMatchObject({ lastVersion: 3n, tables: [] });
+    again.welcome({ epoch: 6n, resume: false, version: 5n });
+    again.send({ type: "SYNC_BEGIN", version: 5n, reset: true, tables: ["transform", "health"] });
+    again.send({ type: "SYNC_CHUNK", body: body(s.layout, { created: ["0:1"], tables: { transform: { inserted: initial.tables.transform } } }) });
+    await until(() => replica.connected);
+    await sleep(30);
+    const applied = replica.setTables(["health"]);
+    expect(await again.expect("SUBSCRIBE")).toStrictEqual({ type: "SUBSCRIBE", tables: ["health"] });
+    // The server was still syncing: it starts again (what the first sync sent is dropped).
+    again.send({ type: "SYNC_BEGIN", version: 6n, reset: true, tables: ["health"] });
+    again.send({ type: "SYNC_CHUNK", body: body(s.layout, { created: ["0:1", "1:1"], tables: { health: { inserted: initial.tables.health } } }) });
+    again.send({ type: "SYNC_END", version: 6n });
+    await applied;
+    expect(await again.expect("ACK")).toEqual({ type: "ACK", version: 6n });
+    expect(replica.tables).toEqual(["health"]);
+    expect(replica.table("transform").size).toBe(0); // a full sync: tables outside it lose their rows
+    expect(values(replica, "health")).toEqual({ "0:1": { hp: 10, max_hp: 100 }, "1:1": { hp: 20, max_hp: 100 } });
+    expect([...replica.entities].map(formatKey).sort()).toEqual(["0:1", "1:1"]);
+    expect(changes).toHaveLength(1);
+    expect(changes[0]).toMatchObject({ kind: "sync", fromVersion: 3n, toVersion: 6n, destroyed: [k("2:1")] });
+    expect(replica.stats.fullSyncs).toBe(2);
+  });
+});
+
+describe("subscriptions: SUBSCRIBE answered by the difference", () => {
+  test("setTables: the next DELTA (from = to at the replica's version) deletes the dropped table's rows; nothing is emptied locally", async () => {
+    const s = await server();
+    const { replica, conn } = await connected(s);
+    const changes = events<ChangeEvent>(replica, "change");
+    let done = false;
+    const applied = replica.setTables(["health"]).then(() => {
+      done = true;
+    });
+    expect(await conn.expect("SUBSCRIBE")).toStrictEqual({ type: "SUBSCRIBE", tables: ["health"] }); // no filter section
+    await sleep(30);
+    expect(done).toBe(false);
+    expect(replica.table("transform").size).toBe(1); // kept until the server's deletes arrive
+    expect(replica.tables).toEqual(["transform", "health"]);
+
+    conn.delta(3n, 3n, { tables: { transform: { deleted: ["0:1"] } } });
+    await applied;
+    expect(await conn.expect("ACK")).toEqual({ type: "ACK", version: 3n });
+    expect(replica.table("transform").size).toBe(0);
+    expect(replica.tables).toEqual(["health"]);
+    expect(replica.version).toBe(3n);
+    expect(changes).toHaveLength(1);
+    expect(changes[0]).toMatchObject({ kind: "delta", fromVersion: 3n, toVersion: 3n, created: [], destroyed: [] });
+    expect(changes[0]!.tables).toEqual({ transform: { inserted: [], updated: [], deleted: [{ key: k("0:1"), values: { position_x: 1, position_y: 2, position_z: 3 } }] } });
+    expect(replica.stats).toMatchObject({ version: 3n, frames: 1, duplicates: 0, fullSyncs: 1 });
+
+    // Every table again: transform's rows arrive, together with what changed meanwhile (a new version).
+    const all = replica.setTables([]);
+    expect(await conn.expect("SUBSCRIBE")).toStrictEqual({ type: "SUBSCRIBE", tables: [] });
+    conn.delta(3n, 4n, {
+      tables: { health: { updated: [{ key: "0:1", values: { hp: 9 } }] }, transform: { inserted: initial.tables.transform } },
+    });
+    await all;
+    expect(await conn.expect("ACK")).toEqual({ type: "ACK", version: 4n });
+    expect(replica.tables).toEqual(["transform", "health"]);
+    expect(values(replica, "transform")).toEqual({ "0:1": { position_x: 1, position_y: 2, position_z: 3 } });
+    expect(replica.get("health", "0:1")!.values).toEqual({ hp: 9, max_hp: 100 });
+    await expect(replica.setTables(["nope"])).rejects.toMatchObject({ code: StatusCode.NotFound, message: "unknown table 'nope'" });
+    expect(replica.stats).toMatchObject({ fullSyncs: 1, reconnects: 0 });
+  });
+
+  test("a DELTA from = to at the replica's version is applied and ACKed; from = to at an older version is a duplicate; to < from stops it", async () => {
+    const s = await server();
+    const { replica, conn } = await connected(s);
+    const changes = events<ChangeEvent>(replica, "change");
+    conn.delta(2n, 2n, { tables: { health: { updated: [{ key: "0:1", values: { hp: 999 } }] } } }); // older: a duplicate
+    conn.delta(3n, 3n, { tables: { health: { deleted: ["1:1"] } } });
+    expect(await conn.expect("ACK")).toEqual({ type: "ACK", version: 3n });
+    conn.delta(3n, 3n, { tables: { health: { inserted: [{ key: "1:1", values: { hp: 1, max_hp: 2 } }] } } }); // again at 3: applied
+    expect(await conn.expect("ACK")).toEqual({ type: "ACK", version: 3n });
+    conn.delta(3n, 4n, {});
+    expect(await conn.expect("ACK")).toEqual({ type: "ACK", version: 4n });
+    conn.delta(3n, 3n, {}); // behind now: a duplicate
+    conn.delta(4n, 5n, {});
+    expect(await conn.expect("ACK")).toEqual({ type: "ACK", version: 5n });
+    expect(replica.stats).toMatchObject({ version: 5n, frames: 4, duplicates: 2 });
+    expect(changes.map((c) => [c.fromVersion, c.toVersion])).toEqual([
+      [3n, 3n],
+      [3n, 3n],
+      [3n, 4n],
+      [4n, 5n],
+    ]);
+    expect(values(replica, "health")).toEqual({ "0:1": { hp: 10, max_hp: 100 }, "1:1": { hp: 1, max_hp: 2 } });
+
+    const backwards = new ByteWriter().u32(0).u8(0x85).u64(5n).u64(4n).u64(0n).u8(0).u8(0).u8(0);
+    backwards.patchU32(0, backwards.length - 4);
+    conn.sendRaw(backwards.finish());
+    await conn.closedPromise;
+    expect(replica.status).toMatchObject({ code: StatusCode.InvalidArgument, message: "from the server: malformed DELTA frame: to_version 4 is before from_version 5" });
+  });
+
+  test("filters: HELLO carries them; setSubscription sends SUBSCRIBE with the new ones; rows leave and arrive in the difference", async () => {
+    const s = await server();
+    const { replica, conn } = await (async () => {
+      const pending = Replica.connect({ url: s.url, WebSocket, tables: ["health"], filters: [SubscriptionFilter.where("health", "hp", "<", 15)], reconnectMinMs: 10 });
+      const c = await s.nextConnection();
+      expect(await c.expect("HELLO")).toMatchObject({
+        tables: ["health"],
+        filters: [{ kind: "field", table: "health", field: "hp", op: "<", value: { kind: "uint", value: 15n } }],
+      });
+      c.welcome({ epoch: 5n, version: 3n, tables: ["health"] });
+      c.fullSync(3n, { entities: initial.entities, tables: { health: [initial.tables.health[0]!] } });
+      const r = await pending;
+      replicas.push(r);
+      await c.expect("ACK");
+      return { replica: r, conn: c };
+    })();
+    expect(values(replica, "health")).toEqual({ "0:1": { hp: 10, max_hp: 100 } });
+    expect(replica.tables).toEqual(["health"]);
+    expect(replica.filters).toEqual([{ kind: "field", table: "health", field: "hp", op: "<", value: 15 }]);
+
+    const changes = events<ChangeEvent>(replica, "change");
+    const filters = [SubscriptionFilter.where("health", "hp", ">=", 15n), SubscriptionFilter.ofEntities(["0:1"], "transform")];
+    const applied = replica.setSubscription(["health", "transform"], filters);
+    const expected: WireFilter[] = [
+      { kind: "field", table: "health", field: "hp", op: ">=", value: { kind: "uint", value: 15n } },
+      { kind: "entities", table: "transform", entities: [k("0:1")] },
+    ];
+    expect(await conn.expect("SUBSCRIBE")).toEqual({ type: "SUBSCRIBE", tables: ["health", "transform"], filters: expected });
+    conn.delta(3n, 3n, {
+      tables: { health: { deleted: ["0:1"], inserted: [initial.tables.health[1]!] }, transform: { inserted: initial.tables.transform } },
+    });
+    await applied;
+    expect(await conn.expect("ACK")).toEqual({ type: "ACK", version: 3n });
+    expect(values(replica, "health")).toEqual({ "1:1": { hp: 20, max_hp: 100 } });
+    expect(values(replica, "transform")).toEqual({ "0:1": { position_x: 1, position_y: 2, position_z: 3 } });
+    expect(replica.tables).toEqual(["transform", "health"]);
+    expect(replica.filters).toEqual(filters);
+    expect(changes).toHaveLength(1);
+    expect(changes[0]!.tables["health"]!.deleted.map((r) => formatKey(r.key))).toEqual(["0:1"]);
+    expect(changes[0]!.tables["health"]!.inserted.map((r) => formatKey(r.key))).toEqual(["1:1"]);
+
+    // setTables keeps the filters; a reconnect sends them again in HELLO.
+    conn.drop();
+    const again = await s.nextConnection();
+    expect(await again.expect("HELLO")).toMatchObject({ lastVersion: 3n, tables: ["health", "transform"], filters: expected });
+  });
+
+  test("filters the server would refuse are refused locally, naming the filter; nothing is sent", async () => {
+    const s = await server();
+    await expect(
+      Replica.connect({ url: s.url, WebSocket, filters: [SubscriptionFilter.where("helth", "hp", "<", 1)] }),
+    ).rejects.toMatchObject({ code: StatusCode.NotFound, message: "filter 0: unknown table 'helth'" });
+    expect(s.connections).toHaveLength(0);
+    const { replica, conn } = await connected(s, { tables: ["health"], filters: [SubscriptionFilter.ofEntities(["0:1"])] });
+    const refused = async (p: Promise<void>, code: number, message: string) => {
+      const e = await p.catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(ReplicaError);
+      expect(e).toMatchObject({ code, message });
+    };
+    await refused(replica.setSubscription(["health"], [SubscriptionFilter.where("transform", "position_x", "<", 1)]), 1, "filter 0: table 'transform' is not subscribed");
+    await refused(replica.setSubscription(["health"], [SubscriptionFilter.ofEntities([]), SubscriptionFilter.where("health", "nope", "==", 1)]), 2, "filter 1: table 'health' has no field 'nope'");
+    await refused(replica.setSubscription([], [SubscriptionFilter.where("health", "hp", "==", "x")]), 1, "filter 0: field 'health.hp' (u32) compared with a string");
+    await refused(replica.setSubscription([], [SubscriptionFilter.where("health", "hp", "~" as never, 1)]), 1, "filter 0: unknown comparison '~' (==, !=, <, <=, >, >=)");
+    await refused(replica.setSubscription([], [{ kind: "field", table: "", field: "hp", op: "==", value: 1 }]), 1, "filter 0: a field comparison must name its table");
+    await refused(
+      replica.setSubscription([], [SubscriptionFilter.where("health", "entity_id", "==", "0:1")]),
+      1,
+      "filter 0: field 'health.entity_id' is the row's key or owner, not stored in the row: use an entity-set filter",
+    );
+    await refused(replica.setSubscription([], [SubscriptionFilter.ofEntities(["x"])]), 1, "filter 0: 'x' is not an id (\"index:generation\", e.g. \"12:1\")");
+    // setTables keeps the filters: one naming a table no longer subscribed is refused.
+    const accepted = replica.setSubscription(["health"], [SubscriptionFilter.where("health", "hp", ">", 1)]);
+    expect(await conn.expect("SUBSCRIBE")).toMatchObject({ tables: ["health"] });
+    conn.delta(3n, 3n, { tables: { health: { deleted: ["0:1"] } } });
+    await accepted;
+    expect(await conn.expect("ACK")).toEqual({ type: "ACK", version: 3n });
+    await refused(replica.setTables(["transform"]), 1, "filter 0: table 'health' is not subscribed");
+    await sleep(30);
+    expect(conn.pending).toEqual([]);
+    expect(replica.connected).toBe(true);
+    expect(replica.filters).toEqual([SubscriptionFilter.where("health", "hp", ">", 1)]);
+  });
+
+  test("a SUBSCRIBE asked for before WELCOME is sent once the connection is resumed", async () => {
+    const s = await server();
+    const { replica, conn } = await connected(s);
+    conn.drop();
+    const again = await s.nextConnection();
+    expect(await again.expect("HELLO")).toMatchObject({ lastVersion: 3n, tables: [] });
+    const applied = replica.setTables(["health"]);
+    await sleep(30);
+    expect(again.pending).toEqual([]); // not before WELCOME: the server may be resuming or syncing
+    again.welcome({ epoch: 5n, resume: true, version: 3n });
+    expect(await again.expect("SUBSCRIBE")).toStrictEqual({ type: "SUBSCRIBE", tables: ["health"] });
+    again.delta(3n, 3n, { tables: { transform: { deleted: ["0:1"] } } });
+    await applied;
+    expect(replica.tables).toEqual(["health"]);
+    expect(replica.table("transform").size).toBe(0);
+  });
+
+  test("a subscription changed while disconnected: the next HELLO carries it with last_version 0 (a full sync, not a resume)", async () => {
+    const s = await server();
+    const { replica, conn } = await connected(s);
+    let applied: Promise<void> | undefined;
+    replica.on("disconnect", () => {
+      applied ??= replica.setTables(["health"]);
+    });
+    conn.drop();
+    const again = await s.nextConnection();
+    expect(await again.expect("HELLO")).toMatchObject({ tables: ["health"], lastVersion: 0n, epoch: 0n, layoutHash: s.layout.layoutHash });
+    const changes = events<ChangeEvent>(replica, "change");
+    const kept = replica.get("health", "0:1");
+    again.welcome({ epoch: 5n, version: 3n, tables: ["health"] });
+    again.fullSync(3n, { entities: initial.entities, tables: { health: initial.tables.health } });
+    await applied;
+    expect(await again.expect("ACK")).toEqual({ type: "ACK", version: 3n });
+    expect(replica.tables).toEqual(["health"]);
+    expect(replica.table("transform").size).toBe(0);
+    expect(replica.get("health", "0:1")).toBe(kept);
+    expect(changes).toHaveLength(1);
+    expect(Object.keys(changes[0]!.tables)).toEqual(["transform"]);
+    expect(again.pending).toEqual([]);
+  });
+
+  test("a SUBSCRIBE whose difference was lost with the connection: the next HELLO asks for a full sync", async () => {
     const s = await server();
     const { replica, conn } = await connected(s);
     const applied = replica.setTables(["health"]);
-    expect(await conn.expect("SUBSCRIBE")).toEqual({ type: "SUBSCRIBE", tables: ["health"] });
-    conn.fullSync(3n, { entities: initial.entities, tables: { health: initial.tables.health } }, { reset: true });
+    await conn.expect("SUBSCRIBE");
+    conn.drop();
+    const again = await s.nextConnection();
+    expect(await again.expect("HELLO")).toMatchObject({ tables: ["health"], lastVersion: 0n });
+    again.welcome({ epoch: 5n, version: 4n, tables: ["health"] });
+    again.fullSync(4n, { entities: initial.entities, tables: { health: initial.tables.health } });
     await applied;
+    expect(replica.version).toBe(4n);
     expect(replica.table("transform").size).toBe(0);
-    expect(replica.table("health").size).toBe(2);
-    expect(await conn.expect("ACK")).toEqual({ type: "ACK", version: 3n });
-    await expect(replica.setTables(["nope"])).rejects.toMatchObject({ code: StatusCode.NotFound });
+    // Now in step: a later reconnect resumes.
+    again.drop();
+    const third = await s.nextConnection();
+    expect(await third.expect("HELLO")).toMatchObject({ tables: ["health"], lastVersion: 4n, epoch: 5n });
+  });
+
+  test("close() rejects a subscription change still waiting for its difference", async () => {
+    const s = await server();
+    const { replica, conn } = await connected(s);
+    const applied = replica.setTables(["health"]);
+    await conn.expect("SUBSCRIBE");
+    replica.close();
+    await expect(applied).rejects.toMatchObject({ code: StatusCode.Unavailable, message: "the replica was closed" });
+    await expect(replica.setTables([])).rejects.toMatchObject({ code: StatusCode.Unavailable });
+  });
+});
+
+describe("compileFilters: values by the field's type, refusals as the server's", () => {
+  const showcase = new SchemaLayout(fixture("showcase-schema.json"));
+  const W = SubscriptionFilter.where;
+
+  test("values", () => {
+    const params = Uint8Array.from([1, 2, 3]);
+    expect(
+      compileFilters(showcase, [], [
+        W("health", "hp", "<", -5),
+        W("health", "regen_per_s", ">=", 0.5),
+        W("health", "armor", "==", 65535n),
+        W("health", "regen_per_s", "!=", "NaN"),
+        W("health", "hp", ">", 2 ** 60),
+        W("character", "experience", "==", "18446744073709551615"),
+        W("character", "is_online", "==", true),
+        W("character", "name", "!=", "Ann"),
+        W("character", "faction", "==", "monsters"),
+        W("character", "faction", ">", 1),
+        W("ai_brain", "target", "==", "0:1"),
+        W("ai_brain", "target", "!=", null),
+        W("inventory_item", "crafted_by", "==", k("1:1")),
+        W("health", "hp", "<", { kind: "float", value: 1.5 }),
+        SubscriptionFilter.ofEntities(["0:1", k("1:1")]),
+        SubscriptionFilter.ofEntities([], "buff"),
+        SubscriptionFilter.custom(undefined, "near", params),
+        SubscriptionFilter.custom("buff", "mine"),
+      ]).map((f) => (f.kind === "field" ? [f.table, f.field, f.op, f.value.kind, f.value.value] : f)),
+    ).toEqual([
+      ["health", "hp", "<", "int", -5n],
+      ["health", "regen_per_s", ">=", "float", 0.5],
+      ["health", "armor", "==", "uint", 65535n],
+      ["health", "regen_per_s", "!=", "float", NaN],
+      ["health", "hp", ">", "float", 2 ** 60],
+      ["character", "experience", "==", "uint", 18446744073709551615n],
+      ["character", "is_online", "==", "bool", true],
+      ["character", "name", "!=", "string", "Ann"],
+      ["character", "faction", "==", "string", "monsters"],
+      ["character", "faction", ">", "uint", 1n],
+      ["ai_brain", "target", "==", "entity", k("0:1")],
+      ["ai_brain", "target", "!=", "entity", 0n],
+      ["inventory_item", "crafted_by", "==", "entity", k("1:1")],
+      ["health", "hp", "<", "float", 1.5],
+      { kind: "entities", table: "", entities: [k("0:1"), k("1:1")] },
+      { kind: "entities", table: "buff", entities: [] },
+      { kind: "custom", table: "", name: "near", params },
+      { kind: "custom", table: "buff", name: "mine", params: new Uint8Array(0) },
+    ]);
+  });
+
+  test("refusals", () => {
+    const refused = (f: SubscriptionFilter, message: string, tables: string[] = []) => {
+      let error: unknown;
+      try {
+        compileFilters(showcase, tables, [f]);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(ReplicaError);
+      expect((error as Error).message).toBe(message);
+    };
+    refused(W("transform", "position", "==", 1), "filter 0: field 'transform.position' is a Vec3: only scalar fields can be filtered on");
+    refused(W("character", "hotbar", "==", 1), "filter 0: field 'character.hotbar' is a [u32; 8]: only scalar fields can be filtered on");
+    refused(W("character", "name", "<", "Ann"), "filter 0: field 'character.name' (str<24>) takes only == and !=");
+    refused(W("character", "faction", "<", "player"), "filter 0: field 'character.faction' (Faction) takes only == and !=");
+    refused(W("character", "faction", "==", "nope"), "filter 0: field 'character.faction' (Faction): 'nope' is not a variant of Faction (neutral, player, monsters, merchants)");
+    refused(W("character", "is_online", "==", 1), "filter 0: field 'character.is_online' (bool) compared with a number");
+    refused(W("character", "is_online", "<", true), "filter 0: field 'character.is_online' (bool) takes only == and !=");
+    refused(W("ai_brain", "target", "==", 5), "filter 0: field 'ai_brain.target' (entity) compared with a number");
+    refused(W("ai_brain", "target", ">", "0:1"), "filter 0: field 'ai_brain.target' (entity) takes only == and !=");
+    refused(W("health", "hp", "==", 2n ** 64n), "filter 0: 18446744073709551616 is outside the i64 and u64 ranges");
+    refused(W("health", "hp", "==", true), "filter 0: field 'health.hp' (i32) compared with a bool");
+    refused(W("health", "hp", "==", { kind: "entity", value: 1n }), "filter 0: field 'health.hp' (i32) compared with an entity");
+    refused(SubscriptionFilter.ofEntities([], "entities"), "filter 0: table 'entities' is not subscribed");
+    refused(SubscriptionFilter.ofEntities([], "buff"), "filter 0: table 'buff' is not subscribed", ["health"]);
+    refused({ kind: "nope" } as never, "filter 0: unknown kind 'nope' (entities, field, custom)");
+    refused(SubscriptionFilter.custom("", ""), "filter 0: a custom filter needs its name");
   });
 });
 
