@@ -3,7 +3,7 @@
 JOBS ?= $(shell nproc)
 CMAKE_BUILD = cmake --build --preset
 
-.PHONY: all deps build test lint test-asan test-tsan crash-long demo bench clean
+.PHONY: all deps build dashboard test lint test-asan test-tsan crash-long demo bench clean
 
 all: build
 
@@ -13,6 +13,11 @@ deps:
 build: deps
 	@test -f build/build.ninja || cmake --preset release
 	$(CMAKE_BUILD) release -j $(JOBS)
+	@scripts/build-dashboard.sh
+
+# The web dashboard alone (dashboard/dist, served by `ecsdb serve`; docs/dashboard.md).
+dashboard: deps
+	@scripts/build-dashboard.sh
 
 # Release tests (unit, integration, kill -9 crash and power-loss tests), the installed-package consumer, a
 # short fuzz run of every decoder (clang libFuzzer), the whole suite under ASan+UBSan, and the concurrency
@@ -55,8 +60,13 @@ crash-long: build
 	./build/tests/crash/ecsdb_crash_test --cycles $(CRASH_CYCLES)
 	ECSDB_POWER_LOSS_ROUNDS=$(POWER_LOSS_ROUNDS) ./build/tests/crash/ecsdb_power_loss_test
 
+# A simulated game world (spawning, moving, fighting, dying) under `ecsdb serve`, with the dashboard at the
+# printed URL; Ctrl-C stops it (the world is kept in build/demo-data and recovered next time).
+DEMO_ENTITIES ?= 5000
 demo: build
-	./build/ecsdb demo --schema examples/schemas/game.toml
+	@echo "ECSDb demo: open the dashboard URL printed below; Ctrl-C stops the server"
+	./build/ecsdb serve --schema examples/schemas/game.toml --data build/demo-data --http 127.0.0.1:8080 \
+	  --simulate $(DEMO_ENTITIES) --repl 127.0.0.1:7070
 
 bench: build
 	./build/bench/micro/ecsdb_micro_bench --benchmark_min_time=0.2 --benchmark_repetitions=3 \

@@ -45,9 +45,12 @@ Status spawn(Transaction& t, std::mt19937& rng, std::uint32_t n) {
 Status WorldSimulation::start(Database& db, std::uint32_t entities, std::uint32_t hz) {
   if (Status s = db.bind<Transform>(); !s.is_ok()) return Status(s.code(), "--simulate needs the game schema's transform table: " + s.message());
   if (Status s = db.bind<Health>(); !s.is_ok()) return Status(s.code(), "--simulate needs the game schema's health table: " + s.message());
-  auto seeded = db.submit([entities](Transaction& t) {
+  // A recovered world keeps its entities: only the missing ones are spawned.
+  const std::uint64_t alive = db.pin().entity_count();
+  const auto missing = static_cast<std::uint32_t>(alive < entities ? entities - alive : 0);
+  auto seeded = db.submit([missing](Transaction& t) {
     std::mt19937 rng(1);
-    return spawn(t, rng, entities);
+    return spawn(t, rng, missing);
   }).wait();
   if (!seeded.is_ok()) return Status(seeded.code(), "--simulate: spawning the world: " + seeded.message());
   stop_ = false;

@@ -20,8 +20,8 @@ class WorldSimulation {
   WorldSimulation(const WorldSimulation&) = delete;
   WorldSimulation& operator=(const WorldSimulation&) = delete;
 
-  // Binds the components (an error names what the schema lacks), spawns `entities`, then ticks `hz` times
-  // a second on its own thread until stop().
+  // Binds the components (an error names what the schema lacks), spawns entities up to `entities` (a
+  // recovered world keeps its own), then ticks `hz` times a second on its own thread until stop().
   Status start(Database& db, std::uint32_t entities, std::uint32_t hz);
   // Waits for the tick in progress. Before the database's writer stops.
   void stop();

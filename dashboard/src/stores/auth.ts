@@ -1,0 +1,68 @@
+// The token and the API client. The token lives in this tab only: in memory, and in sessionStorage when
+// the user asks to keep it for the tab's reloads. It never goes in a URL or in localStorage.
+import { defineStore } from "pinia";
+import { markRaw, ref } from "vue";
+import { ApiClient } from "../api/client";
+import { toApiError } from "../api/errors";
+
+export const TOKEN_KEY = "ecsdb.token";
+
+function storage(): Storage | null {
+  try {
+    return globalThis.sessionStorage ?? null;
+  } catch {
+    return null;
+  }
+}
+
+export const useAuthStore = defineStore("auth", () => {
+  const token = ref<string | null>(storage()?.getItem(TOKEN_KEY) ?? null);
+  /** True once the server answered 401: the login form is shown. */
+  const needsLogin = ref(false);
+  const loginError = ref<string | null>(null);
+  const checking = ref(false);
+
+  const api = markRaw(
+    new ApiClient({
+      baseUrl: import.meta.env.VITE_ECSDB_URL ?? "",
+      token: () => token.value,
+      onUnauthorized: () => {
+        needsLogin.value = true;
+      },
+    }),
+  );
+
+  function setToken(value: string | null, keepForTab: boolean): void {
+    token.value = value !== null && value !== "" ? value : null;
+    const s = storage();
+    if (token.value !== null && keepForTab) s?.setItem(TOKEN_KEY, token.value);
+    else s?.removeItem(TOKEN_KEY);
+  }
+
+  /** Tries a token against a route that needs one; keeps it only if the server accepts it. */
+  async function login(value: string, keepForTab: boolean): Promise<boolean> {
+    checking.value = true;
+    loginError.value = null;
+    setToken(value, keepForTab);
+    try {
+      await api.info();
+      needsLogin.value = false;
+      return true;
+    } catch (e) {
+      const err = toApiError(e);
+      setToken(null, false);
+      needsLogin.value = true;
+      loginError.value = err.status === 401 ? "The server refused this token." : err.describe();
+      return false;
+    } finally {
+      checking.value = false;
+    }
+  }
+
+  function logout(): void {
+    setToken(null, false);
+    needsLogin.value = true;
+  }
+
+  return { token, needsLogin, loginError, checking, api, setToken, login, logout };
+});

@@ -1,0 +1,172 @@
+// The Data view's rows: one table's pages read at one pinned version with the server's cursor (filter and
+// sort run on the server), appended as the user scrolls, and kept live from the change stream with the
+// changed cells remembered for a moment so the grid can highlight them.
+import { defineStore } from "pinia";
+import { ref, shallowRef } from "vue";
+import { ChangeStream, type StreamStatus } from "../api/stream";
+import type { Row, StreamMessage } from "../api/types";
+import { toApiError } from "../api/errors";
+import { applyDelta, applyState } from "../lib/delta";
+import { useAuthStore } from "./auth";
+
+export const HIGHLIGHT_MS = 1500;
+
+export interface RowsQuery {
+  table: string;
+  where: string[];
+  sort: string | null;
+  limit: number;
+}
+
+export const useRowsStore = defineStore("rows", () => {
+  const auth = useAuthStore();
+
+  const query = shallowRef<RowsQuery | null>(null);
+  const rows = shallowRef<Row[]>([]);
+  const total = ref(0);
+  const version = ref<number | null>(null);
+  const next = ref<string | null>(null);
+  const loading = ref(false);
+  const error = ref<string | null>(null);
+  /** Cells changed recently: cellKey → time (ms) of the change. */
+  const flashes = shallowRef<Map<string, number>>(new Map());
+  const removed = shallowRef<Set<string>>(new Set());
+  const insertedSince = ref(0);
+  const liveVersion = ref<number | null>(null);
+  const streamStatus = ref<StreamStatus | "paused" | "off">("off");
+  const streamDetail = ref<string | null>(null);
+
+  let stream: ChangeStream | null = null;
+  let generation = 0; // bumped on every reload, so answers of an older query are dropped
+  let pruneTimer: ReturnType<typeof setInterval> | null = null;
+
+  function resetLive(): void {
+    flashes.value = new Map();
+    removed.value = new Set();
+    insertedSince.value = 0;
+  }
+
+  /** Loads the first page of a query (and forgets the previous rows). */
+  async function open(q: RowsQuery): Promise<void> {
+    const gen = ++generation;
+    query.value = q;
+    rows.value = [];
+    total.value = 0;
+    next.value = null;
+    version.value = null;
+    error.value = null;
+    liveVersion.value = null;
+    resetLive();
+    loading.value = true;
+    try {
+      const page = await auth.api.rows(q.table, { limit: q.limit, where: q.where, sort: q.sort });
+      if (gen !== generation) return;
+      rows.value = page.rows;
+      total.value = page.total;
+      next.value = page.next;
+      version.value = page.version;
+    } catch (e) {
+      if (gen === generation) error.value = toApiError(e).describe();
+    } finally {
+      if (gen === generation) loading.value = false;
+    }
+  }
+
+  /** Appends the next page (same version, same filter and sort). A version gone starts again. */
+  async function loadMore(): Promise<void> {
+    const q = query.value;
+    if (q === null || next.value === null || loading.value) return;
+    const gen = generation;
+    loading.value = true;
+    try {
+      const page = await auth.api.rows(q.table, { limit: q.limit, where: q.where, sort: q.sort, after: next.value, version: version.value });
+      if (gen !== generation) return;
+      rows.value = [...rows.value, ...page.rows];
+      next.value = page.next;
+      total.value = page.total;
+    } catch (e) {
+      if (gen !== generation) return;
+      const err = toApiError(e);
+      if (err.code === "version_gone") {
+        loading.value = false;
+        await open(q);
+        return;
+      }
+      error.value = err.describe();
+    } finally {
+      if (gen === generation) loading.value = false;
+    }
+  }
+
+  function flash(keys: string[]): void {
+    if (keys.length === 0) return;
+    const now = Date.now();
+    const map = new Map(flashes.value);
+    for (const k of keys) map.set(k, now);
+    flashes.value = map;
+  }
+
+  function prune(): void {
+    if (flashes.value.size === 0) return;
+    const cutoff = Date.now() - HIGHLIGHT_MS;
+    const map = new Map([...flashes.value].filter(([, t]) => t >= cutoff));
+    if (map.size !== flashes.value.size) flashes.value = map;
+  }
+
+  /** Applies one stream message to the loaded rows. */
+  function onMessage(m: StreamMessage): void {
+    const q = query.value;
+    if (q === null) return;
+    if (m.type === "error") {
+      streamDetail.value = m.error.message;
+      return;
+    }
+    liveVersion.value = m.version;
+    const applied = m.type === "delta" ? applyDelta(rows.value, q.table, m) : applyState(rows.value, q.table, m);
+    if (applied.rows !== rows.value && applied.changed.length > 0) rows.value = applied.rows;
+    flash(applied.changed);
+    if (applied.removed.length > 0) removed.value = new Set([...removed.value, ...applied.removed]);
+    insertedSince.value += applied.inserted;
+  }
+
+  /** Follows the table's changes (resuming after the page's version). */
+  function startLive(): void {
+    const q = query.value;
+    if (q === null) return;
+    stopLive();
+    stream = new ChangeStream({
+      token: () => auth.token,
+      tables: [q.table],
+      where: q.where.map((w) => `${q.table}.${w}`),
+      since: liveVersion.value ?? version.value,
+      onMessage,
+      onStatus: (s, detail) => {
+        streamStatus.value = s;
+        if (detail !== undefined) streamDetail.value = detail;
+        else if (s === "open") streamDetail.value = null;
+      },
+    });
+    if (pruneTimer === null) pruneTimer = setInterval(prune, 250);
+  }
+
+  function stopLive(paused = false): void {
+    stream?.close();
+    stream = null;
+    streamStatus.value = paused ? "paused" : "off";
+    if (pruneTimer !== null) clearInterval(pruneTimer);
+    pruneTimer = null;
+  }
+
+  function close(): void {
+    stopLive();
+    generation++;
+    query.value = null;
+    rows.value = [];
+    liveVersion.value = null;
+  }
+
+  return {
+    query, rows, total, version, next, loading, error, flashes, removed, insertedSince, liveVersion, streamStatus, streamDetail,
+    open, loadMore, startLive, stopLive, close, onMessage, prune,
+  };
+});

@@ -1,0 +1,176 @@
+// The API client, the change stream and the dashboard's own transaction shapes against a real
+// `ecsdb serve` ($ECSDB_BIN, default ../build/ecsdb), started per file on a free port, in memory.
+// @vitest-environment node
+import { mkdtempSync, writeFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import WebSocket from "ws";
+import { ApiClient } from "../src/api/client";
+import { ApiError } from "../src/api/errors";
+import { ChangeStream, type WebSocketLike } from "../src/api/stream";
+import type { StreamMessage } from "../src/api/types";
+import { saveOps } from "../src/stores/entity";
+import { queryRequest } from "../src/stores/query";
+import { REPO_DIR, EcsdbServer, schemaPath } from "./ecsdb-server";
+
+const wsFactory = (url: string, protocols: string[]): WebSocketLike => new WebSocket(url, protocols) as unknown as WebSocketLike;
+
+async function until(check: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe("live: showcase schema, no tokens", () => {
+  let server: EcsdbServer;
+  let api: ApiClient;
+  beforeAll(async () => {
+    server = await EcsdbServer.start(schemaPath("showcase.toml"));
+    api = new ApiClient({ baseUrl: server.http });
+  });
+  afterAll(async () => server?.stop());
+
+  test("status routes", async () => {
+    expect((await api.health()).status).toBe("ok");
+    const info = await api.info();
+    expect(info.schema.name).toBe("showcase");
+    expect(info.durability).toBe("memory");
+    const m = await api.metrics();
+    expect(m.commit_latency_seconds).toHaveProperty("p99");
+    expect(Object.keys(m.tables)).toContain("health");
+    expect((await api.replicationClients()).clients).toEqual([]);
+    expect(await api.prometheus()).toContain("ecsdb_commits_total");
+  });
+
+  test("schema and validation with positions", async () => {
+    const s = await api.schema();
+    expect(s.tables.map((t) => t.name)).toContain("inventory_item");
+    expect(s.toml).toContain("[database]");
+    const ok = await api.validateSchema(s.toml);
+    expect(ok.valid).toBe(true);
+    const bad = await api.validateSchema('[database]\nname = "x"\nversion = "1"\n[tables.a]\nfoo = 1\n');
+    expect(bad.valid).toBe(false);
+    if (!bad.valid) expect(bad.errors[0]).toMatchObject({ line: 5, table: "a" });
+  });
+
+  test("rows: pages at one version with the cursor, filter and sort", async () => {
+    const ops = [];
+    for (let i = 0; i < 25; i++) ops.push({ op: "create" as const }, { op: "add" as const, table: "health", entity: `$${i * 2}`, values: { hp: i } });
+    const tx = await api.transaction(ops);
+    expect(tx.created).toHaveLength(25);
+    const first = await api.rows("health", { limit: 10, where: ["hp<20"], sort: "-hp" });
+    expect(first.total).toBe(20);
+    expect(first.rows[0]?.values["hp"]).toBe(19);
+    expect(first.next).not.toBeNull();
+    await api.transaction([{ op: "set", table: "health", entity: tx.created[0]!, field: "hp", value: 3 }]);
+    const second = await api.rows("health", { limit: 10, where: ["hp<20"], sort: "-hp", after: first.next, version: first.version });
+    expect(second.version).toBe(first.version);
+    expect(second.rows.map((r) => r.values["hp"])).toEqual([9, 8, 7, 6, 5, 4, 3, 2, 1, 0]);
+    const projected = await api.rows("health", { limit: 1, fields: ["hp"] });
+    expect(Object.keys(projected.rows[0]?.values ?? {})).toEqual(["hp"]);
+    await expect(api.rows("helth")).rejects.toMatchObject({ status: 404, code: "not_found" });
+    await expect(api.rows("health", { where: ["hp<"] })).rejects.toMatchObject({ status: 400 });
+  });
+
+  test("entity inspector: references both ways, a save with expect, a conflict", async () => {
+    const tx = await api.transaction([
+      { op: "create" },
+      { op: "create" },
+      { op: "add", table: "character", entity: "$0", values: { name: "bob" } },
+      { op: "add", table: "ai_brain", entity: "$1", values: {} },
+    ]);
+    const [bob, brain] = tx.created as [string, string];
+    await api.transaction([{ op: "set", table: "ai_brain", entity: brain, field: "target", value: bob }]);
+    const e = await api.entity(bob);
+    expect(e.components["character"]).toMatchObject({ name: "bob", faction: "player" });
+    expect(e.referenced_by).toContainEqual({ table: "ai_brain", field: "target", key: brain, owner: null });
+    expect((await api.entity(brain)).references).toContainEqual({ table: "ai_brain", field: "target", entity: bob });
+
+    await api.transaction(saveOps({ table: "character", entity: bob }, { level: 1 }, { level: 5 }));
+    expect((await api.entity(bob)).components["character"]?.["level"]).toBe(5);
+    const conflict = await api.transaction(saveOps({ table: "character", entity: bob }, { level: 1 }, { level: 9 })).catch((x: unknown) => x);
+    expect(conflict).toBeInstanceOf(ApiError);
+    expect(conflict).toMatchObject({ status: 409, code: "precondition_failed" });
+    expect((await api.entity(bob)).components["character"]?.["level"]).toBe(5);
+    await expect(api.entity("999:1")).rejects.toMatchObject({ status: 404 });
+  });
+
+  test("query builder's request", async () => {
+    const r = await api.query(queryRequest({ with: ["character"], without: ["is_boss"], where: ["character.name=bob"], orderBy: "character.level", desc: true, limit: 10 }));
+    expect(r.total).toBe(1);
+    expect(r.entities[0]?.components["character"]).toMatchObject({ name: "bob" });
+  });
+
+  test("change stream: state, then deltas; resume with since", async () => {
+    const got: StreamMessage[] = [];
+    const stream = new ChangeStream({ baseUrl: server.http, tables: ["health"], onMessage: (m) => got.push(m), createSocket: wsFactory });
+    try {
+      await until(() => got.some((m) => m.type === "state" && m.last));
+      const page = await api.rows("health", { limit: 1 });
+      const key = page.rows[0]!.key;
+      await api.transaction([{ op: "set", table: "health", entity: key, field: "hp", value: 77 }]);
+      await until(() => got.some((m) => m.type === "delta" && m.tables["health"]?.updated.some((u) => u.key === key && u.values["hp"] === 77) === true));
+      expect(stream.lastVersion).toBe((await api.health()).version);
+    } finally {
+      stream.close();
+    }
+  });
+});
+
+describe("live: a server with tokens", () => {
+  let server: EcsdbServer;
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ecsdb-dash-"));
+    const config = join(dir, "serve.toml");
+    writeFileSync(config, '[[tokens]]\nname = "dash"\nrole = "read"\ntoken = "read-secret"\n');
+    const args = ["--config", config];
+    const dist = resolve(REPO_DIR, "dashboard/dist");
+    if (existsSync(join(dist, "index.html"))) args.push("--dashboard", dist);
+    server = await EcsdbServer.start(schemaPath("game.toml"), args);
+  });
+  afterAll(async () => server?.stop());
+
+  test("401 without a token or with a wrong one, health stays public; a read token cannot write", async () => {
+    let unauthorized = 0;
+    const none = new ApiClient({ baseUrl: server.http, onUnauthorized: () => unauthorized++ });
+    expect((await none.health()).status).toBe("ok");
+    await expect(none.info()).rejects.toMatchObject({ status: 401, code: "unauthorized" });
+    const wrong = new ApiClient({ baseUrl: server.http, token: () => "nope", onUnauthorized: () => unauthorized++ });
+    await expect(wrong.metrics()).rejects.toMatchObject({ status: 401 });
+    expect(unauthorized).toBe(2);
+    const reader = new ApiClient({ baseUrl: server.http, token: () => "read-secret" });
+    expect((await reader.info()).schema.name).toBe("game_db");
+    await expect(reader.transaction([{ op: "create" }])).rejects.toMatchObject({ status: 403, code: "forbidden" });
+  });
+
+  test("the stream takes the token as a subprotocol", async () => {
+    const got: StreamMessage[] = [];
+    const statuses: string[] = [];
+    const ok = new ChangeStream({ baseUrl: server.http, token: () => "read-secret", onMessage: (m) => got.push(m), onStatus: (s) => statuses.push(s), createSocket: wsFactory });
+    try {
+      await until(() => got.some((m) => m.type === "state"));
+    } finally {
+      ok.close();
+    }
+    const refused: string[] = [];
+    const bad = new ChangeStream({ baseUrl: server.http, token: () => "nope", onMessage: () => {}, onStatus: (s) => refused.push(s), createSocket: wsFactory, reconnectMinMs: 10_000 });
+    try {
+      await until(() => refused.includes("closed"));
+      expect(refused).not.toContain("open");
+    } finally {
+      bad.close();
+    }
+  });
+
+  test("the built dashboard is served at / and for its routes (when dist/ exists)", async (ctx) => {
+    if (!existsSync(resolve(REPO_DIR, "dashboard/dist/index.html"))) ctx.skip();
+    for (const path of ["/", "/data/health", "/charts?window=60"]) {
+      const r = await fetch(`${server.http}${path}`);
+      expect(r.status, path).toBe(200);
+      expect(await r.text()).toContain('<div id="app"></div>');
+    }
+  });
+});
