@@ -89,6 +89,7 @@ std::string default_dashboard() {
 int serve(const ServerConfig& given) {
   ServerConfig config = given;
   if (config.dashboard.empty()) config.dashboard = default_dashboard();
+  if (config.dashboard == "none") config.dashboard.clear();  // no dashboard, even where one is installed
   configure_logging(config);
   auto schema = load_schema_file(config.schema);
   if (!schema) {

@@ -455,12 +455,23 @@ def test_stream_upgrade_errors(server):
 
 # ---- routing ----
 
-def test_unknown_route(server):
+def test_unknown_route(server_factory):
+    server = server_factory("--dashboard", "none")
     for path in ("/api/nosuch", "/nosuch", "/api/tables/health"):
         r = server.get(path)
         assert r.status == 404, r
         spec_util.validate_component("Error", r.json())
         assert r.json()["error"]["code"] == "not_found"
+
+
+def test_unknown_path_is_the_dashboards_with_one(server_factory, tmp_path):
+    """With a dashboard, a path outside /api/ that names no route is the app's (client-side routes), while an
+    unknown /api/ path is still a 404."""
+    (tmp_path / "index.html").write_text("<!doctype html><title>app</title>")
+    server = server_factory("--dashboard", str(tmp_path))
+    r = server.get("/data/health")
+    assert r.status == 200 and b"<title>app</title>" in r.body, r
+    assert server.get("/api/nosuch").status == 404
 
 
 def test_method_not_allowed(server):
