@@ -7,10 +7,11 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <iostream>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "cli/commands.hpp"
@@ -72,23 +73,27 @@ Result<Entity> parse_entity(std::string_view text) {
 
 // --where 'TABLE.FIELD OP VALUE', OP one of == != < <= > >= (= is ==). VALUE: true/false, INDEX:GENERATION
 // (an entity), an integer, a number, or else a string (quotes optional; an enum's variant name).
+constexpr std::pair<std::string_view, SubscriptionFilter::Op> kComparisons[] = {
+    {"==", SubscriptionFilter::Op::kEq}, {"!=", SubscriptionFilter::Op::kNe}, {"<=", SubscriptionFilter::Op::kLe},
+    {">=", SubscriptionFilter::Op::kGe}, {"<", SubscriptionFilter::Op::kLt},  {">", SubscriptionFilter::Op::kGt},
+    {"=", SubscriptionFilter::Op::kEq}};
+
 Result<SubscriptionFilter> parse_where(const std::string& text) {
   using Op = SubscriptionFilter::Op;
-  static const std::pair<const char*, Op> kOps[] = {{"==", Op::kEq}, {"!=", Op::kNe}, {"<=", Op::kLe}, {">=", Op::kGe},
-                                                    {"<", Op::kLt},  {">", Op::kGt},  {"=", Op::kEq}};
   const auto bad = [&](const std::string& why) { return invalid_argument("--where '" + text + "': " + why); };
   std::size_t at = std::string::npos, length = 0;
   Op op = Op::kEq;
-  for (const auto& [spelling, o] : kOps) {
+  // The first comparison in the text, the longest at that place (<= before <).
+  for (const auto& [spelling, o] : kComparisons) {
     const std::size_t p = text.find(spelling);
-    if (p != std::string::npos && (at == std::string::npos || p < at || (p == at && std::strlen(spelling) > length))) {
+    if (p != std::string::npos && (at == std::string::npos || p < at || (p == at && spelling.size() > length))) {
       at = p;
-      length = std::strlen(spelling);
+      length = spelling.size();
       op = o;
     }
   }
   if (at == std::string::npos) return bad("no comparison (==, !=, <, <=, >, >=)");
-  const auto trim = [](std::string s) {
+  const auto trim = [](const std::string& s) {
     const auto first = s.find_first_not_of(" \t"), last = s.find_last_not_of(" \t");
     return first == std::string::npos ? std::string() : s.substr(first, last - first + 1);
   };
