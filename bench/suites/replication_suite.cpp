@@ -326,6 +326,7 @@ Result<nlohmann::json> run_replication_suite(const ReplicationSuiteOptions& o) {
     ReplicaOptions ro;
     ro.port = port;
     ro.tables = {"transform"};
+    ro.compress = o.compress;
     ro.connect_timeout_ms = 60000;
     ro.on_applied = [&lag = lags[c]](std::uint64_t, std::uint64_t lag_us) { lag.push_back(static_cast<double>(lag_us)); };
     auto r = Replica::connect(ro);
@@ -376,6 +377,8 @@ Result<nlohmann::json> run_replication_suite(const ReplicationSuiteOptions& o) {
   for (auto& l : lags) all.insert(all.end(), l.begin(), l.end());
   nlohmann::json results;
   results["repl_lag_p50_us"] = figure(percentile(all, 50), "us");
+  results["repl_lag_p90_us"] = figure(percentile(all, 90), "us");
+  results["repl_lag_p999_us"] = figure(percentile(all, 99.9), "us");
   results["repl_lag_p99_us"] = figure(percentile(all, 99), "us", "redis_fanout_lag_p99_us");
   results["repl_lag_max_us"] = figure(all.empty() ? 0 : *std::max_element(all.begin(), all.end()), "us");
   const double fields = static_cast<double>(report.fields) * static_cast<double>(o.clients);
@@ -405,6 +408,7 @@ Result<nlohmann::json> run_replication_suite(const ReplicationSuiteOptions& o) {
                    {"clients", o.clients},
                    {"updates_per_tick", o.updates_per_tick},
                    {"tick_hz", o.tick_hz},
+                   {"compress", o.compress},
                    {"seconds", o.seconds},
                    {"ticks", report.ticks},
                    {"lag_samples", all.size()},

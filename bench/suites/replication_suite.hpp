@@ -30,6 +30,7 @@ struct ReplicationSuiteOptions {
   std::size_t updates_per_tick = 10000;
   double tick_hz = 60;
   double seconds = 10;
+  bool compress = true;  // the replicas ask for zstd (ReplicaOptions::compress)
   std::function<void(std::string_view)> progress;
 };
 

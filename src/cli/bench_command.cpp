@@ -34,7 +34,7 @@ constexpr std::string_view kDisplayOrder[] = {
     "durable_single_p50_us", "raw_fdatasync_p50_us", "wal_bytes_per_update",
     "snapshot_ms", "raw_write_fsync_ms", "snapshot_bytes", "recovery_ms",
     "http_txn_tps", "http_txn_p99_us", "http_read_tps", "http_read_p99_us", "redis_set_tps", "stream_lag_p99_us",
-    "repl_lag_p50_us", "redis_fanout_lag_p50_us", "repl_lag_p99_us", "redis_fanout_lag_p99_us", "repl_lag_max_us",
+    "repl_lag_p50_us", "redis_fanout_lag_p50_us", "repl_lag_p90_us", "repl_lag_p99_us", "redis_fanout_lag_p99_us", "repl_lag_p999_us", "repl_lag_max_us",
     "repl_bytes_per_field", "repl_bytes_per_field_uncompressed", "redis_bytes_per_field", "repl_frames_per_s", "repl_server_cpu_pct",
     "repl_server_mem_bytes", "repl_server_mem_growth_bytes"};
 
@@ -49,6 +49,7 @@ struct BenchArgs {
   std::size_t clients = 64;
   std::size_t updates_per_tick = 10000;
   double tick_hz = 60;
+  int compress = 1;
   bool entities_given = false;  // replication defaults to 100,000 entities, the others to 1,000,000
 };
 
@@ -173,6 +174,7 @@ int run_bench(const BenchArgs& args) {
     options.clients = args.clients;
     options.updates_per_tick = args.updates_per_tick;
     options.tick_hz = args.tick_hz;
+    options.compress = args.compress != 0;
     options.progress = progress("replication");
     Result<nlohmann::json> replicated = bench::run_replication_suite(options);
     if (!replicated) {
@@ -209,6 +211,7 @@ void add_bench_command(CLI::App& root, int& exit_code) {
   cmd->add_option("--clients", args->clients, "replication: replicas (default 64)");
   cmd->add_option("--updates-per-tick", args->updates_per_tick, "replication: field updates per tick (default 10000)");
   cmd->add_option("--tick-hz", args->tick_hz, "replication: ticks per second (default 60)");
+  cmd->add_option("--compress", args->compress, "replication: 1 = the replicas ask for zstd (default), 0 = they do not");
   cmd->add_flag("--json", args->json, "Print one JSON object instead of a table");
   cmd->callback([args, &exit_code] { exit_code = run_bench(*args); });
 }
