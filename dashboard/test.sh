@@ -4,6 +4,9 @@
 # docs/openapi.yaml (an API change the dashboard has not followed fails here), type-checks (vue-tsc), then
 # runs Vitest once (non-interactive). Extra arguments go to vitest (e.g. ./test.sh test/lib.test.ts).
 # The live tests start `ecsdb serve` from $ECSDB_BIN, by default ../build/ecsdb (relative to this directory).
+# The browser tests (test/e2e.test.ts: Debian's chromium driven by playwright-core) run the built app, so
+# dist/ is built first when it is missing or older than the sources (scripts/build-dashboard.sh); without
+# /usr/bin/chromium they are skipped, and this says so.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -28,4 +31,21 @@ if ! cmp -s "$generated" src/api/schema.d.ts; then
 fi
 
 npx --no-install vue-tsc --noEmit
+
+# Does this run include the browser tests? Yes unless test files are named and none is e2e.
+e2e=true
+for arg in "$@"; do
+  if [[ "$arg" == *.ts ]]; then e2e=false; fi
+done
+for arg in "$@"; do
+  if [[ "$arg" == *e2e* ]]; then e2e=true; fi
+done
+if $e2e; then
+  if [[ -x /usr/bin/chromium ]]; then
+    ../scripts/build-dashboard.sh
+  else
+    echo "test.sh: /usr/bin/chromium is absent: the browser tests (test/e2e.test.ts) will be SKIPPED (scripts/install-deps.sh installs Debian's chromium)" >&2
+  fi
+fi
+
 CI=true npx --no-install vitest run "$@"

@@ -1,0 +1,272 @@
+// End to end in a real browser: Debian's chromium (/usr/bin/chromium), headless, driven by playwright-core,
+// against a real `ecsdb serve` ($ECSDB_BIN) running the simulated game world (--simulate 300) and serving
+// the built dashboard (dashboard/dist, which dashboard/test.sh builds when it is missing or stale). A
+// second server with [[tokens]] checks the login. Screenshots of every view go to dashboard/test-results/.
+// Skipped, with a message saying why, only when /usr/bin/chromium is absent (scripts/install-deps.sh
+// installs it).
+// @vitest-environment node
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { REPO_DIR, EcsdbServer, schemaPath } from "./ecsdb-server";
+
+const CHROMIUM = "/usr/bin/chromium";
+const HAVE_CHROMIUM = existsSync(CHROMIUM);
+const DIST = resolve(REPO_DIR, "dashboard/dist");
+const SHOTS = resolve(REPO_DIR, "dashboard/test-results");
+const TOKEN = "e2e-write-secret-7f3a";
+
+if (!HAVE_CHROMIUM) {
+  console.warn(`e2e: SKIPPED: ${CHROMIUM} is absent (Debian's package "chromium": apt-get install chromium, or scripts/install-deps.sh)`);
+}
+
+/** The number a stat card shows ("1,234" → 1234). */
+function count(text: string): number {
+  return Number(text.replace(/[^\d]/g, ""));
+}
+
+/** The newest modification time of the files under a directory. */
+function newest(dir: string): number {
+  return readdirSync(dir, { withFileTypes: true }).reduce((m, e) => {
+    const path = join(dir, e.name);
+    return Math.max(m, e.isDirectory() ? newest(path) : statSync(path).mtimeMs);
+  }, 0);
+}
+
+async function getJson<T>(url: string, token?: string): Promise<T> {
+  const r = await fetch(url, { headers: token !== undefined ? { authorization: `Bearer ${token}` } : {} });
+  if (!r.ok) throw new Error(`GET ${url}: ${r.status} ${await r.text()}`);
+  return (await r.json()) as T;
+}
+
+describe.skipIf(!HAVE_CHROMIUM)("e2e: the dashboard in chromium", () => {
+  let world: EcsdbServer;
+  let locked: EcsdbServer;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let dir = "";
+  const pageErrors: string[] = [];
+
+  async function shot(name: string, p: Page = page): Promise<void> {
+    await p.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  }
+
+  /** A fresh tab that records uncaught errors (a blank page or a crashed view fails the test). */
+  async function newPage(ctx: BrowserContext): Promise<Page> {
+    const p = await ctx.newPage();
+    p.on("pageerror", (e) => pageErrors.push(`${p.url()}: ${e.message}`));
+    return p;
+  }
+
+  beforeAll(async () => {
+    if (!existsSync(join(DIST, "index.html"))) {
+      throw new Error(`${DIST}/index.html is missing: build the dashboard first (scripts/build-dashboard.sh; dashboard/test.sh does it itself)`);
+    }
+    if (newest(resolve(REPO_DIR, "dashboard/src")) > statSync(join(DIST, "index.html")).mtimeMs) {
+      console.warn("e2e: dashboard/dist is older than src/: these tests run the old build (scripts/build-dashboard.sh rebuilds it; dashboard/test.sh does)");
+    }
+    rmSync(SHOTS, { recursive: true, force: true });
+    mkdirSync(SHOTS, { recursive: true });
+
+    dir = mkdtempSync(join(tmpdir(), "ecsdb-e2e-"));
+    const config = join(dir, "serve.toml");
+    writeFileSync(config, `[[tokens]]\nname = "e2e"\nrole = "write"\ntoken = "${TOKEN}"\n`);
+    // Started together; each is kept as it comes up, so afterAll stops what started even if another failed.
+    const started = await Promise.allSettled([
+      EcsdbServer.start(schemaPath("game.toml"), ["--simulate", "300", "--dashboard", DIST]).then((s) => (world = s)),
+      EcsdbServer.start(schemaPath("game.toml"), ["--config", config, "--dashboard", DIST]).then((s) => (locked = s)),
+      chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"], headless: true }).then((b) => (browser = b)),
+    ]);
+    for (const r of started) if (r.status === "rejected") throw r.reason;
+    context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: "light" });
+    page = await newPage(context);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await Promise.all([world?.stop(), locked?.stop()]);
+    if (dir !== "") rmSync(dir, { recursive: true, force: true });
+    expect(pageErrors).toEqual([]);
+  });
+
+  test("overview: the live entity count, and a committed version that goes up", async () => {
+    await page.goto(`${world.http}/`);
+    const card = (label: string) => page.locator(".stat").filter({ has: page.locator(".label", { hasText: new RegExp(`^${label}$`) }) }).locator(".value");
+    await expect.poll(async () => count(await card("Entities").innerText())).toBe(300);
+    const metrics = await getJson<{ entities: number }>(`${world.http}/api/metrics`);
+    expect(metrics.entities).toBe(300);
+    const first = count(await card("Committed version").innerText());
+    expect(first).toBeGreaterThan(0);
+    // the simulation commits 20 ticks a second; the overview polls every second
+    await expect.poll(async () => count(await card("Committed version").innerText()), { timeout: 5000 }).toBeGreaterThan(first);
+    await expect.poll(async () => page.locator('table[aria-label="Tables"] tbody tr').count()).toBe(3);
+    await expect.poll(async () => page.getByRole("status").filter({ hasText: "ok" }).count()).toBeGreaterThan(0);
+    await shot("overview");
+  });
+
+  test("theme: the toggle switches dark and light, and the choice outlives a reload", async () => {
+    const theme = () => page.evaluate(() => document.documentElement.dataset["theme"]);
+    const background = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    expect(await theme()).toBe("light"); // the system's (the context prefers light)
+    const light = await background();
+    await page.getByRole("button", { name: "Switch to dark theme" }).click();
+    expect(await theme()).toBe("dark");
+    expect(await background()).not.toBe(light);
+    expect(await page.evaluate(() => localStorage.getItem("ecsdb.theme"))).toBe("dark");
+    await page.reload();
+    await page.getByRole("button", { name: "Switch to light theme" }).waitFor();
+    expect(await theme()).toBe("dark");
+    await page.locator(".stat .value").first().waitFor();
+    await shot("overview-dark");
+    await page.getByRole("button", { name: "Switch to light theme" }).click();
+    expect(await theme()).toBe("light");
+    expect(await background()).toBe(light);
+  });
+
+  test("keyboard: g d opens the data view, g o the overview, ? the help", async () => {
+    await page.goto(`${world.http}/`);
+    await page.getByRole("heading", { name: "Overview" }).waitFor();
+    await page.keyboard.press("g");
+    await page.keyboard.press("d");
+    await page.waitForURL(/\/data\/\w+/);
+    await page.getByRole("heading", { name: "Data", exact: true }).waitFor();
+    await page.keyboard.press("g");
+    await page.keyboard.press("o");
+    await page.waitForURL((u) => u.pathname === "/");
+    await page.keyboard.press("?");
+    await page.getByRole("dialog", { name: "Keyboard shortcuts" }).waitFor();
+    await page.keyboard.press("Escape");
+    await expect.poll(() => page.getByRole("dialog").count()).toBe(0);
+  });
+
+  let entity = "";
+  test("data: health's rows, live, with changed cells highlighted", async () => {
+    // sorted by hp, highest first: the entity edited next is the one least likely to die meanwhile
+    await page.goto(`${world.http}/data/health?sort=-hp`);
+    const rows = page.locator(".rows-grid .line[role=row]");
+    await expect.poll(() => rows.count()).toBeGreaterThan(10);
+    await page.getByRole("status").filter({ hasText: "live: open" }).waitFor();
+    await expect(page.getByRole("columnheader", { name: /hp ▼/ }).count()).resolves.toBe(1);
+    await page.getByText(/of 300 rows loaded, read at version \d+/).waitFor();
+    // the simulated fights and heals change hp: the changed cell is highlighted (for 1.5 s)
+    const flash = page.locator(".rows-grid .cell.flash");
+    await flash.first().waitFor({ timeout: 10_000 });
+    expect(await page.getByText(/live at \d+/).count()).toBe(1);
+    await shot("data-health");
+    entity = (await rows.first().locator("a").innerText()).trim();
+    expect(entity).toMatch(/^\d+:\d+$/);
+  });
+
+  test("entity inspector: opened from a row; a saved field commits, as the API shows", async () => {
+    await page.locator(".rows-grid .line[role=row]").first().locator("a").click();
+    await page.waitForURL(new RegExp(`/entities/${entity}$`));
+    await page.getByRole("heading", { name: `Entity ${entity}` }).waitFor();
+    const input = page.locator("#c-health-max_hp");
+    await input.waitFor();
+    const before = Number(await input.inputValue());
+    const after = before + 1000;
+    await input.fill(String(after));
+    const card = page.locator(".card").filter({ has: input });
+    await card.getByRole("button", { name: "Save" }).click();
+    await card.getByRole("status").filter({ hasText: "Saved max_hp." }).waitFor();
+    const view = await getJson<{ components: Record<string, Record<string, unknown>> }>(`${world.http}/api/entities/${entity}`);
+    expect(view.components["health"]?.["max_hp"]).toBe(after);
+    await expect.poll(() => input.inputValue()).toBe(String(after));
+    await shot("entity");
+  });
+
+  test("schema: the editor, the reference graph, and a syntax error marked on its line", async () => {
+    await page.goto(`${world.http}/schema`);
+    const editor = page.locator(".cm-editor .cm-content");
+    await editor.waitFor();
+    await page.getByRole("status").filter({ hasText: /^Valid/ }).waitFor();
+    // the graph: three tables, health and transform pointing at entities
+    const graph = page.getByRole("group", { name: /^References between tables/ });
+    await graph.waitFor();
+    expect(await graph.locator("a.node").evaluateAll((ns) => ns.map((n) => n.getAttribute("data-table")).sort())).toEqual(["entities", "health", "transform"]);
+    expect(await graph.locator("g.edge").evaluateAll((es) => es.map((e) => e.getAttribute("data-edge")).sort())).toEqual(["health.entity_id", "transform.entity_id"]);
+    const box = await graph.locator('a.node[data-table="entities"] rect').boundingBox();
+    expect(box !== null && box.width > 40 && box.height > 20).toBe(true);
+
+    // line 7 is `name = "id"`: a stray word after the value is a TOML syntax error on that line
+    await editor.click();
+    await page.keyboard.press("Control+Home");
+    for (let i = 0; i < 6; i++) await page.keyboard.press("ArrowDown");
+    await page.keyboard.press("End");
+    await page.keyboard.type(" oops");
+    const problem = page.locator("ol.problems li").first();
+    await problem.waitFor({ timeout: 10_000 });
+    expect(await problem.innerText()).toMatch(/^line 7:\d+/);
+    await page.getByRole("status").filter({ hasText: /problem/ }).waitFor();
+    // the mark is in the text of line 7 and its gutter marker beside line number 7
+    const mark = page.locator(".cm-content .cm-lintRange-error").first();
+    await mark.waitFor();
+    await expect.poll(() => mark.evaluate((el) => el.closest(".cm-line")?.textContent ?? "")).toBe('name = "id" oops');
+    const gutterLine = () =>
+      page.evaluate(() => {
+        const marker = document.querySelector(".cm-lint-marker-error")?.closest(".cm-gutterElement");
+        if (!marker) return null;
+        const top = marker.getBoundingClientRect().top;
+        const numbers = [...document.querySelectorAll(".cm-lineNumbers .cm-gutterElement")];
+        return numbers.find((n) => Math.abs(n.getBoundingClientRect().top - top) < 2)?.textContent ?? null;
+      });
+    await expect.poll(gutterLine).toBe("7");
+    await shot("schema");
+  });
+
+  test("query, metrics and replication views draw", async () => {
+    await page.goto(`${world.http}/query?with=health&where=health.hp%3E100`);
+    await page.getByRole("heading", { name: "Query", exact: true }).waitFor();
+    await page.getByRole("status").filter({ hasText: /\d+ entities match/ }).waitFor();
+    expect(await page.locator("pre.curl").innerText()).toContain("/api/query");
+    await shot("query");
+    await page.goto(`${world.http}/charts?window=60`);
+    await page.getByRole("heading", { name: "Metrics" }).waitFor();
+    await page.locator(".charts canvas").first().waitFor();
+    await expect.poll(() => page.locator(".charts canvas").count()).toBeGreaterThan(3);
+    await shot("metrics");
+    await page.goto(`${world.http}/replication`);
+    await page.getByRole("heading", { name: /Replication/ }).first().waitFor();
+    await shot("replication");
+  });
+
+  test("tokens: the login form, a wrong token refused, the right one kept out of every URL", async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const p = await newPage(ctx);
+    const urls: string[] = [];
+    const authorized: string[] = [];
+    p.on("request", (r) => {
+      urls.push(r.url());
+      if (r.headers()["authorization"] === `Bearer ${TOKEN}`) authorized.push(new URL(r.url()).pathname);
+    });
+    p.on("websocket", (ws) => urls.push(ws.url()));
+    try {
+      await p.goto(`${locked.http}/`);
+      await p.getByRole("heading", { name: "This server needs a token" }).waitFor();
+      await shot("login", p);
+      await p.getByLabel("Token", { exact: true }).fill("not-the-token");
+      await p.getByRole("button", { name: "Log in" }).click();
+      await p.getByRole("alert").filter({ hasText: "The server refused this token." }).waitFor();
+      await p.getByLabel("Token", { exact: true }).fill(TOKEN);
+      await p.getByRole("button", { name: "Log in" }).click();
+      await p.getByRole("heading", { name: "Overview" }).waitFor();
+      await p.locator(".stat").filter({ hasText: "Committed version" }).waitFor();
+      // the stream too: open the data view by keyboard (no reload), live over the WebSocket
+      await p.keyboard.press("g");
+      await p.keyboard.press("d");
+      await p.getByRole("status").filter({ hasText: "live: open" }).waitFor();
+      expect(authorized).toContain("/api/info");
+      expect(urls.some((u) => u.includes("/api/stream"))).toBe(true);
+      expect(urls.filter((u) => u.includes(TOKEN))).toEqual([]);
+      expect(p.url()).not.toContain(TOKEN);
+      expect(await p.evaluate(() => JSON.stringify(localStorage))).not.toContain(TOKEN);
+      const where = await p.evaluate(() => `${location.href} ${document.referrer} ${document.cookie}`);
+      expect(where).not.toContain(TOKEN);
+    } finally {
+      await ctx.close();
+    }
+  });
+});
