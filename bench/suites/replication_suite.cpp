@@ -418,6 +418,16 @@ Result<nlohmann::json> run_replication_suite(const ReplicationSuiteOptions& o) {
                    {"backlog_bytes_all_clients", report.backlog_bytes}};
   if (!redis.note.empty()) out["config"]["redis"] = redis.note;
   out["results"] = std::move(results);
+  // The lag distributions, for plots (bench/plot_lag.py): [percentile, µs] pairs.
+  const auto distribution = [](const std::vector<double>& samples) {
+    nlohmann::json points = nlohmann::json::array();
+    if (samples.empty()) return points;
+    for (double p : {1.0, 5.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 95.0, 98.0, 99.0, 99.5, 99.9, 100.0}) {
+      points.push_back({p, percentile(samples, p)});
+    }
+    return points;
+  };
+  out["lag_distribution"] = {{"replication_us", distribution(all)}, {"redis_fanout_us", distribution(redis.lags_us)}};
   return out;
 }
 
