@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Plots the lag distributions of `ecsdb bench replication --json` runs as one SVG (no plotting library:
 a few lines of SVG, so the docs need nothing installed). Each run gives two curves, its replicas' lag and
-the Redis fan-out's of the same run, as percentile (x) against lag (y, log scale).
+the Redis fan-out's of the same run, as percentile (x, in "nines": p50, p90, p99, p99.9 evenly apart)
+against lag (y, log scale).
 
     bench/plot_lag.py OUT.svg LABEL=RUN.json [LABEL=RUN.json ...]
 """
@@ -32,8 +33,13 @@ def main(argv: list[str]) -> int:
     hi = 10 ** math.ceil(math.log10(max(values)))
     pw, ph = W - LEFT - RIGHT, H - TOP - BOTTOM
 
+    # The x axis in "nines", so the tail is as wide as the body: p50, p90, p99, p99.9 evenly apart; the largest
+    # sample (p100) is drawn at p99.99.
+    def nines(p: float) -> float:
+        return math.log10(100 / (100 - min(p, 99.99)))
+
     def x(p: float) -> float:
-        return LEFT + pw * p / 100
+        return LEFT + pw * nines(p) / nines(99.99)
 
     def y(us: float) -> float:
         return TOP + ph * (1 - (math.log10(max(us, lo)) - math.log10(lo)) / (math.log10(hi) - math.log10(lo)))
@@ -46,9 +52,9 @@ def main(argv: list[str]) -> int:
         out.append(f'<line x1="{LEFT}" x2="{LEFT + pw}" y1="{y(decade):.1f}" y2="{y(decade):.1f}" stroke="#ddd"/>')
         out.append(f'<text x="{LEFT - 6}" y="{y(decade) + 4:.1f}" text-anchor="end">{label}</text>')
         decade *= 10
-    for p in range(0, 101, 10):
+    for p, name in ((0, "p0"), (50, "p50"), (90, "p90"), (99, "p99"), (99.9, "p99.9"), (100, "max")):
         out.append(f'<line x1="{x(p):.1f}" x2="{x(p):.1f}" y1="{TOP}" y2="{TOP + ph}" stroke="#eee"/>')
-        out.append(f'<text x="{x(p):.1f}" y="{TOP + ph + 16}" text-anchor="middle">p{p}</text>')
+        out.append(f'<text x="{x(p):.1f}" y="{TOP + ph + 16}" text-anchor="middle">{name}</text>')
     out.append(f'<text x="{LEFT + pw / 2}" y="{H - 8}" text-anchor="middle">percentile of the lag samples '
                f'(published → applied or decoded)</text>')
     for i, (label, dashed, pts) in enumerate(curves):
