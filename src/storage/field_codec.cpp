@@ -215,9 +215,23 @@ Value decode_value(const Type& type, const std::byte* in) {
   return Value::null();
 }
 
+namespace {
+
+// A value of `type` without a default of its own: zeros, except the members of a struct that declare one
+// (recursively, and in every element of an array of structs).
+void encode_member_defaults(const Type& type, std::byte* out) {
+  if (type.kind == TypeKind::kStruct) {
+    for (const Field& member : type.struct_def->layout.fields) encode_default(member, out + member.offset);
+  } else if (type.kind == TypeKind::kArray) {
+    for (std::uint32_t i = 0; i < type.length; ++i) encode_member_defaults(*type.element, out + std::size_t{i} * type.element->size);
+  }
+}
+
+}  // namespace
+
 void encode_default(const Field& field, std::byte* out) {
   std::memset(out, 0, field.type.size);
-  if (!field.default_value) return;
+  if (!field.default_value) return encode_member_defaults(field.type, out);
   const DefaultValue& d = *field.default_value;
   Value v;
   switch (d.kind) {

@@ -16,7 +16,8 @@ namespace ecsdb::storage {
 Status encode_value(const Type& type, const Value& value, std::byte* out, std::string_view where);
 Value decode_value(const Type& type, const std::byte* in);
 
-// Writes a field's declared default (or zero) into `out`.
+// Writes a field's declared default into `out`; without one, zeros, except the members of a struct that
+// declare a default of their own (recursively, in arrays of structs too).
 void encode_default(const Field& field, std::byte* out);
 
 }  // namespace ecsdb::storage

@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "storage/field_codec.hpp"
 #include "support/test_schema.hpp"
 
 namespace ecsdb::testing {
@@ -134,6 +135,33 @@ TEST_F(DatabaseTest, DynamicRowsUseDefaultsAndRoundTrip) {
   EXPECT_EQ(w().add_row("health", e, {{"hp", Value::from_int(-1)}}).code(), StatusCode::kInvalidArgument);
   const Status range = w().set_field("health", e.bits(), "hp", Value::from_int(-1));
   EXPECT_NE(range.message().find("out of range"), std::string::npos) << range.message();
+}
+
+// A struct field without a default of its own takes its members' defaults (Quat.w = 1.0 in the showcase
+// schema), in arrays of structs too (DamageRoll.kind = "physical"); the other members are zero.
+TEST(DatabaseDefaultsTest, StructMembersTakeTheirOwnDefaults) {
+  auto schema = load_schema_file(std::string(ECSDB_SOURCE_DIR) + "/examples/schemas/showcase.toml").value();
+  auto db = Database::open(schema).value();
+  WriterHandle& w = db->writer();
+  const Entity e = w.create().value();
+  ASSERT_TRUE(w.add_row("transform", e, {}).is_ok());
+  const PinnedView view = db->pin();
+  const Value rotation = view.read_field("transform", e, "rotation").value();
+  ASSERT_EQ(rotation.kind, Value::Kind::kStruct);
+  ASSERT_EQ(rotation.fields.size(), 4u);
+  EXPECT_EQ(rotation.fields[3].first, "w");
+  EXPECT_EQ(rotation.fields[3].second.floating, 1.0);
+  EXPECT_EQ(rotation.fields[0].second.floating, 0.0);
+  EXPECT_EQ(view.read_field("transform", e, "scale").value().floating, 1.0);  // a field default, as before
+  const Field* field = schema->find_table("inventory_item")->find_field("enchantments");
+  std::vector<std::byte> bytes(field->type.size);
+  storage::encode_default(*field, bytes.data());
+  const Value enchantments = storage::decode_value(field->type, bytes.data());
+  ASSERT_EQ(enchantments.elements.size(), 2u);
+  for (const Value& roll : enchantments.elements) {
+    EXPECT_EQ(roll.fields[0].second.string, "physical") << roll.to_string();
+    EXPECT_EQ(roll.fields[1].second.floating, 0.0);
+  }
 }
 
 TEST_F(DatabaseTest, ManyTableRowsBelongToOwnerAndDieWithIt) {
