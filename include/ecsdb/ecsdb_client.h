@@ -75,8 +75,8 @@ extern "C" {
 /* C ABI names are snake_case whatever the C++ naming rules say. */
 /* NOLINTBEGIN(readability-identifier-naming) */
 
-/* Bumped when a struct or a signature below changes incompatibly. */
-#define ECSDB_CLIENT_ABI_VERSION 1
+/* Bumped when a struct or a signature below changes incompatibly. 2: compression, filters, bytes_uncompressed. */
+#define ECSDB_CLIENT_ABI_VERSION 2
 
 /* ecsdb::StatusCode values (ecsdb/status.hpp). */
 #define ECSDB_OK 0
@@ -131,6 +131,40 @@ typedef struct ecsdb_replica ecsdb_replica;
 typedef struct ecsdb_view ecsdb_view;
 typedef struct ecsdb_write ecsdb_write;
 
+/* A subscription filter (ecsdb/subscription_filter.hpp; docs/replication.md, "Subscriptions and filters").
+ * Zero-initialise, then set `kind` and what it uses. */
+#define ECSDB_FILTER_ENTITIES 1   /* rows of these entities (of `many` tables: the rows they own) */
+#define ECSDB_FILTER_FIELD 2      /* rows whose `field` compares true with the value */
+#define ECSDB_FILTER_CUSTOM 3     /* a filter the server registered under `name`, with `params` */
+#define ECSDB_OP_EQ 1
+#define ECSDB_OP_NE 2
+#define ECSDB_OP_LT 3
+#define ECSDB_OP_LE 4
+#define ECSDB_OP_GT 5
+#define ECSDB_OP_GE 6
+#define ECSDB_VALUE_BOOL 1        /* uint_value: 0 or 1 */
+#define ECSDB_VALUE_INT 2         /* int_value */
+#define ECSDB_VALUE_UINT 3        /* uint_value */
+#define ECSDB_VALUE_FLOAT 4       /* float_value */
+#define ECSDB_VALUE_STRING 5      /* string_value: a str<N> value, or an enum's variant name */
+#define ECSDB_VALUE_ENTITY 6      /* uint_value: the entity id */
+typedef struct ecsdb_filter {
+  int kind;                       /* ECSDB_FILTER_* */
+  const char* table;              /* NULL or "": every subscribed table (entity sets and custom filters only) */
+  const uint64_t* entities;       /* ENTITIES: entity_count entity ids */
+  size_t entity_count;
+  const char* field;              /* FIELD: a scalar field of `table` */
+  int op;                         /* FIELD: ECSDB_OP_*; bools, entities, enums and strings take EQ and NE only */
+  int value_kind;                 /* FIELD: ECSDB_VALUE_* */
+  int64_t int_value;
+  uint64_t uint_value;
+  double float_value;
+  const char* string_value;
+  const char* name;               /* CUSTOM: the server's name for it */
+  const void* params;             /* CUSTOM: params_size bytes, in the form that filter defines */
+  size_t params_size;
+} ecsdb_filter;
+
 /* Zero-initialise, then set what you need: a zero field takes its default. Read only during connect. */
 typedef struct ecsdb_replica_options {
   const char* host;               /* NULL or "": "127.0.0.1" */
@@ -141,6 +175,8 @@ typedef struct ecsdb_replica_options {
   int durable_only;               /* nonzero: receive versions only once they are durable on the server */
   uint32_t connect_timeout_ms;    /* 0: 5000. connect fails when the first full sync has not arrived by then */
   int disable_compression;        /* nonzero: do not ask for zstd-compressed frames */
+  const ecsdb_filter* filters;    /* filter_count filters: only the rows they all admit (per table) */
+  size_t filter_count;
 } ecsdb_replica_options;
 
 typedef struct ecsdb_replica_stats {
@@ -198,6 +234,15 @@ ECSDB_CLIENT_API int ecsdb_replica_connect(const ecsdb_replica_options* options,
 /* Disconnects, stops the thread and frees the replica (once its last view is released). Requests not yet
  * answered are forgotten. NULL: nothing. */
 ECSDB_CLIENT_API void ecsdb_replica_close(ecsdb_replica* replica);
+
+/* Replaces the subscription on the live connection: the server sends only the difference (rows now
+ * selected arrive, rows no longer selected go). Tables and filters as in ecsdb_replica_options. A filter the
+ * server refuses stops the replica (ecsdb_replica_status says why); ECSDB_INVALID_ARGUMENT for a filter
+ * malformed here, ECSDB_NOT_FOUND for an unknown table, ECSDB_UNAVAILABLE when disconnected (it then
+ * applies at the next connection). */
+ECSDB_CLIENT_API int ecsdb_replica_set_subscription(ecsdb_replica* replica, const char* const* tables,
+                                                    size_t table_count, const ecsdb_filter* filters,
+                                                    size_t filter_count, char* error, size_t error_size);
 
 /* The server version the replica holds (0 for NULL). */
 ECSDB_CLIENT_API uint64_t ecsdb_replica_version(const ecsdb_replica* replica);

@@ -189,6 +189,59 @@ const char* ecsdb_status_name(int code) {
 
 // ---- connection ----
 
+namespace {
+
+// The C filters as SubscriptionFilters; an error names the filter and what is wrong with it.
+Status to_filters(const ecsdb_filter* filters, std::size_t count, std::vector<ecsdb::SubscriptionFilter>& out) {
+  using F = ecsdb::SubscriptionFilter;
+  if (count != 0 && filters == nullptr) return ecsdb::invalid_argument("filter_count without filters");
+  for (std::size_t i = 0; i < count; ++i) {
+    const ecsdb_filter& c = filters[i];
+    const std::string at = "filter " + std::to_string(i) + ": ";
+    const std::string table = c.table != nullptr ? c.table : "";
+    switch (c.kind) {
+      case ECSDB_FILTER_ENTITIES: {
+        if (c.entity_count != 0 && c.entities == nullptr) return ecsdb::invalid_argument(at + "entity_count without entities");
+        std::vector<ecsdb::Entity> set;
+        set.reserve(c.entity_count);
+        for (std::size_t k = 0; k < c.entity_count; ++k) set.push_back(ecsdb::Entity::from_bits(c.entities[k]));
+        out.push_back(F::of_entities(std::move(set), table));
+        break;
+      }
+      case ECSDB_FILTER_FIELD: {
+        if (c.field == nullptr) return ecsdb::invalid_argument(at + "no field");
+        if (c.op < ECSDB_OP_EQ || c.op > ECSDB_OP_GE) return ecsdb::invalid_argument(at + "unknown op " + std::to_string(c.op));
+        ecsdb::Value v;
+        switch (c.value_kind) {
+          case ECSDB_VALUE_BOOL: v = ecsdb::Value::from_bool(c.uint_value != 0); break;
+          case ECSDB_VALUE_INT: v = ecsdb::Value::from_int(c.int_value); break;
+          case ECSDB_VALUE_UINT: v = ecsdb::Value::from_uint(c.uint_value); break;
+          case ECSDB_VALUE_FLOAT: v = ecsdb::Value::from_float(c.float_value); break;
+          case ECSDB_VALUE_ENTITY: v = ecsdb::Value::from_entity(ecsdb::Entity::from_bits(c.uint_value)); break;
+          case ECSDB_VALUE_STRING:
+            if (c.string_value == nullptr) return ecsdb::invalid_argument(at + "no string_value");
+            v = ecsdb::Value::from_string(c.string_value);
+            break;
+          default: return ecsdb::invalid_argument(at + "unknown value_kind " + std::to_string(c.value_kind));
+        }
+        out.push_back(F::where(table, c.field, static_cast<F::Op>(c.op), std::move(v)));
+        break;
+      }
+      case ECSDB_FILTER_CUSTOM: {
+        if (c.name == nullptr) return ecsdb::invalid_argument(at + "no name");
+        if (c.params_size != 0 && c.params == nullptr) return ecsdb::invalid_argument(at + "params_size without params");
+        const auto* p = static_cast<const std::byte*>(c.params);
+        out.push_back(F::custom(table, c.name, std::vector<std::byte>(p, p + c.params_size)));
+        break;
+      }
+      default: return ecsdb::invalid_argument(at + "unknown kind " + std::to_string(c.kind));
+    }
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
 int ecsdb_replica_connect(const ecsdb_replica_options* options, ecsdb_replica** out, char* error, size_t error_size) {
   if (out != nullptr) *out = nullptr;
   if (options == nullptr) return invalid(error, error_size, "null options");
@@ -205,6 +258,7 @@ int ecsdb_replica_connect(const ecsdb_replica_options* options, ecsdb_replica** 
     }
     o.durable_only = options->durable_only != 0;
     o.compress = options->disable_compression == 0;
+    if (Status s = to_filters(options->filters, options->filter_count, o.filters); !s.is_ok()) return report(s, error, error_size);
     if (options->connect_timeout_ms != 0) o.connect_timeout_ms = options->connect_timeout_ms;
     auto connected = ecsdb::Replica::connect(std::move(o));
     if (!connected) return report(connected.status(), error, error_size);
@@ -212,6 +266,22 @@ int ecsdb_replica_connect(const ecsdb_replica_options* options, ecsdb_replica** 
     handle->replica = std::move(*connected);
     *out = handle.release();
     return report(Status::ok(), error, error_size);
+  });
+}
+
+int ecsdb_replica_set_subscription(ecsdb_replica* replica, const char* const* tables, size_t table_count,
+                                   const ecsdb_filter* filters, size_t filter_count, char* error, size_t error_size) {
+  if (replica == nullptr) return invalid(error, error_size, "null replica");
+  if (table_count != 0 && tables == nullptr) return invalid(error, error_size, "table_count without tables");
+  return guarded(error, error_size, [&] {
+    std::vector<std::string> names;
+    for (std::size_t i = 0; i < table_count; ++i) {
+      if (tables[i] == nullptr) return invalid(error, error_size, "a null table name");
+      names.emplace_back(tables[i]);
+    }
+    std::vector<ecsdb::SubscriptionFilter> converted;
+    if (Status s = to_filters(filters, filter_count, converted); !s.is_ok()) return report(s, error, error_size);
+    return report(replica->replica->set_subscription(names, converted), error, error_size);
   });
 }
 

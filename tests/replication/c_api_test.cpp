@@ -310,6 +310,85 @@ TEST(CApiTest, ViewsReadRowsOfTheVersionTheyPinned) {
   EXPECT_EQ(read_field<std::uint32_t>(ecsdb_view_get(v.get(), health, es[0].bits()), hp), 10u);
 }
 
+// Filters from C: a field comparison and an entity set at connect, then a live change of the subscription
+// (only the difference arrives); a malformed filter is refused here, naming it.
+TEST(CApiTest, FiltersSelectRowsAndTheSubscriptionChangesLive) {
+  auto server = TestServer::start();
+  std::vector<Entity> es;
+  ASSERT_TRUE(server->db->submit([&](Transaction& t) -> Status {
+    for (std::uint32_t i = 0; i < 6; ++i) {
+      es.push_back(t.create().value());
+      ECSDB_RETURN_IF_ERROR(t.put(es.back(), Health{i * 10, 100}));  // hp 0, 10, .., 50
+      ECSDB_RETURN_IF_ERROR(t.put(es.back(), Transform{float(i), 0, 0}));
+    }
+    return Status::ok();
+  }).wait().is_ok());
+  const std::uint64_t ids[] = {es[4].bits(), es[5].bits()};
+  ecsdb_filter filters[2]{};
+  filters[0].kind = ECSDB_FILTER_FIELD;
+  filters[0].table = "health";
+  filters[0].field = "hp";
+  filters[0].op = ECSDB_OP_LT;
+  filters[0].value_kind = ECSDB_VALUE_INT;
+  filters[0].int_value = 25;  // entities 0, 1, 2
+  filters[1].kind = ECSDB_FILTER_ENTITIES;
+  filters[1].table = "transform";
+  filters[1].entities = ids;  // entities 4, 5
+  filters[1].entity_count = 2;
+  const char* tables[] = {"health", "transform"};
+  ecsdb_replica_options o{};
+  o.port = server->port();
+  o.tables = tables;
+  o.table_count = 2;
+  o.filters = filters;
+  o.filter_count = 2;
+  char error[512];
+  ecsdb_replica* raw = nullptr;
+  ASSERT_EQ(ecsdb_replica_connect(&o, &raw, error, sizeof error), ECSDB_OK) << error;
+  ReplicaHandle r(raw);
+  const int health = ecsdb_replica_table(r.get(), "health");
+  const int transform = ecsdb_replica_table(r.get(), "transform");
+  const auto rows = [&](int table) {
+    ViewHandle v(ecsdb_replica_pin(r.get()));
+    std::set<std::uint64_t> keys;
+    for (std::uint32_t i = 0; i < ecsdb_view_row_count(v.get(), table); ++i) {
+      std::uint64_t key = 0;
+      EXPECT_EQ(ecsdb_view_row_at(v.get(), table, i, &key, nullptr, nullptr), ECSDB_OK);
+      keys.insert(key);
+    }
+    return keys;
+  };
+  EXPECT_EQ(rows(health), (std::set<std::uint64_t>{es[0].bits(), es[1].bits(), es[2].bits()}));
+  EXPECT_EQ(rows(transform), (std::set<std::uint64_t>{es[4].bits(), es[5].bits()}));
+
+  // Live: health rows with hp >= 25 instead, transform dropped.
+  filters[0].op = ECSDB_OP_GE;
+  ASSERT_EQ(ecsdb_replica_set_subscription(r.get(), tables, 1, filters, 1, error, sizeof error), ECSDB_OK) << error;
+  const std::set<std::uint64_t> high{es[3].bits(), es[4].bits(), es[5].bits()};
+  for (int i = 0; i < 500 && (rows(health) != high || !rows(transform).empty()); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(rows(health), high);
+  EXPECT_TRUE(rows(transform).empty());
+  ecsdb_replica_stats stats{};
+  ASSERT_EQ(ecsdb_replica_get_stats(r.get(), &stats), ECSDB_OK);
+  EXPECT_EQ(stats.full_syncs, 1u) << "a live change is a difference, not a resync";
+
+  // Malformed filters are refused before anything is sent.
+  ecsdb_filter bad{};
+  bad.kind = 9;
+  EXPECT_EQ(ecsdb_replica_set_subscription(r.get(), tables, 1, &bad, 1, error, sizeof error), ECSDB_INVALID_ARGUMENT);
+  EXPECT_STREQ(error, "invalid argument: filter 0: unknown kind 9");
+  bad.kind = ECSDB_FILTER_FIELD;
+  bad.field = "hp";
+  bad.op = ECSDB_OP_EQ;
+  bad.value_kind = ECSDB_VALUE_STRING;
+  EXPECT_EQ(ecsdb_replica_set_subscription(r.get(), tables, 1, &bad, 1, error, sizeof error), ECSDB_INVALID_ARGUMENT);
+  EXPECT_STREQ(error, "invalid argument: filter 0: no string_value");
+  EXPECT_EQ(ecsdb_replica_set_subscription(r.get(), tables, 1, nullptr, 1, error, sizeof error), ECSDB_INVALID_ARGUMENT);
+  EXPECT_EQ(ecsdb_replica_status(r.get(), error, sizeof error), ECSDB_OK) << error;
+}
+
 TEST(CApiTest, AViewOutlivesItsReplica) {
   auto server = TestServer::start();
   Entity e;
