@@ -175,21 +175,6 @@ int add_op(ecsdb_write* w, const char* table, bool needs_table, const void* row,
   });
 }
 
-}  // namespace
-
-extern "C" {
-
-uint32_t ecsdb_client_abi_version(void) { return ECSDB_CLIENT_ABI_VERSION; }
-
-const char* ecsdb_status_name(int code) {
-  if (code < 0 || code > ECSDB_DEADLINE_EXCEEDED) return "unknown";
-  // The names are string literals (status.cpp): NUL-terminated and static.
-  return ecsdb::to_string(static_cast<StatusCode>(code)).data();
-}
-
-// ---- connection ----
-
-namespace {
 
 // The C filters as SubscriptionFilters; an error names the filter and what is wrong with it.
 Status to_filters(const ecsdb_filter* filters, std::size_t count, std::vector<ecsdb::SubscriptionFilter>& out) {
@@ -241,6 +226,18 @@ Status to_filters(const ecsdb_filter* filters, std::size_t count, std::vector<ec
 }
 
 }  // namespace
+
+extern "C" {
+
+uint32_t ecsdb_client_abi_version(void) { return ECSDB_CLIENT_ABI_VERSION; }
+
+const char* ecsdb_status_name(int code) {
+  if (code < 0 || code > ECSDB_DEADLINE_EXCEEDED) return "unknown";
+  // The names are string literals (status.cpp): NUL-terminated and static.
+  return ecsdb::to_string(static_cast<StatusCode>(code)).data();
+}
+
+// ---- connection ----
 
 int ecsdb_replica_connect(const ecsdb_replica_options* options, ecsdb_replica** out, char* error, size_t error_size) {
   if (out != nullptr) *out = nullptr;
