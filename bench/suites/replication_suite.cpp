@@ -19,6 +19,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/latency_histogram.hpp"
 #include "bench/peers/redis_peer.hpp"
 #include "bench/suites/bench_json.hpp"
 #include "bench/suites/bench_schema.hpp"
@@ -32,11 +33,6 @@ namespace ecsdb::bench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::uint64_t unix_ns() {
-  return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-}
 
 double cpu_seconds() {
   rusage u{};
@@ -240,7 +236,7 @@ RedisResult redis_fanout(const ReplicationSuiteOptions& o) {
             std::memcpy(&value, payload + at + 4, 4);
             sink = sink + value;
           }
-          const std::uint64_t now = unix_ns();
+          const std::uint64_t now = base::unix_nanos();
           lags.push_back(now > sent ? static_cast<double>(now - sent) / 1000.0 : 0);
           buf.erase(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(crlf + 2 + len + 2));
         }
@@ -264,7 +260,7 @@ RedisResult redis_fanout(const ReplicationSuiteOptions& o) {
   for (std::uint64_t t = 0; Clock::now() - start < std::chrono::duration<double>(o.seconds); ++t) {
     for (std::size_t i = 0; i < per_tick; ++i) std::swap(order[i], order[i + rng() % (order.size() - i)]);
     std::string payload(8 + per_tick * 8, '\0');
-    const std::uint64_t now = unix_ns();
+    const std::uint64_t now = base::unix_nanos();
     std::memcpy(payload.data(), &now, 8);
     for (std::size_t i = 0; i < per_tick; ++i) {
       const float value = static_cast<float>(t + i);

@@ -16,6 +16,13 @@ inline std::uint64_t nanos_since(std::chrono::steady_clock::time_point t) noexce
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t).count());
 }
 
+// Nanoseconds since the Unix epoch on CLOCK_REALTIME: a moment that another machine (with a synced clock) can
+// compare with its own, as replication lag does.
+inline std::uint64_t unix_nanos() noexcept {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+}
+
 class LatencyHistogram {
  public:
   static constexpr int kSubBuckets = 4;

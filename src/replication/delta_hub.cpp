@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "base/latency_histogram.hpp"
+
 namespace ecsdb::replication {
 
 Status DeltaHub::start(Database& db) {
@@ -27,8 +29,7 @@ void DeltaHub::stop() {
 HubDelta::HubDelta(std::shared_ptr<const Delta> d)
     : delta(std::move(d)),
       at(std::chrono::steady_clock::now()),
-      unix_ns(static_cast<std::uint64_t>(
-          std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count())) {}
+      unix_ns(base::unix_nanos()) {}
 
 std::shared_ptr<const std::string> HubDelta::message(Format format, std::uint64_t from, const std::vector<bool>& tables,
                                                      const std::function<std::string()>& render) const {

@@ -95,11 +95,6 @@ WriteOutcome ReplicaWriteTicket::outcome() const {
 
 namespace {
 
-std::uint64_t unix_now_ns() {
-  return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-}
-
 // How a connection ended: try again (network, server restart) or stop (the server refused us for good, or
 // the replica cannot apply what it was sent).
 struct Ended {
@@ -429,7 +424,7 @@ std::optional<Ended> Replica::Impl::handle(std::uint8_t type, std::span<const st
       }
       version.store(f->to_version);
       frames.fetch_add(1, std::memory_order_relaxed);
-      const std::uint64_t now = unix_now_ns();
+      const std::uint64_t now = base::unix_nanos();
       const std::uint64_t lag = now > f->published_at_ns ? (now - f->published_at_ns) / 1000 : 0;
       lag_us.record(lag);
       if (options.on_applied) options.on_applied(f->to_version, lag);

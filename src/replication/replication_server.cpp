@@ -21,6 +21,7 @@
 #include <boost/asio.hpp>
 #include <spdlog/spdlog.h>
 
+#include "base/latency_histogram.hpp"
 #include "replication/change_set.hpp"
 #include "replication/compression.hpp"
 #include "replication/delta_hub.hpp"
@@ -557,10 +558,7 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
       retry_soon();
       return nullptr;
     }
-    const std::uint64_t published_ns =
-        changes_->empty() ? static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                                           std::chrono::system_clock::now().time_since_epoch()).count())
-                          : changes_since_ns_;
+    const std::uint64_t published_ns = changes_->empty() ? base::unix_nanos() : changes_since_ns_;
     auto d = std::make_shared<Delta>(changes_->build(*view));
     view.reset();
     const std::uint64_t from = sent_;
