@@ -55,22 +55,6 @@ std::string dump_json(const Replica& replica) {
   return json::serialize(json::object{{"version", view.version()}, {"tables", std::move(tables)}});
 }
 
-Result<Entity> parse_entity(std::string_view text) {
-  const std::size_t colon = text.find(':');
-  try {
-    if (colon == std::string_view::npos) throw std::invalid_argument("no colon");
-    std::size_t used = 0;
-    const std::string index(text.substr(0, colon)), generation(text.substr(colon + 1));
-    const unsigned long i = std::stoul(index, &used);
-    if (used != index.size() || i > UINT32_MAX) throw std::invalid_argument("index");
-    const unsigned long g = std::stoul(generation, &used);
-    if (used != generation.size() || g > UINT32_MAX) throw std::invalid_argument("generation");
-    return Entity(static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(g));
-  } catch (const std::exception&) {
-    return invalid_argument("'" + std::string(text) + "' is not an entity id INDEX:GENERATION");
-  }
-}
-
 // --where 'TABLE.FIELD OP VALUE', OP one of == != < <= > >= (= is ==). VALUE: true/false, INDEX:GENERATION
 // (an entity), an integer, a number, or else a string (quotes optional; an enum's variant name).
 constexpr std::pair<std::string_view, SubscriptionFilter::Op> kComparisons[] = {
@@ -104,8 +88,8 @@ Result<SubscriptionFilter> parse_where(const std::string& text) {
   Value v;
   if (rhs == "true" || rhs == "false") {
     v = Value::from_bool(rhs == "true");
-  } else if (auto e = parse_entity(rhs); e && rhs.find(':') != std::string::npos) {
-    v = Value::from_entity(*e);
+  } else if (auto bits = server::parse_id(rhs)) {
+    v = Value::from_entity(Entity::from_bits(*bits));
   } else {
     char* end = nullptr;
     errno = 0;
@@ -170,12 +154,13 @@ int run_replica(const ReplicaArgs& a) {
   if (!a.entities.empty()) {
     std::vector<Entity> set;
     for (std::string_view e : server::split_list(a.entities, true)) {
-      auto parsed = parse_entity(e);
-      if (!parsed) {
-        std::fprintf(stderr, "ecsdb replica: --entities: %s\n", parsed.status().message().c_str());
+      const auto bits = server::parse_id(e);
+      if (!bits) {
+        std::fprintf(stderr, "ecsdb replica: --entities: '%.*s' is not an entity id INDEX:GENERATION\n",
+                     static_cast<int>(e.size()), e.data());
         return 2;
       }
-      set.push_back(*parsed);
+      set.push_back(Entity::from_bits(*bits));
     }
     o.filters.push_back(SubscriptionFilter::of_entities(std::move(set)));
   }
