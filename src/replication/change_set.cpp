@@ -67,13 +67,17 @@ void ChangeSet::clear() {
   version_ = 0;
 }
 
-void ChangeSet::start_sync() {
+void ChangeSet::adopt_next() {
   if (next_) {
     subscribed_ = std::move(next_->tables);
     filters_ = std::move(next_->filters);
     next_.reset();
   }
   tracked_ = subscribed_;
+}
+
+void ChangeSet::start_sync() {
+  adopt_next();
   for (auto& h : held_) h.clear();
 }
 
@@ -102,15 +106,8 @@ Delta ChangeSet::build(const PinnedView& view) {
     const bool full_scan = next_ && (before != after || filters_.filtered(table.id) || next_->filters.filtered(table.id));
     build_table(table, s, full_scan, d);
   }
-  if (next_) {
-    subscribed_ = std::move(next_->tables);
-    filters_ = std::move(next_->filters);
-    next_.reset();
-    tracked_ = subscribed_;
-    for (const Table& t : schema_.tables) {
-      if (!filters_.filtered(t.id)) held_[t.id].clear();
-    }
-  }
+  // Every table whose filtering changed was scanned and its held set rebuilt (empty when no longer filtered).
+  adopt_next();
   return d;
 }
 

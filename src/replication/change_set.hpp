@@ -66,6 +66,7 @@ class ChangeSet {
     std::vector<bool> tables;
     TableFilters filters;
   };
+  void adopt_next();  // the staged subscription, if any, becomes the one in force
   void insert(std::uint16_t table, std::uint64_t key);
   void remove(std::uint16_t table, std::uint64_t key);
   void build_table(const Table& table, const detail::VersionState& s, bool full_scan, Delta& d);
