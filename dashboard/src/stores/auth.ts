@@ -3,6 +3,7 @@
 import { defineStore } from "pinia";
 import { markRaw, ref } from "vue";
 import { ApiClient } from "../api/client";
+import { desktopEndpoint, serverBaseUrl } from "../api/endpoint";
 import { toApiError } from "../api/errors";
 
 export const TOKEN_KEY = "ecsdb.token";
@@ -16,7 +17,8 @@ function storage(): Storage | null {
 }
 
 export const useAuthStore = defineStore("auth", () => {
-  const token = ref<string | null>(storage()?.getItem(TOKEN_KEY) ?? null);
+  // In the desktop app the connection's token comes from the shell (kept in memory like a typed one).
+  const token = ref<string | null>(desktopEndpoint()?.token ?? storage()?.getItem(TOKEN_KEY) ?? null);
   /** True once the server answered 401: the login form is shown. */
   const needsLogin = ref(false);
   const loginError = ref<string | null>(null);
@@ -24,7 +26,7 @@ export const useAuthStore = defineStore("auth", () => {
 
   const api = markRaw(
     new ApiClient({
-      baseUrl: import.meta.env.VITE_ECSDB_URL ?? "",
+      baseUrl: serverBaseUrl(),
       token: () => token.value,
       onUnauthorized: () => {
         needsLogin.value = true;

@@ -3,6 +3,7 @@
 // changed cells remembered for a moment so the grid can highlight them.
 import { defineStore } from "pinia";
 import { ref, shallowRef } from "vue";
+import { serverBaseUrl } from "../api/endpoint";
 import { ChangeStream, type StreamStatus } from "../api/stream";
 import type { Row, StreamMessage } from "../api/types";
 import { toApiError } from "../api/errors";
@@ -135,6 +136,7 @@ export const useRowsStore = defineStore("rows", () => {
     if (q === null) return;
     stopLive();
     stream = new ChangeStream({
+      baseUrl: serverBaseUrl(),
       token: () => auth.token,
       tables: [q.table],
       where: q.where.map((w) => `${q.table}.${w}`),
