@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Tests of the ECSDb dashboard: installs the pinned packages (npm ci) when node_modules is missing or older
 # than package-lock.json, checks that src/api/schema.d.ts is what `npm run gen:api` makes from
-# docs/openapi.yaml (an API change the dashboard has not followed fails here), type-checks (vue-tsc), then
-# runs Vitest once (non-interactive). Extra arguments go to vitest (e.g. ./test.sh test/lib.test.ts).
+# docs/openapi.yaml (an API change the dashboard has not followed fails here), type-checks (vue-tsc), lints
+# (ESLint with eslint.config.js: any error or warning fails), then runs Vitest once (non-interactive).
+# Extra arguments go to vitest (e.g. ./test.sh test/lib.test.ts).
 # The live tests start `ecsdb serve` from $ECSDB_BIN, by default ../build/ecsdb (relative to this directory).
 # The browser tests (test/e2e.test.ts: Debian's chromium driven by playwright-core) run the built app, so
 # dist/ is built first when it is missing or older than the sources (scripts/build-dashboard.sh); without
@@ -31,6 +32,7 @@ if ! cmp -s "$generated" src/api/schema.d.ts; then
 fi
 
 npx --no-install vue-tsc --noEmit
+npm run --silent lint
 
 # Does this run include the browser tests? Yes unless test files are named and none is e2e.
 e2e=true
