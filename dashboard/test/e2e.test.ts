@@ -1,21 +1,23 @@
 // End to end in a real browser: Debian's chromium (/usr/bin/chromium), headless, driven by playwright-core,
 // against a real `ecsdb serve` ($ECSDB_BIN) running the simulated game world (--simulate 300) and serving
 // the built dashboard (dashboard/dist, which dashboard/test.sh builds when it is missing or stale). A
-// second server with [[tokens]] checks the login. Screenshots of every view go to dashboard/test-results/.
-// Skipped, with a message saying why, only when /usr/bin/chromium is absent (scripts/install-deps.sh
-// installs it).
+// second server with [[tokens]] checks the login. Every view is checked with axe-core (@axe-core/playwright):
+// no serious or critical WCAG 2.1 A/AA violation in the light theme, and no contrast violation in the dark
+// one. Screenshots of every view go to build/dashboard-e2e/. Skipped, with a message saying why, only when
+// /usr/bin/chromium is absent (scripts/install-deps.sh installs it).
 // @vitest-environment node
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import AxeBuilder from "@axe-core/playwright";
 import { REPO_DIR, EcsdbServer, schemaPath } from "./ecsdb-server";
 
 const CHROMIUM = "/usr/bin/chromium";
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
 const DIST = resolve(REPO_DIR, "dashboard/dist");
-const SHOTS = resolve(REPO_DIR, "dashboard/test-results");
+const SHOTS = resolve(REPO_DIR, "build/dashboard-e2e");
 const TOKEN = "e2e-write-secret-7f3a";
 
 if (!HAVE_CHROMIUM) {
@@ -33,6 +35,22 @@ function newest(dir: string): number {
     const path = join(dir, e.name);
     return Math.max(m, e.isDirectory() ? newest(path) : statSync(path).mtimeMs);
   }, 0);
+}
+
+/** The rules axe checks in the light theme: WCAG 2.0 and 2.1, levels A and AA. */
+const AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
+
+/**
+ * Runs axe-core on the page as it is and fails on any serious or critical violation, naming each with its
+ * elements. `rules` narrows the check (the dark theme reruns color-contrast alone: only colours differ).
+ */
+async function expectAccessible(view: string, p: Page, rules?: string[]): Promise<void> {
+  const builder = new AxeBuilder({ page: p });
+  const result = await (rules !== undefined ? builder.withRules(rules) : builder.withTags(AXE_TAGS)).analyze();
+  const bad = result.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${view}: ${v.impact} ${v.id} (${v.help}): ${v.nodes.slice(0, 5).map((n) => `${n.target.join(" ")}: ${n.failureSummary ?? ""}`).join(" | ")}`);
+  expect(bad).toEqual([]);
 }
 
 async function getJson<T>(url: string, token?: string): Promise<T> {
@@ -105,6 +123,7 @@ describe.skipIf(!HAVE_CHROMIUM)("e2e: the dashboard in chromium", () => {
     await expect.poll(async () => page.locator('table[aria-label="Tables"] tbody tr').count()).toBe(3);
     await expect.poll(async () => page.getByRole("status").filter({ hasText: "ok" }).count()).toBeGreaterThan(0);
     await shot("overview");
+    await expectAccessible("overview", page);
   });
 
   test("theme: the toggle switches dark and light, and the choice outlives a reload", async () => {
@@ -142,6 +161,48 @@ describe.skipIf(!HAVE_CHROMIUM)("e2e: the dashboard in chromium", () => {
     await expect.poll(() => page.getByRole("dialog").count()).toBe(0);
   });
 
+  test("data: paged by scrolling, sorted by a header click, filtered, as the server answers", async () => {
+    // live off: the loaded values stay those of the read version, so their order can be checked
+    await page.goto(`${world.http}/data/health?limit=50&live=0`);
+    const loaded = page.getByRole("status").filter({ hasText: /rows loaded, read at version \d+/ });
+    await page.getByText(/^50 of 300 rows loaded/).waitFor();
+    const hpColumn = async () => {
+      const names = await page.locator('.rows-grid [role=columnheader]').allInnerTexts();
+      const i = names.findIndex((n) => /^hp\b/.test(n.trim()));
+      expect(i).toBeGreaterThan(0);
+      const texts = await page.locator(`.rows-grid .line[role=row] > [role=gridcell]:nth-child(${i + 1})`).allInnerTexts();
+      return texts.map(Number);
+    };
+    // a click on the header sorts ascending, a second descending: the server's order, in the URL
+    await page.getByRole("button", { name: "hp", exact: true }).click();
+    await page.waitForURL(/sort=hp/);
+    await page.getByText(/^50 of 300 rows loaded.*sorted by hp$/).waitFor();
+    const up = await hpColumn();
+    expect(up.length).toBeGreaterThan(10);
+    expect(up).toEqual([...up].sort((a, b) => a - b));
+    await page.getByRole("button", { name: "hp ▲" }).click();
+    await page.waitForURL(/sort=-hp/);
+    await page.getByText(/^50 of 300 rows loaded.*sorted by -hp$/).waitFor();
+    const down = await hpColumn();
+    expect(down).toEqual([...down].sort((a, b) => b - a));
+    // paging: End moves to the last loaded row, and reaching it reads the next page at the same version
+    const version = (await loaded.innerText()).match(/version (\d+)/)?.[1];
+    await page.locator(".rows-grid .scroller").focus();
+    await page.keyboard.press("End");
+    await page.getByText(new RegExp(`^100 of 300 rows loaded, read at version ${version}\\b`)).waitFor();
+    await page.keyboard.press("End");
+    await page.getByText(/^150 of 300 rows loaded/).waitFor();
+    // a filter typed in the box: the server's answer, every loaded row inside it
+    await page.getByLabel("Filter rows").fill("hp<100");
+    await page.keyboard.press("Enter");
+    await page.waitForURL(/where=hp%3C100/);
+    await page.getByRole("button", { name: "Remove filter hp<100" }).waitFor();
+    await expect.poll(async () => (await loaded.innerText()).match(/of (\d+) rows/)?.[1]).not.toBe("300");
+    const filtered = await hpColumn();
+    expect(filtered.every((hp) => hp < 100)).toBe(true);
+    await shot("data-paged-filtered");
+  });
+
   let entity = "";
   test("data: health's rows, live, with changed cells highlighted", async () => {
     // sorted by hp, highest first: the entity edited next is the one least likely to die meanwhile
@@ -156,10 +217,12 @@ describe.skipIf(!HAVE_CHROMIUM)("e2e: the dashboard in chromium", () => {
     await flash.first().waitFor({ timeout: 10_000 });
     expect(await page.getByText(/live at \d+/).count()).toBe(1);
     await shot("data-health");
+    await expectAccessible("data", page);
     entity = (await rows.first().locator("a").innerText()).trim();
     expect(entity).toMatch(/^\d+:\d+$/);
   });
 
+  let maxHp = 0;
   test("entity inspector: opened from a row; a saved field commits, as the API shows", async () => {
     await page.locator(".rows-grid .line[role=row]").first().locator("a").click();
     await page.waitForURL(new RegExp(`/entities/${entity}$`));
@@ -176,6 +239,8 @@ describe.skipIf(!HAVE_CHROMIUM)("e2e: the dashboard in chromium", () => {
     expect(view.components["health"]?.["max_hp"]).toBe(after);
     await expect.poll(() => input.inputValue()).toBe(String(after));
     await shot("entity");
+    await expectAccessible("entity inspector", page);
+    maxHp = after;
   });
 
   test("schema: the editor, the reference graph, and a syntax error marked on its line", async () => {
@@ -215,22 +280,88 @@ describe.skipIf(!HAVE_CHROMIUM)("e2e: the dashboard in chromium", () => {
       });
     await expect.poll(gutterLine).toBe("7");
     await shot("schema");
+    await expectAccessible("schema", page);
   });
 
-  test("query, metrics and replication views draw", async () => {
-    await page.goto(`${world.http}/query?with=health&where=health.hp%3E100`);
+  test("query builder: finds the entity saved above by its new max_hp", async () => {
+    expect(maxHp).toBeGreaterThan(0);
+    await page.goto(`${world.http}/query`);
     await page.getByRole("heading", { name: "Query", exact: true }).waitFor();
-    await page.getByRole("status").filter({ hasText: /\d+ entities match/ }).waitFor();
+    await page.getByRole("radiogroup", { name: "health: any, with or without" }).getByLabel("with", { exact: true }).check();
+    await page.waitForURL(/with=health/);
+    await page.getByLabel("Add a predicate").fill(`health.max_hp=${maxHp}`);
+    await page.keyboard.press("Enter");
+    await page.getByRole("status").filter({ hasText: /^1 entities match/ }).waitFor();
+    const results = page.getByRole("region", { name: "Results" });
+    await results.getByRole("link", { name: entity, exact: true }).waitFor();
     expect(await page.locator("pre.curl").innerText()).toContain("/api/query");
     await shot("query");
+    await expectAccessible("query", page);
+  });
+
+  test("metrics: the uPlot charts draw their series", async () => {
     await page.goto(`${world.http}/charts?window=60`);
     await page.getByRole("heading", { name: "Metrics" }).waitFor();
-    await page.locator(".charts canvas").first().waitFor();
     await expect.poll(() => page.locator(".charts canvas").count()).toBeGreaterThan(3);
+    // The first series of each chart is drawn in --chart-1: count the canvas pixels of that colour. Axes and
+    // grid are other colours, so pixels appear only once a series has two samples (one a second).
+    const seriesPixels = () =>
+      page.evaluate(() => {
+        const probe = document.createElement("span");
+        probe.style.color = "var(--chart-1)";
+        document.body.append(probe);
+        const [r, g, b] = (getComputedStyle(probe).color.match(/\d+/g) ?? []).map(Number);
+        probe.remove();
+        return [...document.querySelectorAll<HTMLCanvasElement>(".charts canvas")].map((c) => {
+          const data = c.getContext("2d")?.getImageData(0, 0, c.width, c.height).data ?? new Uint8ClampedArray();
+          let n = 0;
+          for (let i = 0; i < data.length; i += 4) {
+            if ((data[i + 3] ?? 0) > 200 && Math.abs((data[i] ?? 0) - (r ?? 0)) + Math.abs((data[i + 1] ?? 0) - (g ?? 0)) + Math.abs((data[i + 2] ?? 0) - (b ?? 0)) < 40) n++;
+          }
+          return n;
+        });
+      });
+    // commits/s (the simulation commits 20 ticks a second) is the first chart: a line across the plot
+    await expect.poll(async () => (await seriesPixels())[0] ?? 0, { timeout: 10_000 }).toBeGreaterThan(50);
+    expect((await seriesPixels()).filter((n) => n > 0).length).toBeGreaterThan(3);
     await shot("metrics");
+    await expectAccessible("metrics", page);
+  });
+
+  test("replication view draws", async () => {
     await page.goto(`${world.http}/replication`);
     await page.getByRole("heading", { name: /Replication/ }).first().waitFor();
     await shot("replication");
+    await expectAccessible("replication", page);
+  });
+
+  test("accessibility: no contrast violation on any view in the dark theme", async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: "dark" });
+    const p = await newPage(ctx);
+    try {
+      const views: [string, string, (p: Page) => Promise<unknown>][] = [
+        ["overview", "/", (q) => q.locator(".stat .value").first().waitFor()],
+        ["data", "/data/health?sort=-hp", (q) => q.locator(".rows-grid .cell.flash").first().waitFor({ timeout: 10_000 })],
+        ["entity inspector", `/entities/${entity}`, (q) => q.locator("#c-health-max_hp").waitFor()],
+        ["schema", "/schema", (q) => q.getByRole("status").filter({ hasText: /^Valid/ }).waitFor()],
+        ["query", "/query?with=health", (q) => q.getByRole("status").filter({ hasText: /entities match/ }).waitFor()],
+        ["metrics", "/charts?window=60", (q) => q.locator(".charts canvas").first().waitFor()],
+        ["replication", "/replication", (q) => q.getByRole("heading", { name: /Replication/ }).first().waitFor()],
+      ];
+      for (const [name, path, ready] of views) {
+        await p.goto(`${world.http}${path}`);
+        expect(await p.evaluate(() => document.documentElement.dataset["theme"])).toBe("dark");
+        await ready(p);
+        await expectAccessible(`${name} (dark)`, p, ["color-contrast"]);
+        await shot(`${name.replace(/ /g, "-")}-dark`, p);
+      }
+      await p.goto(`${locked.http}/`);
+      await p.getByRole("heading", { name: "This server needs a token" }).waitFor();
+      await expectAccessible("login (dark)", p, ["color-contrast"]);
+      await shot("login-dark", p);
+    } finally {
+      await ctx.close();
+    }
   });
 
   test("tokens: the login form, a wrong token refused, the right one kept out of every URL", async () => {
@@ -250,6 +381,7 @@ describe.skipIf(!HAVE_CHROMIUM)("e2e: the dashboard in chromium", () => {
       await p.getByLabel("Token", { exact: true }).fill("not-the-token");
       await p.getByRole("button", { name: "Log in" }).click();
       await p.getByRole("alert").filter({ hasText: "The server refused this token." }).waitFor();
+      await expectAccessible("login", p);
       await p.getByLabel("Token", { exact: true }).fill(TOKEN);
       await p.getByRole("button", { name: "Log in" }).click();
       await p.getByRole("heading", { name: "Overview" }).waitFor();
