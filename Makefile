@@ -68,6 +68,14 @@ demo: build
 	./build/ecsdb serve --schema examples/schemas/game.toml --data build/demo-data --http 127.0.0.1:8080 \
 	  --simulate $(DEMO_ENTITIES) --repl 127.0.0.1:7070
 
+# The dashboard's performance in Debian's chromium against `ecsdb serve` on loopback (dashboard/perf/measure.ts):
+# first load, the first page of a 1M-row table, scrolling while rows change, bundle size. Prints the numbers
+# and writes build/dashboard-perf.json (docs/benchmarks.md, "Dashboard"). Not part of `make test`.
+.PHONY: dashboard-perf
+dashboard-perf: dashboard
+	@test -x build/ecsdb || $(MAKE) build
+	cd dashboard && npm run --silent perf
+
 bench: build
 	./build/bench/micro/ecsdb_micro_bench --benchmark_min_time=0.2 --benchmark_repetitions=3 \
 	  --benchmark_report_aggregates_only=true
