@@ -29,8 +29,13 @@ export const useRowsStore = defineStore("rows", () => {
   const next = ref<string | null>(null);
   const loading = ref(false);
   const error = ref<string | null>(null);
-  /** Cells changed recently: cellKey → time (ms) of the change. */
+  /**
+   * Cells changed recently: cellKey → time (ms) of the change. Changed in place, and `flashVersion` counts
+   * the changes: at 10k rows/s the map holds tens of thousands of cells, and copying it for every delta
+   * (20 a second) cost the grid a third of its frames while scrolling (docs/benchmarks.md, Dashboard).
+   */
   const flashes = shallowRef<Map<string, number>>(new Map());
+  const flashVersion = ref(0);
   const removed = shallowRef<Set<string>>(new Set());
   const insertedSince = ref(0);
   const liveVersion = ref<number | null>(null);
@@ -102,16 +107,25 @@ export const useRowsStore = defineStore("rows", () => {
   function flash(keys: string[]): void {
     if (keys.length === 0) return;
     const now = Date.now();
-    const map = new Map(flashes.value);
-    for (const k of keys) map.set(k, now);
-    flashes.value = map;
+    const map = flashes.value;
+    for (const k of keys) {
+      map.delete(k); // re-inserted at the end: the map stays in time order, which prune relies on
+      map.set(k, now);
+    }
+    flashVersion.value++;
   }
 
   function prune(): void {
-    if (flashes.value.size === 0) return;
+    const map = flashes.value;
     const cutoff = Date.now() - HIGHLIGHT_MS;
-    const map = new Map([...flashes.value].filter(([, t]) => t >= cutoff));
-    if (map.size !== flashes.value.size) flashes.value = map;
+    let dropped = false;
+    // oldest first (insertion order): stop at the first cell still inside the highlight
+    for (const [k, t] of map) {
+      if (t >= cutoff) break;
+      map.delete(k);
+      dropped = true;
+    }
+    if (dropped) flashVersion.value++;
   }
 
   /** Applies one stream message to the loaded rows. */
@@ -168,7 +182,7 @@ export const useRowsStore = defineStore("rows", () => {
   }
 
   return {
-    query, rows, total, version, next, loading, error, flashes, removed, insertedSince, liveVersion, streamStatus, streamDetail,
+    query, rows, total, version, next, loading, error, flashes, flashVersion, removed, insertedSince, liveVersion, streamStatus, streamDetail,
     open, loadMore, startLive, stopLive, close, onMessage, prune,
   };
 });
