@@ -19,6 +19,7 @@ packages=(
   prometheus                                    # promtool checks the /metrics output (tests)
   redis-server redis-tools                      # the server benchmark's peer (redis-benchmark)
   python3-venv                                  # API tests: schemathesis in a venv under build/
+  python3-pytest                                # bench/tests (ctest BenchReportTest), under Debian's python3
   chromium                                      # dashboard browser tests (dashboard/test/e2e.test.ts, playwright-core)
 )
 

@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""`make bench-check`: compares a fresh run of the `ecsdb bench` suites with the newest committed results and
+fails (exit 1) on a regression beyond the noise, naming each regressed figure, its old and new ratios and
+the threshold it crossed.
+
+    bench/check.py NEW.json [--against OLD.json] [--thresholds bench/thresholds.json]
+    bench/check.py --calibrate RUN.json [RUN.json ...] [--repetitions 3] > bench/thresholds.json
+
+NEW and OLD are results files of bench/report.py (several repetitions, compared by their medians) or plain
+`ecsdb bench --json` output (one run). Without --against, OLD is the newest results file committed under
+bench/results/ (HEAD's content, not a locally rewritten copy), preferring one from the same host.
+Exit status: 0 no regression, 1 regression, 2 nothing comparable (no committed results, another entity
+count or page size).
+
+What is compared (bench/regression.py): a figure with an in-run baseline by its ratio to that baseline,
+oriented so that larger is worse; a count without a baseline (pages copied, bytes in use) by its value; a
+time or rate without a baseline is not checked (listed as unchecked): an absolute time on a shared VM
+measures the neighbours.
+
+Why these thresholds (measured 2026-12-01 20:45–20:51 UTC on the 2-vCPU shared development VM, AMD EPYC,
+while other engineers compiled C++ and Rust and ran browser tests: 1-minute load average 6.1–11.5 on 2 CPUs;
+docs/benchmarks.md, "Regression check", has the table):
+- One build, 12 runs at --entities 200000 --seconds 3: 5 of `ecsdb bench txn`, 5 of `durability`, 2 of
+  `all`; so 7 samples of each txn and durability figure, 2 of the server and replication figures.
+  Spread = max/min − 1 of a figure's ratio to its baseline (of its value, for counts).
+- One run is too noisy to check anything: single-run spreads went from 57% (scan_ns_per_row) to 761%
+  (delete_ns), and 9,892% for durable_single_p50_us (one run's fdatasync stalled 60×). No threshold that
+  lets such runs pass would catch a real regression.
+- Medians of 3 runs are far steadier: over the 35 three-run subsets of the 7 samples, the medians spread
+  31–66% (update_field_publish_each, scan, update_field, insert_publish_each, durable_tps,
+  durable_single_p50, delete_publish_each, query2, scan2, snapshot), 77–123% (reverse_ref, bulk_insert,
+  read_ns, delete_ns, insert_ns, async_tps) and 182–220% (read_many, read_unpinned: a random read of 16 ns
+  is one descheduling away from 60). So `make bench` and `make bench-check` both run 3 repetitions
+  (BENCH_RUNS) and compare medians.
+- Counts came out identical in every run (pages copied, bytes in use, memory overhead, snapshot bytes),
+  wal_bytes_per_update within 0.9%, memory_rss_overhead_pct within 0.5%.
+- Threshold per figure = max(25%, 1.5 × its median-of-3 spread), in bench/thresholds.json; for counts
+  max(2%, 1.5 × spread). The margin 1.5 because 7 samples underestimate the range of the noise; the 25%
+  floor because even the steadiest ratio moved by a quarter under this load, and a check that cries wolf
+  gets ignored; 2% for counts because they do not depend on the clock, so a change in them is a change
+  in the code. A figure the calibration never saw gets 100%. Server and replication figures had 2
+  samples (single-run spreads): wide thresholds until someone calibrates them with more runs.
+- Under this load the check catches gross regressions only (a ratio 1.5× to 4× worse, per figure; a
+  page copied or a byte more per row at once). On a quiet machine the thresholds are loose rather than
+  wrong: they miss small regressions, they do not report false ones. Recalibrate on the machine that runs
+  the check:
+      for i in 1 2 3 4 5 6 7; do build/ecsdb bench all --entities 200000 --seconds 3 --json > /tmp/run$i.json; done
+      bench/check.py --calibrate /tmp/run?.json > bench/thresholds.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+sys.dont_write_bytecode = True  # run from the source tree: leave no __pycache__ beside the scripts
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from figures import Run  # noqa: E402
+from regression import Thresholds, Verdict, calibrate, compare, config_mismatches  # noqa: E402
+from report import fmt, runs_of  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_THRESHOLDS = REPO / "bench" / "thresholds.json"
+
+
+def git(*args: str) -> str:
+    return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True, check=True).stdout
+
+
+def newest_committed(host: str | None) -> tuple[str, dict] | None:
+    """(path, document) of the newest results file committed under bench/results/, from `host` if any was
+    recorded there, else from any host; None when nothing is committed."""
+    try:
+        paths = [p for p in git("ls-files", "bench/results/").split() if p.endswith(".json")]
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    dated = []
+    for p in paths:
+        doc = json.loads(git("show", f"HEAD:{p}"))
+        when = int(git("log", "-1", "--format=%ct", "--", p).strip() or 0)
+        # Newest by the run's own date, then by commit time: a file recommitted later is not a newer run.
+        dated.append((str(doc.get("run", {}).get("date", "")), when, p, doc))
+    if not dated:
+        return None
+    same_host = [d for d in dated if host and d[3].get("machine", {}).get("host") == host]
+    _, _, path, doc = max(same_host or dated)
+    return path, doc
+
+
+def print_verdicts(verdicts: list[Verdict]) -> None:
+    checked = [v for v in verdicts if v.change is not None]
+    print(f"{'figure':34} {'old':>10} {'new':>10} {'change':>8} {'limit':>7}  status   compared")
+    for v in checked:
+        print(f"{v.name:34} {fmt(v.old):>10} {fmt(v.new):>10} {v.change:+8.0%} {v.threshold:7.0%}  "
+              f"{v.status:8} {v.basis}")
+    by_reason: dict[tuple[str, str], list[str]] = {}
+    for v in verdicts:
+        if v.change is None:
+            by_reason.setdefault((v.status, v.reason), []).append(v.name)
+    for (status, reason), names in by_reason.items():
+        print(f"\n{status}, {reason} ({len(names)}): {', '.join(names)}")
+
+
+def check(args: argparse.Namespace) -> int:
+    with open(args.new) as f:
+        new_doc = json.load(f)
+    if args.against:
+        old_path = args.against
+        with open(old_path) as f:
+            old_doc = json.load(f)
+    else:
+        found = newest_committed(new_doc.get("machine", {}).get("host"))
+        if found is None:
+            print("bench-check: no committed results under bench/results/ to compare with (run `make bench` "
+                  "and commit its results file)", file=sys.stderr)
+            return 2
+        old_path, old_doc = found
+    old_runs, new_runs = runs_of(old_doc), runs_of(new_doc)
+    mismatch = config_mismatches(Run.from_json(old_doc), Run.from_json(new_doc))
+    if mismatch:
+        print(f"bench-check: {args.new} and {old_path} are not comparable ({'; '.join(mismatch)}); run with the "
+              f"settings of the committed results", file=sys.stderr)
+        return 2
+    thresholds = Thresholds.load(args.thresholds) if Path(args.thresholds).exists() else Thresholds()
+    wanted = json.loads(Path(args.thresholds).read_text()).get("repetitions", 3) if Path(args.thresholds).exists() else 3
+    for label, runs in (("the previous results", old_runs), ("this run", new_runs)):
+        if len(runs) < wanted:
+            # Single runs spread up to several times more than medians of three (see the header): expect
+            # false alarms.
+            print(f"bench-check: warning: {label}: {len(runs)} repetition(s), but the thresholds assume "
+                  f"medians of {wanted}")
+    old_host = old_doc.get("machine", {}).get("host", "?")
+    print(f"bench-check: {args.new} ({len(new_runs)} repetitions) against {old_path} ({len(old_runs)} repetitions, host {old_host})")
+    if old_host != new_doc.get("machine", {}).get("host", "?"):
+        print("bench-check: the previous results come from another host: ratios travel better than times, "
+              "but not perfectly")
+    verdicts = compare(old_runs, new_runs, thresholds)
+    print_verdicts(verdicts)
+    regressed = [v for v in verdicts if v.status == "regressed"]
+    if regressed:
+        print()
+        for v in regressed:
+            print(f"REGRESSION {v.name}: {v.basis} {fmt(v.old)} -> {fmt(v.new)} ({v.change:+.0%} worse; "
+                  f"threshold {v.threshold:.0%})")
+        print(f"bench-check: {len(regressed)} figures regressed")
+        return 1
+    print(f"\nbench-check: no regression ({sum(v.change is not None for v in verdicts)} figures compared)")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("new", nargs="*", help="NEW.json, or with --calibrate the runs to calibrate from")
+    parser.add_argument("--against", help="the previous results (default: newest committed)")
+    parser.add_argument("--thresholds", default=str(DEFAULT_THRESHOLDS))
+    parser.add_argument("--calibrate", action="store_true", help="print thresholds from repeated runs")
+    parser.add_argument("--repetitions", type=int, default=3, help="--calibrate: runs per checked side")
+    args = parser.parse_args(argv)
+    if args.calibrate:
+        if len(args.new) < 2:
+            parser.error("--calibrate needs at least two runs")
+        runs = [r for p in args.new for r in runs_of(json.load(open(p)))]
+        d = Thresholds()
+        json.dump({"floor": d.floor, "count_floor": d.count_floor, "margin": d.margin,
+                   "uncalibrated": d.uncalibrated, "repetitions": args.repetitions, "runs": len(runs),
+                   "spread": calibrate(runs, args.repetitions)}, sys.stdout, indent=1, sort_keys=True)
+        print()
+        return 0
+    if len(args.new) != 1:
+        parser.error("give one results file to check")
+    args.new = args.new[0]
+    return check(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
