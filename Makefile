@@ -76,10 +76,38 @@ dashboard-perf: dashboard
 	@test -x build/ecsdb || $(MAKE) build
 	cd dashboard && npm run --silent perf
 
+# Benchmarks (docs/benchmarks.md); not part of `make test`: they take minutes and measure the machine as
+# much as the code.
+# `make bench`: BENCH_RUNS repetitions of `ecsdb bench all`, recorded with the machine's load average into
+#   bench/results/<date>-<host>.json; BENCHMARKS.md and its plots (docs/img/bench/) regenerated from it.
+# `make bench-check`: the same runs, compared with the newest committed results by each figure's ratio to
+#   its in-run baseline; exits 1 on a regression beyond bench/thresholds.json (bench/check.py says how those
+#   were measured). The defaults are the settings the thresholds were calibrated with: runs with another
+#   entity count are not comparable, and fewer runs are noisier than the thresholds allow for.
+# `make bench-micro`: the Google Benchmark micro-benchmarks (bench/micro/), printed only.
+BENCH_ENTITIES ?= 200000
+BENCH_SECONDS ?= 3
+BENCH_RUNS ?= 3
+BENCH_NOTE ?=
+BENCH_ARGS ?=
+# Debian's python3: scripts/install-bench-deps.sh installs matplotlib for it, whatever is first on PATH.
+BENCH_PYTHON ?= /usr/bin/python3
+BENCH_RUN = $(BENCH_PYTHON) bench/report.py run --ecsdb build/ecsdb --entities $(BENCH_ENTITIES) \
+  --seconds $(BENCH_SECONDS) --repetitions $(BENCH_RUNS) --note "$(BENCH_NOTE)"
+.PHONY: bench-check bench-micro
+
 bench: build
+	@scripts/install-bench-deps.sh
+	$(BENCH_RUN) --out build/bench/all.json $(if $(BENCH_ARGS),-- $(BENCH_ARGS))
+	$(BENCH_PYTHON) bench/report.py render build/bench/all.json --save
+
+bench-check: build
+	$(BENCH_RUN) --out build/bench/check.json $(if $(BENCH_ARGS),-- $(BENCH_ARGS))
+	$(BENCH_PYTHON) bench/check.py build/bench/check.json
+
+bench-micro: build
 	./build/bench/micro/ecsdb_micro_bench --benchmark_min_time=0.2 --benchmark_repetitions=3 \
 	  --benchmark_report_aggregates_only=true
-	./build/ecsdb bench all
 
 clean:
 	rm -rf build build-asan build-tsan build-debug build-coverage build-fuzz install
