@@ -134,6 +134,10 @@ def fmt(v: float | None) -> str:
     return f"{v:.3g}"
 
 
+def percentile_label(p: float) -> str:
+    return "max" if p >= 100 else f"p{p:g}"
+
+
 def median_ratio(runs: list[Run], name: str) -> float | None:
     """The median over repetitions of value ÷ baseline (a median of ratios, as bench-check compares)."""
     from figures import ratio
@@ -178,7 +182,7 @@ def render_markdown(doc: dict, source: str, images: dict[str, str]) -> str:
            "",
            "The numbers of the latest `make bench` run on the machine below, each figure beside its in-run "
            "baseline and peers (docs/benchmarks.md defines every figure and how it is measured). Read the "
-           "ratios, not the absolute times: the baseline runs in the same process, minutes apart, on the same "
+           "ratios, not the absolute times: the baseline runs in the same process, seconds apart, on the same "
            "machine, so a busy neighbour moves both.", ""]
 
     out += ["## Machine and run", ""]
@@ -227,7 +231,7 @@ def render_markdown(doc: dict, source: str, images: dict[str, str]) -> str:
         if "latency" in images:
             out += [f"![Latency percentiles]({images['latency']})", ""]
         out += [markdown_table(["series", "percentiles"],
-                               [[f"`{k}`", ", ".join(f"p{p:g}: {fmt(v)}" for p, v in pts)] for k, pts in lat.items()]), ""]
+                               [[f"`{k}`", ", ".join(f"{percentile_label(p)}: {fmt(v)}" for p, v in pts)] for k, pts in lat.items()]), ""]
     else:
         out += ["Not measured in this run (no `*_pNN_*` figures).", ""]
 
