@@ -58,7 +58,7 @@ ApiResult<std::size_t> parse_cursor(const std::string* text) {
   if (text == nullptr || text->empty()) return std::size_t{0};
   std::size_t n = 0;
   if (text->size() < 2 || (*text)[0] != 'o' || !parse_uint(std::string_view(*text).substr(1), n)) {
-    return bad_request("'after' must be a cursor returned as 'next' by the previous page, got '" + *text + "'");
+    return bad_request("'after' must be a cursor returned as 'next' or 'prev' by a page, got '" + *text + "'");
   }
   return n;
 }
@@ -115,6 +115,9 @@ struct Candidate {
 json::object page_fields(json::object o, std::size_t offset, std::size_t limit, std::size_t total) {
   o["total"] = total;
   o["next"] = offset + limit < total ? json::value("o" + std::to_string(offset + limit)) : json::value(nullptr);
+  // Cursors are offsets into the result at the page's version, so the page before is well defined too
+  // (pass it as 'after' with the same 'version').
+  o["prev"] = offset > 0 ? json::value("o" + std::to_string(offset > limit ? offset - limit : 0)) : json::value(nullptr);
   return o;
 }
 
@@ -160,6 +163,7 @@ const std::vector<Route>& api_routes() {
       {"POST", "/api/query", Role::kRead, "/api/query"},
       {"POST", "/api/snapshot", Role::kAdmin, "/api/snapshot"},
       {"GET", "/api/metrics", Role::kRead, "/api/metrics"},
+      {"GET", "/api/whoami", Role::kRead, "/api/whoami"},
       {"GET", "/api/replication/clients", Role::kRead, "/api/replication/clients"},
       {"GET", "/metrics", Role::kRead, "/metrics"},
       {"GET", "/api/stream", Role::kRead, "/api/stream"},
@@ -337,6 +341,7 @@ void Api::handle(const Route& route, const std::vector<std::string>& params, con
   if (route.path == "/api/entities/{id}") return respond(entity(req, params.at(0)));
   if (route.path == "/api/query") return respond(query(req));
   if (route.path == "/api/metrics") return respond(metrics_json());
+  if (route.path == "/api/whoami") return respond(whoami(req));
   if (route.path == "/api/replication/clients") return respond(replication_clients());
   if (route.path == "/metrics") return respond(prometheus());
   if (p == Phase::kShuttingDown) {
@@ -388,6 +393,7 @@ HttpResponse Api::schema() {
                                          {"layout_hash", layout_hash_hex(s)},
                                          {"toml", s.text},
                                          {"tables", tables_json(s)},
+                                         {"structs", structs_json(s)},
                                          {"enums", enums_json(s)}});
 }
 
@@ -405,7 +411,9 @@ HttpResponse Api::validate_schema(const HttpRequest& req) {
                                            {"name", s.database},
                                            {"version", s.version},
                                            {"layout_hash", layout_hash_hex(s)},
-                                           {"tables", tables_json(s)}});
+                                           {"tables", tables_json(s)},
+                                           {"structs", structs_json(s)},
+                                           {"enums", enums_json(s)}});
   }
   json::array errors;
   for (const SchemaDiagnostic& d : diagnostics) {
@@ -927,7 +935,23 @@ HttpResponse Api::metrics_json() {
                                                 static_cast<double>(m.wal_sync_p99_ns) * 1e-9)},
                {"http_request_seconds", quantiles(metrics_.request_seconds.count(), metrics_.request_seconds.quantile_seconds(0.5),
                                                    metrics_.request_seconds.quantile_seconds(0.99))},
+               // Every commit through the queue (Database::submit: HTTP transactions and an embedding
+               // program's own, such as --simulate), submitted to visible in a published version.
+               {"queue_latency_seconds", quantiles(m.submit_to_visible_count, static_cast<double>(m.submit_to_visible_p50_ns) * 1e-9,
+                                                    static_cast<double>(m.submit_to_visible_p99_ns) * 1e-9)},
+               {"stream_lag_seconds", quantiles(metrics_.stream_lag_seconds.count(), metrics_.stream_lag_seconds.quantile_seconds(0.5),
+                                                 metrics_.stream_lag_seconds.quantile_seconds(0.99))},
+               {"pages_copied_total", m.pages_copied_total},
            });
+}
+
+// What the caller's token may do, so that a client (the dashboard) can offer only what will be allowed.
+// Without tokens configured every caller is admin and `token` is null.
+HttpResponse Api::whoami(const HttpRequest& req) {
+  const bool anonymous = req.token_name.empty() || req.token_name == "-";
+  return json_response(200, json::object{{"role", to_string(req.role)},
+                                         {"token", anonymous ? json::value(nullptr) : json::value(req.token_name)},
+                                         {"auth_required", !anonymous}});
 }
 
 HttpResponse Api::prometheus() {

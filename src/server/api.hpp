@@ -102,6 +102,7 @@ class Api {
   HttpResponse entity(const HttpRequest& req, const std::string& id);
   HttpResponse query(const HttpRequest& req);
   HttpResponse metrics_json();
+  HttpResponse whoami(const HttpRequest& req);
   HttpResponse replication_clients();
   boost::json::value replication_json() const;
   HttpResponse prometheus();

@@ -314,6 +314,7 @@ class StreamSession : public replication::DeltaListener, public std::enable_shar
     std::vector<Predicate> predicates;
     bool any_table = false;
     since_.reset();
+    bool rows_in_state = true;
     for (const auto& [k, v] : query) {
       if (k == "tables") {
         for (std::string_view name : split_list(v, false)) {
@@ -332,12 +333,16 @@ class StreamSession : public replication::DeltaListener, public std::enable_shar
         auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), s);
         if (ec != std::errc() || p != v.data() + v.size()) return ApiError{400, "bad_request", "since must be a version number"};
         since_ = s;
+      } else if (k == "state") {
+        if (v != "full" && v != "none") return ApiError{400, "bad_request", "state must be 'full' or 'none', got '" + v + "'"};
+        rows_in_state = v == "full";
       }
     }
     if (!any_table) wanted.assign(schema.tables.size(), true);
     for (const Predicate& p : predicates) wanted[p.table->id] = true;
     wanted_ = std::move(wanted);
     predicates_ = std::move(predicates);
+    rows_in_state_ = rows_in_state;
     return std::nullopt;
   }
 
@@ -409,8 +414,15 @@ class StreamSession : public replication::DeltaListener, public std::enable_shar
       };
       list("tables", "tables");
       list("where", "where");
+      if (const json::value* state = o->if_contains("state")) {
+        if (state->is_string()) {
+          query.emplace_back("state", std::string(state->as_string()));
+        } else {
+          ok = false;
+        }
+      }
       if (!ok) {
-        send_error(ApiError{400, "bad_request", "'tables' and 'where' are arrays of strings"});
+        send_error(ApiError{400, "bad_request", "'tables' and 'where' are arrays of strings, 'state' is \"full\" or \"none\""});
       } else if (auto e = configure(query)) {
         send_error(*e);
       } else {
@@ -452,7 +464,7 @@ class StreamSession : public replication::DeltaListener, public std::enable_shar
     std::size_t rows = 0;
     while (state_table_ < schema.tables.size() && rows < kChunkRows) {
       const Table& t = schema.tables[state_table_];
-      if (!wanted_[t.id] || t.is_entity_table) {
+      if (!wanted_[t.id] || t.is_entity_table || !rows_in_state_) {
         ++state_table_;
         state_row_ = 0;
         continue;
@@ -579,6 +591,9 @@ class StreamSession : public replication::DeltaListener, public std::enable_shar
   std::optional<std::uint64_t> since_;
   std::vector<bool> wanted_;
   std::vector<Predicate> predicates_;
+  // false with state=none: the state message marks the version deltas start from, without its rows (a
+  // client that pages the rows itself, like the dashboard's data view of a million-row table).
+  bool rows_in_state_ = true;
   replication::DeltaBacklog backlog_;
   std::deque<std::string> control_;
   std::uint64_t last_version_ = 0;

@@ -295,27 +295,35 @@ json::value default_json(const Field& f) {
 
 }  // namespace
 
+namespace {
+
+json::array fields_json(const Layout& layout) {
+  json::array fields;
+  for (const Field& f : layout.fields) {
+    fields.push_back(json::object{
+        {"name", f.name},
+        {"id", f.id},
+        {"type", f.type.spelling},
+        {"kind", kind_name(f.type.kind)},
+        {"offset", f.offset},
+        {"size", f.type.size},
+        {"align", f.type.align},
+        {"stored", f.stored},
+        {"owner_key", f.is_owner_key},
+        {"unique", f.unique},
+        {"deprecated", f.deprecated},
+        {"foreign_key", f.foreign_key ? json::value(f.foreign_key->table + "." + f.foreign_key->field) : json::value(nullptr)},
+        {"default", default_json(f)},
+    });
+  }
+  return fields;
+}
+
+}  // namespace
+
 json::array tables_json(const Schema& schema) {
   json::array tables;
   for (const Table& t : schema.tables) {
-    json::array fields;
-    for (const Field& f : t.layout.fields) {
-      fields.push_back(json::object{
-          {"name", f.name},
-          {"id", f.id},
-          {"type", f.type.spelling},
-          {"kind", kind_name(f.type.kind)},
-          {"offset", f.offset},
-          {"size", f.type.size},
-          {"align", f.type.align},
-          {"stored", f.stored},
-          {"owner_key", f.is_owner_key},
-          {"unique", f.unique},
-          {"deprecated", f.deprecated},
-          {"foreign_key", f.foreign_key ? json::value(f.foreign_key->table + "." + f.foreign_key->field) : json::value(nullptr)},
-          {"default", default_json(f)},
-      });
-    }
     tables.push_back(json::object{
         {"name", t.name},
         {"id", t.id},
@@ -323,10 +331,23 @@ json::array tables_json(const Schema& schema) {
         {"parent_table", t.parent_table.empty() ? json::value(nullptr) : json::value(t.parent_table)},
         {"stride", t.layout.stride},
         {"align", t.layout.align},
-        {"fields", std::move(fields)},
+        {"fields", fields_json(t.layout)},
     });
   }
   return tables;
+}
+
+json::array structs_json(const Schema& schema) {
+  json::array structs;
+  for (const auto& st : schema.structs) {
+    structs.push_back(json::object{
+        {"name", st->name},
+        {"size", st->layout.stride},
+        {"align", st->layout.align},
+        {"fields", fields_json(st->layout)},
+    });
+  }
+  return structs;
 }
 
 json::array enums_json(const Schema& schema) {

@@ -51,6 +51,8 @@ json::object row_object(const Table& table, const detail::VersionState& state, s
 // The layout of a schema as JSON: the Table objects of GET /api/schema and POST /api/schema/validate.
 json::array tables_json(const Schema& schema);
 json::array enums_json(const Schema& schema);
+// Each struct type with its members' layout (offsets relative to the struct), in declaration order.
+json::array structs_json(const Schema& schema);
 std::string layout_hash_hex(const Schema& schema);
 
 // One delta as a stream message body (without "type"): {"from", "version", "created", "destroyed", "tables"},

@@ -26,6 +26,7 @@ def _requests(entity: str) -> dict:
         ("POST", "/api/query"): ("/api/query", json.dumps({"with": ["health"]}), "application/json"),
         ("POST", "/api/snapshot"): ("/api/snapshot", None, None),
         ("GET", "/api/metrics"): ("/api/metrics", None, None),
+        ("GET", "/api/whoami"): ("/api/whoami", None, None),
         ("GET", "/api/replication/clients"): ("/api/replication/clients", None, None),
         ("GET", "/metrics"): ("/metrics", None, None),
         ("GET", "/api/stream"): ("/api/stream?tables=health", None, None),
@@ -123,6 +124,17 @@ def test_roles(walked, role):
         else:
             assert status == 403, (role, key, r)
             check_error(r, method, template, 403, "forbidden")
+
+
+@pytest.mark.parametrize("role", ["read", "write", "admin"])
+def test_whoami_names_the_tokens_role(walked, role):
+    body = check(walked.get("/api/whoami", token=TOKENS[role]), "GET", "/api/whoami", 200)
+    assert body == {"role": role, "token": role[0], "auth_required": True}
+
+
+def test_whoami_without_tokens_is_admin(server):
+    body = check(server.get("/api/whoami"), "GET", "/api/whoami", 200)
+    assert body == {"role": "admin", "token": None, "auth_required": False}
 
 
 def test_health_needs_no_token(walked):

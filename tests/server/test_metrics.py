@@ -74,6 +74,9 @@ def test_api_metrics_json(server):
     assert body["entities"] == n
     assert body["commits_total"] >= n and body["committed_version"] >= n
     assert body["commit_latency_seconds"]["count"] == n
+    # HTTP transactions go through the queue, so the queue's figure counts them too.
+    assert body["queue_latency_seconds"]["count"] >= n and body["queue_latency_seconds"]["p99"] > 0
+    assert body["pages_copied_total"] > 0, "each commit into the health table copies its shared page"
     assert body["http_requests_total"] >= n
     assert body["wal_bytes_total"] > 0
     samples = parse_exposition(server.prometheus())

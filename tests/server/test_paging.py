@@ -56,6 +56,31 @@ def test_paging_is_consistent_at_a_pinned_version(filled):
     assert now["version"] > version and now["total"] == N  # extra rows created, as many destroyed
 
 
+def test_paging_backwards_returns_the_same_pages(filled):
+    """`prev` walks back through the pages `next` walked forward, at the same version, while commits go on."""
+    s = filled
+    params = {"limit": 60, "sort": "-hp"}
+    forward = [check(s.get("/api/tables/health/rows", params=params), "GET", ROWS, 200)]
+    version = forward[0]["version"]
+    assert forward[0]["prev"] is None, "the first page has no page before it"
+    while forward[-1]["next"]:
+        s.create_health(7000 + len(forward))
+        forward.append(check(s.get("/api/tables/health/rows",
+                                   params={**params, "after": forward[-1]["next"], "version": version}), "GET", ROWS, 200))
+    assert [len(p["rows"]) for p in forward] == [60, 60, 60, 60, 10]
+    backward = [forward[-1]]
+    while backward[-1]["prev"]:
+        backward.append(check(s.get("/api/tables/health/rows",
+                                    params={**params, "after": backward[-1]["prev"], "version": version}), "GET", ROWS, 200))
+    assert [p["rows"] for p in reversed(backward)] == [p["rows"] for p in forward]
+    # A query pages back too.
+    q = {"with": ["health"], "limit": 100}
+    first = check(s.post(QUERY, q), "POST", QUERY, 200)
+    second = check(s.post(QUERY, {**q, "after": first["next"], "version": first["version"]}), "POST", QUERY, 200)
+    again = check(s.post(QUERY, {**q, "after": second["prev"], "version": first["version"]}), "POST", QUERY, 200)
+    assert first["prev"] is None and again["entities"] == first["entities"] and again["prev"] is None
+
+
 def test_cursor_at_newest_version_without_pinning(filled):
     s = filled
     seen = []

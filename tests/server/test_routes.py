@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import socket
+from pathlib import Path
 
 import pytest
 
 import spec_util
 from conftest import SCHEMA, check, check_error
+
+REPO_SCHEMAS = Path(SCHEMA).parent
 
 ROWS = "/api/tables/{table}/rows"
 ENTITY = "/api/entities/{id}"
@@ -20,7 +23,7 @@ def test_spec_is_loaded_and_lists_every_route():
     ops = set(spec_util.operations())
     assert ("GET", "/api/health") in ops and ("POST", TX) in ops and ("GET", "/api/stream") in ops
     assert ("GET", "/api/replication") in ops
-    assert len(ops) == 15
+    assert len(ops) == 16
 
 
 def test_every_operation_documents_errors_consistently():
@@ -69,6 +72,31 @@ def test_schema(server):
 
 
 # ---- schema validation ----
+
+def test_validate_schema_describes_structs_and_enums(server):
+    """The showcase schema's structs come with their members' layout (offsets within the struct)."""
+    with open(REPO_SCHEMAS / "showcase.toml", encoding="utf-8") as f:
+        toml = f.read()
+    r = server.post("/api/schema/validate", toml, content_type="application/toml")
+    body = check(r, "POST", "/api/schema/validate", 200)
+    assert body["valid"] is True
+    structs = {st["name"]: st for st in body["structs"]}
+    assert {"Vec3", "Quat", "Aabb", "DamageRoll"} <= set(structs)
+    vec3 = structs["Vec3"]
+    assert vec3["size"] == 12 and vec3["align"] == 4
+    assert [(f["name"], f["offset"], f["size"]) for f in vec3["fields"]] == [("x", 0, 4), ("y", 4, 4), ("z", 8, 4)]
+    aabb = structs["Aabb"]
+    assert [(f["name"], f["type"], f["kind"], f["offset"]) for f in aabb["fields"]] == [
+        ("min", "Vec3", "struct", 0), ("max", "Vec3", "struct", 12)]
+    quat_w = next(f for f in structs["Quat"]["fields"] if f["name"] == "w")
+    assert quat_w["default"] == 1.0, "a member's own default is described"
+    assert body["enums"], "the showcase schema's enums are listed too"
+
+
+def test_schema_lists_structs(server):
+    body = check(server.get("/api/schema"), "GET", "/api/schema", 200)
+    assert body["structs"] == [], "game.toml declares no struct"
+
 
 def test_validate_schema_valid(server):
     with open(SCHEMA, encoding="utf-8") as f:

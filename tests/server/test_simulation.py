@@ -28,6 +28,10 @@ def test_simulated_world_lives_and_stops_cleanly(server_factory):
     assert moved > 250, f"only {moved} entities moved"
     changed = sum(1 for k, hp in health.items() if k in hp_before and hp != hp_before[k]) + len(entities - set(hp_before))
     assert changed > 0, "nobody fought, healed or died in a second"
+    # The world's ticks are queue commits, not HTTP ones: the metrics the dashboard's overview shows count them.
+    metrics = s.get("/api/metrics").json()
+    assert metrics["queue_latency_seconds"]["count"] >= 10 and metrics["queue_latency_seconds"]["p50"] > 0
+    assert metrics["commit_latency_seconds"]["count"] == 0
     # The server factory stops it with SIGTERM at the end and requires exit code 0.
 
 

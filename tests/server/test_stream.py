@@ -213,6 +213,35 @@ def test_subscribe_changes_tables(server, streams):
     assert d["type"] == "delta" and d["tables"]["health"]["updated"] == [{"key": e, "values": {"hp": 10}}]
 
 
+def test_state_none_starts_with_deltas_only(server, streams):
+    """state=none: one `state` message without rows names the version, then only deltas follow; a subscribe
+    message can ask for it too."""
+    for _ in range(3):
+        server.create_health(1)
+    st = streams(server, "?tables=health&state=none")
+    m = st.recv()
+    assert m == {"type": "state", "version": server.version(), "tables": {}, "last": True}
+    e = server.create_health(42)
+    d = st.recv()
+    assert d["type"] == "delta" and d["from"] == m["version"]
+    assert [r["key"] for r in d["tables"]["health"]["inserted"]] == [e]
+    lag = server.get("/api/metrics").json()["stream_lag_seconds"]
+    assert lag["count"] >= 1 and lag["p99"] > 0, "the delta's publish-to-written lag is measured"
+    st.ws.send(json.dumps({"type": "subscribe", "tables": ["health"], "state": "full"}))
+    _, tables, _ = st.state()
+    assert len(tables["health"]) == 4, "state=full sends the rows again"
+    st.ws.send(json.dumps({"type": "subscribe", "tables": ["health"], "state": "none"}))
+    m = st.recv()
+    assert m["type"] == "state" and m["tables"] == {} and m["last"] is True
+    for bad in (json.dumps({"type": "subscribe", "state": "some"}), json.dumps({"type": "subscribe", "state": False})):
+        st.ws.send(bad)
+        err = st.recv()
+        assert err["type"] == "error" and "state" in err["error"]["message"], err
+    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+        streams(server, "?state=rows")
+    assert refused.value.status_code == 400 and b"state must be" in refused.value.resp_body
+
+
 def test_slow_consumer_coalesces(server_factory, streams):
     """2000 transactions while the client reads nothing: the kernel's socket buffers (several MB on loopback)
     fill, the server queues past --stream-buffer-bytes and coalesces. Each transaction creates 16 entities with

@@ -233,6 +233,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/whoami": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's role
+         * @description What the caller's bearer token may do (`read`, `write` or `admin`) and the token's name, so that a
+         *     client such as the dashboard offers only what the server will allow. Without tokens configured every
+         *     caller is `admin`, `token` is null and `auth_required` false.
+         */
+        get: operations["whoAmI"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/replication/clients": {
         parameters: {
             query?: never;
@@ -290,12 +312,14 @@ export interface paths {
          *
          *     After the upgrade the server sends JSON text messages (schema `StreamMessage`):
          *     - `state`: the current rows of the subscribed tables, in chunks of at most 1000 rows (the last
-         *       chunk has `last: true`); the first message(s), unless the client resumes with `since`.
+         *       chunk has `last: true`); the first message(s), unless the client resumes with `since`. With
+         *       `state=none` it is one message without rows (`tables: {}`, `last: true`) that names the version
+         *       the deltas start from: for a client that reads the rows itself, page by page.
          *     - `delta`: the changes of one published version, in order, or coalesced over several versions
          *       when the client lags (`from` is the version the delta applies to).
          *     - `error`: an error (`Error` body); the server may close the connection after it.
          *
-         *     The client may send `{"type": "subscribe", "tables": [...], "where": [...]}` (schema
+         *     The client may send `{"type": "subscribe", "tables": [...], "where": [...], "state": "full"}` (schema
          *     `SubscribeMessage`) to replace its subscription; the server answers with a new `state`.
          *     WebSocket ping/pong keeps the connection alive.
          */
@@ -474,6 +498,13 @@ export interface components {
                 value: number;
             }[];
         };
+        /** @description A struct type; its members' offsets are relative to the start of the struct. */
+        Struct: {
+            name: string;
+            size: number;
+            align: number;
+            fields: components["schemas"]["Field"][];
+        };
         SchemaDocument: {
             name: string;
             /** @description The schema version string, e.g. `"1.0.0"`. */
@@ -482,6 +513,7 @@ export interface components {
             /** @description The schema's TOML text. */
             toml: string;
             tables: components["schemas"]["Table"][];
+            structs: components["schemas"]["Struct"][];
             enums: components["schemas"]["Enum"][];
         };
         SchemaValidation: components["schemas"]["SchemaValid"] | components["schemas"]["SchemaInvalid"];
@@ -492,6 +524,8 @@ export interface components {
             version: string;
             layout_hash: components["schemas"]["LayoutHash"];
             tables: components["schemas"]["Table"][];
+            structs: components["schemas"]["Struct"][];
+            enums: components["schemas"]["Enum"][];
         };
         SchemaInvalid: {
             /** @constant */
@@ -526,6 +560,8 @@ export interface components {
             rows: components["schemas"]["Row"][];
             /** @description The cursor of the next page; null on the last page. */
             next: string | null;
+            /** @description The cursor of the page before (pass it as `after`, with the same `version`); null on the first page. */
+            prev: string | null;
         };
         EntityView: {
             entity: components["schemas"]["Id"];
@@ -720,6 +756,8 @@ export interface components {
                 };
             }[];
             next: string | null;
+            /** @description The cursor of the page before; null on the first page. */
+            prev: string | null;
         };
         SnapshotResult: {
             version: components["schemas"]["Version"];
@@ -758,9 +796,23 @@ export interface components {
             tables: {
                 [key: string]: number;
             };
+            /** @description `POST /api/transactions` only, from submitted to resolved (durable in sync mode). */
             commit_latency_seconds: components["schemas"]["Quantiles"];
             wal_fsync_seconds: components["schemas"]["Quantiles"];
             http_request_seconds: components["schemas"]["Quantiles"];
+            /** @description Every transaction through the queue (HTTP transactions and the embedding program's own, such as `--simulate`), from submitted to visible in a published version. */
+            queue_latency_seconds: components["schemas"]["Quantiles"];
+            /** @description From a version's publication to its `/api/stream` message written to a client. */
+            stream_lag_seconds: components["schemas"]["Quantiles"];
+            /** @description Copy-on-write page copies since the database opened. */
+            pages_copied_total: number;
+        };
+        WhoAmI: {
+            /** @enum {string} */
+            role: "read" | "write" | "admin";
+            /** @description The token's name (from the server's configuration); null when the server has no tokens. */
+            token: string | null;
+            auth_required: boolean;
         };
         /**
          * @description Totals of the replication listener since the server started (`clients` and `backlog_bytes`: now).
@@ -897,6 +949,11 @@ export interface components {
             tables?: string[];
             /** @description Predicates `table.field OP value`; all must hold. */
             where?: string[];
+            /**
+             * @description As the `state` query parameter; default `full`.
+             * @enum {string}
+             */
+            state?: "full" | "none";
         };
     };
     responses: {
@@ -1120,6 +1177,12 @@ export interface components {
          *     them, else with a `state` message.
          */
         Since: number;
+        /**
+         * @description `full` (the default): the stream starts with the rows of the subscribed tables. `none`: it starts
+         *     with a `state` message without rows, then deltas; for a client that pages the rows itself (the
+         *     dashboard's data view of a million-row table).
+         */
+        StreamState: "full" | "none";
     };
     requestBodies: never;
     headers: {
@@ -1494,6 +1557,31 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    whoAmI: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller's role. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WhoAmI"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     listReplicationClients: {
         parameters: {
             query?: never;
@@ -1556,6 +1644,12 @@ export interface operations {
                  *     them, else with a `state` message.
                  */
                 since?: components["parameters"]["Since"];
+                /**
+                 * @description `full` (the default): the stream starts with the rows of the subscribed tables. `none`: it starts
+                 *     with a `state` message without rows, then deltas; for a client that pages the rows itself (the
+                 *     dashboard's data view of a million-row table).
+                 */
+                state?: components["parameters"]["StreamState"];
             };
             header?: never;
             path?: never;
