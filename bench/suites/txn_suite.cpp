@@ -255,7 +255,8 @@ Result<nlohmann::json> run_txn_suite(const TxnSuiteOptions& options) {
   entities.assign(n, Entity{});
   entities.clear();
   const std::uint64_t rss_before = resident_bytes();
-  ECSDB_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, Database::open(schema, DatabaseOptions{.publish_every_commits = 0}));
+  ECSDB_ASSIGN_OR_RETURN(std::unique_ptr<Database> db,
+                         Database::open(schema, DatabaseOptions{.publish_every_commits = 0, .page_bytes = options.page_bytes}));
   ECSDB_RETURN_IF_ERROR(populate(*db, n, entities));
   const std::uint64_t rss_after = resident_bytes();
   {
@@ -464,7 +465,8 @@ Result<nlohmann::json> run_txn_suite(const TxnSuiteOptions& options) {
 
   // ---- ECSDb writes, publish after every commit (the default options) ----
   say("populating ECSDb (publish every commit)");
-  ECSDB_ASSIGN_OR_RETURN(std::unique_ptr<Database> db_each, Database::open(schema, DatabaseOptions{.publish_every_commits = 1}));
+  ECSDB_ASSIGN_OR_RETURN(std::unique_ptr<Database> db_each,
+                         Database::open(schema, DatabaseOptions{.publish_every_commits = 1, .page_bytes = options.page_bytes}));
   entities.clear();
   ECSDB_RETURN_IF_ERROR(populate(*db_each, n, entities));
   say("ECSDb writes, publish every commit");
@@ -498,7 +500,8 @@ Result<nlohmann::json> run_txn_suite(const TxnSuiteOptions& options) {
     std::vector<double> bulk, raw_bulk;
     ECSDB_RETURN_IF_ERROR(repeat.run([&]() -> Status {
       ECSDB_ASSIGN_OR_RETURN(std::unique_ptr<Database> fresh,
-                             Database::open(schema, DatabaseOptions{.publish_every_commits = 0}));
+                             Database::open(schema, DatabaseOptions{.publish_every_commits = 0,
+                                                                    .page_bytes = options.page_bytes}));
       std::vector<Entity> ids;
       const std::int64_t t0 = now_ns();
       Transaction t = fresh->writer().begin();
@@ -561,6 +564,7 @@ Result<nlohmann::json> run_txn_suite(const TxnSuiteOptions& options) {
     const std::size_t m = std::min<std::size_t>(n, 200'000);
     DatabaseOptions o;
     o.publish_every_commits = 0;
+    o.page_bytes = options.page_bytes;
     ECSDB_ASSIGN_OR_RETURN(std::unique_ptr<Database> rdb, Database::open(refs_schema(), o));
     WriterHandle& w = rdb->writer();
     std::vector<Entity> people;
@@ -631,7 +635,7 @@ Result<nlohmann::json> run_txn_suite(const TxnSuiteOptions& options) {
 
   nlohmann::json out;
   out["machine"] = machine_json();
-  out["config"] = {{"suite", "txn"}, {"entities", n}, {"seconds", options.seconds}, {"tick_ops", options.tick_ops}};
+  out["config"] = {{"suite", "txn"}, {"entities", n}, {"seconds", options.seconds}, {"tick_ops", options.tick_ops}, {"page_bytes", options.page_bytes}};
   out["results"] = std::move(results);
   return out;
 }

@@ -30,6 +30,8 @@ struct TxnSuiteOptions {
   int max_repetitions = 15;
   // Writes between two WriterHandle::publish() calls in the batched-publish figures: one game "tick".
   std::uint32_t tick_ops = 1024;
+  // DatabaseOptions::page_bytes of every ECSDb database the suite opens (the page-size trade-off of ADR 0015).
+  std::uint32_t page_bytes = 16 * 1024;
   // Called with a short line as each phase starts (the CLI prints them to stderr); may be empty.
   std::function<void(std::string_view)> progress;
 };

@@ -69,6 +69,12 @@ struct DatabaseOptions {
   // sleeping thread costs tens of µs, spinning briefly keeps submit->visible latency low under load.
   std::uint32_t writer_spin_us = 50;
 
+  // Target size of a storage page: every table column, sparse index and the registry is paged, and the
+  // first write to a page after a publish copies the whole page (copy-on-write). Smaller pages make a
+  // random write copy less but lengthen the page directory, which a publish-per-commit writer copies
+  // whole; ADR 0015 measures the trade-off. A power of two from 512 to 65536.
+  std::uint32_t page_bytes = 16 * 1024;
+
   // ---- memory and long-held views (docs/concurrency.md, "Memory held by views") ----
   // Freed pages the pool keeps for reuse; past this, whole free 2 MiB slabs (and large blocks) go back to
   // the system after reclamation. UINT64_MAX: never return memory while the database is open.

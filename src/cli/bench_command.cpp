@@ -50,6 +50,7 @@ struct BenchArgs {
   std::size_t updates_per_tick = 10000;
   double tick_hz = 60;
   int compress = 1;
+  std::uint32_t page_bytes = 16 * 1024;
   bool entities_given = false;  // replication defaults to 100,000 entities, the others to 1,000,000
 };
 
@@ -121,6 +122,7 @@ int run_bench(const BenchArgs& args) {
     bench::TxnSuiteOptions options;
     options.entities = args.entities;
     options.seconds = args.seconds;
+    options.page_bytes = args.page_bytes;
     options.progress = progress("txn");
     Result<nlohmann::json> txn = bench::run_txn_suite(options);
     if (!txn) {
@@ -205,6 +207,7 @@ void add_bench_command(CLI::App& root, int& exit_code) {
   cmd->add_option("--entities", args->entities, "Entities in the database (default 1000000; replication: 100000)")
       ->each([args](const std::string&) { args->entities_given = true; });
   cmd->add_option("--seconds", args->seconds, "Measurement budget in seconds, set-up excluded (default 10)");
+  cmd->add_option("--page-bytes", args->page_bytes, "txn: DatabaseOptions::page_bytes of its databases (default 16384)");
   cmd->add_option("--dir", args->dir, "durability: parent directory for its files (default: the system temp dir)");
   cmd->add_option("--connections", args->connections, "server: keep-alive connections of the load (default 64)");
   cmd->add_option("--stream-clients", args->stream_clients, "server: WebSocket subscribers for stream_lag_p99_us (default 100)");

@@ -14,11 +14,11 @@ EntitySlot* mutable_slot(RegistryState& r, std::uint32_t index, storage::WriteCo
 std::uint32_t next_generation(std::uint32_t g) { return g + 1 == 0 ? 1 : g + 1; }
 }  // namespace
 
-void init_registry(RegistryState& r, std::uint32_t table_count) {
+void init_registry(RegistryState& r, std::uint32_t table_count, std::uint32_t page_bytes) {
   r = RegistryState{};
   r.mask_words = (table_count + 63) / 64;
   if (r.mask_words == 0) r.mask_words = 1;
-  storage::init_array(r.slots, static_cast<std::uint32_t>(sizeof(EntitySlot) + std::size_t{8} * r.mask_words));
+  storage::init_array(r.slots, static_cast<std::uint32_t>(sizeof(EntitySlot) + std::size_t{8} * r.mask_words), page_bytes);
 }
 
 void destroy_registry(RegistryState& r, storage::PagePool& pool) noexcept { storage::destroy_array(r.slots, pool); }

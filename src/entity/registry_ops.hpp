@@ -14,7 +14,8 @@
 
 namespace ecsdb::entity {
 
-void init_registry(detail::RegistryState& r, std::uint32_t table_count);
+void init_registry(detail::RegistryState& r, std::uint32_t table_count,
+                   std::uint32_t page_bytes = detail::kTargetPageBytes);
 void destroy_registry(detail::RegistryState& r, storage::PagePool& pool) noexcept;
 
 // REQUIRES: the registry has fewer than 2^32 - 1 indices in use (checked by the caller).

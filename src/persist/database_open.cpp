@@ -1,5 +1,7 @@
 // Database::open and the durability methods: defined in persist because opening a durable database runs
 // recovery, and the transaction engine below must not depend on the persistence layer above it.
+#include <string>
+
 #include "ecsdb/database.hpp"
 #include "persist/persistence.hpp"
 #include "txn/database_access.hpp"
@@ -10,6 +12,10 @@ Result<std::unique_ptr<Database>> Database::open(std::shared_ptr<const Schema> s
   if (schema == nullptr) return invalid_argument("Database::open: schema is null");
   if (schema->tables.size() >= detail::kNoTable) return invalid_argument("Database::open: too many tables");
   if (options.reader_slots == 0) return invalid_argument("Database::open: reader_slots must be at least 1");
+  if (options.page_bytes < 512 || options.page_bytes > 65536 || (options.page_bytes & (options.page_bytes - 1)) != 0) {
+    return invalid_argument("Database::open: page_bytes must be a power of two from 512 to 65536, got " +
+                            std::to_string(options.page_bytes));
+  }
   if (options.batch_max_transactions == 0) {
     return invalid_argument("Database::open: batch_max_transactions must be at least 1");
   }

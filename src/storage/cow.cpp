@@ -10,10 +10,10 @@ namespace ecsdb::storage {
 using detail::Directory;
 using detail::PagedArray;
 
-void init_array(PagedArray& a, std::uint32_t elem_size) {
+void init_array(PagedArray& a, std::uint32_t elem_size, std::uint32_t page_bytes) {
   a = PagedArray{};
   a.elem_size = elem_size;
-  a.shift = elem_size == 0 ? 0 : detail::page_shift_for(elem_size);
+  a.shift = elem_size == 0 ? 0 : detail::page_shift_for(elem_size, page_bytes);
   a.mask = (1u << a.shift) - 1;
 }
 

@@ -27,7 +27,8 @@ struct WriteContext {
   std::uint64_t pages_copied = 0;
 };
 
-void init_array(detail::PagedArray& a, std::uint32_t elem_size);
+// An empty array of `elem_size`-byte elements in pages of at most `page_bytes` (at least one element).
+void init_array(detail::PagedArray& a, std::uint32_t elem_size, std::uint32_t page_bytes = detail::kTargetPageBytes);
 // Frees every page and the directory (shared or not). Used when the whole database goes away.
 void destroy_array(detail::PagedArray& a, PagePool& pool) noexcept;
 

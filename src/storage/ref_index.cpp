@@ -26,9 +26,9 @@ std::uint64_t* head_of(RefIndexState& r, std::uint64_t target, WriteContext& ctx
 
 }  // namespace
 
-void init_ref_index(RefIndexState& r) {
-  init_array(r.heads, sizeof(std::uint64_t));
-  init_array(r.links, sizeof(RefLink));
+void init_ref_index(RefIndexState& r, std::uint32_t page_bytes) {
+  init_array(r.heads, sizeof(std::uint64_t), page_bytes);
+  init_array(r.links, sizeof(RefLink), page_bytes);
 }
 
 void destroy_ref_index(RefIndexState& r, PagePool& pool) noexcept {

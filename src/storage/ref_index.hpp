@@ -19,7 +19,7 @@
 
 namespace ecsdb::storage {
 
-void init_ref_index(detail::RefIndexState& r);
+void init_ref_index(detail::RefIndexState& r, std::uint32_t page_bytes = detail::kTargetPageBytes);
 void destroy_ref_index(detail::RefIndexState& r, PagePool& pool) noexcept;
 
 void prepare_link(detail::RefIndexState& r, std::uint64_t target, std::uint64_t key, WriteContext& ctx);

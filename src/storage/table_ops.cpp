@@ -68,13 +68,13 @@ void prepare_remove(TableState& t, std::uint64_t key_bits, WriteContext& ctx) {
   mutable_slot(t, static_cast<std::uint32_t>(row_key(t, last)), ctx);
 }
 
-void init_table(TableState& t, std::uint32_t stride, bool has_owner_column) {
+void init_table(TableState& t, std::uint32_t stride, bool has_owner_column, std::uint32_t page_bytes) {
   t = TableState{};
   t.stride = stride;
-  init_array(t.rows, stride);
-  init_array(t.keys, sizeof(std::uint64_t));
-  init_array(t.owners, has_owner_column ? sizeof(std::uint64_t) : 0);
-  init_array(t.sparse, sizeof(SparseSlot));
+  init_array(t.rows, stride, page_bytes);
+  init_array(t.keys, sizeof(std::uint64_t), page_bytes);
+  init_array(t.owners, has_owner_column ? sizeof(std::uint64_t) : 0, page_bytes);
+  init_array(t.sparse, sizeof(SparseSlot), page_bytes);
 }
 
 void destroy_table(TableState& t, PagePool& pool) noexcept {

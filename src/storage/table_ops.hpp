@@ -11,7 +11,8 @@
 
 namespace ecsdb::storage {
 
-void init_table(detail::TableState& t, std::uint32_t stride, bool has_owner_column);
+void init_table(detail::TableState& t, std::uint32_t stride, bool has_owner_column,
+                std::uint32_t page_bytes = detail::kTargetPageBytes);
 void destroy_table(detail::TableState& t, PagePool& pool) noexcept;
 
 // Appends a row for `key_bits` (REQUIRES: the key has no row) and returns its bytes, zeroed, to be filled.

@@ -10,19 +10,19 @@
 
 namespace ecsdb::detail {
 
-WorkingVersion::WorkingVersion(const WriterSchema& tables, storage::PagePool& pool)
+WorkingVersion::WorkingVersion(const WriterSchema& tables, storage::PagePool& pool, std::uint32_t page_bytes)
     : tables_(tables), pool_(pool), state_(std::make_unique<VersionState>()), unique_(tables) {
   const auto n = static_cast<std::uint32_t>(tables_.table_count());
   aux_.resize(n);
   state_->tables.resize(n);
-  entity::init_registry(state_->registry, n);
+  entity::init_registry(state_->registry, n, page_bytes);
   for (std::uint16_t id = 0; id < n; ++id) {
     const TableInfo& info = tables_.info(id);
     aux_[id].auto_increment_next.assign(info.auto_increments.size(), 1);
-    storage::init_table(state_->tables[id], info.stride, info.many);
+    storage::init_table(state_->tables[id], info.stride, info.many, page_bytes);
   }
   state_->refs.resize(tables_.ref_columns().size());
-  for (RefIndexState& r : state_->refs) storage::init_ref_index(r);
+  for (RefIndexState& r : state_->refs) storage::init_ref_index(r, page_bytes);
 
   ctx_.pool = &pool_;
   ctx_.birth = 1;
@@ -43,11 +43,18 @@ std::uint64_t WorkingVersion::publish_to(version::PublishedVersions& versions, s
                                          std::uint64_t lsn) {
   state_->commit_count = commit_count;
   state_->lsn = lsn;
-  auto next = std::make_unique<VersionState>(*state_);  // may throw: nothing has changed yet
-  versions.publish(std::move(state_), std::move(ctx_.retired));  // strong: changes all or nothing
+  // The next version starts as a copy of this one, built in a dead version's object when one is free (its
+  // vectors are reused). May throw: nothing has changed yet.
+  std::unique_ptr<VersionState> next = versions.reuse_state();
+  if (next != nullptr) {
+    *next = *state_;
+  } else {
+    next = std::make_unique<VersionState>(*state_);
+  }
+  // Strong: changes all or nothing. Empties the retire lists and keeps their capacity for the next version.
+  versions.publish(std::move(state_), std::move(ctx_.retired));
   const std::uint64_t copied = ctx_.pages_copied;
   ctx_.pages_copied = 0;
-  ctx_.retired = {};
   state_ = std::move(next);
   ctx_.birth += 1;
   state_->number = ctx_.birth;

@@ -37,7 +37,8 @@ struct TableAux {
 class WorkingVersion {
  public:
   // An empty version 1 (dirty: the writer publishes it at once).
-  WorkingVersion(const WriterSchema& tables, storage::PagePool& pool);
+  // Arrays are paged in pages of at most `page_bytes` (DatabaseOptions::page_bytes).
+  WorkingVersion(const WriterSchema& tables, storage::PagePool& pool, std::uint32_t page_bytes);
   WorkingVersion(const WorkingVersion&) = delete;
   WorkingVersion& operator=(const WorkingVersion&) = delete;
   ~WorkingVersion();  // frees its pages and those retired while it was built

@@ -37,13 +37,15 @@ PublishedVersions::PublishedVersions(storage::PagePool& pool, std::uint32_t read
   // The common scan needs no allocation; only a large overflow table makes these grow.
   pins_.reserve(reader_slots);
   previous_pins_.reserve(reader_slots);
+  spare_states_.reserve(kSpares);
+  spare_lists_.reserve(kSpares);
 }
 
 PublishedVersions::~PublishedVersions() {
   // The owner (Database) frees the current version's pages; here only the retired garbage remains. No view
   // may outlive the database, so every retired object goes.
-  for (RetiredBatch& b : retired_) {
-    for (const RetiredObject& o : b.objects) free_object(o);
+  for (auto it = batches_begin(); it != retired_.end(); ++it) {
+    for (const RetiredObject& o : it->objects) free_object(o);
   }
   retired_.clear();
 }
@@ -121,6 +123,10 @@ void PublishedVersions::publish(std::unique_ptr<detail::VersionState>&& next, st
   // Everything that can throw comes first, so a bad_alloc leaves the arguments and the published state as
   // they were.
   RetiredBatch batch;
+  if (!spare_lists_.empty()) {
+    batch.objects = std::move(spare_lists_.back());
+    spare_lists_.pop_back();
+  }
   batch.objects.reserve(retired.pages.size() + retired.directories.size());
   std::uint64_t bytes = 0;
   for (std::byte* p : retired.pages) {
@@ -187,7 +193,7 @@ void PublishedVersions::examine(RetiredBatch& b) noexcept {
     free_object(b.objects.back());
     b.objects.pop_back();
   }
-  if (b.version != nullptr && !(pinned && largest == b.tag)) b.version.reset();
+  if (b.version != nullptr && !(pinned && largest == b.tag)) recycle(std::move(b.version));
   if (!b.live()) {
     ++dead_batches_;
     retired_batches_.fetch_sub(1, std::memory_order_relaxed);
@@ -210,7 +216,7 @@ void PublishedVersions::free_object(const RetiredObject& o) noexcept {
 }
 
 void PublishedVersions::reclaim() {
-  if (!retired_.empty()) {
+  if (!no_batches()) {
     std::uint64_t min_pinning = kNone;
     try {
       min_pinning = collect_pins();
@@ -225,7 +231,7 @@ void PublishedVersions::reclaim() {
       const std::uint64_t q = previous_pins_[k];
       if (std::binary_search(pins_.begin(), pins_.end(), q)) continue;
       const std::uint64_t end = k + 1 < previous_pins_.size() ? previous_pins_[k + 1] : kNone;
-      for (auto it = std::lower_bound(retired_.begin(), retired_.end(), q, by_tag);
+      for (auto it = std::lower_bound(batches_begin(), retired_.end(), q, by_tag);
            it != retired_.end() && it->tag < end && it->tag <= settled_through_; ++it) {
         if (it->live()) examine(*it);
       }
@@ -233,7 +239,7 @@ void PublishedVersions::reclaim() {
 
     // 2. Batches never examined, oldest first, up to the first that a pin still in progress may reach
     //    (its slot reads "pinning e" and it will hold some version >= e).
-    for (auto it = std::upper_bound(retired_.begin(), retired_.end(), settled_through_,
+    for (auto it = std::upper_bound(batches_begin(), retired_.end(), settled_through_,
                                     [](std::uint64_t tag, const RetiredBatch& b) { return tag < b.tag; });
          it != retired_.end() && it->tag < min_pinning; ++it) {
       // With no pin at or before the tag everything goes, in any order: skip the sort (the common case).
@@ -254,19 +260,50 @@ void PublishedVersions::reclaim() {
 }
 
 void PublishedVersions::drop_dead_batches() noexcept {
-  while (!retired_.empty() && !retired_.front().live()) {
-    retired_.pop_front();
+  while (!no_batches() && !retired_[retired_head_].live()) {
+    recycle(std::move(retired_[retired_head_].objects));
+    ++retired_head_;
     --dead_batches_;
   }
-  while (!retired_.empty() && !retired_.back().live()) {
+  while (!no_batches() && !retired_.back().live()) {
+    recycle(std::move(retired_.back().objects));
     retired_.pop_back();
     --dead_batches_;
   }
+  if (no_batches()) {
+    retired_.clear();  // keeps the capacity
+    retired_head_ = 0;
+  } else if (retired_head_ * 2 > retired_.size()) {
+    retired_.erase(retired_.begin(), batches_begin());  // moves the live tail down; never allocates
+    retired_head_ = 0;
+  }
   // Dead batches between live ones stay (binary searches skip them cheaply) until they are the majority.
-  if (dead_batches_ > 64 && dead_batches_ * 2 > retired_.size()) {
-    std::erase_if(retired_, [](const RetiredBatch& b) { return !b.live(); });
+  const std::size_t batches = retired_.size() - retired_head_;
+  if (dead_batches_ > 64 && dead_batches_ * 2 > batches) {
+    retired_.erase(std::remove_if(batches_begin(), retired_.end(), [](const RetiredBatch& b) { return !b.live(); }),
+                   retired_.end());
     dead_batches_ = 0;
   }
+}
+
+void PublishedVersions::recycle(std::unique_ptr<detail::VersionState>&& state) noexcept {
+  if (spare_states_.size() < kSpares) {
+    spare_states_.push_back(std::move(state));  // within the reserved capacity: no allocation
+  } else {
+    state.reset();
+  }
+}
+
+void PublishedVersions::recycle(std::vector<RetiredObject>&& objects) noexcept {
+  objects.clear();
+  if (spare_lists_.size() < kSpares) spare_lists_.push_back(std::move(objects));
+}
+
+std::unique_ptr<detail::VersionState> PublishedVersions::reuse_state() noexcept {
+  if (spare_states_.empty()) return nullptr;
+  std::unique_ptr<detail::VersionState> state = std::move(spare_states_.back());
+  spare_states_.pop_back();
+  return state;
 }
 
 VersionMetrics PublishedVersions::metrics() const {

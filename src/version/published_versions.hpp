@@ -107,6 +107,10 @@ class PublishedVersions {
   void publish(std::unique_ptr<detail::VersionState>&& next, storage::RetireList&& retired);
   // Writer: frees what no pinned version can reach, then lets the pool return idle memory to the system.
   void reclaim();
+  // Writer: the VersionState object of a version no view can reach any more, for the writer to build its
+  // next version in (copy-assigning into it reuses its vectors, so a steady publish allocates nothing), or
+  // null when there is none.
+  std::unique_ptr<detail::VersionState> reuse_state() noexcept;
   // Writer: the pool this reclaimer frees into.
   storage::PagePool& pool() noexcept { return pool_; }
   // Any thread (relaxed counters, slot loads, the overflow table under its mutex).
@@ -145,6 +149,13 @@ class PublishedVersions {
   void examine(RetiredBatch& b) noexcept;
   void free_object(const RetiredObject& o) noexcept;
   void drop_dead_batches() noexcept;
+  std::vector<RetiredBatch>::iterator batches_begin() noexcept {
+    return retired_.begin() + static_cast<std::ptrdiff_t>(retired_head_);
+  }
+  bool no_batches() const noexcept { return retired_head_ == retired_.size(); }
+  // Keep a dead version's object or a batch's emptied list for reuse (freed when kSpares are kept).
+  void recycle(std::unique_ptr<detail::VersionState>&& state) noexcept;
+  void recycle(std::vector<RetiredObject>&& objects) noexcept;
 
   storage::PagePool& pool_;
   std::unique_ptr<ReaderSlot[]> slots_;
@@ -164,11 +175,20 @@ class PublishedVersions {
   std::atomic<std::uint64_t> overflow_pins_total_{0};
 
   // Writer only.
-  std::deque<RetiredBatch> retired_;               // ascending tags; dead (empty) batches removed lazily
+  // Ascending tags; dead (empty) batches removed lazily. A vector whose first `retired_head_` entries are
+  // dropped batches (compacted once they are half of it): unlike a std::deque, which frees and allocates
+  // a block every dozen batches, a steady publish/reclaim cycle allocates nothing here.
+  std::vector<RetiredBatch> retired_;
+  std::size_t retired_head_ = 0;
   std::uint64_t settled_through_ = 0;              // batches tagged <= this have been examined
   std::size_t dead_batches_ = 0;
   std::vector<std::uint64_t> pins_;                // this scan's final pins, sorted
   std::vector<std::uint64_t> previous_pins_;       // the last scan's final pins, sorted, distinct
+  // Dead versions' objects and emptied batch lists, reused so that the publish of a steady workload
+  // allocates nothing (tests/txn/hot_path_allocation_test.cpp). Capacity reserved: recycling never allocates.
+  static constexpr std::size_t kSpares = 4;
+  std::vector<std::unique_ptr<detail::VersionState>> spare_states_;
+  std::vector<std::vector<RetiredObject>> spare_lists_;
 
   std::atomic<std::uint64_t> retired_bytes_{0};
   std::atomic<std::uint64_t> retired_batches_{0};

@@ -1,10 +1,13 @@
 // Randomised model test: random transactions (some rolled back, some failing a constraint) are applied to
 // the database and to a plain std::map model; after every step a freshly pinned view must equal the model.
+// Each seed runs with the default 16 KiB pages and with the smallest (512 bytes), so that the few hundred
+// rows of the test span many pages and every page-boundary path is taken.
 #include <gtest/gtest.h>
 
 #include <map>
 #include <optional>
 #include <random>
+#include <tuple>
 
 #include "support/test_schema.hpp"
 
@@ -46,11 +49,13 @@ void expect_view_equals(const PinnedView& view, const Model& model, const std::v
   }
 }
 
-class ModelTest : public ::testing::TestWithParam<std::uint32_t> {};
+// (seed, DatabaseOptions::page_bytes)
+class ModelTest : public ::testing::TestWithParam<std::tuple<std::uint32_t, std::uint32_t>> {};
 
 TEST_P(ModelTest, RandomTransactionsMatchReferenceModel) {
-  std::mt19937 rng(GetParam());
-  auto db = std::move(Database::open(test_schema()).value());
+  const auto [seed, page_bytes] = GetParam();
+  std::mt19937 rng(seed);
+  auto db = std::move(Database::open(test_schema(), DatabaseOptions{.page_bytes = page_bytes}).value());
   WriterHandle& w = db->writer();
   Model model;
   std::vector<Entity> dead;
@@ -149,12 +154,14 @@ TEST_P(ModelTest, RandomTransactionsMatchReferenceModel) {
     PinnedView view = db->pin();
     expect_view_equals(view, model, dead);
     if (::testing::Test::HasFatalFailure()) {
-      FAIL() << "diverged at step " << step << " (seed " << GetParam() << ")";
+      FAIL() << "diverged at step " << step << " (seed " << seed << ", page_bytes " << page_bytes << ")";
     }
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Seeds, ModelTest, ::testing::Values(1u, 2u, 3u, 4u, 5u, 6u, 7u, 8u));
+INSTANTIATE_TEST_SUITE_P(Seeds, ModelTest,
+                         ::testing::Combine(::testing::Values(1u, 2u, 3u, 4u, 5u, 6u, 7u, 8u),
+                                            ::testing::Values(16u * 1024, 512u)));
 
 }  // namespace
 }  // namespace ecsdb::testing

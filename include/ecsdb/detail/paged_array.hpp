@@ -17,6 +17,7 @@
 namespace ecsdb::detail {
 
 inline constexpr std::size_t kPageAlign = 64;
+// The default target size of a page (DatabaseOptions::page_bytes); ADR 0015 has the measurements behind it.
 inline constexpr std::uint32_t kTargetPageBytes = 16 * 1024;
 
 // Header in front of every page's data; the data starts kPageAlign bytes after it.
@@ -61,10 +62,10 @@ struct PagedArray {
   std::uint32_t page_bytes() const noexcept { return elem_size << shift; }
 };
 
-// Elements per page: the largest power of two whose page stays within kTargetPageBytes (at least 1).
-constexpr std::uint32_t page_shift_for(std::uint32_t elem_size) noexcept {
+// Elements per page: the largest power of two whose page stays within `target_bytes` (at least 1).
+constexpr std::uint32_t page_shift_for(std::uint32_t elem_size, std::uint32_t target_bytes = kTargetPageBytes) noexcept {
   std::uint32_t shift = 0;
-  while ((static_cast<std::uint64_t>(elem_size) << (shift + 1)) <= kTargetPageBytes) ++shift;
+  while ((static_cast<std::uint64_t>(elem_size) << (shift + 1)) <= target_bytes) ++shift;
   return shift;
 }
 
