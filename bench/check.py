@@ -66,9 +66,10 @@ def git(*args: str) -> str:
     return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True, check=True).stdout
 
 
-def newest_committed(host: str | None) -> tuple[str, dict] | None:
-    """(path, document) of the newest results file committed under bench/results/, from `host` if any was
-    recorded there, else from any host; None when nothing is committed."""
+def newest_committed(host: str | None, entities=None) -> tuple[str, dict] | None:
+    """(path, document) of the newest results file committed under bench/results/, preferring one recorded
+    on `host` with the same entity count, then the same entity count on any host (a committed 1M-entity run
+    does not hide the 200k reference), then `host`, then any; None when nothing is committed."""
     try:
         paths = [p for p in git("ls-files", "bench/results/").split() if p.endswith(".json")]
     except (OSError, subprocess.CalledProcessError):
@@ -81,9 +82,18 @@ def newest_committed(host: str | None) -> tuple[str, dict] | None:
         dated.append((str(doc.get("run", {}).get("date", "")), when, p, doc))
     if not dated:
         return None
-    same_host = [d for d in dated if host and d[3].get("machine", {}).get("host") == host]
-    _, _, path, doc = max(same_host or dated)
-    return path, doc
+    def on_host(d) -> bool:
+        return bool(host) and d[3].get("machine", {}).get("host") == host
+
+    def same_size(d) -> bool:
+        return entities is not None and Run.from_json(d[3]).config_value("entities") == entities
+
+    for keep in (lambda d: on_host(d) and same_size(d), same_size, on_host, lambda d: True):
+        chosen = [d for d in dated if keep(d)]
+        if chosen:
+            _, _, path, doc = max(chosen)
+            return path, doc
+    return None
 
 
 def print_verdicts(verdicts: list[Verdict]) -> None:
@@ -108,7 +118,7 @@ def check(args: argparse.Namespace) -> int:
         with open(old_path) as f:
             old_doc = json.load(f)
     else:
-        found = newest_committed(new_doc.get("machine", {}).get("host"))
+        found = newest_committed(new_doc.get("machine", {}).get("host"), Run.from_json(new_doc).config_value("entities"))
         if found is None:
             print("bench-check: no committed results under bench/results/ to compare with (run `make bench` "
                   "and commit its results file)", file=sys.stderr)
