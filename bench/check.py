@@ -66,22 +66,11 @@ def git(*args: str) -> str:
     return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True, check=True).stdout
 
 
-def newest_committed(host: str | None, entities=None) -> tuple[str, dict] | None:
-    """(path, document) of the newest results file committed under bench/results/, preferring one recorded
-    on `host` with the same entity count, then the same entity count on any host (a committed 1M-entity run
-    does not hide the 200k reference), then `host`, then any; None when nothing is committed."""
-    try:
-        paths = [p for p in git("ls-files", "bench/results/").split() if p.endswith(".json")]
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    dated = []
-    for p in paths:
-        doc = json.loads(git("show", f"HEAD:{p}"))
-        when = int(git("log", "-1", "--format=%ct", "--", p).strip() or 0)
-        # Newest by the run's own date, then by commit time: a file recommitted later is not a newer run.
-        dated.append((str(doc.get("run", {}).get("date", "")), when, p, doc))
-    if not dated:
-        return None
+def pick_reference(candidates: list[tuple[str, int, str, dict]], host: str | None, entities=None):
+    """(path, document) of the newest of `candidates` ((run date, commit time, path, document)), preferring
+    one recorded on `host` with the same entity count, then the same entity count on any host (a committed
+    1M-entity run does not hide the 200k reference), then `host`, then any; None for no candidates. Newest
+    by the run's own date, then by commit time: a file recommitted later is not a newer run."""
     def on_host(d) -> bool:
         return bool(host) and d[3].get("machine", {}).get("host") == host
 
@@ -89,11 +78,26 @@ def newest_committed(host: str | None, entities=None) -> tuple[str, dict] | None
         return entities is not None and Run.from_json(d[3]).config_value("entities") == entities
 
     for keep in (lambda d: on_host(d) and same_size(d), same_size, on_host, lambda d: True):
-        chosen = [d for d in dated if keep(d)]
+        chosen = [d for d in candidates if keep(d)]
         if chosen:
-            _, _, path, doc = max(chosen)
+            _, _, path, doc = max(chosen, key=lambda d: (d[0], d[1], d[2]))
             return path, doc
     return None
+
+
+def newest_committed(host: str | None, entities=None) -> tuple[str, dict] | None:
+    """pick_reference over the results files committed under bench/results/, as HEAD has them (a file
+    rewritten by a local `make bench` is not the reference until it is committed)."""
+    try:
+        paths = [p for p in git("ls-files", "bench/results/").split() if p.endswith(".json")]
+        candidates = []
+        for p in paths:
+            doc = json.loads(git("show", f"HEAD:{p}"))
+            when = int(git("log", "-1", "--format=%ct", "--", p).strip() or 0)
+            candidates.append((str(doc.get("run", {}).get("date", "")), when, p, doc))
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return pick_reference(candidates, host, entities)
 
 
 def print_verdicts(verdicts: list[Verdict]) -> None:
