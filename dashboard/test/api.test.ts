@@ -62,6 +62,12 @@ describe("ApiClient", () => {
     expect(u.searchParams.get("version")).toBe("12");
     expect(u.searchParams.get("limit")).toBe("50");
   });
+  test("whoami: GET /api/whoami with the token", async () => {
+    const r = recorder(() => json(200, { role: "read", token: "reader", auth_required: true }));
+    const w = await new ApiClient({ token: () => "t", fetch: r.fetch }).whoami();
+    expect(r.calls[0]?.url).toBe("/api/whoami");
+    expect(w).toEqual({ role: "read", token: "reader", auth_required: true });
+  });
   test("POST bodies: JSON for transactions (with Idempotency-Key), TOML for validation", async () => {
     const r = recorder(() => json(200, { version: 2, created: [], rows: [], durable: true }));
     const api = new ApiClient({ fetch: r.fetch });
@@ -143,6 +149,27 @@ describe("ChangeStream", () => {
     expect(streamUrl("https://h:8", ["health", "transform"], ["health.hp<5"], 7)).toBe("wss://h:8/api/stream?tables=health%2Ctransform&where=health.hp%3C5&since=7");
     expect(streamProtocols("tok")).toEqual(["ecsdb", "bearer.tok"]);
     expect(streamProtocols(null)).toEqual(["ecsdb"]);
+  });
+  test("state=none: in the URL (first open and each resume) and in subscribe messages; full is the server's default, left out", () => {
+    expect(streamUrl("http://h:1", ["health"], [], 7, "none")).toBe("ws://h:1/api/stream?tables=health&since=7&state=none");
+    expect(streamUrl("http://h:1", ["health"], [], null, "full")).toBe("ws://h:1/api/stream?tables=health");
+    vi.useFakeTimers();
+    FakeSocket.all = [];
+    const s = new ChangeStream({ baseUrl: "http://h:1", tables: ["health"], since: 3, state: "none", onMessage: () => {}, createSocket: (u, p) => new FakeSocket(u, p), reconnectMinMs: 10 });
+    const first = FakeSocket.all[0]!;
+    expect(first.url).toBe("ws://h:1/api/stream?tables=health&since=3&state=none");
+    first.open();
+    first.receive({ type: "state", version: 9, last: true, tables: {} });
+    expect(s.lastVersion).toBe(9);
+    s.subscribe({ tables: ["transform"] });
+    expect(JSON.parse(first.sent[0] ?? "")).toEqual({ type: "subscribe", state: "none", tables: ["transform"] });
+    s.subscribe({ tables: ["transform"], state: "full" });
+    expect(JSON.parse(first.sent[1] ?? "")).toMatchObject({ state: "full" });
+    first.drop();
+    vi.advanceTimersByTime(10);
+    expect(FakeSocket.all[1]?.url).toBe("ws://h:1/api/stream?tables=health&since=9&state=none");
+    s.close();
+    vi.useRealTimers();
   });
   test("delivers messages, remembers the version and resumes from it after a drop", async () => {
     vi.useFakeTimers();

@@ -18,6 +18,7 @@ import type {
   SnapshotResult,
   TableList,
   TransactionResult,
+  WhoAmI,
 } from "./types";
 
 export interface ApiClientOptions {
@@ -163,6 +164,11 @@ export class ApiClient {
 
   metrics(o: RequestOptions = {}): Promise<Metrics> {
     return this.json("GET", "/api/metrics", { signal: o.signal });
+  }
+
+  /** The caller's role (read, write, admin) and token name: what the server will allow this token. */
+  whoami(o: RequestOptions = {}): Promise<WhoAmI> {
+    return this.json("GET", "/api/whoami", { signal: o.signal });
   }
 
   replicationClients(o: RequestOptions = {}): Promise<ReplicationClients> {

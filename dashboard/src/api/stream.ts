@@ -1,7 +1,7 @@
 // The change stream (`GET /api/stream`, a WebSocket; docs/server.md "The change stream"). Browsers cannot
 // set headers on a WebSocket, so the token is offered as the subprotocol "bearer.<token>" beside "ecsdb":
 // it never goes in the URL. Reconnects with backoff and resumes with `since` = the last version seen.
-import type { StreamMessage, SubscribeMessage } from "./types";
+import type { StreamMessage, StreamStart, SubscribeMessage } from "./types";
 
 /** The part of the WebSocket API this module uses (the browser's, or the `ws` package's in Node tests). */
 export interface WebSocketLike {
@@ -25,6 +25,12 @@ export interface ChangeStreamOptions {
   where?: string[];
   /** Resume after this version (deltas only while the server still holds them). */
   since?: number | null;
+  /**
+   * How the stream starts when it does not resume with deltas: `full` (the server's default) sends the rows
+   * of the followed tables; `none` sends one `state` without rows (`tables: {}`, `last: true`) naming the
+   * version the deltas start from, for a client that reads the rows itself. Also sent with `subscribe`.
+   */
+  state?: StreamStart;
   onMessage: (message: StreamMessage) => void;
   onStatus?: (status: StreamStatus, detail?: string) => void;
   createSocket?: WebSocketFactory;
@@ -34,13 +40,14 @@ export interface ChangeStreamOptions {
 }
 
 /** The ws(s):// URL of the stream for an http(s) base ("" = location's origin). No token in it. */
-export function streamUrl(baseUrl: string, tables: string[], where: string[], since: number | null): string {
+export function streamUrl(baseUrl: string, tables: string[], where: string[], since: number | null, state: StreamStart = "full"): string {
   const base = baseUrl !== "" ? baseUrl : globalThis.location.origin;
   const url = new URL("/api/stream", base);
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
   if (tables.length > 0) url.searchParams.set("tables", tables.join(","));
   for (const w of where) url.searchParams.append("where", w);
   if (since !== null) url.searchParams.set("since", String(since));
+  if (state !== "full") url.searchParams.set("state", state);
   return url.toString();
 }
 
@@ -71,7 +78,7 @@ export class ChangeStream {
 
   private open(): void {
     const o = this.options;
-    const url = streamUrl(o.baseUrl ?? "", o.tables ?? [], o.where ?? [], this.lastVersion);
+    const url = streamUrl(o.baseUrl ?? "", o.tables ?? [], o.where ?? [], this.lastVersion, o.state ?? "full");
     const create: WebSocketFactory = o.createSocket ?? ((u, p) => new WebSocket(u, p));
     o.onStatus?.("connecting");
     const socket = create(url, streamProtocols(o.token?.() ?? null));
@@ -108,10 +115,11 @@ export class ChangeStream {
     };
   }
 
-  /** Replaces the subscription (the server answers with a new state). */
+  /** Replaces the subscription (the server answers with a new state); `state` defaults to the stream's own. */
   subscribe(message: Omit<SubscribeMessage, "type">): void {
     if (this.socket !== null && this.socket.readyState === 1) {
-      this.socket.send(JSON.stringify({ type: "subscribe", ...message }));
+      const state = this.options.state !== undefined && this.options.state !== "full" ? { state: this.options.state } : {};
+      this.socket.send(JSON.stringify({ type: "subscribe", ...state, ...message }));
     }
   }
 

@@ -33,12 +33,15 @@ export type QueryResult = Ok<"/api/query", "post">;
 export type Metrics = Ok<"/api/metrics", "get">;
 export type ReplicationClients = Ok<"/api/replication/clients", "get">;
 export type SnapshotResult = Ok<"/api/snapshot", "post">;
+export type WhoAmI = Ok<"/api/whoami", "get">;
 
 export type ErrorBody = Schemas["ErrorBody"];
 export type ErrorCode = Schemas["ErrorCode"];
 export type ErrorDetails = Schemas["ErrorDetails"];
 export type Table = Schemas["Table"];
 export type Field = Schemas["Field"];
+export type Struct = Schemas["Struct"];
+export type Quantiles = Schemas["Quantiles"];
 export type Enum = Schemas["Enum"];
 export type Row = Schemas["Row"];
 export type Values = Schemas["Values"];
@@ -52,6 +55,8 @@ export type DeltaMessage = Schemas["DeltaMessage"];
 export type TableDelta = Schemas["TableDelta"];
 export type StreamMessage = Schemas["StreamMessage"];
 export type SubscribeMessage = Schemas["SubscribeMessage"];
+/** How a stream starts: `full` with the rows of the followed tables, `none` with one row-less `state` naming the version. */
+export type StreamStart = NonNullable<SubscribeMessage["state"]>;
 
 /** The query parameters of `GET /api/tables/{table}/rows`. */
 export interface RowsParams {
