@@ -50,7 +50,8 @@ function metrics(uptime: number, commits: number, o: Partial<Metrics> = {}): Met
     uptime_seconds: uptime, committed_version: commits, durable_version: commits, commits_total: commits, rollbacks_total: 0, queue_depth: 0,
     entities: 0, pinned_versions: 0, oldest_pinned_version: 0, retired_bytes: 0, bytes_in_use: 4096, wal_bytes_total: 0, wal_fsyncs_total: 0,
     snapshots_total: 0, last_snapshot_seconds: 0, stream_clients: 0, replication: null, http_requests_total: 0, tables: {},
-    commit_latency_seconds: q, wal_fsync_seconds: q, http_request_seconds: q, ...o,
+    commit_latency_seconds: q, wal_fsync_seconds: q, http_request_seconds: q, queue_latency_seconds: q, stream_lag_seconds: q,
+    pages_copied_total: 0, ...o,
   };
 }
 
@@ -77,5 +78,25 @@ describe("MetricsHistory", () => {
     expect(commits?.xs).toEqual([1, 2]);
     expect(commits?.series[0]?.values).toEqual([null, 50]);
     expect(c.find((x) => x.id === "commit-latency")?.series[1]?.values).toEqual([4, 4]);
+  });
+  test("charts: queue latency and stream lag p50/p99 in ms, copy-on-write pages copied per second", () => {
+    const slow = { count: 10, p50: 0.002, p99: 0.008 };
+    const samples = [
+      { t: 1, m: metrics(1, 0, { queue_latency_seconds: slow, stream_lag_seconds: { count: 3, p50: 0.0005, p99: 0.003 }, pages_copied_total: 100 }) },
+      { t: 2, m: metrics(3, 40, { queue_latency_seconds: slow, stream_lag_seconds: { count: 5, p50: 0.001, p99: 0.006 }, pages_copied_total: 700 }) },
+    ];
+    const c = charts(samples);
+    const queue = c.find((x) => x.id === "queue-latency");
+    expect(queue?.unit).toBe("ms");
+    expect(queue?.series.map((s) => s.label)).toEqual(["p50", "p99"]);
+    expect(queue?.series.map((s) => s.values)).toEqual([[2, 2], [8, 8]]);
+    const lag = c.find((x) => x.id === "stream-lag");
+    expect(lag?.series[0]?.values).toEqual([0.5, 1]);
+    expect(lag?.series[1]?.values).toEqual([3, 6]);
+    const pages = c.find((x) => x.id === "pages-copied");
+    expect(pages?.unit).toBe("/s");
+    expect(pages?.series[0]?.values).toEqual([null, 300]); // 600 pages over 2 s of uptime
+    expect(c[0]?.id).toBe("commits"); // the first chart stays commits/s (the e2e test reads its pixels)
+    expect(new Set(c.map((x) => x.id)).size).toBe(c.length);
   });
 });

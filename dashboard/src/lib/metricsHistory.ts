@@ -90,8 +90,18 @@ export function charts(samples: readonly Sample[]): Chart[] {
       ],
     },
     {
+      id: "queue-latency",
+      title: "Commit latency (queue: submitted → visible)",
+      unit: "ms",
+      xs,
+      series: [
+        { label: "p50", unit: "ms", values: gauge((m) => ms(m.queue_latency_seconds.p50)) },
+        { label: "p99", unit: "ms", values: gauge((m) => ms(m.queue_latency_seconds.p99)) },
+      ],
+    },
+    {
       id: "commit-latency",
-      title: "Commit latency",
+      title: "Commit latency (HTTP POST /api/transactions)",
       unit: "ms",
       xs,
       series: [
@@ -117,6 +127,16 @@ export function charts(samples: readonly Sample[]): Chart[] {
       ],
     },
     {
+      id: "stream-lag",
+      title: "Stream lag (published → message written)",
+      unit: "ms",
+      xs,
+      series: [
+        { label: "p50", unit: "ms", values: gauge((m) => ms(m.stream_lag_seconds.p50)) },
+        { label: "p99", unit: "ms", values: gauge((m) => ms(m.stream_lag_seconds.p99)) },
+      ],
+    },
+    {
       id: "http",
       title: "HTTP",
       unit: "",
@@ -135,6 +155,13 @@ export function charts(samples: readonly Sample[]): Chart[] {
         { label: "in use", unit: "bytes", values: gauge((m) => m.bytes_in_use) },
         { label: "retired", unit: "bytes", values: gauge((m) => m.retired_bytes) },
       ],
+    },
+    {
+      id: "pages-copied",
+      title: "Copy-on-write pages copied",
+      unit: "/s",
+      xs,
+      series: [{ label: "pages/s", unit: "/s", values: rates(samples, (m) => m.pages_copied_total) }],
     },
     {
       id: "wal",
