@@ -6,9 +6,9 @@ import { csvField, rowsToCsv, rowsToJson } from "../src/lib/export";
 import { parsePredicate, formatPredicate } from "../src/lib/predicate";
 import { dataStateQuery, parseDataState, parseQueryState, parseWindow, queryStateQuery, DATA_DEFAULTS } from "../src/lib/urlState";
 import { curlCommand, shellQuote } from "../src/lib/curl";
-import { layoutSegments, paddingBytes, referenceEdges } from "../src/lib/layout";
+import { layoutSegments, paddingBytes, referenceEdges, structLayout, structMembers, structMembersText } from "../src/lib/layout";
 import { diagnosticMessage, toDiagnostics } from "../src/lib/schemaLint";
-import type { Field, Row, Table } from "../src/api/types";
+import type { Field, Row, Struct, Table } from "../src/api/types";
 
 describe("format", () => {
   test("values", () => {
@@ -151,6 +151,38 @@ describe("layout", () => {
   });
   test("reference edges", () => {
     expect(referenceEdges([health])).toEqual([{ from: "health", field: "entity_id", to: "entities", ownerKey: true }]);
+  });
+  // as examples/schemas/showcase.toml declares them (GET /api/schema's `structs`)
+  const f32 = (name: string, offset: number) => field(name, offset, 4, { type: "f32" });
+  const structs: Struct[] = [
+    { name: "Vec3", size: 12, align: 4, fields: [f32("x", 0), f32("y", 4), f32("z", 8)] },
+    { name: "Aabb", size: 24, align: 4, fields: [field("min", 0, 12, { type: "Vec3", kind: "struct", align: 4 }), field("max", 12, 12, { type: "Vec3", kind: "struct", align: 4 })] },
+    { name: "DamageRoll", size: 8, align: 4, fields: [field("kind", 4, 2, { type: "DamageKind", kind: "enum" }), f32("amount", 0)] },
+  ];
+  test("struct members: in offset order, nested structs flattened with offsets from the field's start", () => {
+    const bounds = { kind: "struct" as const, type: "Aabb" };
+    expect(structMembers(bounds, structs).map((m) => [m.path, m.type, m.offset, m.size, m.depth])).toEqual([
+      ["min", "Vec3", 0, 12, 1],
+      ["min.x", "f32", 0, 4, 2],
+      ["min.y", "f32", 4, 4, 2],
+      ["min.z", "f32", 8, 4, 2],
+      ["max", "Vec3", 12, 12, 1],
+      ["max.x", "f32", 12, 4, 2],
+      ["max.y", "f32", 16, 4, 2],
+      ["max.z", "f32", 20, 4, 2],
+    ]);
+    expect(structMembers({ kind: "struct", type: "DamageRoll" }, structs).map((m) => m.path)).toEqual(["amount", "kind"]);
+    expect(structMembersText({ kind: "struct", type: "DamageRoll" }, structs)).toBe("amount f32 @+0 (4 B)\nkind DamageKind @+4 (2 B)");
+    expect(structMembers({ kind: "scalar", type: "u32" }, structs)).toEqual([]);
+    expect(structMembers({ kind: "struct", type: "Unknown" }, structs)).toEqual([]);
+  });
+  test("a struct's layout: its size is the stride, padding included", () => {
+    const s = structs[2]!;
+    expect(layoutSegments(structLayout(s)).map((x) => [x.kind, x.name, x.offset, x.size])).toEqual([
+      ["field", "amount", 0, 4],
+      ["field", "kind", 4, 2],
+      ["padding", "padding", 6, 2],
+    ]);
   });
 });
 

@@ -44,6 +44,7 @@ export const useSchemaStore = defineStore("schema", () => {
 
   const tables = computed<Table[]>(() => schema.value?.tables ?? []);
   const enums = computed(() => schema.value?.enums ?? []);
+  const structs = computed(() => schema.value?.structs ?? []);
   const registry = computed(() => registryTable(tables.value));
   /** Tables a query may name: cardinality one, not the registry. */
   const componentTables = computed(() => tables.value.filter((t) => t.cardinality === "one" && t.name !== registry.value?.name));
@@ -72,5 +73,5 @@ export const useSchemaStore = defineStore("schema", () => {
     return name === null || name === undefined ? undefined : tables.value.find((t) => t.name === name);
   }
 
-  return { schema, loading, load, validation, validationError, validate, tables, enums, registry, componentTables, table };
+  return { schema, loading, load, validation, validationError, validate, tables, enums, structs, registry, componentTables, table };
 });
