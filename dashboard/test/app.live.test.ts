@@ -56,6 +56,25 @@ describe("app against a live server", () => {
       await until(() => wrapper.text().includes("2 entities match"));
       expect(wrapper.text()).toContain("curl -s -X POST");
 
+      // page-wise: next, then previous with the server's `prev` cursor, at the first page's version
+      await push("/query?with=health&limit=10");
+      await until(() => wrapper.text().includes("30 entities match"));
+      const version = /match \(version (\d+)\)/.exec(wrapper.text())?.[1];
+      expect(wrapper.text()).toContain("1–10 shown");
+      const pager = (label: string) => wrapper.findAll("nav[aria-label='Result pages'] button").find((b) => b.text().includes(label))!;
+      expect(pager("Previous").attributes("disabled")).toBeDefined();
+      await pager("Next").trigger("click");
+      await until(() => wrapper.text().includes("11–20 shown"));
+      await pager("Next").trigger("click");
+      await until(() => wrapper.text().includes("21–30 shown"));
+      expect(pager("Next").attributes("disabled")).toBeDefined();
+      await pager("Previous").trigger("click");
+      await until(() => wrapper.text().includes("11–20 shown"));
+      expect(wrapper.text()).toContain(`(version ${version})`);
+      await pager("Previous").trigger("click");
+      await until(() => wrapper.text().includes("1–10 shown"));
+      expect(pager("Previous").attributes("disabled")).toBeDefined();
+
       await push("/data/health?where=hp%3C20&sort=-hp&limit=50&live=0");
       await until(() => wrapper.text().includes("20 of 20 rows loaded"));
       expect(wrapper.text()).toContain("sorted by -hp");

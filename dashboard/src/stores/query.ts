@@ -23,12 +23,18 @@ export const useQueryStore = defineStore("query", () => {
   const result = shallowRef<QueryResult | null>(null);
   const loading = ref(false);
   const error = ref<string | null>(null);
+  /** Something to tell about the last paging (a version gone), not an error. */
+  const notice = ref<string | null>(null);
+  /** The index (0-based) of the first entity of the page shown among all the matches. */
+  const start = ref(0);
 
   async function run(s: QueryState): Promise<void> {
     loading.value = true;
     error.value = null;
+    notice.value = null;
     try {
       result.value = await auth.api.query(queryRequest(s));
+      start.value = 0;
     } catch (e) {
       result.value = null;
       error.value = toApiError(e).describe();
@@ -37,19 +43,35 @@ export const useQueryStore = defineStore("query", () => {
     }
   }
 
-  async function more(s: QueryState): Promise<void> {
+  /**
+   * Reads the page after (`next`) or before (`prev`) the one shown, with its cursor at the same version, so
+   * the pages stay consistent with each other. A version the server no longer holds starts again at the
+   * first page of the current version, and says so.
+   */
+  async function page(s: QueryState, direction: "next" | "prev"): Promise<void> {
     const current = result.value;
-    if (current === null || current.next === null) return;
+    const cursor = current === null ? null : direction === "next" ? current.next : current.prev;
+    if (current === null || cursor === null || loading.value) return;
     loading.value = true;
+    error.value = null;
+    notice.value = null;
     try {
-      const page = await auth.api.query(queryRequest(s, current.next, current.version));
-      result.value = { ...page, entities: [...current.entities, ...page.entities] };
+      const p = await auth.api.query(queryRequest(s, cursor, current.version));
+      start.value = direction === "next" ? start.value + current.entities.length : p.prev === null ? 0 : Math.max(0, start.value - p.entities.length);
+      result.value = p;
     } catch (e) {
-      error.value = toApiError(e).describe();
+      const err = toApiError(e);
+      if (err.code === "version_gone") {
+        loading.value = false;
+        await run(s);
+        notice.value = `Version ${current.version} is no longer held by the server: back to the first page, at version ${result.value?.version ?? "?"}.`;
+        return;
+      }
+      error.value = err.describe();
     } finally {
       loading.value = false;
     }
   }
 
-  return { result, loading, error, run, more };
+  return { result, start, loading, error, notice, run, page };
 });
