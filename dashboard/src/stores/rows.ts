@@ -1,6 +1,9 @@
 // The Data view's rows: one table's pages read at one pinned version with the server's cursor (filter and
 // sort run on the server), appended as the user scrolls, and kept live from the change stream with the
-// changed cells remembered for a moment so the grid can highlight them.
+// changed cells remembered for a moment so the grid can highlight them. The stream is opened with
+// `state=none`: the rows come from the pages, the stream only brings changes. When it cannot resume where
+// the rows were read (the server no longer holds those versions) it starts at a newer version, and the
+// changes in between were missed: `missed` says so, and the view offers to reload.
 import { defineStore } from "pinia";
 import { ref, shallowRef } from "vue";
 import { serverBaseUrl } from "../api/endpoint";
@@ -41,6 +44,11 @@ export const useRowsStore = defineStore("rows", () => {
   const liveVersion = ref<number | null>(null);
   const streamStatus = ref<StreamStatus | "paused" | "off">("off");
   const streamDetail = ref<string | null>(null);
+  /**
+   * Set when the stream started at a newer version than the one the rows are up to (from: what they were
+   * up to; to: where the stream starts): the changes in between were missed, the loaded rows may be stale.
+   */
+  const missed = ref<{ from: number; to: number } | null>(null);
 
   let stream: ChangeStream | null = null;
   let generation = 0; // bumped on every reload, so answers of an older query are dropped
@@ -62,6 +70,7 @@ export const useRowsStore = defineStore("rows", () => {
     version.value = null;
     error.value = null;
     liveVersion.value = null;
+    missed.value = null;
     resetLive();
     loading.value = true;
     try {
@@ -136,6 +145,14 @@ export const useRowsStore = defineStore("rows", () => {
       streamDetail.value = m.error.message;
       return;
     }
+    if (m.type === "state" && Object.keys(m.tables).length === 0) {
+      // A row-less state (state=none): "the stream now starts at version m.version". Newer than what the
+      // rows are up to means the versions in between are gone from the server: their changes were missed.
+      const upTo = liveVersion.value ?? version.value;
+      if (upTo !== null && m.version > upTo) missed.value = { from: missed.value?.from ?? upTo, to: m.version };
+      liveVersion.value = m.version;
+      return;
+    }
     liveVersion.value = m.version;
     const applied = m.type === "delta" ? applyDelta(rows.value, q.table, m) : applyState(rows.value, q.table, m);
     if (applied.rows !== rows.value && applied.changed.length > 0) rows.value = applied.rows;
@@ -155,6 +172,7 @@ export const useRowsStore = defineStore("rows", () => {
       tables: [q.table],
       where: q.where.map((w) => `${q.table}.${w}`),
       since: liveVersion.value ?? version.value,
+      state: "none", // the rows are read page by page: the stream brings only the changes
       onMessage,
       onStatus: (s, detail) => {
         streamStatus.value = s;
@@ -179,10 +197,11 @@ export const useRowsStore = defineStore("rows", () => {
     query.value = null;
     rows.value = [];
     liveVersion.value = null;
+    missed.value = null;
   }
 
   return {
-    query, rows, total, version, next, loading, error, flashes, flashVersion, removed, insertedSince, liveVersion, streamStatus, streamDetail,
+    query, rows, total, version, next, loading, error, flashes, flashVersion, removed, insertedSince, liveVersion, streamStatus, streamDetail, missed,
     open, loadMore, startLive, stopLive, close, onMessage, prune,
   };
 });
