@@ -1,10 +1,11 @@
 // The token and the API client. The token lives in this tab only: in memory, and in sessionStorage when
 // the user asks to keep it for the tab's reloads. It never goes in a URL or in localStorage.
 import { defineStore } from "pinia";
-import { markRaw, ref } from "vue";
+import { computed, markRaw, ref, shallowRef } from "vue";
 import { ApiClient } from "../api/client";
 import { desktopEndpoint, serverBaseUrl } from "../api/endpoint";
 import { toApiError } from "../api/errors";
+import type { WhoAmI } from "../api/types";
 
 export const TOKEN_KEY = "ecsdb.token";
 
@@ -23,6 +24,14 @@ export const useAuthStore = defineStore("auth", () => {
   const needsLogin = ref(false);
   const loginError = ref<string | null>(null);
   const checking = ref(false);
+  /**
+   * What the server says this token may do (GET /api/whoami), read on start and after each login; null
+   * until known (or from a server without the route), when nothing is hidden: the server decides anyway.
+   */
+  const whoami = shallowRef<WhoAmI | null>(null);
+  const role = computed(() => whoami.value?.role ?? null);
+  /** False for a `read` token: the views turn their write controls off (the server would answer 403). */
+  const canWrite = computed(() => role.value !== "read");
 
   const api = markRaw(
     new ApiClient({
@@ -35,10 +44,23 @@ export const useAuthStore = defineStore("auth", () => {
   );
 
   function setToken(value: string | null, keepForTab: boolean): void {
-    token.value = value !== null && value !== "" ? value : null;
+    const next = value !== null && value !== "" ? value : null;
+    if (next !== token.value) whoami.value = null; // another token, maybe another role
+    token.value = next;
     const s = storage();
     if (token.value !== null && keepForTab) s?.setItem(TOKEN_KEY, token.value);
     else s?.removeItem(TOKEN_KEY);
+  }
+
+  /** Asks the server what the current token may do. A 401 shows the login (as any call's does). */
+  async function refreshRole(): Promise<void> {
+    const asked = token.value;
+    try {
+      const w = await api.whoami();
+      if (token.value === asked) whoami.value = w;
+    } catch {
+      if (token.value === asked) whoami.value = null;
+    }
   }
 
   /** Tries a token against a route that needs one; keeps it only if the server accepts it. */
@@ -49,6 +71,7 @@ export const useAuthStore = defineStore("auth", () => {
     try {
       await api.info();
       needsLogin.value = false;
+      await refreshRole();
       return true;
     } catch (e) {
       const err = toApiError(e);
@@ -63,8 +86,9 @@ export const useAuthStore = defineStore("auth", () => {
 
   function logout(): void {
     setToken(null, false);
+    whoami.value = null;
     needsLogin.value = true;
   }
 
-  return { token, needsLogin, loginError, checking, api, setToken, login, logout };
+  return { token, needsLogin, loginError, checking, api, whoami, role, canWrite, setToken, refreshRole, login, logout };
 });
