@@ -1,7 +1,8 @@
 // End to end in a real browser: Debian's chromium (/usr/bin/chromium), headless, driven by playwright-core,
 // against a real `ecsdb serve` ($ECSDB_BIN) running the simulated game world (--simulate 300) and serving
 // the built dashboard (dashboard/dist, which dashboard/test.sh builds when it is missing or stale). A
-// second server with [[tokens]] checks the login. Every view is checked with axe-core (@axe-core/playwright):
+// second server (the showcase schema, with its structs) with a write and a read token checks the login,
+// the read token's read-only views, the struct layouts and the data view's missed-changes notice. Every view is checked with axe-core (@axe-core/playwright):
 // no serious or critical WCAG 2.1 A/AA violation in the light theme, and no contrast violation in the dark
 // one. Screenshots of every view go to build/dashboard-e2e/. Skipped, with a message saying why, only when
 // /usr/bin/chromium is absent (scripts/install-deps.sh installs it).
@@ -19,6 +20,7 @@ const HAVE_CHROMIUM = existsSync(CHROMIUM);
 const DIST = resolve(REPO_DIR, "dashboard/dist");
 const SHOTS = resolve(REPO_DIR, "build/dashboard-e2e");
 const TOKEN = "e2e-write-secret-7f3a";
+const READ_TOKEN = "e2e-read-secret-51c9";
 
 if (!HAVE_CHROMIUM) {
   console.warn(`e2e: SKIPPED: ${CHROMIUM} is absent (Debian's package "chromium": apt-get install chromium, or scripts/install-deps.sh)`);
@@ -94,11 +96,12 @@ describe.skipIf(!HAVE_CHROMIUM)("e2e: the dashboard in chromium", () => {
 
     dir = mkdtempSync(join(tmpdir(), "ecsdb-e2e-"));
     const config = join(dir, "serve.toml");
-    writeFileSync(config, `[[tokens]]\nname = "e2e"\nrole = "write"\ntoken = "${TOKEN}"\n`);
+    writeFileSync(config, `[[tokens]]\nname = "e2e"\nrole = "write"\ntoken = "${TOKEN}"\n[[tokens]]\nname = "e2e-reader"\nrole = "read"\ntoken = "${READ_TOKEN}"\n`);
     // Started together; each is kept as it comes up, so afterAll stops what started even if another failed.
     const started = await Promise.allSettled([
       EcsdbServer.start(schemaPath("game.toml"), ["--simulate", "300", "--dashboard", DIST]).then((s) => (world = s)),
-      EcsdbServer.start(schemaPath("game.toml"), ["--config", config, "--dashboard", DIST]).then((s) => (locked = s)),
+      // the showcase schema: its structs (Vec3, Quat, Aabb, DamageRoll) for the schema view's layouts
+      EcsdbServer.start(schemaPath("showcase.toml"), ["--config", config, "--dashboard", DIST]).then((s) => (locked = s)),
       chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"], headless: true }).then((b) => (browser = b)),
     ]);
     for (const r of started) if (r.status === "rejected") throw r.reason;
@@ -125,6 +128,13 @@ describe.skipIf(!HAVE_CHROMIUM)("e2e: the dashboard in chromium", () => {
     await expect.poll(async () => count(await card("Committed version").innerText()), { timeout: 5000 }).toBeGreaterThan(first);
     await expect.poll(async () => page.locator('table[aria-label="Tables"] tbody tr').count()).toBe(3);
     await expect.poll(async () => page.getByRole("status").filter({ hasText: "ok" }).count()).toBeGreaterThan(0);
+    // commit latency from the queue: the simulation's ticks count there (the HTTP figure counts only
+    // POST /api/transactions, none here, so its card is not shown); stream lag beside it
+    const latency = page.locator(".stat").filter({ has: page.locator(".label", { hasText: /^Commit latency p50 \/ p99$/ }) });
+    await expect.poll(async () => count((await latency.locator(".hint").innerText()).match(/([\d,]+) transactions/)?.[1] ?? "0")).toBeGreaterThan(0);
+    expect(await latency.locator(".value").innerText()).toMatch(/^\d.* \/ \d/);
+    expect(await page.locator(".stat .label", { hasText: /^HTTP commit latency/ }).count()).toBe(0);
+    await page.locator(".stat .label", { hasText: /^Stream lag p50 \/ p99$/ }).waitFor();
     await shot("overview");
     await expectAccessible("overview", page);
   });
@@ -246,6 +256,23 @@ describe.skipIf(!HAVE_CHROMIUM)("e2e: the dashboard in chromium", () => {
     maxHp = after;
   });
 
+  test("query builder: finds the entity saved above by its new max_hp", async () => {
+    // right after the save: the simulated fights may kill the entity within seconds (then nothing matches)
+    expect(maxHp).toBeGreaterThan(0);
+    await page.goto(`${world.http}/query`);
+    await page.getByRole("heading", { name: "Query", exact: true }).waitFor();
+    await page.getByRole("radiogroup", { name: "health: any, with or without" }).getByLabel("with", { exact: true }).check();
+    await page.waitForURL(/with=health/);
+    await page.getByLabel("Add a predicate").fill(`health.max_hp=${maxHp}`);
+    await page.keyboard.press("Enter");
+    await page.getByRole("status").filter({ hasText: /^1 entities match/ }).waitFor();
+    const results = page.getByRole("region", { name: "Results" });
+    await results.getByRole("link", { name: entity, exact: true }).waitFor();
+    expect(await page.locator("pre.curl").innerText()).toContain("/api/query");
+    await shot("query");
+    await expectAccessible("query", page);
+  }, AXE_TIMEOUT);
+
   test("schema: the editor, the reference graph, and a syntax error marked on its line", async () => {
     await page.goto(`${world.http}/schema`);
     const editor = page.locator(".cm-editor .cm-content");
@@ -286,22 +313,6 @@ describe.skipIf(!HAVE_CHROMIUM)("e2e: the dashboard in chromium", () => {
     await expectAccessible("schema", page);
   });
 
-  test("query builder: finds the entity saved above by its new max_hp", async () => {
-    expect(maxHp).toBeGreaterThan(0);
-    await page.goto(`${world.http}/query`);
-    await page.getByRole("heading", { name: "Query", exact: true }).waitFor();
-    await page.getByRole("radiogroup", { name: "health: any, with or without" }).getByLabel("with", { exact: true }).check();
-    await page.waitForURL(/with=health/);
-    await page.getByLabel("Add a predicate").fill(`health.max_hp=${maxHp}`);
-    await page.keyboard.press("Enter");
-    await page.getByRole("status").filter({ hasText: /^1 entities match/ }).waitFor();
-    const results = page.getByRole("region", { name: "Results" });
-    await results.getByRole("link", { name: entity, exact: true }).waitFor();
-    expect(await page.locator("pre.curl").innerText()).toContain("/api/query");
-    await shot("query");
-    await expectAccessible("query", page);
-  }, AXE_TIMEOUT);
-
   test("metrics: the uPlot charts draw their series", async () => {
     await page.goto(`${world.http}/charts?window=60`);
     await page.getByRole("heading", { name: "Metrics" }).waitFor();
@@ -327,6 +338,10 @@ describe.skipIf(!HAVE_CHROMIUM)("e2e: the dashboard in chromium", () => {
     // commits/s (the simulation commits 20 ticks a second) is the first chart: a line across the plot
     await expect.poll(async () => (await seriesPixels())[0] ?? 0, { timeout: 10_000 }).toBeGreaterThan(50);
     expect((await seriesPixels()).filter((n) => n > 0).length).toBeGreaterThan(3);
+    const titles = await page.locator(".charts figcaption").allInnerTexts();
+    for (const t of [/^Commit latency \(queue/, /^Commit latency \(HTTP/, /^Stream lag/, /^Copy-on-write pages copied/]) {
+      expect(titles.some((x) => t.test(x)), String(t)).toBe(true);
+    }
     await shot("metrics");
     await expectAccessible("metrics", page);
   });
@@ -407,4 +422,74 @@ describe.skipIf(!HAVE_CHROMIUM)("e2e: the dashboard in chromium", () => {
       await ctx.close();
     }
   });
+  test("a read token: the nav says read-only, no editing, the schema's structs, and missed stream changes noticed", async () => {
+    const write = async (ops: unknown[]): Promise<{ created: string[] }> => {
+      const r = await fetch(`${locked.http}/api/transactions`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: JSON.stringify({ ops }) });
+      if (!r.ok) throw new Error(`POST /api/transactions: ${r.status} ${await r.text()}`);
+      return (await r.json()) as { created: string[] };
+    };
+    const [id] = (await write([{ op: "create" }, { op: "add", table: "health", entity: "$0", values: { hp: 42, max_hp: 50 } }])).created;
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const p = await newPage(ctx);
+    try {
+      await p.goto(`${locked.http}/`);
+      await p.getByLabel("Token", { exact: true }).fill(READ_TOKEN);
+      await p.getByRole("button", { name: "Log in" }).click();
+      await p.getByRole("heading", { name: "Overview" }).waitFor();
+      const badge = p.locator("header .role");
+      await badge.waitFor();
+      expect(await badge.innerText()).toBe("read-only");
+      expect(await badge.getAttribute("title")).toContain('"e2e-reader" has the read role');
+
+      // the entity inspector shows the values, without inputs or Save, and says why
+      await p.getByRole("link", { name: "Entity", exact: true }).click();
+      await p.getByLabel("Entity id").fill(String(id));
+      await p.getByRole("button", { name: "Open" }).click();
+      await p.getByRole("note").filter({ hasText: '"e2e-reader" has the read role: editing is off' }).waitFor();
+      const value = p.locator("#c-health-max_hp");
+      await value.waitFor();
+      expect(await value.evaluate((el) => el.tagName)).toBe("SPAN");
+      expect(await value.innerText()).toBe("50");
+      expect(await value.getAttribute("title")).toContain("read role");
+      expect(await p.getByRole("button", { name: "Save" }).count()).toBe(0);
+      await shot("entity-read-only", p);
+      await expectAccessible("entity inspector (read token)", p);
+
+      // the schema view: each struct's layout, and a struct-typed field expanded to its members
+      await p.getByRole("link", { name: "Schema", exact: true }).click();
+      await p.getByRole("heading", { name: "Structs" }).waitFor();
+      for (const name of ["Vec3", "Quat", "Aabb", "DamageRoll"]) {
+        await p.getByRole("img", { name: new RegExp(`^Layout of struct ${name}: `) }).waitFor();
+      }
+      const transform = p.locator("section.layout").filter({ has: p.getByRole("heading", { name: /^transform\b/ }) });
+      const bounds = transform.getByRole("button", { name: /bounds/ });
+      expect(await bounds.getAttribute("aria-expanded")).toBe("false");
+      await bounds.click();
+      expect(await bounds.getAttribute("aria-expanded")).toBe("true");
+      const member = transform.locator('tr.member[data-member="bounds.max.y"]');
+      await member.waitFor();
+      const boundsOffset = Number(await bounds.locator("xpath=ancestor::tr[1]").locator("td").nth(3).innerText());
+      expect(await member.locator("td").nth(3).innerText()).toBe(`${boundsOffset + 16} (+16)`);
+      await shot("schema-structs", p);
+      await expectAccessible("schema with structs", p);
+
+      // the data view, paused: more versions than the server keeps are committed meanwhile; resuming, the
+      // stream (state=none) starts later than the rows were read, and the view says changes were missed
+      await p.goto(`${locked.http}/data/health?live=0`);
+      const loaded = p.getByRole("status").filter({ hasText: /rows loaded, read at version \d+/ });
+      await loaded.waitFor();
+      for (let i = 0; i < 300; i++) await write([{ op: "set", table: "health", entity: id, field: "hp", value: i % 90 }]);
+      await p.getByRole("button", { name: "Resume live" }).click();
+      const notice = p.getByRole("alert").filter({ hasText: "could not resume" });
+      await notice.waitFor({ timeout: 10_000 });
+      await p.getByText(/\(changes missed\)/).waitFor();
+      await shot("data-missed-changes", p);
+      await expectAccessible("data with a missed-changes notice", p);
+      await notice.getByRole("button", { name: "Reload the rows" }).click();
+      await expect.poll(() => notice.count()).toBe(0);
+      await p.getByRole("status").filter({ hasText: "live: open" }).waitFor();
+    } finally {
+      await ctx.close();
+    }
+  }, AXE_TIMEOUT);
 });

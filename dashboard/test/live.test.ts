@@ -75,6 +75,44 @@ describe("live: showcase schema, no tokens", () => {
     await expect(api.rows("health", { where: ["hp<"] })).rejects.toMatchObject({ status: 400 });
   });
 
+  test("pages both ways: prev is the cursor of the page before, null on the first (rows and queries)", async () => {
+    const first = await api.rows("health", { limit: 5, sort: "hp" });
+    expect(first.prev).toBeNull();
+    const second = await api.rows("health", { limit: 5, sort: "hp", after: first.next, version: first.version });
+    expect(second.prev).not.toBeNull();
+    const back = await api.rows("health", { limit: 5, sort: "hp", after: second.prev, version: first.version });
+    expect(back.rows).toEqual(first.rows);
+    expect(back.prev).toBeNull();
+    const state = { with: ["health"], without: [], where: [], orderBy: "health.hp", desc: false, limit: 4 };
+    const q1 = await api.query(queryRequest(state));
+    expect(q1.prev).toBeNull();
+    const q2 = await api.query(queryRequest(state, q1.next, q1.version));
+    const q1again = await api.query(queryRequest(state, q2.prev, q1.version));
+    expect(q1again.entities.map((e) => e.entity)).toEqual(q1.entities.map((e) => e.entity));
+  });
+
+  test("schema: the structs with their members' offsets (showcase: Vec3, Quat, Aabb, DamageRoll), also from validate", async () => {
+    const s = await api.schema();
+    const names = s.structs.map((x) => x.name);
+    expect(names).toEqual(expect.arrayContaining(["Vec3", "Quat", "Aabb", "DamageRoll"]));
+    const aabb = s.structs.find((x) => x.name === "Aabb");
+    expect(aabb?.fields.map((f) => [f.name, f.type, f.kind, f.offset])).toEqual([["min", "Vec3", "struct", 0], ["max", "Vec3", "struct", 12]]);
+    expect(aabb?.size).toBe(24);
+    const bounds = s.tables.find((t) => t.name === "transform")?.fields.find((f) => f.name === "bounds");
+    expect(bounds).toMatchObject({ kind: "struct", type: "Aabb", size: 24 });
+    const v = await api.validateSchema(s.toml);
+    expect(v.valid && v.structs.map((x) => x.name)).toEqual(names);
+  });
+
+  test("metrics: queue latency counts every transaction; pages copied", async () => {
+    const m = await api.metrics();
+    expect(m.queue_latency_seconds.count).toBeGreaterThan(0);
+    expect(m.queue_latency_seconds.p99).toBeGreaterThanOrEqual(m.queue_latency_seconds.p50);
+    expect(m.stream_lag_seconds).toHaveProperty("p99");
+    expect(m.pages_copied_total).toBeGreaterThanOrEqual(0);
+    expect((await api.whoami())).toEqual({ role: "admin", token: null, auth_required: false });
+  });
+
   test("entity inspector: references both ways, a save with expect, a conflict", async () => {
     const tx = await api.transaction([
       { op: "create" },
@@ -118,6 +156,35 @@ describe("live: showcase schema, no tokens", () => {
       stream.close();
     }
   });
+
+  test("change stream with state=none: a row-less state naming the version, then deltas; a since no longer held starts later", async () => {
+    const key = (await api.rows("health", { limit: 1 })).rows[0]!.key;
+    const got: StreamMessage[] = [];
+    const stream = new ChangeStream({ baseUrl: server.http, tables: ["health"], state: "none", onMessage: (m) => got.push(m), createSocket: wsFactory });
+    const start = (await api.health()).version;
+    try {
+      await until(() => got.length > 0);
+      expect(got[0]).toEqual({ type: "state", version: expect.any(Number), last: true, tables: {} });
+      expect((got[0] as { version: number }).version).toBeGreaterThanOrEqual(start);
+      await api.transaction([{ op: "set", table: "health", entity: key, field: "hp", value: 55 }]);
+      await until(() => got.some((m) => m.type === "delta"));
+      expect(got.filter((m) => m.type === "state")).toHaveLength(1);
+    } finally {
+      stream.close();
+    }
+    // more versions than the server keeps (256): resuming from `start` is no longer possible
+    for (let i = 0; i < 300; i++) await api.transaction([{ op: "set", table: "health", entity: key, field: "hp", value: i % 100 }]);
+    const now = (await api.health()).version;
+    const late: StreamMessage[] = [];
+    const resumed = new ChangeStream({ baseUrl: server.http, tables: ["health"], since: start, state: "none", onMessage: (m) => late.push(m), createSocket: wsFactory });
+    try {
+      await until(() => late.length > 0);
+      expect(late[0]).toMatchObject({ type: "state", tables: {}, last: true });
+      expect((late[0] as { version: number }).version).toBeGreaterThanOrEqual(now);
+    } finally {
+      resumed.close();
+    }
+  });
 });
 
 describe("live: a server with tokens", () => {
@@ -143,6 +210,8 @@ describe("live: a server with tokens", () => {
     expect(unauthorized).toBe(2);
     const reader = new ApiClient({ baseUrl: server.http, token: () => "read-secret" });
     expect((await reader.info()).schema.name).toBe("game_db");
+    expect(await reader.whoami()).toEqual({ role: "read", token: "dash", auth_required: true });
+    await expect(none.whoami()).rejects.toMatchObject({ status: 401 });
     await expect(reader.transaction([{ op: "create" }])).rejects.toMatchObject({ status: 403, code: "forbidden" });
   });
 

@@ -6,7 +6,7 @@ import { TOKEN_KEY, useAuthStore } from "../src/stores/auth";
 import { useRowsStore } from "../src/stores/rows";
 import { saveOps, useEntityStore } from "../src/stores/entity";
 import { useNoticesStore } from "../src/stores/notices";
-import { queryRequest } from "../src/stores/query";
+import { queryRequest, useQueryStore } from "../src/stores/query";
 import { registryTable } from "../src/stores/schema";
 import { ApiError } from "../src/api/errors";
 import { cellKey } from "../src/lib/delta";
@@ -48,6 +48,34 @@ describe("auth store", () => {
     expect(sessionStorage.getItem(TOKEN_KEY)).toBeNull();
     auth.logout();
     expect(auth.token).toBeNull();
+  });
+  test("whoami: the role is read on demand and after a login; a read token cannot write; another token forgets it", async () => {
+    const auth = useAuthStore();
+    expect(auth.role).toBeNull();
+    expect(auth.canWrite).toBe(true); // unknown: nothing hidden, the server decides
+    handler = (u, init) => {
+      const bearer = (init.headers as Record<string, string>)["Authorization"];
+      if (u.pathname === "/api/whoami") return { status: 200, body: { role: bearer === "Bearer r" ? "read" : "write", token: bearer === "Bearer r" ? "reader" : "writer", auth_required: true } };
+      return { status: 200, body: {} };
+    };
+    expect(await auth.login("r", false)).toBe(true);
+    expect(auth.role).toBe("read");
+    expect(auth.whoami?.token).toBe("reader");
+    expect(auth.canWrite).toBe(false);
+    auth.setToken("w", false);
+    expect(auth.role).toBeNull();
+    await auth.refreshRole();
+    expect(auth.role).toBe("write");
+    expect(auth.canWrite).toBe(true);
+    auth.logout();
+    expect(auth.whoami).toBeNull();
+  });
+  test("whoami unavailable (an older server): the role stays unknown", async () => {
+    const auth = useAuthStore();
+    handler = () => ({ status: 404, body: { error: { code: "not_found", message: "no route", details: {} } } });
+    await auth.refreshRole();
+    expect(auth.role).toBeNull();
+    expect(auth.canWrite).toBe(true);
   });
   test("any 401 shows the login", async () => {
     const auth = useAuthStore();
@@ -110,6 +138,113 @@ describe("rows store", () => {
     rows.prune();
     expect(rows.flashes.size).toBe(0);
     vi.useRealTimers();
+  });
+});
+
+describe("rows store: the stream with state=none", () => {
+  const page = { status: 200, body: { table: "health", version: 7, total: 2, next: null, prev: null, rows: [{ key: "0:1", values: { hp: 1 } }, { key: "1:1", values: { hp: 2 } }] } };
+  test("a row-less state at the page's version: nothing missed, nothing changed", async () => {
+    const rows = useRowsStore();
+    handler = () => page;
+    await rows.open({ table: "health", where: [], sort: null, limit: 10 });
+    const before = rows.rows;
+    rows.onMessage({ type: "state", version: 7, last: true, tables: {} });
+    expect(rows.missed).toBeNull();
+    expect(rows.liveVersion).toBe(7);
+    expect(rows.rows).toBe(before);
+  });
+  test("a row-less state newer than the rows: the changes in between were missed; deltas still apply; a reload clears it", async () => {
+    const rows = useRowsStore();
+    handler = () => page;
+    await rows.open({ table: "health", where: [], sort: null, limit: 10 });
+    rows.onMessage({ type: "delta", from: 7, version: 8, created: [], destroyed: [], tables: { health: { inserted: [], updated: [{ key: "0:1", values: { hp: 5 } }], removed: [] } } });
+    rows.onMessage({ type: "state", version: 400, last: true, tables: {} });
+    expect(rows.missed).toEqual({ from: 8, to: 400 });
+    expect(rows.liveVersion).toBe(400);
+    expect(rows.rows[0]?.values["hp"]).toBe(5); // the rows are kept, flagged as stale, not cleared
+    rows.onMessage({ type: "delta", from: 400, version: 401, created: [], destroyed: [], tables: { health: { inserted: [], updated: [{ key: "1:1", values: { hp: 9 } }], removed: [] } } });
+    expect(rows.rows[1]?.values["hp"]).toBe(9);
+    expect(rows.flashes.has(cellKey("1:1", "hp"))).toBe(true); // highlights as before
+    // a second restart keeps where the gap began
+    rows.onMessage({ type: "state", version: 900, last: true, tables: {} });
+    expect(rows.missed).toEqual({ from: 8, to: 900 });
+    await rows.open({ table: "health", where: [], sort: null, limit: 10 });
+    expect(rows.missed).toBeNull();
+  });
+  test("startLive asks for state=none and resumes after the page's version", async () => {
+    const rows = useRowsStore();
+    handler = () => page;
+    const urls: string[] = [];
+    class Socket {
+      readyState = 0;
+      onopen = null;
+      onmessage = null;
+      onclose = null;
+      onerror = null;
+      constructor(url: string) {
+        urls.push(url);
+      }
+      send(): void {}
+      close(): void {}
+    }
+    vi.stubGlobal("WebSocket", Socket);
+    await rows.open({ table: "health", where: ["hp<5"], sort: null, limit: 10 });
+    rows.startLive();
+    rows.stopLive();
+    const u = new URL(urls[0] ?? "");
+    expect(u.pathname).toBe("/api/stream");
+    expect(u.searchParams.get("state")).toBe("none");
+    expect(u.searchParams.get("since")).toBe("7");
+    expect(u.searchParams.getAll("where")).toEqual(["health.hp<5"]);
+  });
+});
+
+describe("query store: pages both ways", () => {
+  const entities = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({ entity: `${from + i}:1`, components: {} }));
+  const state = { with: ["health"], without: [], where: [], orderBy: null, desc: false, limit: 2 };
+  test("next and previous pages with the cursors, at the first page's version; the position follows", async () => {
+    const q = useQueryStore();
+    handler = (_u, init) => {
+      const body = JSON.parse(String(init.body)) as { after?: string; version?: number };
+      const at = body.after === undefined ? 0 : Number(body.after.slice(1));
+      return { status: 200, body: { version: 5, total: 5, entities: entities(at, Math.min(2, 5 - at)), next: at + 2 < 5 ? `o${at + 2}` : null, prev: at === 0 ? null : `o${Math.max(0, at - 2)}` } };
+    };
+    await q.run(state);
+    expect(q.start).toBe(0);
+    expect(q.result?.prev).toBeNull();
+    await q.page(state, "prev"); // nothing before the first page: no request
+    expect(seen).toHaveLength(1);
+    await q.page(state, "next");
+    expect(q.result?.entities.map((e) => e.entity)).toEqual(["2:1", "3:1"]);
+    expect(q.start).toBe(2);
+    expect(JSON.parse(String(seen[1]?.init.body))).toMatchObject({ after: "o2", version: 5 });
+    await q.page(state, "next");
+    expect(q.result?.entities.map((e) => e.entity)).toEqual(["4:1"]);
+    expect(q.start).toBe(4);
+    expect(q.result?.next).toBeNull();
+    await q.page(state, "prev");
+    expect(JSON.parse(String(seen[3]?.init.body))).toMatchObject({ after: "o2", version: 5 });
+    expect(q.result?.entities.map((e) => e.entity)).toEqual(["2:1", "3:1"]);
+    expect(q.start).toBe(2);
+    await q.page(state, "prev");
+    expect(q.start).toBe(0);
+    expect(q.result?.entities.map((e) => e.entity)).toEqual(["0:1", "1:1"]);
+  });
+  test("a version gone goes back to the first page, with a notice", async () => {
+    const q = useQueryStore();
+    let calls = 0;
+    handler = (_u, init) => {
+      calls++;
+      const body = JSON.parse(String(init.body)) as { after?: string };
+      if (body.after !== undefined) return { status: 410, body: { error: { code: "version_gone", message: "gone", details: {} } } };
+      return { status: 200, body: { version: calls === 1 ? 5 : 9, total: 5, entities: entities(0, 2), next: "o2", prev: null } };
+    };
+    await q.run(state);
+    await q.page(state, "next");
+    expect(q.result?.version).toBe(9);
+    expect(q.start).toBe(0);
+    expect(q.error).toBeNull();
+    expect(q.notice).toContain("Version 5 is no longer held");
   });
 });
 
