@@ -14,8 +14,8 @@ out=build/desktop-test
 app=desktop/src-tauri/target/release/ecsdb-desktop
 rm -rf "$out" && mkdir -p "$out"
 
-echo "desktop-test: cargo test (connection store, token vault, schema files, local server)"
-(cd desktop/src-tauri && CARGO_BUILD_JOBS="${DESKTOP_JOBS:-$(nproc)}" nice -n 19 cargo test --release --lib --quiet)
+echo "desktop-test: cargo test (connection store, token vault, schema files, the sidecar against build/ecsdb)"
+(cd desktop/src-tauri && ECSDB_BIN="$root/build/ecsdb" CARGO_BUILD_JOBS="${DESKTOP_JOBS:-$(nproc)}" nice -n 19 cargo test --release --lib --quiet)
 
 [[ -x "$app" ]] || { echo "desktop-test: $app is missing: run 'make desktop' first"; exit 1; }
 work="$(mktemp -d)"

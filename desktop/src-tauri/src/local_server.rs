@@ -80,7 +80,7 @@ pub fn wait_until_up(port: u16, timeout: Duration, gave_up: impl Fn() -> Option<
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -102,6 +102,56 @@ mod tests {
         assert!(!answers_health(port));
         let err = wait_until_up(port, Duration::from_secs(5), || Some("exited with code 2".into())).unwrap_err();
         assert_eq!(err, "exited with code 2");
+    }
+
+    /// The real `ecsdb` (`$ECSDB_BIN`, else the repository's build/ecsdb), when it has been built.
+    pub(crate) fn ecsdb_bin() -> Option<PathBuf> {
+        let bin = std::env::var_os("ECSDB_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../build/ecsdb"));
+        bin.is_file().then_some(bin)
+    }
+
+    pub(crate) fn game_schema() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/schemas/game.toml")
+    }
+
+    #[test]
+    fn the_real_server_takes_the_sidecar_arguments_and_allows_the_webview_origin() {
+        let Some(bin) = ecsdb_bin() else {
+            eprintln!("skipped: no ecsdb binary (set ECSDB_BIN or build build/ecsdb)");
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let spec = LocalServerSpec { schema: game_schema(), data_dir: dir.path().join("data"), port: free_port().unwrap() };
+        let child = std::sync::Mutex::new(
+            std::process::Command::new(bin).args(spec.serve_args()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap(),
+        );
+        let up = wait_until_up(spec.port, Duration::from_secs(20), || {
+            child.lock().unwrap().try_wait().unwrap().map(|status| format!("ecsdb serve exited: {status}"))
+        });
+        // The dashboard windows' API calls are cross-origin: the server must answer the preflight for
+        // the webview's origin with the Authorization header allowed.
+        let answer = up.as_ref().ok().map(|_| {
+            let mut s = TcpStream::connect(("127.0.0.1", spec.port)).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            write!(
+                s,
+                "OPTIONS /api/info HTTP/1.0\r\nHost: 127.0.0.1:{}\r\nOrigin: tauri://localhost\r\n\
+                 Access-Control-Request-Method: GET\r\nAccess-Control-Request-Headers: authorization\r\n\r\n",
+                spec.port
+            )
+            .unwrap();
+            let mut text = String::new();
+            let _ = s.read_to_string(&mut text);
+            text.to_ascii_lowercase()
+        });
+        let _ = child.lock().unwrap().kill();
+        up.unwrap();
+        let answer = answer.unwrap();
+        assert!(answer.starts_with("http/1.1 204") || answer.starts_with("http/1.0 204"), "{answer}");
+        assert!(answer.contains("access-control-allow-origin: tauri://localhost"), "{answer}");
+        assert!(spec.data_dir.is_dir(), "the server did not create its data directory");
     }
 
     #[test]

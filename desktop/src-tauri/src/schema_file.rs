@@ -97,6 +97,26 @@ mod tests {
     }
 
     #[test]
+    fn the_real_validator_answers_in_the_shape_parsed_here() {
+        let Some(bin) = crate::local_server::tests::ecsdb_bin() else {
+            eprintln!("skipped: no ecsdb binary (set ECSDB_BIN or build build/ecsdb)");
+            return;
+        };
+        let run = |path: &Path| {
+            let out = std::process::Command::new(&bin).args(["validate", "--json"]).arg(path).output().unwrap();
+            parse_validate_output(&String::from_utf8_lossy(&out.stdout)).unwrap()
+        };
+        let good = run(&crate::local_server::tests::game_schema());
+        assert!(good.ok && good.summary.starts_with("game_db 1.0.0, 3 table(s)"), "{good:?}");
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("bad.toml");
+        std::fs::write(&bad, "[database]\nname = \"x\"\nversion = \"1.0.0\"\n[tables.a]\nfoo = 3\n").unwrap();
+        let check = run(&bad);
+        assert!(!check.ok);
+        assert_eq!((check.problems[0].line, check.problems[0].table.as_str()), (5, "a"), "{check:?}");
+    }
+
+    #[test]
     fn output_that_is_not_json_is_an_error() {
         assert!(parse_validate_output("Segmentation fault").unwrap_err().contains("no JSON"));
     }
