@@ -31,7 +31,13 @@ front=build/desktop/frontend
 rm -rf "$front.new" && mkdir -p "$front.new"
 cp -R dashboard/dist/. "$front.new/"
 cp desktop/ui/desktop.html desktop/ui/desktop.js desktop/ui/desktop.css "$front.new/"
-rm -rf "$front" && mv "$front.new" "$front"
+# Swapped in only when something changed: tauri-build embeds this folder and recompiles the app when its
+# files' times change, which takes minutes on 2 cores.
+if [[ -d "$front" ]] && diff -rq "$front" "$front.new" >/dev/null; then
+  rm -rf "$front.new"
+else
+  rm -rf "$front" && mv "$front.new" "$front"
+fi
 
 # The sidecar, named the way Tauri's externalBin wants it. Stripped: the debug info is most of its size.
 triple="$(rustc -vV | sed -n 's/^host: //p')"
