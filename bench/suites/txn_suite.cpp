@@ -234,6 +234,103 @@ Status queue_figures(Database& db, const std::vector<Entity>& sample, const Repe
   return Status::ok();
 }
 
+// One reader-scaling measurement: `readers` threads read and scan through views they re-pin every
+// kReadsPerPin reads, while the calling thread (the writer) commits ticks of `tick_ops` random one-field
+// updates and publishes each. Readers do a fixed amount of work; the writer ticks until they are done.
+struct ScalingSample {
+  double read_ns = 0;          // per random read, median over the readers
+  double scan_ns_per_row = 0;  // per row of each<Transform>, median over the readers
+  double tick_us = 0;          // the writer's median tick (updates + publish) while they ran
+};
+
+ScalingSample measure_scaling(Database& db, const std::vector<Entity>& read_sample,
+                              const std::vector<Entity>& update_sample, std::uint32_t readers,
+                              std::uint32_t tick_ops) {
+  constexpr std::size_t kReadsPerPin = 4096;
+  constexpr std::size_t kReadsPerReader = std::size_t{1} << 19;
+  constexpr int kScansPerReader = 2;
+  std::atomic<bool> go{false};
+  std::atomic<std::uint32_t> running{readers};
+  std::vector<double> read_ns(readers), scan_ns(readers);
+  std::vector<std::thread> threads;
+  threads.reserve(readers);
+  for (std::uint32_t r = 0; r < readers; ++r) {
+    threads.emplace_back([&, r] {
+      while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
+      std::uint64_t sum = 0;
+      const std::size_t offset = static_cast<std::size_t>(r) * 7919;  // each reader its own stream of ids
+      const std::int64_t t0 = now_ns();
+      for (std::size_t done = 0; done < kReadsPerReader; done += kReadsPerPin) {
+        const PinnedView view = db.pin();
+        for (std::size_t i = done; i < done + kReadsPerPin; ++i) {
+          const Health* h = view.get<Health>(read_sample[(offset + i) % read_sample.size()]);
+          sum += h != nullptr ? h->hp : 0;
+        }
+      }
+      read_ns[r] = per_op(t0, kReadsPerReader);
+      std::vector<double> scans;
+      for (int s = 0; s < kScansPerReader; ++s) {
+        const PinnedView view = db.pin();
+        const std::int64_t s0 = now_ns();
+        view.each<Transform>([&](Entity, const Transform& t) {
+          sum += (t.position_x + t.position_y + t.position_z) > kScanThreshold;
+        });
+        scans.push_back(per_op(s0, view.count<Transform>()));
+      }
+      scan_ns[r] = median(std::move(scans));
+      keep(sum);
+      running.fetch_sub(1, std::memory_order_release);
+    });
+  }
+  WriterHandle& w = db.writer();
+  std::vector<double> ticks;
+  std::size_t next = 0;
+  std::uint32_t value = 0;
+  go.store(true, std::memory_order_release);
+  // With no readers, the same number of ticks as a typical run with them, for the baseline.
+  const std::size_t min_ticks = readers == 0 ? 64 : 0;
+  while (running.load(std::memory_order_acquire) != 0 || ticks.size() < min_ticks) {
+    const std::int64_t t0 = now_ns();
+    for (std::uint32_t i = 0; i < tick_ops; ++i) {
+      w.set(update_sample[next], &Health::hp, ++value).ignore();  // the entities exist: cannot fail
+      next = (next + 1) % update_sample.size();
+    }
+    w.publish();
+    ticks.push_back(static_cast<double>(now_ns() - t0) / 1e3);
+  }
+  for (std::thread& t : threads) t.join();
+  return {median(read_ns), median(scan_ns), median(ticks)};
+}
+
+// read_ns / scan_ns_per_row with 1, 2, 4, ... up to `max_readers` reader threads while the writer commits
+// ticks, and the writer's tick with no reader (the baseline of its figures).
+Status reader_scaling_figures(Database& db, const std::vector<Entity>& read_sample,
+                              const std::vector<Entity>& update_sample, const TxnSuiteOptions& options,
+                              const Repeater& repeat, nlohmann::json& results) {
+  std::vector<std::uint32_t> counts{0};
+  for (std::uint32_t t = 1; t < options.reader_threads; t *= 2) counts.push_back(t);
+  if (options.reader_threads >= 1) counts.push_back(options.reader_threads);
+  for (std::uint32_t readers : counts) {
+    std::vector<double> read, scan, tick;
+    ECSDB_RETURN_IF_ERROR(repeat.run([&] {
+      const ScalingSample s = measure_scaling(db, read_sample, update_sample, readers, options.tick_ops);
+      read.push_back(s.read_ns);
+      scan.push_back(s.scan_ns_per_row);
+      tick.push_back(s.tick_us);
+      return Status::ok();
+    }));
+    const std::string t = std::to_string(readers);
+    results["writer_tick_us_threads_" + t] =
+        figure(median(tick), "us", readers == 0 ? std::string_view{} : std::string_view{"writer_tick_us_threads_0"});
+    if (readers == 0) continue;
+    const double read_ns = median(read);
+    results["read_ns_threads_" + t] = figure(read_ns, "ns", "read_ns");
+    results["read_mops_threads_" + t] = figure(read_ns > 0 ? readers * 1e3 / read_ns : 0, "Mops/s");
+    results["scan_ns_per_row_threads_" + t] = figure(median(scan), "ns/row", "scan_ns_per_row");
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 Result<nlohmann::json> run_txn_suite(const TxnSuiteOptions& options) {
@@ -404,6 +501,14 @@ Result<nlohmann::json> run_txn_suite(const TxnSuiteOptions& options) {
   results["scan2_ns_per_row"] = figure(median(scan2), "ns/row", "raw_scan2_ns_per_row");
   results["query2_ns_per_row"] = figure(median(query2), "ns/row", "raw_scan2_ns_per_row");
   results["raw_scan2_ns_per_row"] = figure(median(raw_scan2), "ns/row");
+
+  // ---- reader scaling: readers on their own threads while the writer commits ticks ----
+  say("reader scaling");
+  {
+    std::mt19937_64 scaling_rng(kSeed + 1);
+    const std::vector<Entity> tick_sample = random_sample(entities, std::min(n * 4, kUpdateBatch), scaling_rng);
+    ECSDB_RETURN_IF_ERROR(reader_scaling_figures(*db, read_sample, tick_sample, options, repeat, results));
+  }
 
   // ---- SQLite peer: same rows, same random ids, same run ----
   say("populating SQLite");
@@ -635,7 +740,8 @@ Result<nlohmann::json> run_txn_suite(const TxnSuiteOptions& options) {
 
   nlohmann::json out;
   out["machine"] = machine_json();
-  out["config"] = {{"suite", "txn"}, {"entities", n}, {"seconds", options.seconds}, {"tick_ops", options.tick_ops}, {"page_bytes", options.page_bytes}};
+  out["config"] = {{"suite", "txn"}, {"entities", n}, {"seconds", options.seconds}, {"tick_ops", options.tick_ops}, {"page_bytes", options.page_bytes},
+                   {"reader_threads", options.reader_threads}};
   out["results"] = std::move(results);
   return out;
 }

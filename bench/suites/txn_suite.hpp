@@ -32,6 +32,9 @@ struct TxnSuiteOptions {
   std::uint32_t tick_ops = 1024;
   // DatabaseOptions::page_bytes of every ECSDb database the suite opens (the page-size trade-off of ADR 0015).
   std::uint32_t page_bytes = 16 * 1024;
+  // Reader scaling: read_ns_threads_T and scan_ns_per_row_threads_T for T = 1, 2, 4, ... up to this many
+  // reader threads while the writer commits ticks (and writer_tick_us_threads_T beside the writer alone).
+  std::uint32_t reader_threads = 2;
   // Called with a short line as each phase starts (the CLI prints them to stderr); may be empty.
   std::function<void(std::string_view)> progress;
 };
