@@ -12,6 +12,7 @@ packages=(
   libxxhash-dev libzstd-dev                     # WAL checksums and compression
   libgtest-dev libgmock-dev librapidcheck-dev   # tests
   libbenchmark-dev libsqlite3-dev               # benchmarks and their SQLite peer
+  liblmdb-dev librocksdb-dev                    # the durability suite's LMDB and RocksDB peers
   clang-14 libclang-rt-14-dev                   # libFuzzer targets and -Wthread-safety (scripts/run-fuzz.sh)
   clang-tidy-14                                 # make lint (.clang-tidy)
   libboost1.81-dev libboost-json1.81-dev libssl-dev   # ecsdb serve: Asio/Beast, Boost.JSON, TLS

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/peers/kv_peers.hpp"
 #include "bench/suites/bench_json.hpp"
 #include "bench/suites/bench_schema.hpp"
 #include "ecsdb/database.hpp"
@@ -304,6 +305,7 @@ Result<nlohmann::json> run_durability_suite(const DurabilitySuiteOptions& option
   const std::size_t small = std::min(options.entities, kSmallEntities);
   nlohmann::json results;
   std::vector<Entity> entities;
+  double durable_group = 1;  // transactions per fdatasync in durable_tps (4 committers)
 
   // ---- sync mode: one committer, then group commit from 1, 4 and 16 threads ----
   say("sync mode: single committer");
@@ -335,6 +337,7 @@ Result<nlohmann::json> run_durability_suite(const DurabilitySuiteOptions& option
     ECSDB_RETURN_IF_ERROR(db->start_writer_thread());
     for (const int threads : {1, 4, 16}) {
       say("sync mode: group commit, " + std::to_string(threads) + " committer thread(s)");
+      const DatabaseMetrics before = db->metrics();
       auto tps = median_tps(*db, entities, threads, options.in_flight, slice);
       if (!tps) {
         db->stop_writer_thread();
@@ -342,6 +345,13 @@ Result<nlohmann::json> run_durability_suite(const DurabilitySuiteOptions& option
       }
       const std::string name = threads == 4 ? "durable_tps" : "durable_tps_" + std::to_string(threads);
       results[name] = figure(*tps, "tps", threads == 4 ? "sqlite_wal_full_tps" : "");
+      if (threads == 4) {
+        // Transactions per fdatasync: the group size the key-value peers are given below.
+        const DatabaseMetrics after = db->metrics();
+        const std::uint64_t syncs = std::max<std::uint64_t>(after.wal_syncs_total - before.wal_syncs_total, 1);
+        durable_group = std::max<double>(1.0, static_cast<double>(after.commits - before.commits) / static_cast<double>(syncs));
+        results["durable_group_size"] = figure(durable_group, "tx/sync");
+      }
     }
     db->stop_writer_thread();
   }
@@ -349,6 +359,23 @@ Result<nlohmann::json> run_durability_suite(const DurabilitySuiteOptions& option
   say("SQLite WAL, synchronous=FULL");
   ECSDB_ASSIGN_OR_RETURN(const double sqlite_tps, sqlite_wal_full_tps(dir / "sqlite.db", small, 4, slice));
   results["sqlite_wal_full_tps"] = figure(sqlite_tps, "tps");
+
+  // Key-value peers with durable commits of as many updates as ECSDb's group commit made per fdatasync.
+  {
+    const auto group = static_cast<std::size_t>(durable_group + 0.5);
+    say("LMDB, " + std::to_string(group) + " updates per synced commit");
+    std::error_code ec;
+    stdfs::create_directories(dir / "lmdb", ec);
+    if (ec) return Status(StatusCode::kIoError, "create " + (dir / "lmdb") + ": " + ec.message());
+    ECSDB_ASSIGN_OR_RETURN(const KvPeerFigures lmdb, lmdb_figures(dir / "lmdb", small, group, slice));
+    results["lmdb_sync_tps"] = figure(lmdb.sync_tps, "tps");
+    results["lmdb_read_ns"] = figure(lmdb.read_ns, "ns");
+    say("RocksDB, " + std::to_string(group) + " updates per sync=true write");
+    ECSDB_ASSIGN_OR_RETURN(const KvPeerFigures rocks, rocksdb_figures(dir / "rocksdb", small, group, slice));
+    results["rocksdb_sync_tps"] = figure(rocks.sync_tps, "tps");
+    results["rocksdb_read_ns"] = figure(rocks.read_ns, "ns");
+    results["durable_tps_vs_rocksdb"] = figure(results["durable_tps"]["value"].get<double>() / std::max(rocks.sync_tps, 1.0), "x");
+  }
 
   say("async mode: 4 committer threads");
   {
