@@ -79,6 +79,8 @@ print(f"desktop-test: the overview showed {report.get('entities')} entities (the
       f"after {report.get('seconds')} s in the page")
 if not report.get("ok"):
     sys.exit(f"desktop-test: FAILED: the overview never showed live numbers: {report}")
+if not report.get("launcher_commands_refused"):
+    sys.exit("desktop-test: FAILED: the dashboard window could call the launcher's commands")
 if report.get("errors"):
     sys.exit(f"desktop-test: FAILED: page errors: {report['errors']}")
 PY

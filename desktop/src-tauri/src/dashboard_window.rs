@@ -24,7 +24,7 @@ pub fn endpoint_script(name: &str, base_url: &str, token: Option<&str>) -> Strin
 
 /// `make desktop-test`'s probe: once the overview shows entities and a committed version that moved
 /// (so the numbers are live, not the first poll), it reports what it saw through `desktop_test_report`.
-/// Page errors are reported too, and fail the test.
+/// Page errors are reported too, and fail the test, as does a launcher command that this window could call.
 pub const TEST_PROBE_SCRIPT: &str = r#"
 (function () {
   const errors = [];
@@ -40,8 +40,11 @@ pub const TEST_PROBE_SCRIPT: &str = r#"
     return null;
   }
   const number = (s) => (s === null ? NaN : Number(s.replace(/[^0-9.]/g, '')));
-  function report(r) {
-    window.__TAURI__.core.invoke('desktop_test_report', { report: Object.assign(r, { errors, url: location.href, seconds: (Date.now() - started) / 1000 }) });
+  async function report(r) {
+    const invoke = window.__TAURI__.core.invoke;
+    // A dashboard window must not reach the launcher's commands (files, keyring, processes).
+    const refused = await invoke('overview').then(() => false, () => true);
+    invoke('desktop_test_report', { report: Object.assign(r, { errors, launcher_commands_refused: refused, url: location.href, seconds: (Date.now() - started) / 1000 }) });
   }
   const timer = setInterval(() => {
     const entities = card('Entities');

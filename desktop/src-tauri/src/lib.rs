@@ -79,30 +79,44 @@ fn server_info(s: &LocalServer) -> LocalServerInfo {
     }
 }
 
+/// The launcher's commands touch files, the keyring and processes: a dashboard window (which shows data
+/// from a server) may not call them, even though every window can reach the app's commands.
+fn launcher_only(window: &tauri::Window) -> Result<(), String> {
+    if window.label() == "launcher" {
+        Ok(())
+    } else {
+        Err(format!("window '{}' may not use the launcher's commands", window.label()))
+    }
+}
+
 #[tauri::command]
-fn overview(state: State<'_, AppState>) -> Overview {
+fn overview(window: tauri::Window, state: State<'_, AppState>) -> Result<Overview, String> {
+    launcher_only(&window)?;
     let store = lock(&state.store);
-    Overview {
+    Ok(Overview {
         connections: store.list().to_vec(),
         vault: store.vault_kind(),
         vault_note: state.vault_note.clone(),
         local_server: lock(&state.server).as_ref().map(server_info),
         webview_origins: local_server::WEBVIEW_ORIGINS,
-    }
+    })
 }
 
 #[tauri::command]
-fn save_connection(state: State<'_, AppState>, draft: ConnectionDraft) -> Result<Connection, String> {
+fn save_connection(window: tauri::Window, state: State<'_, AppState>, draft: ConnectionDraft) -> Result<Connection, String> {
+    launcher_only(&window)?;
     lock(&state.store).upsert(draft)
 }
 
 #[tauri::command]
-fn delete_connection(state: State<'_, AppState>, id: String) -> Result<(), String> {
+fn delete_connection(window: tauri::Window, state: State<'_, AppState>, id: String) -> Result<(), String> {
+    launcher_only(&window)?;
     lock(&state.store).remove(&id)
 }
 
 #[tauri::command]
-fn open_connection(app: AppHandle, state: State<'_, AppState>, id: String) -> Result<(), String> {
+fn open_connection(window: tauri::Window, app: AppHandle, state: State<'_, AppState>, id: String) -> Result<(), String> {
+    launcher_only(&window)?;
     let (connection, token) = {
         let store = lock(&state.store);
         let c = store.get(&id).cloned().ok_or_else(|| format!("no connection with id {id}"))?;
@@ -114,7 +128,8 @@ fn open_connection(app: AppHandle, state: State<'_, AppState>, id: String) -> Re
 }
 
 #[tauri::command]
-fn open_local_dashboard(app: AppHandle, state: State<'_, AppState>) -> Result<(), String> {
+fn open_local_dashboard(window: tauri::Window, app: AppHandle, state: State<'_, AppState>) -> Result<(), String> {
+    launcher_only(&window)?;
     let url = lock(&state.server).as_ref().map(|s| s.spec.url()).ok_or("no local server is running")?;
     open_window_later(app, "local server".into(), url, None, state.test_report.is_some());
     Ok(())
@@ -137,7 +152,8 @@ struct SchemaFile {
 }
 
 #[tauri::command]
-async fn open_schema_file(app: AppHandle) -> Result<Option<SchemaFile>, String> {
+async fn open_schema_file(window: tauri::Window, app: AppHandle) -> Result<Option<SchemaFile>, String> {
+    launcher_only(&window)?;
     let Some(picked) = app.dialog().file().add_filter("ECSDb schema", &["toml"]).blocking_pick_file() else {
         return Ok(None);
     };
@@ -148,7 +164,8 @@ async fn open_schema_file(app: AppHandle) -> Result<Option<SchemaFile>, String> 
 
 /// Saves `text` to `path`, or to a file the user picks when `path` is None; returns where it went.
 #[tauri::command]
-async fn save_schema_file(app: AppHandle, path: Option<String>, text: String) -> Result<Option<String>, String> {
+async fn save_schema_file(window: tauri::Window, app: AppHandle, path: Option<String>, text: String) -> Result<Option<String>, String> {
+    launcher_only(&window)?;
     let path = match path {
         Some(p) => PathBuf::from(p),
         None => {
@@ -164,7 +181,8 @@ async fn save_schema_file(app: AppHandle, path: Option<String>, text: String) ->
 
 /// Validates with the bundled `ecsdb validate --json`, on a temporary copy of the text.
 #[tauri::command]
-async fn validate_schema(app: AppHandle, text: String) -> Result<SchemaCheck, String> {
+async fn validate_schema(window: tauri::Window, app: AppHandle, text: String) -> Result<SchemaCheck, String> {
+    launcher_only(&window)?;
     let dir = std::env::temp_dir().join(format!("ecsdb-desktop-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let file = dir.join(format!("check-{}.toml", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)));
@@ -182,7 +200,8 @@ async fn validate_schema(app: AppHandle, text: String) -> Result<SchemaCheck, St
 }
 
 #[tauri::command]
-async fn pick_data_dir(app: AppHandle) -> Result<Option<String>, String> {
+async fn pick_data_dir(window: tauri::Window, app: AppHandle) -> Result<Option<String>, String> {
+    launcher_only(&window)?;
     match app.dialog().file().blocking_pick_folder() {
         Some(p) => Ok(Some(p.into_path().map_err(|e| e.to_string())?.display().to_string())),
         None => Ok(None),
@@ -190,7 +209,8 @@ async fn pick_data_dir(app: AppHandle) -> Result<Option<String>, String> {
 }
 
 #[tauri::command]
-async fn pick_schema_path(app: AppHandle) -> Result<Option<String>, String> {
+async fn pick_schema_path(window: tauri::Window, app: AppHandle) -> Result<Option<String>, String> {
+    launcher_only(&window)?;
     match app.dialog().file().add_filter("ECSDb schema", &["toml"]).blocking_pick_file() {
         Some(p) => Ok(Some(p.into_path().map_err(|e| e.to_string())?.display().to_string())),
         None => Ok(None),
@@ -198,7 +218,8 @@ async fn pick_schema_path(app: AppHandle) -> Result<Option<String>, String> {
 }
 
 #[tauri::command]
-async fn start_local_server(app: AppHandle, state: State<'_, AppState>, schema: String, data_dir: String) -> Result<LocalServerInfo, String> {
+async fn start_local_server(window: tauri::Window, app: AppHandle, state: State<'_, AppState>, schema: String, data_dir: String) -> Result<LocalServerInfo, String> {
+    launcher_only(&window)?;
     if lock(&state.server).as_ref().is_some_and(|s| lock(&s.exit).is_none()) {
         return Err("a local server is already running: stop it first".into());
     }
@@ -269,7 +290,8 @@ fn stop_server(state: &AppState) {
 }
 
 #[tauri::command]
-async fn stop_local_server(state: State<'_, AppState>) -> Result<(), String> {
+async fn stop_local_server(window: tauri::Window, state: State<'_, AppState>) -> Result<(), String> {
+    launcher_only(&window)?;
     stop_server(&state);
     Ok(())
 }
