@@ -13,6 +13,9 @@
 #include <vector>
 
 #include "bench/peers/sqlite_peer.hpp"
+#ifdef ECSDB_BENCH_HAVE_FLECS
+#include "bench/peers/flecs_peer.h"
+#endif
 #include "bench/suites/bench_json.hpp"
 #include "bench/suites/bench_schema.hpp"
 #include "ecsdb/database.hpp"
@@ -331,6 +334,80 @@ Status reader_scaling_figures(Database& db, const std::vector<Entity>& read_samp
   return Status::ok();
 }
 
+#ifdef ECSDB_BENCH_HAVE_FLECS
+// The ECS peer: the same world, reads, field updates, component add/remove, creation and scans in flecs.
+// Entity numbers are ECSDb's entity indexes (both worlds were filled in the same order).
+template <typename Say>
+Status flecs_figures(std::size_t n, const std::vector<Entity>& read_sample, const std::vector<Entity>& update_sample,
+                     std::size_t write_batch, const Repeater& repeat, Say&& say, nlohmann::json& results) {
+  say("populating flecs");
+  const std::uint64_t rss_before = resident_bytes();
+  struct PeerDeleter {
+    void operator()(flecs_peer* p) const { flecs_peer_destroy(p); }
+  };
+  const std::unique_ptr<flecs_peer, PeerDeleter> peer(flecs_peer_create(n));
+  const std::uint64_t rss_after = resident_bytes();
+  results["flecs_memory_bytes"] = figure(static_cast<double>(rss_after > rss_before ? rss_after - rss_before : 0), "bytes");
+  auto numbers = [n](const std::vector<Entity>& sample) {
+    std::vector<std::uint32_t> out(sample.size());
+    for (std::size_t i = 0; i < sample.size(); ++i) out[i] = static_cast<std::uint32_t>(sample[i].index() % n);
+    return out;
+  };
+  say("flecs reads, writes and scans");
+  const std::vector<std::uint32_t> reads = numbers(read_sample);
+  const std::vector<std::uint32_t> updates = numbers(update_sample);
+  std::vector<double> read, set, create, remove, add, destroy, scan, scan2;
+  ECSDB_RETURN_IF_ERROR(repeat.run([&] {
+    const std::int64_t t0 = now_ns();
+    keep(flecs_peer_read_hp(peer.get(), reads.data(), reads.size()));
+    read.push_back(per_op(t0, reads.size()));
+    return Status::ok();
+  }));
+  std::uint32_t value = 0;
+  ECSDB_RETURN_IF_ERROR(repeat.run([&] {
+    const std::int64_t t0 = now_ns();
+    flecs_peer_set_hp(peer.get(), updates.data(), updates.size(), value);
+    set.push_back(per_op(t0, updates.size()));
+    value += static_cast<std::uint32_t>(updates.size());
+    return Status::ok();
+  }));
+  ECSDB_RETURN_IF_ERROR(repeat.run([&] {
+    std::int64_t t0 = now_ns();
+    flecs_peer_create_many(peer.get(), write_batch);
+    create.push_back(per_op(t0, write_batch));
+    t0 = now_ns();
+    flecs_peer_remove_health_created(peer.get());
+    remove.push_back(per_op(t0, write_batch));
+    t0 = now_ns();
+    flecs_peer_add_health_created(peer.get());
+    add.push_back(per_op(t0, write_batch));
+    t0 = now_ns();
+    flecs_peer_delete_created(peer.get());
+    destroy.push_back(per_op(t0, write_batch));
+    return Status::ok();
+  }));
+  ECSDB_RETURN_IF_ERROR(repeat.run([&] {
+    std::size_t rows = 0;
+    std::int64_t t0 = now_ns();
+    keep(flecs_peer_scan(peer.get(), kScanThreshold, &rows));
+    scan.push_back(per_op(t0, rows));
+    t0 = now_ns();
+    keep(flecs_peer_scan2(peer.get(), kScanThreshold, &rows));
+    scan2.push_back(per_op(t0, rows));
+    return Status::ok();
+  }));
+  results["flecs_read_ns"] = figure(median(read), "ns", "raw_read_ns");
+  results["flecs_set_ns"] = figure(median(set), "ns", "sqlite_update_ns");
+  results["flecs_create_ns"] = figure(median(create), "ns");
+  results["flecs_remove_ns"] = figure(median(remove), "ns", "sqlite_delete_ns");
+  results["flecs_add_ns"] = figure(median(add), "ns", "sqlite_insert_ns");
+  results["flecs_delete_ns"] = figure(median(destroy), "ns");
+  results["flecs_scan_ns_per_row"] = figure(median(scan), "ns/row", "raw_scan_ns_per_row");
+  results["flecs_scan2_ns_per_row"] = figure(median(scan2), "ns/row", "raw_scan2_ns_per_row");
+  return Status::ok();
+}
+#endif
+
 }  // namespace
 
 Result<nlohmann::json> run_txn_suite(const TxnSuiteOptions& options) {
@@ -567,6 +644,10 @@ Result<nlohmann::json> run_txn_suite(const TxnSuiteOptions& options) {
     results["destroy_ns"] = figure(median(s.destroy), "ns");
   }
   db.reset();  // frees its pages before the second database is filled
+
+#ifdef ECSDB_BENCH_HAVE_FLECS
+  ECSDB_RETURN_IF_ERROR(flecs_figures(n, read_sample, update_sample, write_batch, repeat, say, results));
+#endif
 
   // ---- ECSDb writes, publish after every commit (the default options) ----
   say("populating ECSDb (publish every commit)");
