@@ -66,4 +66,4 @@ if ! "${tauri[@]}" --bundles appimage 2>&1 | tee ../build/desktop/appimage.log; 
   if [[ "${DESKTOP_REQUIRE_APPIMAGE:-0}" == 1 ]]; then exit 1; fi
 fi
 echo "build-desktop: bundles:"
-find src-tauri/target/release/bundle -maxdepth 2 \( -name '*.deb' -o -name '*.AppImage' \) -printf '  desktop/%p (%s bytes)\n'
+find "${CARGO_TARGET_DIR:-src-tauri/target}/release/bundle" -maxdepth 2 \( -name '*.deb' -o -name '*.AppImage' \) -printf '  %p (%s bytes)\n'
