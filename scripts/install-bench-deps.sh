@@ -9,17 +9,5 @@ set -euo pipefail
 # whose python3-pythran pulls libboost-dev (1.74), which conflicts with the libboost1.81-dev the build uses.
 packages=(python3 python3-matplotlib python3-munkres python3-pytest)
 
-missing=()
-for p in "${packages[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-    missing+=("$p")
-  fi
-done
-
-if ((${#missing[@]})); then
-  echo "install-bench-deps: installing ${missing[*]}"
-  SUDO=""
-  if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+source "$(dirname "$0")/apt-install-missing.sh"
+apt_install_missing install-bench-deps "${packages[@]}"

@@ -24,19 +24,7 @@ packages=(
   chromium                                      # dashboard browser tests (dashboard/test/e2e.test.ts, playwright-core)
 )
 
-missing=()
 # Node.js + npm (@redocly/cli lints docs/openapi.yaml): Debian's when the machine has none of its own.
 if ! command -v npm >/dev/null 2>&1; then packages+=(nodejs npm); fi
-for p in "${packages[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-    missing+=("$p")
-  fi
-done
-
-if ((${#missing[@]})); then
-  echo "install-deps: installing ${missing[*]}"
-  SUDO=""
-  if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+source "$(dirname "$0")/apt-install-missing.sh"
+apt_install_missing install-deps "${packages[@]}"
