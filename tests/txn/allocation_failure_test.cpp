@@ -4,8 +4,7 @@
 // database must be exactly as before the transaction (or, when only the publish failed, exactly as after
 // it), keep its indexes consistent, stay writable, and recover from its log to the same state.
 //
-// Its own binary: it replaces the global operator new/delete (every form, so that no allocation made by
-// one is freed by another — AddressSanitizer checks that).
+// Its own binary: it replaces the global operator new (support/replaced_operator_new.hpp).
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -18,58 +17,21 @@
 
 #include "ecsdb/database.hpp"
 #include "support/fault_injection_file_system.hpp"
+#include "support/replaced_operator_new.hpp"
 #include "support/test_schema.hpp"
 
 namespace {
 thread_local std::uint64_t fail_in = 0;  // fail the allocation when this counts down to 0 (0 = off)
 thread_local bool failed = false;
+}  // namespace
 
-void* allocate(std::size_t n, std::size_t align) {
+void* ecsdb::testing::allocation_hook(std::size_t n, std::size_t align) {
   if (fail_in != 0 && --fail_in == 0) {
     failed = true;
     throw std::bad_alloc();
   }
-  if (n == 0) n = 1;
-  void* p = align <= alignof(std::max_align_t) ? std::malloc(n) : std::aligned_alloc(align, (n + align - 1) / align * align);
-  if (p == nullptr) throw std::bad_alloc();
-  return p;
+  return plain_allocate(n, align);
 }
-}  // namespace
-
-void* operator new(std::size_t n) { return allocate(n, 0); }
-void* operator new[](std::size_t n) { return allocate(n, 0); }
-void* operator new(std::size_t n, std::align_val_t a) { return allocate(n, static_cast<std::size_t>(a)); }
-void* operator new[](std::size_t n, std::align_val_t a) { return allocate(n, static_cast<std::size_t>(a)); }
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
-  try {
-    return allocate(n, 0);
-  } catch (const std::bad_alloc&) {
-    return nullptr;
-  }
-}
-void* operator new[](std::size_t n, const std::nothrow_t& tag) noexcept { return operator new(n, tag); }
-void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
-  try {
-    return allocate(n, static_cast<std::size_t>(a));
-  } catch (const std::bad_alloc&) {
-    return nullptr;
-  }
-}
-void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t& tag) noexcept {
-  return operator new(n, a, tag);
-}
-void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
 
 namespace ecsdb::testing {
 namespace {
@@ -233,7 +195,10 @@ TEST(AllocationFailureTest, ImplicitWritesAreAllOrNothing) {
     }
     fail_in = 0;
     if (!failed) {
-      EXPECT_GT(n, 10u);
+      // Allocations the path makes, each failed once above. Few: after the first publish the writer
+      // reuses dead versions' objects and keeps its buffers (ecsdb_hot_path_allocation_test expects none
+      // once warm), so what is left is the first growth of its buffers and the first version copies.
+      EXPECT_GT(n, 1u);
       break;
     }
     ASSERT_TRUE(s.is_ok() || s.code() == StatusCode::kResourceExhausted) << "allocation " << n << ": " << s.to_string();
@@ -279,7 +244,7 @@ TEST(AllocationFailureTest, EveryQueuedTicketResolvesAndOkMeansVisible) {
       }
     }
     if (!failed) {
-      EXPECT_GT(n, 3u);  // ticket bookkeeping, the version copy at publish, the retire slot
+      EXPECT_GT(n, 2u);  // at least the batch's bookkeeping and the first version copy at publish
       break;
     }
   }

@@ -6,65 +6,28 @@
 // What the counter sees is the heap. Pages and directories come from the PagePool's slabs (mmap), not the
 // heap; their reuse after warm-up is checked separately through DatabaseMetrics::bytes_in_use staying flat.
 //
-// Its own binary: it replaces operator new/delete, like ecsdb_allocation_failure_test.
+// Its own binary: it replaces operator new (support/replaced_operator_new.hpp), like
+// ecsdb_allocation_failure_test.
 #include <gtest/gtest.h>
 
 #include <cstdint>
-#include <cstdlib>
 #include <memory>
 #include <new>
 #include <random>
 #include <vector>
 
 #include "ecsdb/database.hpp"
+#include "support/replaced_operator_new.hpp"
 #include "support/test_schema.hpp"
 
 namespace {
 thread_local std::uint64_t allocations = 0;  // operator new calls on this thread
-
-void* allocate(std::size_t n, std::size_t align) {
-  ++allocations;
-  if (n == 0) n = 1;
-  void* p = align <= alignof(std::max_align_t) ? std::malloc(n) : std::aligned_alloc(align, (n + align - 1) / align * align);
-  if (p == nullptr) throw std::bad_alloc();
-  return p;
-}
 }  // namespace
 
-void* operator new(std::size_t n) { return allocate(n, 0); }
-void* operator new[](std::size_t n) { return allocate(n, 0); }
-void* operator new(std::size_t n, std::align_val_t a) { return allocate(n, static_cast<std::size_t>(a)); }
-void* operator new[](std::size_t n, std::align_val_t a) { return allocate(n, static_cast<std::size_t>(a)); }
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
-  try {
-    return allocate(n, 0);
-  } catch (const std::bad_alloc&) {
-    return nullptr;
-  }
+void* ecsdb::testing::allocation_hook(std::size_t n, std::size_t align) {
+  ++allocations;
+  return plain_allocate(n, align);
 }
-void* operator new[](std::size_t n, const std::nothrow_t& tag) noexcept { return operator new(n, tag); }
-void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
-  try {
-    return allocate(n, static_cast<std::size_t>(a));
-  } catch (const std::bad_alloc&) {
-    return nullptr;
-  }
-}
-void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t& tag) noexcept {
-  return operator new(n, a, tag);
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
 
 namespace ecsdb {
 namespace {

@@ -1,0 +1,18 @@
+// For test binaries that replace the global operator new: such a binary adds
+// tests/support/replaced_operator_new.cpp to its sources (it defines every form of operator new and delete,
+// so that no allocation made by one form is freed by another — AddressSanitizer checks that) and defines
+// allocation_hook(), through which every operator new goes.
+#pragma once
+
+#include <cstddef>
+
+namespace ecsdb::testing {
+
+// Defined by the test binary: called for every operator new of `n` bytes (`align` = 0 for the default
+// alignment); returns plain_allocate(n, align) or throws std::bad_alloc.
+void* allocation_hook(std::size_t n, std::size_t align);
+
+// malloc / aligned_alloc; throws std::bad_alloc when they fail. Memory freed by operator delete (free).
+void* plain_allocate(std::size_t n, std::size_t align);
+
+}  // namespace ecsdb::testing
