@@ -378,6 +378,36 @@ def plot_threads(plt, series: dict, path: Path, ylabel: str) -> bool:
     return True
 
 
+def plot_readers(plt, series: dict, path: Path) -> bool:
+    """Reader scaling in three panels, one unit each: time per read or row, aggregate reads/s, and the
+    writer's tick (whose series starts at 0 readers, the writer alone). Thread counts on a linear axis:
+    0 has no place on a log one."""
+    if not series:
+        return False
+    panels = [
+        ("ns per read or row", [k for k in series if k.endswith("_ns") or k.endswith("_ns_per_row")]),
+        ("Mops/s, all readers", [k for k in series if k.endswith("_mops")]),
+        ("writer tick (µs)", [k for k in series if k.startswith("writer_tick")]),
+    ]
+    panels = [(label, names) for label, names in panels if names]
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels), 3.4), squeeze=False)
+    for ax, (label, names) in zip(axes[0], panels):
+        for name in names:
+            pts = series[name]
+            ax.plot([n for n, _ in pts], [v for _, v in pts], marker="o", label=name)
+        ns = sorted({n for name in names for n, _ in series[name]})
+        ax.set_xticks(ns, [str(n) for n in ns])
+        ax.set_xlabel("reader threads")
+        ax.set_ylabel(label)
+        ax.set_ylim(bottom=0)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return True
+
+
 def plot_churn(plt, run: Run, path: Path) -> bool:
     churn = churn_series(run)
     pages = churn.get("pages_copied", [])
@@ -422,7 +452,7 @@ def draw_plots(run: Run, img_dir: Path) -> dict[str, Path]:
         "peers": lambda p: plot_peers(plt, run, p),
         "latency": lambda p: plot_latency(plt, run, p),
         "threads": lambda p: plot_threads(plt, thread_series(run), p, "transactions/s"),
-        "readers": lambda p: plot_threads(plt, reader_scaling_series(run), p, "per read or row"),
+        "readers": lambda p: plot_readers(plt, reader_scaling_series(run), p),
         "churn": lambda p: plot_churn(plt, run, p),
     }
     for section, draw in todo.items():
