@@ -4,7 +4,7 @@
 // database must be exactly as before the transaction (or, when only the publish failed, exactly as after
 // it), keep its indexes consistent, stay writable, and recover from its log to the same state.
 //
-// Its own binary: it replaces the global operator new (support/replaced_operator_new.hpp).
+// Its own binary: it replaces the global operator new (txn/replaced_operator_new.hpp).
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -17,7 +17,7 @@
 
 #include "ecsdb/database.hpp"
 #include "support/fault_injection_file_system.hpp"
-#include "support/replaced_operator_new.hpp"
+#include "txn/replaced_operator_new.hpp"
 #include "support/test_schema.hpp"
 
 namespace {

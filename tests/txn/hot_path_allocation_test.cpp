@@ -6,7 +6,7 @@
 // What the counter sees is the heap. Pages and directories come from the PagePool's slabs (mmap), not the
 // heap; their reuse after warm-up is checked separately through DatabaseMetrics::bytes_in_use staying flat.
 //
-// Its own binary: it replaces operator new (support/replaced_operator_new.hpp), like
+// Its own binary: it replaces operator new (txn/replaced_operator_new.hpp), like
 // ecsdb_allocation_failure_test.
 #include <gtest/gtest.h>
 
@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "ecsdb/database.hpp"
-#include "support/replaced_operator_new.hpp"
+#include "txn/replaced_operator_new.hpp"
 #include "support/test_schema.hpp"
 
 namespace {

@@ -1,7 +1,8 @@
 // For test binaries that replace the global operator new: such a binary adds
-// tests/support/replaced_operator_new.cpp to its sources (it defines every form of operator new and delete,
+// tests/txn/replaced_operator_new.cpp to its sources (it defines every form of operator new and delete,
 // so that no allocation made by one form is freed by another — AddressSanitizer checks that) and defines
-// allocation_hook(), through which every operator new goes.
+// allocation_hook(), through which every operator new goes. Not in tests/support: the fuzz build links
+// every source there into each fuzzer, and a fuzzer must keep the real operator new.
 #pragma once
 
 #include <cstddef>

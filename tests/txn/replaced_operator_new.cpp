@@ -1,4 +1,4 @@
-#include "support/replaced_operator_new.hpp"
+#include "txn/replaced_operator_new.hpp"
 
 #include <cstdlib>
 #include <new>
