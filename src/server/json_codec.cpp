@@ -293,10 +293,7 @@ json::value default_json(const Field& f) {
   return nullptr;
 }
 
-}  // namespace
-
-namespace {
-
+// A layout's fields (a table's or a struct's), as the Field objects of the API.
 json::array fields_json(const Layout& layout) {
   json::array fields;
   for (const Field& f : layout.fields) {
