@@ -106,8 +106,11 @@ struct DatabaseMetrics {
   std::uint64_t retired_bytes = 0;          // old pages kept alive for pinned views
   std::uint64_t reclaimed_bytes_total = 0;
   std::uint64_t pages_copied_total = 0;     // copy-on-write page copies, ever
+  std::uint64_t pages_replayed_total = 0;   // of those, made by replaying a few granules into a parked copy
+  std::uint64_t bytes_copied_total = 0;     // bytes those copies and replays moved, ever
   std::uint64_t bytes_in_use = 0;           // pages + directories allocated
   std::uint64_t bytes_pooled = 0;           // freed pages kept for reuse
+  std::uint64_t bytes_parked = 0;           // older copies of written pages kept for ping-pong reuse
   std::uint64_t bytes_released_total = 0;   // pooled memory returned to the system, ever
   std::uint64_t entities_alive = 0;         // in the published version
   // Queue (Database::submit):

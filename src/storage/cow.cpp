@@ -1,7 +1,10 @@
 #include "storage/cow.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cassert>
+#include <cstdio>
+#include <cstdlib>
 
 #include "base/reserve_more.hpp"
 
@@ -19,7 +22,10 @@ void init_array(PagedArray& a, std::uint32_t elem_size, std::uint32_t page_bytes
 
 void destroy_array(PagedArray& a, PagePool& pool) noexcept {
   if (a.dir == nullptr) return;
-  for (std::uint32_t p = 0; p < a.pages; ++p) pool.free_page(a.dir->pages()[p]);
+  for (std::uint32_t p = 0; p < a.pages; ++p) {
+    pool.release_shadow(a.dir->pages()[p]);
+    pool.free_page(a.dir->pages()[p]);
+  }
   pool.free_directory(a.dir);
   a.dir = nullptr;
   a.pages = 0;
@@ -37,12 +43,67 @@ Directory* own_directory(PagedArray& a, WriteContext& ctx) {
   return d;
 }
 
+namespace {
+
+// Brings the parked shadow of `live` up to date: copies the granules of `live` marked dirty (written while
+// `live` was built, so missing from the shadow). Returns the bytes copied.
+std::uint64_t replay_into(std::byte* shadow, const std::byte* live, std::uint32_t bytes) noexcept {
+  const detail::PageHeader* h = detail::header_of(live);
+  const std::uint32_t granule = 1u << h->granule_shift;
+  std::uint32_t dirty = 0;
+  for (const std::uint64_t word : h->dirty) dirty += static_cast<std::uint32_t>(std::popcount(word));
+  if (std::uint64_t{dirty} * granule >= bytes / 2) {  // mostly written: one sequential copy is faster
+    std::memcpy(shadow, live, bytes);
+    return bytes;
+  }
+  std::uint64_t copied = 0;
+  for (std::uint32_t w = 0; w < 4; ++w) {
+    for (std::uint64_t word = h->dirty[w]; word != 0; word &= word - 1) {
+      const std::uint32_t offset = (w * 64 + static_cast<std::uint32_t>(std::countr_zero(word))) << h->granule_shift;
+      if (offset >= bytes) break;
+      const std::uint32_t n = std::min(granule, bytes - offset);
+      std::memcpy(shadow + offset, live + offset, n);
+      copied += n;
+    }
+  }
+  return copied;
+}
+
+}  // namespace
+
 std::byte* copy_page(PagedArray& a, std::uint32_t page, WriteContext& ctx) {
   std::byte* old = a.dir->pages()[page];
+  detail::PageHeader* old_header = detail::header_of(old);
   const std::uint32_t bytes = a.page_bytes();
   base::reserve_more(ctx.retired.pages, 1);
-  std::byte* fresh = ctx.pool->allocate_page(bytes, ctx.birth);
-  std::memcpy(fresh, old, bytes);
+  std::byte* fresh = old_header->shadow;
+  if (fresh != nullptr && detail::header_of(fresh)->parked != 0) {
+    // Ping-pong: the shadow equals `old` but for the granules written while `old` was built, and no view
+    // can reach it (it is parked), so it becomes the private copy after a replay of those granules.
+    ctx.pool->unpark(fresh);
+    ctx.bytes_copied += replay_into(fresh, old, bytes);
+    ++ctx.pages_replayed;
+#if defined(ECSDB_VERIFY_REPLAY)
+    if (std::memcmp(fresh, old, bytes) != 0) {
+      std::fprintf(stderr, "ecsdb: ping-pong replay of a %u-byte page differs from the page: a write skipped "
+                   "its dirty mark (storage/cow.hpp)\n", bytes);
+      std::abort();
+    }
+#endif
+  } else {
+    // No shadow, or one some view may still read: a fresh page and a whole copy. The old shadow is left to
+    // the reclaimer (unclaimed, so that it is freed rather than parked).
+    fresh = ctx.pool->allocate_page(bytes, ctx.birth);
+    ctx.pool->release_shadow(old);
+    std::memcpy(fresh, old, bytes);
+    ctx.bytes_copied += bytes;
+  }
+  detail::PageHeader* h = detail::header_of(fresh);
+  h->birth = ctx.birth;
+  h->shadow = old;
+  h->claimed_by = nullptr;
+  for (std::uint64_t& word : h->dirty) word = 0;
+  old_header->claimed_by = fresh;  // `old` is retired and becomes the shadow of its copy
   a.dir->pages()[page] = fresh;
   ctx.retired.pages.push_back(old);
   ++ctx.pages_copied;

@@ -3,6 +3,12 @@
 // The writer builds version `birth`. Anything it allocates while doing so carries that birth and is private
 // (no reader can reach it until publish). Anything older is shared: it is copied before the first write,
 // and the original goes to the retire list, freed by the reclaimer once no pinned view can reach it.
+//
+// Ping-pong pages (ADR 0016, paged_array.hpp): the retired original stays the copy's shadow and is parked,
+// not freed; the next copy of that page reuses it and replays only the granules written since. For that,
+// every write to a private page marks its granules dirty: mutable_at marks one element, mutable_range a
+// run of elements, mutable_page the whole page. A write through a pointer past what was marked would be
+// lost at the next replay, so callers write only what they asked for.
 #pragma once
 
 #include <cstdint>
@@ -24,7 +30,9 @@ struct WriteContext {
   std::uint64_t birth = 1;       // number of the version being built
   PagePool* pool = nullptr;
   RetireList retired;            // shared objects replaced while building `birth`
-  std::uint64_t pages_copied = 0;
+  std::uint64_t pages_copied = 0;  // pages made private (full copies and replays)
+  std::uint64_t pages_replayed = 0;  // of those, made from a parked shadow by replaying dirty granules
+  std::uint64_t bytes_copied = 0;  // bytes those copies and replays moved
 };
 
 // An empty array of `elem_size`-byte elements in pages of at most `page_bytes` (at least one element).
@@ -39,17 +47,41 @@ void grow_to(detail::PagedArray& a, std::uint64_t n, WriteContext& ctx, const vo
 detail::Directory* own_directory(detail::PagedArray& a, WriteContext& ctx);
 std::byte* copy_page(detail::PagedArray& a, std::uint32_t page, WriteContext& ctx);
 
-// Page `page` of `a`, private to ctx.birth (copied first if shared).
-inline std::byte* mutable_page(detail::PagedArray& a, std::uint32_t page, WriteContext& ctx) {
+// Marks bytes [offset, offset + length) of a private page as written (length > 0).
+inline void mark_dirty(std::byte* page, std::uint32_t offset, std::uint32_t length) noexcept {
+  detail::PageHeader* h = detail::header_of(page);
+  const std::uint32_t first = offset >> h->granule_shift;
+  const std::uint32_t last = (offset + length - 1) >> h->granule_shift;
+  for (std::uint32_t g = first; g <= last; ++g) h->dirty[g >> 6] |= 1ull << (g & 63);
+}
+
+// Page `page` of `a`, private to ctx.birth (copied first if shared). Marks nothing dirty.
+inline std::byte* private_page(detail::PagedArray& a, std::uint32_t page, WriteContext& ctx) {
   detail::Directory* d = a.dir->birth == ctx.birth ? a.dir : own_directory(a, ctx);
   std::byte* data = d->pages()[page];
   if (detail::header_of(data)->birth != ctx.birth) data = copy_page(a, page, ctx);
   return data;
 }
 
+// Page `page` of `a`, private, for the caller to write anywhere in it (all of it is marked dirty).
+inline std::byte* mutable_page(detail::PagedArray& a, std::uint32_t page, WriteContext& ctx) {
+  std::byte* data = private_page(a, page, ctx);
+  detail::PageHeader* h = detail::header_of(data);
+  for (std::uint64_t& word : h->dirty) word = ~0ull;
+  return data;
+}
+
+// Elements [i, i + n) of `a`, writable; they must lie in one page. REQUIRES: i + n <= a.capacity(), n > 0.
+inline std::byte* mutable_range(detail::PagedArray& a, std::uint64_t i, std::uint32_t n, WriteContext& ctx) {
+  std::byte* page = private_page(a, static_cast<std::uint32_t>(i >> a.shift), ctx);
+  const auto offset = static_cast<std::uint32_t>((i & a.mask) * a.elem_size);
+  mark_dirty(page, offset, n * a.elem_size);
+  return page + offset;
+}
+
 // Element i of `a`, writable. REQUIRES: i < a.capacity().
 inline std::byte* mutable_at(detail::PagedArray& a, std::uint64_t i, WriteContext& ctx) {
-  return mutable_page(a, static_cast<std::uint32_t>(i >> a.shift), ctx) + (i & a.mask) * a.elem_size;
+  return mutable_range(a, i, 1, ctx);
 }
 
 }  // namespace ecsdb::storage

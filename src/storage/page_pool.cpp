@@ -4,6 +4,7 @@
 
 #include <new>
 
+#include "base/owner_counter.hpp"
 #include "base/reserve_more.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -30,6 +31,13 @@ std::size_t directory_bytes(std::uint32_t capacity) {
 }
 
 std::size_t round_up(std::size_t bytes) { return (bytes + kPageAlign - 1) & ~(kPageAlign - 1); }
+
+// The smallest granule (at least one cache line) that covers `bytes` with kDirtyGranules bits.
+std::uint16_t granule_shift_for(std::uint32_t bytes) {
+  std::uint16_t shift = 6;
+  while ((static_cast<std::uint64_t>(bytes) + (1ull << shift) - 1) >> shift > detail::kDirtyGranules) ++shift;
+  return shift;
+}
 
 // A pooled block belongs to nobody: under ASan any access to it outside the pool is an error report.
 void poison(void* p, std::size_t n) noexcept {
@@ -106,7 +114,7 @@ void PagePool::map_slab() {
   slabs_.push_back(slab);
   carving_ = slab;
   ++idle_slabs_;  // carved == idle == 0
-  bytes_mapped_.fetch_add(kSlabBytes, std::memory_order_relaxed);
+  base::bump(bytes_mapped_, kSlabBytes);
 }
 
 void* PagePool::carve(std::size_t bytes) {
@@ -127,14 +135,14 @@ void* PagePool::take(std::size_t total_bytes, bool& reused) {
       void* block = pooled.back();
       pooled.pop_back();
       large_pooled_bytes_ -= total_bytes;
-      bytes_pooled_.fetch_sub(total_bytes, std::memory_order_relaxed);
+      base::drop(bytes_pooled_, total_bytes);
       unpoison(block, total_bytes);
       reused = true;
       return block;
     }
     reused = false;
     void* block = ::operator new(total_bytes, std::align_val_t{kPageAlign});
-    bytes_mapped_.fetch_add(total_bytes, std::memory_order_relaxed);
+    base::bump(bytes_mapped_, total_bytes);
     return block;
   }
   FreeBlock*& head = free_[total_bytes];  // created here so that give() never allocates
@@ -142,7 +150,7 @@ void* PagePool::take(std::size_t total_bytes, bool& reused) {
     FreeBlock* f = head;
     unlink(f);
     adjust_idle(slab_of(f), -static_cast<std::int64_t>(total_bytes));
-    bytes_pooled_.fetch_sub(total_bytes, std::memory_order_relaxed);
+    base::drop(bytes_pooled_, total_bytes);
     unpoison(f, total_bytes);
     reused = true;
     return f;
@@ -158,12 +166,12 @@ void PagePool::give(void* block, std::size_t total_bytes) noexcept {
       free_large_[total_bytes].push_back(block);
     } catch (...) {  // no room in the free list: return the block instead of pooling it
       ::operator delete(block, std::align_val_t{kPageAlign});
-      bytes_mapped_.fetch_sub(total_bytes, std::memory_order_relaxed);
-      bytes_released_total_.fetch_add(total_bytes, std::memory_order_relaxed);
+      base::drop(bytes_mapped_, total_bytes);
+      base::bump(bytes_released_total_, total_bytes);
       return;
     }
     large_pooled_bytes_ += total_bytes;
-    bytes_pooled_.fetch_add(total_bytes, std::memory_order_relaxed);
+    base::bump(bytes_pooled_, total_bytes);
     poison(block, total_bytes);
     return;
   }
@@ -172,7 +180,7 @@ void PagePool::give(void* block, std::size_t total_bytes) noexcept {
   if (head != nullptr) head->prev = f;
   head = f;
   adjust_idle(slab_of(block), static_cast<std::int64_t>(total_bytes));
-  bytes_pooled_.fetch_add(total_bytes, std::memory_order_relaxed);
+  base::bump(bytes_pooled_, total_bytes);
   poison(reinterpret_cast<std::byte*>(block) + sizeof(FreeBlock), total_bytes - sizeof(FreeBlock));
 }
 
@@ -180,16 +188,63 @@ std::byte* PagePool::allocate_page(std::uint32_t bytes, std::uint64_t birth) {
   const std::size_t total = kPageAlign + bytes;
   bool reused = false;
   auto* block = static_cast<std::byte*>(take(total, reused));
-  (reused ? pages_reused_ : pages_allocated_).fetch_add(1, std::memory_order_relaxed);
-  bytes_in_use_.fetch_add(total, std::memory_order_relaxed);
-  new (block) PageHeader{birth, bytes};
+  base::bump((reused ? pages_reused_ : pages_allocated_), 1);
+  base::bump(bytes_in_use_, total);
+  auto* header = new (block) PageHeader{};
+  header->birth = birth;
+  header->bytes = bytes;
+  header->granule_shift = granule_shift_for(bytes);
   return block + kPageAlign;
+}
+
+void PagePool::park(std::byte* data) noexcept {
+  PageHeader* h = detail::header_of(data);
+  const std::size_t total = kPageAlign + h->bytes;
+  h->parked = 1;
+  h->park.older = parked_newest_;
+  h->park.newer = nullptr;
+  if (parked_newest_ != nullptr) detail::header_of(parked_newest_)->park.newer = data;
+  else parked_oldest_ = data;
+  parked_newest_ = data;
+  base::drop(bytes_in_use_, total);
+  base::bump(bytes_parked_, total);
+  poison(data, h->bytes);  // nobody reads a parked page's data until unpark
+}
+
+void PagePool::unpark(std::byte* data) noexcept {
+  PageHeader* h = detail::header_of(data);
+  const std::size_t total = kPageAlign + h->bytes;
+  (h->park.older != nullptr ? detail::header_of(h->park.older)->park.newer : parked_oldest_) = h->park.newer;
+  (h->park.newer != nullptr ? detail::header_of(h->park.newer)->park.older : parked_newest_) = h->park.older;
+  h->parked = 0;
+  base::drop(bytes_parked_, total);
+  base::bump(bytes_in_use_, total);
+  unpoison(data, h->bytes);
+}
+
+void PagePool::release_shadow(std::byte* live) noexcept {
+  PageHeader* h = detail::header_of(live);
+  std::byte* shadow = h->shadow;
+  if (shadow == nullptr) return;
+  h->shadow = nullptr;
+  PageHeader* s = detail::header_of(shadow);
+  s->claimed_by = nullptr;
+  if (s->parked != 0) {
+    unpark(shadow);
+    free_page(shadow);
+  }  // else still retired: the reclaimer frees it, now that nobody claims it
+}
+
+void PagePool::drop_parked_down_to(std::uint64_t bound) noexcept {
+  while (parked_oldest_ != nullptr && bytes_parked_.load(std::memory_order_relaxed) > bound) {
+    release_shadow(detail::header_of(parked_oldest_)->claimed_by);
+  }
 }
 
 void PagePool::free_page(std::byte* data) noexcept {
   PageHeader* header = detail::header_of(data);
   const std::size_t total = kPageAlign + header->bytes;
-  bytes_in_use_.fetch_sub(total, std::memory_order_relaxed);
+  base::drop(bytes_in_use_, total);
   give(header, total);
 }
 
@@ -197,13 +252,13 @@ Directory* PagePool::allocate_directory(std::uint32_t capacity, std::uint64_t bi
   const std::size_t total = directory_bytes(capacity);
   bool reused = false;
   void* block = take(total, reused);
-  bytes_in_use_.fetch_add(total, std::memory_order_relaxed);
+  base::bump(bytes_in_use_, total);
   return new (block) Directory{birth, capacity};
 }
 
 void PagePool::free_directory(Directory* dir) noexcept {
   const std::size_t total = directory_bytes(dir->capacity);
-  bytes_in_use_.fetch_sub(total, std::memory_order_relaxed);
+  base::drop(bytes_in_use_, total);
   give(dir, total);
 }
 
@@ -216,18 +271,19 @@ void PagePool::release_slab(std::size_t index) noexcept {
     at += f->bytes;
     unlink(f);
   }
-  bytes_pooled_.fetch_sub(header->idle, std::memory_order_relaxed);
+  base::drop(bytes_pooled_, header->idle);
   --idle_slabs_;
   if (carving_ == slab) carving_ = nullptr;
   unpoison(slab, kSlabBytes);
   ::munmap(slab, kSlabBytes);
-  bytes_mapped_.fetch_sub(kSlabBytes, std::memory_order_relaxed);
-  bytes_released_total_.fetch_add(kSlabBytes, std::memory_order_relaxed);
+  base::drop(bytes_mapped_, kSlabBytes);
+  base::bump(bytes_released_total_, kSlabBytes);
   slabs_[index] = slabs_.back();
   slabs_.pop_back();
 }
 
 void PagePool::release_down_to(std::uint64_t bound) noexcept {
+  drop_parked_down_to(bound);
   const auto over = [&] { return bytes_pooled_.load(std::memory_order_relaxed) > bound; };
   // Large blocks first: each goes back on its own, with no slab to empty first.
   for (auto& [bytes, blocks] : free_large_) {
@@ -237,9 +293,9 @@ void PagePool::release_down_to(std::uint64_t bound) noexcept {
       unpoison(block, bytes);
       ::operator delete(block, std::align_val_t{kPageAlign});
       large_pooled_bytes_ -= bytes;
-      bytes_pooled_.fetch_sub(bytes, std::memory_order_relaxed);
-      bytes_mapped_.fetch_sub(bytes, std::memory_order_relaxed);
-      bytes_released_total_.fetch_add(bytes, std::memory_order_relaxed);
+      base::drop(bytes_pooled_, bytes);
+      base::drop(bytes_mapped_, bytes);
+      base::bump(bytes_released_total_, bytes);
     }
   }
   // Newest slabs first: after a spike, they are the ones the spike's blocks were cut from. The swap in
@@ -251,6 +307,7 @@ void PagePool::release_down_to(std::uint64_t bound) noexcept {
 }
 
 void PagePool::release_idle() noexcept {
+  drop_parked_down_to(max_idle_bytes_);  // one comparison when under the bound
   if (bytes_pooled_.load(std::memory_order_relaxed) <= max_idle_bytes_) return;
   if (large_pooled_bytes_ == 0 && idle_slabs_ == 0) return;  // all pooled bytes sit in slabs partly in use
   release_down_to(max_idle_bytes_);

@@ -12,6 +12,12 @@
 // none of whose blocks is in use (munmap). A slab with one block still in use stays mapped, so after a
 // spike the pool keeps at most max_idle_bytes plus the free blocks of slabs that are partly in use.
 //
+// Parked pages (ping-pong copies, ADR 0016): a retired page that is the shadow of a live page is not freed
+// when no view can reach it any more, but parked here, so that the writer's next copy of the live page can
+// reuse it and replay a few granules instead of copying the whole page. Parked pages have their own bound
+// of max_idle_bytes: release_idle() drops the oldest beyond it into the free lists (their live pages lose
+// their shadow), so idle memory (pooled + parked) stays under twice max_idle_bytes; trim() drops them all.
+//
 // Under AddressSanitizer a pooled block is poisoned (all but the free-list link at its start), so a read
 // through a page freed too early is reported where it happens.
 #pragma once
@@ -29,6 +35,7 @@ namespace ecsdb::storage {
 struct PoolStats {
   std::uint64_t bytes_in_use = 0;          // pages + directories reachable or awaiting reclamation
   std::uint64_t bytes_pooled = 0;          // freed, kept for reuse
+  std::uint64_t bytes_parked = 0;          // parked shadows of live pages, kept for ping-pong reuse
   std::uint64_t bytes_mapped = 0;          // slabs mapped + large blocks held (in use or pooled)
   std::uint64_t bytes_released_total = 0;  // returned to the system by release_idle/trim, ever
   std::uint64_t pages_allocated = 0;       // pages not found in the free lists, ever
@@ -50,6 +57,15 @@ class PagePool {
   std::byte* allocate_page(std::uint32_t bytes, std::uint64_t birth);
   void free_page(std::byte* data) noexcept;
 
+  // A retired page claimed as a shadow (header claimed_by != null) that no view can reach any more: keep it
+  // for its live page (see the file comment). Reclaimer only.
+  void park(std::byte* data) noexcept;
+  // Takes a parked page back for the writer to write (it stays claimed by the same live page).
+  void unpark(std::byte* data) noexcept;
+  // Drops the parked shadow of `live` (if any) into the free lists, or, when it is not parked (still
+  // retired, waiting for readers), unclaims it so that the reclaimer frees it. For a live page that goes.
+  void release_shadow(std::byte* live) noexcept;
+
   detail::Directory* allocate_directory(std::uint32_t capacity, std::uint64_t birth);
   void free_directory(detail::Directory* dir) noexcept;
 
@@ -64,7 +80,7 @@ class PagePool {
 
   PoolStats stats() const noexcept {
     return {bytes_in_use_.load(std::memory_order_relaxed), bytes_pooled_.load(std::memory_order_relaxed),
-            bytes_mapped_.load(std::memory_order_relaxed), bytes_released_total_.load(std::memory_order_relaxed),
+            bytes_parked_.load(std::memory_order_relaxed), bytes_mapped_.load(std::memory_order_relaxed), bytes_released_total_.load(std::memory_order_relaxed),
             pages_allocated_.load(std::memory_order_relaxed), pages_reused_.load(std::memory_order_relaxed)};
   }
 
@@ -91,6 +107,7 @@ class PagePool {
   void map_slab();
   void release_slab(std::size_t index) noexcept;
   void release_down_to(std::uint64_t bound) noexcept;
+  void drop_parked_down_to(std::uint64_t bound) noexcept;
   void unlink(FreeBlock* f) noexcept;
   static SlabHeader* slab_of(const void* block) noexcept;
   void adjust_idle(SlabHeader* slab, std::int64_t delta) noexcept;
@@ -102,8 +119,11 @@ class PagePool {
   std::vector<std::byte*> slabs_;        // every mapped slab
   std::byte* carving_ = nullptr;         // slab new blocks are cut from (null: map one)
   std::size_t idle_slabs_ = 0;           // slabs with no block in use
+  std::byte* parked_oldest_ = nullptr;   // parked list (through the page headers), oldest first
+  std::byte* parked_newest_ = nullptr;
   std::atomic<std::uint64_t> bytes_in_use_{0};
   std::atomic<std::uint64_t> bytes_pooled_{0};
+  std::atomic<std::uint64_t> bytes_parked_{0};
   std::atomic<std::uint64_t> bytes_mapped_{0};
   std::atomic<std::uint64_t> bytes_released_total_{0};
   std::atomic<std::uint64_t> pages_allocated_{0};

@@ -212,9 +212,12 @@ DatabaseMetrics Database::metrics() const {
   m.commits = core_->commits();
   m.rollbacks = core_->rollbacks();
   m.pages_copied_total = core_->pages_copied();
+  m.pages_replayed_total = core_->pages_replayed();
+  m.bytes_copied_total = core_->bytes_copied();
   const storage::PoolStats pool = core_->pool().stats();
   m.bytes_in_use = pool.bytes_in_use;
   m.bytes_pooled = pool.bytes_pooled;
+  m.bytes_parked = pool.bytes_parked;
   m.bytes_released_total = pool.bytes_released_total;
   // Recorded at publish, so metrics() takes no pin: it works with every reader slot held.
   m.entities_alive = v.published_entities;

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "base/owner_counter.hpp"
 #include "base/reserve_more.hpp"
 #include "entity/registry_ops.hpp"
 #include "storage/table_ops.hpp"
@@ -77,7 +78,7 @@ Status TransactionWriter::commit() {
     if (deliver) pending_deltas_.push_back(std::move(d));
   }
   // Point of no return: the commit is logged (or needs no log). Nothing below may fail it.
-  commits_.fetch_add(1, std::memory_order_relaxed);
+  base::bump(commits_, 1);
   end_txn();
   working_.unique_index().sweep();
   ++commits_since_publish_;
@@ -103,7 +104,7 @@ void TransactionWriter::rollback() noexcept {
   roll_back(working_);
   end_txn();
   working_.set_dirty(dirty_at_begin_);  // content equals what it was; copied pages are harmless
-  rollbacks_.fetch_add(1, std::memory_order_relaxed);
+  base::bump(rollbacks_, 1);
 }
 
 void TransactionWriter::end_txn() {
@@ -115,9 +116,11 @@ void TransactionWriter::end_txn() {
 
 void TransactionWriter::publish() {
   if (in_txn_ || !working_.dirty()) return;
-  const std::uint64_t copied = working_.publish_to(versions_, commits_, logged_lsn_.load());  // strong guarantee
-  pages_per_publish_.record(copied);
-  pages_copied_total_.fetch_add(copied, std::memory_order_relaxed);
+  const WorkingVersion::Copies copied = working_.publish_to(versions_, commits_, logged_lsn_.load());  // strong
+  pages_per_publish_.record(copied.pages);
+  base::bump(pages_copied_total_, copied.pages);
+  base::bump(pages_replayed_total_, copied.replayed);
+  base::bump(bytes_copied_total_, copied.bytes);
   commits_since_publish_ = 0;
   const std::uint64_t published = working_.context().birth - 1;
   // A subscriber that joined after some commits of this version (made with no delta) cannot be given
@@ -193,7 +196,7 @@ Status TransactionWriter::implicit_write(ImplicitOp op, std::uint16_t table, std
       break;
     }
   }
-  commits_.fetch_add(1, std::memory_order_relaxed);
+  base::bump(commits_, 1);
   commits_without_delta_ = true;
   if (options_.publish_every_commits != 0 && ++commits_since_publish_ >= options_.publish_every_commits) {
     publish_after_commit();
@@ -228,7 +231,7 @@ Status TransactionWriter::apply_replicated(const Delta& d, std::uint64_t version
   } else if (!hub_.active()) {
     commits_without_delta_ = true;
   }
-  commits_.fetch_add(1, std::memory_order_relaxed);
+  base::bump(commits_, 1);
   end_txn();
   working_.unique_index().sweep();
   working_.advance_to(version);

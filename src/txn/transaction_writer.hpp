@@ -87,6 +87,8 @@ class TransactionWriter {
   std::uint64_t rollbacks() const noexcept { return rollbacks_.load(std::memory_order_relaxed); }
   // Page copies of published versions (the version being built is not counted yet).
   std::uint64_t pages_copied() const noexcept { return pages_copied_total_.load(std::memory_order_relaxed); }
+  std::uint64_t pages_replayed() const noexcept { return pages_replayed_total_.load(std::memory_order_relaxed); }
+  std::uint64_t bytes_copied() const noexcept { return bytes_copied_total_.load(std::memory_order_relaxed); }
   double pages_copied_per_publish_mean() const { return pages_per_publish_.mean(); }
   const storage::PagePool& pool() const noexcept { return pool_; }
 
@@ -184,6 +186,8 @@ class TransactionWriter {
   bool commits_without_delta_ = false;
   std::uint32_t commits_since_publish_ = 0;
   std::atomic<std::uint64_t> pages_copied_total_{0};
+  std::atomic<std::uint64_t> pages_replayed_total_{0};
+  std::atomic<std::uint64_t> bytes_copied_total_{0};
 };
 
 }  // namespace ecsdb::detail

@@ -41,20 +41,19 @@ Status TransactionWriter::check_write(std::uint16_t table, std::uint64_t key, st
                             " is outside the " + std::to_string(info.stride) + "-byte row of table '" +
                             info.table->name + "'");
   }
+  // A row whose sparse slot carries the key's generation proves the entity alive (destroy removes every
+  // row of the entity before its generation moves on), so the registry is read only to explain a miss:
+  // one cache miss fewer on every update of a large world.
+  if (working_.state().find_row_index(table, key) != kNoRow) [[likely]] return Status::ok();
   if (!info.many) ECSDB_RETURN_IF_ERROR(check_alive(Entity::from_bits(key), "update", info.table));
-  if (working_.state().find_row_index(table, key) == kNoRow) {
-    return not_found(tables_.describe_key(table, key) + " has no row in table '" + info.table->name + "'");
-  }
-  return Status::ok();
+  return not_found(tables_.describe_key(table, key) + " has no row in table '" + info.table->name + "'");
 }
 
 Status TransactionWriter::check_remove(std::uint16_t table, std::uint64_t key) const {
   const TableInfo& info = tables_.info(table);
+  if (working_.state().find_row_index(table, key) != kNoRow) [[likely]] return Status::ok();  // alive: see check_write
   if (!info.many) ECSDB_RETURN_IF_ERROR(check_alive(Entity::from_bits(key), "remove from", info.table));
-  if (working_.state().find_row_index(table, key) == kNoRow) {
-    return not_found(tables_.describe_key(table, key) + " has no row in table '" + info.table->name + "'");
-  }
-  return Status::ok();
+  return not_found(tables_.describe_key(table, key) + " has no row in table '" + info.table->name + "'");
 }
 
 // ---- operations ----
@@ -100,7 +99,7 @@ Status TransactionWriter::create_many(std::size_t n, std::vector<Entity>& out) {
   for (std::uint32_t done = 0; done < count;) {
     const std::uint32_t index = first + done;
     const std::uint32_t take = std::min(per_page - (index & r.slots.mask), count - done);
-    std::byte* slot = storage::mutable_at(r.slots, index, ctx);
+    std::byte* slot = storage::mutable_range(r.slots, index, take, ctx);
     for (std::uint32_t i = 0; i < take; ++i, slot += r.slots.elem_size) {
       auto* s = reinterpret_cast<EntitySlot*>(slot);
       s->generation = 1;
@@ -267,7 +266,7 @@ Status TransactionWriter::add_many(std::uint16_t table, const Entity* entities, 
       const std::uint32_t row = first + done;
       const std::uint32_t room = per_page - (row & a.mask);
       const std::uint32_t take = std::min(room, count - done);
-      std::memcpy(storage::mutable_at(a, row, ctx), src + std::size_t{done} * a.elem_size, std::size_t{take} * a.elem_size);
+      std::memcpy(storage::mutable_range(a, row, take, ctx), src + std::size_t{done} * a.elem_size, std::size_t{take} * a.elem_size);
       done += take;
     }
   };

@@ -39,7 +39,7 @@ WorkingVersion::~WorkingVersion() {
   for (Directory* d : ctx_.retired.directories) pool_.free_directory(d);
 }
 
-std::uint64_t WorkingVersion::publish_to(version::PublishedVersions& versions, std::uint64_t commit_count,
+WorkingVersion::Copies WorkingVersion::publish_to(version::PublishedVersions& versions, std::uint64_t commit_count,
                                          std::uint64_t lsn) {
   state_->commit_count = commit_count;
   state_->lsn = lsn;
@@ -53,8 +53,10 @@ std::uint64_t WorkingVersion::publish_to(version::PublishedVersions& versions, s
   }
   // Strong: changes all or nothing. Empties the retire lists and keeps their capacity for the next version.
   versions.publish(std::move(state_), std::move(ctx_.retired));
-  const std::uint64_t copied = ctx_.pages_copied;
+  const Copies copied{ctx_.pages_copied, ctx_.pages_replayed, ctx_.bytes_copied};
   ctx_.pages_copied = 0;
+  ctx_.pages_replayed = 0;
+  ctx_.bytes_copied = 0;
   state_ = std::move(next);
   ctx_.birth += 1;
   state_->number = ctx_.birth;

@@ -62,8 +62,13 @@ class WorkingVersion {
 
   // Publishes this version into `versions` (stamped with `commit_count` and `lsn`) and goes on building a
   // copy of it as the next one. Strong guarantee: when the copy cannot be allocated nothing has changed.
-  // Returns how many pages were copied to build the published version.
-  std::uint64_t publish_to(version::PublishedVersions& versions, std::uint64_t commit_count, std::uint64_t lsn);
+  // Returns what copy-on-write copied to build the published version.
+  struct Copies {
+    std::uint64_t pages = 0;     // pages made private
+    std::uint64_t replayed = 0;  // of those, parked shadows brought up to date (ADR 0016)
+    std::uint64_t bytes = 0;     // bytes moved by those copies and replays
+  };
+  Copies publish_to(version::PublishedVersions& versions, std::uint64_t commit_count, std::uint64_t lsn);
   // Numbers the version being built `version` when that is ahead of its number (recovery).
   void advance_to(std::uint64_t version) noexcept;
 

@@ -6,6 +6,8 @@
 #include <limits>
 #include <new>
 
+#include "base/owner_counter.hpp"
+
 namespace ecsdb::version {
 
 namespace {
@@ -156,8 +158,8 @@ void PublishedVersions::publish(std::unique_ptr<detail::VersionState>&& next, st
     // were never published: tag 0 makes their interval empty.
     b.tag = previous != nullptr ? previous->number : 0;
     b.version = std::move(previous);
-    retired_bytes_.fetch_add(bytes, std::memory_order_relaxed);
-    retired_batches_.fetch_add(1, std::memory_order_relaxed);
+    base::bump(retired_bytes_, bytes);
+    base::bump(retired_batches_, 1);
   }
   reclaim();
 }
@@ -196,7 +198,7 @@ void PublishedVersions::examine(RetiredBatch& b) noexcept {
   if (b.version != nullptr && !(pinned && largest == b.tag)) recycle(std::move(b.version));
   if (!b.live()) {
     ++dead_batches_;
-    retired_batches_.fetch_sub(1, std::memory_order_relaxed);
+    base::drop(retired_batches_, 1);
   }
 }
 
@@ -209,10 +211,13 @@ void PublishedVersions::free_object(const RetiredObject& o) noexcept {
   } else {
     auto* p = static_cast<std::byte*>(o.object);
     bytes = page_bytes(p);
-    pool_.free_page(p);
+    // A page claimed as the shadow of a live page is parked for the writer's next copy of that page
+    // (ping-pong, ADR 0016): no view reaches it any more, exactly as for a page that is freed.
+    if (detail::header_of(p)->claimed_by != nullptr) pool_.park(p);
+    else pool_.free_page(p);
   }
-  retired_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
-  reclaimed_bytes_total_.fetch_add(bytes, std::memory_order_relaxed);
+  base::drop(retired_bytes_, bytes);
+  base::bump(reclaimed_bytes_total_, bytes);
 }
 
 void PublishedVersions::reclaim() {

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 namespace ecsdb::storage {
 namespace {
@@ -30,6 +31,17 @@ class CowTest : public ::testing::Test {
     destroy_array(a_, pool_);
     free_retired();
     EXPECT_EQ(pool_.stats().bytes_in_use, 0u) << "every page and directory went back to the pool";
+    EXPECT_EQ(pool_.stats().bytes_parked, 0u) << "no parked shadow outlives its live page";
+  }
+  // What the reclaimer does once no view can reach the retired objects: claimed pages are parked for
+  // their live copy (ping-pong), the rest freed.
+  void reclaim_retired() {
+    for (std::byte* p : ctx_.retired.pages) {
+      if (detail::header_of(p)->claimed_by != nullptr) pool_.park(p);
+      else pool_.free_page(p);
+    }
+    for (detail::Directory* d : ctx_.retired.directories) pool_.free_directory(d);
+    ctx_.retired = {};
   }
   void free_retired() {
     for (std::byte* p : ctx_.retired.pages) pool_.free_page(p);
@@ -108,6 +120,87 @@ TEST_F(CowTest, GrowingASharedDirectoryRetiresIt) {
   EXPECT_EQ(ctx_.retired.directories[0], published_dir);
   EXPECT_TRUE(ctx_.retired.pages.empty()) << "growing copies no page";
   EXPECT_TRUE(std::equal(published_dir->pages(), published_dir->pages() + 4, a_.dir->pages()));
+}
+
+
+// ---- ping-pong pages (ADR 0016) ----
+
+TEST_F(CowTest, AWriteMarksTheGranulesOfWhatItAskedFor) {
+  grow_to(a_, 2048, ctx_);
+  ctx_.birth = 2;
+  mutable_at(a_, 10, ctx_);  // bytes 80..87: granule 1 of 64 bytes
+  const detail::PageHeader* h = detail::header_of(a_.dir->pages()[0]);
+  EXPECT_EQ(h->granule_shift, 6u) << "a 16 KiB page: 256 granules of one cache line";
+  EXPECT_EQ(h->dirty[0], 1ull << 1);
+  mutable_range(a_, 100, 40, ctx_);  // bytes 800..1119: granules 12..17
+  EXPECT_EQ(h->dirty[0], (1ull << 1) | (0x3Full << 12));
+  mutable_at(a_, 2047, ctx_);  // the last granule
+  EXPECT_EQ(h->dirty[3], 1ull << 63);
+  mutable_page(a_, 0, ctx_);
+  EXPECT_EQ(h->dirty[1] & h->dirty[2], ~0ull) << "a whole-page write marks everything";
+}
+
+TEST_F(CowTest, ASecondCopyReusesTheParkedShadowAndReplaysOnlyWhatWasWritten) {
+  grow_to(a_, 2 * 2048, ctx_);
+  for (std::uint64_t i = 0; i < 2 * 2048; ++i) write_u64(a_, i, i, ctx_);
+  ctx_.birth = 2;
+  std::byte* v1_page = a_.dir->pages()[0];
+  write_u64(a_, 10, 1000, ctx_);  // a full copy: page 0 has no shadow yet
+  std::byte* v2_page = a_.dir->pages()[0];
+  EXPECT_EQ(detail::header_of(v2_page)->shadow, v1_page);
+  EXPECT_EQ(detail::header_of(v1_page)->claimed_by, v2_page);
+  EXPECT_EQ(ctx_.bytes_copied, 16u * 1024u);
+  reclaim_retired();  // no view reaches version 1 any more
+  EXPECT_EQ(pool_.stats().bytes_parked, detail::kPageAlign + 16u * 1024u);
+
+  ctx_.birth = 3;
+  ctx_.bytes_copied = 0;
+  write_u64(a_, 2000, 5, ctx_);
+  EXPECT_EQ(a_.dir->pages()[0], v1_page) << "the parked shadow is the new private copy";
+  EXPECT_EQ(ctx_.pages_replayed, 1u);
+  EXPECT_EQ(ctx_.bytes_copied, 64u) << "only the granule written in version 2 was replayed";
+  EXPECT_EQ(pool_.stats().bytes_parked, 0u);
+  EXPECT_EQ(read_u64(a_, 10), 1000u) << "version 2's write, replayed";
+  EXPECT_EQ(read_u64(a_, 2000), 5u);
+  EXPECT_EQ(read_u64(a_, 11), 11u);
+  EXPECT_EQ(read_u64(a_, 1999), 1999u);
+  std::uint64_t v2_value = 0;
+  std::memcpy(&v2_value, v2_page + 2000 * 8, 8);
+  EXPECT_EQ(v2_value, 2000u) << "version 2's page is retired unchanged";
+  EXPECT_EQ(detail::header_of(v1_page)->shadow, v2_page) << "and the two pages swap roles";
+  EXPECT_EQ(detail::header_of(v2_page)->claimed_by, v1_page);
+}
+
+TEST_F(CowTest, AShadowAViewMayStillReadIsNotReusedButLeftToTheReclaimer) {
+  grow_to(a_, 2048, ctx_);
+  ctx_.birth = 2;
+  std::byte* v1_page = a_.dir->pages()[0];
+  write_u64(a_, 1, 1, ctx_);
+  const std::vector<std::byte*> retired_v2 = ctx_.retired.pages;  // a view still holds version 1
+  ctx_.retired.pages.clear();
+  ctx_.birth = 3;
+  write_u64(a_, 2, 2, ctx_);
+  EXPECT_NE(a_.dir->pages()[0], v1_page) << "version 1's page is still readable: a fresh copy";
+  EXPECT_EQ(ctx_.pages_replayed, 0u);
+  EXPECT_EQ(detail::header_of(v1_page)->claimed_by, nullptr) << "unclaimed: the reclaimer frees it";
+  for (std::byte* p : retired_v2) pool_.free_page(p);
+}
+
+TEST_F(CowTest, ParkedShadowsBeyondTheIdleBoundAreDropped) {
+  grow_to(a_, 4 * 2048, ctx_);
+  ctx_.birth = 2;
+  for (std::uint64_t page = 0; page < 4; ++page) write_u64(a_, page * 2048, 7, ctx_);
+  reclaim_retired();
+  const std::uint64_t one_page = detail::kPageAlign + 16u * 1024u;
+  EXPECT_EQ(pool_.stats().bytes_parked, 4 * one_page);
+  pool_.set_max_idle_bytes(2 * one_page);
+  pool_.release_idle();
+  EXPECT_EQ(pool_.stats().bytes_parked, 2 * one_page);
+  int without_shadow = 0;
+  for (std::uint32_t page = 0; page < 4; ++page) without_shadow += detail::header_of(a_.dir->pages()[page])->shadow == nullptr;
+  EXPECT_EQ(without_shadow, 2) << "the oldest parked shadows went, and their pages no longer point at them";
+  pool_.trim();
+  EXPECT_EQ(pool_.stats().bytes_parked, 0u);
 }
 
 }  // namespace

@@ -20,11 +20,33 @@ inline constexpr std::size_t kPageAlign = 64;
 // The default target size of a page (DatabaseOptions::page_bytes); ADR 0015 has the measurements behind it.
 inline constexpr std::uint32_t kTargetPageBytes = 16 * 1024;
 
-// Header in front of every page's data; the data starts kPageAlign bytes after it.
+// Header in front of every page's data; the data starts kPageAlign bytes after it. Only the writer thread
+// reads or writes headers (readers touch page data only), so the writer may update the header of a page
+// that published versions still reach.
+//
+// Ping-pong pages (ADR 0016). When the writer copies a shared page X into a private page F, X is retired
+// and becomes F's *shadow*: F.shadow == X and X.claimed_by == F. Once no pinned view can reach X, the
+// reclaimer does not free it but *parks* it (PagePool::park). The next time the writer needs a private
+// copy of F, it takes the parked X and replays into it only the granules of F that `dirty` marks as
+// written while F was being built, instead of copying the whole page. Invariant: a page's shadow holds the
+// page's bytes except, at most, the granules its `dirty` mask marks.
 struct PageHeader {
-  std::uint64_t birth;   // version number being built when the writer created this page
-  std::uint32_t bytes;   // data bytes (not counting the header)
+  std::uint64_t birth;           // version number being built when the writer created this page
+  std::uint32_t bytes;           // data bytes (not counting the header)
+  std::uint16_t granule_shift;   // a dirty bit covers 1 << granule_shift bytes (bytes >> shift <= 256)
+  std::uint16_t parked;          // 1: a shadow no view can reach, waiting in the pool's parked list
+  std::byte* shadow;             // live page: its previous copy, if kept (else null)
+  std::byte* claimed_by;         // retired page: the live page whose shadow it is (else null)
+  union {
+    std::uint64_t dirty[4];      // live page: granules written while building `birth`
+    struct {
+      std::byte* older;          // parked page: links of the pool's parked list (oldest first)
+      std::byte* newer;
+    } park;
+  };
 };
+static_assert(sizeof(PageHeader) <= kPageAlign);
+inline constexpr std::uint32_t kDirtyGranules = 256;
 
 // A directory of page pointers; the pointer array follows the header in the same allocation. The header is
 // padded to kPageAlign like a page's, so that when the pool takes a freed directory back, its free-list link
