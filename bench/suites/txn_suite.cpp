@@ -430,7 +430,9 @@ Result<nlohmann::json> run_txn_suite(const TxnSuiteOptions& options) {
   entities.clear();
   const std::uint64_t rss_before = resident_bytes();
   ECSDB_ASSIGN_OR_RETURN(std::unique_ptr<Database> db,
-                         Database::open(schema, DatabaseOptions{.publish_every_commits = 0, .page_bytes = options.page_bytes}));
+                         Database::open(schema, DatabaseOptions{.publish_every_commits = 0,
+                                                                .page_bytes = options.page_bytes,
+                                                                .ping_pong_pages = options.ping_pong_pages}));
   ECSDB_RETURN_IF_ERROR(populate(*db, n, entities));
   const std::uint64_t rss_after = resident_bytes();
   {
@@ -652,7 +654,9 @@ Result<nlohmann::json> run_txn_suite(const TxnSuiteOptions& options) {
   // ---- ECSDb writes, publish after every commit (the default options) ----
   say("populating ECSDb (publish every commit)");
   ECSDB_ASSIGN_OR_RETURN(std::unique_ptr<Database> db_each,
-                         Database::open(schema, DatabaseOptions{.publish_every_commits = 1, .page_bytes = options.page_bytes}));
+                         Database::open(schema, DatabaseOptions{.publish_every_commits = 1,
+                                                                .page_bytes = options.page_bytes,
+                                                                .ping_pong_pages = options.ping_pong_pages}));
   entities.clear();
   ECSDB_RETURN_IF_ERROR(populate(*db_each, n, entities));
   say("ECSDb writes, publish every commit");
@@ -687,7 +691,7 @@ Result<nlohmann::json> run_txn_suite(const TxnSuiteOptions& options) {
     ECSDB_RETURN_IF_ERROR(repeat.run([&]() -> Status {
       ECSDB_ASSIGN_OR_RETURN(std::unique_ptr<Database> fresh,
                              Database::open(schema, DatabaseOptions{.publish_every_commits = 0,
-                                                                    .page_bytes = options.page_bytes}));
+                                                                    .page_bytes = options.page_bytes, .ping_pong_pages = options.ping_pong_pages}));
       std::vector<Entity> ids;
       const std::int64_t t0 = now_ns();
       Transaction t = fresh->writer().begin();
@@ -751,6 +755,7 @@ Result<nlohmann::json> run_txn_suite(const TxnSuiteOptions& options) {
     DatabaseOptions o;
     o.publish_every_commits = 0;
     o.page_bytes = options.page_bytes;
+    o.ping_pong_pages = options.ping_pong_pages;
     ECSDB_ASSIGN_OR_RETURN(std::unique_ptr<Database> rdb, Database::open(refs_schema(), o));
     WriterHandle& w = rdb->writer();
     std::vector<Entity> people;
@@ -822,6 +827,7 @@ Result<nlohmann::json> run_txn_suite(const TxnSuiteOptions& options) {
   nlohmann::json out;
   out["machine"] = machine_json();
   out["config"] = {{"suite", "txn"}, {"entities", n}, {"seconds", options.seconds}, {"tick_ops", options.tick_ops}, {"page_bytes", options.page_bytes},
+                   {"ping_pong_pages", options.ping_pong_pages},
                    {"reader_threads", options.reader_threads}};
   out["results"] = std::move(results);
   return out;

@@ -32,6 +32,8 @@ struct TxnSuiteOptions {
   std::uint32_t tick_ops = 1024;
   // DatabaseOptions::page_bytes of every ECSDb database the suite opens (the page-size trade-off of ADR 0015).
   std::uint32_t page_bytes = 16 * 1024;
+  // DatabaseOptions::ping_pong_pages of every ECSDb database the suite opens (ADR 0016).
+  bool ping_pong_pages = true;
   // Reader scaling: read_ns_threads_T and scan_ns_per_row_threads_T for T = 1, 2, 4, ... up to this many
   // reader threads while the writer commits ticks (and writer_tick_us_threads_T beside the writer alone).
   std::uint32_t reader_threads = 2;

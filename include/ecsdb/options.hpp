@@ -74,6 +74,12 @@ struct DatabaseOptions {
   // random write copy less but lengthen the page directory, which a publish-per-commit writer copies
   // whole; ADR 0015 measures the trade-off. A power of two from 512 to 65536.
   std::uint32_t page_bytes = 16 * 1024;
+  // Ping-pong pages (ADR 0016): a page's previous copy is kept (parked) once no view can read it, and the
+  // next copy of the page reuses it, replaying only the cache lines written since instead of copying the
+  // whole page. It makes a random write copy ~64 bytes instead of a page, and costs up to one parked copy
+  // per written page, bounded by pool_max_idle_bytes (DatabaseMetrics::bytes_parked). false: every copy
+  // copies the whole page and the old one is freed.
+  bool ping_pong_pages = true;
 
   // ---- memory and long-held views (docs/concurrency.md, "Memory held by views") ----
   // Freed pages the pool keeps for reuse; past this, whole free 2 MiB slabs (and large blocks) go back to

@@ -51,6 +51,7 @@ struct BenchArgs {
   double tick_hz = 60;
   int compress = 1;
   std::uint32_t page_bytes = 16 * 1024;
+  int ping_pong = 1;
   std::uint32_t threads = 2;
   bool entities_given = false;  // replication defaults to 100,000 entities, the others to 1,000,000
 };
@@ -124,6 +125,7 @@ int run_bench(const BenchArgs& args) {
     options.entities = args.entities;
     options.seconds = args.seconds;
     options.page_bytes = args.page_bytes;
+    options.ping_pong_pages = args.ping_pong != 0;
     options.reader_threads = args.threads;
     options.progress = progress("txn");
     Result<nlohmann::json> txn = bench::run_txn_suite(options);
@@ -212,6 +214,8 @@ void add_bench_command(CLI::App& root, int& exit_code) {
   cmd->add_option("--threads", args->threads, "txn: reader threads of the reader-scaling figures, 1, 2, 4, ... up to this (default 2)")
       ->check(CLI::Range(1u, 256u));
   cmd->add_option("--page-bytes", args->page_bytes, "txn: DatabaseOptions::page_bytes of its databases (default 16384)");
+  cmd->add_option("--ping-pong", args->ping_pong, "txn: DatabaseOptions::ping_pong_pages of its databases, 1 or 0 (default 1)")
+      ->check(CLI::Range(0, 1));
   cmd->add_option("--dir", args->dir, "durability: parent directory for its files (default: the system temp dir)");
   cmd->add_option("--connections", args->connections, "server: keep-alive connections of the load (default 64)");
   cmd->add_option("--stream-clients", args->stream_clients, "server: WebSocket subscribers for stream_lag_p99_us (default 100)");

@@ -100,10 +100,14 @@ std::byte* copy_page(PagedArray& a, std::uint32_t page, WriteContext& ctx) {
   }
   detail::PageHeader* h = detail::header_of(fresh);
   h->birth = ctx.birth;
-  h->shadow = old;
   h->claimed_by = nullptr;
   for (std::uint64_t& word : h->dirty) word = 0;
-  old_header->claimed_by = fresh;  // `old` is retired and becomes the shadow of its copy
+  if (ctx.ping_pong) {
+    h->shadow = old;
+    old_header->claimed_by = fresh;  // `old` is retired and becomes the shadow of its copy
+  } else {
+    h->shadow = nullptr;  // `old` is retired unclaimed: the reclaimer frees it
+  }
   a.dir->pages()[page] = fresh;
   ctx.retired.pages.push_back(old);
   ++ctx.pages_copied;

@@ -29,6 +29,7 @@ struct RetireList {
 struct WriteContext {
   std::uint64_t birth = 1;       // number of the version being built
   PagePool* pool = nullptr;
+  bool ping_pong = true;         // keep a copied page's original as its shadow (ADR 0016)
   RetireList retired;            // shared objects replaced while building `birth`
   std::uint64_t pages_copied = 0;  // pages made private (full copies and replays)
   std::uint64_t pages_replayed = 0;  // of those, made from a parked shadow by replaying dirty granules

@@ -16,7 +16,7 @@ TransactionWriter::TransactionWriter(std::shared_ptr<const Schema> schema, const
       options_(options),
       tables_(*schema_),
       versions_(pool_, options.reader_slots),
-      working_(tables_, pool_, options.page_bytes) {
+      working_(tables_, pool_, options.page_bytes, options.ping_pong_pages) {
   // Version 1, empty, so that readers always have something to pin.
   publish();
 }

@@ -10,7 +10,8 @@
 
 namespace ecsdb::detail {
 
-WorkingVersion::WorkingVersion(const WriterSchema& tables, storage::PagePool& pool, std::uint32_t page_bytes)
+WorkingVersion::WorkingVersion(const WriterSchema& tables, storage::PagePool& pool, std::uint32_t page_bytes,
+                               bool ping_pong)
     : tables_(tables), pool_(pool), state_(std::make_unique<VersionState>()), unique_(tables) {
   const auto n = static_cast<std::uint32_t>(tables_.table_count());
   aux_.resize(n);
@@ -25,6 +26,7 @@ WorkingVersion::WorkingVersion(const WriterSchema& tables, storage::PagePool& po
   for (RefIndexState& r : state_->refs) storage::init_ref_index(r, page_bytes);
 
   ctx_.pool = &pool_;
+  ctx_.ping_pong = ping_pong;
   ctx_.birth = 1;
   state_->number = 1;
   dirty_ = true;

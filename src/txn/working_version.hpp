@@ -38,7 +38,8 @@ class WorkingVersion {
  public:
   // An empty version 1 (dirty: the writer publishes it at once).
   // Arrays are paged in pages of at most `page_bytes` (DatabaseOptions::page_bytes).
-  WorkingVersion(const WriterSchema& tables, storage::PagePool& pool, std::uint32_t page_bytes);
+  // `ping_pong`: DatabaseOptions::ping_pong_pages.
+  WorkingVersion(const WriterSchema& tables, storage::PagePool& pool, std::uint32_t page_bytes, bool ping_pong);
   WorkingVersion(const WorkingVersion&) = delete;
   WorkingVersion& operator=(const WorkingVersion&) = delete;
   ~WorkingVersion();  // frees its pages and those retired while it was built

@@ -103,6 +103,26 @@ TEST(DatabasePingPongTest, RepeatedTicksReplayAFewBytesInsteadOfCopyingPages) {
   for (std::size_t i = 0; i < es.size(); ++i) ASSERT_EQ(view.get<Health>(es[i])->hp, expected[i]) << i;
 }
 
+TEST(DatabasePingPongTest, TurnedOffEveryCopyIsWholeAndNothingIsParked) {
+  auto db = std::move(
+      Database::open(test_schema(), DatabaseOptions{.publish_every_commits = 0, .ping_pong_pages = false}).value());
+  std::vector<Entity> es;
+  Transaction t = db->writer().begin();
+  ASSERT_TRUE(t.create_many(10'000, es).is_ok());
+  for (Entity e : es) ASSERT_TRUE(t.add(e, Health{1, 0}).is_ok());
+  ASSERT_TRUE(t.commit().is_ok());
+  db->writer().publish();
+  for (std::uint32_t tick = 1; tick <= 5; ++tick) {
+    for (std::size_t k = 0; k < 100; ++k) ASSERT_TRUE(db->writer().set(es[k * 97], &Health::hp, tick).is_ok());
+    db->writer().publish();
+  }
+  const DatabaseMetrics m = db->metrics();
+  EXPECT_GT(m.pages_copied_total, 0u);
+  EXPECT_EQ(m.pages_replayed_total, 0u);
+  EXPECT_EQ(m.bytes_parked, 0u);
+  EXPECT_EQ(db->pin().get<Health>(es[97])->hp, 5u);
+}
+
 TEST(DatabasePingPongTest, AHeldViewKeepsItsPagesWhileTicksGoOn) {
   // A page a held view can read is never the replay target: the view keeps seeing its version's values
   // through many ticks that write the same rows, and the rows' latest values are right afterwards.
