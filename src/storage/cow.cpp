@@ -23,95 +23,116 @@ void init_array(PagedArray& a, std::uint32_t elem_size, std::uint32_t page_bytes
 void destroy_array(PagedArray& a, PagePool& pool) noexcept {
   if (a.dir == nullptr) return;
   for (std::uint32_t p = 0; p < a.pages; ++p) {
-    pool.release_shadow(a.dir->pages()[p]);
+    pool.release_shadow(detail::header_of(a.dir->pages()[p]));
     pool.free_page(a.dir->pages()[p]);
   }
+  pool.release_shadow(a.dir);
   pool.free_directory(a.dir);
   a.dir = nullptr;
   a.pages = 0;
 }
 
-// Exception safety: every function here allocates before it changes anything (the retire lists are grown
-// first), so a std::bad_alloc leaves the array as it was, or grown/copied but with the same content.
-Directory* own_directory(PagedArray& a, WriteContext& ctx) {
-  Directory* old = a.dir;
-  base::reserve_more(ctx.retired.directories, 1);
-  Directory* d = ctx.pool->allocate_directory(old->capacity, ctx.birth);
-  std::copy_n(old->pages(), a.pages, d->pages());
-  ctx.retired.directories.push_back(old);
-  a.dir = d;
-  return d;
-}
-
 namespace {
 
+using detail::BlockHeader;
+
 // Brings the parked shadow of `live` up to date: copies the granules of `live` marked dirty (written while
-// `live` was built, so missing from the shadow). Returns the bytes copied.
-std::uint64_t replay_into(std::byte* shadow, const std::byte* live, std::uint32_t bytes) noexcept {
-  const detail::PageHeader* h = detail::header_of(live);
-  const std::uint32_t granule = 1u << h->granule_shift;
-  std::uint32_t dirty = 0;
-  for (const std::uint64_t word : h->dirty) dirty += static_cast<std::uint32_t>(std::popcount(word));
-  if (std::uint64_t{dirty} * granule >= bytes / 2) {  // mostly written: one sequential copy is faster
-    std::memcpy(shadow, live, bytes);
-    return bytes;
+// `live` was built, so missing from the shadow), within the first `used` bytes. Returns the bytes copied.
+std::uint64_t replay_into(BlockHeader* shadow, const BlockHeader* live, std::uint32_t used) noexcept {
+  const std::uint32_t granule = 1u << live->granule_shift;
+  // Written whole (mutable_page): one sequential copy. (std::popcount would be a libgcc call on baseline
+  // x86-64, so partly written blocks are not weighed; their granules are copied one by one.)
+  if ((live->dirty[0] & live->dirty[1] & live->dirty[2] & live->dirty[3]) == ~0ull) {
+    std::memcpy(shadow->data(), live->data(), used);
+    return used;
   }
   std::uint64_t copied = 0;
   for (std::uint32_t w = 0; w < 4; ++w) {
-    for (std::uint64_t word = h->dirty[w]; word != 0; word &= word - 1) {
-      const std::uint32_t offset = (w * 64 + static_cast<std::uint32_t>(std::countr_zero(word))) << h->granule_shift;
-      if (offset >= bytes) break;
-      const std::uint32_t n = std::min(granule, bytes - offset);
-      std::memcpy(shadow + offset, live + offset, n);
+    for (std::uint64_t word = live->dirty[w]; word != 0; word &= word - 1) {
+      const std::uint32_t offset = (w * 64 + static_cast<std::uint32_t>(std::countr_zero(word))) << live->granule_shift;
+      if (offset >= used) break;
+      const std::uint32_t n = std::min(granule, used - offset);
+      std::memcpy(shadow->data() + offset, live->data() + offset, n);
       copied += n;
     }
   }
   return copied;
 }
 
-}  // namespace
-
-std::byte* copy_page(PagedArray& a, std::uint32_t page, WriteContext& ctx) {
-  std::byte* old = a.dir->pages()[page];
-  detail::PageHeader* old_header = detail::header_of(old);
-  const std::uint32_t bytes = a.page_bytes();
-  base::reserve_more(ctx.retired.pages, 1);
-  std::byte* fresh = old_header->shadow;
-  if (fresh != nullptr && detail::header_of(fresh)->parked != 0) {
-    // Ping-pong: the shadow equals `old` but for the granules written while `old` was built, and no view
-    // can reach it (it is parked), so it becomes the private copy after a replay of those granules.
+// A private copy, for version ctx.birth, of the shared block `old`, whose first `used` data bytes matter:
+// its parked shadow brought up to date when it has one (ping-pong, ADR 0016), else a block from
+// `allocate()` and a whole copy. With ping-pong on, `old` becomes the copy's shadow. The caller retires
+// `old`. Exception safety: allocate() is the only call that can throw, before anything changes.
+template <typename Allocate>
+BlockHeader* private_copy(BlockHeader* old, std::uint32_t used, WriteContext& ctx, bool& replayed, Allocate allocate) {
+  BlockHeader* fresh = old->shadow;
+  replayed = fresh != nullptr && fresh->parked != 0;
+  if (replayed) {
+    // The shadow equals `old` but for the granules written while `old` was built, and no view can reach
+    // it (it is parked), so it becomes the private copy after a replay of those granules.
     ctx.pool->unpark(fresh);
-    ctx.bytes_copied += replay_into(fresh, old, bytes);
-    ++ctx.pages_replayed;
+    ctx.bytes_copied += replay_into(fresh, old, used);
 #if defined(ECSDB_VERIFY_REPLAY)
-    if (std::memcmp(fresh, old, bytes) != 0) {
-      std::fprintf(stderr, "ecsdb: ping-pong replay of a %u-byte page differs from the page: a write skipped "
-                   "its dirty mark (storage/cow.hpp)\n", bytes);
+    if (std::memcmp(fresh->data(), old->data(), used) != 0) {
+      std::fprintf(stderr, "ecsdb: ping-pong replay of a %u-byte block differs from the block: a write skipped "
+                   "its dirty mark (storage/cow.hpp)\n", used);
       std::abort();
     }
 #endif
   } else {
-    // No shadow, or one some view may still read: a fresh page and a whole copy. The old shadow is left to
-    // the reclaimer (unclaimed, so that it is freed rather than parked).
-    fresh = ctx.pool->allocate_page(bytes, ctx.birth);
+    // No shadow, or one some view may still read: a fresh block and a whole copy. The old shadow is left
+    // to the reclaimer (unclaimed, so that it is freed rather than parked).
+    fresh = allocate();
     ctx.pool->release_shadow(old);
-    std::memcpy(fresh, old, bytes);
-    ctx.bytes_copied += bytes;
+    std::memcpy(fresh->data(), old->data(), used);
+    ctx.bytes_copied += used;
   }
-  detail::PageHeader* h = detail::header_of(fresh);
-  h->birth = ctx.birth;
-  h->claimed_by = nullptr;
-  for (std::uint64_t& word : h->dirty) word = 0;
+  fresh->birth = ctx.birth;
+  fresh->claimed_by = nullptr;
+  for (std::uint64_t& word : fresh->dirty) word = 0;
   if (ctx.ping_pong) {
-    h->shadow = old;
-    old_header->claimed_by = fresh;  // `old` is retired and becomes the shadow of its copy
+    fresh->shadow = old;
+    old->claimed_by = fresh;  // `old` is retired and becomes the shadow of its copy
   } else {
-    h->shadow = nullptr;  // `old` is retired unclaimed: the reclaimer frees it
+    fresh->shadow = nullptr;  // `old` is retired unclaimed: the reclaimer frees it
   }
-  a.dir->pages()[page] = fresh;
-  ctx.retired.pages.push_back(old);
-  ++ctx.pages_copied;
   return fresh;
+}
+
+// Points slot `page` of the private directory `d` at `data`, marking the slot for the next replay.
+void set_page(Directory* d, std::uint32_t page, std::byte* data) noexcept {
+  d->pages()[page] = data;
+  mark_dirty(d, page * static_cast<std::uint32_t>(sizeof(std::byte*)), sizeof(std::byte*));
+}
+
+}  // namespace
+
+// Exception safety: every function here allocates before it changes anything (the retire lists are grown
+// first), so a std::bad_alloc leaves the array as it was, or grown/copied but with the same content.
+Directory* own_directory(PagedArray& a, WriteContext& ctx) {
+  Directory* old = a.dir;
+  base::reserve_more(ctx.retired.directories, 1);
+  bool replayed = false;
+  auto* d = static_cast<Directory*>(
+      private_copy(old, a.pages * static_cast<std::uint32_t>(sizeof(std::byte*)), ctx, replayed,
+                   [&] { return ctx.pool->allocate_directory(old->capacity(), ctx.birth); }));
+  ctx.retired.directories.push_back(old);
+  a.dir = d;
+  return d;
+}
+
+std::byte* copy_page(PagedArray& a, std::uint32_t page, WriteContext& ctx) {
+  BlockHeader* old = detail::header_of(a.dir->pages()[page]);
+  const std::uint32_t bytes = a.page_bytes();
+  base::reserve_more(ctx.retired.pages, 1);
+  bool replayed = false;
+  BlockHeader* fresh = private_copy(old, bytes, ctx, replayed,
+                                    [&] { return detail::header_of(ctx.pool->allocate_page(bytes, ctx.birth)); });
+  set_page(a.dir, page, fresh->data());
+  ctx.retired.pages.push_back(old->data());
+  ++ctx.pages_copied;
+  if (replayed) ++ctx.pages_replayed;
+  return fresh->data();
 }
 
 void grow_to(PagedArray& a, std::uint64_t n, WriteContext& ctx, const void* fill) {
@@ -121,13 +142,14 @@ void grow_to(PagedArray& a, std::uint64_t n, WriteContext& ctx, const void* fill
   if (needed <= a.pages) return;
 
   // Directory: private and big enough (exponential growth so appends cost O(1) amortised).
-  if (a.dir == nullptr || a.dir->capacity < needed) {
-    std::uint32_t capacity = a.dir == nullptr ? 4 : a.dir->capacity;
+  if (a.dir == nullptr || a.dir->capacity() < needed) {
+    std::uint32_t capacity = a.dir == nullptr ? 4 : a.dir->capacity();
     while (capacity < needed) capacity *= 2;
     base::reserve_more(ctx.retired.directories, 1);
     Directory* d = ctx.pool->allocate_directory(capacity, ctx.birth);
     if (a.dir != nullptr) {
       std::copy_n(a.dir->pages(), a.pages, d->pages());
+      ctx.pool->release_shadow(a.dir);  // a bigger directory has no previous copy to alternate with
       if (a.dir->birth == ctx.birth) ctx.pool->free_directory(a.dir);  // never published
       else ctx.retired.directories.push_back(a.dir);
     }
@@ -144,7 +166,7 @@ void grow_to(PagedArray& a, std::uint64_t n, WriteContext& ctx, const void* fill
     } else {
       for (std::uint32_t off = 0; off < bytes; off += a.elem_size) std::memcpy(page + off, fill, a.elem_size);
     }
-    a.dir->pages()[p] = page;
+    set_page(a.dir, p, page);
     a.pages = p + 1;  // page by page: an allocation failure leaves the pages made so far in use
   }
 }

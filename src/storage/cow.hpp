@@ -4,11 +4,12 @@
 // (no reader can reach it until publish). Anything older is shared: it is copied before the first write,
 // and the original goes to the retire list, freed by the reclaimer once no pinned view can reach it.
 //
-// Ping-pong pages (ADR 0016, paged_array.hpp): the retired original stays the copy's shadow and is parked,
-// not freed; the next copy of that page reuses it and replays only the granules written since. For that,
-// every write to a private page marks its granules dirty: mutable_at marks one element, mutable_range a
-// run of elements, mutable_page the whole page. A write through a pointer past what was marked would be
-// lost at the next replay, so callers write only what they asked for.
+// Ping-pong blocks (ADR 0016, paged_array.hpp): the retired original of a page or directory stays the
+// copy's shadow and is parked, not freed; the next copy reuses it and replays only the granules written
+// since. For that, every write to a private page marks its granules dirty: mutable_at marks one element,
+// mutable_range a run of elements, mutable_page the whole page (directory slots are marked here, in
+// cow.cpp). A write through a pointer past what was marked would be lost at the next replay, so callers
+// write only what they asked for.
 #pragma once
 
 #include <cstdint>
@@ -48,9 +49,8 @@ void grow_to(detail::PagedArray& a, std::uint64_t n, WriteContext& ctx, const vo
 detail::Directory* own_directory(detail::PagedArray& a, WriteContext& ctx);
 std::byte* copy_page(detail::PagedArray& a, std::uint32_t page, WriteContext& ctx);
 
-// Marks bytes [offset, offset + length) of a private page as written (length > 0).
-inline void mark_dirty(std::byte* page, std::uint32_t offset, std::uint32_t length) noexcept {
-  detail::PageHeader* h = detail::header_of(page);
+// Marks data bytes [offset, offset + length) of a private page or directory as written (length > 0).
+inline void mark_dirty(detail::BlockHeader* h, std::uint32_t offset, std::uint32_t length) noexcept {
   const std::uint32_t first = offset >> h->granule_shift;
   const std::uint32_t last = (offset + length - 1) >> h->granule_shift;
   for (std::uint32_t g = first; g <= last; ++g) h->dirty[g >> 6] |= 1ull << (g & 63);
@@ -67,8 +67,7 @@ inline std::byte* private_page(detail::PagedArray& a, std::uint32_t page, WriteC
 // Page `page` of `a`, private, for the caller to write anywhere in it (all of it is marked dirty).
 inline std::byte* mutable_page(detail::PagedArray& a, std::uint32_t page, WriteContext& ctx) {
   std::byte* data = private_page(a, page, ctx);
-  detail::PageHeader* h = detail::header_of(data);
-  for (std::uint64_t& word : h->dirty) word = ~0ull;
+  for (std::uint64_t& word : detail::header_of(data)->dirty) word = ~0ull;
   return data;
 }
 
@@ -76,7 +75,7 @@ inline std::byte* mutable_page(detail::PagedArray& a, std::uint32_t page, WriteC
 inline std::byte* mutable_range(detail::PagedArray& a, std::uint64_t i, std::uint32_t n, WriteContext& ctx) {
   std::byte* page = private_page(a, static_cast<std::uint32_t>(i >> a.shift), ctx);
   const auto offset = static_cast<std::uint32_t>((i & a.mask) * a.elem_size);
-  mark_dirty(page, offset, n * a.elem_size);
+  mark_dirty(detail::header_of(page), offset, n * a.elem_size);
   return page + offset;
 }
 

@@ -22,7 +22,7 @@ namespace ecsdb::storage {
 
 using detail::Directory;
 using detail::kPageAlign;
-using detail::PageHeader;
+using detail::BlockHeader;
 
 namespace {
 
@@ -89,7 +89,7 @@ void PagePool::unlink(FreeBlock* f) noexcept {
   if (f->prev != nullptr) {
     f->prev->next = f->next;
   } else {
-    free_.find(f->bytes)->second = f->next;
+    free_[f->bytes / kPageAlign] = f->next;
   }
   if (f->next != nullptr) f->next->prev = f->prev;
 }
@@ -145,7 +145,7 @@ void* PagePool::take(std::size_t total_bytes, bool& reused) {
     base::bump(bytes_mapped_, total_bytes);
     return block;
   }
-  FreeBlock*& head = free_[total_bytes];  // created here so that give() never allocates
+  FreeBlock*& head = free_[total_bytes / kPageAlign];
   if (head != nullptr) {
     FreeBlock* f = head;
     unlink(f);
@@ -175,7 +175,7 @@ void PagePool::give(void* block, std::size_t total_bytes) noexcept {
     poison(block, total_bytes);
     return;
   }
-  FreeBlock*& head = free_.find(total_bytes)->second;  // take() made the entry when the block was cut
+  FreeBlock*& head = free_[total_bytes / kPageAlign];
   auto* f = new (block) FreeBlock{nullptr, head, total_bytes};
   if (head != nullptr) head->prev = f;
   head = f;
@@ -184,68 +184,27 @@ void PagePool::give(void* block, std::size_t total_bytes) noexcept {
   poison(reinterpret_cast<std::byte*>(block) + sizeof(FreeBlock), total_bytes - sizeof(FreeBlock));
 }
 
+namespace {
+
+// A fresh header for a block of `bytes` data bytes: no shadow, nothing dirty.
+template <typename Block>
+Block* init_block(void* memory, std::uint32_t bytes, std::uint64_t birth) {
+  auto* b = new (memory) Block{};
+  b->birth = birth;
+  b->bytes = bytes;
+  b->granule_shift = granule_shift_for(bytes);
+  return b;
+}
+
+}  // namespace
+
 std::byte* PagePool::allocate_page(std::uint32_t bytes, std::uint64_t birth) {
   const std::size_t total = kPageAlign + bytes;
   bool reused = false;
-  auto* block = static_cast<std::byte*>(take(total, reused));
+  void* block = take(total, reused);
   base::bump((reused ? pages_reused_ : pages_allocated_), 1);
   base::bump(bytes_in_use_, total);
-  auto* header = new (block) PageHeader{};
-  header->birth = birth;
-  header->bytes = bytes;
-  header->granule_shift = granule_shift_for(bytes);
-  return block + kPageAlign;
-}
-
-void PagePool::park(std::byte* data) noexcept {
-  PageHeader* h = detail::header_of(data);
-  const std::size_t total = kPageAlign + h->bytes;
-  h->parked = 1;
-  h->park.older = parked_newest_;
-  h->park.newer = nullptr;
-  if (parked_newest_ != nullptr) detail::header_of(parked_newest_)->park.newer = data;
-  else parked_oldest_ = data;
-  parked_newest_ = data;
-  base::drop(bytes_in_use_, total);
-  base::bump(bytes_parked_, total);
-  poison(data, h->bytes);  // nobody reads a parked page's data until unpark
-}
-
-void PagePool::unpark(std::byte* data) noexcept {
-  PageHeader* h = detail::header_of(data);
-  const std::size_t total = kPageAlign + h->bytes;
-  (h->park.older != nullptr ? detail::header_of(h->park.older)->park.newer : parked_oldest_) = h->park.newer;
-  (h->park.newer != nullptr ? detail::header_of(h->park.newer)->park.older : parked_newest_) = h->park.older;
-  h->parked = 0;
-  base::drop(bytes_parked_, total);
-  base::bump(bytes_in_use_, total);
-  unpoison(data, h->bytes);
-}
-
-void PagePool::release_shadow(std::byte* live) noexcept {
-  PageHeader* h = detail::header_of(live);
-  std::byte* shadow = h->shadow;
-  if (shadow == nullptr) return;
-  h->shadow = nullptr;
-  PageHeader* s = detail::header_of(shadow);
-  s->claimed_by = nullptr;
-  if (s->parked != 0) {
-    unpark(shadow);
-    free_page(shadow);
-  }  // else still retired: the reclaimer frees it, now that nobody claims it
-}
-
-void PagePool::drop_parked_down_to(std::uint64_t bound) noexcept {
-  while (parked_oldest_ != nullptr && bytes_parked_.load(std::memory_order_relaxed) > bound) {
-    release_shadow(detail::header_of(parked_oldest_)->claimed_by);
-  }
-}
-
-void PagePool::free_page(std::byte* data) noexcept {
-  PageHeader* header = detail::header_of(data);
-  const std::size_t total = kPageAlign + header->bytes;
-  base::drop(bytes_in_use_, total);
-  give(header, total);
+  return init_block<BlockHeader>(block, bytes, birth)->data();
 }
 
 Directory* PagePool::allocate_directory(std::uint32_t capacity, std::uint64_t birth) {
@@ -253,13 +212,52 @@ Directory* PagePool::allocate_directory(std::uint32_t capacity, std::uint64_t bi
   bool reused = false;
   void* block = take(total, reused);
   base::bump(bytes_in_use_, total);
-  return new (block) Directory{birth, capacity};
+  return init_block<Directory>(block, static_cast<std::uint32_t>(total - kPageAlign), birth);
 }
 
-void PagePool::free_directory(Directory* dir) noexcept {
-  const std::size_t total = directory_bytes(dir->capacity);
+void PagePool::free_block(BlockHeader* b) noexcept {
+  const std::size_t total = kPageAlign + b->bytes;
   base::drop(bytes_in_use_, total);
-  give(dir, total);
+  give(b, total);
+}
+
+void PagePool::park(BlockHeader* b) noexcept {
+  const std::size_t total = kPageAlign + b->bytes;
+  b->parked = 1;
+  b->park.older = parked_newest_;
+  b->park.newer = nullptr;
+  (parked_newest_ != nullptr ? parked_newest_->park.newer : parked_oldest_) = b;
+  parked_newest_ = b;
+  base::drop(bytes_in_use_, total);
+  base::bump(bytes_parked_, total);
+  poison(b->data(), b->bytes);  // nobody reads a parked block's data until unpark
+}
+
+void PagePool::unpark(BlockHeader* b) noexcept {
+  const std::size_t total = kPageAlign + b->bytes;
+  (b->park.older != nullptr ? b->park.older->park.newer : parked_oldest_) = b->park.newer;
+  (b->park.newer != nullptr ? b->park.newer->park.older : parked_newest_) = b->park.older;
+  b->parked = 0;
+  base::drop(bytes_parked_, total);
+  base::bump(bytes_in_use_, total);
+  unpoison(b->data(), b->bytes);
+}
+
+void PagePool::release_shadow(BlockHeader* live) noexcept {
+  BlockHeader* shadow = live->shadow;
+  if (shadow == nullptr) return;
+  live->shadow = nullptr;
+  shadow->claimed_by = nullptr;
+  if (shadow->parked != 0) {
+    unpark(shadow);
+    free_block(shadow);
+  }  // else still retired: the reclaimer frees it, now that nobody claims it
+}
+
+void PagePool::drop_parked_down_to(std::uint64_t bound) noexcept {
+  while (parked_oldest_ != nullptr && bytes_parked_.load(std::memory_order_relaxed) > bound) {
+    release_shadow(parked_oldest_->claimed_by);
+  }
 }
 
 void PagePool::release_slab(std::size_t index) noexcept {

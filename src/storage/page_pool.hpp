@@ -12,16 +12,18 @@
 // none of whose blocks is in use (munmap). A slab with one block still in use stays mapped, so after a
 // spike the pool keeps at most max_idle_bytes plus the free blocks of slabs that are partly in use.
 //
-// Parked pages (ping-pong copies, ADR 0016): a retired page that is the shadow of a live page is not freed
-// when no view can reach it any more, but parked here, so that the writer's next copy of the live page can
-// reuse it and replay a few granules instead of copying the whole page. Parked pages have their own bound
-// of max_idle_bytes: release_idle() drops the oldest beyond it into the free lists (their live pages lose
-// their shadow), so idle memory (pooled + parked) stays under twice max_idle_bytes; trim() drops them all.
+// Parked blocks (ping-pong copies, ADR 0016): a retired page or directory that is the shadow of a live one is
+// not freed when no view can reach it any more, but parked here, so that the writer's next copy of the live
+// block can reuse it and replay a few granules instead of copying the whole block. Parked blocks have their
+// own bound of max_idle_bytes: release_idle() drops the oldest beyond it into the free lists (their live
+// blocks lose their shadow), so idle memory (pooled + parked) stays under twice max_idle_bytes; trim()
+// drops them all.
 //
 // Under AddressSanitizer a pooled block is poisoned (all but the free-list link at its start), so a read
 // through a page freed too early is reported where it happens.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -55,19 +57,22 @@ class PagePool {
 
   // A page of `bytes` data bytes (contents unspecified); returns the data pointer. Throws std::bad_alloc.
   std::byte* allocate_page(std::uint32_t bytes, std::uint64_t birth);
-  void free_page(std::byte* data) noexcept;
-
-  // A retired page claimed as a shadow (header claimed_by != null) that no view can reach any more: keep it
-  // for its live page (see the file comment). Reclaimer only.
-  void park(std::byte* data) noexcept;
-  // Takes a parked page back for the writer to write (it stays claimed by the same live page).
-  void unpark(std::byte* data) noexcept;
-  // Drops the parked shadow of `live` (if any) into the free lists, or, when it is not parked (still
-  // retired, waiting for readers), unclaims it so that the reclaimer frees it. For a live page that goes.
-  void release_shadow(std::byte* live) noexcept;
+  void free_page(std::byte* data) noexcept { free_block(detail::header_of(data)); }
 
   detail::Directory* allocate_directory(std::uint32_t capacity, std::uint64_t birth);
-  void free_directory(detail::Directory* dir) noexcept;
+  void free_directory(detail::Directory* dir) noexcept { free_block(dir); }
+
+  // A page or directory.
+  void free_block(detail::BlockHeader* b) noexcept;
+
+  // A retired block claimed as a shadow (claimed_by != null) that no view can reach any more: keep it for
+  // its live block (see the file comment). Reclaimer only.
+  void park(detail::BlockHeader* b) noexcept;
+  // Takes a parked block back for the writer to write (it stays claimed by the same live block).
+  void unpark(detail::BlockHeader* b) noexcept;
+  // Drops the parked shadow of `live` (if any) into the free lists, or, when it is not parked (still
+  // retired, waiting for readers), unclaims it so that the reclaimer frees it. For a live block that goes.
+  void release_shadow(detail::BlockHeader* live) noexcept;
 
   // Idle bytes the pool may keep for reuse before release_idle() returns memory to the system.
   void set_max_idle_bytes(std::uint64_t bytes) noexcept { max_idle_bytes_ = bytes; }
@@ -113,14 +118,16 @@ class PagePool {
   void adjust_idle(SlabHeader* slab, std::int64_t delta) noexcept;
 
   std::uint64_t max_idle_bytes_;
-  std::unordered_map<std::size_t, FreeBlock*> free_;               // slab block bytes -> list head
+  // Slab blocks are multiples of kPageAlign up to kLargeBlockBytes: one list head per size, indexed by
+  // bytes / kPageAlign (a flat array: the hash map it replaces cost ~7% of a publish-per-commit insert).
+  std::array<FreeBlock*, kLargeBlockBytes / detail::kPageAlign + 1> free_{};
   std::unordered_map<std::size_t, std::vector<void*>> free_large_;  // large block bytes -> blocks
   std::uint64_t large_pooled_bytes_ = 0;
   std::vector<std::byte*> slabs_;        // every mapped slab
   std::byte* carving_ = nullptr;         // slab new blocks are cut from (null: map one)
   std::size_t idle_slabs_ = 0;           // slabs with no block in use
-  std::byte* parked_oldest_ = nullptr;   // parked list (through the page headers), oldest first
-  std::byte* parked_newest_ = nullptr;
+  detail::BlockHeader* parked_oldest_ = nullptr;  // parked list (through the block headers), oldest first
+  detail::BlockHeader* parked_newest_ = nullptr;
   std::atomic<std::uint64_t> bytes_in_use_{0};
   std::atomic<std::uint64_t> bytes_pooled_{0};
   std::atomic<std::uint64_t> bytes_parked_{0};

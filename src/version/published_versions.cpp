@@ -22,9 +22,7 @@ std::uint32_t preferred_slot() noexcept {
 }
 
 std::uint64_t page_bytes(const std::byte* data) noexcept { return detail::kPageAlign + detail::header_of(data)->bytes; }
-std::uint64_t directory_bytes(const detail::Directory* d) noexcept {
-  return sizeof(detail::Directory) + sizeof(std::byte*) * static_cast<std::uint64_t>(d->capacity);
-}
+std::uint64_t directory_bytes(const detail::Directory* d) noexcept { return detail::kPageAlign + d->bytes; }
 
 }  // namespace
 
@@ -203,19 +201,13 @@ void PublishedVersions::examine(RetiredBatch& b) noexcept {
 }
 
 void PublishedVersions::free_object(const RetiredObject& o) noexcept {
-  std::uint64_t bytes = 0;
-  if (o.directory) {
-    auto* d = static_cast<detail::Directory*>(o.object);
-    bytes = directory_bytes(d);
-    pool_.free_directory(d);
-  } else {
-    auto* p = static_cast<std::byte*>(o.object);
-    bytes = page_bytes(p);
-    // A page claimed as the shadow of a live page is parked for the writer's next copy of that page
-    // (ping-pong, ADR 0016): no view reaches it any more, exactly as for a page that is freed.
-    if (detail::header_of(p)->claimed_by != nullptr) pool_.park(p);
-    else pool_.free_page(p);
-  }
+  auto* block = o.directory ? static_cast<detail::BlockHeader*>(static_cast<detail::Directory*>(o.object))
+                            : detail::header_of(static_cast<std::byte*>(o.object));
+  const std::uint64_t bytes = detail::kPageAlign + block->bytes;
+  // A block claimed as the shadow of a live one is parked for the writer's next copy of it (ping-pong,
+  // ADR 0016): no view reaches it any more, exactly as for a block that is freed.
+  if (block->claimed_by != nullptr) pool_.park(block);
+  else pool_.free_block(block);
   base::drop(retired_bytes_, bytes);
   base::bump(reclaimed_bytes_total_, bytes);
 }

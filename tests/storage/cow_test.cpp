@@ -37,10 +37,13 @@ class CowTest : public ::testing::Test {
   // their live copy (ping-pong), the rest freed.
   void reclaim_retired() {
     for (std::byte* p : ctx_.retired.pages) {
-      if (detail::header_of(p)->claimed_by != nullptr) pool_.park(p);
+      if (detail::header_of(p)->claimed_by != nullptr) pool_.park(detail::header_of(p));
       else pool_.free_page(p);
     }
-    for (detail::Directory* d : ctx_.retired.directories) pool_.free_directory(d);
+    for (detail::Directory* d : ctx_.retired.directories) {
+      if (d->claimed_by != nullptr) pool_.park(d);
+      else pool_.free_directory(d);
+    }
     ctx_.retired = {};
   }
   void free_retired() {
@@ -68,11 +71,11 @@ TEST_F(CowTest, ElementsAreAddressedByPowerOfTwoPages) {
 TEST_F(CowTest, GrowFillsNewElementsAndDoublesThePrivateDirectory) {
   const std::uint64_t fill = 0x1122334455667788ull;
   grow_to(a_, 100, ctx_, &fill);
-  EXPECT_EQ(a_.dir->capacity, 4u);
+  EXPECT_EQ(a_.dir->capacity(), 4u);
   EXPECT_EQ(read_u64(a_, 0), fill);
   EXPECT_EQ(read_u64(a_, 2047), fill);
   grow_to(a_, 5 * 2048, ctx_);  // five pages: the directory grows to 8, zero-filled pages
-  EXPECT_EQ(a_.dir->capacity, 8u);
+  EXPECT_EQ(a_.dir->capacity(), 8u);
   EXPECT_EQ(read_u64(a_, 4 * 2048 + 7), 0u);
   EXPECT_EQ(read_u64(a_, 1), fill) << "existing pages are kept";
   EXPECT_TRUE(ctx_.retired.empty()) << "a directory born in this version is freed, not retired";
@@ -114,7 +117,7 @@ TEST_F(CowTest, GrowingASharedDirectoryRetiresIt) {
   const detail::Directory* published_dir = a_.dir;
   ctx_.birth = 2;
   grow_to(a_, 5 * 2048, ctx_);
-  EXPECT_EQ(a_.dir->capacity, 8u);
+  EXPECT_EQ(a_.dir->capacity(), 8u);
   EXPECT_EQ(a_.dir->birth, 2u);
   ASSERT_EQ(ctx_.retired.directories.size(), 1u);
   EXPECT_EQ(ctx_.retired.directories[0], published_dir);
@@ -129,7 +132,7 @@ TEST_F(CowTest, AWriteMarksTheGranulesOfWhatItAskedFor) {
   grow_to(a_, 2048, ctx_);
   ctx_.birth = 2;
   mutable_at(a_, 10, ctx_);  // bytes 80..87: granule 1 of 64 bytes
-  const detail::PageHeader* h = detail::header_of(a_.dir->pages()[0]);
+  const detail::BlockHeader* h = detail::header_of(a_.dir->pages()[0]);
   EXPECT_EQ(h->granule_shift, 6u) << "a 16 KiB page: 256 granules of one cache line";
   EXPECT_EQ(h->dirty[0], 1ull << 1);
   mutable_range(a_, 100, 40, ctx_);  // bytes 800..1119: granules 12..17
@@ -145,20 +148,23 @@ TEST_F(CowTest, ASecondCopyReusesTheParkedShadowAndReplaysOnlyWhatWasWritten) {
   for (std::uint64_t i = 0; i < 2 * 2048; ++i) write_u64(a_, i, i, ctx_);
   ctx_.birth = 2;
   std::byte* v1_page = a_.dir->pages()[0];
-  write_u64(a_, 10, 1000, ctx_);  // a full copy: page 0 has no shadow yet
+  const detail::Directory* v1_dir = a_.dir;
+  write_u64(a_, 10, 1000, ctx_);  // a full copy: page 0 (and the directory) have no shadow yet
   std::byte* v2_page = a_.dir->pages()[0];
-  EXPECT_EQ(detail::header_of(v2_page)->shadow, v1_page);
-  EXPECT_EQ(detail::header_of(v1_page)->claimed_by, v2_page);
-  EXPECT_EQ(ctx_.bytes_copied, 16u * 1024u);
+  EXPECT_EQ(detail::header_of(v2_page)->shadow, detail::header_of(v1_page));
+  EXPECT_EQ(detail::header_of(v1_page)->claimed_by, detail::header_of(v2_page));
+  EXPECT_EQ(ctx_.bytes_copied, 16u * 1024u + 2 * 8) << "the page, and the directory's two slots in use";
   reclaim_retired();  // no view reaches version 1 any more
-  EXPECT_EQ(pool_.stats().bytes_parked, detail::kPageAlign + 16u * 1024u);
+  EXPECT_EQ(pool_.stats().bytes_parked, (detail::kPageAlign + 16u * 1024u) + (detail::kPageAlign + 4 * 8))
+      << "version 1's page and directory (capacity 4) wait for the next copy";
 
   ctx_.birth = 3;
   ctx_.bytes_copied = 0;
   write_u64(a_, 2000, 5, ctx_);
   EXPECT_EQ(a_.dir->pages()[0], v1_page) << "the parked shadow is the new private copy";
   EXPECT_EQ(ctx_.pages_replayed, 1u);
-  EXPECT_EQ(ctx_.bytes_copied, 64u) << "only the granule written in version 2 was replayed";
+  EXPECT_EQ(a_.dir, v1_dir) << "the directory alternates too";
+  EXPECT_EQ(ctx_.bytes_copied, 64u + 2 * 8) << "only the granules written in version 2 were replayed";
   EXPECT_EQ(pool_.stats().bytes_parked, 0u);
   EXPECT_EQ(read_u64(a_, 10), 1000u) << "version 2's write, replayed";
   EXPECT_EQ(read_u64(a_, 2000), 5u);
@@ -167,8 +173,8 @@ TEST_F(CowTest, ASecondCopyReusesTheParkedShadowAndReplaysOnlyWhatWasWritten) {
   std::uint64_t v2_value = 0;
   std::memcpy(&v2_value, v2_page + 2000 * 8, 8);
   EXPECT_EQ(v2_value, 2000u) << "version 2's page is retired unchanged";
-  EXPECT_EQ(detail::header_of(v1_page)->shadow, v2_page) << "and the two pages swap roles";
-  EXPECT_EQ(detail::header_of(v2_page)->claimed_by, v1_page);
+  EXPECT_EQ(detail::header_of(v1_page)->shadow, detail::header_of(v2_page)) << "and the two pages swap roles";
+  EXPECT_EQ(detail::header_of(v2_page)->claimed_by, detail::header_of(v1_page));
 }
 
 TEST_F(CowTest, AShadowAViewMayStillReadIsNotReusedButLeftToTheReclaimer) {
@@ -192,13 +198,15 @@ TEST_F(CowTest, ParkedShadowsBeyondTheIdleBoundAreDropped) {
   for (std::uint64_t page = 0; page < 4; ++page) write_u64(a_, page * 2048, 7, ctx_);
   reclaim_retired();
   const std::uint64_t one_page = detail::kPageAlign + 16u * 1024u;
-  EXPECT_EQ(pool_.stats().bytes_parked, 4 * one_page);
+  const std::uint64_t directory = detail::kPageAlign + 4 * 8;
+  EXPECT_EQ(pool_.stats().bytes_parked, 4 * one_page + directory);
   pool_.set_max_idle_bytes(2 * one_page);
   pool_.release_idle();
-  EXPECT_EQ(pool_.stats().bytes_parked, 2 * one_page);
+  EXPECT_EQ(pool_.stats().bytes_parked, one_page + directory) << "oldest first (the pages were parked first)";
   int without_shadow = 0;
   for (std::uint32_t page = 0; page < 4; ++page) without_shadow += detail::header_of(a_.dir->pages()[page])->shadow == nullptr;
-  EXPECT_EQ(without_shadow, 2) << "the oldest parked shadows went, and their pages no longer point at them";
+  EXPECT_EQ(without_shadow, 3) << "the dropped shadows' pages no longer point at them";
+  EXPECT_NE(a_.dir->shadow, nullptr);
   pool_.trim();
   EXPECT_EQ(pool_.stats().bytes_parked, 0u);
 }

@@ -103,7 +103,7 @@ TEST(PagePoolTest, LargeDirectoriesComeFromTheSystemAndGoBackFirst) {
   const std::uint32_t capacity = 1u << 17;  // 1 MiB of pointers: above kLargeBlockBytes
   detail::Directory* d = pool.allocate_directory(capacity, 5);
   EXPECT_EQ(d->birth, 5u);
-  EXPECT_EQ(d->capacity, capacity);
+  EXPECT_EQ(d->capacity(), capacity);
   d->pages()[capacity - 1] = nullptr;  // the whole pointer array is addressable
   pool.free_directory(d);
   EXPECT_GT(pool.stats().bytes_pooled, 8ull * capacity);

@@ -195,10 +195,11 @@ TEST(AllocationFailureTest, ImplicitWritesAreAllOrNothing) {
     }
     fail_in = 0;
     if (!failed) {
-      // Allocations the path makes, each failed once above. Few: after the first publish the writer
-      // reuses dead versions' objects and keeps its buffers (ecsdb_hot_path_allocation_test expects none
-      // once warm), so what is left is the first growth of its buffers and the first version copies.
-      EXPECT_GT(n, 1u);
+      // Allocations the path makes, each failed once above: n - 1. Few or none: after the first publish
+      // the writer reuses dead versions' objects and keeps its buffers, and the page pool's free lists
+      // are a flat array (ecsdb_hot_path_allocation_test expects none once warm); what can be left is the
+      // first growth of a buffer or a new slab's entry in the pool's slab list.
+      EXPECT_LE(n - 1, 8u) << "the implicit path allocates at most a few times";
       break;
     }
     ASSERT_TRUE(s.is_ok() || s.code() == StatusCode::kResourceExhausted) << "allocation " << n << ": " << s.to_string();

@@ -55,7 +55,7 @@ class ToyWriter {
       model_.push_back({detail::header_of(p)->birth, tag, detail::kPageAlign + detail::header_of(p)->bytes});
     }
     for (detail::Directory* d : ctx_.retired.directories) {
-      model_.push_back({d->birth, tag, sizeof(detail::Directory) + 8ull * d->capacity});
+      model_.push_back({d->birth, tag, sizeof(detail::Directory) + 8ull * d->capacity()});
     }
     auto next = std::make_unique<VersionState>(*working_);
     snapshots_[working_->number] = values_;

@@ -20,52 +20,54 @@ inline constexpr std::size_t kPageAlign = 64;
 // The default target size of a page (DatabaseOptions::page_bytes); ADR 0015 has the measurements behind it.
 inline constexpr std::uint32_t kTargetPageBytes = 16 * 1024;
 
-// Header in front of every page's data; the data starts kPageAlign bytes after it. Only the writer thread
-// reads or writes headers (readers touch page data only), so the writer may update the header of a page
-// that published versions still reach.
+// The header every page and every directory starts with; a page's data (or a directory's pointer array)
+// starts kPageAlign bytes after it. Only the writer thread reads or writes headers (readers touch page data
+// and directory slots only), so the writer may update the header of a block that published versions still
+// reach.
 //
-// Ping-pong pages (ADR 0016). When the writer copies a shared page X into a private page F, X is retired
+// Ping-pong blocks (ADR 0016). When the writer copies a shared block X into a private block F, X is retired
 // and becomes F's *shadow*: F.shadow == X and X.claimed_by == F. Once no pinned view can reach X, the
 // reclaimer does not free it but *parks* it (PagePool::park). The next time the writer needs a private
 // copy of F, it takes the parked X and replays into it only the granules of F that `dirty` marks as
-// written while F was being built, instead of copying the whole page. Invariant: a page's shadow holds the
-// page's bytes except, at most, the granules its `dirty` mask marks.
-struct PageHeader {
-  std::uint64_t birth;           // version number being built when the writer created this page
+// written while F was being built, instead of copying the whole block. Invariant: a block's shadow holds
+// the block's bytes except, at most, the granules its `dirty` mask marks.
+struct alignas(kPageAlign) BlockHeader {
+  std::uint64_t birth;           // version number being built when the writer created this block
   std::uint32_t bytes;           // data bytes (not counting the header)
   std::uint16_t granule_shift;   // a dirty bit covers 1 << granule_shift bytes (bytes >> shift <= 256)
   std::uint16_t parked;          // 1: a shadow no view can reach, waiting in the pool's parked list
-  std::byte* shadow;             // live page: its previous copy, if kept (else null)
-  std::byte* claimed_by;         // retired page: the live page whose shadow it is (else null)
+  BlockHeader* shadow;           // live block: its previous copy, if kept (else null)
+  BlockHeader* claimed_by;       // retired block: the live block whose shadow it is (else null)
   union {
-    std::uint64_t dirty[4];      // live page: granules written while building `birth`
+    std::uint64_t dirty[4];      // live block: granules written while building `birth`
     struct {
-      std::byte* older;          // parked page: links of the pool's parked list (oldest first)
-      std::byte* newer;
+      BlockHeader* older;        // parked block: links of the pool's parked list (oldest first)
+      BlockHeader* newer;
     } park;
   };
+
+  std::byte* data() noexcept { return reinterpret_cast<std::byte*>(this) + kPageAlign; }
+  const std::byte* data() const noexcept { return reinterpret_cast<const std::byte*>(this) + kPageAlign; }
 };
-static_assert(sizeof(PageHeader) <= kPageAlign);
+static_assert(sizeof(BlockHeader) == kPageAlign);
 inline constexpr std::uint32_t kDirtyGranules = 256;
 
-// A directory of page pointers; the pointer array follows the header in the same allocation. The header is
-// padded to kPageAlign like a page's, so that when the pool takes a freed directory back, its free-list link
-// fits in the header and every pointer slot is poisoned under ASan (a read through a stale directory is
-// reported, not served a link pointer).
-struct alignas(kPageAlign) Directory {
-  std::uint64_t birth;
-  std::uint32_t capacity;  // pointer slots allocated
-
-  std::byte** pages() noexcept { return reinterpret_cast<std::byte**>(this + 1); }
-  std::byte* const* pages() const noexcept { return reinterpret_cast<std::byte* const*>(this + 1); }
+// A directory of page pointers: a block whose data is the pointer array. The header is a whole kPageAlign
+// like a page's, so that when the pool takes a freed directory back, its free-list link fits in the header
+// and every pointer slot is poisoned under ASan (a read through a stale directory is reported, not served a
+// link pointer).
+struct Directory : BlockHeader {
+  std::uint32_t capacity() const noexcept { return bytes / static_cast<std::uint32_t>(sizeof(std::byte*)); }
+  std::byte** pages() noexcept { return reinterpret_cast<std::byte**>(data()); }
+  std::byte* const* pages() const noexcept { return reinterpret_cast<std::byte* const*>(data()); }
 };
 static_assert(sizeof(Directory) == kPageAlign);
 
-inline PageHeader* header_of(std::byte* data) noexcept {
-  return reinterpret_cast<PageHeader*>(data - kPageAlign);
+inline BlockHeader* header_of(std::byte* data) noexcept {
+  return reinterpret_cast<BlockHeader*>(data - kPageAlign);
 }
-inline const PageHeader* header_of(const std::byte* data) noexcept {
-  return reinterpret_cast<const PageHeader*>(data - kPageAlign);
+inline const BlockHeader* header_of(const std::byte* data) noexcept {
+  return reinterpret_cast<const BlockHeader*>(data - kPageAlign);
 }
 
 struct PagedArray {
