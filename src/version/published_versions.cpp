@@ -65,6 +65,8 @@ Pin PublishedVersions::pin() noexcept {
       ReaderSlot& s = slots_[i];
       // A plain look first: a taken slot costs a load, not a failed CAS on another reader's cache line.
       if (s.pinned.load(std::memory_order_relaxed) == 0) {
+        // Slots at or past the high-water mark are not scanned: raise it before the CAS (I4).
+        if (i >= slots_used_.load(std::memory_order_relaxed)) raise_slots_used(i + 1);
         // The order "load published_, CAS the slot, load current_" is what the proof needs (I1, I2).
         const std::uint64_t e = published_.load(std::memory_order_seq_cst);
         std::uint64_t expected = 0;
@@ -81,6 +83,12 @@ Pin PublishedVersions::pin() noexcept {
     }
   }
   return pin_overflow(stamp);
+}
+
+void PublishedVersions::raise_slots_used(std::uint32_t used) noexcept {
+  std::uint32_t seen = slots_used_.load(std::memory_order_seq_cst);
+  while (seen < used && !slots_used_.compare_exchange_weak(seen, used, std::memory_order_seq_cst)) {
+  }
 }
 
 Pin PublishedVersions::pin_overflow(std::uint64_t stamp) noexcept {
@@ -165,7 +173,10 @@ void PublishedVersions::publish(std::unique_ptr<detail::VersionState>&& next, st
 std::uint64_t PublishedVersions::collect_pins() {
   pins_.clear();
   std::uint64_t min_pinning = kNone;
-  for (std::uint32_t i = 0; i < slot_count_; ++i) {
+  // Only the slots below the high-water mark can hold a pin this scan must see (I4): with a few reader
+  // threads that is a few cache lines, not all reader_slots of them.
+  const std::uint32_t used = slots_used_.load(std::memory_order_seq_cst);
+  for (std::uint32_t i = 0; i < used; ++i) {
     const std::uint64_t v = slots_[i].pinned.load(std::memory_order_seq_cst);
     if (v == 0) continue;
     if ((v & kPinning) != 0) {
@@ -316,7 +327,8 @@ VersionMetrics PublishedVersions::metrics() const {
     m.oldest_view_age_ms = std::max(m.oldest_view_age_ms, age);
     if (max_view_age_ms_ != 0 && age > max_view_age_ms_) ++m.views_over_max_age;
   };
-  for (std::uint32_t i = 0; i < slot_count_; ++i) {
+  const std::uint32_t used = slots_used_.load(std::memory_order_acquire);
+  for (std::uint32_t i = 0; i < used; ++i) {
     const std::uint64_t v = slots_[i].pinned.load(std::memory_order_acquire);
     if (v == 0) continue;
     // A pin in progress has no stamp yet; it is a few instructions old.

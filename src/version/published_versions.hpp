@@ -31,6 +31,11 @@
 //       blocks the batch's first examination). So the largest pinned version <= t only decreases while the
 //       batch waits; its objects, kept in ascending birth, are freed from the youngest end, and only a
 //       batch whose largest pinned version was just released needs another look.
+//   I4. A scan reads only the slots below slots_used_, a high-water mark a pin raises (seq_cst) before its
+//       CAS (C) when its slot is at or past it. A scan whose load of slots_used_ does not cover slot i
+//       read a value older than that raise, so the load precedes the raise, and hence C, in the seq_cst
+//       order: the scan started before C, which is the case of I2 (the pin holds a version newer than
+//       the tag of every batch the scan can free).
 // Bound: a retired object is kept only while some pinned version can reach it, so retained memory is at
 // most the sum over distinct pinned versions p of the pages of version p replaced since p was published
 // (one held view: the pages changed since its pin, each once), plus, for the instant a pin is in
@@ -143,6 +148,7 @@ class PublishedVersions {
   };
 
   Pin pin_overflow(std::uint64_t stamp) noexcept;
+  void raise_slots_used(std::uint32_t used) noexcept;
   // Fills pins_ (sorted final pins) and returns the smallest "pinning e" (UINT64_MAX when none).
   std::uint64_t collect_pins();
   // Frees the batch's objects that no pin in pins_ can reach: those born after the largest pin <= tag.
@@ -160,6 +166,9 @@ class PublishedVersions {
   storage::PagePool& pool_;
   std::unique_ptr<ReaderSlot[]> slots_;
   std::uint32_t slot_count_;
+  // 1 + the highest slot index ever pinned: the scans read slots [0, slots_used_) only (I4). Raised by
+  // readers the first time a thread's slot lies past it; read-mostly.
+  alignas(64) std::atomic<std::uint32_t> slots_used_{0};
   std::atomic<const detail::VersionState*> current_{nullptr};
   std::atomic<std::uint64_t> published_{0};
   std::atomic<std::uint64_t> published_entities_{0};
