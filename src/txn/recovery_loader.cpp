@@ -38,6 +38,17 @@ Status RecoveryLoader::apply_delta(const Delta& d) {
   }
   for (Entity e : d.destroyed) {
     if (!v.registry.is_alive(e)) return bad("destroy of a dead " + entity_name(e));
+    // A destroy removes every component row first, and the table deltas above carry those removals. A
+    // delta that leaves one (a damaged record) is completed as destroy() would: no row may outlive its
+    // entity, since writes prove liveness through the row (check_write).
+    for (std::uint16_t table : tables_.one_tables()) {
+      if (!entity::has_component_bit(v.registry, e.index(), table)) continue;
+      if (v.find_row_index(table, e.bits()) == kNoRow) {
+        return bad("destroy of " + entity_name(e) + ": marked as having a '" + tables_.info(table).table->name +
+                   "' row it does not have");
+      }
+      working_.remove_row(table, e.bits());
+    }
     entity::destroy_entity(v.registry, e, working_.free_entities(), ctx);
     working_.undo_log().push({UndoKind::kDestroyEntity, false, 0, 0, 0, e.bits(), 0, 0});
   }

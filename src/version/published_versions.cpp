@@ -66,7 +66,9 @@ Pin PublishedVersions::pin() noexcept {
       // A plain look first: a taken slot costs a load, not a failed CAS on another reader's cache line.
       if (s.pinned.load(std::memory_order_relaxed) == 0) {
         // Slots at or past the high-water mark are not scanned: raise it before the CAS (I4).
-        if (i >= slots_used_.load(std::memory_order_relaxed)) raise_slots_used(i + 1);
+        // seq_cst, not relaxed: a larger value raised by another pin must be ordered before this pin's
+        // CAS in the seq_cst order too, or a scan could read an older mark that misses slot i.
+        if (i >= slots_used_.load(std::memory_order_seq_cst)) raise_slots_used(i + 1);
         // The order "load published_, CAS the slot, load current_" is what the proof needs (I1, I2).
         const std::uint64_t e = published_.load(std::memory_order_seq_cst);
         std::uint64_t expected = 0;

@@ -13,6 +13,7 @@
 #include "persist/wal_format.hpp"
 #include "support/fault_injection_file_system.hpp"
 #include "support/test_schema.hpp"
+#include "txn/database_access.hpp"
 
 namespace ecsdb::testing {
 namespace {
@@ -420,5 +421,27 @@ TEST(RecoveryTest, RecordsReplayedFromThePageCacheAreMadeDurableBeforeLoggingRes
   ASSERT_TRUE(db.has_value()) << db.status().to_string();
   EXPECT_EQ((*db)->pin().get<Health>(e)->hp, 4u);
 }
+
+// A replayed delta that destroys an entity but leaves one of its rows (a damaged record) has the row
+// removed, as destroy() would: writes prove liveness through a row's sparse slot, so no row may outlive
+// its entity.
+TEST(RecoveryTest, AReplayedDestroyTakesTheRowsTheDeltaLeft) {
+  auto db = std::move(Database::open(test_schema()).value());
+  const Entity e = db->writer().create().value();
+  ASSERT_TRUE(db->writer().add(e, Health{5, 5}).is_ok());
+  Delta d;
+  d.destroyed.push_back(e);  // and no table delta removing its health row
+  detail::WriterCore& core = detail::DatabaseAccess::core(*db);
+  ASSERT_TRUE(core.begin().is_ok());
+  const Status applied = core.apply_delta(d);
+  ASSERT_TRUE(applied.is_ok()) << applied.to_string();
+  ASSERT_TRUE(core.commit().is_ok());
+  db->writer().publish();
+  EXPECT_FALSE(db->pin().alive(e));
+  EXPECT_EQ(db->pin().count<Health>(), 0u) << "the row went with its entity";
+  const Status s = db->writer().set(e, &Health::hp, 1u);
+  EXPECT_EQ(s.code(), StatusCode::kStaleEntity) << s.to_string();
+}
+
 }  // namespace
 }  // namespace ecsdb::testing
