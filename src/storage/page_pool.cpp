@@ -218,13 +218,13 @@ Directory* PagePool::allocate_directory(std::uint32_t capacity, std::uint64_t bi
 }
 
 void PagePool::free_block(BlockHeader* b) noexcept {
-  const std::size_t total = kPageAlign + b->bytes;
+  const std::size_t total = b->total_bytes();
   base::drop(bytes_in_use_, total);
   give(b, total);
 }
 
 void PagePool::park(BlockHeader* b) noexcept {
-  const std::size_t total = kPageAlign + b->bytes;
+  const std::size_t total = b->total_bytes();
   b->parked = 1;
   b->park.older = parked_newest_;
   b->park.newer = nullptr;
@@ -236,7 +236,7 @@ void PagePool::park(BlockHeader* b) noexcept {
 }
 
 void PagePool::unpark(BlockHeader* b) noexcept {
-  const std::size_t total = kPageAlign + b->bytes;
+  const std::size_t total = b->total_bytes();
   (b->park.older != nullptr ? b->park.older->park.newer : parked_oldest_) = b->park.newer;
   (b->park.newer != nullptr ? b->park.newer->park.older : parked_newest_) = b->park.older;
   b->parked = 0;

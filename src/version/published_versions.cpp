@@ -21,8 +21,6 @@ std::uint32_t preferred_slot() noexcept {
   return mine;
 }
 
-std::uint64_t page_bytes(const std::byte* data) noexcept { return detail::kPageAlign + detail::header_of(data)->bytes; }
-std::uint64_t directory_bytes(const detail::Directory* d) noexcept { return detail::kPageAlign + d->bytes; }
 
 }  // namespace
 
@@ -141,11 +139,11 @@ void PublishedVersions::publish(std::unique_ptr<detail::VersionState>&& next, st
   std::uint64_t bytes = 0;
   for (std::byte* p : retired.pages) {
     batch.objects.push_back({detail::header_of(p)->birth, p, false});
-    bytes += page_bytes(p);
+    bytes += detail::header_of(p)->total_bytes();
   }
   for (detail::Directory* d : retired.directories) {
     batch.objects.push_back({d->birth, d, true});
-    bytes += directory_bytes(d);
+    bytes += d->total_bytes();
   }
   const bool has_garbage = current_owner_ != nullptr || !batch.objects.empty();
   if (has_garbage) retired_.push_back(std::move(batch));
@@ -216,7 +214,7 @@ void PublishedVersions::examine(RetiredBatch& b) noexcept {
 void PublishedVersions::free_object(const RetiredObject& o) noexcept {
   auto* block = o.directory ? static_cast<detail::BlockHeader*>(static_cast<detail::Directory*>(o.object))
                             : detail::header_of(static_cast<std::byte*>(o.object));
-  const std::uint64_t bytes = detail::kPageAlign + block->bytes;
+  const std::uint64_t bytes = block->total_bytes();
   // A block claimed as the shadow of a live one is parked for the writer's next copy of it (ping-pong,
   // ADR 0016): no view reaches it any more, exactly as for a block that is freed.
   if (block->claimed_by != nullptr) pool_.park(block);

@@ -46,6 +46,8 @@ struct alignas(kPageAlign) BlockHeader {
     } park;
   };
 
+  // The block's whole allocation: the header and the data.
+  std::size_t total_bytes() const noexcept { return kPageAlign + bytes; }
   std::byte* data() noexcept { return reinterpret_cast<std::byte*>(this) + kPageAlign; }
   const std::byte* data() const noexcept { return reinterpret_cast<const std::byte*>(this) + kPageAlign; }
 };
