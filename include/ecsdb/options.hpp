@@ -118,6 +118,7 @@ struct DatabaseMetrics {
   std::uint64_t bytes_pooled = 0;           // freed pages kept for reuse
   std::uint64_t bytes_parked = 0;           // older copies of written pages kept for ping-pong reuse
   std::uint64_t bytes_released_total = 0;   // pooled memory returned to the system, ever
+  std::uint64_t writer_scratch_bytes = 0;   // undo buffers kept for the next transaction (at most ~8 MiB each)
   std::uint64_t entities_alive = 0;         // in the published version
   // Queue (Database::submit):
   std::uint64_t submitted = 0;              // transactions submitted, ever

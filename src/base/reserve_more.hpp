@@ -1,4 +1,5 @@
-// reserve_more — room for `n` more elements, growing geometrically.
+// reserve_more — room for `n` more elements, growing geometrically; release_if_over — the counterpart
+// that gives back a buffer one unusually large transaction grew.
 //
 // The writer reserves capacity before it changes anything, so that the change itself cannot fail to
 // allocate (exception safety). std::vector::reserve(size() + 1) would allocate exactly that much each
@@ -14,6 +15,20 @@ template <typename Vector>
 void reserve_more(Vector& v, std::size_t n) {
   if (v.capacity() - v.size() >= n) return;
   v.reserve(std::max(v.size() + n, 2 * v.capacity()));
+}
+
+// Frees `v`'s buffer when its capacity exceeds `max_bytes`, after the caller emptied it. The writer's
+// scratch buffers keep their capacity from one transaction to the next (no allocation per tick), but a
+// single bulk transaction of millions of changes must not leave hundreds of megabytes resident for the
+// rest of the process.
+template <typename Vector>
+void release_if_over(Vector& v, std::size_t max_bytes) noexcept {
+  if (v.capacity() * sizeof(typename Vector::value_type) > max_bytes) Vector().swap(v);
+}
+
+template <typename Vector>
+std::size_t capacity_bytes(const Vector& v) noexcept {
+  return v.capacity() * sizeof(typename Vector::value_type);
 }
 
 }  // namespace ecsdb::base

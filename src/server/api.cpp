@@ -942,6 +942,11 @@ HttpResponse Api::metrics_json() {
                {"stream_lag_seconds", quantiles(metrics_.stream_lag_seconds.count(), metrics_.stream_lag_seconds.quantile_seconds(0.5),
                                                  metrics_.stream_lag_seconds.quantile_seconds(0.99))},
                {"pages_copied_total", m.pages_copied_total},
+               {"pages_replayed_total", m.pages_replayed_total},
+               {"bytes_copied_total", m.bytes_copied_total},
+               {"bytes_pooled", m.bytes_pooled},
+               {"bytes_parked", m.bytes_parked},
+               {"writer_scratch_bytes", m.writer_scratch_bytes},
            });
 }
 
@@ -975,6 +980,12 @@ HttpResponse Api::prometheus() {
   metric("ecsdb_retired_bytes", "gauge", "Old pages kept alive for pinned views.", u(m.retired_bytes));
   metric("ecsdb_memory_in_use_bytes", "gauge", "Pages and directories allocated.", u(m.bytes_in_use));
   metric("ecsdb_pages_copied_total", "counter", "Copy-on-write page copies.", u(m.pages_copied_total));
+  metric("ecsdb_pages_replayed_total", "counter", "Of those copies, the ones made by replaying written granules into a parked copy.",
+         u(m.pages_replayed_total));
+  metric("ecsdb_bytes_copied_total", "counter", "Bytes moved by copy-on-write copies and replays.", u(m.bytes_copied_total));
+  metric("ecsdb_memory_pooled_bytes", "gauge", "Freed pages kept for reuse.", u(m.bytes_pooled));
+  metric("ecsdb_memory_parked_bytes", "gauge", "Older copies of written pages kept for ping-pong reuse.", u(m.bytes_parked));
+  metric("ecsdb_writer_scratch_bytes", "gauge", "Undo buffers the writer keeps for the next transaction.", u(m.writer_scratch_bytes));
   metric("ecsdb_wal_bytes_total", "counter", "Write-ahead log bytes appended by this process.", u(m.wal_bytes_total));
   metric("ecsdb_snapshots_total", "counter", "Snapshots written by this process.", u(m.snapshots_total));
   metric("ecsdb_snapshot_seconds", "gauge", "Duration of the last snapshot.", static_cast<double>(m.last_snapshot_ns) * 1e-9);

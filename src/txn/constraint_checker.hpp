@@ -4,10 +4,12 @@
 // that commit looks at what the transaction touched, never at whole tables. Owner thread only.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <utility>
 #include <vector>
 
+#include "base/reserve_more.hpp"
 #include "ecsdb/status.hpp"
 #include "txn/working_version.hpp"
 
@@ -24,8 +26,12 @@ class ConstraintChecker {
   void note_destroyed(Entity e);
   // Forgets every row noted for the reference check (a replayed log record holds checked state).
   void forget_references() noexcept { touched_refs_.clear(); }
-  // Forgets everything noted (the transaction ended).
+  // Forgets everything noted (the transaction ended); frees buffers grown past UndoLog::kKeptBytes.
   void clear() noexcept;
+  // Bytes its buffers hold between transactions.
+  std::size_t capacity_bytes() const noexcept {
+    return base::capacity_bytes(touched_refs_) + base::capacity_bytes(destroyed_);
+  }
 
   // Applies the on_delete action of every reference to an entity destroyed since the last call: set null
   // and cascade change the working version (leaving undo records), restrict fails.

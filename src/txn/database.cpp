@@ -219,6 +219,7 @@ DatabaseMetrics Database::metrics() const {
   m.bytes_pooled = pool.bytes_pooled;
   m.bytes_parked = pool.bytes_parked;
   m.bytes_released_total = pool.bytes_released_total;
+  m.writer_scratch_bytes = core_->scratch_bytes();
   // Recorded at publish, so metrics() takes no pin: it works with every reader slot held.
   m.entities_alive = v.published_entities;
   core_->fill_queue_metrics(m);

@@ -111,6 +111,7 @@ void TransactionWriter::end_txn() {
   working_.undo_log().clear();
   constraints_.clear();
   working_.unique_index().clear_suspects();
+  scratch_bytes_.store(working_.undo_log().capacity_bytes() + constraints_.capacity_bytes(), std::memory_order_relaxed);
   in_txn_ = false;
 }
 

@@ -89,6 +89,7 @@ class TransactionWriter {
   std::uint64_t pages_copied() const noexcept { return pages_copied_total_.load(std::memory_order_relaxed); }
   std::uint64_t pages_replayed() const noexcept { return pages_replayed_total_.load(std::memory_order_relaxed); }
   std::uint64_t bytes_copied() const noexcept { return bytes_copied_total_.load(std::memory_order_relaxed); }
+  std::uint64_t scratch_bytes() const noexcept { return scratch_bytes_.load(std::memory_order_relaxed); }
   double pages_copied_per_publish_mean() const { return pages_per_publish_.mean(); }
   const storage::PagePool& pool() const noexcept { return pool_; }
 
@@ -188,6 +189,7 @@ class TransactionWriter {
   std::atomic<std::uint64_t> pages_copied_total_{0};
   std::atomic<std::uint64_t> pages_replayed_total_{0};
   std::atomic<std::uint64_t> bytes_copied_total_{0};
+  std::atomic<std::uint64_t> scratch_bytes_{0};  // undo and constraint buffers kept between transactions
 };
 
 }  // namespace ecsdb::detail

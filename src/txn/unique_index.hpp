@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/reserve_more.hpp"
 #include "txn/writer_schema.hpp"
 
 namespace ecsdb::detail {
@@ -39,7 +40,11 @@ class UniqueIndex {
   void sweep();
   // The first suspect whose value more than one row still holds, or nullptr (the commit check).
   const Suspect* first_duplicate() const;
-  void clear_suspects() noexcept { suspects_.clear(); }
+  // The transaction ended. Frees the list's buffer when a bulk load grew it past 8 MiB.
+  void clear_suspects() noexcept {
+    suspects_.clear();
+    base::release_if_over(suspects_, std::size_t{8} << 20);
+  }
 
  private:
   struct TableCounts {

@@ -77,9 +77,14 @@ def test_api_metrics_json(server):
     # HTTP transactions go through the queue, so the queue's figure counts them too.
     assert body["queue_latency_seconds"]["count"] >= n and body["queue_latency_seconds"]["p99"] > 0
     assert body["pages_copied_total"] > 0, "each commit into the health table copies its shared page"
+    assert 0 < body["bytes_copied_total"], "copies and replays move bytes"
+    assert body["pages_replayed_total"] <= body["pages_copied_total"]
+    assert body["writer_scratch_bytes"] > 0, "the writer keeps its undo buffer between transactions"
     assert body["http_requests_total"] >= n
     assert body["wal_bytes_total"] > 0
     samples = parse_exposition(server.prometheus())
     assert samples[("ecsdb_commits_total", "")] == body["commits_total"]
+    assert samples[("ecsdb_bytes_copied_total", "")] >= body["bytes_copied_total"]
+    assert ("ecsdb_memory_parked_bytes", "") in samples and ("ecsdb_writer_scratch_bytes", "") in samples
     # Every value is finite JSON.
     json.dumps(body, allow_nan=False)

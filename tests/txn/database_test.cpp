@@ -161,6 +161,35 @@ TEST(DatabasePingPongTest, AHeldViewKeepsItsPagesWhileTicksGoOn) {
   for (std::size_t i = 0; i < es.size(); ++i) ASSERT_EQ(view.get<Health>(es[i])->hp, expected[i]) << i;
 }
 
+TEST(DatabaseScratchMemoryTest, ABulkTransactionDoesNotLeaveItsUndoBufferResident) {
+  // 600,000 inserted rows in one transaction need one undo record each (tens of MB). The writer keeps
+  // its buffers between transactions so that ticks do not allocate, but not one that big.
+  auto db = std::move(Database::open(test_schema(), DatabaseOptions{.publish_every_commits = 0}).value());
+  std::vector<Entity> es;
+  {
+    Transaction t = db->writer().begin();
+    ASSERT_TRUE(t.create_many(600'000, es).is_ok());
+    for (Entity e : es) ASSERT_TRUE(t.add(e, Health{1, 2}).is_ok());
+    ASSERT_TRUE(t.commit().is_ok());
+  }
+  constexpr std::uint64_t kMiB = 1 << 20;
+  EXPECT_LE(db->metrics().writer_scratch_bytes, 16 * kMiB) << "a 600,000-record undo buffer stayed resident";
+
+  // A tick's worth of writes keeps its buffer: the next tick of the same size finds it and allocates none.
+  auto tick = [&](std::uint32_t value) {
+    Transaction t = db->writer().begin();
+    for (std::size_t i = 0; i < 1000; ++i) ASSERT_TRUE(t.set(es[i * 7], &Health::hp, value).is_ok());
+    ASSERT_TRUE(t.commit().is_ok());
+  };
+  tick(5);
+  const std::uint64_t kept = db->metrics().writer_scratch_bytes;
+  EXPECT_GE(kept, 1000 * 40u) << "room for 1,000 undo records and their old bytes";
+  tick(6);
+  EXPECT_EQ(db->metrics().writer_scratch_bytes, kept);
+  db->writer().publish();
+  EXPECT_EQ(db->pin().get<Health>(es[7])->hp, 6u);
+}
+
 TEST_F(DatabaseTest, StaleIdsAreDetectedAfterIndexReuse) {
   const Entity a = w().create().value();
   ASSERT_TRUE(w().add(a, Health{1, 1}).is_ok());
