@@ -34,6 +34,9 @@ struct DatabaseOptions {
   // Directory of the WAL, snapshots and archive. Empty: in memory only (durability is then kMemory).
   std::string data_dir = {};
   Durability durability = Durability::kSync;
+  // The longest a logged commit that nobody waits for stays unwritten, in kAsync and in kSync mode (a sync
+  // ticket, commit(Durability::kSync) and flush() have their record written at once). 0: every record is
+  // written as soon as it is committed, one wake-up of the flush thread per commit.
   std::uint32_t async_flush_ms = 10;
   std::uint64_t wal_segment_bytes = 64ull << 20;
   // Background snapshot triggers (0 = off); Database::snapshot() takes one on demand.

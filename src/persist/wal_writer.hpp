@@ -1,6 +1,12 @@
 // WalWriter — the write-ahead log: the writer hands it each committed transaction's encoded delta (no I/O
-// on the writer thread); a flush thread writes everything pending with one write per segment and one
-// fdatasync (group commit), then reports durability.
+// on the writer thread); everything pending is written with one write per segment and one fdatasync
+// (group commit), then durability is reported. Who writes a batch:
+//  * a thread that waits for durability (flush(), commit(Durability::kSync)) while no one is writing: it
+//    writes the pending batch itself, so a lone durable commit costs one write and one fdatasync and no
+//    thread hand-off;
+//  * the flush thread, woken when a sync-mode ticket starts waiting, and otherwise every async_flush_ms
+//    (append() does not wake it: that wake-up cost a lone committer more than its write).
+// Whichever thread writes a batch owns the segment meanwhile (writing_).
 //
 // Every run starts a fresh segment (never continues one that recovery read), with a fresh random salt that
 // seeds its record checksums: a record verifies only in the segment, and so the run, that wrote it.
@@ -88,6 +94,11 @@ class WalWriter final : public detail::CommitSink {
   };
 
   void run();
+  // Takes everything pending and writes it as one batch, then records durability or poisons the log and
+  // resolves what it settled. Called with mu_ held (through the caller's MutexLock), it releases mu_
+  // during the I/O and the wake-ups (writing_ set: this thread owns the segment) and holds it again on
+  // return. Requires !writing_, !rolling_, and pending_ not empty.
+  void write_pending() ECSDB_REQUIRES(mu_);
   Status write_batch(std::vector<std::byte>& bytes, const std::vector<Pending>& records);
   Status open_segment(std::uint64_t first_lsn);
   Result<NewSegment> create_segment(std::uint64_t first_lsn, std::uint64_t capacity);
@@ -109,18 +120,21 @@ class WalWriter final : public detail::CommitSink {
   WalWriterOptions options_;
 
   mutable base::Mutex mu_;
-  base::CondVar work_cv_;     // flush thread waits for records
+  base::CondVar work_cv_;     // flush thread waits for its interval, a waiting ticket, or stop
+  base::CondVar segment_cv_;  // flush thread waits for another thread to finish with the segment
   base::CondVar durable_cv_;  // wait_durable waits for progress
   std::vector<std::byte> pending_bytes_ ECSDB_GUARDED_BY(mu_);
   std::vector<Pending> pending_ ECSDB_GUARDED_BY(mu_);
   std::deque<Waiting> waiting_ ECSDB_GUARDED_BY(mu_);
   bool stop_ ECSDB_GUARDED_BY(mu_) = false;
-  bool flush_requested_ ECSDB_GUARDED_BY(mu_) = false;
-  bool writing_ ECSDB_GUARDED_BY(mu_) = false;  // the flush thread is inside write_batch (owns the segment)
+  bool writing_ ECSDB_GUARDED_BY(mu_) = false;  // a thread is inside write_batch (owns the segment)
   bool rolling_ ECSDB_GUARDED_BY(mu_) = false;  // roll_if_covered is creating a segment (owns the segment)
   Status poisoned_ ECSDB_GUARDED_BY(mu_);
 
-  // The flush thread's, or roll_if_covered's while it holds mu_ with the flush thread idle:
+  // The segment and the batch being written: owned by the thread that set writing_, or by
+  // roll_if_covered while it holds mu_ with no one writing:
+  std::vector<std::byte> batch_bytes_;
+  std::vector<Pending> batch_records_;
   std::unique_ptr<WritableFile> segment_;
   std::uint64_t segment_first_lsn_ = 0;
   std::uint64_t segment_offset_ = 0;

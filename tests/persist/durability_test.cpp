@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <thread>
 #include <cstring>
 
@@ -306,6 +307,44 @@ TEST(DurabilityTest, AsyncModeLosesAtMostTheFlushWindow) {
   }
   auto db = open_ok(o);
   ASSERT_NE(db->pin().get<Health>(e), nullptr) << "a commit older than async_flush_ms survives a crash";
+}
+
+TEST(DurabilityTest, FlushWritesOnTheCallingThreadWhenNoBatchIsInFlight) {
+  // The async log's flush thread sleeps for a minute here, so only flush() can make these commits durable.
+  // It writes and fdatasyncs them itself, on the calling thread: a lone durable commit needs no hand-off
+  // to the flush thread and back.
+  auto fs = std::make_shared<FaultInjectionFileSystem>();
+  DatabaseOptions o = durable("/data", fs);
+  o.durability = Durability::kAsync;
+  o.async_flush_ms = 60'000;
+  std::mutex mu;
+  std::vector<std::thread::id> wal_syncers;
+  fs->on_sync([&](const std::string& path) {
+    if (path.find("/wal/") == std::string::npos) return;
+    const std::lock_guard lock(mu);
+    wal_syncers.push_back(std::this_thread::get_id());
+  });
+  Entity e;
+  {
+    auto db = open_ok(o);
+    e = db->writer().create().value();
+    ASSERT_TRUE(db->writer().add(e, Health{1, 1}).is_ok());
+    for (std::uint32_t hp = 2; hp <= 10; ++hp) {
+      ASSERT_TRUE(db->writer().set(e, &Health::hp, hp).is_ok());
+      ASSERT_TRUE(db->flush().is_ok());
+      EXPECT_EQ(db->durable_version(), db->published_version());
+    }
+    {
+      const std::lock_guard lock(mu);
+      EXPECT_GE(wal_syncers.size(), 9u) << "one fdatasync per flush (the first also creates the segment)";
+      for (const std::thread::id id : wal_syncers) EXPECT_EQ(id, std::this_thread::get_id());
+    }
+    fs->simulate_crash();
+  }
+  fs->on_sync(nullptr);
+  auto db = open_ok(o);
+  ASSERT_NE(db->pin().get<Health>(e), nullptr);
+  EXPECT_EQ(db->pin().get<Health>(e)->hp, 10u) << "every flushed commit survives the crash";
 }
 
 TEST(DurabilityTest, MissingSegmentIsAnError) {

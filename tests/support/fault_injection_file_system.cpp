@@ -415,6 +415,11 @@ std::optional<std::vector<std::byte>> FaultInjectionFileSystem::durable_contents
   return it->second->durable;
 }
 
+void FaultInjectionFileSystem::on_sync(std::function<void(const std::string& path)> hook) {
+  std::lock_guard lock(mu_);
+  on_sync_ = std::move(hook);
+}
+
 FaultCounters FaultInjectionFileSystem::counters() const {
   std::lock_guard lock(mu_);
   return counters_;
@@ -558,6 +563,7 @@ Status FaultInjectionFileSystem::sync_locked(File& file) {
     }
   }
   node.dirty.clear();
+  if (on_sync_) on_sync_(file.path_);
   node.min_size_since_sync = node.current.size();
   return Status::ok();
 }

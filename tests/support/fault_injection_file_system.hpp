@@ -40,6 +40,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -137,6 +138,9 @@ class FaultInjectionFileSystem final : public FileSystem {
   // Durable bytes of `path` as it would look after a crash now; std::nullopt if its entry would be gone.
   std::optional<std::vector<std::byte>> durable_contents(const std::string& path) const;
   FaultCounters counters() const;
+  // Called with the path of every successful WritableFile::sync, on the syncing thread (under this file
+  // system's lock: it must not call back into it). Tests use it to see which thread made data durable.
+  void on_sync(std::function<void(const std::string& path)> hook);
   // One line per injected fault, damage or crash, in order.
   std::vector<std::string> injection_log() const;
 
@@ -194,6 +198,7 @@ class FaultInjectionFileSystem final : public FileSystem {
   bool powered_off_ = false;
   FaultCounters counters_;
   std::vector<std::string> log_;
+  std::function<void(const std::string&)> on_sync_;
 };
 
 }  // namespace ecsdb
