@@ -10,10 +10,14 @@
 
 namespace ecsdb::base {
 
+// Nanoseconds from `from` to `to` on the steady clock (a batch of latencies measured at one clock read).
+inline std::uint64_t nanos_between(std::chrono::steady_clock::time_point from, std::chrono::steady_clock::time_point to) noexcept {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(to - from).count());
+}
+
 // Nanoseconds since `t` on the steady clock: what every latency figure records.
 inline std::uint64_t nanos_since(std::chrono::steady_clock::time_point t) noexcept {
-  return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t).count());
+  return nanos_between(t, std::chrono::steady_clock::now());
 }
 
 // Nanoseconds since the Unix epoch on CLOCK_REALTIME: a moment that another machine (with a synced clock) can

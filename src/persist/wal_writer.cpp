@@ -83,6 +83,7 @@ Status WalWriter::append(const Delta& delta, std::uint64_t lsn, std::uint64_t ve
     return invalid_argument("transaction too large for one WAL record (" + std::to_string(scratch_.size()) + " bytes)");
   }
   std::size_t size;
+  bool wake;
   {
     base::MutexLock lock(mu_);  // short: no I/O and no ticket wake-ups happen under mu_
     if (!poisoned_.is_ok()) {
@@ -101,12 +102,14 @@ Status WalWriter::append(const Delta& delta, std::uint64_t lsn, std::uint64_t ve
     }
     size = pending_bytes_.size() - offset;
     pending_.push_back({lsn, version, offset, size});  // capacity reserved: cannot throw
+    ++appended_records_;
+    // No wake-up per commit while the flush thread polls (see run()): a thread that waits for this record
+    // writes it itself (wait_durable), and tickets wake the flush thread when they start waiting
+    // (resolve_when_durable). The wake-up cost a lone committer more than its own work.
+    wake = flusher_asleep_ || flush_interval().count() == 0;
   }
   bytes_appended_.fetch_add(size, std::memory_order_relaxed);
-  // No wake-up per commit: a thread that waits for this record writes it itself (wait_durable), tickets
-  // wake the flush thread when they start waiting (resolve_when_durable), and a record nobody waits for
-  // is written within async_flush_ms. Only async_flush_ms = 0 asks for every record at once.
-  if (options_.async_flush_ms == 0) work_cv_.notify_one();
+  if (wake) work_cv_.notify_one();
   return Status::ok();
 }
 
@@ -144,12 +147,18 @@ Status WalWriter::wait_durable(std::uint64_t lsn) {
   return poisoned_;
 }
 
-void WalWriter::write_pending() {
+void WalWriter::write_pending() noexcept {
   batch_bytes_.swap(pending_bytes_);
   batch_records_.swap(pending_);
   writing_ = true;
   mu_.unlock();
-  const Status s = write_batch(batch_bytes_, batch_records_);
+  Status s;
+  try {
+    s = write_batch(batch_bytes_, batch_records_);
+  } catch (const std::bad_alloc&) {
+    // What reached the file is unknown: treat it as a failed write (poison, acknowledge nothing).
+    s = Status(StatusCode::kResourceExhausted, "out of memory while writing the log");
+  }
   mu_.lock();
   writing_ = false;
   std::vector<Waiting> done;
@@ -275,19 +284,27 @@ void WalWriter::fill_metrics(DatabaseMetrics& m) const {
 }
 
 void WalWriter::run() {
-  const auto delay = std::chrono::milliseconds(options_.async_flush_ms);
+  const std::chrono::milliseconds interval = flush_interval();
+  std::uint64_t seen = 0;  // appended_records_ at the previous poll
+  int idle_polls = 0;      // polls in a row that found no new record
   base::MutexLock lock(mu_);
   for (;;) {
-    // Wakes to stop, when a ticket waits for durability (kSync), or else every async_flush_ms, so that a
-    // record nobody waits for is on disk within that window in either mode. With async_flush_ms = 0 it
-    // writes each record as it arrives (append wakes it).
-    if (delay.count() == 0) {
+    // The pace: every interval while records arrive (a record nobody waits for is on disk within it),
+    // at once when a ticket starts waiting or at stop; after kIdlePollsBeforeSleep empty polls, asleep
+    // until append() wakes it. An interval of 0 writes each record as it arrives (append wakes it).
+    if (interval.count() == 0) {
       while (!stop_ && pending_.empty()) work_cv_.wait(lock);
+    } else if (idle_polls >= kIdlePollsBeforeSleep) {
+      flusher_asleep_ = true;
+      while (!stop_ && pending_.empty() && waiting_.empty()) work_cv_.wait(lock);
+      flusher_asleep_ = false;
     } else {
-      const auto deadline = std::chrono::steady_clock::now() + delay;
+      const auto deadline = std::chrono::steady_clock::now() + interval;
       while (!stop_ && waiting_.empty() && work_cv_.wait_until(lock, deadline) != std::cv_status::timeout) {
       }
     }
+    idle_polls = appended_records_ == seen ? idle_polls + 1 : 0;
+    seen = appended_records_;
     // roll_if_covered, or a thread in wait_durable, owns the segment meanwhile.
     while (rolling_ || writing_) segment_cv_.wait(lock);
     if (pending_.empty()) {

@@ -94,7 +94,7 @@ std::vector<OptionInfo> make_options() {
                             &C::repl_writes_per_second));
   o.push_back(string_option("durability", "when a commit is acknowledged: sync | async | memory", &C::durability,
                             {"sync", "async", "memory"}));
-  o.push_back(number_option("async_flush_ms", "async mode: flush the WAL within this many ms", &C::async_flush_ms));
+  o.push_back(number_option("async_flush_ms", "write a commit nobody waits for within this many ms (sync mode: at most 1; 0: at once)", &C::async_flush_ms));
   o.push_back(number_option("snapshot_every_wal_bytes", "background snapshot after this many WAL bytes (0 = off)",
                             &C::snapshot_every_wal_bytes));
   o.push_back(number_option("snapshot_every_seconds", "background snapshot every N seconds (0 = off)",

@@ -15,8 +15,8 @@ void resolve(QueuedTransaction& q, Status status, std::uint64_t version) { resol
 void resolve_ticket(QueuedTransaction& q, Status status, std::uint64_t version) {
   q.status = std::move(status);
   q.version = version;
-  q.done.store(1, std::memory_order_release);
-  q.done.notify_all();
+  q.done.store(1, std::memory_order_seq_cst);
+  if (q.sleepers.load(std::memory_order_seq_cst) != 0) q.done.notify_all();
   if (q.on_resolved) {
     // Moved out first: the callback runs once, and whatever it captured is released here, not whenever
     // the last ticket copy goes.
@@ -110,7 +110,8 @@ std::size_t CommitPipeline::drain() {
 std::size_t CommitPipeline::finish_batch(std::size_t ran) {
   writer_.publish();  // may throw std::bad_alloc, changing nothing: the tickets stay in batch_ok_
   const std::uint64_t version = writer_.versions().published_number();
-  for (auto& node : batch_ok_) submit_to_visible_ns_.record(base::nanos_since(node->submitted));
+  const auto now = std::chrono::steady_clock::now();  // one clock read per batch, not per transaction
+  for (auto& node : batch_ok_) submit_to_visible_ns_.record(base::nanos_between(node->submitted, now));
   if (CommitSink* sink = writer_.sink(); sink != nullptr) {
     sink->resolve_when_durable(writer_.logged_lsn(), version, std::move(batch_ok_));
   } else {

@@ -153,7 +153,11 @@ bool CommitTicket::ready() const noexcept {
 Status CommitTicket::wait() const {
   if (state_ == nullptr) return invalid_argument("CommitTicket::wait on an empty ticket");
   for (int i = 0; i < 4096 && state_->done.load(std::memory_order_acquire) == 0; ++i) __builtin_ia32_pause();
-  while (state_->done.load(std::memory_order_acquire) == 0) state_->done.wait(0, std::memory_order_acquire);
+  if (state_->done.load(std::memory_order_acquire) == 0) {
+    state_->sleepers.fetch_add(1, std::memory_order_seq_cst);  // before the re-check: see QueuedTransaction
+    while (state_->done.load(std::memory_order_seq_cst) == 0) state_->done.wait(0, std::memory_order_seq_cst);
+    state_->sleepers.fetch_sub(1, std::memory_order_relaxed);
+  }
   return state_->status;
 }
 

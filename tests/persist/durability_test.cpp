@@ -347,6 +347,26 @@ TEST(DurabilityTest, FlushWritesOnTheCallingThreadWhenNoBatchIsInFlight) {
   EXPECT_EQ(db->pin().get<Health>(e)->hp, 10u) << "every flushed commit survives the crash";
 }
 
+TEST(DurabilityTest, SyncModeWritesACommitNobodyWaitsForWithinMilliseconds) {
+  // The commit does not wake the flush thread; it polls every millisecond while commits arrive, and
+  // after 100 ms without one it sleeps until the next commit wakes it. Both must leave no commit behind.
+  auto fs = std::make_shared<FaultInjectionFileSystem>();
+  auto db = open_ok(durable("/data", fs));
+  auto durable_soon = [&] {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (db->durable_version() < db->published_version() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    return db->durable_version() >= db->published_version();
+  };
+  const Entity e = db->writer().create().value();
+  ASSERT_TRUE(db->writer().add(e, Health{1, 1}).is_ok());
+  EXPECT_TRUE(durable_soon()) << "a commit while the flush thread polls";
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // idle: the flush thread falls asleep
+  ASSERT_TRUE(db->writer().set(e, &Health::hp, 2u).is_ok());
+  EXPECT_TRUE(durable_soon()) << "the first commit after an idle spell must wake the flush thread";
+}
+
 TEST(DurabilityTest, MissingSegmentIsAnError) {
   TempDir dir;
   DatabaseOptions o = durable(dir.path());

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <random>
 #include <vector>
 #include <thread>
@@ -111,6 +112,34 @@ TEST(ConcurrencyTest, SubscriberWaitForWakesOnEveryPublish) {
   }
   reader.join();
   EXPECT_EQ(received.load(), kUpdates);
+}
+
+// Ticket holders that spin, fall asleep or sleep while the writer resolves their ticket are all woken:
+// the writer wakes sleepers only when one announced itself, so a missed wake-up would hang a waiter here
+// (the test then fails by its timeout).
+TEST(ConcurrencyTest, TicketWaitersAreWokenWhetherTheySpinOrSleep) {
+  auto db = Database::open(test_schema()).value();
+  WriterHandle& w = db->writer();
+  const Entity e = w.create().value();
+  ASSERT_TRUE(w.add(e, Health{0, 0}).is_ok());
+  std::mt19937 rng(11);
+  for (std::uint32_t round = 1; round <= 200; ++round) {
+    CommitTicket ticket = db->submit([e, round](Transaction& t) { return t.set(e, &Health::hp, round); });
+    std::vector<std::thread> waiters;
+    std::atomic<int> ok{0};
+    for (int i = 0; i < 3; ++i) {
+      waiters.emplace_back([&ticket, &ok] {
+        if (ticket.wait().is_ok()) ok.fetch_add(1);
+      });
+    }
+    // Resolve at once (waiters still spinning), a little later (falling asleep) or much later (asleep).
+    const std::uint32_t delay_us = rng() % 3 == 0 ? 0 : rng() % 3 == 1 ? rng() % 200 : 2000;
+    std::this_thread::sleep_for(std::chrono::microseconds(delay_us));
+    ASSERT_EQ(w.drain(), 1u);
+    for (std::thread& t : waiters) t.join();
+    EXPECT_EQ(ok.load(), 3) << "round " << round;
+    EXPECT_EQ(db->pin().get<Health>(e)->hp, round);
+  }
 }
 
 // Several commits published as one version (a game tick, or a batch of queued transactions): a subscriber
