@@ -107,6 +107,7 @@ Status WalWriter::append(const Delta& delta, std::uint64_t lsn, std::uint64_t ve
     // writes it itself (wait_durable), and tickets wake the flush thread when they start waiting
     // (resolve_when_durable). The wake-up cost a lone committer more than its own work.
     wake = flusher_asleep_ || flush_interval().count() == 0;
+    flusher_asleep_ = false;  // one wake-up is enough: the flush thread re-checks pending_ under mu_
   }
   bytes_appended_.fetch_add(size, std::memory_order_relaxed);
   if (wake) work_cv_.notify_one();
@@ -119,7 +120,12 @@ void WalWriter::resolve_when_durable(std::uint64_t lsn, std::uint64_t version,
   if (options_.mode == Durability::kSync) {
     base::MutexLock lock(mu_);
     if (poisoned_.is_ok() && durable_lsn_.load(std::memory_order_relaxed) < lsn) {
-      waiting_.push_back({lsn, version, std::move(tickets)});
+      // The slot first, then the tickets: if the deque cannot grow, the tickets stay with the caller
+      // (its batch is retried), instead of being dropped unresolved with a moved-from temporary.
+      waiting_.emplace_back();
+      waiting_.back().lsn = lsn;
+      waiting_.back().version = version;
+      waiting_.back().tickets = std::move(tickets);
       work_cv_.notify_one();  // the flush thread writes now, not at its next interval
       return;
     }
@@ -155,9 +161,12 @@ void WalWriter::write_pending() noexcept {
   Status s;
   try {
     s = write_batch(batch_bytes_, batch_records_);
-  } catch (const std::bad_alloc&) {
-    // What reached the file is unknown: treat it as a failed write (poison, acknowledge nothing).
-    s = Status(StatusCode::kResourceExhausted, "out of memory while writing the log");
+  } catch (const std::exception& e) {
+    // Out of memory, or a failure of the file system outside its Status (std::random_device for a new
+    // segment's salt): what reached the file is unknown, so it counts as a failed write (poison,
+    // acknowledge nothing). Poisoning itself allocates a message: a second allocation failure here
+    // terminates, as any exception on the flush thread did before other threads wrote batches.
+    s = Status(StatusCode::kIoError, std::string("writing the log threw: ") + e.what());
   }
   mu_.lock();
   writing_ = false;
@@ -303,7 +312,10 @@ void WalWriter::run() {
       while (!stop_ && waiting_.empty() && work_cv_.wait_until(lock, deadline) != std::cv_status::timeout) {
       }
     }
-    idle_polls = appended_records_ == seen ? idle_polls + 1 : 0;
+    // Idle means no new record, not nothing to write: under commit(kSync) the waiting callers write every
+    // batch themselves, and a flush thread that slept would make each of their commits wake it. The
+    // price: while commits keep arriving (at least one per 100 polls) it wakes every interval.
+    idle_polls = appended_records_ == seen ? std::min(idle_polls + 1, kIdlePollsBeforeSleep) : 0;
     seen = appended_records_;
     // roll_if_covered, or a thread in wait_durable, owns the segment meanwhile.
     while (rolling_ || writing_) segment_cv_.wait(lock);
