@@ -806,6 +806,16 @@ export interface components {
             stream_lag_seconds: components["schemas"]["Quantiles"];
             /** @description Copy-on-write page copies since the database opened. */
             pages_copied_total: number;
+            /** @description Of those copies, the ones made by replaying only the written granules into the page's parked older copy (ping-pong pages, ADR 0016). */
+            pages_replayed_total: number;
+            /** @description Bytes moved by those copies and replays since the database opened. */
+            bytes_copied_total: number;
+            /** @description Freed pages kept for reuse (bounded by `pool_max_idle_bytes`). */
+            bytes_pooled: number;
+            /** @description Older copies of written pages kept for ping-pong reuse (bounded by `pool_max_idle_bytes`). */
+            bytes_parked: number;
+            /** @description Undo buffers the writer keeps for the next transaction; a buffer a bulk transaction grew past 8 MiB is freed when it ends. */
+            writer_scratch_bytes: number;
         };
         WhoAmI: {
             /** @enum {string} */
