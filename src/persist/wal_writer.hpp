@@ -1,9 +1,9 @@
 // WalWriter — the write-ahead log: the writer hands it each committed transaction's encoded delta (no I/O
 // on the writer thread); everything pending is written with one write per segment and one fdatasync
 // (group commit), then durability is reported. Who writes a batch:
-//  * a thread that waits for durability (flush(), commit(Durability::kSync)) while no one is writing: it
-//    writes the pending batch itself, so a lone durable commit costs one write and one fdatasync and no
-//    thread hand-off;
+//  * a thread that waits for durability (flush(), commit(Durability::kSync), pin_durable(), a snapshot)
+//    while no one is writing: it writes the pending batch itself, so a lone durable commit costs one
+//    write and one fdatasync and no thread hand-off;
 //  * the flush thread: at once when a sync-mode ticket starts waiting, and otherwise it polls every
 //    flush_interval() (1 ms in kSync mode, async_flush_ms in kAsync) while records arrive. append() does
 //    not wake it, except after it fell asleep from idleness: on the development VM that wake-up cost a
@@ -101,8 +101,8 @@ class WalWriter final : public detail::CommitSink {
   // resolves what it settled. Called with mu_ held (through the caller's MutexLock), it releases mu_
   // during the I/O and the wake-ups (writing_ set: this thread owns the segment) and holds it again on
   // return. Requires !writing_, !rolling_, and pending_ not empty.
-  // noexcept: out of memory in the write poisons the log; anything else would leave writing_ set, so it
-  // terminates, as it did when only the flush thread wrote.
+  // noexcept: an exception from the write (out of memory, std::random_device) poisons the log like a failed
+  // write; only a second failure while poisoning terminates (writing_ must never stay set).
   void write_pending() noexcept ECSDB_REQUIRES(mu_);
   // How often the flush thread polls while records arrive: the longest a record nobody waits for stays
   // unwritten. kSync: 1 ms (or less, by async_flush_ms); kAsync: async_flush_ms; 0: at every record.

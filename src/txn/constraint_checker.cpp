@@ -20,8 +20,8 @@ void ConstraintChecker::note_references(std::uint16_t table, std::uint64_t key) 
 void ConstraintChecker::clear() noexcept {
   touched_refs_.clear();
   destroyed_.clear();
-  base::release_if_over(touched_refs_, UndoLog::kKeptBytes);
-  base::release_if_over(destroyed_, UndoLog::kKeptBytes);
+  base::release_if_over(touched_refs_, base::kKeptScratchBytes);
+  base::release_if_over(destroyed_, base::kKeptScratchBytes);
 }
 
 Status ConstraintChecker::apply_on_delete() {

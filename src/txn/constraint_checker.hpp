@@ -26,7 +26,7 @@ class ConstraintChecker {
   void note_destroyed(Entity e);
   // Forgets every row noted for the reference check (a replayed log record holds checked state).
   void forget_references() noexcept { touched_refs_.clear(); }
-  // Forgets everything noted (the transaction ended); frees buffers grown past UndoLog::kKeptBytes.
+  // Forgets everything noted (the transaction ended); frees buffers grown past base::kKeptScratchBytes.
   void clear() noexcept;
   // Bytes its buffers hold between transactions.
   std::size_t capacity_bytes() const noexcept {

@@ -56,19 +56,16 @@ class UndoLog {
   std::byte* bytes(std::size_t offset) noexcept { return arena_.data() + offset; }
   const std::byte* bytes(std::size_t offset) const noexcept { return arena_.data() + offset; }
 
-  // Empties the log for the next transaction. Each buffer keeps its capacity up to kKeptBytes, so a
-  // game's ticks reuse it without allocating; a larger one (a bulk load) is freed.
+  // Empties the log for the next transaction. Each buffer keeps its capacity up to kKeptScratchBytes, so
+  // a game's ticks reuse it without allocating; a larger one (a bulk load) is freed.
   void clear() noexcept {
     entries_.clear();
     arena_.clear();
-    base::release_if_over(entries_, kKeptBytes);
-    base::release_if_over(arena_, kKeptBytes);
+    base::release_if_over(entries_, base::kKeptScratchBytes);
+    base::release_if_over(arena_, base::kKeptScratchBytes);
   }
   // Bytes the log holds between transactions (its buffers' capacity).
   std::size_t capacity_bytes() const noexcept { return base::capacity_bytes(entries_) + base::capacity_bytes(arena_); }
-
-  // 8 MiB: about 200,000 change records, several times a busy tick.
-  static constexpr std::size_t kKeptBytes = std::size_t{8} << 20;
 
  private:
   std::vector<UndoEntry> entries_;

@@ -40,10 +40,10 @@ class UniqueIndex {
   void sweep();
   // The first suspect whose value more than one row still holds, or nullptr (the commit check).
   const Suspect* first_duplicate() const;
-  // The transaction ended. Frees the list's buffer when a bulk load grew it past 8 MiB.
+  // The transaction ended. Frees the list's buffer when a bulk load grew it past kKeptScratchBytes.
   void clear_suspects() noexcept {
     suspects_.clear();
-    base::release_if_over(suspects_, std::size_t{8} << 20);
+    base::release_if_over(suspects_, base::kKeptScratchBytes);
   }
 
  private:

@@ -36,9 +36,9 @@ struct QueuedTransaction {
   // Ticket holders about to sleep on `done`. The resolver wakes sleepers only when this is non-zero:
   // libstdc++ 12's notify on a 32-bit atomic makes the futex system call whenever its process-wide waiter
   // count for the address's bucket (16 buckets) is non-zero, and with a writer thread and producers
-  // waiting on other atomics it was: about a tenth of the writer's time per queued transaction. No wake-up is lost: a waiter raises this
-  // before it re-reads `done`, the resolver stores `done` before it reads this (all seq_cst), so one of
-  // them sees the other's write.
+  // waiting on other atomics it was: about a tenth of the writer's time per queued transaction.
+  // No wake-up is lost: a waiter raises this before it re-reads `done`, the resolver stores `done` before
+  // it reads this (all seq_cst), so one of them sees the other's write.
   std::atomic<std::uint32_t> sleepers{0};
 };
 

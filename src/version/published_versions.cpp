@@ -21,7 +21,6 @@ std::uint32_t preferred_slot() noexcept {
   return mine;
 }
 
-
 }  // namespace
 
 std::uint64_t coarse_monotonic_ms() noexcept {
