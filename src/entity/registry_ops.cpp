@@ -83,10 +83,7 @@ void undestroy_entity(RegistryState& r, Entity e, std::vector<std::uint32_t>& fr
 
 void set_component_bit(RegistryState& r, std::uint32_t index, std::uint16_t table, bool present,
                        storage::WriteContext& ctx) {
-  auto* mask = reinterpret_cast<std::uint64_t*>(storage::mutable_at(r.slots, index, ctx) + sizeof(EntitySlot));
-  const std::uint64_t bit = 1ull << (table & 63);
-  if (present) mask[table >> 6] |= bit;
-  else mask[table >> 6] &= ~bit;
+  set_component_bit(storage::mutable_at(r.slots, index, ctx), table, present);
 }
 
 }  // namespace ecsdb::entity

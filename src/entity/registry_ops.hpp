@@ -41,6 +41,13 @@ void undestroy_entity(detail::RegistryState& r, Entity e, std::vector<std::uint3
 
 void set_component_bit(detail::RegistryState& r, std::uint32_t index, std::uint16_t table, bool present,
                        storage::WriteContext& ctx);
+// The same on a registry slot the caller already made writable (storage::ElementWriter over r.slots).
+inline void set_component_bit(std::byte* slot, std::uint16_t table, bool present) noexcept {
+  auto* mask = reinterpret_cast<std::uint64_t*>(slot + sizeof(detail::EntitySlot));
+  const std::uint64_t bit = 1ull << (table & 63);
+  if (present) mask[table >> 6] |= bit;
+  else mask[table >> 6] &= ~bit;
+}
 
 inline bool has_component_bit(const detail::RegistryState& r, std::uint32_t index, std::uint16_t table) {
   return (r.mask(index)[table >> 6] >> (table & 63)) & 1u;

@@ -72,11 +72,7 @@ void build_delta(const WorkingVersion& working, Delta& d) {
         row_ops.push_back({u.table, RowOp{u.key, tables.info(u.table).many ? u.owner : 0, u.kind == UndoKind::kInsertRow}});
         break;
       case UndoKind::kBulkInsert:
-        for (std::uint32_t i = 0; i < u.size; ++i) {
-          std::uint64_t key;
-          std::memcpy(&key, log.bytes(u.arena_offset + 8ull * i), sizeof key);
-          row_ops.push_back({u.table, RowOp{key, 0, true}});
-        }
+        for (std::uint32_t i = 0; i < u.size; ++i) row_ops.push_back({u.table, RowOp{bulk_key(log, u, i), 0, true}});
         break;
       default: break;
     }
@@ -100,9 +96,7 @@ void build_delta(const WorkingVersion& working, Delta& d) {
       case UndoKind::kRemoveRow: touch(u.table, u.key, true); break;
       case UndoKind::kBulkInsert:
         for (std::uint32_t i = 0; i < u.size; ++i) {
-          std::uint64_t key;
-          std::memcpy(&key, log.bytes(u.arena_offset + 8ull * i), sizeof key);
-          Touch& t = touch(u.table, key, false);
+          Touch& t = touch(u.table, bulk_key(log, u, i), false);
           if (t.existed_before) t.replaced = true;  // removed earlier in the transaction, added again
         }
         break;

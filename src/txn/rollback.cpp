@@ -71,10 +71,8 @@ void undo(WorkingVersion& w, const UndoEntry& u) {
     }
     case UndoKind::kBulkInsert: {
       // The bulk rows are the last u.size rows again (everything after them has been undone).
-      const auto* keys = reinterpret_cast<const std::uint64_t*>(log.bytes(u.arena_offset));
       for (std::uint32_t i = u.size; i-- > 0;) {
-        std::uint64_t key;
-        std::memcpy(&key, keys + i, sizeof key);
+        const std::uint64_t key = bulk_key(log, u, i);
         storage::remove_row(*t, key, ctx);
         entity::set_component_bit(v.registry, static_cast<std::uint32_t>(key), u.table, false, ctx);
       }

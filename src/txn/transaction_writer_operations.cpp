@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "base/reserve_more.hpp"
 #include "entity/registry_ops.hpp"
@@ -79,7 +80,8 @@ Result<Entity> TransactionWriter::create() {
 Status TransactionWriter::create_many(std::size_t n, std::vector<Entity>& out) {
   ECSDB_RETURN_IF_ERROR(require_txn());
   base::reserve_more(out, n);
-  working_.undo_log().reserve(n);
+  // One record per recycled index, one for the fresh ones.
+  working_.undo_log().reserve(std::min(n, working_.free_entities().size()) + 1);
   // Recycled indices first (one at a time: each has its own generation)...
   while (n > 0 && !working_.free_entities().empty()) {
     ECSDB_ASSIGN_OR_RETURN(const Entity e, create());
@@ -231,13 +233,17 @@ Status TransactionWriter::add_many(std::uint16_t table, const Entity* entities, 
   }
   if (n == 0) return Status::ok();
   if (n > 0xFFFFFFFFu - working_.state().tables[table].row_count) return invalid_argument("add_many: too many rows");
+  const VersionState& state = working_.state();
   std::uint32_t max_index = 0;
+  bool one_run = true;  // consecutive indices of one generation (create_many's fresh entities)
   for (std::size_t i = 0; i < n; ++i) {
-    ECSDB_RETURN_IF_ERROR(check_alive(entities[i], "add_many to", info.table));
-    if (working_.state().find_row_index(table, entities[i].bits()) != kNoRow) {
-      return Status(StatusCode::kAlreadyExists, entity_name(entities[i]) + " already has a '" + info.table->name + "' component");
+    const Entity e = entities[i];
+    if (!state.registry.is_alive(e)) [[unlikely]] return check_alive(e, "add_many to", info.table);
+    if (state.find_row_index(table, e.bits()) != kNoRow) [[unlikely]] {
+      return Status(StatusCode::kAlreadyExists, entity_name(e) + " already has a '" + info.table->name + "' component");
     }
-    max_index = std::max(max_index, entities[i].index());
+    max_index = std::max(max_index, e.index());
+    if (i != 0) one_run = one_run && e.bits() == entities[i - 1].bits() + 1 && e.index() != 0;
   }
   TableState& t = working_.state().tables[table];
   RegistryState& registry = working_.state().registry;
@@ -245,17 +251,21 @@ Status TransactionWriter::add_many(std::uint16_t table, const Entity* entities, 
   UndoLog& undo = working_.undo_log();
   const std::uint32_t first = t.row_count;
   const auto count = static_cast<std::uint32_t>(n);
-  // Allocate first (undo record and its key copy, sparse and registry pages); then change nothing that
-  // can fail. Rows copied past row_count before a failure are invisible and harmless.
-  std::vector<std::uint64_t> keys(n);
-  for (std::size_t i = 0; i < n; ++i) keys[i] = entities[i].bits();
+  // Allocate first (undo record and, unless the keys are one run, their copy; sparse and registry pages);
+  // then change nothing that can fail. Rows copied past row_count before a failure are invisible and
+  // harmless.
+  static_assert(sizeof(Entity) == sizeof(std::uint64_t) && std::is_trivially_copyable_v<Entity>,
+                "an Entity's bytes are its key bits");
+  const auto* keys = reinterpret_cast<const std::byte*>(entities);
   undo.reserve();
-  const std::size_t saved_keys = undo.save_bytes(keys.data(), n * sizeof(std::uint64_t));
+  const std::size_t saved_keys = one_run ? 0 : undo.save_bytes(keys, n * sizeof(std::uint64_t));
   const SparseSlot empty{0, kNoRow};
   if (max_index >= t.sparse.capacity()) storage::grow_to(t.sparse, std::uint64_t{max_index} + 1, ctx, &empty);
+  storage::ElementWriter sparse(t.sparse, ctx);
+  storage::ElementWriter slots(registry.slots, ctx);
   for (std::uint32_t i = 0; i < count; ++i) {
-    storage::mutable_at(t.sparse, entities[i].index(), ctx);
-    entity::prepare_slot(registry, entities[i].index(), ctx);
+    sparse.at(entities[i].index());
+    slots.at(entities[i].index());
   }
   working_.set_dirty(true);
   // Dense columns: page-sized copies.
@@ -271,23 +281,23 @@ Status TransactionWriter::add_many(std::uint16_t table, const Entity* entities, 
     }
   };
   if (info.stride != 0) copy_into(t.rows, rows);
-  copy_into(t.keys, reinterpret_cast<const std::byte*>(keys.data()));
-  // Nothing below allocates.
+  copy_into(t.keys, keys);
+  // Nothing below allocates: every page it writes was made private above.
   t.row_count = first + count;
   for (std::uint32_t i = 0; i < count; ++i) {
-    auto* slot = reinterpret_cast<SparseSlot*>(storage::mutable_at(t.sparse, entities[i].index(), ctx));
-    if (slot->row != kNoRow) {  // the same entity twice in the batch: take back what was placed
+    auto* slot = reinterpret_cast<SparseSlot*>(sparse.at(entities[i].index()));
+    if (slot->row != kNoRow) [[unlikely]] {  // the same entity twice in the batch: take back what was placed
       for (std::uint32_t j = 0; j < i; ++j) {
-        reinterpret_cast<SparseSlot*>(storage::mutable_at(t.sparse, entities[j].index(), ctx))->row = kNoRow;
-        entity::set_component_bit(registry, entities[j].index(), table, false, ctx);
+        reinterpret_cast<SparseSlot*>(sparse.at(entities[j].index()))->row = kNoRow;
+        entity::set_component_bit(slots.at(entities[j].index()), table, false);
       }
       t.row_count = first;
       return invalid_argument("add_many: " + entity_name(entities[i]) + " appears twice");
     }
     *slot = SparseSlot{entities[i].generation(), first + i};
-    entity::set_component_bit(registry, entities[i].index(), table, true, ctx);
+    entity::set_component_bit(slots.at(entities[i].index()), table, true);
   }
-  undo.push({UndoKind::kBulkInsert, false, table, first, count, 0, 0, saved_keys});
+  undo.push({UndoKind::kBulkInsert, false, table, first, count, entities[0].bits(), one_run ? kBulkKeysRun : 0, saved_keys});
   return Status::ok();
 }
 

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "base/reserve_more.hpp"
@@ -27,7 +28,10 @@ enum class UndoKind : std::uint8_t { kCreateEntity, kDestroyEntity, kInsertRow, 
 //                   its bytes, then its place in each reverse-reference list (one RefLink per ref column)
 //   kWriteBytes     table, key; row_or_offset = offset in the row; size; arena_offset = the old bytes,
 //                   then (when the write moved the row between reference lists) its old places, as above
-//   kBulkInsert     table; row_or_offset = first row; size = count; arena_offset = the keys (u64 each)
+//   kBulkInsert     table; row_or_offset = first row; size = count; the keys (bulk_key): when owner ==
+//                   kBulkKeysRun, key is the first and the others follow it (consecutive indices, one
+//                   generation: a bulk load of fresh entities saves no copy), else arena_offset = the keys
+//                   (u64 each)
 //   kBulkCreate     row_or_offset = first (fresh) entity index; size = count
 struct UndoEntry {
   UndoKind kind;
@@ -71,5 +75,15 @@ class UndoLog {
   std::vector<UndoEntry> entries_;
   std::vector<std::byte> arena_;
 };
+
+inline constexpr std::uint64_t kBulkKeysRun = 1;
+
+// Key i (< u.size) of a kBulkInsert record.
+inline std::uint64_t bulk_key(const UndoLog& log, const UndoEntry& u, std::uint32_t i) noexcept {
+  if (u.owner == kBulkKeysRun) return u.key + i;
+  std::uint64_t key;
+  std::memcpy(&key, log.bytes(u.arena_offset + sizeof key * i), sizeof key);
+  return key;
+}
 
 }  // namespace ecsdb::detail
