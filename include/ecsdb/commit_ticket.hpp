@@ -52,9 +52,9 @@ using TransactionBody = std::function<Status(Transaction&)>;
 
 // Called once when a submitted transaction's ticket resolves, with its outcome and version (0 when it
 // failed). It runs on the thread that resolves the ticket (the writer; in kSync mode the thread that wrote
-// the log record: the WAL flush thread, or one waiting in flush() or commit(Durability::kSync)), so it must
-// be short and must not block or submit: hand the work to your own executor (a server posts it to its
-// event loop).
+// the log record: the WAL flush thread, or one waiting in flush(), commit(Durability::kSync),
+// pin_durable() or a snapshot), so it must be short and must not block or submit: hand the work to your
+// own executor (a server posts it to its event loop).
 using OnResolved = std::function<void(const Status& outcome, std::uint64_t version)>;
 
 }  // namespace ecsdb

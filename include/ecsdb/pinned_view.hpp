@@ -201,9 +201,8 @@ void PinnedView::each(Exclude<X...>, F&& f) const {
   const std::uint16_t without[] = {table_of<X>()...};
   const detail::RegistryState& registry = state_->registry;
   each<T...>([&](Entity e, const T&... components) {
-    const std::uint64_t* mask = registry.mask(e.index());
     for (const std::uint16_t x : without) {
-      if (x != detail::kNoTable && ((mask[x >> 6] >> (x & 63)) & 1u) != 0) return;
+      if (x != detail::kNoTable && registry.has_component(e.index(), x)) return;
     }
     f(e, components...);
   });

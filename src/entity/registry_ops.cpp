@@ -1,6 +1,7 @@
 #include "entity/registry_ops.hpp"
 
 #include <cassert>
+#include <cstddef>
 
 namespace ecsdb::entity {
 
@@ -16,9 +17,8 @@ std::uint32_t next_generation(std::uint32_t g) { return g + 1 == 0 ? 1 : g + 1; 
 
 void init_registry(RegistryState& r, std::uint32_t table_count, std::uint32_t page_bytes) {
   r = RegistryState{};
-  r.mask_words = (table_count + 63) / 64;
-  if (r.mask_words == 0) r.mask_words = 1;
-  storage::init_array(r.slots, static_cast<std::uint32_t>(sizeof(EntitySlot) + std::size_t{8} * r.mask_words), page_bytes);
+  r.flag_words = detail::flag_words_for(table_count);
+  storage::init_array(r.slots, static_cast<std::uint32_t>(offsetof(EntitySlot, flags) + std::size_t{4} * r.flag_words), page_bytes);
 }
 
 void destroy_registry(RegistryState& r, storage::PagePool& pool) noexcept { storage::destroy_array(r.slots, pool); }
@@ -35,7 +35,7 @@ Entity create_entity(RegistryState& r, std::vector<std::uint32_t>& free_list, st
     mutable_slot(r, index, ctx)->generation = 1;
   }
   EntitySlot* s = mutable_slot(r, index, ctx);
-  s->alive = 1;
+  s->set_alive(true);
   ++r.alive;
   return Entity(index, s->generation);
 }
@@ -52,7 +52,7 @@ void destroy_entity(RegistryState& r, Entity e, std::vector<std::uint32_t>& free
                     storage::WriteContext& ctx) {
   assert(r.is_alive(e));
   EntitySlot* s = mutable_slot(r, e.index(), ctx);
-  s->alive = 0;
+  s->set_alive(false);
   s->generation = next_generation(s->generation);
   --r.alive;
   free_list.push_back(e.index());
@@ -61,7 +61,7 @@ void destroy_entity(RegistryState& r, Entity e, std::vector<std::uint32_t>& free
 void uncreate_entity(RegistryState& r, Entity e, bool fresh, std::vector<std::uint32_t>& free_list,
                      storage::WriteContext& ctx) {
   assert(r.is_alive(e));
-  mutable_slot(r, e.index(), ctx)->alive = 0;  // the generation is what it was before create
+  mutable_slot(r, e.index(), ctx)->set_alive(false);  // the generation is what it was before create
   --r.alive;
   if (fresh) {
     assert(e.index() + 1 == r.used);
@@ -76,7 +76,7 @@ void undestroy_entity(RegistryState& r, Entity e, std::vector<std::uint32_t>& fr
   assert(!free_list.empty() && free_list.back() == e.index());
   free_list.pop_back();
   EntitySlot* s = mutable_slot(r, e.index(), ctx);
-  s->alive = 1;
+  s->set_alive(true);
   s->generation = e.generation();
   ++r.alive;
 }
@@ -98,9 +98,9 @@ void restore_slot(RegistryState& r, std::uint32_t index, std::uint32_t generatio
     r.used = index + 1;
   }
   EntitySlot* s = mutable_slot(r, index, ctx);
-  if (s->alive != 0) --r.alive;
+  if (s->alive()) --r.alive;
   s->generation = generation == 0 ? 1 : generation;
-  s->alive = alive ? 1 : 0;
+  s->set_alive(alive);
   if (alive) ++r.alive;
 }
 

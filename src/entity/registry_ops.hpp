@@ -5,6 +5,7 @@
 // freed index first, so hot slots stay in cache.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -43,14 +44,13 @@ void set_component_bit(detail::RegistryState& r, std::uint32_t index, std::uint1
                        storage::WriteContext& ctx);
 // The same on a registry slot the caller already made writable (storage::ElementWriter over r.slots).
 inline void set_component_bit(std::byte* slot, std::uint16_t table, bool present) noexcept {
-  auto* mask = reinterpret_cast<std::uint64_t*>(slot + sizeof(detail::EntitySlot));
-  const std::uint64_t bit = 1ull << (table & 63);
-  if (present) mask[table >> 6] |= bit;
-  else mask[table >> 6] &= ~bit;
+  std::uint32_t& word = reinterpret_cast<std::uint32_t*>(slot + offsetof(detail::EntitySlot, flags))[detail::presence_word(table)];
+  if (present) word |= detail::presence_bit(table);
+  else word &= ~detail::presence_bit(table);
 }
 
 inline bool has_component_bit(const detail::RegistryState& r, std::uint32_t index, std::uint16_t table) {
-  return (r.mask(index)[table >> 6] >> (table & 63)) & 1u;
+  return r.has_component(index, table);
 }
 
 }  // namespace ecsdb::entity

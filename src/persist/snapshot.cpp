@@ -136,7 +136,7 @@ Result<SnapshotInfo> write_snapshot(FileSystem& fs, const std::string& dir, cons
     for (std::uint32_t i = 0; i < reg.used; ++i) {
       const detail::EntitySlot* slot = reg.slot(i);
       chunk.push_back(slot->generation);
-      chunk.push_back(slot->alive);
+      chunk.push_back(slot->alive() ? 1 : 0);
       if (chunk.size() == chunk.capacity() || i + 1 == reg.used) {
         ECSDB_RETURN_IF_ERROR(w.raw(chunk.data(), chunk.size() * sizeof(std::uint32_t)));
         chunk.clear();

@@ -482,12 +482,12 @@ Status Replica::Impl::apply_sync() {
   const detail::RegistryState& reg = local.registry;
   for (std::uint32_t i = 0; i < reg.used; ++i) {
     const auto* slot = reg.slot(i);
-    if (slot->alive == 0) continue;
+    if (!slot->alive()) continue;
     auto it = server_alive.find(i);
     if (it == server_alive.end() || it->second != slot->generation) d.destroyed.push_back(Entity(i, slot->generation));
   }
   for (Entity e : sync_state.created) {
-    const bool live_here = e.index() < reg.used && reg.slot(e.index())->alive != 0 && reg.slot(e.index())->generation == e.generation();
+    const bool live_here = e.index() < reg.used && reg.slot(e.index())->alive() && reg.slot(e.index())->generation == e.generation();
     if (!live_here) d.created.push_back(e);
   }
   for (const Table& table : schema->tables) {

@@ -398,7 +398,7 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
       const detail::RegistryState& reg = s.registry;
       while (sync_entity_ < reg.used && rows < limit) {
         const auto* slot = reg.slot(sync_entity_);
-        if (slot->alive != 0) {
+        if (slot->alive()) {
           chunk.created.push_back(Entity(sync_entity_, slot->generation));
           ++rows;
         }

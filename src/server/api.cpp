@@ -102,7 +102,7 @@ template <typename F>
 void for_each_alive(const detail::VersionState& state, F&& f) {
   const detail::RegistryState& reg = state.registry;
   for (std::uint32_t i = 0; i < reg.used; ++i) {
-    if (reg.slot(i)->alive != 0) f(Entity(i, reg.slot(i)->generation).bits());
+    if (reg.slot(i)->alive()) f(Entity(i, reg.slot(i)->generation).bits());
   }
 }
 

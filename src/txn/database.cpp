@@ -624,7 +624,7 @@ Result<std::vector<std::uint64_t>> PinnedView::keys(std::string_view table) cons
   if (db_->schema().tables[t].is_entity_table) {
     const detail::RegistryState& reg = state_->registry;
     for (std::uint32_t i = 0; i < reg.used; ++i) {
-      if (reg.slot(i)->alive) out.push_back(Entity(i, reg.slot(i)->generation).bits());
+      if (reg.slot(i)->alive()) out.push_back(Entity(i, reg.slot(i)->generation).bits());
     }
     return out;
   }

@@ -53,7 +53,7 @@ Status RecoveryLoader::apply_delta(const Delta& d) {
     working_.undo_log().push({UndoKind::kDestroyEntity, false, 0, 0, 0, e.bits(), 0, 0});
   }
   for (Entity e : d.created) {
-    if (e.index() < v.registry.used && v.registry.slot(e.index())->alive) {
+    if (e.index() < v.registry.used && v.registry.slot(e.index())->alive()) {
       return bad("create of a live " + entity_name(e));
     }
     entity::restore_slot(v.registry, e.index(), e.generation(), true, ctx);
@@ -282,9 +282,9 @@ Status RecoveryLoader::load_registry(std::uint32_t used, const std::byte* pairs)
       std::memcpy(pair, pairs + 8ull * (start + i), sizeof pair);
       auto* s = reinterpret_cast<EntitySlot*>(slot);
       s->generation = pair[0] == 0 ? 1 : pair[0];
-      s->alive = pair[1] != 0 ? 1 : 0;
-      alive += s->alive;
-      std::memset(slot + sizeof(EntitySlot), 0, r.slots.elem_size - sizeof(EntitySlot));  // masks: set by rows
+      s->flags = pair[1] != 0 ? 1u : 0u;  // alive or not; the presence flags are set by the rows
+      alive += s->flags;
+      std::memset(slot + sizeof(EntitySlot), 0, r.slots.elem_size - sizeof(EntitySlot));
     }
   }
   r.used = used;
@@ -298,7 +298,7 @@ void RecoveryLoader::finish_load() {
   const RegistryState& r = v.registry;
   working_.free_entities().clear();
   for (std::uint32_t i = r.used; i-- > 0;) {
-    if (r.slot(i)->alive == 0) working_.free_entities().push_back(i);  // back() = lowest index: reused first
+    if (!r.slot(i)->alive()) working_.free_entities().push_back(i);  // back() = lowest index: reused first
   }
   for (std::size_t table = 0; table < tables_.table_count(); ++table) {
     const auto id = static_cast<std::uint16_t>(table);

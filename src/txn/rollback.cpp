@@ -63,7 +63,7 @@ void undo(WorkingVersion& w, const UndoEntry& u) {
       // Fresh indices [first, first + count) at the end of the registry: give them back.
       RegistryState& r = v.registry;
       for (std::uint32_t i = 0; i < u.size; ++i) {
-        reinterpret_cast<EntitySlot*>(storage::mutable_at(r.slots, u.row_or_offset + i, ctx))->alive = 0;
+        reinterpret_cast<EntitySlot*>(storage::mutable_at(r.slots, u.row_or_offset + i, ctx))->set_alive(false);
       }
       r.used = u.row_or_offset;
       r.alive -= u.size;

@@ -105,7 +105,7 @@ Status TransactionWriter::create_many(std::size_t n, std::vector<Entity>& out) {
     for (std::uint32_t i = 0; i < take; ++i, slot += r.slots.elem_size) {
       auto* s = reinterpret_cast<EntitySlot*>(slot);
       s->generation = 1;
-      s->alive = 1;
+      s->flags = 1u;  // alive, no components
       std::memset(slot + sizeof(EntitySlot), 0, r.slots.elem_size - sizeof(EntitySlot));
       out.push_back(Entity(index + i, 1));
     }

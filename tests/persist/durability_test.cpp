@@ -75,6 +75,53 @@ TEST(DurabilityTest, ReopenRestoresEverything) {
   EXPECT_EQ(db->writer().add(e, Player{1, "ann"}).code(), StatusCode::kConstraintViolation);
 }
 
+// A world of more than 31 tables keeps its presence flags in a second word of the registry slot (table t
+// is bit t + 1; bit 0 is the alive flag). Destroy must find rows on both sides of the word boundary, and
+// recovery (from a snapshot and from the log) must set the same flags again.
+TEST(DurabilityTest, PresenceFlagsOfAWorldOfFortyTablesSurviveSnapshotAndReplay) {
+  std::string toml;
+  for (int t = 0; t < 40; ++t) {
+    toml += "[tables.t" + std::to_string(t) + "]\nparent_table = \"entities\"\n";
+    toml += "[[tables.t" + std::to_string(t) + ".fields]]\nname = \"entity_id\"\ntype = \"u64\"\nforeign_key = \"entities.id\"\n";
+    toml += "[[tables.t" + std::to_string(t) + ".fields]]\nname = \"v\"\ntype = \"u32\"\n";
+  }
+  toml = "[database]\nname = \"forty\"\nversion = \"1.0.0\"\n[tables.entities]\nprimary_key = \"id\"\n[[tables.entities.fields]]\nname = \"id\"\ntype = \"u64\"\nconstraint = \"unique\"\n" + toml;
+  auto schema = parse_schema(toml, "forty.toml");
+  ASSERT_TRUE(schema.has_value()) << schema.status().to_string();
+  const std::vector<std::string> a_tables = {"t0", "t30", "t31", "t32", "t39"};
+  auto put = [](Transaction& t, const std::string& table, Entity e, std::uint32_t v) {
+    return t.add_row(table, e, Row{{"v", Value::from_uint(v)}});
+  };
+  TempDir dir;
+  Entity a, b, c;
+  {
+    auto db = std::move(Database::open(*schema, durable(dir.path())).value());
+    Transaction t = db->writer().begin();
+    a = t.create().value();
+    b = t.create().value();
+    c = t.create().value();
+    for (const std::string& table : a_tables) ASSERT_TRUE(put(t, table, a, 1).is_ok()) << table;
+    ASSERT_TRUE(put(t, "t31", b, 2).is_ok());
+    ASSERT_TRUE(put(t, "t30", c, 3).is_ok());
+    ASSERT_TRUE(t.commit().is_ok());
+    ASSERT_TRUE(db->writer().destroy(b).is_ok());
+    EXPECT_TRUE(db->pin().keys("t31").value() == std::vector<std::uint64_t>{a.bits()}) << "b's row went with it";
+    ASSERT_TRUE(db->snapshot().is_ok());
+    Transaction more = db->writer().begin();
+    ASSERT_TRUE(put(more, "t38", c, 4).is_ok());  // after the snapshot: replayed from the log
+    ASSERT_TRUE(more.commit().is_ok());
+    ASSERT_TRUE(db->flush().is_ok());
+  }
+  auto db = std::move(Database::open(*schema, durable(dir.path())).value());
+  ASSERT_TRUE(db->writer().destroy(a).is_ok());
+  ASSERT_TRUE(db->writer().destroy(c).is_ok());
+  PinnedView v = db->pin();
+  EXPECT_EQ(v.entity_count(), 0u);
+  for (int t = 0; t < 40; ++t) {
+    EXPECT_TRUE(v.keys("t" + std::to_string(t)).value().empty()) << "t" << t << " kept a row of a destroyed entity";
+  }
+}
+
 TEST(DurabilityTest, SnapshotThenWalReplayAndCompaction) {
   TempDir dir;
   DatabaseOptions o = durable(dir.path());

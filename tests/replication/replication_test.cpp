@@ -126,7 +126,7 @@ class Workload {
     live_.clear();
     const detail::RegistryState& reg = v.state().registry;
     for (std::uint32_t i = 0; i < reg.used; ++i) {
-      if (reg.slot(i)->alive != 0) live_.push_back(Entity(i, reg.slot(i)->generation));
+      if (reg.slot(i)->alive()) live_.push_back(Entity(i, reg.slot(i)->generation));
     }
   }
 
@@ -151,7 +151,7 @@ Contents contents(const PinnedView& v, const Schema& schema, const std::set<std:
   Contents c;
   const detail::VersionState& s = v.state();
   for (std::uint32_t i = 0; i < s.registry.used; ++i) {
-    if (s.registry.slot(i)->alive != 0) c.entities.insert(Entity(i, s.registry.slot(i)->generation).bits());
+    if (s.registry.slot(i)->alive()) c.entities.insert(Entity(i, s.registry.slot(i)->generation).bits());
   }
   for (const Table& t : schema.tables) {
     if (t.is_entity_table || (!tables.empty() && !tables.contains(t.name))) continue;

@@ -5,6 +5,7 @@
 // copied by the writer only when touched (see paged_array.hpp).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <vector>
@@ -33,28 +34,39 @@ struct TableState {
   std::uint32_t stride = 0;
 };
 
-// Registry slot of one entity index; followed in memory by `mask_words` u64 of component presence bits.
+// Registry slot of one entity index: the generation, then `flag_words` u32 words of flags. Bit 0 of the
+// first word is set while the entity with `generation` exists; bit t + 1 says it has a row in table t. A
+// world of up to 31 tables has 8-byte slots.
 struct EntitySlot {
   std::uint32_t generation;
-  std::uint32_t alive;   // 1 while the entity with `generation` exists
+  std::uint32_t flags;  // the first flag word; the others follow the slot
+
+  bool alive() const noexcept { return (flags & 1u) != 0; }
+  void set_alive(bool alive) noexcept { flags = alive ? flags | 1u : flags & ~1u; }
 };
 
+// Where table t's presence flag sits in a slot's flag words.
+constexpr std::uint32_t presence_word(std::uint16_t table) noexcept { return (table + 1u) >> 5; }
+constexpr std::uint32_t presence_bit(std::uint16_t table) noexcept { return 1u << ((table + 1u) & 31); }
+constexpr std::uint32_t flag_words_for(std::uint32_t table_count) noexcept { return (table_count + 1 + 31) / 32; }
+
 struct RegistryState {
-  PagedArray slots;                 // elem_size = sizeof(EntitySlot) + 8 * mask_words
+  PagedArray slots;                 // elem_size = 4 + 4 * flag_words
   std::uint32_t used = 0;           // indices ever handed out (slots [0, used) are initialised)
   std::uint32_t alive = 0;          // live entities
-  std::uint32_t mask_words = 1;
+  std::uint32_t flag_words = 1;
 
   const EntitySlot* slot(std::uint32_t index) const noexcept {
     return reinterpret_cast<const EntitySlot*>(slots.at(index));
   }
-  const std::uint64_t* mask(std::uint32_t index) const noexcept {
-    return reinterpret_cast<const std::uint64_t*>(slots.at(index) + sizeof(EntitySlot));
+  bool has_component(std::uint32_t index, std::uint16_t table) const noexcept {
+    const auto* words = reinterpret_cast<const std::uint32_t*>(slots.at(index) + offsetof(EntitySlot, flags));
+    return (words[presence_word(table)] & presence_bit(table)) != 0;
   }
   bool is_alive(Entity e) const noexcept {
     if (e.index() >= used) return false;
     const EntitySlot* s = slot(e.index());
-    return s->alive != 0 && s->generation == e.generation();
+    return s->alive() && s->generation == e.generation();
   }
 };
 
