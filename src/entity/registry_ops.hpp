@@ -1,8 +1,8 @@
 // Mutation of the entity registry in the version being built. Writer thread only.
 //
-// Entity index i is alive with generation g when slot i holds {g, alive=1}. Destroying bumps g (skipping
-// 0, so Entity::null() is never alive) and pushes i on the free list; creation reuses the most recently
-// freed index first, so hot slots stay in cache.
+// Entity index i is alive with generation g when slot i holds generation g and bit 0 of its flag word is
+// set. Destroying bumps g (skipping 0, so Entity::null() is never alive) and pushes i on the free list;
+// creation reuses the most recently freed index first, so hot slots stay in cache.
 #pragma once
 
 #include <cstddef>

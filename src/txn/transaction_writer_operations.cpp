@@ -43,7 +43,8 @@ Status TransactionWriter::check_write(std::uint16_t table, std::uint64_t key, st
                             info.table->name + "'");
   }
   // Tables filled in entity order keep most rows at row == entity index: start loading that row now, so
-  // the miss on it overlaps the miss on the sparse slot below instead of following it (as find_row does).
+  // the miss on it overlaps the miss on the sparse slot below instead of following it (find_row, the
+  // readers' lookup, makes the same guess).
   // A wrong guess costs only the bandwidth.
   const TableState& t = working_.state().tables[table];
   const auto index = static_cast<std::uint32_t>(key);
@@ -241,7 +242,6 @@ Status TransactionWriter::add_many(std::uint16_t table, const Entity* entities, 
   if (n > 0xFFFFFFFFu - working_.state().tables[table].row_count) return invalid_argument("add_many: too many rows");
   const VersionState& state = working_.state();
   std::uint32_t max_index = 0;
-  bool one_run = true;  // consecutive indices of one generation (create_many's fresh entities)
   for (std::size_t i = 0; i < n; ++i) {
     const Entity e = entities[i];
     if (!state.registry.is_alive(e)) [[unlikely]] return check_alive(e, "add_many to", info.table);
@@ -249,7 +249,13 @@ Status TransactionWriter::add_many(std::uint16_t table, const Entity* entities, 
       return Status(StatusCode::kAlreadyExists, entity_name(e) + " already has a '" + info.table->name + "' component");
     }
     max_index = std::max(max_index, e.index());
-    if (i != 0) one_run = one_run && e.bits() == entities[i - 1].bits() + 1 && e.index() != 0;
+  }
+  // The undo record copies the keys before the longest run of consecutive indices of one generation that
+  // ends the batch (create_many's fresh entities, after its recycled ones) and names that run by its first.
+  std::size_t run_start = n - 1;
+  while (run_start > 0 && entities[run_start].index() != 0 &&
+         entities[run_start].bits() == entities[run_start - 1].bits() + 1) {
+    --run_start;
   }
   TableState& t = working_.state().tables[table];
   RegistryState& registry = working_.state().registry;
@@ -257,14 +263,14 @@ Status TransactionWriter::add_many(std::uint16_t table, const Entity* entities, 
   UndoLog& undo = working_.undo_log();
   const std::uint32_t first = t.row_count;
   const auto count = static_cast<std::uint32_t>(n);
-  // Allocate first (undo record and, unless the keys are one run, their copy; sparse and registry pages);
-  // then change nothing that can fail. Rows copied past row_count before a failure are invisible and
+  // Allocate first (undo record and the keys it copies; sparse and registry pages); then change nothing
+  // that can fail. Rows copied past row_count before a failure are invisible and
   // harmless.
   static_assert(sizeof(Entity) == sizeof(std::uint64_t) && std::is_trivially_copyable_v<Entity>,
                 "an Entity's bytes are its key bits");
   const auto* keys = reinterpret_cast<const std::byte*>(entities);
   undo.reserve();
-  const std::size_t saved_keys = one_run ? 0 : undo.save_bytes(keys, n * sizeof(std::uint64_t));
+  const std::size_t saved_keys = run_start == 0 ? 0 : undo.save_bytes(keys, run_start * sizeof(std::uint64_t));
   const SparseSlot empty{0, kNoRow};
   if (max_index >= t.sparse.capacity()) storage::grow_to(t.sparse, std::uint64_t{max_index} + 1, ctx, &empty);
   storage::ElementWriter sparse(t.sparse, ctx);
@@ -303,7 +309,7 @@ Status TransactionWriter::add_many(std::uint16_t table, const Entity* entities, 
     *slot = SparseSlot{entities[i].generation(), first + i};
     entity::set_component_bit(slots.at(entities[i].index()), table, true);
   }
-  undo.push({UndoKind::kBulkInsert, false, table, first, count, entities[0].bits(), one_run ? kBulkKeysRun : 0, saved_keys});
+  undo.push({UndoKind::kBulkInsert, false, table, first, count, entities[run_start].bits(), run_start, saved_keys});
   return Status::ok();
 }
 

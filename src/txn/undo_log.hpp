@@ -28,10 +28,10 @@ enum class UndoKind : std::uint8_t { kCreateEntity, kDestroyEntity, kInsertRow, 
 //                   its bytes, then its place in each reverse-reference list (one RefLink per ref column)
 //   kWriteBytes     table, key; row_or_offset = offset in the row; size; arena_offset = the old bytes,
 //                   then (when the write moved the row between reference lists) its old places, as above
-//   kBulkInsert     table; row_or_offset = first row; size = count; the keys (bulk_key): when owner ==
-//                   kBulkKeysRun, key is the first and the others follow it (consecutive indices, one
-//                   generation: a bulk load of fresh entities saves no copy), else arena_offset = the keys
-//                   (u64 each)
+//   kBulkInsert     table; row_or_offset = first row; size = count; the keys (bulk_key): the first
+//                   `owner` are copied at arena_offset (u64 each), the rest are one run starting at `key`
+//                   (consecutive indices of one generation: the fresh entities create_many returns after
+//                   its recycled ones cost no copy)
 //   kBulkCreate     row_or_offset = first (fresh) entity index; size = count
 struct UndoEntry {
   UndoKind kind;
@@ -76,11 +76,9 @@ class UndoLog {
   std::vector<std::byte> arena_;
 };
 
-inline constexpr std::uint64_t kBulkKeysRun = 1;
-
 // Key i (< u.size) of a kBulkInsert record.
 inline std::uint64_t bulk_key(const UndoLog& log, const UndoEntry& u, std::uint32_t i) noexcept {
-  if (u.owner == kBulkKeysRun) return u.key + i;
+  if (i >= u.owner) return u.key + (i - u.owner);
   std::uint64_t key;
   std::memcpy(&key, log.bytes(u.arena_offset + sizeof key * i), sizeof key);
   return key;

@@ -75,9 +75,11 @@ TEST(DurabilityTest, ReopenRestoresEverything) {
   EXPECT_EQ(db->writer().add(e, Player{1, "ann"}).code(), StatusCode::kConstraintViolation);
 }
 
-// A world of more than 31 tables keeps its presence flags in a second word of the registry slot (table t
-// is bit t + 1; bit 0 is the alive flag). Destroy must find rows on both sides of the word boundary, and
-// recovery (from a snapshot and from the log) must set the same flags again.
+// A world of more than 31 tables keeps its presence flags in a second word of the registry slot (table id
+// t is bit t + 1, bit 0 is the alive flag; the entities table is id 0, so table tN has id N + 1: t29 holds
+// the top bit of the first word, t30 the first bit of the second). Destroy must find rows on both sides of
+// the word boundary, and recovery (from a snapshot and from the log) must restore the rows and set the
+// same flags again. Enough entities for the registry to span several pages of the snapshot.
 TEST(DurabilityTest, PresenceFlagsOfAWorldOfFortyTablesSurviveSnapshotAndReplay) {
   std::string toml;
   for (int t = 0; t < 40; ++t) {
@@ -88,7 +90,7 @@ TEST(DurabilityTest, PresenceFlagsOfAWorldOfFortyTablesSurviveSnapshotAndReplay)
   toml = "[database]\nname = \"forty\"\nversion = \"1.0.0\"\n[tables.entities]\nprimary_key = \"id\"\n[[tables.entities.fields]]\nname = \"id\"\ntype = \"u64\"\nconstraint = \"unique\"\n" + toml;
   auto schema = parse_schema(toml, "forty.toml");
   ASSERT_TRUE(schema.has_value()) << schema.status().to_string();
-  const std::vector<std::string> a_tables = {"t0", "t30", "t31", "t32", "t39"};
+  const std::vector<std::string> a_tables = {"t0", "t29", "t30", "t31", "t32", "t39"};
   auto put = [](Transaction& t, const std::string& table, Entity e, std::uint32_t v) {
     return t.add_row(table, e, Row{{"v", Value::from_uint(v)}});
   };
@@ -103,6 +105,9 @@ TEST(DurabilityTest, PresenceFlagsOfAWorldOfFortyTablesSurviveSnapshotAndReplay)
     for (const std::string& table : a_tables) ASSERT_TRUE(put(t, table, a, 1).is_ok()) << table;
     ASSERT_TRUE(put(t, "t31", b, 2).is_ok());
     ASSERT_TRUE(put(t, "t30", c, 3).is_ok());
+    ASSERT_TRUE(put(t, "t29", c, 3).is_ok());
+    std::vector<Entity> crowd;  // registry pages beyond the first (2048 slots of 8 bytes per 16 KiB page)
+    ASSERT_TRUE(t.create_many(5000, crowd).is_ok());
     ASSERT_TRUE(t.commit().is_ok());
     ASSERT_TRUE(db->writer().destroy(b).is_ok());
     EXPECT_TRUE(db->pin().keys("t31").value() == std::vector<std::uint64_t>{a.bits()}) << "b's row went with it";
@@ -113,10 +118,22 @@ TEST(DurabilityTest, PresenceFlagsOfAWorldOfFortyTablesSurviveSnapshotAndReplay)
     ASSERT_TRUE(db->flush().is_ok());
   }
   auto db = std::move(Database::open(*schema, durable(dir.path())).value());
+  {
+    PinnedView v = db->pin();
+    EXPECT_EQ(v.entity_count(), 5002u);
+    EXPECT_FALSE(v.alive(b));
+    for (const std::string& table : a_tables) {
+      const std::vector<std::uint64_t> keys = v.keys(table).value();
+      EXPECT_TRUE(std::find(keys.begin(), keys.end(), a.bits()) != keys.end()) << table << " lost a's row";
+    }
+    EXPECT_TRUE(v.keys("t38").value() == std::vector<std::uint64_t>{c.bits()}) << "replayed from the log";
+    EXPECT_EQ(v.keys("t29").value().size(), 2u);
+    EXPECT_EQ(v.keys("t30").value().size(), 2u);
+  }
   ASSERT_TRUE(db->writer().destroy(a).is_ok());
   ASSERT_TRUE(db->writer().destroy(c).is_ok());
   PinnedView v = db->pin();
-  EXPECT_EQ(v.entity_count(), 0u);
+  EXPECT_EQ(v.entity_count(), 5000u);
   for (int t = 0; t < 40; ++t) {
     EXPECT_TRUE(v.keys("t" + std::to_string(t)).value().empty()) << "t" << t << " kept a row of a destroyed entity";
   }

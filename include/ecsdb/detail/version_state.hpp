@@ -35,8 +35,9 @@ struct TableState {
 };
 
 // Registry slot of one entity index: the generation, then `flag_words` u32 words of flags. Bit 0 of the
-// first word is set while the entity with `generation` exists; bit t + 1 says it has a row in table t. A
-// world of up to 31 tables has 8-byte slots.
+// first word is set while the entity with `generation` exists; bit t + 1 says it has a row in table t (table
+// ids count the entities table, id 0). A world of up to 31 tables, the entities table included, has
+// 8-byte slots.
 struct EntitySlot {
   std::uint32_t generation;
   std::uint32_t flags;  // the first flag word; the others follow the slot
