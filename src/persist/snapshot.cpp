@@ -137,7 +137,7 @@ Result<SnapshotInfo> write_snapshot(FileSystem& fs, const std::string& dir, cons
     for (std::uint32_t start = 0; start < reg.used; start += per_page) {
       const std::uint32_t count = std::min(per_page, reg.used - start);
       const std::byte* slot = reg.slots.at(start);
-      for (std::uint32_t i = 0; i < count; ++i, slot += reg.slots.elem_size) {
+      for (std::size_t i = 0; i < count; ++i, slot += reg.slots.elem_size) {
         const auto* s = reinterpret_cast<const detail::EntitySlot*>(slot);
         pairs[2 * i] = s->generation;
         pairs[2 * i + 1] = s->alive() ? 1 : 0;
