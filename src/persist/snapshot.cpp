@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <future>
+#include <system_error>
 
 #include "persist/byte_io.hpp"
 #include "persist/numbered_file_name.hpp"
@@ -20,10 +22,21 @@ namespace {
 enum SectionKind : std::uint32_t { kSchema = 1, kRegistry = 2, kTable = 3, kEnd = 0xFFFFFFFFu };
 constexpr std::uint32_t kHeaderSize = 64;
 
-// Streams sections to a file through a 1 MiB buffer, hashing each section body as it goes.
+// Streams sections to a file, hashing each section body as it goes. Double-buffered: while a helper
+// thread writes one full buffer to the file, the caller hashes and fills the other, so the kernel's copy
+// of the data overlaps the hashing instead of following it. Appends stay in order: a buffer is handed
+// over only after the previous write returned.
 class SectionWriter {
  public:
-  explicit SectionWriter(WritableFile& f) : f_(f) { buf_.reserve(kBuffer); }
+  explicit SectionWriter(WritableFile& f) : f_(f) {
+    buf_.reserve(kBuffer);
+    writing_.reserve(kBuffer);
+  }
+  SectionWriter(const SectionWriter&) = delete;
+  SectionWriter& operator=(const SectionWriter&) = delete;
+  // An early return (an error) must not leave the helper writing from a buffer that is going away.
+  ~SectionWriter() { (void)wait_for_write(); }
+
   Status raw(const void* p, std::size_t n) {
     const auto* b = static_cast<const std::byte*>(p);
     if (in_section_) XXH3_64bits_update(&state_, b, n);
@@ -50,22 +63,41 @@ class SectionWriter {
     const std::uint64_t sum = XXH3_64bits_digest(&state_);
     return raw(&sum, 8);
   }
+  // Hands the filled buffer to a helper thread to write, after the previous write finished.
   Status drain() {
     if (buf_.empty()) return Status::ok();
-    ECSDB_RETURN_IF_ERROR(f_.append(buf_));
+    ECSDB_RETURN_IF_ERROR(wait_for_write());
     written_ += buf_.size();
+    buf_.swap(writing_);
     buf_.clear();
+    // The helper only reads writing_ and calls f_.append; nothing else touches either until the
+    // future is waited for (the wait is the happens-before edge back to this thread).
+    try {
+      pending_ = std::async(std::launch::async, [this] { return f_.append(writing_); });
+    } catch (const std::system_error&) {  // no thread to be had: write on this one
+      return f_.append(writing_);
+    }
     return Status::ok();
+  }
+  // Writes what is buffered and waits until every write returned.
+  Status finish() {
+    ECSDB_RETURN_IF_ERROR(drain());
+    return wait_for_write();
   }
   std::uint64_t written() const { return written_ + buf_.size(); }
 
  private:
-  static constexpr std::size_t kBuffer = 1 << 20;
+  Status wait_for_write() { return pending_.valid() ? pending_.get() : Status::ok(); }
+
+  // 4 MiB: large writes, and a helper thread started about 16 times per 64 MB.
+  static constexpr std::size_t kBuffer = std::size_t{4} << 20;
   WritableFile& f_;
-  std::vector<std::byte> buf_;
+  std::vector<std::byte> buf_;      // being filled by the caller
+  std::vector<std::byte> writing_;  // being written by the helper while pending_ is valid
   XXH3_state_t state_{};
   bool in_section_ = false;
   std::uint64_t written_ = 0;
+  std::future<Status> pending_;
 };
 
 template <typename T>
@@ -86,39 +118,20 @@ Status corrupt(const std::string& name, std::uint64_t offset, const std::string&
   return Status(StatusCode::kCorruption, "snapshot " + name + " at offset " + std::to_string(offset) + ": " + what);
 }
 
-}  // namespace
-
-std::string snapshot_name(std::uint64_t version) { return numbered_file_name("snap-", version, ".ecss"); }
-
-std::uint64_t parse_snapshot_name(const std::string& name) { return parse_numbered_file_name(name, "snap-", ".ecss"); }
-
-Result<SnapshotInfo> write_snapshot(FileSystem& fs, const std::string& dir, const PinnedView& view,
-                                    std::uint64_t database_id) {
-  const detail::VersionState& s = view.state();
-  const Schema& schema = view.database().schema();
-  SnapshotInfo info;
-  info.name = snapshot_name(s.number);
-  info.version = s.number;
-  info.lsn = s.lsn;
-  info.database_id = database_id;
-  info.layout_hash = schema.layout_hash();
-  info.created_unix_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                             std::chrono::system_clock::now().time_since_epoch()).count();
-  const std::string tmp = dir + "/" + info.name + ".tmp";
-  ECSDB_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> f, fs.create(tmp));
-
+// Writes the header and every section of version `s` to `f`, then syncs and closes it.
+Status write_sections(WritableFile& f, const detail::VersionState& s, const Schema& schema, SnapshotInfo& info) {
   std::vector<std::byte> header;
   ByteWriter hw(header);
   hw.raw(kSnapshotMagic, 8);
   hw.u32(kSnapshotFormatVersion);
   hw.u32(kHeaderSize);
-  hw.u64(database_id);
+  hw.u64(info.database_id);
   hw.u64(info.version);
   hw.u64(info.lsn);
   hw.u64(info.layout_hash);
   hw.i64(info.created_unix_ns);
   hw.u64(checksum64(header));
-  SectionWriter w(*f);
+  SectionWriter w(f);
   ECSDB_RETURN_IF_ERROR(w.raw(header.data(), header.size()));
 
   ECSDB_RETURN_IF_ERROR(w.begin(kSchema, schema.text.size()));
@@ -138,9 +151,9 @@ Result<SnapshotInfo> write_snapshot(FileSystem& fs, const std::string& dir, cons
       const std::uint32_t count = std::min(per_page, reg.used - start);
       const std::byte* slot = reg.slots.at(start);
       for (std::size_t i = 0; i < count; ++i, slot += reg.slots.elem_size) {
-        const auto* s = reinterpret_cast<const detail::EntitySlot*>(slot);
-        pairs[2 * i] = s->generation;
-        pairs[2 * i + 1] = s->alive() ? 1 : 0;
+        const auto* entry = reinterpret_cast<const detail::EntitySlot*>(slot);
+        pairs[2 * i] = entry->generation;
+        pairs[2 * i + 1] = entry->alive() ? 1 : 0;
       }
       ECSDB_RETURN_IF_ERROR(w.raw(pairs.data(), std::size_t{count} * 2 * sizeof(std::uint32_t)));
     }
@@ -165,11 +178,41 @@ Result<SnapshotInfo> write_snapshot(FileSystem& fs, const std::string& dir, cons
   }
   ECSDB_RETURN_IF_ERROR(w.begin(kEnd, 0));
   ECSDB_RETURN_IF_ERROR(w.end());
-  ECSDB_RETURN_IF_ERROR(w.drain());
+  ECSDB_RETURN_IF_ERROR(w.finish());
   info.bytes = w.written();
-  ECSDB_RETURN_IF_ERROR(f->sync());
-  ECSDB_RETURN_IF_ERROR(f->close());
-  ECSDB_RETURN_IF_ERROR(fs.rename(tmp, dir + "/" + info.name));
+  ECSDB_RETURN_IF_ERROR(f.sync());
+  return f.close();
+}
+
+}  // namespace
+
+std::string snapshot_name(std::uint64_t version) { return numbered_file_name("snap-", version, ".ecss"); }
+
+std::uint64_t parse_snapshot_name(const std::string& name) { return parse_numbered_file_name(name, "snap-", ".ecss"); }
+
+Result<SnapshotInfo> write_snapshot(FileSystem& fs, const std::string& dir, const PinnedView& view,
+                                    std::uint64_t database_id) {
+  const detail::VersionState& s = view.state();
+  const Schema& schema = view.database().schema();
+  SnapshotInfo info;
+  info.name = snapshot_name(s.number);
+  info.version = s.number;
+  info.lsn = s.lsn;
+  info.database_id = database_id;
+  info.layout_hash = schema.layout_hash();
+  info.created_unix_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                             std::chrono::system_clock::now().time_since_epoch()).count();
+  const std::string tmp = dir + "/" + info.name + ".tmp";
+  ECSDB_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> f, fs.create(tmp));
+  // On failure the partial file is removed (best effort; open removes any left behind), so that failing
+  // snapshots, on a full disk above all, do not pile up partial files.
+  Status written = write_sections(*f, s, schema, info);
+  if (written.is_ok()) written = fs.rename(tmp, dir + "/" + info.name);
+  if (!written.is_ok()) {
+    f.reset();
+    fs.remove(tmp).ignore();
+    return written;
+  }
   ECSDB_RETURN_IF_ERROR(fs.sync_dir(dir));
   return info;
 }

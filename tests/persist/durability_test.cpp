@@ -544,6 +544,39 @@ TEST(DurabilityFaultTest, FailedSnapshotKeepsTheDatabaseAndOlderSnapshots) {
   EXPECT_EQ(again->pin().get<Health>(e)->hp, 3u);
 }
 
+// A snapshot larger than the writer's buffers (4 MiB each, written by a helper thread while the next one
+// fills): it loads back whole, and a write failing in a later buffer fails the snapshot with the error,
+// keeps the database writable and the older snapshot in place, and removes the partial file.
+TEST(DurabilityFaultTest, SnapshotOfSeveralBuffersRoundTripsAndAFailedLaterWriteIsReported) {
+  auto fs = std::make_shared<FaultInjectionFileSystem>();
+  std::map<std::uint64_t, std::uint32_t> before;
+  {
+    auto db = open_ok(durable("/data", fs));
+    std::vector<Entity> es;
+    Transaction t = db->writer().begin();
+    ASSERT_TRUE(t.create_many(400000, es).is_ok());
+    std::vector<Health> hs(es.size());
+    for (std::uint32_t i = 0; i < hs.size(); ++i) hs[i] = Health{i, i ^ 0x5A5Au};
+    ASSERT_TRUE(t.add_many<Health>(es, hs).is_ok());
+    ASSERT_TRUE(t.commit().is_ok());
+    ASSERT_TRUE(db->snapshot().is_ok());  // 400k x (8 B registry + 8 B key + 8 B row): 3 buffers
+    const std::vector<std::string> names = fs->list("/data/snapshots").value();
+    ASSERT_EQ(names.size(), 1u);
+    EXPECT_GT(fs->read_file("/data/snapshots/" + names[0]).value().size(), std::size_t{9} << 20);
+    ASSERT_TRUE(db->writer().update(es[7], Health{7, 7}).is_ok());
+    fs->fail_write(2, /*sticky=*/false, "snap-");  // the second buffer of the next snapshot
+    EXPECT_EQ(db->snapshot().code(), StatusCode::kIoError);
+    EXPECT_TRUE(db->health().is_ok()) << "a failed snapshot does not poison the log";
+    EXPECT_EQ(fs->list("/data/snapshots").value().size(), 1u) << "the older snapshot stays; the failed one's partial file is gone";
+    ASSERT_TRUE(db->writer().update(es[8], Health{8, 8}).is_ok());
+    ASSERT_TRUE(db->flush().is_ok());
+    before = health_of(*db);
+    fs->simulate_crash();
+  }
+  auto db = open_ok(durable("/data", fs));
+  EXPECT_EQ(health_of(*db), before);
+}
+
 TEST(DurabilityFaultTest, BitFlipInEachSnapshotRegionIsDetected) {
   auto fs = std::make_shared<FaultInjectionFileSystem>();
   std::string snap;
