@@ -27,10 +27,13 @@ INVALID_ARGUMENT, NOT_FOUND, RESOURCE_EXHAUSTED, PERMISSION_DENIED, FAILED_PRECO
 
 
 def repl_server(server_factory, *args, **kw):
-    """A server with a replication listener on a free port; returns (server, port)."""
-    port = free_port()
-    s = server_factory("--repl", f"127.0.0.1:{port}", *args, **kw)
-    assert f"replication listening on 127.0.0.1:{port}" in s.log()
+    """A server with a replication listener on a port the server chose (port 0: no window in which another
+    process can take a port picked in advance); returns (server, port). A restart reuses that port."""
+    s = server_factory("--repl", "127.0.0.1:0", *args, **kw)
+    found = re.search(r"replication listening on 127\.0\.0\.1:(\d+)", s.log())
+    assert found, s.log()
+    port = int(found.group(1))
+    s.args[s.args.index("127.0.0.1:0")] = f"127.0.0.1:{port}"
     return s, port
 
 
