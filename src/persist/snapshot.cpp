@@ -6,8 +6,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
-#include <future>
-#include <system_error>
 
 #include "persist/byte_io.hpp"
 #include "persist/numbered_file_name.hpp"
@@ -22,21 +20,10 @@ namespace {
 enum SectionKind : std::uint32_t { kSchema = 1, kRegistry = 2, kTable = 3, kEnd = 0xFFFFFFFFu };
 constexpr std::uint32_t kHeaderSize = 64;
 
-// Streams sections to a file, hashing each section body as it goes. Double-buffered: while a helper
-// thread writes one full buffer to the file, the caller hashes and fills the other, so the kernel's copy
-// of the data overlaps the hashing instead of following it. Appends stay in order: a buffer is handed
-// over only after the previous write returned.
+// Streams sections to a file through a 1 MiB buffer, hashing each section body as it goes.
 class SectionWriter {
  public:
-  explicit SectionWriter(WritableFile& f) : f_(f) {
-    buf_.reserve(kBuffer);
-    writing_.reserve(kBuffer);
-  }
-  SectionWriter(const SectionWriter&) = delete;
-  SectionWriter& operator=(const SectionWriter&) = delete;
-  // An early return (an error) must not leave the helper writing from a buffer that is going away.
-  ~SectionWriter() { (void)wait_for_write(); }
-
+  explicit SectionWriter(WritableFile& f) : f_(f) { buf_.reserve(kBuffer); }
   Status raw(const void* p, std::size_t n) {
     const auto* b = static_cast<const std::byte*>(p);
     if (in_section_) XXH3_64bits_update(&state_, b, n);
@@ -63,41 +50,22 @@ class SectionWriter {
     const std::uint64_t sum = XXH3_64bits_digest(&state_);
     return raw(&sum, 8);
   }
-  // Hands the filled buffer to a helper thread to write, after the previous write finished.
   Status drain() {
     if (buf_.empty()) return Status::ok();
-    ECSDB_RETURN_IF_ERROR(wait_for_write());
+    ECSDB_RETURN_IF_ERROR(f_.append(buf_));
     written_ += buf_.size();
-    buf_.swap(writing_);
     buf_.clear();
-    // The helper only reads writing_ and calls f_.append; nothing else touches either until the
-    // future is waited for (the wait is the happens-before edge back to this thread).
-    try {
-      pending_ = std::async(std::launch::async, [this] { return f_.append(writing_); });
-    } catch (const std::system_error&) {  // no thread to be had: write on this one
-      return f_.append(writing_);
-    }
     return Status::ok();
-  }
-  // Writes what is buffered and waits until every write returned.
-  Status finish() {
-    ECSDB_RETURN_IF_ERROR(drain());
-    return wait_for_write();
   }
   std::uint64_t written() const { return written_ + buf_.size(); }
 
  private:
-  Status wait_for_write() { return pending_.valid() ? pending_.get() : Status::ok(); }
-
-  // 4 MiB: large writes, and a helper thread started about 16 times per 64 MB.
-  static constexpr std::size_t kBuffer = std::size_t{4} << 20;
+  static constexpr std::size_t kBuffer = 1 << 20;
   WritableFile& f_;
-  std::vector<std::byte> buf_;      // being filled by the caller
-  std::vector<std::byte> writing_;  // being written by the helper while pending_ is valid
+  std::vector<std::byte> buf_;
   XXH3_state_t state_{};
   bool in_section_ = false;
   std::uint64_t written_ = 0;
-  std::future<Status> pending_;
 };
 
 template <typename T>
@@ -178,7 +146,7 @@ Status write_sections(WritableFile& f, const detail::VersionState& s, const Sche
   }
   ECSDB_RETURN_IF_ERROR(w.begin(kEnd, 0));
   ECSDB_RETURN_IF_ERROR(w.end());
-  ECSDB_RETURN_IF_ERROR(w.finish());
+  ECSDB_RETURN_IF_ERROR(w.drain());
   info.bytes = w.written();
   ECSDB_RETURN_IF_ERROR(f.sync());
   return f.close();

@@ -544,9 +544,9 @@ TEST(DurabilityFaultTest, FailedSnapshotKeepsTheDatabaseAndOlderSnapshots) {
   EXPECT_EQ(again->pin().get<Health>(e)->hp, 3u);
 }
 
-// A snapshot larger than the writer's buffers (4 MiB each, written by a helper thread while the next one
-// fills): it loads back whole, and a write failing in a later buffer fails the snapshot with the error,
-// keeps the database writable and the older snapshot in place, and removes the partial file.
+// A snapshot of several of the writer's 1 MiB buffers loads back whole, and a write failing in a later
+// buffer fails the snapshot with the error, keeps the database writable and the older snapshot in place,
+// and removes the partial file.
 TEST(DurabilityFaultTest, SnapshotOfSeveralBuffersRoundTripsAndAFailedLaterWriteIsReported) {
   auto fs = std::make_shared<FaultInjectionFileSystem>();
   std::map<std::uint64_t, std::uint32_t> before;
@@ -559,7 +559,7 @@ TEST(DurabilityFaultTest, SnapshotOfSeveralBuffersRoundTripsAndAFailedLaterWrite
     for (std::uint32_t i = 0; i < hs.size(); ++i) hs[i] = Health{i, i ^ 0x5A5Au};
     ASSERT_TRUE(t.add_many<Health>(es, hs).is_ok());
     ASSERT_TRUE(t.commit().is_ok());
-    ASSERT_TRUE(db->snapshot().is_ok());  // 400k x (8 B registry + 8 B key + 8 B row): 3 buffers
+    ASSERT_TRUE(db->snapshot().is_ok());  // 400k x (8 B registry + 8 B key + 8 B row): 9 buffers
     const std::vector<std::string> names = fs->list("/data/snapshots").value();
     ASSERT_EQ(names.size(), 1u);
     EXPECT_GT(fs->read_file("/data/snapshots/" + names[0]).value().size(), std::size_t{9} << 20);
