@@ -49,10 +49,6 @@ inline void set_component_bit(std::byte* slot, std::uint16_t table, bool present
   else word &= ~detail::presence_bit(table);
 }
 
-inline bool has_component_bit(const detail::RegistryState& r, std::uint32_t index, std::uint16_t table) {
-  return r.has_component(index, table);
-}
-
 }  // namespace ecsdb::entity
 
 namespace ecsdb::entity {

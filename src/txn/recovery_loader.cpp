@@ -42,7 +42,7 @@ Status RecoveryLoader::apply_delta(const Delta& d) {
     // delta that leaves one (a damaged record) is completed as destroy() would: no row may outlive its
     // entity, since writes prove liveness through the row (check_write).
     for (std::uint16_t table : tables_.one_tables()) {
-      if (!entity::has_component_bit(v.registry, e.index(), table)) continue;
+      if (!v.registry.has_component(e.index(), table)) continue;
       if (v.find_row_index(table, e.bits()) == kNoRow) {
         return bad("destroy of " + entity_name(e) + ": marked as having a '" + tables_.info(table).table->name +
                    "' row it does not have");

@@ -44,8 +44,7 @@ Status TransactionWriter::check_write(std::uint16_t table, std::uint64_t key, st
   }
   // Tables filled in entity order keep most rows at row == entity index: start loading that row now, so
   // the miss on it overlaps the miss on the sparse slot below instead of following it (find_row, the
-  // readers' lookup, makes the same guess).
-  // A wrong guess costs only the bandwidth.
+  // readers' lookup, makes the same guess). A wrong guess costs only the bandwidth.
   const TableState& t = working_.state().tables[table];
   const auto index = static_cast<std::uint32_t>(key);
   if (index < t.row_count && info.stride != 0) __builtin_prefetch(t.rows.at(index) + offset);
@@ -130,7 +129,7 @@ Status TransactionWriter::destroy(Entity e) {
   RegistryState& registry = working_.state().registry;
   std::vector<std::uint32_t>& free = working_.free_entities();
   for (std::uint16_t t : tables_.one_tables()) {
-    if (entity::has_component_bit(registry, e.index(), t)) working_.remove_row(t, e.bits());
+    if (registry.has_component(e.index(), t)) working_.remove_row(t, e.bits());
   }
   // Its rows in `many` tables, from the owner columns' reverse index (no table scan).
   std::vector<std::uint64_t> children;
@@ -264,8 +263,7 @@ Status TransactionWriter::add_many(std::uint16_t table, const Entity* entities, 
   const std::uint32_t first = t.row_count;
   const auto count = static_cast<std::uint32_t>(n);
   // Allocate first (undo record and the keys it copies; sparse and registry pages); then change nothing
-  // that can fail. Rows copied past row_count before a failure are invisible and
-  // harmless.
+  // that can fail. Rows copied past row_count before a failure are invisible and harmless.
   static_assert(sizeof(Entity) == sizeof(std::uint64_t) && std::is_trivially_copyable_v<Entity>,
                 "an Entity's bytes are its key bits");
   const auto* keys = reinterpret_cast<const std::byte*>(entities);
