@@ -688,21 +688,24 @@ Result<nlohmann::json> run_txn_suite(const TxnSuiteOptions& options) {
       healths[i] = health_of(i);
     }
     std::vector<double> bulk, raw_bulk;
-    ECSDB_RETURN_IF_ERROR(repeat.run([&]() -> Status {
-      ECSDB_ASSIGN_OR_RETURN(std::unique_ptr<Database> fresh,
+    // A named lambda: written inside the macro's argument, its own ECSDB_RETURN_IF_ERRORs would shadow the
+    // macro's status variable (-Wshadow).
+    const auto bulk_load = [&]() -> Status {
+      ECSDB_ASSIGN_OR_RETURN(std::unique_ptr<Database> bulk_db,
                              Database::open(schema, DatabaseOptions{.publish_every_commits = 0,
                                                                     .page_bytes = options.page_bytes, .ping_pong_pages = options.ping_pong_pages}));
       std::vector<Entity> ids;
       const std::int64_t t0 = now_ns();
-      Transaction t = fresh->writer().begin();
+      Transaction t = bulk_db->writer().begin();
       ECSDB_RETURN_IF_ERROR(t.create_many(n, ids));
       ECSDB_RETURN_IF_ERROR(t.add_many<Transform>(ids, transforms));
       ECSDB_RETURN_IF_ERROR(t.add_many<Health>(ids, healths));
       ECSDB_RETURN_IF_ERROR(t.commit());
-      fresh->writer().publish();
+      bulk_db->writer().publish();
       bulk.push_back(static_cast<double>(now_ns() - t0) / 1e6);
       return Status::ok();
-    }));
+    };
+    ECSDB_RETURN_IF_ERROR(repeat.run(bulk_load));
     ECSDB_RETURN_IF_ERROR(repeat.run([&] {
       const std::int64_t t0 = now_ns();
       std::vector<std::uint64_t> ids;
@@ -802,8 +805,9 @@ Result<nlohmann::json> run_txn_suite(const TxnSuiteOptions& options) {
       return Status::ok();
     }));
     // Destroys of random live entities (each with 4 inventory rows and, on average, one follower whose
-    // follow row cascades), in ticks of tick_ops; the entities stay destroyed (m is large).
-    ECSDB_RETURN_IF_ERROR(repeat.run([&] {
+    // follow row cascades), in ticks of tick_ops; the entities stay destroyed (m is large). A named lambda,
+    // like bulk_load above.
+    const auto destroy_tick = [&] {
       std::vector<Entity> victims;
       for (Entity e : random_sample(people, 1024, rng)) {
         if (w.alive(e)) victims.push_back(e);
@@ -818,7 +822,8 @@ Result<nlohmann::json> run_txn_suite(const TxnSuiteOptions& options) {
       tick.finish();
       destroy.push_back(per_op(t0, victims.size()));
       return Status::ok();
-    }));
+    };
+    ECSDB_RETURN_IF_ERROR(repeat.run(destroy_tick));
     results["destroy_with_refs_ns"] = figure(median(destroy), "ns");
     results["reverse_ref_us"] = figure(median(reverse), "us", "reverse_ref_scan_us");
     results["reverse_ref_scan_us"] = figure(median(reverse_scan), "us");

@@ -282,81 +282,51 @@ void PinnedView::each(F&& f) const {
 
 template <BoundComponent... T>
 class PinnedView::Query {
+  // A stretch of rows the iterator walks by pointer steps alone: the rest of a chunk whose rows line up in
+  // every table, or one row whose other components were found through the sparse index. Chunks stay
+  // inside one page of every table involved (chunk_). The iterator gets a Run by value from find_run and
+  // never hands out its own address, so a range-for can keep its state in registers.
+  struct Run {
+    const std::uint64_t* key = nullptr;      // the current row's key; nullptr once the range is done
+    const std::uint64_t* key_end = nullptr;  // one past the run's last key
+    const std::byte* rows[sizeof...(T)] = {};
+    std::uint32_t next_row = 0;              // the driver's row after the run
+    bool misaligned_chunk = false;           // the run's chunk was checked and found not to line up
+  };
+
  public:
   using Item = std::tuple<Entity, const T&...>;
 
   class iterator {
    public:
-    iterator(const Query* q, std::uint32_t row) : q_(q), row_(row) { settle(); }
     Item operator*() const {
       return [&]<std::size_t... I>(std::index_sequence<I...>) {
-        return Item(Entity::from_bits(key_), *reinterpret_cast<const T*>(rows_[I])...);
+        return Item(Entity::from_bits(*run_.key), *reinterpret_cast<const T*>(run_.rows[I])...);
       }(std::index_sequence_for<T...>{});
     }
     iterator& operator++() {
-      ++row_;
-      if (aligned_ && row_ < chunk_end_) {  // inside a chunk whose rows line up: just step the pointers
-        key_ = keys_[row_ - chunk_start_];
-        for (std::size_t i = 0; i < sizeof...(T); ++i) rows_[i] += kSizes[i];
-        return *this;
+      if (++run_.key != run_.key_end) [[likely]] {
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+          ((run_.rows[I] += sizeof(T)), ...);
+        }(std::index_sequence_for<T...>{});
+      } else {
+        run_ = query_->find_run(run_.next_row, run_.misaligned_chunk);
       }
-      settle();
       return *this;
     }
-    bool operator==(const iterator& o) const noexcept { return row_ == o.row_; }
+    // Two iterators of one range are equal when they stand on the same row (the same key in the pinned
+    // version's memory); every finished iterator equals end().
+    bool operator==(const iterator& o) const noexcept { return run_.key == o.run_.key; }
 
    private:
-    static constexpr std::size_t kSizes[] = {sizeof(T)...};
-
-    // Chunks stay inside one page of every table involved (Query::chunk_). A chunk is "aligned" when every
-    // other table holds the same entities in the same rows there (tables filled together): its rows are
-    // then walked by pointer steps, like each<A, B>, with no sparse lookups.
-    void begin_chunk() {
-      const detail::TableState& d = q_->state_->tables[q_->ids_[q_->driver_]];
-      chunk_start_ = row_ - row_ % q_->chunk_;
-      chunk_end_ = chunk_start_ + q_->chunk_ < q_->end_ ? chunk_start_ + q_->chunk_ : q_->end_;
-      keys_ = reinterpret_cast<const std::uint64_t*>(d.keys.at(chunk_start_));
-      aligned_ = true;
-      for (std::size_t i = 0; i < sizeof...(T) && aligned_; ++i) {
-        const detail::TableState& t = q_->state_->tables[q_->ids_[i]];
-        aligned_ = i == q_->driver_ ||
-                   (chunk_end_ <= t.row_count && t.stride != 0 &&
-                    std::memcmp(t.keys.at(chunk_start_), keys_, std::size_t{chunk_end_ - chunk_start_} * 8) == 0);
-      }
-    }
-
-    void settle() {
-      while (row_ < q_->end_) {  // also stops at once for an unbound type (end_ == 0)
-        if (row_ >= chunk_end_ || row_ < chunk_start_) begin_chunk();
-        key_ = keys_[row_ - chunk_start_];
-        if (aligned_) {
-          for (std::size_t i = 0; i < sizeof...(T); ++i) {
-            rows_[i] = q_->state_->tables[q_->ids_[i]].rows.at(row_);
-          }
-          return;
-        }
-        bool all = true;
-        for (std::size_t i = 0; i < sizeof...(T) && all; ++i) {
-          rows_[i] = i == q_->driver_ ? q_->state_->tables[q_->ids_[i]].rows.at(row_)
-                                      : q_->state_->find_row(q_->ids_[i], key_);
-          all = rows_[i] != nullptr;
-        }
-        if (all) return;
-        ++row_;
-      }
-    }
-    const Query* q_;
-    std::uint32_t row_;
-    std::uint64_t key_ = 0;
-    const std::byte* rows_[sizeof...(T)] = {};
-    const std::uint64_t* keys_ = nullptr;
-    std::uint32_t chunk_start_ = 0;
-    std::uint32_t chunk_end_ = 0;
-    bool aligned_ = false;
+    friend class Query;
+    iterator(const Query* q, Run run) : query_(q), run_(run) {}
+    const Query* query_;
+    Run run_;
   };
 
-  iterator begin() const { return iterator(this, 0); }
-  iterator end() const { return iterator(this, end_); }
+  iterator begin() const { return iterator(this, find_run(0, false)); }
+  iterator end() const { return iterator(this, Run{}); }
 
  private:
   friend class PinnedView;
@@ -373,6 +343,56 @@ class PinnedView::Query {
       chunk_ = std::min(chunk_, 1u << t.keys.shift);
     }
   }
+
+  // The first run at or after the driver's row `row`. `misaligned_chunk` says that row's chunk was already
+  // found not to line up, so a walk through such a chunk compares its keys once, not once per row.
+  Run find_run(std::uint32_t row, bool misaligned_chunk) const {
+    const detail::TableState& d = state_->tables[ids_[driver_]];
+    Run run;
+    while (row < end_) {  // also stops at once for an unbound type (end_ == 0)
+      const std::uint32_t chunk_start = row & ~(chunk_ - 1);  // chunk_ is a power of two
+      const std::uint32_t chunk_end = chunk_start + chunk_ < end_ ? chunk_start + chunk_ : end_;
+      const auto* keys = reinterpret_cast<const std::uint64_t*>(d.keys.at(chunk_start));
+      if (row == chunk_start) misaligned_chunk = !aligned(chunk_start, chunk_end, keys);
+      run.misaligned_chunk = misaligned_chunk;
+      if (!misaligned_chunk) {
+        run.key = keys + (row - chunk_start);
+        run.key_end = keys + (chunk_end - chunk_start);
+        for (std::size_t i = 0; i < sizeof...(T); ++i) run.rows[i] = state_->tables[ids_[i]].rows.at(row);
+        run.next_row = chunk_end;
+        return run;
+      }
+      for (; row < chunk_end; ++row) {
+        const std::uint64_t key = keys[row - chunk_start];
+        bool all = true;
+        for (std::size_t i = 0; i < sizeof...(T) && all; ++i) {
+          run.rows[i] = i == driver_ ? d.rows.at(row) : state_->find_row(ids_[i], key);
+          all = run.rows[i] != nullptr;
+        }
+        if (all) {
+          run.key = keys + (row - chunk_start);
+          run.key_end = run.key + 1;
+          run.next_row = row + 1;
+          return run;
+        }
+      }
+    }
+    return Run{};
+  }
+
+  // Whether every other table holds the driver's entities in the driver's rows [start, end).
+  bool aligned(std::uint32_t start, std::uint32_t end, const std::uint64_t* keys) const {
+    for (std::size_t i = 0; i < sizeof...(T); ++i) {
+      if (i == driver_) continue;
+      const detail::TableState& t = state_->tables[ids_[i]];
+      if (end > t.row_count || t.stride == 0 ||
+          std::memcmp(t.keys.at(start), keys, std::size_t{end - start} * 8) != 0) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   const detail::VersionState* state_;
   std::uint16_t ids_[sizeof...(T)];
   std::size_t driver_ = 0;

@@ -442,5 +442,52 @@ TEST(MultiComponentTest, AlignedAndMisalignedChunksAgreeWithBruteForce) {
   EXPECT_EQ(seen_query, expected);
 }
 
+// The range form's iterators carry their whole position: two walks of one Query object, nested, and a copy
+// of an iterator taken mid-range each go their own way.
+TEST(MultiComponentTest, QueryIteratorsOfOneRangeAreIndependent) {
+  auto db = std::move(Database::open(test_schema()).value());
+  WriterHandle& w = db->writer();
+  std::vector<Entity> es;
+  ASSERT_TRUE(w.create_many(3000, es).is_ok());
+  for (std::uint32_t i = 0; i < es.size(); ++i) {
+    ASSERT_TRUE(w.add(es[i], Transform{float(i), 0, 0}).is_ok());
+    if (i % 5 != 0) ASSERT_TRUE(w.add(es[i], Health{i, 0}).is_ok());  // no chunk lines up
+  }
+  for (std::uint32_t i = 0; i < 1000; i += 3) ASSERT_TRUE(w.remove<Transform>(es[i]).is_ok());
+  std::set<std::uint64_t> expected;
+  for (std::uint32_t i = 0; i < es.size(); ++i) {
+    if (i % 5 != 0 && !(i < 1000 && i % 3 == 0)) expected.insert(es[i].bits());
+  }
+  PinnedView v = db->pin();
+  const auto q = v.query<Transform, Health>();
+  std::set<std::uint64_t> outer;
+  std::size_t pairs = 0;
+  for (auto [e, t, h] : q) {
+    EXPECT_EQ(std::uint32_t(t.x), h.hp);
+    outer.insert(e.bits());
+    if (outer.size() % 500 == 1) {  // a nested walk of the same object must not move the outer one
+      std::set<std::uint64_t> inner;
+      for (auto [ie, it, ih] : q) inner.insert(ie.bits());
+      EXPECT_EQ(inner, expected);
+      ++pairs;
+    }
+  }
+  EXPECT_EQ(outer, expected);
+  EXPECT_GT(pairs, 1u);
+
+  auto it = q.begin();
+  for (int i = 0; i < 700; ++i) ++it;
+  auto copy = it;
+  const Entity at = std::get<0>(*it);
+  ++it;
+  EXPECT_NE(std::get<0>(*it).bits(), at.bits());
+  EXPECT_EQ(std::get<0>(*copy).bits(), at.bits()) << "the copy stays where it was taken";
+  ++copy;
+  EXPECT_TRUE(copy == it);
+  std::size_t rest = 0;
+  for (; copy != q.end(); ++copy) ++rest;
+  EXPECT_EQ(rest, expected.size() - 701);
+}
+
 }  // namespace
 }  // namespace ecsdb::testing
