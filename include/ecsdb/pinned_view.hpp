@@ -234,7 +234,8 @@ void PinnedView::each(F&& f) const {
     // Rows are visited in chunks that stay inside one page of every table involved. When another table
     // holds the same entities in the same rows for a whole chunk (tables filled together, as spawning
     // does), the chunk is walked with plain pointer increments; otherwise rows are found per entity
-    // through the sparse index.
+    // through the sparse index. Rows below both tables' identity_rows line up without a look at their keys
+    // (TableState::identity_rows); elsewhere the chunk's keys are compared.
     const detail::TableState& d = s->tables[ids[driver]];
     std::uint32_t chunk = 1u << d.keys.shift;
     for (std::size_t i = 0; i < sizeof...(T); ++i) {
@@ -250,7 +251,8 @@ void PinnedView::each(F&& f) const {
       for (std::size_t i = 0; i < sizeof...(T) && aligned; ++i) {
         const detail::TableState& t = s->tables[ids[i]];
         aligned = i == driver || (end <= t.row_count && t.stride != 0 &&
-                                  std::memcmp(t.keys.at(start), keys, std::size_t{end - start} * 8) == 0);
+                                  (end <= std::min(t.identity_rows, d.identity_rows) ||
+                                   std::memcmp(t.keys.at(start), keys, std::size_t{end - start} * 8) == 0));
       }
       if (aligned) {
         const std::byte* base[sizeof...(T)];
@@ -380,15 +382,16 @@ class PinnedView::Query {
     return Run{};
   }
 
-  // Whether every other table holds the driver's entities in the driver's rows [start, end).
+  // Whether every other table holds the driver's entities in the driver's rows [start, end): known without
+  // reading keys below both tables' identity_rows (TableState::identity_rows), else by comparing them.
   bool aligned(std::uint32_t start, std::uint32_t end, const std::uint64_t* keys) const {
+    const std::uint32_t driver_identity = state_->tables[ids_[driver_]].identity_rows;
     for (std::size_t i = 0; i < sizeof...(T); ++i) {
       if (i == driver_) continue;
       const detail::TableState& t = state_->tables[ids_[i]];
-      if (end > t.row_count || t.stride == 0 ||
-          std::memcmp(t.keys.at(start), keys, std::size_t{end - start} * 8) != 0) {
-        return false;
-      }
+      if (end > t.row_count || t.stride == 0) return false;
+      if (end <= std::min(t.identity_rows, driver_identity)) continue;
+      if (std::memcmp(t.keys.at(start), keys, std::size_t{end - start} * 8) != 0) return false;
     }
     return true;
   }

@@ -1,5 +1,6 @@
 #include "storage/table_ops.hpp"
 
+#include <algorithm>
 #include <cassert>
 #include <cstring>
 
@@ -22,6 +23,16 @@ void set_u64(detail::PagedArray& a, std::uint32_t i, std::uint64_t v, WriteConte
   std::memcpy(mutable_at(a, i, ctx), &v, sizeof v);
 }
 
+// Every key written at a row goes through here, so that TableState::identity_rows stays a lower bound.
+void set_key(TableState& t, std::uint32_t row, std::uint64_t key_bits, WriteContext& ctx) {
+  set_u64(t.keys, row, key_bits, ctx);
+  if (static_cast<std::uint32_t>(key_bits) != row) {
+    t.identity_rows = std::min(t.identity_rows, row);
+  } else if (row == t.identity_rows && t.owners.elem_size == 0) {  // owners: a `many` table's row ids
+    ++t.identity_rows;
+  }
+}
+
 // Makes room for one more row at the end; returns its index.
 std::uint32_t append_slot(TableState& t, WriteContext& ctx) {
   const std::uint32_t row = t.row_count;
@@ -35,7 +46,7 @@ std::uint32_t append_slot(TableState& t, WriteContext& ctx) {
 void move_row(TableState& t, std::uint32_t from, std::uint32_t to, WriteContext& ctx) {
   const std::uint64_t key = row_key(t, from);
   if (t.stride != 0) std::memcpy(mutable_row(t, to, ctx), t.rows.at(from), t.stride);
-  set_u64(t.keys, to, key, ctx);
+  set_key(t, to, key, ctx);
   if (t.owners.elem_size != 0) set_u64(t.owners, to, row_owner(t, from), ctx);
   mutable_slot(t, static_cast<std::uint32_t>(key), ctx)->row = to;
 }
@@ -86,7 +97,7 @@ void destroy_table(TableState& t, PagePool& pool) noexcept {
 
 std::byte* insert_row(TableState& t, std::uint64_t key_bits, std::uint64_t owner_bits, WriteContext& ctx) {
   const std::uint32_t row = append_slot(t, ctx);
-  set_u64(t.keys, row, key_bits, ctx);
+  set_key(t, row, key_bits, ctx);
   if (t.owners.elem_size != 0) set_u64(t.owners, row, owner_bits, ctx);
   *mutable_slot(t, static_cast<std::uint32_t>(key_bits), ctx) =
       SparseSlot{static_cast<std::uint32_t>(key_bits >> 32), row};
@@ -102,7 +113,7 @@ std::byte* insert_row_at(TableState& t, std::uint32_t row, std::uint64_t key_bit
   if (row == t.row_count) return insert_row(t, key_bits, owner_bits, ctx);
   const std::uint32_t end = append_slot(t, ctx);
   move_row(t, row, end, ctx);
-  set_u64(t.keys, row, key_bits, ctx);
+  set_key(t, row, key_bits, ctx);
   if (t.owners.elem_size != 0) set_u64(t.owners, row, owner_bits, ctx);
   *mutable_slot(t, static_cast<std::uint32_t>(key_bits), ctx) =
       SparseSlot{static_cast<std::uint32_t>(key_bits >> 32), row};
@@ -118,6 +129,7 @@ std::uint32_t remove_row(TableState& t, std::uint64_t key_bits, WriteContext& ct
   const std::uint32_t last = t.row_count - 1;
   if (row != last) move_row(t, last, row, ctx);
   --t.row_count;
+  t.identity_rows = std::min(t.identity_rows, t.row_count);
   return row;
 }
 

@@ -212,17 +212,23 @@ Status RecoveryLoader::load_rows(std::uint16_t table, std::uint32_t n, const std
   copy_column(t.keys, key_bytes);
   if (info.many) copy_column(t.owners, owners);
   t.row_count = n;
+  t.identity_rows = 0;
+  while (!info.many && t.identity_rows < n && static_cast<std::uint32_t>(key_at(t.identity_rows)) == t.identity_rows) {
+    ++t.identity_rows;
+  }
 
   // Sparse index and presence bits.
   std::uint32_t max_index = 0;
   for (std::uint32_t i = 0; i < n; ++i) max_index = std::max(max_index, static_cast<std::uint32_t>(key_at(i)));
   if (info.many && max_index >= kMaxRowIndex) {
     t.row_count = 0;
+    t.identity_rows = 0;
     return Status(StatusCode::kCorruption, "table '" + info.table->name + "': row id index " +
                                                std::to_string(max_index) + " is out of range");
   }
   if (!info.many && max_index >= v.registry.used) {
     t.row_count = 0;
+    t.identity_rows = 0;
     return Status(StatusCode::kCorruption, "table '" + info.table->name + "': row of entity index " +
                                                std::to_string(max_index) + " beyond the registry");
   }
@@ -233,6 +239,7 @@ Status RecoveryLoader::load_rows(std::uint16_t table, std::uint32_t n, const std
     auto* slot = reinterpret_cast<SparseSlot*>(storage::mutable_at(t.sparse, static_cast<std::uint32_t>(key), ctx));
     if (slot->row != kNoRow) {
       t.row_count = 0;
+      t.identity_rows = 0;
       return Status(StatusCode::kCorruption, "table '" + info.table->name + "': duplicate key " + tables_.describe_key(table, key));
     }
     *slot = SparseSlot{static_cast<std::uint32_t>(key >> 32), i};

@@ -294,7 +294,9 @@ Status TransactionWriter::add_many(std::uint16_t table, const Entity* entities, 
   copy_into(t.keys, keys);
   // Nothing below allocates: every page it writes was made private above.
   t.row_count = first + count;
+  t.identity_rows = std::min(t.identity_rows, first);
   for (std::uint32_t i = 0; i < count; ++i) {
+    if (t.identity_rows == first + i && entities[i].index() == first + i) ++t.identity_rows;
     auto* slot = reinterpret_cast<SparseSlot*>(sparse.at(entities[i].index()));
     if (slot->row != kNoRow) [[unlikely]] {  // the same entity twice in the batch: take back what was placed
       for (std::uint32_t j = 0; j < i; ++j) {
@@ -302,6 +304,7 @@ Status TransactionWriter::add_many(std::uint16_t table, const Entity* entities, 
         entity::set_component_bit(slots.at(entities[j].index()), table, false);
       }
       t.row_count = first;
+      t.identity_rows = std::min(t.identity_rows, first);
       return invalid_argument("add_many: " + entity_name(entities[i]) + " appears twice");
     }
     *slot = SparseSlot{entities[i].generation(), first + i};

@@ -75,6 +75,40 @@ TEST(DurabilityTest, ReopenRestoresEverything) {
   EXPECT_EQ(db->writer().add(e, Player{1, "ann"}).code(), StatusCode::kConstraintViolation);
 }
 
+// The snapshot loader recomputes TableState::identity_rows from the keys it loads (the joins trust it):
+// the run of rows in entity order, and not one row past its end.
+TEST(DurabilityTest, SnapshotLoadRecomputesTheRunOfRowsInEntityOrder) {
+  TempDir dir;
+  std::map<std::uint64_t, std::uint32_t> joined;
+  {
+    auto db = open_ok(durable(dir.path()));
+    WriterHandle& w = db->writer();
+    std::vector<Entity> es;
+    ASSERT_TRUE(w.create_many(3000, es).is_ok());
+    for (std::uint32_t i = 0; i < es.size(); ++i) {
+      ASSERT_TRUE(w.add(es[i], Transform{float(i), 0, 0}).is_ok());
+      ASSERT_TRUE(w.add(es[i], Health{i, 0}).is_ok());
+    }
+    ASSERT_TRUE(w.remove<Health>(es[2500]).is_ok());  // the last row moves to 2500: the run ends there
+    ASSERT_TRUE(db->snapshot().is_ok());
+    db->pin().each<Transform, Health>([&](Entity e, const Transform& t, const Health& h) {
+      EXPECT_EQ(std::uint32_t(t.x), h.hp);
+      joined[e.bits()] = h.hp;
+    });
+  }
+  auto db = open_ok(durable(dir.path()));
+  const PinnedView v = db->pin();
+  EXPECT_EQ(v.state().tables[detail::table_of<Transform>(*db)].identity_rows, 3000u);
+  EXPECT_EQ(v.state().tables[detail::table_of<Health>(*db)].identity_rows, 2500u);
+  std::map<std::uint64_t, std::uint32_t> after;
+  v.each<Transform, Health>([&](Entity e, const Transform& t, const Health& h) {
+    EXPECT_EQ(std::uint32_t(t.x), h.hp);
+    after[e.bits()] = h.hp;
+  });
+  EXPECT_EQ(after.size(), 2999u);
+  EXPECT_EQ(after, joined);
+}
+
 // A world of more than 31 tables keeps its presence flags in a second word of the registry slot (table id
 // t is bit t + 1, bit 0 is the alive flag; the entities table is id 0, so table tN has id N + 1: t29 holds
 // the top bit of the first word, t30 the first bit of the second). Destroy must find rows on both sides of

@@ -442,6 +442,69 @@ TEST(MultiComponentTest, AlignedAndMisalignedChunksAgreeWithBruteForce) {
   EXPECT_EQ(seen_query, expected);
 }
 
+std::uint32_t identity_rows_of_transform(const Database& db) {
+  return db.pin().state().tables[detail::table_of<Transform>(db)].identity_rows;
+}
+
+Status add_transforms(WriterHandle& w, std::span<const Entity> es, std::span<const Transform> ts) {
+  Transaction t = w.begin();
+  ECSDB_RETURN_IF_ERROR(t.add_many<Transform>(es, ts));
+  return t.commit();
+}
+
+// TableState::identity_rows lets each<A, B> and query<A, B> pair rows without comparing keys, so it must
+// never claim a row whose key is another entity's index: each writer path that places a key is taken here
+// with a key off its row.
+TEST(MultiComponentTest, IdentityRowsIsALowerBoundOnEveryWritePath) {
+  auto db = std::move(Database::open(test_schema()).value());
+  WriterHandle& w = db->writer();
+  std::vector<Entity> es;
+  ASSERT_TRUE(w.create_many(60, es).is_ok());
+  const std::vector<Transform> ts(50, Transform{1, 2, 3});
+  ASSERT_TRUE(add_transforms(w, std::span(es).first(50), ts).is_ok());
+  EXPECT_EQ(identity_rows_of_transform(*db), 50u) << "a bulk load in entity order is one run";
+
+  // add_many appending keys that are not their rows' numbers (entities 55.., rows 50..) must not extend it.
+  ASSERT_TRUE(add_transforms(w, std::span(es).subspan(55, 5), std::span(ts).first(5)).is_ok());
+  EXPECT_EQ(identity_rows_of_transform(*db), 50u);
+  // Nor may a single add, or a rolled-back bulk load past the end.
+  ASSERT_TRUE(w.add(es[52], Transform{}).is_ok());
+  EXPECT_EQ(identity_rows_of_transform(*db), 50u);
+  {
+    Transaction t = w.begin();
+    std::vector<Entity> more;
+    ASSERT_TRUE(t.create_many(10, more).is_ok());
+    ASSERT_TRUE(t.add_many<Transform>(more, std::span(ts).first(10)).is_ok());
+    t.rollback();
+  }
+  EXPECT_EQ(identity_rows_of_transform(*db), 50u);
+
+  // Removing the last row of a run of identity rows shortens it; a row of another entity appended there
+  // must not count.
+  auto db2 = std::move(Database::open(test_schema()).value());
+  WriterHandle& w2 = db2->writer();
+  std::vector<Entity> fs;
+  ASSERT_TRUE(w2.create_many(20, fs).is_ok());
+  ASSERT_TRUE(add_transforms(w2, std::span(fs).first(10), std::span(ts).first(10)).is_ok());
+  ASSERT_TRUE(w2.remove<Transform>(fs[9]).is_ok());
+  EXPECT_EQ(identity_rows_of_transform(*db2), 9u);
+  ASSERT_TRUE(w2.add(fs[15], Transform{}).is_ok());
+  EXPECT_EQ(identity_rows_of_transform(*db2), 9u);
+  // A swap-and-pop that moves a row into the run cuts it at that row.
+  ASSERT_TRUE(w2.remove<Transform>(fs[4]).is_ok());
+  EXPECT_EQ(identity_rows_of_transform(*db2), 4u);
+  // Single adds in entity order continue a run that reaches the end of the table; one out of order ends it.
+  auto db3 = std::move(Database::open(test_schema()).value());
+  WriterHandle& w3 = db3->writer();
+  std::vector<Entity> gs;
+  ASSERT_TRUE(w3.create_many(5, gs).is_ok());
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(w3.add(gs[i], Transform{}).is_ok());
+  EXPECT_EQ(identity_rows_of_transform(*db3), 3u);
+  ASSERT_TRUE(w3.add(gs[4], Transform{}).is_ok());
+  ASSERT_TRUE(w3.add(gs[3], Transform{}).is_ok());
+  EXPECT_EQ(identity_rows_of_transform(*db3), 3u);
+}
+
 // The range form's iterators carry their whole position: two walks of one Query object, nested, and a copy
 // of an iterator taken mid-range each go their own way.
 TEST(MultiComponentTest, QueryIteratorsOfOneRangeAreIndependent) {
@@ -451,7 +514,7 @@ TEST(MultiComponentTest, QueryIteratorsOfOneRangeAreIndependent) {
   ASSERT_TRUE(w.create_many(3000, es).is_ok());
   for (std::uint32_t i = 0; i < es.size(); ++i) {
     ASSERT_TRUE(w.add(es[i], Transform{float(i), 0, 0}).is_ok());
-    if (i % 5 != 0) ASSERT_TRUE(w.add(es[i], Health{i, 0}).is_ok());  // no chunk lines up
+    if (i % 5 != 0) { ASSERT_TRUE(w.add(es[i], Health{i, 0}).is_ok()); }  // no chunk lines up
   }
   for (std::uint32_t i = 0; i < 1000; i += 3) ASSERT_TRUE(w.remove<Transform>(es[i]).is_ok());
   std::set<std::uint64_t> expected;

@@ -32,6 +32,14 @@ struct TableState {
   PagedArray sparse;    // SparseSlot per key index
   std::uint32_t row_count = 0;
   std::uint32_t stride = 0;
+  // Rows [0, identity_rows) each hold the row of the entity whose index is the row number (key index r at
+  // row r). A lower bound kept by the writer (storage/table_ops.cpp, the bulk loaders): a key written at a
+  // row of another number, or a shrink of row_count, lowers it; an append that continues the run raises it.
+  // Cardinality-one tables only (always 0 for `many` tables, whose keys are row ids). Two tables whose
+  // identity_rows both reach past a range of rows hold the same entities there, since a live row's key
+  // carries its entity's current generation: each<A, B> and query<A, B> walk such a range without comparing
+  // keys.
+  std::uint32_t identity_rows = 0;
 };
 
 // Registry slot of one entity index: the generation, then `flag_words` u32 words of flags. Bit 0 of the
