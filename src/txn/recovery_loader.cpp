@@ -105,9 +105,16 @@ Status RecoveryLoader::apply_delta(const Delta& d) {
     }
     for (const RowUpdate& u : t.updates) {
       if (v.find_row_index(t.table, u.key) == kNoRow) return bad("update of a missing row " + tables_.describe_key(t.table, u.key));
+      // A row removed and inserted again by the row sequence (replaced) must belong to a live entity, as an
+      // inserted one must: joins trust a row's key to carry its entity's current generation
+      // (TableState::identity_rows).
+      const bool replaced = placed[ti].erase(u.key) != 0;
+      if (replaced && !info.many && !v.registry.is_alive(Entity::from_bits(u.key))) {
+        return bad("row of table '" + info.table->name + "' for " + entity_name(Entity::from_bits(u.key)) +
+                   ", which is not alive");
+      }
       if (info.stride == 0) continue;  // a tag has no bytes to update
-      if (placed[ti].erase(u.key) != 0) {
-        // Removed and inserted again by the row sequence (replaced): the update carries every field.
+      if (replaced) {  // the update carries every field
         std::byte* bytes = storage::mutable_row(v.tables[t.table], v.find_row_index(t.table, u.key), ctx);
         unpack_fields(*info.table, u.field_mask, t.update_bytes.data() + u.offset, bytes);
         if (Status s = index_placed_row(t.table, u.key, bytes); !s.is_ok()) return bad(s.message());
@@ -118,6 +125,14 @@ Status RecoveryLoader::apply_delta(const Delta& d) {
       unpack_fields(*info.table, u.field_mask, t.update_bytes.data() + u.offset, row.data());
       if (Status s = working_.refs().check_ref_targets(t.table, row.data(), 0); !s.is_ok()) return bad(s.message());
       working_.write_bytes(t.table, u.key, 0, info.stride, row.data());
+    }
+    // Rows the sequence placed that the commit lists neither as inserted nor as updated (a tag removed and
+    // added again) must belong to live entities too.
+    for (const std::uint64_t key : placed[ti]) {
+      if (!info.many && !v.registry.is_alive(Entity::from_bits(key))) {
+        return bad("row sequence places a row of table '" + info.table->name + "' for " +
+                   entity_name(Entity::from_bits(key)) + ", which is not alive");
+      }
     }
   }
   return Status::ok();

@@ -18,9 +18,9 @@ TEST(ExcludeTest, EachSkipsEntitiesThatHaveAnExcludedComponent) {
   for (int i = 0; i < 64; ++i) {
     const Entity e = w.create().value();
     ASSERT_TRUE(w.add(e, Transform{float(i), 0, 0}).is_ok());
-    if (i % 2 == 0) ASSERT_TRUE(w.add(e, Health{1, 1}).is_ok());
-    if (i % 3 == 0) ASSERT_TRUE(w.add(e, Aim{Entity()}).is_ok());
-    if (i % 5 == 0) ASSERT_TRUE(w.add(e, Player{0, FixedString<16>("p" + std::to_string(i))}).is_ok());
+    if (i % 2 == 0) { ASSERT_TRUE(w.add(e, Health{1, 1}).is_ok()); }
+    if (i % 3 == 0) { ASSERT_TRUE(w.add(e, Aim{Entity()}).is_ok()); }
+    if (i % 5 == 0) { ASSERT_TRUE(w.add(e, Player{0, FixedString<16>("p" + std::to_string(i))}).is_ok()); }
     if (i % 2 == 0 && i % 3 != 0 && i % 5 != 0) expected.insert(e.bits());
   }
   std::set<std::uint64_t> seen;

@@ -57,7 +57,7 @@ class HotPathAllocationTest : public ::testing::Test {
     ASSERT_TRUE(t.create_many(kEntities, entities_).is_ok());
     for (std::size_t i = 0; i < kEntities; ++i) {
       ASSERT_TRUE(t.add(entities_[i], Transform{static_cast<float>(i), 0, 0}).is_ok());
-      if (i % 2 == 0) ASSERT_TRUE(t.add(entities_[i], Health{static_cast<std::uint32_t>(i), 100}).is_ok());
+      if (i % 2 == 0) { ASSERT_TRUE(t.add(entities_[i], Health{static_cast<std::uint32_t>(i), 100}).is_ok()); }
     }
     ASSERT_TRUE(t.commit().is_ok());
     db_->writer().publish();
