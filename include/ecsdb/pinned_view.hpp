@@ -16,6 +16,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -119,6 +120,17 @@ class PinnedView {
   void release() noexcept;
   template <typename T>
   std::uint16_t table_of() const noexcept;
+  // Rows per chunk of a join over tables `ids`: the largest power of two that stays inside one page of
+  // each table's keys and rows.
+  static std::uint32_t join_chunk(const detail::VersionState& s, std::span<const std::uint16_t> ids) noexcept {
+    std::uint32_t chunk = 1u << 31;
+    for (const std::uint16_t id : ids) {
+      const detail::TableState& t = s.tables[id];
+      if (t.stride != 0) chunk = std::min(chunk, 1u << t.rows.shift);
+      chunk = std::min(chunk, 1u << t.keys.shift);
+    }
+    return chunk;
+  }
 
   const Database* db_;
   const detail::VersionState* state_;
@@ -237,12 +249,7 @@ void PinnedView::each(F&& f) const {
     // through the sparse index. Rows below both tables' identity_rows line up without a look at their keys
     // (TableState::identity_rows); elsewhere the chunk's keys are compared.
     const detail::TableState& d = s->tables[ids[driver]];
-    std::uint32_t chunk = 1u << d.keys.shift;
-    for (std::size_t i = 0; i < sizeof...(T); ++i) {
-      const detail::TableState& t = s->tables[ids[i]];
-      if (t.stride != 0) chunk = std::min(chunk, 1u << t.rows.shift);
-      chunk = std::min(chunk, 1u << t.keys.shift);
-    }
+    const std::uint32_t chunk = join_chunk(*s, ids);
     const std::uint32_t n = d.row_count;
     for (std::uint32_t start = 0; start < n; start += chunk) {
       const std::uint32_t end = start + chunk < n ? start + chunk : n;
@@ -338,12 +345,7 @@ class PinnedView::Query {
       if (state_->tables[ids_[i]].row_count < state_->tables[ids_[driver_]].row_count) driver_ = i;
     }
     end_ = state_->tables[ids_[driver_]].row_count;
-    chunk_ = 1u << state_->tables[ids_[driver_]].keys.shift;
-    for (std::size_t i = 0; i < sizeof...(T); ++i) {
-      const detail::TableState& t = state_->tables[ids_[i]];
-      if (t.stride != 0) chunk_ = std::min(chunk_, 1u << t.rows.shift);
-      chunk_ = std::min(chunk_, 1u << t.keys.shift);
-    }
+    chunk_ = join_chunk(*state_, ids_);
   }
 
   // The first run at or after the driver's row `row`. `misaligned_chunk` says that row's chunk was already
@@ -351,6 +353,8 @@ class PinnedView::Query {
   Run find_run(std::uint32_t row, bool misaligned_chunk) const {
     const detail::TableState& d = state_->tables[ids_[driver_]];
     Run run;
+    // Only a chunk's first row may come without a verdict on the chunk (begin(), or the end of a run).
+    assert(row % chunk_ == 0 || misaligned_chunk || row >= end_);
     while (row < end_) {  // also stops at once for an unbound type (end_ == 0)
       const std::uint32_t chunk_start = row & ~(chunk_ - 1);  // chunk_ is a power of two
       const std::uint32_t chunk_end = chunk_start + chunk_ < end_ ? chunk_start + chunk_ : end_;
