@@ -131,6 +131,21 @@ class PinnedView {
     }
     return chunk;
   }
+  // Whether every table of `ids` holds the driver's entities in the driver's rows [start, end): known
+  // without reading keys below both tables' identity_rows (TableState::identity_rows), else by comparing
+  // the keys. REQUIRES: [start, end) within one chunk (join_chunk) of the driver's rows.
+  static bool join_rows_line_up(const detail::VersionState& s, std::span<const std::uint16_t> ids, std::size_t driver,
+                                std::uint32_t start, std::uint32_t end) noexcept {
+    const detail::TableState& d = s.tables[ids[driver]];
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      if (i == driver) continue;
+      const detail::TableState& t = s.tables[ids[i]];
+      if (end > t.row_count || t.stride == 0) return false;
+      if (end <= std::min(t.identity_rows, d.identity_rows)) continue;
+      if (std::memcmp(t.keys.at(start), d.keys.at(start), std::size_t{end - start} * 8) != 0) return false;
+    }
+    return true;
+  }
 
   const Database* db_;
   const detail::VersionState* state_;
@@ -254,14 +269,7 @@ void PinnedView::each(F&& f) const {
     for (std::uint32_t start = 0; start < n; start += chunk) {
       const std::uint32_t end = start + chunk < n ? start + chunk : n;
       const auto* keys = reinterpret_cast<const std::uint64_t*>(d.keys.at(start));
-      bool aligned = true;
-      for (std::size_t i = 0; i < sizeof...(T) && aligned; ++i) {
-        const detail::TableState& t = s->tables[ids[i]];
-        aligned = i == driver || (end <= t.row_count && t.stride != 0 &&
-                                  (end <= std::min(t.identity_rows, d.identity_rows) ||
-                                   std::memcmp(t.keys.at(start), keys, std::size_t{end - start} * 8) == 0));
-      }
-      if (aligned) {
+      if (join_rows_line_up(*s, ids, driver, start, end)) {
         const std::byte* base[sizeof...(T)];
         for (std::size_t i = 0; i < sizeof...(T); ++i) base[i] = s->tables[ids[i]].rows.at(start);
         [&]<std::size_t... I>(std::index_sequence<I...>) {
@@ -359,7 +367,7 @@ class PinnedView::Query {
       const std::uint32_t chunk_start = row & ~(chunk_ - 1);  // chunk_ is a power of two
       const std::uint32_t chunk_end = chunk_start + chunk_ < end_ ? chunk_start + chunk_ : end_;
       const auto* keys = reinterpret_cast<const std::uint64_t*>(d.keys.at(chunk_start));
-      if (row == chunk_start) misaligned_chunk = !aligned(chunk_start, chunk_end, keys);
+      if (row == chunk_start) misaligned_chunk = !join_rows_line_up(*state_, ids_, driver_, chunk_start, chunk_end);
       run.misaligned_chunk = misaligned_chunk;
       if (!misaligned_chunk) {
         run.key = keys + (row - chunk_start);
@@ -386,19 +394,6 @@ class PinnedView::Query {
     return Run{};
   }
 
-  // Whether every other table holds the driver's entities in the driver's rows [start, end): known without
-  // reading keys below both tables' identity_rows (TableState::identity_rows), else by comparing them.
-  bool aligned(std::uint32_t start, std::uint32_t end, const std::uint64_t* keys) const {
-    const std::uint32_t driver_identity = state_->tables[ids_[driver_]].identity_rows;
-    for (std::size_t i = 0; i < sizeof...(T); ++i) {
-      if (i == driver_) continue;
-      const detail::TableState& t = state_->tables[ids_[i]];
-      if (end > t.row_count || t.stride == 0) return false;
-      if (end <= std::min(t.identity_rows, driver_identity)) continue;
-      if (std::memcmp(t.keys.at(start), keys, std::size_t{end - start} * 8) != 0) return false;
-    }
-    return true;
-  }
 
   const detail::VersionState* state_;
   std::uint16_t ids_[sizeof...(T)];

@@ -64,6 +64,15 @@ Status RecoveryLoader::apply_delta(const Delta& d) {
   for (std::size_t ti = 0; ti < d.tables.size(); ++ti) {
     const TableDelta& t = d.tables[ti];
     const TableInfo& info = tables_.info(t.table);
+    // Every row the sequence placed (inserted, replaced, or a tag removed and added again, which the commit
+    // does not list) must belong to a live entity once the commit's creates and destroys are applied: joins
+    // trust a row's key to carry its entity's current generation (TableState::identity_rows).
+    for (const std::uint64_t key : placed[ti]) {
+      if (!info.many && !v.registry.is_alive(Entity::from_bits(key))) {
+        return bad("row sequence places a row of table '" + info.table->name + "' for " +
+                   entity_name(Entity::from_bits(key)) + ", which is not alive");
+      }
+    }
     for (std::size_t i = 0; i < t.inserted_keys.size(); ++i) {
       const std::uint64_t key = t.inserted_keys[i];
       const bool in_place = placed[ti].contains(key);  // already in its row, by the row sequence
@@ -105,16 +114,9 @@ Status RecoveryLoader::apply_delta(const Delta& d) {
     }
     for (const RowUpdate& u : t.updates) {
       if (v.find_row_index(t.table, u.key) == kNoRow) return bad("update of a missing row " + tables_.describe_key(t.table, u.key));
-      // A row removed and inserted again by the row sequence (replaced) must belong to a live entity, as an
-      // inserted one must: joins trust a row's key to carry its entity's current generation
-      // (TableState::identity_rows).
-      const bool replaced = placed[ti].erase(u.key) != 0;
-      if (replaced && !info.many && !v.registry.is_alive(Entity::from_bits(u.key))) {
-        return bad("row of table '" + info.table->name + "' for " + entity_name(Entity::from_bits(u.key)) +
-                   ", which is not alive");
-      }
       if (info.stride == 0) continue;  // a tag has no bytes to update
-      if (replaced) {  // the update carries every field
+      if (placed[ti].erase(u.key) != 0) {
+        // Removed and inserted again by the row sequence (replaced): the update carries every field.
         std::byte* bytes = storage::mutable_row(v.tables[t.table], v.find_row_index(t.table, u.key), ctx);
         unpack_fields(*info.table, u.field_mask, t.update_bytes.data() + u.offset, bytes);
         if (Status s = index_placed_row(t.table, u.key, bytes); !s.is_ok()) return bad(s.message());
@@ -125,14 +127,6 @@ Status RecoveryLoader::apply_delta(const Delta& d) {
       unpack_fields(*info.table, u.field_mask, t.update_bytes.data() + u.offset, row.data());
       if (Status s = working_.refs().check_ref_targets(t.table, row.data(), 0); !s.is_ok()) return bad(s.message());
       working_.write_bytes(t.table, u.key, 0, info.stride, row.data());
-    }
-    // Rows the sequence placed that the commit lists neither as inserted nor as updated (a tag removed and
-    // added again) must belong to live entities too.
-    for (const std::uint64_t key : placed[ti]) {
-      if (!info.many && !v.registry.is_alive(Entity::from_bits(key))) {
-        return bad("row sequence places a row of table '" + info.table->name + "' for " +
-                   entity_name(Entity::from_bits(key)) + ", which is not alive");
-      }
     }
   }
   return Status::ok();

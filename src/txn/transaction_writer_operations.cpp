@@ -294,7 +294,6 @@ Status TransactionWriter::add_many(std::uint16_t table, const Entity* entities, 
   copy_into(t.keys, keys);
   // Nothing below allocates: every page it writes was made private above.
   t.row_count = first + count;
-  t.identity_rows = std::min(t.identity_rows, first);
   for (std::uint32_t i = 0; i < count; ++i) {
     if (t.identity_rows == first + i && entities[i].index() == first + i) ++t.identity_rows;
     auto* slot = reinterpret_cast<SparseSlot*>(sparse.at(entities[i].index()));
