@@ -37,13 +37,22 @@ desktop-test:
 # Release tests (unit, integration, kill -9 crash and power-loss tests), the installed-package consumer, a
 # short fuzz run of every decoder (clang libFuzzer), the whole suite under ASan+UBSan, and the concurrency
 # suites under TSan.
+# Each phase prints the time it starts, so a slow CI run shows where its minutes went.
+PHASE = @echo "make test: $(1) at $$(date -u +%T)"
 test: build
+	$(call PHASE,release tests)
 	ctest --preset release -j $(JOBS)
+	$(call PHASE,lint)
 	$(MAKE) lint
+	$(call PHASE,install check)
 	@scripts/check-install.sh
+	$(call PHASE,fuzz)
 	scripts/run-fuzz.sh $(FUZZ_SECONDS)
+	$(call PHASE,ASan+UBSan)
 	$(MAKE) test-asan
+	$(call PHASE,TSan)
 	$(MAKE) test-tsan
+	$(call PHASE,done)
 
 FUZZ_SECONDS ?= 5
 

@@ -24,7 +24,7 @@ toml_flags="$(pkg-config --cflags tomlplusplus 2>/dev/null || echo "-DTOML_HEADE
 # ninja runs the compiler from $out, hence the ../ in every path.
 # -Wthread-safety: this is the project's clang build of every library source, so it also checks the lock
 # annotations (base/mutex.hpp) and fails on an access to guarded state without its mutex.
-common="-std=c++20 -g -O1 -fno-omit-frame-pointer -Wthread-safety -Werror=thread-safety -I../include -I../src -I../tests $toml_flags"
+common="-std=c++20 -g1 -O1 -fno-omit-frame-pointer -Wthread-safety -Werror=thread-safety -I../include -I../src -I../tests $toml_flags"
 libs="-ltomlplusplus -lxxhash -lzstd -lboost_json -lpthread"
 
 # Sources of the library, in dependency order (DESIGN.md §3); globbed so new files are picked up.
