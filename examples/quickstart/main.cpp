@@ -6,6 +6,7 @@
 // (tests/integration/check_doc_snippets.py enforces it), and ctest runs this program (example_quickstart):
 // every step checks what it expects, and the program exits 1 if any check failed, so the guide's code is
 // not only compiled but known to do what the guide says.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -392,6 +393,10 @@ void tour_reading(ecsdb::Database& db) {
     if (health.hp < health.max_hp && transform.position_x >= 0) ++wounded_movers;
   }
   expect(total_hp == 0 + 2 + 4 + 6 + 8 && wounded_movers == 5, "each and query");
+
+// query() is a std::ranges::forward_range of std::tuple<Entity, const T&...>: algorithms and views take it.
+const auto above_five = std::ranges::count_if(view.query<Health>(), [](const auto& row) { return std::get<1>(row).hp > 5; });
+expect(above_five == 2, "ranges over a query");
   // [guide:end]
 
   // [guide:lifetime]

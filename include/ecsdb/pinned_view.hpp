@@ -91,7 +91,9 @@ class PinnedView {
   template <BoundComponent... T, BoundComponent... X, typename F>
   void each(Exclude<X...>, F&& f) const;
 
-  // Range form: for (auto [e, t, h] : view.query<Transform, Health>()) { ... }
+  // Range form: for (auto [e, t, h] : view.query<Transform, Health>()) { ... }. A std::ranges::forward_range
+  // of std::tuple<Entity, const T&...>: std::ranges algorithms and views work on it, and copies of an
+  // iterator walk independently.
   template <BoundComponent... T>
   class Query;
   template <BoundComponent... T>
@@ -314,8 +316,14 @@ class PinnedView::Query {
  public:
   using Item = std::tuple<Entity, const T&...>;
 
+  // A std::forward_iterator, so std::ranges algorithms and views take a Query. Its reference type is Item, a
+  // tuple of references returned by value (a proxy, like std::views::zip's), so value_type is Item too.
   class iterator {
    public:
+    using value_type = Item;
+    using difference_type = std::ptrdiff_t;
+
+    iterator() = default;  // equals every finished iterator, end() included
     Item operator*() const {
       return [&]<std::size_t... I>(std::index_sequence<I...>) {
         return Item(Entity::from_bits(*run_.key), *reinterpret_cast<const T*>(run_.rows[I])...);
@@ -331,6 +339,11 @@ class PinnedView::Query {
       }
       return *this;
     }
+    iterator operator++(int) {
+      iterator before = *this;
+      ++*this;
+      return before;
+    }
     // Two iterators of one range are equal when they stand on the same row (the same key in the pinned
     // version's memory); every finished iterator equals end().
     bool operator==(const iterator& o) const noexcept { return run_.key == o.run_.key; }
@@ -338,7 +351,7 @@ class PinnedView::Query {
    private:
     friend class Query;
     iterator(const Query* q, Run run) : query_(q), run_(run) {}
-    const Query* query_;
+    const Query* query_ = nullptr;
     Run run_;
   };
 

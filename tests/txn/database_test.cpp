@@ -1,8 +1,11 @@
 // Entities, components and pinned views through the public API.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <iterator>
 #include <map>
 #include <optional>
+#include <ranges>
 #include <set>
 #include <string>
 #include <vector>
@@ -511,6 +514,44 @@ TEST(MultiComponentTest, IdentityRowsIsALowerBoundOnEveryWritePath) {
   ASSERT_TRUE(w3.add(gs[4], Transform{}).is_ok());
   ASSERT_TRUE(w3.add(gs[3], Transform{}).is_ok());
   EXPECT_EQ(identity_rows_of_transform(*db3), 3u);
+}
+
+// The range form is a standard forward range: std::ranges algorithms and views see the rows each<A, B>
+// visits, and a default-constructed iterator equals a finished one.
+static_assert(std::forward_iterator<PinnedView::Query<Transform, Health>::iterator>);
+static_assert(std::ranges::forward_range<PinnedView::Query<Transform, Health>>);
+
+TEST(MultiComponentTest, QueryWorksWithStdRanges) {
+  auto db = std::move(Database::open(test_schema()).value());
+  WriterHandle& w = db->writer();
+  std::vector<Entity> es;
+  ASSERT_TRUE(w.create_many(3000, es).is_ok());
+  for (std::uint32_t i = 0; i < es.size(); ++i) {
+    ASSERT_TRUE(w.add(es[i], Transform{float(i), 0, 0}).is_ok());
+    if (i % 7 != 3) { ASSERT_TRUE(w.add(es[i], Health{i % 100, 0}).is_ok()); }
+  }
+  for (std::uint32_t i = 0; i < es.size(); i += 11) ASSERT_TRUE(w.remove<Transform>(es[i]).is_ok());
+  PinnedView v = db->pin();
+  std::vector<std::uint64_t> each_low_hp;
+  std::size_t each_rows = 0;
+  v.each<Transform, Health>([&](Entity e, const Transform&, const Health& h) {
+    ++each_rows;
+    if (h.hp < 10) each_low_hp.push_back(e.bits());
+  });
+  const auto q = v.query<Transform, Health>();
+  EXPECT_EQ(static_cast<std::size_t>(std::ranges::distance(q)), each_rows);
+  auto low_hp = [](const auto& row) { return std::get<2>(row).hp < 10; };
+  EXPECT_EQ(static_cast<std::size_t>(std::ranges::count_if(q, low_hp)), each_low_hp.size());
+  std::vector<std::uint64_t> viewed;
+  for (const std::uint64_t bits : q | std::views::filter(low_hp) |
+                                      std::views::transform([](const auto& row) { return std::get<0>(row).bits(); })) {
+    viewed.push_back(bits);
+  }
+  EXPECT_EQ(viewed, each_low_hp) << "the same rows in the same order as each<Transform, Health>";
+  const auto found = std::ranges::find_if(q, [&](const auto& row) { return std::get<0>(row) == es[501]; });  // 501 has both
+  ASSERT_NE(found, q.end());
+  EXPECT_EQ(std::get<1>(*found).x, 501.0f);
+  EXPECT_TRUE((PinnedView::Query<Transform, Health>::iterator{} == q.end()));
 }
 
 // The range form's iterators carry their whole position: two walks of one Query object, nested, and a copy
