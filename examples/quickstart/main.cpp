@@ -394,9 +394,10 @@ void tour_reading(ecsdb::Database& db) {
   }
   expect(total_hp == 0 + 2 + 4 + 6 + 8 && wounded_movers == 5, "each and query");
 
-// query() is a std::ranges::forward_range of std::tuple<Entity, const T&...>: algorithms and views take it.
-const auto above_five = std::ranges::count_if(view.query<Health>(), [](const auto& row) { return std::get<1>(row).hp > 5; });
-expect(above_five == 2, "ranges over a query");
+  // query() is a std::ranges::forward_range of std::tuple<Entity, const T&...>: algorithms and views take it.
+  const auto above_five = std::ranges::count_if(view.query<Health>(),
+                                                [](const auto& row) { return std::get<1>(row).hp > 5; });
+  expect(above_five == 2, "ranges over a query");
   // [guide:end]
 
   // [guide:lifetime]

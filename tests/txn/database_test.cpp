@@ -538,8 +538,15 @@ TEST(MultiComponentTest, QueryWorksWithStdRanges) {
     ++each_rows;
     if (h.hp < 10) each_low_hp.push_back(e.bits());
   });
+  std::size_t expected_rows = 0;  // computed from the set-up, not from the join code query and each share
+  for (std::uint32_t i = 0; i < es.size(); ++i) expected_rows += i % 7 != 3 && i % 11 != 0;
+  EXPECT_EQ(each_rows, expected_rows);
   const auto q = v.query<Transform, Health>();
   EXPECT_EQ(static_cast<std::size_t>(std::ranges::distance(q)), each_rows);
+  auto post = q.begin();
+  const auto was = post++;
+  EXPECT_EQ(std::get<0>(*was), std::get<0>(*q.begin())) << "postfix ++ returns the position before the step";
+  EXPECT_EQ(std::get<0>(*post), std::get<0>(*std::ranges::next(q.begin())));
   auto low_hp = [](const auto& row) { return std::get<2>(row).hp < 10; };
   EXPECT_EQ(static_cast<std::size_t>(std::ranges::count_if(q, low_hp)), each_low_hp.size());
   std::vector<std::uint64_t> viewed;
