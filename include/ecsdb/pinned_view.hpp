@@ -407,7 +407,6 @@ class PinnedView::Query {
     return Run{};
   }
 
-
   const detail::VersionState* state_;
   std::uint16_t ids_[sizeof...(T)];
   std::size_t driver_ = 0;

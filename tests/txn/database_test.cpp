@@ -555,7 +555,8 @@ TEST(MultiComponentTest, QueryWorksWithStdRanges) {
     viewed.push_back(bits);
   }
   EXPECT_EQ(viewed, each_low_hp) << "the same rows in the same order as each<Transform, Health>";
-  const auto found = std::ranges::find_if(q, [&](const auto& row) { return std::get<0>(row) == es[501]; });  // 501 has both
+  // Entity 501 has both components (501 % 7 == 4, 501 % 11 == 6).
+  const auto found = std::ranges::find_if(q, [&](const auto& row) { return std::get<0>(row) == es[501]; });
   ASSERT_NE(found, q.end());
   EXPECT_EQ(std::get<1>(*found).x, 501.0f);
   EXPECT_TRUE((PinnedView::Query<Transform, Health>::iterator{} == q.end()));
