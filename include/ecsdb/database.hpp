@@ -99,8 +99,13 @@ class Database {
   Result<Subscription> subscribe(const SubscriptionOptions& options = {});
 
   // ---- durability (data_dir set) ----
-  // Writes a snapshot now (from a pinned view; the writer keeps going) and compacts the WAL it covers.
+  // Writes a snapshot now (from a pinned view; the writer keeps going) and returns once it is durable.
+  // Retention (the WAL segments it covers and snapshots beyond keep_snapshots are deleted or archived, as
+  // wal_retention says) follows on a background thread, and at the latest when the database closes.
   Status snapshot();
+  // Blocks until the retention of every snapshot so far has run. Its error if the last run failed (the
+  // files stay where they were, and the next snapshot's retention retries them); recovery_notes() has it too.
+  Status wait_for_retention();
   // Blocks until every commit made so far is durable (in kAsync mode this forces the flush).
   Status flush();
   // Newest version whose commits are all on stable storage (== published_version() without data_dir).

@@ -32,7 +32,7 @@ constexpr std::string_view kDisplayOrder[] = {
     "memory_overhead_pct", "memory_rss_overhead_pct", "bytes_in_use", "raw_packed_bytes",
     "durable_tps", "sqlite_wal_full_tps", "durable_tps_1", "durable_tps_16", "async_tps",
     "durable_single_p50_us", "raw_fdatasync_p50_us", "wal_bytes_per_update",
-    "snapshot_ms", "raw_write_fsync_ms", "snapshot_bytes", "recovery_ms",
+    "snapshot_ms", "snapshot_retired_ms", "raw_write_fsync_ms", "snapshot_bytes", "recovery_ms",
     "http_txn_tps", "http_txn_p99_us", "http_read_tps", "http_read_p99_us", "redis_set_tps", "stream_lag_p99_us",
     "repl_lag_p50_us", "redis_fanout_lag_p50_us", "repl_lag_p90_us", "repl_lag_p99_us", "redis_fanout_lag_p99_us", "repl_lag_p999_us", "repl_lag_max_us",
     "repl_bytes_per_field", "repl_bytes_per_field_uncompressed", "redis_bytes_per_field", "repl_frames_per_s", "repl_server_cpu_pct",

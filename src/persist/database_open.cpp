@@ -35,6 +35,11 @@ Status Database::snapshot() {
   return p->snapshot_now();
 }
 
+Status Database::wait_for_retention() {
+  auto* p = detail::DatabaseAccess::persistence(*this);
+  return p == nullptr ? Status::ok() : p->wait_for_retention();
+}
+
 Status Database::flush() {
   auto* p = detail::DatabaseAccess::persistence(*this);
   return p == nullptr ? Status::ok() : p->flush();

@@ -91,9 +91,8 @@ Result<std::unique_ptr<Persistence>> Persistence::open(Database& db, const Datab
   ECSDB_RETURN_IF_ERROR(p->fs_->sync_dir(options.data_dir));
   ECSDB_ASSIGN_OR_RETURN(p->database_id_, read_or_create_identity(*p->fs_, options.data_dir, db.schema()));
   ECSDB_RETURN_IF_ERROR(p->recover());
-  if (options.snapshot_every_seconds != 0 || options.snapshot_every_wal_bytes != 0) {
-    p->snapshot_thread_ = std::thread([raw = p.get()] { raw->run_snapshots(); });
-  }
+  // A read-only (point-in-time) database takes no automatic snapshots and retires nothing.
+  if (p->wal_ != nullptr) p->maintenance_thread_ = std::thread([raw = p.get()] { raw->run_maintenance(); });
   return p;
 }
 
@@ -103,7 +102,7 @@ Persistence::~Persistence() {
     stop_ = true;
   }
   cv_.notify_all();
-  if (snapshot_thread_.joinable()) snapshot_thread_.join();
+  if (maintenance_thread_.joinable()) maintenance_thread_.join();  // after the retention it owes
   if (wal_ || read_only_) {
     DatabaseAccess::core(db_).set_sink(nullptr);
     wal_.reset();  // flushes pending records
@@ -217,24 +216,35 @@ Status Persistence::snapshot_now() {
   std::lock_guard one_at_a_time(snapshot_mu_);
   const auto started = std::chrono::steady_clock::now();
   PinnedView view = db_.pin();
-  if (wal_ == nullptr) {  // read-only point-in-time recovery: save the restored state, nothing to compact
+  if (wal_ == nullptr) {  // read-only point-in-time recovery: save the restored state, nothing to retire
     return persist::write_snapshot(*fs_, snap_dir_, view, database_id_).status();
   }
   const std::uint64_t wal_bytes = wal_->bytes_appended();
   // The snapshot must not claim records that could still be lost: wait until its LSN is durable.
   ECSDB_RETURN_IF_ERROR(wal_->wait_durable(view.state().lsn));
   ECSDB_ASSIGN_OR_RETURN(persist::SnapshotInfo info, persist::write_snapshot(*fs_, snap_dir_, view, database_id_));
+  // A snapshot that covers the whole log starts a fresh segment now, before a new commit arrives (the roll
+  // needs an idle log), so that retention can retire the covered one and recovery never reads it again.
+  ECSDB_RETURN_IF_ERROR(wal_->roll_if_covered(info.lsn));
+  wal_->note_snapshot(base::nanos_since(started), view.version());
   {
     base::MutexLock lock(mu_);
     wal_bytes_at_last_snapshot_ = wal_bytes;
+    retire_lsn_ = std::max(retire_lsn_, info.lsn);
+    retire_pending_ = true;
   }
-  wal_->note_snapshot(base::nanos_since(started), view.version());
-  return compact(info);
+  cv_.notify_all();
+  return Status::ok();
 }
 
-Status Persistence::compact(const persist::SnapshotInfo& snap) {
-  ECSDB_RETURN_IF_ERROR(wal_->roll_if_covered(snap.lsn));
-  // WAL segments wholly covered by the snapshot: every record LSN <= snap.lsn. A segment's last LSN is
+Status Persistence::wait_for_retention() {
+  base::MutexLock lock(mu_);
+  cv_.wait(lock, [&]() ECSDB_REQUIRES(mu_) { return !retire_pending_ && !retiring_; });
+  return retire_status_;
+}
+
+Status Persistence::retire(std::uint64_t covered_lsn) {
+  // WAL segments wholly covered by the snapshot: every record LSN <= covered_lsn. A segment's last LSN is
   // the next segment's first LSN - 1; the newest segment is live and never retired.
   ECSDB_ASSIGN_OR_RETURN(std::vector<std::string> names, fs_->list(wal_dir_));
   std::vector<std::uint64_t> firsts;
@@ -245,7 +255,7 @@ Status Persistence::compact(const persist::SnapshotInfo& snap) {
   const std::uint64_t live = wal_->current_segment_first_lsn();
   bool changed = false;
   for (std::size_t i = 0; i + 1 < firsts.size(); ++i) {
-    if (firsts[i] == live || firsts[i + 1] - 1 > snap.lsn) break;
+    if (firsts[i] == live || firsts[i + 1] - 1 > covered_lsn) break;
     const std::string name = persist::segment_name(firsts[i]);
     const std::string from = wal_dir_ + "/" + name;
     switch (options_.wal_retention) {
@@ -292,18 +302,35 @@ Status Persistence::compact(const persist::SnapshotInfo& snap) {
   return Status::ok();
 }
 
-void Persistence::run_snapshots() {
+void Persistence::run_maintenance() {
   using namespace std::chrono;
   auto last = steady_clock::now();
   base::MutexLock lock(mu_);
-  while (!stop_) {
-    const auto deadline = steady_clock::now() + milliseconds(100);
-    while (!stop_ && cv_.wait_until(lock, deadline) != std::cv_status::timeout) {
+  for (;;) {
+    if (retire_pending_) {  // first, also when stopping: a closed database leaves no covered file behind
+      const std::uint64_t covered_lsn = retire_lsn_;
+      retire_pending_ = false;
+      retiring_ = true;
+      lock.unlock();
+      Status s;
+      {
+        std::lock_guard one_at_a_time(snapshot_mu_);
+        s = retire(covered_lsn);
+      }
+      lock.lock();
+      retiring_ = false;
+      if (!s.is_ok()) notes_.push_back("retention after a snapshot failed (the next snapshot retries it): " + s.to_string());
+      retire_status_ = std::move(s);
+      cv_.notify_all();
+      continue;
     }
     if (stop_) break;
+    cv_.wait_until(lock, steady_clock::now() + milliseconds(100),
+                   [&]() ECSDB_REQUIRES(mu_) { return stop_ || retire_pending_; });
+    if (stop_ || retire_pending_) continue;
     const bool by_time = options_.snapshot_every_seconds != 0 &&
                          steady_clock::now() - last >= seconds(options_.snapshot_every_seconds);
-    const bool by_bytes = wal_ != nullptr && options_.snapshot_every_wal_bytes != 0 &&
+    const bool by_bytes = options_.snapshot_every_wal_bytes != 0 &&
                           wal_->bytes_appended() - wal_bytes_at_last_snapshot_ >= options_.snapshot_every_wal_bytes;
     if (!by_time && !by_bytes) continue;
     lock.unlock();

@@ -1,6 +1,8 @@
 // Persistence — owns everything durable about one open Database: recovery at open (newest valid snapshot
-// + WAL replay), the WAL writer installed as the writer's CommitSink, background snapshots and compaction
-// (WAL segments covered by a durable snapshot go to the archive or are deleted; old snapshots are pruned).
+// + WAL replay), the WAL writer installed as the writer's CommitSink, and a maintenance thread for automatic
+// snapshots and retention (WAL segments covered by a durable snapshot go to the archive or are deleted; old
+// snapshots are pruned). Retention runs after snapshot_now() returns: freeing a 64 MB file costs tens of
+// milliseconds on some file systems, and a snapshot is done once it is durable (docs/durability.md).
 //
 // Data directory layout (docs/durability.md):
 //   IDENTITY            database id + schema layout hash (written once, atomically)
@@ -47,7 +49,10 @@ class Persistence {
   static Result<std::unique_ptr<Persistence>> open(Database& db, const DatabaseOptions& options);
   ~Persistence();
 
+  // Writes a durable snapshot and rolls the WAL if it covers all of it; retention follows in the background.
   Status snapshot_now();
+  // Blocks until the retention of every snapshot so far has run; the error of the last run if it failed.
+  Status wait_for_retention();
   Status flush();
   Status health() const;
   std::vector<std::string> notes() const;
@@ -55,8 +60,10 @@ class Persistence {
  private:
   Persistence(Database& db, const DatabaseOptions& options, std::shared_ptr<FileSystem> fs);
   Status recover();
-  Status compact(const persist::SnapshotInfo& snap);
-  void run_snapshots();
+  // Retires the WAL segments that a snapshot at `covered_lsn` covers, and snapshots beyond keep_snapshots.
+  // Idempotent: what one run leaves (a crash, an I/O error) the next one retires.
+  Status retire(std::uint64_t covered_lsn);
+  void run_maintenance();
 
   Database& db_;
   DatabaseOptions options_;
@@ -81,13 +88,18 @@ class Persistence {
   };
   std::unique_ptr<ReadOnlySink> read_only_;
 
-  mutable base::Mutex mu_;          // notes, the snapshot thread's control
-  std::mutex snapshot_mu_;          // one snapshot at a time
+  mutable base::Mutex mu_;          // notes, the maintenance thread's control
+  std::mutex snapshot_mu_;          // one snapshot or retention run at a time (taken before mu_, never inside)
   base::CondVar cv_;
   bool stop_ ECSDB_GUARDED_BY(mu_) = false;
   std::vector<std::string> notes_ ECSDB_GUARDED_BY(mu_);
   std::uint64_t wal_bytes_at_last_snapshot_ ECSDB_GUARDED_BY(mu_) = 0;
-  std::thread snapshot_thread_;
+  // Retention the maintenance thread owes: the newest snapshot's LSN, set by snapshot_now().
+  bool retire_pending_ ECSDB_GUARDED_BY(mu_) = false;
+  bool retiring_ ECSDB_GUARDED_BY(mu_) = false;
+  std::uint64_t retire_lsn_ ECSDB_GUARDED_BY(mu_) = 0;
+  Status retire_status_ ECSDB_GUARDED_BY(mu_);
+  std::thread maintenance_thread_;
 };
 
 }  // namespace ecsdb::detail

@@ -717,6 +717,46 @@ TEST(CompactionTest, SnapshotCoveringTheWholeLogRetiresTheLiveSegment) {
   EXPECT_EQ(again->pin().get<Health>(e)->hp, 9u);
 }
 
+// Retention runs after snapshot() returns. Its failure does not fail the snapshot (durable by then): the
+// files it could not retire stay where they were, wait_for_retention() and recovery_notes() report it, and
+// the next snapshot's retention retires them.
+TEST(CompactionTest, RetentionFailureLeavesFilesForTheNextSnapshotAndNeverFailsTheSnapshot) {
+  auto fs = std::make_shared<FaultInjectionFileSystem>();
+  DatabaseOptions o = durable("/data", fs);
+  o.keep_snapshots = 1;
+  o.wal_retention = WalRetention::kArchiveCompressed;  // retention writes a file: the fault below can hit it
+  auto db = open_ok(o);
+  const Entity e = db->writer().create().value();
+  ASSERT_TRUE(db->writer().add(e, Health{1, 1}).is_ok());
+  ASSERT_TRUE(db->snapshot().is_ok());
+  ASSERT_TRUE(db->wait_for_retention().is_ok());
+  ASSERT_EQ(fs->list("/data/wal").value().size(), 1u);
+
+  ASSERT_TRUE(db->writer().update(e, Health{2, 2}).is_ok());
+  fs->fail_write(1, /*sticky=*/true, "/data/archive/");
+  EXPECT_TRUE(db->snapshot().is_ok()) << "the snapshot is durable before its retention starts";
+  EXPECT_EQ(db->wait_for_retention().code(), StatusCode::kIoError);
+  EXPECT_EQ(fs->list("/data/snapshots").value().size(), 2u) << "the older snapshot was not pruned";
+  EXPECT_EQ(fs->list("/data/wal").value().size(), 2u) << "the covered segment stays in wal/";
+  const std::vector<std::string> notes = db->recovery_notes();
+  EXPECT_TRUE(std::any_of(notes.begin(), notes.end(), [](const std::string& n) {
+    return n.find("retention after a snapshot failed") != std::string::npos;
+  }));
+  EXPECT_TRUE(db->health().is_ok()) << "a failed retention does not poison the log";
+
+  fs->clear_faults();
+  ASSERT_TRUE(db->writer().update(e, Health{3, 3}).is_ok());
+  ASSERT_TRUE(db->snapshot().is_ok());
+  ASSERT_TRUE(db->wait_for_retention().is_ok());
+  EXPECT_EQ(fs->list("/data/snapshots").value().size(), 1u);
+  EXPECT_EQ(fs->list("/data/wal").value().size(), 1u) << "only the live segment";
+  EXPECT_EQ(fs->list("/data/archive").value().size(), 5u) << "three compressed segments, two older snapshots";
+  fs->simulate_crash();
+  db.reset();
+  auto again = open_ok(o);
+  EXPECT_EQ(again->pin().get<Health>(e)->hp, 3u);
+}
+
 }  // namespace
 }  // namespace ecsdb::testing
 
