@@ -42,7 +42,7 @@ void undestroy_entity(detail::RegistryState& r, Entity e, std::vector<std::uint3
 
 void set_component_bit(detail::RegistryState& r, std::uint32_t index, std::uint16_t table, bool present,
                        storage::WriteContext& ctx);
-// The same on a registry slot the caller already made writable (storage::ElementWriter over r.slots).
+// The same on a registry slot the caller already made writable (storage::mutable_range over r.slots).
 inline void set_component_bit(std::byte* slot, std::uint16_t table, bool present) noexcept {
   std::uint32_t& word = reinterpret_cast<std::uint32_t*>(slot + offsetof(detail::EntitySlot, flags))[detail::presence_word(table)];
   if (present) word |= detail::presence_bit(table);

@@ -84,29 +84,4 @@ inline std::byte* mutable_at(detail::PagedArray& a, std::uint64_t i, WriteContex
   return mutable_range(a, i, 1, ctx);
 }
 
-// Writable elements of one array for a loop that writes many of them, mostly several per page (bulk
-// operations): the page is made private once per run of writes to it instead of once per element. Each
-// at() marks the element it returns dirty, like mutable_at. Valid while `a` neither grows nor shrinks.
-class ElementWriter {
- public:
-  ElementWriter(detail::PagedArray& a, WriteContext& ctx) noexcept : a_(a), ctx_(ctx) {}
-
-  std::byte* at(std::uint64_t i) {
-    const auto page = static_cast<std::uint32_t>(i >> a_.shift);
-    if (data_ == nullptr || page != page_) {
-      data_ = private_page(a_, page, ctx_);
-      page_ = page;
-    }
-    const auto offset = static_cast<std::uint32_t>((i & a_.mask) * a_.elem_size);
-    mark_dirty(detail::header_of(data_), offset, a_.elem_size);
-    return data_ + offset;
-  }
-
- private:
-  detail::PagedArray& a_;
-  WriteContext& ctx_;
-  std::byte* data_ = nullptr;  // page `page_`, already private to ctx_.birth
-  std::uint32_t page_ = 0;
-};
-
 }  // namespace ecsdb::storage

@@ -104,6 +104,7 @@ Status TransactionWriter::create_many(std::size_t n, std::vector<Entity>& out) {
   const auto count = static_cast<std::uint32_t>(n);
   storage::grow_to(r.slots, std::uint64_t{first} + count, ctx);
   const std::uint32_t per_page = 1u << r.slots.shift;
+  const std::size_t more_flags = r.slots.elem_size - sizeof(EntitySlot);  // 0 in a world of up to 31 tables
   for (std::uint32_t done = 0; done < count;) {
     const std::uint32_t index = first + done;
     const std::uint32_t take = std::min(per_page - (index & r.slots.mask), count - done);
@@ -112,7 +113,7 @@ Status TransactionWriter::create_many(std::size_t n, std::vector<Entity>& out) {
       auto* s = reinterpret_cast<EntitySlot*>(slot);
       s->generation = 1;
       s->flags = 1u;  // alive, no components
-      std::memset(slot + sizeof(EntitySlot), 0, r.slots.elem_size - sizeof(EntitySlot));
+      if (more_flags != 0) std::memset(slot + sizeof(EntitySlot), 0, more_flags);
       out.push_back(Entity(index + i, 1));
     }
     done += take;
@@ -239,15 +240,40 @@ Status TransactionWriter::add_many(std::uint16_t table, const Entity* entities, 
   }
   if (n == 0) return Status::ok();
   if (n > 0xFFFFFFFFu - working_.state().tables[table].row_count) return invalid_argument("add_many: too many rows");
-  const VersionState& state = working_.state();
+  TableState& t = working_.state().tables[table];
+  RegistryState& registry = working_.state().registry;
+  // The loops below walk the batch in runs of consecutive indices inside one page of each array
+  // (create_many's entities are one such run per page): a page pointer per run, not a lookup per entity.
+  const std::uint32_t run_room = std::min(registry.slots.mask, t.sparse.mask) + 1;
+  const auto index_run = [&](std::size_t i) {
+    const std::uint32_t start = entities[i].index();
+    const std::uint32_t room = run_room - (start & (run_room - 1));
+    std::size_t len = 1;
+    while (len < room && i + len < n && entities[i + len].index() == start + len) ++len;
+    return len;
+  };
   std::uint32_t max_index = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    const Entity e = entities[i];
-    if (!state.registry.is_alive(e)) [[unlikely]] return check_alive(e, "add_many to", info.table);
-    if (state.find_row_index(table, e.bits()) != kNoRow) [[unlikely]] {
-      return Status(StatusCode::kAlreadyExists, entity_name(e) + " already has a '" + info.table->name + "' component");
+  for (std::size_t i = 0; i < n;) {
+    const std::size_t len = index_run(i);
+    const std::uint32_t start = entities[i].index();
+    // Registry slots exist up to `used`, sparse slots up to the sparse capacity (whole pages, so a run
+    // starting below it stays below it); each is dereferenced only below its bound.
+    const std::byte* slot = start < registry.used ? registry.slots.at(start) : nullptr;
+    const std::byte* sparse = start < t.sparse.capacity() ? t.sparse.at(start) : nullptr;
+    for (std::size_t k = 0; k < len; ++k) {
+      const Entity e = entities[i + k];
+      const auto* s = reinterpret_cast<const EntitySlot*>(slot + k * registry.slots.elem_size);
+      if (e.index() >= registry.used || !s->alive() || s->generation != e.generation()) [[unlikely]] {
+        return check_alive(e, "add_many to", info.table);
+      }
+      if (sparse == nullptr) continue;
+      const auto* placed = reinterpret_cast<const SparseSlot*>(sparse + k * t.sparse.elem_size);
+      if (placed->generation == e.generation() && placed->row != kNoRow) [[unlikely]] {
+        return Status(StatusCode::kAlreadyExists, entity_name(e) + " already has a '" + info.table->name + "' component");
+      }
     }
-    max_index = std::max(max_index, e.index());
+    max_index = std::max(max_index, start + static_cast<std::uint32_t>(len - 1));
+    i += len;
   }
   // The undo record copies the keys before the longest run of consecutive indices of one generation that
   // ends the batch (create_many's fresh entities, after its recycled ones) and names that run by its first.
@@ -256,8 +282,6 @@ Status TransactionWriter::add_many(std::uint16_t table, const Entity* entities, 
          entities[run_start].bits() == entities[run_start - 1].bits() + 1) {
     --run_start;
   }
-  TableState& t = working_.state().tables[table];
-  RegistryState& registry = working_.state().registry;
   storage::WriteContext& ctx = working_.context();
   UndoLog& undo = working_.undo_log();
   const std::uint32_t first = t.row_count;
@@ -271,11 +295,11 @@ Status TransactionWriter::add_many(std::uint16_t table, const Entity* entities, 
   const std::size_t saved_keys = run_start == 0 ? 0 : undo.save_bytes(keys, run_start * sizeof(std::uint64_t));
   const SparseSlot empty{0, kNoRow};
   if (max_index >= t.sparse.capacity()) storage::grow_to(t.sparse, std::uint64_t{max_index} + 1, ctx, &empty);
-  storage::ElementWriter sparse(t.sparse, ctx);
-  storage::ElementWriter slots(registry.slots, ctx);
-  for (std::uint32_t i = 0; i < count; ++i) {
-    sparse.at(entities[i].index());
-    slots.at(entities[i].index());
+  for (std::size_t i = 0; i < n;) {  // copies every shared page this batch writes; marks the slots dirty
+    const std::size_t len = index_run(i);
+    storage::mutable_range(t.sparse, entities[i].index(), static_cast<std::uint32_t>(len), ctx);
+    storage::mutable_range(registry.slots, entities[i].index(), static_cast<std::uint32_t>(len), ctx);
+    i += len;
   }
   working_.set_dirty(true);
   // Dense columns: page-sized copies.
@@ -294,20 +318,28 @@ Status TransactionWriter::add_many(std::uint16_t table, const Entity* entities, 
   copy_into(t.keys, keys);
   // Nothing below allocates: every page it writes was made private above.
   t.row_count = first + count;
-  for (std::uint32_t i = 0; i < count; ++i) {
-    if (t.identity_rows == first + i && entities[i].index() == first + i) ++t.identity_rows;
-    auto* slot = reinterpret_cast<SparseSlot*>(sparse.at(entities[i].index()));
-    if (slot->row != kNoRow) [[unlikely]] {  // the same entity twice in the batch: take back what was placed
-      for (std::uint32_t j = 0; j < i; ++j) {
-        reinterpret_cast<SparseSlot*>(sparse.at(entities[j].index()))->row = kNoRow;
-        entity::set_component_bit(slots.at(entities[j].index()), table, false);
+  for (std::uint32_t i = 0; i < count;) {
+    const auto len = static_cast<std::uint32_t>(index_run(i));
+    // Private since the loop above (nothing in between copies a page): these find them so.
+    std::byte* sparse = storage::mutable_range(t.sparse, entities[i].index(), len, ctx);
+    std::byte* slot = storage::mutable_range(registry.slots, entities[i].index(), len, ctx);
+    for (const std::uint32_t end = i + len; i < end; ++i) {
+      if (t.identity_rows == first + i && entities[i].index() == first + i) ++t.identity_rows;
+      auto* placed = reinterpret_cast<SparseSlot*>(sparse);
+      if (placed->row != kNoRow) [[unlikely]] {  // the same entity twice in the batch: take back what was placed
+        for (std::uint32_t j = 0; j < i; ++j) {
+          reinterpret_cast<SparseSlot*>(storage::mutable_at(t.sparse, entities[j].index(), ctx))->row = kNoRow;
+          entity::set_component_bit(registry, entities[j].index(), table, false, ctx);
+        }
+        t.row_count = first;
+        t.identity_rows = std::min(t.identity_rows, first);
+        return invalid_argument("add_many: " + entity_name(entities[i]) + " appears twice");
       }
-      t.row_count = first;
-      t.identity_rows = std::min(t.identity_rows, first);
-      return invalid_argument("add_many: " + entity_name(entities[i]) + " appears twice");
+      *placed = SparseSlot{entities[i].generation(), first + i};
+      entity::set_component_bit(slot, table, true);
+      sparse += t.sparse.elem_size;
+      slot += registry.slots.elem_size;
     }
-    *slot = SparseSlot{entities[i].generation(), first + i};
-    entity::set_component_bit(slots.at(entities[i].index()), table, true);
   }
   undo.push({UndoKind::kBulkInsert, false, table, first, count, entities[run_start].bits(), run_start, saved_keys});
   return Status::ok();

@@ -307,6 +307,55 @@ TEST(BulkTest, AddManyRejectsDuplicatesDeadAndExisting) {
   ASSERT_TRUE(t.commit().is_ok());
 }
 
+// add_many walks its batch in runs of consecutive indices, one page pointer per run: refusals found in a
+// later page leave nothing behind in the earlier ones, and pages shared with a pinned view are copied.
+TEST(BulkTest, AddManyAcrossPagesRefusesLateBadEntitiesAndCopiesSharedPages) {
+  auto db = std::move(Database::open(test_schema(), DatabaseOptions{.publish_every_commits = 0}).value());
+  WriterHandle& w = db->writer();
+  std::vector<Entity> es;
+  ASSERT_TRUE(w.create_many(9000, es).is_ok());  // several pages of registry and sparse slots
+  std::vector<Health> hs(es.size());
+  for (std::uint32_t i = 0; i < hs.size(); ++i) hs[i] = Health{i, 1};
+  const auto first_half = std::span(es).first(4500);
+  const auto second_half = std::span(es).subspan(4500);
+  const auto expect_no_health = [&](std::span<const Entity> batch, const char* why) {
+    for (Entity e : batch) ASSERT_EQ(w.get<Health>(e), nullptr) << why << ": " << e.index();
+  };
+  {
+    Transaction t = w.begin();
+    std::vector<Entity> dup(first_half.begin(), first_half.end());
+    dup.push_back(es[3]);  // a duplicate after two full pages
+    EXPECT_EQ(t.add_many<Health>(dup, std::span(hs).first(dup.size())).code(), StatusCode::kInvalidArgument);
+    std::vector<Entity> dead(first_half.begin(), first_half.end());
+    dead.push_back(Entity(static_cast<std::uint32_t>(es.size()) + 7, 1));  // past the registry's end
+    EXPECT_EQ(t.add_many<Health>(dead, std::span(hs).first(dead.size())).code(), StatusCode::kStaleEntity);
+    ASSERT_TRUE(t.commit().is_ok());
+  }
+  expect_no_health(es, "a refused bulk insert leaves nothing behind");
+  const auto add_many = [&](std::span<const Entity> batch, std::span<const Health> values) {
+    Transaction t = w.begin();
+    const Status added = t.add_many<Health>(batch, values);
+    EXPECT_TRUE(t.commit().is_ok());
+    return added;
+  };
+  ASSERT_TRUE(w.add(es[6000], Health{7, 7}).is_ok());
+  EXPECT_EQ(add_many(es, hs).code(), StatusCode::kAlreadyExists);
+  ASSERT_TRUE(w.remove<Health>(es[6000]).is_ok());
+  expect_no_health(es, "after the refusal of an entity that had the component");
+
+  ASSERT_TRUE(add_many(first_half, std::span(hs).first(first_half.size())).is_ok());
+  w.publish();
+  const PinnedView before = db->pin();
+  ASSERT_TRUE(add_many(second_half, std::span(hs).subspan(first_half.size())).is_ok());
+  w.publish();
+  const PinnedView after = db->pin();
+  for (std::uint32_t i = 0; i < es.size(); ++i) {
+    ASSERT_NE(after.get<Health>(es[i]), nullptr) << i;
+    EXPECT_EQ(after.get<Health>(es[i])->hp, i);
+    EXPECT_EQ(before.get<Health>(es[i]) != nullptr, i < first_half.size()) << "the pinned view is unchanged: " << i;
+  }
+}
+
 TEST(BulkTest, OperationsOnAFinishedTransactionAreErrorsNotCrashes) {
   auto db = std::move(Database::open(test_schema()).value());
   Transaction t = db->writer().begin();
