@@ -252,9 +252,11 @@ Status TransactionWriter::add_many(std::uint16_t table, const Entity* entities, 
     while (len < room && i + len < n && entities[i + len].index() == start + len) ++len;
     return len;
   };
+  std::vector<std::uint32_t> runs;  // the batch's runs, in order (the loops below walk them again)
   std::uint32_t max_index = 0;
   for (std::size_t i = 0; i < n;) {
     const std::size_t len = index_run(i);
+    runs.push_back(static_cast<std::uint32_t>(len));
     const std::uint32_t start = entities[i].index();
     // Registry slots exist up to `used`, sparse slots up to the sparse capacity (whole pages, so a run
     // starting below it stays below it); each is dereferenced only below its bound.
@@ -295,10 +297,9 @@ Status TransactionWriter::add_many(std::uint16_t table, const Entity* entities, 
   const std::size_t saved_keys = run_start == 0 ? 0 : undo.save_bytes(keys, run_start * sizeof(std::uint64_t));
   const SparseSlot empty{0, kNoRow};
   if (max_index >= t.sparse.capacity()) storage::grow_to(t.sparse, std::uint64_t{max_index} + 1, ctx, &empty);
-  for (std::size_t i = 0; i < n;) {  // copies every shared page this batch writes; marks the slots dirty
-    const std::size_t len = index_run(i);
-    storage::mutable_range(t.sparse, entities[i].index(), static_cast<std::uint32_t>(len), ctx);
-    storage::mutable_range(registry.slots, entities[i].index(), static_cast<std::uint32_t>(len), ctx);
+  for (std::size_t i = 0; const std::uint32_t len : runs) {  // copies every shared page the batch writes
+    storage::mutable_range(t.sparse, entities[i].index(), len, ctx);
+    storage::mutable_range(registry.slots, entities[i].index(), len, ctx);
     i += len;
   }
   working_.set_dirty(true);
@@ -318,8 +319,7 @@ Status TransactionWriter::add_many(std::uint16_t table, const Entity* entities, 
   copy_into(t.keys, keys);
   // Nothing below allocates: every page it writes was made private above.
   t.row_count = first + count;
-  for (std::uint32_t i = 0; i < count;) {
-    const auto len = static_cast<std::uint32_t>(index_run(i));
+  for (std::uint32_t i = 0; const std::uint32_t len : runs) {
     // Private since the loop above (nothing in between copies a page): these find them so.
     std::byte* sparse = storage::mutable_range(t.sparse, entities[i].index(), len, ctx);
     std::byte* slot = storage::mutable_range(registry.slots, entities[i].index(), len, ctx);
