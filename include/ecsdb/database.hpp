@@ -103,8 +103,9 @@ class Database {
   // Retention (the WAL segments it covers and snapshots beyond keep_snapshots are deleted or archived, as
   // wal_retention says) follows on a background thread, and at the latest when the database closes.
   Status snapshot();
-  // Blocks until the retention of every snapshot so far has run. Its error if the last run failed (the
-  // files stay where they were, and the next snapshot's retention retries them); recovery_notes() has it too.
+  // Blocks until the retention of every snapshot that has returned so far has run. The error of the last
+  // run if it failed, until a later run succeeds (the files stay where they were, and the next snapshot's
+  // retention retries them); recovery_notes() has it too.
   Status wait_for_retention();
   // Blocks until every commit made so far is durable (in kAsync mode this forces the flush).
   Status flush();

@@ -231,6 +231,7 @@ Status Persistence::snapshot_now() {
     base::MutexLock lock(mu_);
     wal_bytes_at_last_snapshot_ = wal_bytes;
     retire_lsn_ = std::max(retire_lsn_, info.lsn);
+    retire_version_ = std::max(retire_version_, info.version);
     retire_pending_ = true;
   }
   cv_.notify_all();
@@ -243,7 +244,7 @@ Status Persistence::wait_for_retention() {
   return retire_status_;
 }
 
-Status Persistence::retire(std::uint64_t covered_lsn) {
+Status Persistence::retire(std::uint64_t covered_lsn, std::uint64_t version) {
   // WAL segments wholly covered by the snapshot: every record LSN <= covered_lsn. A segment's last LSN is
   // the next segment's first LSN - 1; the newest segment is live and never retired.
   ECSDB_ASSIGN_OR_RETURN(std::vector<std::string> names, fs_->list(wal_dir_));
@@ -281,7 +282,9 @@ Status Persistence::retire(std::uint64_t covered_lsn) {
     }
     changed = true;
   }
-  // Old snapshots: keep the newest `keep_snapshots`; older ones go to the archive (or away).
+  // Old snapshots: keep the newest `keep_snapshots`; older ones go to the archive (or away). Only those
+  // older than this run's snapshot, which is durable: a newer one, written since, may be a snapshot whose
+  // directory sync failed, and must not be what the durable one was pruned for.
   ECSDB_ASSIGN_OR_RETURN(std::vector<std::string> snaps, fs_->list(snap_dir_));
   std::vector<std::uint64_t> versions;
   for (const std::string& n : snaps) {
@@ -289,6 +292,7 @@ Status Persistence::retire(std::uint64_t covered_lsn) {
   }
   std::sort(versions.rbegin(), versions.rend());
   for (std::size_t i = std::max<std::uint32_t>(options_.keep_snapshots, 1); i < versions.size(); ++i) {
+    if (versions[i] >= version) continue;
     const std::string name = persist::snapshot_name(versions[i]);
     if (options_.wal_retention == WalRetention::kDelete) ECSDB_RETURN_IF_ERROR(fs_->remove(snap_dir_ + "/" + name));
     else ECSDB_RETURN_IF_ERROR(fs_->rename(snap_dir_ + "/" + name, archive_dir_ + "/" + name));
@@ -309,13 +313,14 @@ void Persistence::run_maintenance() {
   for (;;) {
     if (retire_pending_) {  // first, also when stopping: a closed database leaves no covered file behind
       const std::uint64_t covered_lsn = retire_lsn_;
+      const std::uint64_t version = retire_version_;
       retire_pending_ = false;
       retiring_ = true;
       lock.unlock();
       Status s;
       {
         std::lock_guard one_at_a_time(snapshot_mu_);
-        s = retire(covered_lsn);
+        s = retire(covered_lsn, version);
       }
       lock.lock();
       retiring_ = false;
@@ -325,8 +330,12 @@ void Persistence::run_maintenance() {
       continue;
     }
     if (stop_) break;
-    cv_.wait_until(lock, steady_clock::now() + milliseconds(100),
-                   [&]() ECSDB_REQUIRES(mu_) { return stop_ || retire_pending_; });
+    const auto woken = [&]() ECSDB_REQUIRES(mu_) { return stop_ || retire_pending_; };
+    if (options_.snapshot_every_seconds == 0 && options_.snapshot_every_wal_bytes == 0) {
+      cv_.wait(lock, woken);  // no automatic snapshots: nothing to poll for, an idle database stays asleep
+      continue;
+    }
+    cv_.wait_until(lock, steady_clock::now() + milliseconds(100), woken);
     if (stop_ || retire_pending_) continue;
     const bool by_time = options_.snapshot_every_seconds != 0 &&
                          steady_clock::now() - last >= seconds(options_.snapshot_every_seconds);

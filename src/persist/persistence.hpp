@@ -51,7 +51,7 @@ class Persistence {
 
   // Writes a durable snapshot and rolls the WAL if it covers all of it; retention follows in the background.
   Status snapshot_now();
-  // Blocks until the retention of every snapshot so far has run; the error of the last run if it failed.
+  // Blocks until the retention of every snapshot that has returned has run; the last run's error, if any.
   Status wait_for_retention();
   Status flush();
   Status health() const;
@@ -60,9 +60,10 @@ class Persistence {
  private:
   Persistence(Database& db, const DatabaseOptions& options, std::shared_ptr<FileSystem> fs);
   Status recover();
-  // Retires the WAL segments that a snapshot at `covered_lsn` covers, and snapshots beyond keep_snapshots.
-  // Idempotent: what one run leaves (a crash, an I/O error) the next one retires.
-  Status retire(std::uint64_t covered_lsn);
+  // Retires the WAL segments that the durable snapshot of `version` covers (every LSN <= `covered_lsn`),
+  // and snapshots older than it beyond keep_snapshots. Idempotent: what one run leaves (a crash, an I/O
+  // error) the next one retires.
+  Status retire(std::uint64_t covered_lsn, std::uint64_t version);
   void run_maintenance();
 
   Database& db_;
@@ -94,10 +95,11 @@ class Persistence {
   bool stop_ ECSDB_GUARDED_BY(mu_) = false;
   std::vector<std::string> notes_ ECSDB_GUARDED_BY(mu_);
   std::uint64_t wal_bytes_at_last_snapshot_ ECSDB_GUARDED_BY(mu_) = 0;
-  // Retention the maintenance thread owes: the newest snapshot's LSN, set by snapshot_now().
+  // Retention the maintenance thread owes: the newest snapshot's LSN and version, set by snapshot_now().
   bool retire_pending_ ECSDB_GUARDED_BY(mu_) = false;
   bool retiring_ ECSDB_GUARDED_BY(mu_) = false;
   std::uint64_t retire_lsn_ ECSDB_GUARDED_BY(mu_) = 0;
+  std::uint64_t retire_version_ ECSDB_GUARDED_BY(mu_) = 0;
   Status retire_status_ ECSDB_GUARDED_BY(mu_);
   std::thread maintenance_thread_;
 };

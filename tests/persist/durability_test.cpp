@@ -744,13 +744,22 @@ TEST(CompactionTest, RetentionFailureLeavesFilesForTheNextSnapshotAndNeverFailsT
   }));
   EXPECT_TRUE(db->health().is_ok()) << "a failed retention does not poison the log";
 
+  // A crash with the leftovers in place (two snapshots, a covered segment, a partial archive file)
+  // recovers exactly, and the next snapshot's retention retires them.
   fs->clear_faults();
+  fs->simulate_crash();
+  db.reset();
+  db = open_ok(o);
+  ASSERT_NE(db, nullptr);
+  EXPECT_EQ(db->pin().get<Health>(e)->hp, 2u);
   ASSERT_TRUE(db->writer().update(e, Health{3, 3}).is_ok());
   ASSERT_TRUE(db->snapshot().is_ok());
   ASSERT_TRUE(db->wait_for_retention().is_ok());
   EXPECT_EQ(fs->list("/data/snapshots").value().size(), 1u);
   EXPECT_EQ(fs->list("/data/wal").value().size(), 1u) << "only the live segment";
-  EXPECT_EQ(fs->list("/data/archive").value().size(), 5u) << "three compressed segments, two older snapshots";
+  for (const std::string& n : fs->list("/data/archive").value()) {
+    EXPECT_TRUE(n.ends_with(".log.zst") || n.ends_with(".ecss")) << "no partial file left: " << n;
+  }
   fs->simulate_crash();
   db.reset();
   auto again = open_ok(o);

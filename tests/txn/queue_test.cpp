@@ -376,6 +376,7 @@ TEST(DurableQueueTest, SnapshotsAndBackgroundRetentionUnderConcurrentCommits) {
     ASSERT_TRUE(bank.db->snapshot().is_ok());
     ASSERT_TRUE(bank.db->wait_for_retention().is_ok());
     EXPECT_EQ(fs->list("/data/snapshots").value().size(), 1u) << "keep_snapshots = 1";
+    EXPECT_EQ(fs->list("/data/wal").value().size(), 1u) << "an idle log rolled; every covered segment retired";
     EXPECT_TRUE(fs->list("/data/archive").value().empty()) << "kDelete archives nothing";
     EXPECT_TRUE(bank.db->health().is_ok());
     fs->simulate_crash();

@@ -329,9 +329,21 @@ TEST(BulkTest, AddManyAcrossPagesRefusesLateBadEntitiesAndCopiesSharedPages) {
     std::vector<Entity> dead(first_half.begin(), first_half.end());
     dead.push_back(Entity(static_cast<std::uint32_t>(es.size()) + 7, 1));  // past the registry's end
     EXPECT_EQ(t.add_many<Health>(dead, std::span(hs).first(dead.size())).code(), StatusCode::kStaleEntity);
+    // A run that starts below the registry's end and runs past it, inside one page.
+    std::vector<Entity> past_end(second_half.end() - 10, second_half.end());
+    past_end.push_back(Entity(static_cast<std::uint32_t>(es.size()), 1));
+    EXPECT_EQ(t.add_many<Health>(past_end, std::span(hs).first(past_end.size())).code(), StatusCode::kStaleEntity);
     ASSERT_TRUE(t.commit().is_ok());
   }
   expect_no_health(es, "a refused bulk insert leaves nothing behind");
+  {
+    // ...in the registry's presence bits too (destroy trusts them), not only in the sparse slots.
+    w.publish();
+    const PinnedView v = db->pin();
+    ASSERT_EQ(v.entity_count(), es.size());
+    const std::uint16_t health = db->schema().find_table("health")->id;
+    for (Entity e : es) ASSERT_FALSE(v.state().registry.has_component(e.index(), health)) << e.index();
+  }
   const auto add_many = [&](std::span<const Entity> batch, std::span<const Health> values) {
     Transaction t = w.begin();
     const Status added = t.add_many<Health>(batch, values);
