@@ -487,8 +487,7 @@ Status Replica::Impl::apply_sync() {
     if (it == server_alive.end() || it->second != slot->generation) d.destroyed.push_back(Entity(i, slot->generation));
   }
   for (Entity e : sync_state.created) {
-    const bool live_here = e.index() < reg.used && reg.slot(e.index())->alive() && reg.slot(e.index())->generation == e.generation();
-    if (!live_here) d.created.push_back(e);
+    if (!reg.is_alive(e)) d.created.push_back(e);
   }
   for (const Table& table : schema->tables) {
     if (table.is_entity_table) continue;
