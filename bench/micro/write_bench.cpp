@@ -231,6 +231,28 @@ void BM_Update_Field(benchmark::State& state) {
 }
 BENCHMARK(BM_Update_Field)->Apply(writer_sizes);
 
+// One-field updates submitted from this thread to the writer thread (`Database::submit`), with the
+// default options (publish after every batch the writer takes); the last ticket of each 4096 is waited
+// for, so the queue never grows without bound. The queue's figure in `ecsdb bench txn` is queue_tps_1.
+void BM_Queue_Update_Field(benchmark::State& state) {
+  World& w = world(state.range(0), kPublishEachCommit);
+  check(w.db->start_writer_thread());
+  std::size_t i = 0;
+  std::uint32_t v = 0;
+  CommitTicket last;
+  for (auto _ : state) {
+    const Entity e = w.sample[i];
+    const std::uint32_t hp = ++v;
+    last = w.db->submit([e, hp](Transaction& t) { return t.set(e, &Health::hp, hp); });
+    i = (i + 1) & (kSampleSize - 1);
+    if ((i & 4095) == 0) check(last.wait());
+  }
+  check(last.wait());
+  w.db->stop_writer_thread();
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Queue_Update_Field)->Apply(entity_sizes)->UseRealTime();
+
 void BM_Update_Row(benchmark::State& state) {
   World& w = world(state.range(0), state.range(1));
   WriterHandle& writer = w.db->writer();

@@ -31,6 +31,38 @@ CommitPipeline::CommitPipeline(TransactionWriter& writer, const DatabaseOptions&
 CommitPipeline::~CommitPipeline() {
   stop_thread();
   abort_queued();
+  free_released();
+}
+
+void CommitPipeline::release_batch() noexcept {
+  if (batch_ok_.empty()) return;
+  // Chain the batch, each node keeping its own `self` reference, then push the chain with one CAS.
+  QueuedTransaction* first = nullptr;
+  QueuedTransaction* last = nullptr;
+  for (auto& node : batch_ok_) {
+    QueuedTransaction* raw = node.get();
+    raw->self = std::move(node);
+    raw->next_released = first;
+    if (last == nullptr) last = raw;
+    first = raw;
+  }
+  batch_ok_.clear();
+  // Release: a producer that takes the chain sees every node's writes (its outcome, its link) before it
+  // frees it.
+  last->next_released = released_.load(std::memory_order_relaxed);
+  while (!released_.compare_exchange_weak(last->next_released, first, std::memory_order_release,
+                                          std::memory_order_relaxed)) {
+  }
+}
+
+void CommitPipeline::free_released() noexcept {
+  // Takes the whole list at once (no pop of single nodes, so no ABA): whoever exchanges owns the chain.
+  QueuedTransaction* n = released_.exchange(nullptr, std::memory_order_acquire);
+  while (n != nullptr) {
+    QueuedTransaction* next = n->next_released;
+    n->self.reset();  // may free n: its link is read first
+    n = next;
+  }
 }
 
 void CommitPipeline::abort_queued() {
@@ -44,6 +76,7 @@ void CommitPipeline::abort_queued() {
 }
 
 CommitTicket CommitPipeline::submit(TransactionBody body, OnResolved on_resolved) {
+  if (released_.load(std::memory_order_relaxed) != nullptr) free_released();
   auto node = std::make_shared<QueuedTransaction>();
   node->body = std::move(body);
   node->on_resolved = std::move(on_resolved);
@@ -116,6 +149,7 @@ std::size_t CommitPipeline::finish_batch(std::size_t ran) {
     sink->resolve_when_durable(writer_.logged_lsn(), version, std::move(batch_ok_));
   } else {
     for (auto& node : batch_ok_) resolve(*node, Status::ok(), version);
+    release_batch();
   }
   batch_ok_.clear();
   batch_sizes_.record(ran);

@@ -22,9 +22,13 @@
 namespace ecsdb::detail {
 
 // A submitted transaction: queue node and ticket state in one allocation. While queued, `self` keeps it
-// alive; the writer resets it after resolving.
+// alive; after resolving, the writer either resets it or hands the node back to the producers
+// (CommitPipeline's released list), who reset it on their next submit.
 struct QueuedTransaction {
   std::atomic<QueuedTransaction*> next{nullptr};
+  // The link of CommitPipeline's released list, written by the writer before the list's release push and
+  // read by a producer after its acquire exchange.
+  QueuedTransaction* next_released = nullptr;
   TransactionBody body;
   std::chrono::steady_clock::time_point submitted;
   std::shared_ptr<QueuedTransaction> self;
