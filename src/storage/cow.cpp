@@ -164,7 +164,12 @@ void grow_to(PagedArray& a, std::uint64_t n, WriteContext& ctx, const void* fill
     if (fill == nullptr) {
       std::memset(page, 0, bytes);
     } else {
-      for (std::uint32_t off = 0; off < bytes; off += a.elem_size) std::memcpy(page + off, fill, a.elem_size);
+      // One element, then the filled prefix doubled: page-sized copies instead of one per element (a
+      // page holds whole elements, so every copy continues the pattern where the last one stopped).
+      std::memcpy(page, fill, a.elem_size);
+      for (std::uint32_t filled = a.elem_size; filled < bytes; filled *= 2) {
+        std::memcpy(page + filled, page, std::min(filled, bytes - filled));
+      }
     }
     set_page(a.dir, p, page);
     a.pages = p + 1;  // page by page: an allocation failure leaves the pages made so far in use

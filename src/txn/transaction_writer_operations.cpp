@@ -319,12 +319,18 @@ Status TransactionWriter::add_many(std::uint16_t table, const Entity* entities, 
   copy_into(t.keys, keys);
   // Nothing below allocates: every page it writes was made private above.
   t.row_count = first + count;
+  // The loop's stores go through byte and word pointers, which may alias the table's fields: what it
+  // reads of them is held in locals, so that each entity costs its own slots' loads and stores only.
+  const std::size_t sparse_step = t.sparse.elem_size;
+  const std::size_t slot_step = registry.slots.elem_size;
+  std::uint32_t identity_rows = t.identity_rows;
   for (std::uint32_t i = 0; const std::uint32_t len : runs) {
     // Private since the loop above (nothing in between copies a page): these find them so.
     std::byte* sparse = storage::mutable_range(t.sparse, entities[i].index(), len, ctx);
     std::byte* slot = storage::mutable_range(registry.slots, entities[i].index(), len, ctx);
     for (const std::uint32_t end = i + len; i < end; ++i) {
-      if (t.identity_rows == first + i && entities[i].index() == first + i) ++t.identity_rows;
+      const Entity e = entities[i];
+      if (identity_rows == first + i && e.index() == first + i) ++identity_rows;
       auto* placed = reinterpret_cast<SparseSlot*>(sparse);
       if (placed->row != kNoRow) [[unlikely]] {  // the same entity twice in the batch: take back what was placed
         for (std::uint32_t j = 0; j < i; ++j) {
@@ -332,15 +338,16 @@ Status TransactionWriter::add_many(std::uint16_t table, const Entity* entities, 
           entity::set_component_bit(registry, entities[j].index(), table, false, ctx);
         }
         t.row_count = first;
-        t.identity_rows = std::min(t.identity_rows, first);
-        return invalid_argument("add_many: " + entity_name(entities[i]) + " appears twice");
+        t.identity_rows = std::min(identity_rows, first);
+        return invalid_argument("add_many: " + entity_name(e) + " appears twice");
       }
-      *placed = SparseSlot{entities[i].generation(), first + i};
+      *placed = SparseSlot{e.generation(), first + i};
       entity::set_component_bit(slot, table, true);
-      sparse += t.sparse.elem_size;
-      slot += registry.slots.elem_size;
+      sparse += sparse_step;
+      slot += slot_step;
     }
   }
+  t.identity_rows = identity_rows;
   undo.push({UndoKind::kBulkInsert, false, table, first, count, entities[run_start].bits(), run_start, saved_keys});
   return Status::ok();
 }

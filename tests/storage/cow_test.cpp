@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <vector>
 
@@ -66,6 +67,26 @@ TEST_F(CowTest, ElementsAreAddressedByPowerOfTwoPages) {
   EXPECT_EQ(a_.capacity(), 3u * 2048u);
   EXPECT_EQ(a_.at(2048), a_.dir->pages()[1]);
   EXPECT_EQ(a_.at(2049), a_.dir->pages()[1] + 8);
+}
+
+TEST(CowFillTest, GrowRepeatsAFillOfAnOddSizeIntoEveryElementOfEveryNewPage) {
+  // 24-byte elements: 512 to a page of 12,288 bytes, which is not a power of two; the fill is copied by
+  // doubling, so a pattern that slipped by a byte anywhere would show in some element.
+  PagePool pool;
+  WriteContext ctx;
+  ctx.pool = &pool;
+  ctx.birth = 1;
+  detail::PagedArray a;
+  init_array(a, 24);
+  std::array<std::byte, 24> fill{};
+  for (std::size_t i = 0; i < fill.size(); ++i) fill[i] = static_cast<std::byte>(i + 1);
+  grow_to(a, 3 * 512 - 1, ctx, fill.data());
+  ASSERT_EQ(a.pages, 3u);
+  for (std::uint64_t i = 0; i < a.capacity(); ++i) {
+    ASSERT_EQ(std::memcmp(a.at(i), fill.data(), fill.size()), 0) << "element " << i;
+  }
+  destroy_array(a, pool);
+  EXPECT_EQ(pool.stats().bytes_in_use, 0u);
 }
 
 TEST_F(CowTest, GrowFillsNewElementsAndDoublesThePrivateDirectory) {
