@@ -115,6 +115,24 @@ describe("LayoutDiagram with structs", () => {
   });
 });
 
+describe("AppNav health", () => {
+  const stubs = { RouterLink: { template: "<a><slot /></a>" } };
+  const nav = (health: { status: "ok" | "degraded"; version: number; reason?: string; warnings?: string[] }) =>
+    mount(AppNav, { props: { health, healthError: null, info: null, theme: "light" as const, hasToken: false, whoami: null }, global: { stubs } });
+  test("ok, a warning while background durability work fails, degraded with its reason", () => {
+    const ok = nav({ status: "ok", version: 3 }).find(".status");
+    expect(ok.text()).toContain("ok");
+    expect(ok.classes()).toContain("ok");
+    const warned = nav({ status: "ok", version: 3, warnings: ["retention after the latest snapshot failed: covered log segments stay on disk"] }).find(".status");
+    expect(warned.text()).toContain("ok · 1 warning");
+    expect(warned.classes()).toContain("warn");
+    expect(warned.attributes("title")).toContain("retention after the latest snapshot failed");
+    const degraded = nav({ status: "degraded", version: 3, reason: "fsync failed" }).find(".status");
+    expect(degraded.text()).toContain("degraded");
+    expect(degraded.attributes("title")).toBe("fsync failed");
+  });
+});
+
 describe("AppNav role badge", () => {
   const props = (whoami: WhoAmI | null) => ({ health: null, healthError: null, info: null, theme: "light" as const, hasToken: true, whoami });
   test("read-only for a read token, with the explanation", () => {

@@ -142,6 +142,13 @@ struct DatabaseMetrics {
   std::uint64_t snapshots_total = 0;        // snapshots written by this process (on demand and background)
   std::uint64_t last_snapshot_ns = 0;       // how long the last one took (pin to durable rename)
   std::uint64_t last_snapshot_version = 0;
+  // Failures of background durability work. The database stays writable through them (health() is ok),
+  // but while they last the log grows: a snapshot that fails leaves every segment to replay, a retention
+  // run that fails leaves covered segments and old snapshots on disk (the next snapshot retries both).
+  std::uint64_t snapshot_failures_total = 0;   // snapshots that failed (on demand and background), ever
+  std::uint64_t retention_failures_total = 0;  // retention runs after a snapshot that failed, ever
+  bool snapshot_failing = false;               // the latest snapshot failed
+  bool retention_failing = false;              // the latest retention run failed
 };
 
 }  // namespace ecsdb

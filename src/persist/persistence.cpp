@@ -91,6 +91,10 @@ Result<std::unique_ptr<Persistence>> Persistence::open(Database& db, const Datab
   ECSDB_RETURN_IF_ERROR(p->fs_->sync_dir(options.data_dir));
   ECSDB_ASSIGN_OR_RETURN(p->database_id_, read_or_create_identity(*p->fs_, options.data_dir, db.schema()));
   ECSDB_RETURN_IF_ERROR(p->recover());
+  {
+    base::MutexLock lock(p->mu_);
+    p->recovery_notes_ = p->notes_.size();
+  }
   // A read-only (point-in-time) database takes no automatic snapshots and retires nothing.
   if (p->wal_ != nullptr) p->maintenance_thread_ = std::thread([raw = p.get()] { raw->run_maintenance(); });
   return p;
@@ -213,6 +217,27 @@ Status Persistence::recover() {
 }
 
 Status Persistence::snapshot_now() {
+  Status s = write_snapshot_now();
+  base::MutexLock lock(mu_);
+  snapshot_failing_ = !s.is_ok();
+  if (!s.is_ok()) ++snapshot_failures_;
+  publish_maintenance_metrics();
+  return s;
+}
+
+void Persistence::publish_maintenance_metrics() {
+  if (wal_ == nullptr) return;  // read-only: no snapshot is counted, no retention runs
+  wal_->note_maintenance(snapshot_failures_, retention_failures_, snapshot_failing_, !retire_status_.is_ok());
+}
+
+void Persistence::note_maintenance_failure(std::string note) {
+  if (notes_.size() - recovery_notes_ >= kMaxMaintenanceNotes) {
+    notes_.erase(notes_.begin() + static_cast<std::ptrdiff_t>(recovery_notes_));
+  }
+  notes_.push_back(std::move(note));
+}
+
+Status Persistence::write_snapshot_now() {
   std::lock_guard one_at_a_time(snapshot_mu_);
   const auto started = std::chrono::steady_clock::now();
   PinnedView view = db_.pin();
@@ -309,6 +334,11 @@ Status Persistence::retire(std::uint64_t covered_lsn, std::uint64_t version) {
 void Persistence::run_maintenance() {
   using namespace std::chrono;
   auto last = steady_clock::now();
+  // After a failed automatic snapshot (a full disk, a failed log), the next try waits 1 s, then twice as
+  // long after each further failure, up to a minute: a snapshot that cannot be written is not rewritten
+  // ten times a second while the cause lasts.
+  int failed_in_a_row = 0;
+  auto retry_at = last;
   base::MutexLock lock(mu_);
   for (;;) {
     if (retire_pending_) {  // first, also when stopping: a closed database leaves no covered file behind
@@ -324,8 +354,12 @@ void Persistence::run_maintenance() {
       }
       lock.lock();
       retiring_ = false;
-      if (!s.is_ok()) notes_.push_back("retention after a snapshot failed (the next snapshot retries it): " + s.to_string());
+      if (!s.is_ok()) {
+        ++retention_failures_;
+        note_maintenance_failure("retention after a snapshot failed (the next snapshot retries it): " + s.to_string());
+      }
       retire_status_ = std::move(s);
+      publish_maintenance_metrics();
       cv_.notify_all();
       continue;
     }
@@ -341,12 +375,20 @@ void Persistence::run_maintenance() {
                          steady_clock::now() - last >= seconds(options_.snapshot_every_seconds);
     const bool by_bytes = options_.snapshot_every_wal_bytes != 0 &&
                           wal_->bytes_appended() - wal_bytes_at_last_snapshot_ >= options_.snapshot_every_wal_bytes;
-    if (!by_time && !by_bytes) continue;
+    if ((!by_time && !by_bytes) || steady_clock::now() < retry_at) continue;
     lock.unlock();
     const Status s = snapshot_now();
     lock.lock();
     last = steady_clock::now();
-    if (!s.is_ok()) notes_.push_back("background snapshot failed: " + s.to_string());
+    if (s.is_ok()) {
+      failed_in_a_row = 0;
+      continue;
+    }
+    failed_in_a_row = std::min(failed_in_a_row + 1, 7);
+    const seconds wait = std::min(seconds(std::int64_t{1} << (failed_in_a_row - 1)), seconds(60));
+    retry_at = last + wait;
+    note_maintenance_failure("background snapshot failed (next try in " + std::to_string(wait.count()) +
+                             " s): " + s.to_string());
   }
 }
 

@@ -65,6 +65,14 @@ class Persistence {
   // error) the next one retires.
   Status retire(std::uint64_t covered_lsn, std::uint64_t version);
   void run_maintenance();
+  // snapshot_now()'s work; snapshot_now() counts its failures.
+  Status write_snapshot_now();
+  // Keeps a failure of background work for notes(), to the newest kMaxMaintenanceNotes of them: a disk
+  // that stays full for days must not grow the list by a line per retry.
+  void note_maintenance_failure(std::string note) ECSDB_REQUIRES(mu_);
+  // Hands the failure counts below to the WAL writer, which reports them in metrics().
+  void publish_maintenance_metrics() ECSDB_REQUIRES(mu_);
+  static constexpr std::size_t kMaxMaintenanceNotes = 16;
 
   Database& db_;
   DatabaseOptions options_;
@@ -94,6 +102,10 @@ class Persistence {
   base::CondVar cv_;
   bool stop_ ECSDB_GUARDED_BY(mu_) = false;
   std::vector<std::string> notes_ ECSDB_GUARDED_BY(mu_);
+  std::size_t recovery_notes_ ECSDB_GUARDED_BY(mu_) = 0;  // notes_ before this index are recovery's, kept
+  std::uint64_t snapshot_failures_ ECSDB_GUARDED_BY(mu_) = 0;
+  std::uint64_t retention_failures_ ECSDB_GUARDED_BY(mu_) = 0;
+  bool snapshot_failing_ ECSDB_GUARDED_BY(mu_) = false;  // the latest snapshot attempt failed
   std::uint64_t wal_bytes_at_last_snapshot_ ECSDB_GUARDED_BY(mu_) = 0;
   // Retention the maintenance thread owes: the newest snapshot's LSN and version, set by snapshot_now().
   bool retire_pending_ ECSDB_GUARDED_BY(mu_) = false;

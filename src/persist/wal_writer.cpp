@@ -281,6 +281,14 @@ void WalWriter::note_snapshot(std::uint64_t duration_ns, std::uint64_t version) 
   snapshots_.fetch_add(1, std::memory_order_relaxed);
 }
 
+void WalWriter::note_maintenance(std::uint64_t snapshot_failures, std::uint64_t retention_failures,
+                                 bool snapshot_failing, bool retention_failing) noexcept {
+  snapshot_failures_.store(snapshot_failures, std::memory_order_relaxed);
+  retention_failures_.store(retention_failures, std::memory_order_relaxed);
+  snapshot_failing_.store(snapshot_failing, std::memory_order_relaxed);
+  retention_failing_.store(retention_failing, std::memory_order_relaxed);
+}
+
 void WalWriter::fill_metrics(DatabaseMetrics& m) const {
   m.wal_bytes_total = bytes_appended();
   m.wal_syncs_total = sync_ns_.count();
@@ -290,6 +298,10 @@ void WalWriter::fill_metrics(DatabaseMetrics& m) const {
   m.snapshots_total = snapshots_.load(std::memory_order_relaxed);
   m.last_snapshot_ns = last_snapshot_ns_.load(std::memory_order_relaxed);
   m.last_snapshot_version = last_snapshot_version_.load(std::memory_order_relaxed);
+  m.snapshot_failures_total = snapshot_failures_.load(std::memory_order_relaxed);
+  m.retention_failures_total = retention_failures_.load(std::memory_order_relaxed);
+  m.snapshot_failing = snapshot_failing_.load(std::memory_order_relaxed);
+  m.retention_failing = retention_failing_.load(std::memory_order_relaxed);
 }
 
 void WalWriter::run() {

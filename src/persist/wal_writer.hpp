@@ -68,6 +68,10 @@ class WalWriter final : public detail::CommitSink {
   std::uint64_t bytes_appended() const noexcept { return bytes_appended_.load(std::memory_order_relaxed); }
   // A snapshot that covers this log was written (Persistence): reported in fill_metrics.
   void note_snapshot(std::uint64_t duration_ns, std::uint64_t version) noexcept;
+  // Persistence's failed snapshots and retention runs, so far, and whether the latest of each failed:
+  // reported in fill_metrics.
+  void note_maintenance(std::uint64_t snapshot_failures, std::uint64_t retention_failures, bool snapshot_failing,
+                        bool retention_failing) noexcept;
   void fill_metrics(DatabaseMetrics& m) const override;
   Status error() const;
   // First LSN of the segment being written (0 before the first record): compaction never retires it.
@@ -165,6 +169,10 @@ class WalWriter final : public detail::CommitSink {
   std::atomic<std::uint64_t> snapshots_{0};
   std::atomic<std::uint64_t> last_snapshot_ns_{0};
   std::atomic<std::uint64_t> last_snapshot_version_{0};
+  std::atomic<std::uint64_t> snapshot_failures_{0};
+  std::atomic<std::uint64_t> retention_failures_{0};
+  std::atomic<bool> snapshot_failing_{false};
+  std::atomic<bool> retention_failing_{false};
   std::vector<std::byte> scratch_;  // writer thread: encoding buffer
   std::thread thread_;
 };

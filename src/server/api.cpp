@@ -364,6 +364,13 @@ HttpResponse Api::health() {
   } else {
     o["status"] = "ok";
   }
+  // Background durability work that fails leaves the database writable, but the log grows until it
+  // succeeds again: say so beside the status (the failures themselves are in /api/info's notes).
+  const DatabaseMetrics m = db->metrics();
+  json::array warnings;
+  if (m.snapshot_failing) warnings.push_back(json::string("the latest snapshot failed: the write-ahead log is not being trimmed"));
+  if (m.retention_failing) warnings.push_back(json::string("retention after the latest snapshot failed: covered log segments stay on disk"));
+  if (!warnings.empty()) o["warnings"] = std::move(warnings);
   return json_response(200, o);
 }
 
@@ -925,6 +932,8 @@ HttpResponse Api::metrics_json() {
                {"wal_fsyncs_total", m.wal_syncs_total},
                {"snapshots_total", m.snapshots_total},
                {"last_snapshot_seconds", static_cast<double>(m.last_snapshot_ns) * 1e-9},
+               {"snapshot_failures_total", m.snapshot_failures_total},
+               {"retention_failures_total", m.retention_failures_total},
                {"stream_clients", metrics_.stream_clients.load(std::memory_order_relaxed)},
                {"replication", replication_json()},
                {"http_requests_total", metrics_.requests_total()},
@@ -989,6 +998,10 @@ HttpResponse Api::prometheus() {
   metric("ecsdb_wal_bytes_total", "counter", "Write-ahead log bytes appended by this process.", u(m.wal_bytes_total));
   metric("ecsdb_snapshots_total", "counter", "Snapshots written by this process.", u(m.snapshots_total));
   metric("ecsdb_snapshot_seconds", "gauge", "Duration of the last snapshot.", static_cast<double>(m.last_snapshot_ns) * 1e-9);
+  metric("ecsdb_snapshot_failures_total", "counter", "Snapshots that failed (on demand and background).", u(m.snapshot_failures_total));
+  metric("ecsdb_retention_failures_total", "counter", "Retention runs after a snapshot that failed.", u(m.retention_failures_total));
+  metric("ecsdb_snapshot_failing", "gauge", "1 while the latest snapshot failed.", m.snapshot_failing ? 1.0 : 0.0);
+  metric("ecsdb_retention_failing", "gauge", "1 while the latest retention run failed.", m.retention_failing ? 1.0 : 0.0);
   // The database keeps log-scaled histograms: exported as summaries (p50, p99, sum, count).
   auto summary = [&](const char* name, const char* help, double p50_ns, double p99_ns, double sum_ns, std::uint64_t count) {
     char block[1024];

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -743,6 +744,28 @@ TEST(CompactionTest, RetentionFailureLeavesFilesForTheNextSnapshotAndNeverFailsT
     return n.find("retention after a snapshot failed") != std::string::npos;
   }));
   EXPECT_TRUE(db->health().is_ok()) << "a failed retention does not poison the log";
+  DatabaseMetrics m = db->metrics();
+  EXPECT_EQ(m.retention_failures_total, 1u);
+  EXPECT_TRUE(m.retention_failing);
+  EXPECT_EQ(m.snapshot_failures_total, 0u);
+  EXPECT_FALSE(m.snapshot_failing);
+
+  // A failure that lasts: every retention fails, each is counted, and the notes keep only the newest 16.
+  const std::size_t notes_before = notes.size();
+  for (std::uint32_t i = 0; i < 20; ++i) {
+    ASSERT_TRUE(db->writer().update(e, Health{2, 2 + i}).is_ok());
+    ASSERT_TRUE(db->snapshot().is_ok());
+    EXPECT_EQ(db->wait_for_retention().code(), StatusCode::kIoError);
+  }
+  EXPECT_EQ(db->metrics().retention_failures_total, 21u);
+  const std::vector<std::string> later = db->recovery_notes();
+  const auto failures = std::count_if(later.begin(), later.end(), [](const std::string& n) {
+    return n.find("retention after a snapshot failed") != std::string::npos;
+  });
+  EXPECT_EQ(failures, 16);
+  EXPECT_EQ(later.size(), notes_before - 1 + 16) << "recovery's own notes are all kept";
+  EXPECT_EQ(later.front(), notes.front());
+  ASSERT_TRUE(db->writer().update(e, Health{2, 2}).is_ok());
 
   // A crash with the leftovers in place (two snapshots, a covered segment, a partial archive file)
   // recovers exactly, and the next snapshot's retention retires them.
@@ -755,6 +778,7 @@ TEST(CompactionTest, RetentionFailureLeavesFilesForTheNextSnapshotAndNeverFailsT
   ASSERT_TRUE(db->writer().update(e, Health{3, 3}).is_ok());
   ASSERT_TRUE(db->snapshot().is_ok());
   ASSERT_TRUE(db->wait_for_retention().is_ok());
+  EXPECT_FALSE(db->metrics().retention_failing);
   EXPECT_EQ(fs->list("/data/snapshots").value().size(), 1u);
   EXPECT_EQ(fs->list("/data/wal").value().size(), 1u) << "only the live segment";
   for (const std::string& n : fs->list("/data/archive").value()) {
@@ -764,6 +788,34 @@ TEST(CompactionTest, RetentionFailureLeavesFilesForTheNextSnapshotAndNeverFailsT
   db.reset();
   auto again = open_ok(o);
   EXPECT_EQ(again->pin().get<Health>(e)->hp, 3u);
+}
+
+TEST(CompactionTest, FailedAutomaticSnapshotsAreCountedAndRetriedAfterAGrowingPause) {
+  auto fs = std::make_shared<FaultInjectionFileSystem>();
+  DatabaseOptions o = durable("/data", fs);
+  o.snapshot_every_wal_bytes = 1;  // every commit asks for one: the maintenance thread polls every 100 ms
+  auto db = open_ok(o);
+  fs->fail_write(1, /*sticky=*/true, "/data/snapshots/");
+  const Entity e = db->writer().create().value();
+  ASSERT_TRUE(db->writer().add(e, Health{1, 1}).is_ok());
+  // Without a pause between tries, 1.6 s would see about fifteen; with it, the first try and the one a
+  // second later (the next would come two seconds after that).
+  std::this_thread::sleep_for(std::chrono::milliseconds(1600));
+  DatabaseMetrics m = db->metrics();
+  EXPECT_GE(m.snapshot_failures_total, 1u);
+  EXPECT_LE(m.snapshot_failures_total, 3u);
+  EXPECT_TRUE(m.snapshot_failing);
+  EXPECT_TRUE(db->health().is_ok()) << "a failed snapshot does not poison the log";
+  const std::vector<std::string> notes = db->recovery_notes();
+  EXPECT_TRUE(std::any_of(notes.begin(), notes.end(), [](const std::string& n) {
+    return n.find("background snapshot failed (next try in 1 s)") != std::string::npos;
+  }));
+  EXPECT_EQ(db->snapshot().code(), StatusCode::kIoError) << "one on demand fails too, and is counted";
+  EXPECT_GE(db->metrics().snapshot_failures_total, m.snapshot_failures_total + 1);
+
+  fs->clear_faults();
+  ASSERT_TRUE(db->snapshot().is_ok());
+  EXPECT_FALSE(db->metrics().snapshot_failing);
 }
 
 }  // namespace

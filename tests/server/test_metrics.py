@@ -5,6 +5,7 @@ import json
 import re
 import shutil
 import subprocess
+import time
 
 import pytest
 import websocket
@@ -88,3 +89,41 @@ def test_api_metrics_json(server):
     assert ("ecsdb_memory_parked_bytes", "") in samples and ("ecsdb_writer_scratch_bytes", "") in samples
     # Every value is finite JSON.
     json.dumps(body, allow_nan=False)
+
+
+def _wait_for(predicate, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)
+
+
+def test_failing_retention_is_a_health_warning_and_a_metric_until_it_succeeds(server):
+    server.create_health(1)
+    archive = server.data / "archive"
+    shutil.rmtree(archive)
+    archive.write_text("not a directory")  # an operator's mistake: retention cannot move segments there
+    try:
+        check(server.post("/api/snapshot"), "POST", "/api/snapshot", 200)  # the snapshot itself succeeds
+        # Retention runs after the snapshot returns, on the maintenance thread.
+        health = _wait_for(lambda: (h := server.get("/api/health").json()).get("warnings") and h)
+        assert health, "no warning while retention fails"
+        assert health["status"] == "ok", "the database stays writable"
+        assert any("retention" in w for w in health["warnings"]), health
+        check(server.get("/api/health"), "GET", "/api/health", 200)  # the body with warnings matches the spec
+        assert server.metric("ecsdb_retention_failing") == 1
+        assert server.metric("ecsdb_retention_failures_total") >= 1
+        assert server.metric("ecsdb_snapshot_failing") == 0
+        body = check(server.get("/api/metrics"), "GET", "/api/metrics", 200)
+        assert body["retention_failures_total"] >= 1
+        info = server.get("/api/info").json()
+        assert any("retention after a snapshot failed" in n for n in info["recovery"]), info["recovery"]
+    finally:
+        archive.unlink()
+        archive.mkdir()
+    server.create_health(2)
+    check(server.post("/api/snapshot"), "POST", "/api/snapshot", 200)
+    assert _wait_for(lambda: "warnings" not in server.get("/api/health").json()), "the warning outlived the failure"
+    assert server.metric("ecsdb_retention_failing") == 0

@@ -15,7 +15,8 @@ export interface paths {
          * Liveness and readiness
          * @description Public (no token). `ok`: serving. `degraded`: the write-ahead log is poisoned and the database is
          *     read-only; reads still work (`reason` says why). While recovery runs the server answers 503 with
-         *     `{"status": "starting", "version": 0}`.
+         *     `{"status": "starting", "version": 0}`. `warnings` lists background durability work that is
+         *     failing (a snapshot, a retention run) while the database stays writable.
          */
         get: operations["getHealth"];
         put?: never;
@@ -438,6 +439,12 @@ export interface components {
             status: "ok" | "degraded" | "starting";
             /** @description Why the server is degraded (only when `status` is `degraded`). */
             reason?: string;
+            /**
+             * @description Background durability work that is failing while the database stays writable (the latest
+             *     snapshot, or the retention after it); absent when there is none. The log grows until it
+             *     succeeds again; `/api/info`'s `recovery` notes hold the errors.
+             */
+            warnings?: string[];
             version: components["schemas"]["Version"];
         };
         SchemaIdentity: {
@@ -786,6 +793,10 @@ export interface components {
             wal_bytes_total: number;
             wal_fsyncs_total: number;
             snapshots_total: number;
+            /** @description Snapshots that failed (on demand and background). */
+            snapshot_failures_total: number;
+            /** @description Retention runs after a snapshot that failed (the next snapshot retries them). */
+            retention_failures_total: number;
             /** @description How long the last snapshot took (0 before the first). */
             last_snapshot_seconds: number;
             stream_clients: number;
