@@ -156,5 +156,52 @@ TEST_F(HotPathAllocationTest, SingleFieldUpdatesAndTheirPublishAllocateNothingOn
   EXPECT_EQ(view.get<Health>(last)->hp, static_cast<std::uint32_t>(last_tick + kTickOps - 1));
 }
 
+TEST_F(HotPathAllocationTest, QueuedTransactionsAllocateOnceOnTheProducerAndNothingOnTheWriterThread) {
+  // A submitted transaction is one allocation by its producer (queue node and ticket state together), and
+  // is freed by a producer too (the writer hands resolved nodes back; see CommitPipeline::released_): a
+  // node freed on the writer thread took the producer's malloc arena lock against its allocations.
+  ASSERT_TRUE(db_->start_writer_thread().is_ok());
+  struct WriterCounts {
+    std::uint64_t allocations = 0, deallocations = 0;
+  };
+  // Runs on the writer thread: reads that thread's counters.
+  auto probe = [&](WriterCounts& into) {
+    CommitTicket t = db_->submit([&into](Transaction&) {
+      into = {allocations, testing::deallocations_on_this_thread()};
+      return Status::ok();
+    });
+    ASSERT_TRUE(t.wait().is_ok());
+  };
+  auto submit_updates = [&](std::size_t n, std::size_t first) {
+    CommitTicket last;
+    for (std::size_t i = 0; i < n; ++i) {
+      const Entity e = sample_[(first + i) % sample_.size()];
+      const auto hp = static_cast<std::uint32_t>(first + i);
+      last = db_->submit([e, hp](Transaction& t) { return t.set(e, &Health::hp, hp); });
+    }
+    ASSERT_TRUE(last.wait().is_ok());
+  };
+  submit_updates(4 * kTickOps, 0);  // warm-up: batches reach their size, the pool holds the pages
+  WriterCounts before, after;
+  probe(before);
+  constexpr std::size_t kQueued = 8 * kTickOps;
+  const std::uint64_t producer_allocations = allocations;
+  const std::uint64_t producer_frees = testing::deallocations_on_this_thread();
+  submit_updates(kQueued, 4 * kTickOps);
+  const std::uint64_t produced = allocations - producer_allocations;
+  probe(after);
+  db_->stop_writer_thread();  // every batch is resolved and handed back
+  // The next submit frees what was handed back (it stays queued: no writer thread runs).
+  const CommitTicket unrun = db_->submit([](Transaction&) { return Status::ok(); });
+  const std::uint64_t freed_here = testing::deallocations_on_this_thread() - producer_frees;
+  EXPECT_EQ(produced, kQueued) << "one allocation per submitted transaction";
+  EXPECT_EQ(after.allocations - before.allocations, 0u) << "writer-thread allocations for " << kQueued << " transactions";
+  EXPECT_EQ(after.deallocations - before.deallocations, 0u) << "writer-thread frees for " << kQueued << " transactions";
+  EXPECT_GE(freed_here, kQueued) << "the queued transactions were freed on the thread that submitted them";
+  EXPECT_FALSE(unrun.ready());
+  EXPECT_EQ(db_->pin().get<Health>(sample_[(4 * kTickOps + kQueued - 1) % sample_.size()])->hp,
+            static_cast<std::uint32_t>(4 * kTickOps + kQueued - 1));
+}
+
 }  // namespace
 }  // namespace ecsdb

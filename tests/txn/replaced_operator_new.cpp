@@ -4,6 +4,17 @@
 #include <new>
 
 namespace ecsdb::testing {
+namespace {
+thread_local std::uint64_t deallocations = 0;
+}  // namespace
+
+std::uint64_t deallocations_on_this_thread() noexcept { return deallocations; }
+
+// Every operator delete: counted, then freed.
+void release(void* p) noexcept {
+  if (p != nullptr) ++deallocations;
+  std::free(p);
+}
 
 void* plain_allocate(std::size_t n, std::size_t align) {
   if (n == 0) n = 1;
@@ -15,6 +26,7 @@ void* plain_allocate(std::size_t n, std::size_t align) {
 }  // namespace ecsdb::testing
 
 using ecsdb::testing::allocation_hook;
+using ecsdb::testing::release;
 
 void* operator new(std::size_t n) { return allocation_hook(n, 0); }
 void* operator new[](std::size_t n) { return allocation_hook(n, 0); }
@@ -38,15 +50,15 @@ void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noe
 void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t& tag) noexcept {
   return operator new(n, a, tag);
 }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete(void* p) noexcept { release(p); }
+void operator delete[](void* p) noexcept { release(p); }
+void operator delete(void* p, std::size_t) noexcept { release(p); }
+void operator delete[](void* p, std::size_t) noexcept { release(p); }
+void operator delete(void* p, std::align_val_t) noexcept { release(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { release(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { release(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { release(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { release(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { release(p); }
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { release(p); }
+void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { release(p); }

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace ecsdb::testing {
 
@@ -15,5 +16,10 @@ void* allocation_hook(std::size_t n, std::size_t align);
 
 // malloc / aligned_alloc; throws std::bad_alloc when they fail. Memory freed by operator delete (free).
 void* plain_allocate(std::size_t n, std::size_t align);
+
+// operator delete calls (of a non-null pointer) made on the calling thread so far.
+std::uint64_t deallocations_on_this_thread() noexcept;
+// What every replaced operator delete calls: counts a non-null pointer, then frees it.
+void release(void* p) noexcept;
 
 }  // namespace ecsdb::testing
