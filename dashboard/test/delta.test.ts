@@ -49,7 +49,7 @@ function metrics(uptime: number, commits: number, o: Partial<Metrics> = {}): Met
   return {
     uptime_seconds: uptime, committed_version: commits, durable_version: commits, commits_total: commits, rollbacks_total: 0, queue_depth: 0,
     entities: 0, pinned_versions: 0, oldest_pinned_version: 0, retired_bytes: 0, bytes_in_use: 4096, wal_bytes_total: 0, wal_fsyncs_total: 0,
-    snapshots_total: 0, snapshot_failures_total: 0, retention_failures_total: 0, last_snapshot_seconds: 0, stream_clients: 0, replication: null, http_requests_total: 0, tables: {},
+    snapshots_total: 0, snapshot_failures_total: 0, retention_failures_total: 0, snapshot_failing: false, retention_failing: false, last_snapshot_seconds: 0, stream_clients: 0, replication: null, http_requests_total: 0, tables: {},
     commit_latency_seconds: q, wal_fsync_seconds: q, http_request_seconds: q, queue_latency_seconds: q, stream_lag_seconds: q,
     pages_copied_total: 0, pages_replayed_total: 0, bytes_copied_total: 0, bytes_pooled: 0, bytes_parked: 0,
     writer_scratch_bytes: 0, ...o,

@@ -217,10 +217,19 @@ Status Persistence::recover() {
 }
 
 Status Persistence::snapshot_now() {
+  // One at a time, the outcome recorded before the next starts: "the latest snapshot failed" must be
+  // about the latest, whichever thread (the maintenance thread, a caller) finishes first.
+  std::lock_guard one_at_a_time(snapshot_mu_);
   Status s = write_snapshot_now();
   base::MutexLock lock(mu_);
   snapshot_failing_ = !s.is_ok();
-  if (!s.is_ok()) ++snapshot_failures_;
+  if (s.is_ok()) {
+    // A snapshot that works (one on demand, after the disk was fixed) ends the automatic ones' pause.
+    auto_failures_in_a_row_ = 0;
+    auto_retry_at_ = {};
+  } else {
+    ++snapshot_failures_;
+  }
   publish_maintenance_metrics();
   return s;
 }
@@ -238,7 +247,6 @@ void Persistence::note_maintenance_failure(std::string note) {
 }
 
 Status Persistence::write_snapshot_now() {
-  std::lock_guard one_at_a_time(snapshot_mu_);
   const auto started = std::chrono::steady_clock::now();
   PinnedView view = db_.pin();
   if (wal_ == nullptr) {  // read-only point-in-time recovery: save the restored state, nothing to retire
@@ -334,11 +342,6 @@ Status Persistence::retire(std::uint64_t covered_lsn, std::uint64_t version) {
 void Persistence::run_maintenance() {
   using namespace std::chrono;
   auto last = steady_clock::now();
-  // After a failed automatic snapshot (a full disk, a failed log), the next try waits 1 s, then twice as
-  // long after each further failure, up to a minute: a snapshot that cannot be written is not rewritten
-  // ten times a second while the cause lasts.
-  int failed_in_a_row = 0;
-  auto retry_at = last;
   base::MutexLock lock(mu_);
   for (;;) {
     if (retire_pending_) {  // first, also when stopping: a closed database leaves no covered file behind
@@ -375,18 +378,15 @@ void Persistence::run_maintenance() {
                          steady_clock::now() - last >= seconds(options_.snapshot_every_seconds);
     const bool by_bytes = options_.snapshot_every_wal_bytes != 0 &&
                           wal_->bytes_appended() - wal_bytes_at_last_snapshot_ >= options_.snapshot_every_wal_bytes;
-    if ((!by_time && !by_bytes) || steady_clock::now() < retry_at) continue;
+    if ((!by_time && !by_bytes) || steady_clock::now() < auto_retry_at_) continue;
     lock.unlock();
     const Status s = snapshot_now();
     lock.lock();
     last = steady_clock::now();
-    if (s.is_ok()) {
-      failed_in_a_row = 0;
-      continue;
-    }
-    failed_in_a_row = std::min(failed_in_a_row + 1, 7);
-    const seconds wait = std::min(seconds(std::int64_t{1} << (failed_in_a_row - 1)), seconds(60));
-    retry_at = last + wait;
+    if (s.is_ok()) continue;
+    auto_failures_in_a_row_ = std::min(auto_failures_in_a_row_ + 1, 7);
+    const seconds wait = std::min(seconds(std::int64_t{1} << (auto_failures_in_a_row_ - 1)), seconds(60));
+    auto_retry_at_ = last + wait;
     note_maintenance_failure("background snapshot failed (next try in " + std::to_string(wait.count()) +
                              " s): " + s.to_string());
   }

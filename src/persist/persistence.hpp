@@ -12,6 +12,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <limits>
@@ -65,7 +66,7 @@ class Persistence {
   // error) the next one retires.
   Status retire(std::uint64_t covered_lsn, std::uint64_t version);
   void run_maintenance();
-  // snapshot_now()'s work; snapshot_now() counts its failures.
+  // snapshot_now()'s work, under snapshot_mu_; snapshot_now() records its outcome.
   Status write_snapshot_now();
   // Keeps a failure of background work for notes(), to the newest kMaxMaintenanceNotes of them: a disk
   // that stays full for days must not grow the list by a line per retry.
@@ -106,6 +107,11 @@ class Persistence {
   std::uint64_t snapshot_failures_ ECSDB_GUARDED_BY(mu_) = 0;
   std::uint64_t retention_failures_ ECSDB_GUARDED_BY(mu_) = 0;
   bool snapshot_failing_ ECSDB_GUARDED_BY(mu_) = false;  // the latest snapshot attempt failed
+  // After a failed automatic snapshot (a full disk, a failed log), the next automatic one waits 1 s, then
+  // twice as long after each further failure, up to a minute: a snapshot that cannot be written is not
+  // rewritten ten times a second while the cause lasts. Any snapshot that succeeds ends the pause.
+  int auto_failures_in_a_row_ ECSDB_GUARDED_BY(mu_) = 0;
+  std::chrono::steady_clock::time_point auto_retry_at_ ECSDB_GUARDED_BY(mu_){};
   std::uint64_t wal_bytes_at_last_snapshot_ ECSDB_GUARDED_BY(mu_) = 0;
   // Retention the maintenance thread owes: the newest snapshot's LSN and version, set by snapshot_now().
   bool retire_pending_ ECSDB_GUARDED_BY(mu_) = false;

@@ -934,6 +934,8 @@ HttpResponse Api::metrics_json() {
                {"last_snapshot_seconds", static_cast<double>(m.last_snapshot_ns) * 1e-9},
                {"snapshot_failures_total", m.snapshot_failures_total},
                {"retention_failures_total", m.retention_failures_total},
+               {"snapshot_failing", m.snapshot_failing},
+               {"retention_failing", m.retention_failing},
                {"stream_clients", metrics_.stream_clients.load(std::memory_order_relaxed)},
                {"replication", replication_json()},
                {"http_requests_total", metrics_.requests_total()},

@@ -146,11 +146,13 @@ std::size_t CommitPipeline::finish_batch(std::size_t ran) {
   const auto now = std::chrono::steady_clock::now();  // one clock read per batch, not per transaction
   for (auto& node : batch_ok_) submit_to_visible_ns_.record(base::nanos_between(node->submitted, now));
   if (CommitSink* sink = writer_.sink(); sink != nullptr) {
+    // Takes the tickets when they must wait for the log; resolves them here when they need not (kAsync,
+    // or already durable) and leaves them in batch_ok_.
     sink->resolve_when_durable(writer_.logged_lsn(), version, std::move(batch_ok_));
   } else {
     for (auto& node : batch_ok_) resolve(*node, Status::ok(), version);
-    release_batch();
   }
+  release_batch();  // whatever is left here is resolved: back to the producers
   batch_ok_.clear();
   batch_sizes_.record(ran);
   return ran;

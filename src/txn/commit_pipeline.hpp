@@ -59,8 +59,10 @@ class CommitPipeline {
   DatabaseOptions options_;
   RunTransaction run_;
   WriteQueue queue_;
-  // Producers write submitted_ and released_ on every submit, the writer dequeued_ on every transaction:
-  // apart, on cache lines of their own, so that neither side's counter moves the other's line.
+  // Two cache lines: what every submit() touches (submitted_, released_, sleeping_, wake_; the writer
+  // writes released_ once per batch and sleeping_ when it goes idle), and what the writer writes on every
+  // transaction (dequeued_) or alone reads (stop_). Apart, neither side's per-transaction store moves the
+  // other's line.
   alignas(64) std::atomic<std::uint64_t> submitted_{0};
   // Resolved nodes the writer handed back, linked by next_released; each still holds its `self`.
   //
@@ -70,11 +72,14 @@ class CommitPipeline {
   // the writer never allocates nodes) and then takes the allocating thread's arena lock, against that
   // producer's own allocations: at one producer and 1M entities that contention was about a third of the
   // queue's cost (BM_Queue_Update_Field 404 ns per transaction; 263-286 ns under jemalloc, which frees
-  // across threads without that lock). Freed on the producer side, a node goes back where it came from.
+  // across threads without that lock). Freed on the producer side, a node goes back to the arena it came
+  // from when one thread submits; with several, the next submit frees every producer's handed-back nodes
+  // (a batch of them, at most batch_max_transactions) — still off the writer. Up to a batch of nodes
+  // stays allocated until the next submit() or the database's close.
   std::atomic<QueuedTransaction*> released_{nullptr};
-  alignas(64) std::atomic<std::uint64_t> dequeued_{0};
   std::atomic<bool> sleeping_{false};
   std::atomic<std::uint32_t> wake_{0};
+  alignas(64) std::atomic<std::uint64_t> dequeued_{0};
   std::atomic<bool> stop_{false};
   std::thread thread_;
   std::vector<std::shared_ptr<QueuedTransaction>> batch_ok_;

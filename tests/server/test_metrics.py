@@ -118,6 +118,7 @@ def test_failing_retention_is_a_health_warning_and_a_metric_until_it_succeeds(se
         assert server.metric("ecsdb_snapshot_failing") == 0
         body = check(server.get("/api/metrics"), "GET", "/api/metrics", 200)
         assert body["retention_failures_total"] >= 1
+        assert body["retention_failing"] is True and body["snapshot_failing"] is False
         info = server.get("/api/info").json()
         assert any("retention after a snapshot failed" in n for n in info["recovery"]), info["recovery"]
     finally:

@@ -797,6 +797,10 @@ export interface components {
             snapshot_failures_total: number;
             /** @description Retention runs after a snapshot that failed (the next snapshot retries them). */
             retention_failures_total: number;
+            /** @description The latest snapshot failed (the write-ahead log is not trimmed meanwhile). */
+            snapshot_failing: boolean;
+            /** @description The latest retention run failed (covered log segments stay on disk). */
+            retention_failing: boolean;
             /** @description How long the last snapshot took (0 before the first). */
             last_snapshot_seconds: number;
             stream_clients: number;
