@@ -218,25 +218,18 @@ Status Persistence::recover() {
 
 Status Persistence::snapshot_now() {
   // One at a time, the outcome recorded before the next starts: "the latest snapshot failed" must be
-  // about the latest, whichever thread (the maintenance thread, a caller) finishes first.
+  // about the latest, whichever thread (the maintenance thread, a caller) finishes first. (A success is
+  // recorded by write_snapshot_now, through WalWriter::note_snapshot.)
   std::lock_guard one_at_a_time(snapshot_mu_);
   Status s = write_snapshot_now();
-  base::MutexLock lock(mu_);
-  snapshot_failing_ = !s.is_ok();
+  if (!s.is_ok() && wal_ != nullptr) wal_->note_snapshot_failed();  // read-only databases count nothing
   if (s.is_ok()) {
     // A snapshot that works (one on demand, after the disk was fixed) ends the automatic ones' pause.
+    base::MutexLock lock(mu_);
     auto_failures_in_a_row_ = 0;
     auto_retry_at_ = {};
-  } else {
-    ++snapshot_failures_;
   }
-  publish_maintenance_metrics();
   return s;
-}
-
-void Persistence::publish_maintenance_metrics() {
-  if (wal_ == nullptr) return;  // read-only: no snapshot is counted, no retention runs
-  wal_->note_maintenance(snapshot_failures_, retention_failures_, snapshot_failing_, !retire_status_.is_ok());
 }
 
 void Persistence::note_maintenance_failure(std::string note) {
@@ -357,12 +350,9 @@ void Persistence::run_maintenance() {
       }
       lock.lock();
       retiring_ = false;
-      if (!s.is_ok()) {
-        ++retention_failures_;
-        note_maintenance_failure("retention after a snapshot failed (the next snapshot retries it): " + s.to_string());
-      }
+      wal_->note_retention(s.is_ok());
+      if (!s.is_ok()) note_maintenance_failure("retention after a snapshot failed (the next snapshot retries it): " + s.to_string());
       retire_status_ = std::move(s);
-      publish_maintenance_metrics();
       cv_.notify_all();
       continue;
     }

@@ -71,8 +71,6 @@ class Persistence {
   // Keeps a failure of background work for notes(), to the newest kMaxMaintenanceNotes of them: a disk
   // that stays full for days must not grow the list by a line per retry.
   void note_maintenance_failure(std::string note) ECSDB_REQUIRES(mu_);
-  // Hands the failure counts below to the WAL writer, which reports them in metrics().
-  void publish_maintenance_metrics() ECSDB_REQUIRES(mu_);
   static constexpr std::size_t kMaxMaintenanceNotes = 16;
 
   Database& db_;
@@ -104,9 +102,6 @@ class Persistence {
   bool stop_ ECSDB_GUARDED_BY(mu_) = false;
   std::vector<std::string> notes_ ECSDB_GUARDED_BY(mu_);
   std::size_t recovery_notes_ ECSDB_GUARDED_BY(mu_) = 0;  // notes_ before this index are recovery's, kept
-  std::uint64_t snapshot_failures_ ECSDB_GUARDED_BY(mu_) = 0;
-  std::uint64_t retention_failures_ ECSDB_GUARDED_BY(mu_) = 0;
-  bool snapshot_failing_ ECSDB_GUARDED_BY(mu_) = false;  // the latest snapshot attempt failed
   // After a failed automatic snapshot (a full disk, a failed log), the next automatic one waits 1 s, then
   // twice as long after each further failure, up to a minute: a snapshot that cannot be written is not
   // rewritten ten times a second while the cause lasts. Any snapshot that succeeds ends the pause.

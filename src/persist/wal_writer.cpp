@@ -279,14 +279,17 @@ void WalWriter::note_snapshot(std::uint64_t duration_ns, std::uint64_t version) 
   last_snapshot_ns_.store(duration_ns, std::memory_order_relaxed);
   last_snapshot_version_.store(version, std::memory_order_relaxed);
   snapshots_.fetch_add(1, std::memory_order_relaxed);
+  snapshot_failing_.store(false, std::memory_order_relaxed);
 }
 
-void WalWriter::note_maintenance(std::uint64_t snapshot_failures, std::uint64_t retention_failures,
-                                 bool snapshot_failing, bool retention_failing) noexcept {
-  snapshot_failures_.store(snapshot_failures, std::memory_order_relaxed);
-  retention_failures_.store(retention_failures, std::memory_order_relaxed);
-  snapshot_failing_.store(snapshot_failing, std::memory_order_relaxed);
-  retention_failing_.store(retention_failing, std::memory_order_relaxed);
+void WalWriter::note_snapshot_failed() noexcept {
+  snapshot_failures_.fetch_add(1, std::memory_order_relaxed);
+  snapshot_failing_.store(true, std::memory_order_relaxed);
+}
+
+void WalWriter::note_retention(bool ok) noexcept {
+  if (!ok) retention_failures_.fetch_add(1, std::memory_order_relaxed);
+  retention_failing_.store(!ok, std::memory_order_relaxed);
 }
 
 void WalWriter::fill_metrics(DatabaseMetrics& m) const {

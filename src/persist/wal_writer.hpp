@@ -66,12 +66,11 @@ class WalWriter final : public detail::CommitSink {
     return durable_version_.load(std::memory_order_acquire);
   }
   std::uint64_t bytes_appended() const noexcept { return bytes_appended_.load(std::memory_order_relaxed); }
-  // A snapshot that covers this log was written (Persistence): reported in fill_metrics.
+  // A snapshot that covers this log was written, or one failed; a retention run after a snapshot ended
+  // (Persistence, one snapshot at a time): reported in fill_metrics.
   void note_snapshot(std::uint64_t duration_ns, std::uint64_t version) noexcept;
-  // Persistence's failed snapshots and retention runs, so far, and whether the latest of each failed:
-  // reported in fill_metrics.
-  void note_maintenance(std::uint64_t snapshot_failures, std::uint64_t retention_failures, bool snapshot_failing,
-                        bool retention_failing) noexcept;
+  void note_snapshot_failed() noexcept;
+  void note_retention(bool ok) noexcept;
   void fill_metrics(DatabaseMetrics& m) const override;
   Status error() const;
   // First LSN of the segment being written (0 before the first record): compaction never retires it.

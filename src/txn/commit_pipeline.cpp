@@ -152,8 +152,7 @@ std::size_t CommitPipeline::finish_batch(std::size_t ran) {
   } else {
     for (auto& node : batch_ok_) resolve(*node, Status::ok(), version);
   }
-  release_batch();  // whatever is left here is resolved: back to the producers
-  batch_ok_.clear();
+  release_batch();  // whatever is left here is resolved: back to the producers (leaves batch_ok_ empty)
   batch_sizes_.record(ran);
   return ran;
 }

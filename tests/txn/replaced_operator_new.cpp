@@ -3,18 +3,19 @@
 #include <cstdlib>
 #include <new>
 
-namespace ecsdb::testing {
 namespace {
-thread_local std::uint64_t deallocations = 0;
-}  // namespace
+thread_local std::uint64_t deallocations = 0;  // operator delete calls of a non-null pointer, per thread
 
-std::uint64_t deallocations_on_this_thread() noexcept { return deallocations; }
-
-// Every operator delete: counted, then freed.
+// Every replaced operator delete: counted, then freed.
 void release(void* p) noexcept {
   if (p != nullptr) ++deallocations;
   std::free(p);
 }
+}  // namespace
+
+namespace ecsdb::testing {
+
+std::uint64_t deallocations_on_this_thread() noexcept { return deallocations; }
 
 void* plain_allocate(std::size_t n, std::size_t align) {
   if (n == 0) n = 1;
@@ -26,7 +27,6 @@ void* plain_allocate(std::size_t n, std::size_t align) {
 }  // namespace ecsdb::testing
 
 using ecsdb::testing::allocation_hook;
-using ecsdb::testing::release;
 
 void* operator new(std::size_t n) { return allocation_hook(n, 0); }
 void* operator new[](std::size_t n) { return allocation_hook(n, 0); }

@@ -19,7 +19,5 @@ void* plain_allocate(std::size_t n, std::size_t align);
 
 // operator delete calls (of a non-null pointer) made on the calling thread so far.
 std::uint64_t deallocations_on_this_thread() noexcept;
-// What every replaced operator delete calls: counts a non-null pointer, then frees it.
-void release(void* p) noexcept;
 
 }  // namespace ecsdb::testing
