@@ -379,15 +379,16 @@ def plot_threads(plt, series: dict, path: Path, ylabel: str) -> bool:
 
 
 def plot_readers(plt, series: dict, path: Path) -> bool:
-    """Reader scaling in three panels, one unit each: time per read or row, aggregate reads/s, and the
-    writer's tick (whose series starts at 0 readers, the writer alone). Thread counts on a linear axis:
-    0 has no place on a log one."""
+    """Reader scaling in four panels, one unit each: time per read or row, aggregate reads/s, the writer's
+    tick, and the bytes its page copies moved per tick (those two series start at 0 readers, the writer
+    alone). Thread counts on a linear axis: 0 has no place on a log one."""
     if not series:
         return False
     panels = [
         ("ns per read or row", [k for k in series if k.endswith("_ns") or k.endswith("_ns_per_row")]),
         ("Mops/s, all readers", [k for k in series if k.endswith("_mops")]),
-        ("writer tick (µs)", [k for k in series if k.startswith("writer_tick")]),
+        ("writer tick (µs)", [k for k in series if k.startswith("writer_tick_us")]),
+        ("writer's copies (KB per tick)", [k for k in series if k.startswith("writer_tick_kb")]),
     ]
     panels = [(label, names) for label, names in panels if names]
     fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels), 3.4), squeeze=False)

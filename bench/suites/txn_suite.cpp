@@ -244,6 +244,7 @@ struct ScalingSample {
   double read_ns = 0;          // per random read, median over the readers
   double scan_ns_per_row = 0;  // per row of each<Transform>, median over the readers
   double tick_us = 0;          // the writer's median tick (updates + publish) while they ran
+  double tick_kb_copied = 0;   // bytes its page copies and replays moved, per tick (KB)
 };
 
 ScalingSample measure_scaling(Database& db, const std::vector<Entity>& read_sample,
@@ -292,6 +293,7 @@ ScalingSample measure_scaling(Database& db, const std::vector<Entity>& read_samp
   go.store(true, std::memory_order_release);
   // With no readers, the same number of ticks as a typical run with them, for the baseline.
   const std::size_t min_ticks = readers == 0 ? 64 : 0;
+  const std::uint64_t copied_before = db.metrics().bytes_copied_total;
   while (running.load(std::memory_order_acquire) != 0 || ticks.size() < min_ticks) {
     const std::int64_t t0 = now_ns();
     for (std::uint32_t i = 0; i < tick_ops; ++i) {
@@ -301,8 +303,9 @@ ScalingSample measure_scaling(Database& db, const std::vector<Entity>& read_samp
     w.publish();
     ticks.push_back(static_cast<double>(now_ns() - t0) / 1e3);
   }
+  const std::uint64_t copied = db.metrics().bytes_copied_total - copied_before;
   for (std::thread& t : threads) t.join();
-  return {median(read_ns), median(scan_ns), median(ticks)};
+  return {median(read_ns), median(scan_ns), median(ticks), static_cast<double>(copied) / 1e3 / static_cast<double>(ticks.size())};
 }
 
 // read_ns / scan_ns_per_row with 1, 2, 4, ... up to `max_readers` reader threads while the writer commits
@@ -314,17 +317,20 @@ Status reader_scaling_figures(Database& db, const std::vector<Entity>& read_samp
   for (std::uint32_t t = 1; t < options.reader_threads; t *= 2) counts.push_back(t);
   if (options.reader_threads >= 1) counts.push_back(options.reader_threads);
   for (std::uint32_t readers : counts) {
-    std::vector<double> read, scan, tick;
+    std::vector<double> read, scan, tick, tick_kb;
     ECSDB_RETURN_IF_ERROR(repeat.run([&] {
       const ScalingSample s = measure_scaling(db, read_sample, update_sample, readers, options.tick_ops);
       read.push_back(s.read_ns);
       scan.push_back(s.scan_ns_per_row);
       tick.push_back(s.tick_us);
+      tick_kb.push_back(s.tick_kb_copied);
       return Status::ok();
     }));
     const std::string t = std::to_string(readers);
     results["writer_tick_us_threads_" + t] =
         figure(median(tick), "us", readers == 0 ? std::string_view{} : std::string_view{"writer_tick_us_threads_0"});
+    results["writer_tick_kb_copied_threads_" + t] = figure(
+        median(tick_kb), "KB", readers == 0 ? std::string_view{} : std::string_view{"writer_tick_kb_copied_threads_0"});
     if (readers == 0) continue;
     const double read_ns = median(read);
     results["read_ns_threads_" + t] = figure(read_ns, "ns", "read_ns");

@@ -23,10 +23,10 @@ void init_array(PagedArray& a, std::uint32_t elem_size, std::uint32_t page_bytes
 void destroy_array(PagedArray& a, PagePool& pool) noexcept {
   if (a.dir == nullptr) return;
   for (std::uint32_t p = 0; p < a.pages; ++p) {
-    pool.release_shadow(detail::header_of(a.dir->pages()[p]));
+    pool.release_shadows(detail::header_of(a.dir->pages()[p]));
     pool.free_page(a.dir->pages()[p]);
   }
-  pool.release_shadow(a.dir);
+  pool.release_shadows(a.dir);
   pool.free_directory(a.dir);
   a.dir = nullptr;
   a.pages = 0;
@@ -36,54 +36,88 @@ namespace {
 
 using detail::BlockHeader;
 
-// Brings the parked shadow of `live` up to date: copies the granules of `live` marked dirty (written while
-// `live` was built, so missing from the shadow), within the first `used` bytes. Returns the bytes copied.
-std::uint64_t replay_into(BlockHeader* shadow, const BlockHeader* live, std::uint32_t used) noexcept {
+// Older copies a live block keeps (its shadow chain). Views that hold k versions keep k copies of every page
+// they read from being reused; with k < kMaxShadows the writer still finds a parked one. Memory: parked
+// copies are bounded by the pool's max_idle_bytes; held copies are held by views whether chained or not.
+constexpr int kMaxShadows = 4;
+
+// Brings a parked copy of `live` up to date: copies the granules of `live` that `stale` marks (written since
+// the copy was live), within the first `used` bytes. Returns the bytes copied.
+std::uint64_t replay_into(BlockHeader* copy, const BlockHeader* live, const std::uint64_t (&stale)[4],
+                          std::uint32_t used) noexcept {
   const std::uint32_t granule = 1u << live->granule_shift;
   // Written whole (mutable_page): one sequential copy. (std::popcount would be a libgcc call on baseline
   // x86-64, so partly written blocks are not weighed; their granules are copied one by one.)
-  if ((live->dirty[0] & live->dirty[1] & live->dirty[2] & live->dirty[3]) == ~0ull) {
-    std::memcpy(shadow->data(), live->data(), used);
+  if ((stale[0] & stale[1] & stale[2] & stale[3]) == ~0ull) {
+    std::memcpy(copy->data(), live->data(), used);
     return used;
   }
   std::uint64_t copied = 0;
   for (std::uint32_t w = 0; w < 4; ++w) {
-    for (std::uint64_t word = live->dirty[w]; word != 0; word &= word - 1) {
+    for (std::uint64_t word = stale[w]; word != 0; word &= word - 1) {
       const std::uint32_t offset = (w * 64 + static_cast<std::uint32_t>(std::countr_zero(word))) << live->granule_shift;
       if (offset >= used) break;
       const std::uint32_t n = std::min(granule, used - offset);
-      std::memcpy(shadow->data() + offset, live->data() + offset, n);
+      std::memcpy(copy->data() + offset, live->data() + offset, n);
       copied += n;
     }
   }
   return copied;
 }
 
-// A private copy, for version ctx.birth, of the shared block `old`, whose first `used` data bytes matter:
-// its parked shadow brought up to date when it has one (ping-pong, ADR 0016), else a block from
-// `allocate()` and a whole copy. With ping-pong on, `old` becomes the copy's shadow. The caller retires
-// `old`. Exception safety: allocate() is the only call that can throw, before anything changes.
+// A private copy, for version ctx.birth, of the shared block `old`, whose first `used` data bytes matter.
+//
+// `old`'s older copies form its shadow chain (old->shadow, its shadow, ...; at most kMaxShadows), each
+// equal to the next newer one but for the granules that newer one's `dirty` marks. The newest *parked*
+// copy in the chain (no view can reach it) is brought up to date by replaying the union of the dirty masks
+// of the copies newer than it, and becomes the private copy; it leaves the chain (its own mask was folded
+// into a newer copy's when it was parked, so the copies older than it stay related). With none parked
+// (every copy may still be read by some view), a block from `allocate()` gets a whole copy and the chain
+// grows by one, up to kMaxShadows. So a reader that holds each view across a tick or two still leaves the
+// writer a parked copy to replay into (ADR 0016), where a single shadow would be held every time.
+//
+// With ping-pong on, `old` becomes the copy's first shadow. The caller retires `old`. Exception safety:
+// allocate() is the only call that can throw, before anything changes.
 template <typename Allocate>
 BlockHeader* private_copy(BlockHeader* old, std::uint32_t used, WriteContext& ctx, bool& replayed, Allocate allocate) {
-  BlockHeader* fresh = old->shadow;
-  replayed = fresh != nullptr && fresh->parked != 0;
+  std::uint64_t stale[4] = {old->dirty[0], old->dirty[1], old->dirty[2], old->dirty[3]};
+  BlockHeader* fresh = nullptr;
+  BlockHeader* newer = old;  // the copy whose shadow `fresh` is, once found
+  for (BlockHeader* copy = old->shadow; copy != nullptr; newer = copy, copy = copy->shadow) {
+    if (copy->parked != 0) {
+      fresh = copy;
+      break;
+    }
+    for (int w = 0; w < 4; ++w) stale[w] |= copy->dirty[w];
+  }
+  replayed = fresh != nullptr;
   if (replayed) {
-    // The shadow equals `old` but for the granules written while `old` was built, and no view can reach
-    // it (it is parked), so it becomes the private copy after a replay of those granules.
+    // The parked copy equals `old` but for `stale`, and no view can reach it, so it becomes the private
+    // copy after a replay.
+    BlockHeader* older = fresh->shadow;
+    if (older != nullptr) {
+      __builtin_prefetch(older);  // written below; a different page, usually a cache miss
+    }
     ctx.pool->unpark(fresh);
-    ctx.bytes_copied += replay_into(fresh, old, used);
+    ctx.bytes_copied += replay_into(fresh, old, stale, used);
 #if defined(ECSDB_VERIFY_REPLAY)
     if (std::memcmp(fresh->data(), old->data(), used) != 0) {
       std::fprintf(stderr, "ecsdb: ping-pong replay of a %u-byte block differs from the block: a write skipped "
-                   "its dirty mark (storage/cow.hpp)\n", used);
+                   "its dirty mark (storage/cow.hpp), or a shadow chain lost one (storage/cow.cpp)\n", used);
       std::abort();
     }
 #endif
+    // Out of the chain; `newer`'s mask already covers the step to `older` (PagePool::park folded it).
+    newer->shadow = older;
+    if (older != nullptr) older->claimed_by = newer;
   } else {
-    // No shadow, or one some view may still read: a fresh block and a whole copy. The old shadow is left
-    // to the reclaimer (unclaimed, so that it is freed rather than parked).
+    // Every older copy may still be read by a view: a fresh block and a whole copy. The chain keeps its
+    // newest kMaxShadows - 1 copies below `old`; an older one is left to the reclaimer (unclaimed, so that
+    // it is freed rather than parked).
     fresh = allocate();
-    ctx.pool->release_shadow(old);
+    BlockHeader* last_kept = old;
+    for (int kept = 1; kept < kMaxShadows && last_kept->shadow != nullptr; ++kept) last_kept = last_kept->shadow;
+    ctx.pool->release_shadows(last_kept);
     std::memcpy(fresh->data(), old->data(), used);
     ctx.bytes_copied += used;
   }
@@ -92,8 +126,9 @@ BlockHeader* private_copy(BlockHeader* old, std::uint32_t used, WriteContext& ct
   for (std::uint64_t& word : fresh->dirty) word = 0;
   if (ctx.ping_pong) {
     fresh->shadow = old;
-    old->claimed_by = fresh;  // `old` is retired and becomes the shadow of its copy
+    old->claimed_by = fresh;  // `old` is retired and becomes the newest copy in the chain of its copy
   } else {
+    ctx.pool->release_shadows(old);
     fresh->shadow = nullptr;  // `old` is retired unclaimed: the reclaimer frees it
   }
   return fresh;
@@ -149,7 +184,7 @@ void grow_to(PagedArray& a, std::uint64_t n, WriteContext& ctx, const void* fill
     Directory* d = ctx.pool->allocate_directory(capacity, ctx.birth);
     if (a.dir != nullptr) {
       std::copy_n(a.dir->pages(), a.pages, d->pages());
-      ctx.pool->release_shadow(a.dir);  // a bigger directory has no previous copy to alternate with
+      ctx.pool->release_shadows(a.dir);  // a bigger directory has no previous copy to alternate with
       if (a.dir->birth == ctx.birth) ctx.pool->free_directory(a.dir);  // never published
       else ctx.retired.directories.push_back(a.dir);
     }

@@ -2,6 +2,8 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
+#include <bit>
 #include <new>
 
 #include "base/owner_counter.hpp"
@@ -224,6 +226,30 @@ void PagePool::free_block(BlockHeader* b) noexcept {
 }
 
 void PagePool::park(BlockHeader* b) noexcept {
+  // The list links take the words of the dirty mask. The mask relates the block to its own older copy, so
+  // when it has one, the mask is folded first into the nearest newer copy that is not parked (the live
+  // block at the latest): that mask then covers the steps down to the older copy, whichever parked copies
+  // between them the writer takes out of the chain later. A superset is always safe: a replay copies a
+  // few granules more. Folding accumulates, though: a copy kept below a parked one that the writer keeps
+  // reusing (no reader holds it) would make every later mask cover every write since. So once a fold
+  // would mark more than an eighth of the block, the older copies are dropped instead: bringing them up
+  // to date would cost nearly a whole copy.
+  if (b->shadow != nullptr) {
+    BlockHeader* newer = b->claimed_by;
+    while (newer->parked != 0) newer = newer->claimed_by;
+    std::uint64_t folded[4];
+    std::uint32_t marked = 0;
+    for (std::uint32_t w = 0; w < 4; ++w) {
+      folded[w] = newer->dirty[w] | b->dirty[w];
+      marked += static_cast<std::uint32_t>(std::popcount(folded[w]));
+    }
+    const std::uint32_t granules = (b->bytes + (1u << b->granule_shift) - 1) >> b->granule_shift;
+    if (marked * 8 <= granules) {
+      std::copy_n(folded, 4, newer->dirty);
+    } else {
+      release_shadows(b);
+    }
+  }
   const std::size_t total = b->total_bytes();
   b->parked = 1;
   b->park.older = parked_newest_;
@@ -245,20 +271,24 @@ void PagePool::unpark(BlockHeader* b) noexcept {
   unpoison(b->data(), b->bytes);
 }
 
-void PagePool::release_shadow(BlockHeader* live) noexcept {
-  BlockHeader* shadow = live->shadow;
-  if (shadow == nullptr) return;
-  live->shadow = nullptr;
-  shadow->claimed_by = nullptr;
-  if (shadow->parked != 0) {
-    unpark(shadow);
-    free_block(shadow);
-  }  // else still retired: the reclaimer frees it, now that nobody claims it
+void PagePool::release_shadows(BlockHeader* newer) noexcept {
+  BlockHeader* copy = newer->shadow;
+  newer->shadow = nullptr;
+  while (copy != nullptr) {
+    BlockHeader* older = copy->shadow;
+    copy->shadow = nullptr;
+    copy->claimed_by = nullptr;
+    if (copy->parked != 0) {
+      unpark(copy);
+      free_block(copy);
+    }  // else still retired: the reclaimer frees it, now that nobody claims it
+    copy = older;
+  }
 }
 
 void PagePool::drop_parked_down_to(std::uint64_t bound) noexcept {
   while (parked_oldest_ != nullptr && bytes_parked_.load(std::memory_order_relaxed) > bound) {
-    release_shadow(parked_oldest_->claimed_by);
+    release_shadows(parked_oldest_->claimed_by);  // the oldest parked copy, and any older ones in its chain
   }
 }
 

@@ -12,12 +12,12 @@
 // none of whose blocks is in use (munmap). A slab with one block still in use stays mapped, so after a
 // spike the pool keeps at most max_idle_bytes plus the free blocks of slabs that are partly in use.
 //
-// Parked blocks (ping-pong copies, ADR 0016): a retired page or directory that is the shadow of a live one is
-// not freed when no view can reach it any more, but parked here, so that the writer's next copy of the live
-// block can reuse it and replay a few granules instead of copying the whole block. Parked blocks have their
-// own bound of max_idle_bytes: release_idle() drops the oldest beyond it into the free lists (their live
-// blocks lose their shadow), so idle memory (pooled + parked) stays under twice max_idle_bytes; trim()
-// drops them all.
+// Parked blocks (ping-pong copies, ADR 0016): a retired page or directory that is an older copy of a live one
+// (in its shadow chain) is not freed when no view can reach it any more, but parked here, so that the
+// writer's next copy of the live block can reuse it and replay a few granules instead of copying the whole
+// block. Parked blocks have their own bound of max_idle_bytes: release_idle() drops the oldest beyond it
+// into the free lists (with any older copies in their chains), so idle memory (pooled + parked) stays
+// under twice max_idle_bytes; trim() drops them all.
 //
 // Under AddressSanitizer a pooled block is poisoned (all but the free-list link at its start), so a read
 // through a page freed too early is reported where it happens.
@@ -70,9 +70,10 @@ class PagePool {
   void park(detail::BlockHeader* b) noexcept;
   // Takes a parked block back for the writer to write (it stays claimed by the same live block).
   void unpark(detail::BlockHeader* b) noexcept;
-  // Drops the parked shadow of `live` (if any) into the free lists, or, when it is not parked (still
-  // retired, waiting for readers), unclaims it so that the reclaimer frees it. For a live block that goes.
-  void release_shadow(detail::BlockHeader* live) noexcept;
+  // Cuts the shadow chain below `newer` (a live block, or a copy in a chain): each older copy that is parked
+  // goes to the free lists; one still retired (waiting for readers) is unclaimed, so that the reclaimer
+  // frees it. For a live block that goes, and for dropping copies the writer will not reuse.
+  void release_shadows(detail::BlockHeader* newer) noexcept;
 
   // Idle bytes the pool may keep for reuse before release_idle() returns memory to the system.
   void set_max_idle_bytes(std::uint64_t bytes) noexcept { max_idle_bytes_ = bytes; }

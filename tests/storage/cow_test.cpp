@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 namespace ecsdb::storage {
@@ -198,19 +199,193 @@ TEST_F(CowTest, ASecondCopyReusesTheParkedShadowAndReplaysOnlyWhatWasWritten) {
   EXPECT_EQ(detail::header_of(v2_page)->claimed_by, detail::header_of(v1_page));
 }
 
-TEST_F(CowTest, AShadowAViewMayStillReadIsNotReusedButLeftToTheReclaimer) {
+// Parking reuses a block's dirty mask for the pool's list links, so it first folds the mask into the
+// nearest newer copy that is not parked. Here the newer of two chained copies is parked first, so the older
+// one's mask must skip it and go to the live page; the oldest copy, parked last, then needs every write.
+TEST_F(CowTest, ParkingFoldsTheMaskIntoTheNearestNewerCopyNotParked) {
+  grow_to(a_, 2048, ctx_);
+  for (std::uint64_t i = 0; i < 2048; ++i) write_u64(a_, i, i, ctx_);
+  const auto write_version = [&](std::uint64_t v) {
+    ctx_.birth = v;
+    write_u64(a_, 100 * v, v, ctx_);
+    return std::exchange(ctx_.retired, {});
+  };
+  const auto expect_values = [&](std::uint64_t last) {
+    for (std::uint64_t i = 0; i < 2048; ++i) {
+      const bool written = i % 100 == 0 && i / 100 >= 2 && i / 100 <= last;
+      ASSERT_EQ(read_u64(a_, i), written ? i / 100 : i) << "element " << i << " after version " << last;
+    }
+  };
+  const auto reclaim = [&](RetireList& r) {
+    ctx_.retired = std::move(r);
+    reclaim_retired();
+  };
+  std::byte* p1 = a_.dir->pages()[0];
+  RetireList r2 = write_version(2);  // held until the end: p1 stays readable
+  RetireList r3 = write_version(3);
+  RetireList r4 = write_version(4);  // chain: p4 -> p3 -> p2 -> p1, all whole copies
+  std::byte* p2 = detail::header_of(a_.dir->pages()[0])->shadow->shadow->data();
+  std::byte* p3 = detail::header_of(a_.dir->pages()[0])->shadow->data();
+  reclaim(r4);  // p3 parked first: its mask goes to p4
+  reclaim(r3);  // then p2, whose newer copy p3 is parked: its mask also goes to p4
+  RetireList r5 = write_version(5);
+  EXPECT_EQ(a_.dir->pages()[0], p3);
+  expect_values(5);
+  RetireList r6 = write_version(6);  // p4 is held (r5): p2 is the newest parked copy
+  EXPECT_EQ(a_.dir->pages()[0], p2);
+  expect_values(6);
+  reclaim(r2);  // p1 parked
+  RetireList r7 = write_version(7);  // p3 and p4 held: p1, which needs the writes of versions 2 to 6
+  EXPECT_EQ(a_.dir->pages()[0], p1);
+  expect_values(7);
+  EXPECT_EQ(ctx_.pages_replayed, 3u);
+  for (RetireList* r : {&r5, &r6, &r7}) {  // TearDown frees them after cutting the chain
+    ctx_.retired.pages.insert(ctx_.retired.pages.end(), r->pages.begin(), r->pages.end());
+    ctx_.retired.directories.insert(ctx_.retired.directories.end(), r->directories.begin(), r->directories.end());
+  }
+}
+
+TEST_F(CowTest, ACopyAViewMayStillReadIsNotReusedButKeptInTheChain) {
   grow_to(a_, 2048, ctx_);
   ctx_.birth = 2;
   std::byte* v1_page = a_.dir->pages()[0];
   write_u64(a_, 1, 1, ctx_);
-  const std::vector<std::byte*> retired_v2 = ctx_.retired.pages;  // a view still holds version 1
-  ctx_.retired.pages.clear();
+  std::byte* v2_page = a_.dir->pages()[0];
+  const RetireList held = std::exchange(ctx_.retired, {});  // a view still holds version 1
   ctx_.birth = 3;
   write_u64(a_, 2, 2, ctx_);
-  EXPECT_NE(a_.dir->pages()[0], v1_page) << "version 1's page is still readable: a fresh copy";
+  std::byte* v3_page = a_.dir->pages()[0];
+  EXPECT_NE(v3_page, v1_page) << "version 1's page is still readable: a fresh copy";
   EXPECT_EQ(ctx_.pages_replayed, 0u);
-  EXPECT_EQ(detail::header_of(v1_page)->claimed_by, nullptr) << "unclaimed: the reclaimer frees it";
-  for (std::byte* p : retired_v2) pool_.free_page(p);
+  EXPECT_EQ(detail::header_of(v3_page)->shadow, detail::header_of(v2_page));
+  EXPECT_EQ(detail::header_of(v2_page)->shadow, detail::header_of(v1_page)) << "the held copy stays in the chain";
+  EXPECT_EQ(detail::header_of(v1_page)->claimed_by, detail::header_of(v2_page));
+  for (std::byte* p : held.pages) ctx_.retired.pages.push_back(p);  // TearDown frees them after the cut
+  for (detail::Directory* d : held.directories) ctx_.retired.directories.push_back(d);
+}
+
+// A reader that holds each view across a tick: version 2's copy is still read when version 4 is built, but
+// version 1's is parked, and the writer replays the writes of versions 2 and 3 into it.
+TEST_F(CowTest, AViewHeldAcrossATickLeavesAnOlderParkedCopyThatReplaysBothTicks) {
+  grow_to(a_, 2048, ctx_);
+  for (std::uint64_t i = 0; i < 2048; ++i) write_u64(a_, i, i, ctx_);
+  ctx_.birth = 2;
+  std::byte* v1_page = a_.dir->pages()[0];
+  const detail::Directory* v1_dir = a_.dir;
+  write_u64(a_, 100, 1000, ctx_);  // granule 12
+  std::byte* v2_page = a_.dir->pages()[0];
+  RetireList retired_by_v2 = std::exchange(ctx_.retired, {});
+  ctx_.birth = 3;
+  write_u64(a_, 1500, 3000, ctx_);  // granule 187; version 2's page is held: a whole copy
+  std::byte* v3_page = a_.dir->pages()[0];
+  RetireList retired_by_v3 = std::exchange(ctx_.retired, {});
+  ctx_.retired = std::move(retired_by_v2);
+  reclaim_retired();  // the view moved on from version 1 to version 2: version 1's copies are parked
+  ctx_.retired = std::move(retired_by_v3);  // version 2's copies are still held
+
+  ctx_.birth = 4;
+  ctx_.bytes_copied = 0;
+  ctx_.pages_replayed = 0;
+  write_u64(a_, 7, 77, ctx_);
+  EXPECT_EQ(a_.dir->pages()[0], v1_page) << "version 1's parked page is the new private copy";
+  EXPECT_EQ(ctx_.pages_replayed, 1u);
+  EXPECT_EQ(a_.dir, v1_dir) << "the directory too";
+  EXPECT_EQ(ctx_.bytes_copied, 2 * 64u + 8u) << "the granules written in versions 2 and 3, and the directory's slot";
+  for (std::uint64_t i = 0; i < 2048; ++i) {
+    const std::uint64_t want = i == 100 ? 1000 : i == 1500 ? 3000 : i == 7 ? 77 : i;
+    ASSERT_EQ(read_u64(a_, i), want) << "element " << i;
+  }
+  EXPECT_EQ(detail::header_of(v1_page)->shadow, detail::header_of(v3_page));
+  EXPECT_EQ(detail::header_of(v3_page)->shadow, detail::header_of(v2_page));
+  EXPECT_EQ(detail::header_of(v2_page)->shadow, nullptr) << "version 1's page left the chain";
+  EXPECT_EQ(detail::header_of(v2_page)->claimed_by, detail::header_of(v3_page));
+}
+
+// Version v writes element 100 * v (each in its own granule) and views hold every version: the chain grows
+// to four older copies. Then the views go, and later ones hold a version or two again: the writer reuses
+// the newest parked copy each time, from the middle of the chain, and every value survives.
+TEST_F(CowTest, TheChainKeepsAtMostFourOlderCopiesAndReusesTheNewestParkedOne) {
+  grow_to(a_, 2048, ctx_);
+  for (std::uint64_t i = 0; i < 2048; ++i) write_u64(a_, i, i, ctx_);
+  const auto write_version = [&](std::uint64_t v) {
+    ctx_.birth = v;
+    write_u64(a_, 100 * v, v, ctx_);
+    return std::exchange(ctx_.retired, {});
+  };
+  const auto expect_values = [&](std::uint64_t last) {
+    for (std::uint64_t i = 0; i < 2048; ++i) {
+      const bool written = i % 100 == 0 && i / 100 >= 2 && i / 100 <= last;
+      ASSERT_EQ(read_u64(a_, i), written ? i / 100 : i) << "element " << i << " after version " << last;
+    }
+  };
+  const auto chain_of = [](const std::byte* live) {
+    std::vector<const detail::BlockHeader*> chain;
+    for (const detail::BlockHeader* b = detail::header_of(live)->shadow; b != nullptr; b = b->shadow) chain.push_back(b);
+    return chain;
+  };
+  std::vector<std::byte*> pages{a_.dir->pages()[0]};  // pages[v - 1]: the page live after version v
+  RetireList held;
+  for (std::uint64_t v = 2; v <= 7; ++v) {
+    RetireList r = write_version(v);
+    held.pages.insert(held.pages.end(), r.pages.begin(), r.pages.end());
+    held.directories.insert(held.directories.end(), r.directories.begin(), r.directories.end());
+    pages.push_back(a_.dir->pages()[0]);
+  }
+  EXPECT_EQ(ctx_.pages_replayed, 0u);
+  EXPECT_EQ(chain_of(pages[6]), (std::vector<const detail::BlockHeader*>{detail::header_of(pages[5]),
+      detail::header_of(pages[4]), detail::header_of(pages[3]), detail::header_of(pages[2])}))
+      << "the newest four: versions 6 down to 3";
+  EXPECT_EQ(detail::header_of(pages[1])->claimed_by, nullptr) << "dropped copies are left to the reclaimer";
+  EXPECT_EQ(detail::header_of(pages[0])->claimed_by, nullptr);
+  ctx_.retired = std::move(held);
+  reclaim_retired();  // the views go: the four chained copies are parked, the two dropped ones freed
+  const std::uint64_t one_page = detail::kPageAlign + 16u * 1024u;
+  const std::uint64_t directory = detail::kPageAlign + 4 * 8;
+  EXPECT_EQ(pool_.stats().bytes_parked, 4 * one_page + directory)
+      << "a directory of one granule keeps no older copy below a parked one: folding its mask would mark all of it";
+
+  RetireList held_8 = write_version(8);  // a view holds version 7 from now on
+  EXPECT_EQ(a_.dir->pages()[0], pages[5]) << "the newest parked copy (version 6's) is reused";
+  EXPECT_EQ(pool_.stats().bytes_parked, 3 * one_page) << "the older pages stay parked";
+  expect_values(8);
+  RetireList held_9 = write_version(9);  // and one holds version 8 too
+  EXPECT_EQ(a_.dir->pages()[0], pages[4]) << "version 5's copy, from the middle of the chain";
+  expect_values(9);
+  RetireList held_10 = write_version(10);
+  EXPECT_EQ(a_.dir->pages()[0], pages[3]) << "version 4's copy, replaying what versions 5 to 9 wrote";
+  expect_values(10);
+  EXPECT_EQ(ctx_.pages_replayed, 3u);
+  EXPECT_EQ(chain_of(pages[3]), (std::vector<const detail::BlockHeader*>{detail::header_of(pages[4]),
+      detail::header_of(pages[5]), detail::header_of(pages[6]), detail::header_of(pages[2])}));
+  for (RetireList* r : {&held_8, &held_9, &held_10}) {  // TearDown frees them after cutting the chain
+    ctx_.retired.pages.insert(ctx_.retired.pages.end(), r->pages.begin(), r->pages.end());
+    ctx_.retired.directories.insert(ctx_.retired.directories.end(), r->directories.begin(), r->directories.end());
+  }
+}
+
+// Folding masks accumulates: an older copy whose replay would cover more than an eighth of the block is
+// dropped when the copy above it is parked, instead of being kept up to date.
+TEST_F(CowTest, OlderCopiesAreDroppedWhenFoldingWouldMarkMoreThanAnEighthOfTheBlock) {
+  grow_to(a_, 2048, ctx_);
+  const auto write_version = [&](std::uint64_t v, std::uint64_t granules) {
+    ctx_.birth = v;
+    for (std::uint64_t g = 0; g < granules; ++g) write_u64(a_, g * 8, v, ctx_);  // one element per granule
+    return std::exchange(ctx_.retired, {});
+  };
+  RetireList r2 = write_version(2, 16);
+  RetireList r3 = write_version(3, 16);  // chain: p3 -> p2 -> p1
+  std::byte* p2 = detail::header_of(a_.dir->pages()[0])->shadow->data();
+  ctx_.retired = std::move(r3);
+  reclaim_retired();  // p2 parked: folding its 16 granules into p3's 16 (the same ones) marks 16 of 256
+  EXPECT_NE(detail::header_of(p2)->shadow, nullptr) << "an eighth: still kept";
+  RetireList r4 = write_version(4, 40);  // p2 reused; chain: p4(=p2) -> p3 -> p1
+  ASSERT_EQ(a_.dir->pages()[0], p2);
+  std::byte* p3 = detail::header_of(p2)->shadow->data();
+  ctx_.retired = std::move(r4);
+  reclaim_retired();  // p3 parked: folding its 16 granules into p2's 40 would mark 40 (> 32)
+  EXPECT_EQ(detail::header_of(p3)->shadow, nullptr) << "version 1's page is dropped";
+  EXPECT_EQ(detail::header_of(p2)->dirty[0], (1ull << 40) - 1) << "and the live mask is left as it was: granules 0 to 39";
+  ctx_.retired = std::move(r2);  // version 1's page, unclaimed now, is freed by TearDown
 }
 
 TEST_F(CowTest, ParkedShadowsBeyondTheIdleBoundAreDropped) {

@@ -26,20 +26,23 @@ inline constexpr std::uint32_t kTargetPageBytes = 16 * 1024;
 // reach.
 //
 // Ping-pong blocks (ADR 0016). When the writer copies a shared block X into a private block F, X is retired
-// and becomes F's *shadow*: F.shadow == X and X.claimed_by == F. Once no pinned view can reach X, the
-// reclaimer does not free it but *parks* it (PagePool::park). The next time the writer needs a private
-// copy of F, it takes the parked X and replays into it only the granules of F that `dirty` marks as
-// written while F was being built, instead of copying the whole block. Invariant: a block's shadow holds
-// the block's bytes except, at most, the granules its `dirty` mask marks.
+// and becomes F's *shadow*: F.shadow == X and X.claimed_by == F. X keeps its own shadow, so a live block
+// heads a chain of older copies (at most four, storage/cow.cpp). Once no pinned view can reach a copy, the
+// reclaimer does not free it but *parks* it (PagePool::park). The next time the writer needs a private copy
+// of F, it takes the newest parked copy in F's chain and replays into it only the granules that the dirty
+// masks of F and of the copies between them mark, instead of copying the whole block. Invariant: each
+// block's shadow holds the block's bytes except, at most, the granules the block's `dirty` mask marks. A
+// parked block's mask words hold the pool's list links instead; parking first folds the mask into the
+// newer copy's, when the parked block has an older copy that the mask relates it to.
 struct alignas(kPageAlign) BlockHeader {
   std::uint64_t birth;           // version number being built when the writer created this block
   std::uint32_t bytes;           // data bytes (not counting the header)
   std::uint16_t granule_shift;   // a dirty bit covers 1 << granule_shift bytes (bytes >> shift <= 256)
-  std::uint16_t parked;          // 1: a shadow no view can reach, waiting in the pool's parked list
-  BlockHeader* shadow;           // live block: its previous copy, if kept (else null)
-  BlockHeader* claimed_by;       // retired block: the live block whose shadow it is (else null)
+  std::uint16_t parked;          // 1: an older copy no view can reach, waiting in the pool's parked list
+  BlockHeader* shadow;           // the next older copy of this block, if kept (else null)
+  BlockHeader* claimed_by;       // retired block: the next newer copy, whose shadow it is (else null)
   union {
-    std::uint64_t dirty[4];      // live block: granules written while building `birth`
+    std::uint64_t dirty[4];      // granules in which this block may differ from its shadow (not parked)
     struct {
       BlockHeader* older;        // parked block: links of the pool's parked list (oldest first)
       BlockHeader* newer;
