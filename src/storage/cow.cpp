@@ -43,11 +43,12 @@ constexpr int kMaxShadows = 4;
 
 // Brings a parked copy of `live` up to date: copies the granules of `live` that `stale` marks (written since
 // the copy was live), within the first `used` bytes. Returns the bytes copied.
-std::uint64_t replay_into(BlockHeader* copy, const BlockHeader* live, const std::uint64_t (&stale)[4],
+std::uint64_t replay_into(BlockHeader* copy, const BlockHeader* live, const std::uint64_t* stale,
                           std::uint32_t used) noexcept {
   const std::uint32_t granule = 1u << live->granule_shift;
   // Written whole (mutable_page): one sequential copy. (std::popcount would be a libgcc call on baseline
-  // x86-64, so partly written blocks are not weighed; their granules are copied one by one.)
+  // x86-64, too slow for every copy, so partly written blocks are not weighed; their granules are copied
+  // one by one.)
   if ((stale[0] & stale[1] & stale[2] & stale[3]) == ~0ull) {
     std::memcpy(copy->data(), live->data(), used);
     return used;
@@ -80,15 +81,20 @@ std::uint64_t replay_into(BlockHeader* copy, const BlockHeader* live, const std:
 // allocate() is the only call that can throw, before anything changes.
 template <typename Allocate>
 BlockHeader* private_copy(BlockHeader* old, std::uint32_t used, WriteContext& ctx, bool& replayed, Allocate allocate) {
-  std::uint64_t stale[4] = {old->dirty[0], old->dirty[1], old->dirty[2], old->dirty[3]};
-  BlockHeader* fresh = nullptr;
-  BlockHeader* newer = old;  // the copy whose shadow `fresh` is, once found
-  for (BlockHeader* copy = old->shadow; copy != nullptr; newer = copy, copy = copy->shadow) {
-    if (copy->parked != 0) {
-      fresh = copy;
-      break;
-    }
-    for (int w = 0; w < 4; ++w) stale[w] |= copy->dirty[w];
+  // What the chosen copy misses: `old`'s mask when it is the first shadow (the common case, no view holds
+  // it), else the union of the masks of every copy above it.
+  const std::uint64_t* stale = old->dirty;
+  std::uint64_t merged[4];
+  BlockHeader* fresh = old->shadow;
+  BlockHeader* newer = old;  // the copy whose shadow `fresh` is
+  if (fresh != nullptr && fresh->parked == 0) {
+    std::copy_n(old->dirty, 4, merged);
+    stale = merged;
+    do {
+      for (int w = 0; w < 4; ++w) merged[w] |= fresh->dirty[w];
+      newer = fresh;
+      fresh = fresh->shadow;
+    } while (fresh != nullptr && fresh->parked == 0);
   }
   replayed = fresh != nullptr;
   if (replayed) {

@@ -65,10 +65,13 @@ class PagePool {
   // A page or directory.
   void free_block(detail::BlockHeader* b) noexcept;
 
-  // A retired block claimed as a shadow (claimed_by != null) that no view can reach any more: keep it for
-  // its live block (see the file comment). Reclaimer only.
+  // A retired block in a shadow chain (REQUIRES claimed_by != null) that no view can reach any more: keep
+  // it for the writer's next copy of its live block (see the file comment). Reclaimer only. Its dirty mask
+  // words become the list links, so when it has an older copy the mask is first folded into the nearest
+  // newer copy that is not parked, or, past an eighth of the block, the older copies are released instead.
   void park(detail::BlockHeader* b) noexcept;
-  // Takes a parked block back for the writer to write (it stays claimed by the same live block).
+  // Takes a parked block off the parked list, for the writer to write (storage/cow.cpp takes it out of its
+  // chain) or for release_shadows to free.
   void unpark(detail::BlockHeader* b) noexcept;
   // Cuts the shadow chain below `newer` (a live block, or a copy in a chain): each older copy that is parked
   // goes to the free lists; one still retired (waiting for readers) is unclaimed, so that the reclaimer

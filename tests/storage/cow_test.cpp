@@ -388,6 +388,57 @@ TEST_F(CowTest, OlderCopiesAreDroppedWhenFoldingWouldMarkMoreThanAnEighthOfTheBl
   ctx_.retired = std::move(r2);  // version 1's page, unclaimed now, is freed by TearDown
 }
 
+// The idle bound drops the oldest parked copy, and with it every copy older than it in its chain, even when
+// the copy above it is parked too.
+TEST_F(CowTest, DroppingAParkedCopyForTheIdleBoundCutsTheChainBelowIt) {
+  grow_to(a_, 2048, ctx_);
+  for (std::uint64_t i = 0; i < 2048; ++i) write_u64(a_, i, i, ctx_);
+  ctx_.birth = 2;
+  std::byte* p1 = a_.dir->pages()[0];
+  write_u64(a_, 100, 2, ctx_);
+  RetireList r2 = std::exchange(ctx_.retired, {});
+  ctx_.birth = 3;
+  std::byte* p2 = a_.dir->pages()[0];
+  write_u64(a_, 200, 3, ctx_);  // chain: p3 -> p2 -> p1
+  std::byte* p3 = a_.dir->pages()[0];
+  RetireList r3 = std::exchange(ctx_.retired, {});
+  ctx_.retired = std::move(r2);
+  reclaim_retired();  // p1 parked first: the oldest
+  ctx_.retired = std::move(r3);
+  reclaim_retired();  // then p2 (its mask folded into p3's)
+  const std::uint64_t one_page = detail::kPageAlign + 16u * 1024u;
+  ASSERT_EQ(detail::header_of(p1)->parked, 1u);
+  ASSERT_EQ(detail::header_of(p2)->parked, 1u);
+  const std::uint64_t parked = pool_.stats().bytes_parked;
+  pool_.set_max_idle_bytes(parked - 1);
+  pool_.release_idle();  // p1 goes: its newer copy p2 is parked itself, and keeps its place in the chain
+  EXPECT_EQ(pool_.stats().bytes_parked, parked - one_page);
+  EXPECT_EQ(detail::header_of(p3)->shadow, detail::header_of(p2));
+  EXPECT_EQ(detail::header_of(p2)->shadow, nullptr);
+  ctx_.birth = 4;
+  write_u64(a_, 300, 4, ctx_);
+  EXPECT_EQ(a_.dir->pages()[0], p2) << "the remaining parked copy is reused";
+  for (std::uint64_t i = 0; i < 2048; ++i) {
+    const std::uint64_t want = i == 100 ? 2 : i == 200 ? 3 : i == 300 ? 4 : i;
+    ASSERT_EQ(read_u64(a_, i), want) << "element " << i;
+  }
+}
+
+TEST_F(CowTest, ADirectoryReplacedByALargerOneReleasesItsParkedCopies) {
+  grow_to(a_, 4 * 2048, ctx_);  // a full directory of capacity 4
+  ctx_.birth = 2;
+  write_u64(a_, 0, 1, ctx_);  // the directory is copied: its chain holds version 1's
+  const detail::Directory* v2_dir = a_.dir;
+  reclaim_retired();
+  const std::uint64_t directory = detail::kPageAlign + 4 * 8;
+  const std::uint64_t parked = pool_.stats().bytes_parked;
+  ctx_.birth = 3;
+  grow_to(a_, 5 * 2048, ctx_);  // no room for a fifth page: a directory of capacity 8
+  EXPECT_NE(a_.dir, v2_dir);
+  EXPECT_EQ(a_.dir->shadow, nullptr);
+  EXPECT_EQ(pool_.stats().bytes_parked, parked - directory) << "version 1's directory went back to the pool";
+}
+
 TEST_F(CowTest, ParkedShadowsBeyondTheIdleBoundAreDropped) {
   grow_to(a_, 4 * 2048, ctx_);
   ctx_.birth = 2;
