@@ -8,6 +8,7 @@ import { dataStateQuery, parseDataState, parseQueryState, parseWindow, queryStat
 import { curlCommand, shellQuote } from "../src/lib/curl";
 import { layoutSegments, paddingBytes, referenceEdges, structLayout, structMembers, structMembersText } from "../src/lib/layout";
 import { diagnosticMessage, toDiagnostics } from "../src/lib/schemaLint";
+import { healthSummary } from "../src/lib/health";
 import type { Field, Row, Struct, Table } from "../src/api/types";
 
 describe("format", () => {
@@ -34,6 +35,17 @@ describe("format", () => {
     expect(formatDuration(59)).toBe("59s");
     expect(formatRate(12.345)).toBe("12.3/s");
     expect(formatRate(12345)).toBe("12,345/s");
+  });
+});
+
+describe("health", () => {
+  test("ok, ok with warnings (their reasons as the detail), degraded with its reason", () => {
+    expect(healthSummary({ status: "ok", version: 3 })).toEqual({ text: "ok", level: "ok", detail: "" });
+    expect(healthSummary({ status: "ok", version: 3, warnings: ["snapshot failed: disk full"] }))
+      .toEqual({ text: "ok · 1 warning", level: "warn", detail: "snapshot failed: disk full" });
+    expect(healthSummary({ status: "ok", version: 3, warnings: ["a", "b"] })).toEqual({ text: "ok · 2 warnings", level: "warn", detail: "a\nb" });
+    expect(healthSummary({ status: "degraded", version: 3, reason: "write-ahead log failed" }))
+      .toEqual({ text: "degraded", level: "warn", detail: "write-ahead log failed" });
   });
 });
 
