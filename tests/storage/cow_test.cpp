@@ -58,6 +58,39 @@ class CowTest : public ::testing::Test {
   detail::PagedArray a_;
 };
 
+// Shadow chains (ADR 0016): one page of 2,048 elements holding their own index, where version v writes v
+// at element 100 * v (each in its own granule).
+class CowChainTest : public CowTest {
+ protected:
+  void fill_page() {
+    grow_to(a_, 2048, ctx_);
+    for (std::uint64_t i = 0; i < 2048; ++i) write_u64(a_, i, i, ctx_);
+  }
+  // Builds version v; returns what it retired (held by a view until passed to reclaim()).
+  RetireList write_version(std::uint64_t v) {
+    ctx_.birth = v;
+    write_u64(a_, 100 * v, v, ctx_);
+    return std::exchange(ctx_.retired, {});
+  }
+  void expect_values(std::uint64_t last) {
+    for (std::uint64_t i = 0; i < 2048; ++i) {
+      const bool written = i % 100 == 0 && i / 100 >= 2 && i / 100 <= last;
+      ASSERT_EQ(read_u64(a_, i), written ? i / 100 : i) << "element " << i << " after version " << last;
+    }
+  }
+  // The views holding `r` are gone.
+  void reclaim(RetireList& r) {
+    ctx_.retired = std::move(r);
+    reclaim_retired();
+  }
+  static void append(RetireList& to, const RetireList& from) {
+    to.pages.insert(to.pages.end(), from.pages.begin(), from.pages.end());
+    to.directories.insert(to.directories.end(), from.directories.begin(), from.directories.end());
+  }
+  // Still held at the end: TearDown frees them after cutting the chain.
+  void free_at_teardown(const RetireList& r) { append(ctx_.retired, r); }
+};
+
 TEST_F(CowTest, ElementsAreAddressedByPowerOfTwoPages) {
   EXPECT_EQ(a_.shift, 11u) << "2048 eight-byte elements fill a 16 KiB page";
   EXPECT_EQ(a_.page_bytes(), 16u * 1024u);
@@ -202,24 +235,8 @@ TEST_F(CowTest, ASecondCopyReusesTheParkedShadowAndReplaysOnlyWhatWasWritten) {
 // Parking reuses a block's dirty mask for the pool's list links, so it first folds the mask into the
 // nearest newer copy that is not parked. Here the newer of two chained copies is parked first, so the older
 // one's mask must skip it and go to the live page; the oldest copy, parked last, then needs every write.
-TEST_F(CowTest, ParkingFoldsTheMaskIntoTheNearestNewerCopyNotParked) {
-  grow_to(a_, 2048, ctx_);
-  for (std::uint64_t i = 0; i < 2048; ++i) write_u64(a_, i, i, ctx_);
-  const auto write_version = [&](std::uint64_t v) {
-    ctx_.birth = v;
-    write_u64(a_, 100 * v, v, ctx_);
-    return std::exchange(ctx_.retired, {});
-  };
-  const auto expect_values = [&](std::uint64_t last) {
-    for (std::uint64_t i = 0; i < 2048; ++i) {
-      const bool written = i % 100 == 0 && i / 100 >= 2 && i / 100 <= last;
-      ASSERT_EQ(read_u64(a_, i), written ? i / 100 : i) << "element " << i << " after version " << last;
-    }
-  };
-  const auto reclaim = [&](RetireList& r) {
-    ctx_.retired = std::move(r);
-    reclaim_retired();
-  };
+TEST_F(CowChainTest, ParkingFoldsTheMaskIntoTheNearestNewerCopyNotParked) {
+  fill_page();
   std::byte* p1 = a_.dir->pages()[0];
   RetireList r2 = write_version(2);  // held until the end: p1 stays readable
   RetireList r3 = write_version(3);
@@ -239,10 +256,7 @@ TEST_F(CowTest, ParkingFoldsTheMaskIntoTheNearestNewerCopyNotParked) {
   EXPECT_EQ(a_.dir->pages()[0], p1);
   expect_values(7);
   EXPECT_EQ(ctx_.pages_replayed, 3u);
-  for (RetireList* r : {&r5, &r6, &r7}) {  // TearDown frees them after cutting the chain
-    ctx_.retired.pages.insert(ctx_.retired.pages.end(), r->pages.begin(), r->pages.end());
-    ctx_.retired.directories.insert(ctx_.retired.directories.end(), r->directories.begin(), r->directories.end());
-  }
+  for (RetireList* r : {&r5, &r6, &r7}) free_at_teardown(*r);
 }
 
 TEST_F(CowTest, ACopyAViewMayStillReadIsNotReusedButKeptInTheChain) {
@@ -304,20 +318,8 @@ TEST_F(CowTest, AViewHeldAcrossATickLeavesAnOlderParkedCopyThatReplaysBothTicks)
 // Version v writes element 100 * v (each in its own granule) and views hold every version: the chain grows
 // to four older copies. Then the views go, and later ones hold a version or two again: the writer reuses
 // the newest parked copy each time, from the middle of the chain, and every value survives.
-TEST_F(CowTest, TheChainKeepsAtMostFourOlderCopiesAndReusesTheNewestParkedOne) {
-  grow_to(a_, 2048, ctx_);
-  for (std::uint64_t i = 0; i < 2048; ++i) write_u64(a_, i, i, ctx_);
-  const auto write_version = [&](std::uint64_t v) {
-    ctx_.birth = v;
-    write_u64(a_, 100 * v, v, ctx_);
-    return std::exchange(ctx_.retired, {});
-  };
-  const auto expect_values = [&](std::uint64_t last) {
-    for (std::uint64_t i = 0; i < 2048; ++i) {
-      const bool written = i % 100 == 0 && i / 100 >= 2 && i / 100 <= last;
-      ASSERT_EQ(read_u64(a_, i), written ? i / 100 : i) << "element " << i << " after version " << last;
-    }
-  };
+TEST_F(CowChainTest, TheChainKeepsAtMostFourOlderCopiesAndReusesTheNewestParkedOne) {
+  fill_page();
   const auto chain_of = [](const std::byte* live) {
     std::vector<const detail::BlockHeader*> chain;
     for (const detail::BlockHeader* b = detail::header_of(live)->shadow; b != nullptr; b = b->shadow) chain.push_back(b);
@@ -327,8 +329,7 @@ TEST_F(CowTest, TheChainKeepsAtMostFourOlderCopiesAndReusesTheNewestParkedOne) {
   RetireList held;
   for (std::uint64_t v = 2; v <= 7; ++v) {
     RetireList r = write_version(v);
-    held.pages.insert(held.pages.end(), r.pages.begin(), r.pages.end());
-    held.directories.insert(held.directories.end(), r.directories.begin(), r.directories.end());
+    append(held, r);
     pages.push_back(a_.dir->pages()[0]);
   }
   EXPECT_EQ(ctx_.pages_replayed, 0u);
@@ -357,10 +358,7 @@ TEST_F(CowTest, TheChainKeepsAtMostFourOlderCopiesAndReusesTheNewestParkedOne) {
   EXPECT_EQ(ctx_.pages_replayed, 3u);
   EXPECT_EQ(chain_of(pages[3]), (std::vector<const detail::BlockHeader*>{detail::header_of(pages[4]),
       detail::header_of(pages[5]), detail::header_of(pages[6]), detail::header_of(pages[2])}));
-  for (RetireList* r : {&held_8, &held_9, &held_10}) {  // TearDown frees them after cutting the chain
-    ctx_.retired.pages.insert(ctx_.retired.pages.end(), r->pages.begin(), r->pages.end());
-    ctx_.retired.directories.insert(ctx_.retired.directories.end(), r->directories.begin(), r->directories.end());
-  }
+  for (RetireList* r : {&held_8, &held_9, &held_10}) free_at_teardown(*r);
 }
 
 // Folding masks accumulates: an older copy whose replay would cover more than an eighth of the block is

@@ -74,18 +74,24 @@ TEST(DatabasePageBytesTest, SmallerPagesCopyLessPerRandomWrite) {
       << "512-byte pages copy far fewer bytes than 16 KiB pages for scattered writes";
 }
 
+// `n` entities whose Health::hp is their number, committed and published; expected[i] = i.
+void spawn_numbered_healths(Database& db, std::size_t n, std::vector<Entity>& es, std::vector<std::uint32_t>& expected) {
+  Transaction t = db.writer().begin();
+  ASSERT_TRUE(t.create_many(n, es).is_ok());
+  for (std::size_t i = 0; i < es.size(); ++i) ASSERT_TRUE(t.add(es[i], Health{static_cast<std::uint32_t>(i), 0}).is_ok());
+  ASSERT_TRUE(t.commit().is_ok());
+  db.writer().publish();
+  expected.resize(es.size());
+  for (std::size_t i = 0; i < es.size(); ++i) expected[i] = static_cast<std::uint32_t>(i);
+}
+
 TEST(DatabasePingPongTest, RepeatedTicksReplayAFewBytesInsteadOfCopyingPages) {
   // Ticks of scattered writes, each published: from the second tick on, a page's private copy is its
   // previous copy brought up to date (ADR 0016), so the bytes moved per write drop from a page to a granule.
   auto db = std::move(Database::open(test_schema(), DatabaseOptions{.publish_every_commits = 0}).value());
   std::vector<Entity> es;
-  Transaction t = db->writer().begin();
-  ASSERT_TRUE(t.create_many(50'000, es).is_ok());
-  for (std::size_t i = 0; i < es.size(); ++i) ASSERT_TRUE(t.add(es[i], Health{static_cast<std::uint32_t>(i), 0}).is_ok());
-  ASSERT_TRUE(t.commit().is_ok());
-  db->writer().publish();
-  std::vector<std::uint32_t> expected(es.size());
-  for (std::size_t i = 0; i < es.size(); ++i) expected[i] = static_cast<std::uint32_t>(i);
+  std::vector<std::uint32_t> expected;
+  spawn_numbered_healths(*db, 50'000, es, expected);
   const DatabaseMetrics before = db->metrics();
   std::uint32_t value = 1'000'000;
   for (int tick = 0; tick < 20; ++tick) {
@@ -114,13 +120,8 @@ TEST(DatabasePingPongTest, ViewsHeldAcrossTicksStillLeaveCopiesToReplayInto) {
   // seeing its own version.
   auto db = std::move(Database::open(test_schema(), DatabaseOptions{.publish_every_commits = 0}).value());
   std::vector<Entity> es;
-  Transaction t = db->writer().begin();
-  ASSERT_TRUE(t.create_many(50'000, es).is_ok());
-  for (std::size_t i = 0; i < es.size(); ++i) ASSERT_TRUE(t.add(es[i], Health{static_cast<std::uint32_t>(i), 0}).is_ok());
-  ASSERT_TRUE(t.commit().is_ok());
-  db->writer().publish();
-  std::vector<std::uint32_t> expected(es.size());
-  for (std::size_t i = 0; i < es.size(); ++i) expected[i] = static_cast<std::uint32_t>(i);
+  std::vector<std::uint32_t> expected;
+  spawn_numbered_healths(*db, 50'000, es, expected);
   struct Held {
     PinnedView view;
     std::vector<std::uint32_t> values;
