@@ -134,8 +134,7 @@ BlockHeader* private_copy(BlockHeader* old, std::uint32_t used, WriteContext& ct
     fresh->shadow = old;
     old->claimed_by = fresh;  // `old` is retired and becomes the newest copy in the chain of its copy
   } else {
-    ctx.pool->release_shadows(old);
-    fresh->shadow = nullptr;  // `old` is retired unclaimed: the reclaimer frees it
+    fresh->shadow = nullptr;  // `old` is retired unclaimed: the reclaimer frees it (it has no chain either)
   }
   return fresh;
 }
@@ -190,7 +189,7 @@ void grow_to(PagedArray& a, std::uint64_t n, WriteContext& ctx, const void* fill
     Directory* d = ctx.pool->allocate_directory(capacity, ctx.birth);
     if (a.dir != nullptr) {
       std::copy_n(a.dir->pages(), a.pages, d->pages());
-      ctx.pool->release_shadows(a.dir);  // a bigger directory has no previous copy to alternate with
+      ctx.pool->release_shadows(a.dir);  // a bigger directory has no older copies to alternate with
       if (a.dir->birth == ctx.birth) ctx.pool->free_directory(a.dir);  // never published
       else ctx.retired.directories.push_back(a.dir);
     }
