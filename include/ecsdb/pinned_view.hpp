@@ -192,21 +192,31 @@ void PinnedView::get_many(std::span<const Entity> entities, std::span<const T*> 
   const detail::TableState& ts = state_->tables[t];
   constexpr std::size_t kWave = 16;
   const std::uint64_t capacity = ts.sparse.capacity();
-  const detail::SparseSlot* slots[kWave];
+  // What resolves entity i of a wave: below identity_rows the key at its index, else its sparse slot
+  // (TableState::sparse); null when neither can hold its row.
+  const std::byte* probe[kWave];
+  bool in_run[kWave];
   for (std::size_t base = 0; base < entities.size(); base += kWave) {
     const std::size_t n = entities.size() - base < kWave ? entities.size() - base : kWave;
-    // Wave 1: sparse slots (prefetched; all n misses overlap).
+    // Wave 1: keys or slots (prefetched; all n misses overlap).
     for (std::size_t i = 0; i < n; ++i) {
       const std::uint32_t index = entities[base + i].index();
-      slots[i] = index < capacity ? reinterpret_cast<const detail::SparseSlot*>(ts.sparse.at(index)) : nullptr;
-      if (slots[i] != nullptr) __builtin_prefetch(slots[i]);
+      in_run[i] = index < ts.identity_rows;
+      probe[i] = in_run[i] ? ts.keys.at(index)
+                 : index < capacity && ts.sparse_page_present(index) ? ts.sparse.at(index) : nullptr;
+      if (probe[i] != nullptr) __builtin_prefetch(probe[i]);
       if (index < ts.row_count && ts.stride != 0) __builtin_prefetch(ts.rows.at(index));  // likely row
     }
-    // Wave 2: rows (prefetched), resolved once the slots arrive.
+    // Wave 2: rows (prefetched), resolved once the keys and slots arrive.
     for (std::size_t i = 0; i < n; ++i) {
-      const detail::SparseSlot* s = slots[i];
-      const bool hit = s != nullptr && s->row != detail::kNoRow && s->generation == entities[base + i].generation();
-      const std::byte* row = hit ? ts.rows.at(s->row) : nullptr;
+      const Entity e = entities[base + i];
+      const std::byte* row = nullptr;
+      if (in_run[i]) {
+        if (*reinterpret_cast<const std::uint64_t*>(probe[i]) == e.bits()) row = ts.rows.at(e.index());
+      } else if (probe[i] != nullptr) {
+        const auto* s = reinterpret_cast<const detail::SparseSlot*>(probe[i]);
+        if (s->row != detail::kNoRow && s->generation == e.generation()) row = ts.rows.at(s->row);
+      }
       if (row != nullptr) __builtin_prefetch(row);
       out[base + i] = reinterpret_cast<const T*>(row);
     }

@@ -23,8 +23,10 @@ void init_array(PagedArray& a, std::uint32_t elem_size, std::uint32_t page_bytes
 void destroy_array(PagedArray& a, PagePool& pool) noexcept {
   if (a.dir == nullptr) return;
   for (std::uint32_t p = 0; p < a.pages; ++p) {
-    pool.release_shadows(detail::header_of(a.dir->pages()[p]));
-    pool.free_page(a.dir->pages()[p]);
+    std::byte* page = a.dir->pages()[p];
+    if (page == nullptr) continue;  // absent (grow_absent_to)
+    pool.release_shadows(detail::header_of(page));
+    pool.free_page(page);
   }
   pool.release_shadows(a.dir);
   pool.free_directory(a.dir);
@@ -175,13 +177,11 @@ std::byte* copy_page(PagedArray& a, std::uint32_t page, WriteContext& ctx) {
   return fresh->data();
 }
 
-void grow_to(PagedArray& a, std::uint64_t n, WriteContext& ctx, const void* fill) {
-  assert(a.elem_size != 0);
-  const std::uint64_t per_page = 1ull << a.shift;
-  const auto needed = static_cast<std::uint32_t>((n + per_page - 1) / per_page);
-  if (needed <= a.pages) return;
+namespace {
 
-  // Directory: private and big enough (exponential growth so appends cost O(1) amortised).
+// Makes a.dir private and able to point at `needed` pages (exponential growth, so appends cost O(1)
+// amortised). Allocates before it changes anything.
+void reserve_directory(PagedArray& a, std::uint32_t needed, WriteContext& ctx) {
   if (a.dir == nullptr || a.dir->capacity() < needed) {
     std::uint32_t capacity = a.dir == nullptr ? 4 : a.dir->capacity();
     while (capacity < needed) capacity *= 2;
@@ -197,7 +197,20 @@ void grow_to(PagedArray& a, std::uint64_t n, WriteContext& ctx, const void* fill
   } else if (a.dir->birth != ctx.birth) {
     own_directory(a, ctx);
   }
+}
 
+std::uint32_t pages_for(const PagedArray& a, std::uint64_t n) noexcept {
+  const std::uint64_t per_page = 1ull << a.shift;
+  return static_cast<std::uint32_t>((n + per_page - 1) / per_page);
+}
+
+}  // namespace
+
+void grow_to(PagedArray& a, std::uint64_t n, WriteContext& ctx, const void* fill) {
+  assert(a.elem_size != 0);
+  const std::uint32_t needed = pages_for(a, n);
+  if (needed <= a.pages) return;
+  reserve_directory(a, needed, ctx);
   const std::uint32_t bytes = a.page_bytes();
   for (std::uint32_t p = a.pages; p < needed; ++p) {
     std::byte* page = ctx.pool->allocate_page(bytes, ctx.birth);
@@ -214,6 +227,23 @@ void grow_to(PagedArray& a, std::uint64_t n, WriteContext& ctx, const void* fill
     set_page(a.dir, p, page);
     a.pages = p + 1;  // page by page: an allocation failure leaves the pages made so far in use
   }
+}
+
+void grow_absent_to(PagedArray& a, std::uint64_t n, WriteContext& ctx) {
+  assert(a.elem_size != 0);
+  const std::uint32_t needed = pages_for(a, n);
+  if (needed <= a.pages) return;
+  reserve_directory(a, needed, ctx);
+  for (std::uint32_t p = a.pages; p < needed; ++p) set_page(a.dir, p, nullptr);
+  a.pages = needed;
+}
+
+std::byte* install_page(PagedArray& a, std::uint32_t page, WriteContext& ctx) {
+  assert(page < a.pages && a.dir->pages()[page] == nullptr);
+  if (a.dir->birth != ctx.birth) own_directory(a, ctx);
+  std::byte* data = ctx.pool->allocate_page(a.page_bytes(), ctx.birth);
+  set_page(a.dir, page, data);
+  return data;
 }
 
 }  // namespace ecsdb::storage

@@ -14,16 +14,70 @@ namespace {
 
 constexpr SparseSlot kEmptySlot{0, kNoRow};
 
+// The elided sparse index (ADR 0017). A sparse page is absent (a null directory slot) until one of its slots
+// must say something that identity_rows does not. Every function here and the bulk loaders keep:
+//  (1) every slot of a present page is accurate;
+//  (2) an absent page holds no slot at or above identity_rows whose key has a row: below the bound, the run
+//      says where the row is (at the key's index); above it, an absent page reads "no row";
+//  (3) the sparse array's capacity covers every key that has a row.
+// So lowering identity_rows makes present every absent page in the range it gives up (lower_identity_rows),
+// and raising it writes nothing.
+
+// Fills the new page `page` of the sparse index: slots below identity_rows from the run, the rest empty.
+void fill_sparse_page(TableState& t, std::uint32_t page, std::byte* data) noexcept {
+  const std::uint32_t first = page << t.sparse.shift;
+  const std::uint32_t per_page = t.sparse.mask + 1;
+  const std::uint32_t in_run = t.identity_rows > first ? std::min(per_page, t.identity_rows - first) : 0;
+  auto* slots = reinterpret_cast<SparseSlot*>(data);
+  for (std::uint32_t k = 0; k < in_run; ++k) {
+    slots[k] = SparseSlot{static_cast<std::uint32_t>(row_key(t, first + k) >> 32), first + k};
+  }
+  std::fill(slots + in_run, slots + per_page, kEmptySlot);
+}
+
+// Grows the sparse index to reach `index` and makes its page present. Out of line: the writer's hot paths
+// find the page present.
+[[gnu::noinline]] void install_sparse_page(TableState& t, std::uint32_t index, WriteContext& ctx) {
+  if (index >= t.sparse.capacity()) grow_absent_to(t.sparse, std::uint64_t{index} + 1, ctx);
+  if (page_present(t.sparse, index)) return;
+  const std::uint32_t page = index >> t.sparse.shift;
+  fill_sparse_page(t, page, install_page(t.sparse, page, ctx));
+}
+
+// Slot `index`, writable: its page made present (and private) first. Allocates when it has to.
 SparseSlot* mutable_slot(TableState& t, std::uint32_t index, WriteContext& ctx) {
-  if (index >= t.sparse.capacity()) grow_to(t.sparse, std::uint64_t{index} + 1, ctx, &kEmptySlot);
+  if (index >= t.sparse.capacity() || !page_present(t.sparse, index)) [[unlikely]] install_sparse_page(t, index, ctx);
   return reinterpret_cast<SparseSlot*>(mutable_at(t.sparse, index, ctx));
+}
+
+// Slot `index` := `value`, unless the run implies it (below identity_rows) and its page is absent. After
+// prepare_insert / prepare_remove, and in rollback, the page is present and private or absent: no
+// allocation.
+// REQUIRES: index < capacity (invariant 3 for a key with a row; insert_row grows first).
+void set_slot(TableState& t, std::uint32_t index, SparseSlot value, WriteContext& ctx) {
+  if (index < t.identity_rows && !page_present(t.sparse, index)) return;
+  *mutable_slot(t, index, ctx) = value;
+}
+
+// Lowers identity_rows to `bound`, first making present every absent page with slots in the range the run
+// gives up (invariant 2). An allocation failure leaves the bound where it was.
+[[gnu::noinline]] void lower_run_to(TableState& t, std::uint32_t bound, WriteContext& ctx) {
+  for (std::uint32_t index = bound; index < t.identity_rows; index = (index | t.sparse.mask) + 1) {
+    install_sparse_page(t, index, ctx);  // filled from the run, which still covers the range
+  }
+  t.identity_rows = bound;
+}
+inline void lower_identity_rows(TableState& t, std::uint32_t bound, WriteContext& ctx) {
+  if (bound < t.identity_rows) [[unlikely]] lower_run_to(t, bound, ctx);
 }
 
 void set_u64(detail::PagedArray& a, std::uint32_t i, std::uint64_t v, WriteContext& ctx) {
   std::memcpy(mutable_at(a, i, ctx), &v, sizeof v);
 }
 
-// Every key written at a row goes through here, so that TableState::identity_rows stays a lower bound.
+// Every key written at a row goes through here, so that TableState::identity_rows stays a lower bound. It
+// lowers the bound only in rollback's insert_row_at, whose caller then restores the bound of before the
+// removal it undoes; elsewhere prepare_remove has lowered it already.
 void set_key(TableState& t, std::uint32_t row, std::uint64_t key_bits, WriteContext& ctx) {
   set_u64(t.keys, row, key_bits, ctx);
   if (static_cast<std::uint32_t>(key_bits) != row) {
@@ -48,7 +102,7 @@ void move_row(TableState& t, std::uint32_t from, std::uint32_t to, WriteContext&
   if (t.stride != 0) std::memcpy(mutable_row(t, to, ctx), t.rows.at(from), t.stride);
   set_key(t, to, key, ctx);
   if (t.owners.elem_size != 0) set_u64(t.owners, to, row_owner(t, from), ctx);
-  mutable_slot(t, static_cast<std::uint32_t>(key), ctx)->row = to;
+  set_slot(t, static_cast<std::uint32_t>(key), SparseSlot{static_cast<std::uint32_t>(key >> 32), to}, ctx);
 }
 
 }  // namespace
@@ -65,18 +119,33 @@ void prepare_insert(TableState& t, std::uint64_t key_bits, WriteContext& ctx) {
     if (row >= t.owners.capacity()) grow_to(t.owners, std::uint64_t{row} + 1, ctx);
     mutable_at(t.owners, row, ctx);
   }
-  mutable_slot(t, static_cast<std::uint32_t>(key_bits), ctx);
+  const auto index = static_cast<std::uint32_t>(key_bits);
+  if (index >= t.sparse.capacity()) grow_absent_to(t.sparse, std::uint64_t{index} + 1, ctx);
+  // A key that continues the run needs no slot (set_slot skips an absent page then); any other does.
+  const bool continues_run = index == row && row == t.identity_rows && t.owners.elem_size == 0;
+  if (!continues_run || page_present(t.sparse, index)) mutable_slot(t, index, ctx);
 }
 
 void prepare_remove(TableState& t, std::uint64_t key_bits, WriteContext& ctx) {
-  const std::uint32_t row = mutable_slot(t, static_cast<std::uint32_t>(key_bits), ctx)->row;
+  const std::uint32_t row = t.row_of(key_bits);
+  assert(row != kNoRow);
+  const auto index = static_cast<std::uint32_t>(key_bits);
   const std::uint32_t last = t.row_count - 1;
+  if (row != last) {
+    // The last row moves into `row`, which then holds another index: the run ends there. Both keys' slots
+    // are written (present now: this key's by the lowering or invariant 2, the moved key's by invariant 2).
+    lower_identity_rows(t, row, ctx);
+    mutable_slot(t, index, ctx);
+    mutable_slot(t, static_cast<std::uint32_t>(row_key(t, last)), ctx);
+  } else if (index >= t.identity_rows || page_present(t.sparse, index)) {
+    // The last row goes: only its own slot changes. An absent one in the run needs no write (remove_row).
+    mutable_slot(t, index, ctx);
+  }
   for (const std::uint32_t r : {row, last}) {
     if (t.stride != 0) mutable_at(t.rows, r, ctx);
     mutable_at(t.keys, r, ctx);
     if (t.owners.elem_size != 0) mutable_at(t.owners, r, ctx);
   }
-  mutable_slot(t, static_cast<std::uint32_t>(row_key(t, last)), ctx);
 }
 
 void init_table(TableState& t, std::uint32_t stride, bool has_owner_column, std::uint32_t page_bytes) {
@@ -96,11 +165,12 @@ void destroy_table(TableState& t, PagePool& pool) noexcept {
 }
 
 std::byte* insert_row(TableState& t, std::uint64_t key_bits, std::uint64_t owner_bits, WriteContext& ctx) {
+  const auto index = static_cast<std::uint32_t>(key_bits);
+  if (index >= t.sparse.capacity()) grow_absent_to(t.sparse, std::uint64_t{index} + 1, ctx);  // invariant 3
   const std::uint32_t row = append_slot(t, ctx);
   set_key(t, row, key_bits, ctx);
   if (t.owners.elem_size != 0) set_u64(t.owners, row, owner_bits, ctx);
-  *mutable_slot(t, static_cast<std::uint32_t>(key_bits), ctx) =
-      SparseSlot{static_cast<std::uint32_t>(key_bits >> 32), row};
+  set_slot(t, index, SparseSlot{static_cast<std::uint32_t>(key_bits >> 32), row}, ctx);
   if (t.stride == 0) return nullptr;
   std::byte* bytes = mutable_row(t, row, ctx);
   std::memset(bytes, 0, t.stride);
@@ -115,22 +185,34 @@ std::byte* insert_row_at(TableState& t, std::uint32_t row, std::uint64_t key_bit
   move_row(t, row, end, ctx);
   set_key(t, row, key_bits, ctx);
   if (t.owners.elem_size != 0) set_u64(t.owners, row, owner_bits, ctx);
-  *mutable_slot(t, static_cast<std::uint32_t>(key_bits), ctx) =
-      SparseSlot{static_cast<std::uint32_t>(key_bits >> 32), row};
+  set_slot(t, static_cast<std::uint32_t>(key_bits), SparseSlot{static_cast<std::uint32_t>(key_bits >> 32), row}, ctx);
   return t.stride == 0 ? nullptr : mutable_row(t, row, ctx);
 }
 
 std::uint32_t remove_row(TableState& t, std::uint64_t key_bits, WriteContext& ctx) {
   const auto index = static_cast<std::uint32_t>(key_bits);
-  SparseSlot* slot = mutable_slot(t, index, ctx);
-  const std::uint32_t row = slot->row;
+  const std::uint32_t row = t.row_of(key_bits);
   assert(row != kNoRow && row < t.row_count);
-  slot->row = kNoRow;
   const std::uint32_t last = t.row_count - 1;
+  // The last row moves into `row`: the run ends there (a no-op after prepare_remove). Removing the last
+  // row itself lowers the run no further than the shrink below, which gives up only this key's own slot:
+  // absent, it then reads "no row" (rollback of an insert, which may not allocate, takes this path).
+  if (row != last) lower_identity_rows(t, row, ctx);
+  if (page_present(t.sparse, index)) mutable_slot(t, index, ctx)->row = kNoRow;
   if (row != last) move_row(t, last, row, ctx);
   --t.row_count;
   t.identity_rows = std::min(t.identity_rows, t.row_count);
   return row;
+}
+
+SparseSlot* mutable_slots(TableState& t, std::uint32_t index, std::uint32_t n, WriteContext& ctx) {
+  mutable_slot(t, index, ctx);  // present
+  return reinterpret_cast<SparseSlot*>(mutable_range(t.sparse, index, n, ctx));
+}
+
+SparseSlot* present_slots(TableState& t, std::uint32_t index, std::uint32_t n, WriteContext& ctx) {
+  if (!page_present(t.sparse, index)) return nullptr;
+  return reinterpret_cast<SparseSlot*>(mutable_range(t.sparse, index, n, ctx));
 }
 
 void set_key_generation(TableState& t, std::uint32_t index, std::uint32_t generation, WriteContext& ctx) {
@@ -138,7 +220,7 @@ void set_key_generation(TableState& t, std::uint32_t index, std::uint32_t genera
 }
 
 std::uint32_t key_generation(const TableState& t, std::uint32_t index) {
-  if (index >= t.sparse.capacity()) return 0;
+  if (index >= t.sparse.capacity() || !page_present(t.sparse, index)) return 0;
   return reinterpret_cast<const SparseSlot*>(t.sparse.at(index))->generation;
 }
 

@@ -1,7 +1,8 @@
 // Row-level mutation of one table in the version being built. Writer thread only.
 //
 // Rows stay packed: removal moves the last row into the hole (swap-and-pop) and fixes the sparse entry of
-// the moved key. All writes go through copy-on-write (cow.hpp).
+// the moved key. All writes go through copy-on-write (cow.hpp). The sparse index is elided where the run of
+// TableState::identity_rows implies it (table_ops.cpp has the invariants).
 #pragma once
 
 #include <cstdint>
@@ -44,6 +45,12 @@ inline std::uint64_t row_key(const detail::TableState& t, std::uint32_t row) {
 inline std::uint64_t row_owner(const detail::TableState& t, std::uint32_t row) {
   return t.owners.elem_size == 0 ? row_key(t, row) : *reinterpret_cast<const std::uint64_t*>(t.owners.at(row));
 }
+
+// Sparse slots [index, index + n) of one page (the bulk loaders), writable: the page made present first
+// (filled from the run, TableState::sparse) and private. REQUIRES: index + n <= t.sparse.capacity().
+detail::SparseSlot* mutable_slots(detail::TableState& t, std::uint32_t index, std::uint32_t n, WriteContext& ctx);
+// The same, or null when the page is absent (then the slots need no write while the run covers them).
+detail::SparseSlot* present_slots(detail::TableState& t, std::uint32_t index, std::uint32_t n, WriteContext& ctx);
 
 // Sets the generation of sparse slot `index` with no row (used for RowId allocation of `many` tables).
 void set_key_generation(detail::TableState& t, std::uint32_t index, std::uint32_t generation, WriteContext& ctx);

@@ -50,7 +50,7 @@ Status RecoveryLoader::apply_delta(const Delta& d) {
       working_.remove_row(table, e.bits());
     }
     entity::destroy_entity(v.registry, e, working_.free_entities(), ctx);
-    working_.undo_log().push({UndoKind::kDestroyEntity, false, 0, 0, 0, e.bits(), 0, 0});
+    working_.undo_log().push({UndoKind::kDestroyEntity, false, 0, 0, 0, 0, e.bits(), 0, 0});
   }
   for (Entity e : d.created) {
     if (e.index() < v.registry.used && v.registry.slot(e.index())->alive()) {
@@ -182,7 +182,7 @@ Status RecoveryLoader::replay_row_sequence(const TableDelta& t, std::uint64_t ke
     const auto index = static_cast<std::uint32_t>(key);
     if (!info.many) {
       entity::set_component_bit(v.registry, index, t.table, false, ctx);
-    } else if (reinterpret_cast<const SparseSlot*>(ts.sparse.at(index))->row == kNoRow) {
+    } else if (ts.row_of(RowId(index, storage::key_generation(ts, index)).bits()) == kNoRow) {
       // (A row id the commit handed out again already carries its newer generation.)
       std::uint32_t gen = static_cast<std::uint32_t>(key >> 32) + 1;
       storage::set_key_generation(ts, index, gen == 0 ? 1 : gen, ctx);
@@ -241,17 +241,20 @@ Status RecoveryLoader::load_rows(std::uint16_t table, std::uint32_t n, const std
     return Status(StatusCode::kCorruption, "table '" + info.table->name + "': row of entity index " +
                                                std::to_string(max_index) + " beyond the registry");
   }
-  const SparseSlot empty{0, kNoRow};
-  storage::grow_to(t.sparse, std::uint64_t{max_index} + 1, ctx, &empty);
+  // Rows of the identity run need no sparse slot (TableState::sparse); a page that another key makes present
+  // is filled from the run, so a key that repeats an index of the run is caught as a duplicate too.
+  storage::grow_absent_to(t.sparse, std::uint64_t{max_index} + 1, ctx);
   for (std::uint32_t i = 0; i < n; ++i) {
     const std::uint64_t key = key_at(i);
-    auto* slot = reinterpret_cast<SparseSlot*>(storage::mutable_at(t.sparse, static_cast<std::uint32_t>(key), ctx));
-    if (slot->row != kNoRow) {
-      t.row_count = 0;
-      t.identity_rows = 0;
-      return Status(StatusCode::kCorruption, "table '" + info.table->name + "': duplicate key " + tables_.describe_key(table, key));
+    if (i >= t.identity_rows) {
+      SparseSlot* slot = storage::mutable_slots(t, static_cast<std::uint32_t>(key), 1, ctx);
+      if (slot->row != kNoRow) {
+        t.row_count = 0;
+        t.identity_rows = 0;
+        return Status(StatusCode::kCorruption, "table '" + info.table->name + "': duplicate key " + tables_.describe_key(table, key));
+      }
+      *slot = SparseSlot{static_cast<std::uint32_t>(key >> 32), i};
     }
-    *slot = SparseSlot{static_cast<std::uint32_t>(key >> 32), i};
     if (!info.many) {
       if (!v.registry.is_alive(Entity::from_bits(key))) {
         return Status(StatusCode::kCorruption, "table '" + info.table->name + "': row of dead " + entity_name(Entity::from_bits(key)));

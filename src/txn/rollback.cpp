@@ -43,6 +43,7 @@ void undo(WorkingVersion& w, const UndoEntry& u) {
       } else {
         --w.aux(u.table).next_row_index;                // the id was fresh
       }
+      t->identity_rows = u.identity_rows_before;
       break;
     }
     case UndoKind::kRemoveRow: {
@@ -57,6 +58,7 @@ void undo(WorkingVersion& w, const UndoEntry& u) {
       } else {
         w.aux(u.table).free_row_ids.pop_back();
       }
+      t->identity_rows = u.identity_rows_before;
       break;
     }
     case UndoKind::kBulkCreate: {
@@ -76,6 +78,7 @@ void undo(WorkingVersion& w, const UndoEntry& u) {
         storage::remove_row(*t, key, ctx);
         entity::set_component_bit(v.registry, static_cast<std::uint32_t>(key), u.table, false, ctx);
       }
+      t->identity_rows = u.identity_rows_before;
       break;
     }
     case UndoKind::kWriteBytes: {

@@ -79,7 +79,7 @@ Result<Entity> TransactionWriter::create() {
   working_.set_dirty(true);
   const bool fresh = free.empty();
   const Entity e = entity::create_entity(registry, free, ctx);
-  undo.push({UndoKind::kCreateEntity, false, 0, 0, fresh ? 1u : 0u, e.bits(), 0, 0});
+  undo.push({UndoKind::kCreateEntity, false, 0, 0, fresh ? 1u : 0u, 0, e.bits(), 0, 0});
   return e;
 }
 
@@ -120,7 +120,7 @@ Status TransactionWriter::create_many(std::size_t n, std::vector<Entity>& out) {
   }
   r.used = first + count;
   r.alive += count;
-  working_.undo_log().push({UndoKind::kBulkCreate, false, 0, first, count, 0, 0, 0});
+  working_.undo_log().push({UndoKind::kBulkCreate, false, 0, first, count, 0, 0, 0, 0});
   return Status::ok();
 }
 
@@ -145,7 +145,7 @@ Status TransactionWriter::destroy(Entity e) {
   entity::prepare_slot(registry, e.index(), working_.context());
   working_.set_dirty(true);
   entity::destroy_entity(registry, e, free, working_.context());
-  working_.undo_log().push({UndoKind::kDestroyEntity, false, 0, 0, 0, e.bits(), 0, 0});
+  working_.undo_log().push({UndoKind::kDestroyEntity, false, 0, 0, 0, 0, e.bits(), 0, 0});
   constraints_.note_destroyed(e);
   return Status::ok();
 }
@@ -258,19 +258,16 @@ Status TransactionWriter::add_many(std::uint16_t table, const Entity* entities, 
     const std::size_t len = index_run(i);
     runs.push_back(static_cast<std::uint32_t>(len));
     const std::uint32_t start = entities[i].index();
-    // Registry slots exist up to `used`, sparse slots up to the sparse capacity (whole pages, so a run
-    // starting below it stays below it); each is dereferenced only below its bound.
+    // Registry slots exist up to `used`; each is dereferenced only below it.
     const std::byte* slot = start < registry.used ? registry.slots.at(start) : nullptr;
-    const std::byte* sparse = start < t.sparse.capacity() ? t.sparse.at(start) : nullptr;
     for (std::size_t k = 0; k < len; ++k) {
       const Entity e = entities[i + k];
-      const auto* s = reinterpret_cast<const EntitySlot*>(slot + k * registry.slots.elem_size);
+      const std::byte* bytes = slot + k * registry.slots.elem_size;
+      const auto* s = reinterpret_cast<const EntitySlot*>(bytes);
       if (e.index() >= registry.used || !s->alive() || s->generation != e.generation()) [[unlikely]] {
         return check_alive(e, "add_many to", info.table);
       }
-      if (sparse == nullptr) continue;
-      const auto* placed = reinterpret_cast<const SparseSlot*>(sparse + k * t.sparse.elem_size);
-      if (placed->generation == e.generation() && placed->row != kNoRow) [[unlikely]] {
+      if (entity::has_component_bit(bytes, table)) [[unlikely]] {
         return Status(StatusCode::kAlreadyExists, entity_name(e) + " already has a '" + info.table->name + "' component");
       }
     }
@@ -288,6 +285,12 @@ Status TransactionWriter::add_many(std::uint16_t table, const Entity* entities, 
   UndoLog& undo = working_.undo_log();
   const std::uint32_t first = t.row_count;
   const auto count = static_cast<std::uint32_t>(n);
+  // The batch's first `in_run` entities continue the table's identity run (TableState::identity_rows): they
+  // need no sparse slot while the run covers them.
+  std::uint32_t in_run = 0;
+  if (t.identity_rows == first) {
+    while (in_run < count && entities[in_run].index() == first + in_run) ++in_run;
+  }
   // Allocate first (undo record and the keys it copies; sparse and registry pages); then change nothing
   // that can fail. Rows copied past row_count before a failure are invisible and harmless.
   static_assert(sizeof(Entity) == sizeof(std::uint64_t) && std::is_trivially_copyable_v<Entity>,
@@ -295,10 +298,11 @@ Status TransactionWriter::add_many(std::uint16_t table, const Entity* entities, 
   const auto* keys = reinterpret_cast<const std::byte*>(entities);
   undo.reserve();
   const std::size_t saved_keys = run_start == 0 ? 0 : undo.save_bytes(keys, run_start * sizeof(std::uint64_t));
-  const SparseSlot empty{0, kNoRow};
-  if (max_index >= t.sparse.capacity()) storage::grow_to(t.sparse, std::uint64_t{max_index} + 1, ctx, &empty);
+  storage::grow_absent_to(t.sparse, std::uint64_t{max_index} + 1, ctx);
   for (std::size_t i = 0; const std::uint32_t len : runs) {  // copies every shared page the batch writes
-    storage::mutable_range(t.sparse, entities[i].index(), len, ctx);
+    // A run of the identity prefix writes slots only where a page is present; any other run needs its page.
+    if (i + len <= in_run) storage::present_slots(t, entities[i].index(), len, ctx);
+    else storage::mutable_slots(t, entities[i].index(), len, ctx);
     storage::mutable_range(registry.slots, entities[i].index(), len, ctx);
     i += len;
   }
@@ -321,34 +325,34 @@ Status TransactionWriter::add_many(std::uint16_t table, const Entity* entities, 
   t.row_count = first + count;
   // The loop's stores go through byte and word pointers, which may alias the table's fields: what it
   // reads of them is held in locals, so that each entity costs its own slots' loads and stores only.
-  const std::size_t sparse_step = t.sparse.elem_size;
   const std::size_t slot_step = registry.slots.elem_size;
-  std::uint32_t identity_rows = t.identity_rows;
   for (std::uint32_t i = 0; const std::uint32_t len : runs) {
-    // Private since the loop above (nothing in between copies a page): these find them so.
-    std::byte* sparse = storage::mutable_range(t.sparse, entities[i].index(), len, ctx);
+    // Private since the loop above (nothing in between copies a page): these find them so. A null `sparse`:
+    // the run is in the identity prefix and its page is absent.
+    detail::SparseSlot* sparse = storage::present_slots(t, entities[i].index(), len, ctx);
     std::byte* slot = storage::mutable_range(registry.slots, entities[i].index(), len, ctx);
     for (const std::uint32_t end = i + len; i < end; ++i) {
       const Entity e = entities[i];
-      if (identity_rows == first + i && e.index() == first + i) ++identity_rows;
-      auto* placed = reinterpret_cast<SparseSlot*>(sparse);
-      if (placed->row != kNoRow) [[unlikely]] {  // the same entity twice in the batch: take back what was placed
-        for (std::uint32_t j = 0; j < i; ++j) {
-          reinterpret_cast<SparseSlot*>(storage::mutable_at(t.sparse, entities[j].index(), ctx))->row = kNoRow;
-          entity::set_component_bit(registry, entities[j].index(), table, false, ctx);
+      if (sparse != nullptr) {
+        if (sparse->row != kNoRow) [[unlikely]] {  // the same entity twice in the batch: take back what was placed
+          for (std::uint32_t j = 0; j < i; ++j) {
+            const std::uint32_t index = entities[j].index();
+            if (detail::SparseSlot* placed = storage::present_slots(t, index, 1, ctx)) placed->row = kNoRow;
+            entity::set_component_bit(registry, index, table, false, ctx);
+          }
+          t.row_count = first;
+          return invalid_argument("add_many: " + entity_name(e) + " appears twice");
         }
-        t.row_count = first;
-        t.identity_rows = std::min(identity_rows, first);
-        return invalid_argument("add_many: " + entity_name(e) + " appears twice");
+        *sparse++ = SparseSlot{e.generation(), first + i};
       }
-      *placed = SparseSlot{e.generation(), first + i};
       entity::set_component_bit(slot, table, true);
-      sparse += sparse_step;
       slot += slot_step;
     }
   }
-  t.identity_rows = identity_rows;
-  undo.push({UndoKind::kBulkInsert, false, table, first, count, entities[run_start].bits(), run_start, saved_keys});
+  const std::uint32_t identity_rows_before = t.identity_rows;
+  if (in_run != 0) t.identity_rows = first + in_run;
+  undo.push({UndoKind::kBulkInsert, false, table, first, count, identity_rows_before, entities[run_start].bits(),
+             run_start, saved_keys});
   return Status::ok();
 }
 
@@ -383,7 +387,7 @@ Status TransactionWriter::for_each_mut(std::uint16_t table, void* visit_ctx,
     for (std::uint32_t r = start; r < end; ++r) {
       const std::uint64_t key = storage::row_key(t, r);
       const std::size_t saved = undo.save_bytes(t.rows.at(r), info.stride);
-      undo.push({UndoKind::kWriteBytes, false, table, 0, info.stride, key, 0, saved});
+      undo.push({UndoKind::kWriteBytes, false, table, 0, info.stride, 0, key, 0, saved});
     }
     std::byte* row = storage::mutable_page(t.rows, start >> t.rows.shift, working_.context());
     for (std::uint32_t r = start; r < end; ++r, row += info.stride) visit(visit_ctx, storage::row_key(t, r), row);

@@ -33,12 +33,17 @@ enum class UndoKind : std::uint8_t { kCreateEntity, kDestroyEntity, kInsertRow, 
 //                   (consecutive indices of one generation: the fresh entities create_many returns after
 //                   its recycled ones cost no copy)
 //   kBulkCreate     row_or_offset = first (fresh) entity index; size = count
+//   identity_rows_before is 0 for the kinds that do not use it.
 struct UndoEntry {
   UndoKind kind;
   bool indexed = false;  // kInsertRow: the row's values entered the unique index
   std::uint16_t table;
   std::uint32_t row_or_offset;
   std::uint32_t size;
+  // kInsertRow, kRemoveRow, kBulkInsert: the table's identity_rows before the change. The undo puts the rows
+  // back exactly, so the bound they had holds again; restoring it keeps the run (and the sparse index it
+  // elides, storage/table_ops.cpp) as it was, where the undo's own key moves would lower it.
+  std::uint32_t identity_rows_before;
   std::uint64_t key;
   std::uint64_t owner;
   std::size_t arena_offset;

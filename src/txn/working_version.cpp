@@ -96,12 +96,13 @@ void WorkingVersion::assign_auto_increments(std::uint16_t table, std::byte* row)
 
 std::byte* WorkingVersion::insert_row(std::uint16_t table, std::uint64_t key, std::uint64_t owner) {
   undo_.reserve();
+  const std::uint32_t identity_rows = state_->tables[table].identity_rows;
   storage::prepare_insert(state_->tables[table], key, ctx_);
   if (!tables_.info(table).many) entity::prepare_slot(state_->registry, static_cast<std::uint32_t>(key), ctx_);
   // Nothing below allocates.
   dirty_ = true;
   std::byte* row = storage::insert_row(state_->tables[table], key, owner, ctx_);
-  undo_.push({UndoKind::kInsertRow, false, table, 0, 0, key, owner, 0});
+  undo_.push({UndoKind::kInsertRow, false, table, 0, 0, identity_rows, key, owner, 0});
   if (!tables_.info(table).many) {
     entity::set_component_bit(state_->registry, static_cast<std::uint32_t>(key), table, true, ctx_);
   }
@@ -135,6 +136,7 @@ void WorkingVersion::remove_row(std::uint16_t table, std::uint64_t key) {
   const std::uint64_t owner = storage::row_owner(t, row);
   const std::byte* bytes = info.stride != 0 ? t.rows.at(row) : nullptr;
   refs().prepare_unlink_row(table, key, bytes, owner);
+  const std::uint32_t identity_rows = t.identity_rows;  // prepare_remove may lower it
   storage::prepare_remove(t, key, ctx_);
   if (!info.many) entity::prepare_slot(state_->registry, static_cast<std::uint32_t>(key), ctx_);
   else base::reserve_more(aux_[table].free_row_ids, 1);
@@ -142,7 +144,7 @@ void WorkingVersion::remove_row(std::uint16_t table, std::uint64_t key) {
   if (info.stride != 0) unique_.index_row(table, t.rows.at(row), -1);
   refs().unlink_row(table, key, bytes, owner, reinterpret_cast<RefLink*>(undo_.bytes(links_at)));
   storage::remove_row(t, key, ctx_);
-  undo_.push({UndoKind::kRemoveRow, false, table, row, info.stride, key, owner, saved});
+  undo_.push({UndoKind::kRemoveRow, false, table, row, info.stride, identity_rows, key, owner, saved});
   const auto index = static_cast<std::uint32_t>(key);
   if (!info.many) {
     entity::set_component_bit(state_->registry, index, table, false, ctx_);
@@ -191,7 +193,7 @@ void WorkingVersion::write_bytes(std::uint16_t table, std::uint64_t key, std::ui
     }
   }
   if (moves_refs) refs().link_row(table, key, row, owner);
-  undo_.push({UndoKind::kWriteBytes, false, table, offset, size, key, 0, saved});
+  undo_.push({UndoKind::kWriteBytes, false, table, offset, size, 0, key, 0, saved});
 }
 
 }  // namespace ecsdb::detail

@@ -103,6 +103,35 @@ TEST_F(CowTest, ElementsAreAddressedByPowerOfTwoPages) {
   EXPECT_EQ(a_.at(2049), a_.dir->pages()[1] + 8);
 }
 
+// Absent pages (the elided sparse index's): growing adds directory slots only; a page installed in a
+// published directory goes into a private copy of it, leaving the published one absent there; destroying
+// the array frees what is present.
+TEST_F(CowTest, AbsentPagesCostADirectorySlotUntilInstalled) {
+  grow_absent_to(a_, 5000, ctx_);
+  ASSERT_EQ(a_.pages, 3u);
+  for (std::uint64_t i : {0u, 2048u, 4999u}) EXPECT_FALSE(page_present(a_, i));
+  const std::uint64_t directory_only = pool_.stats().bytes_in_use;
+  EXPECT_LT(directory_only, a_.page_bytes()) << "no page allocated";
+
+  ctx_.birth = 2;  // version 1 is published: its directory is shared now
+  const detail::Directory* published = a_.dir;
+  std::byte* page = install_page(a_, 1, ctx_);
+  std::memset(page, 0, a_.page_bytes());
+  write_u64(a_, 2050, 7, ctx_);
+  EXPECT_NE(a_.dir, published) << "the published directory is copied, not written";
+  EXPECT_EQ(published->pages()[1], nullptr);
+  EXPECT_TRUE(page_present(a_, 2048));
+  EXPECT_FALSE(page_present(a_, 0));
+  EXPECT_FALSE(page_present(a_, 4096));
+  EXPECT_EQ(read_u64(a_, 2050), 7u);
+  EXPECT_EQ(detail::header_of(a_.dir->pages()[1])->birth, 2u);
+  EXPECT_EQ(pool_.stats().bytes_in_use - directory_only, detail::kPageAlign + a_.page_bytes() + directory_only)
+      << "one page and the directory's private copy";
+  grow_absent_to(a_, 9000, ctx_);  // a bigger directory keeps the present page and the absent ones
+  EXPECT_EQ(read_u64(a_, 2050), 7u);
+  EXPECT_FALSE(page_present(a_, 8999));
+}
+
 TEST(CowFillTest, GrowRepeatsAFillOfAnOddSizeIntoEveryElementOfEveryNewPage) {
   // 24-byte elements: 512 to a page of 12,288 bytes, which is not a power of two; the fill is copied by
   // doubling, so a pattern that slipped by a byte anywhere would show in some element.

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "storage/field_codec.hpp"
+#include "support/table_checks.hpp"
 #include "support/test_schema.hpp"
 
 namespace ecsdb::testing {
@@ -560,6 +561,117 @@ TEST(MultiComponentTest, IdentityRowsIsALowerBoundOnEveryWritePath) {
   ASSERT_TRUE(w3.add(gs[4], Transform{}).is_ok());
   ASSERT_TRUE(w3.add(gs[3], Transform{}).is_ok());
   EXPECT_EQ(identity_rows_of_transform(*db3), 3u);
+}
+
+const detail::TableState& transform_table(const PinnedView& v, const Database& db) {
+  return v.state().tables[detail::table_of<Transform>(db)];
+}
+
+// Every entity's Transform, read through get<> and through has<>, in a fresh view.
+void expect_transforms(const Database& db, const std::map<std::uint64_t, float>& expected, std::span<const Entity> all) {
+  const PinnedView v = db.pin();
+  for (const Entity e : all) {
+    const auto it = expected.find(e.bits());
+    const Transform* t = v.get<Transform>(e);
+    ASSERT_EQ(t != nullptr, it != expected.end()) << "entity index " << e.index();
+    ASSERT_EQ(v.has<Transform>(e), it != expected.end());
+    if (t != nullptr) {
+      ASSERT_EQ(t->x, it->second) << "entity index " << e.index();
+    }
+  }
+  std::vector<const Transform*> many(all.size());
+  v.get_many<Transform>(all, many);
+  for (std::size_t i = 0; i < all.size(); ++i) ASSERT_EQ(many[i], v.get<Transform>(all[i]));
+  expect_sparse_index_matches_rows(transform_table(v, db));
+}
+
+// The sparse index is elided where the identity run implies it (ADR 0017): a bulk load in entity order
+// allocates no sparse page; lowering the run makes present the pages of the range it gives up; raising it
+// and rolling back write none, and every read still finds every row.
+TEST(MultiComponentTest, SparseIndexIsElidedBelowTheIdentityRun) {
+  auto db = std::move(Database::open(test_schema()).value());  // 16 KiB pages: 2048 slots each
+  WriterHandle& w = db->writer();
+  std::vector<Entity> es;
+  ASSERT_TRUE(w.create_many(6000, es).is_ok());
+  std::map<std::uint64_t, float> expected;
+  std::vector<Transform> ts;
+  for (std::uint32_t i = 0; i < 5000; ++i) {
+    ts.push_back(Transform{float(i), 0, 0});
+    expected[es[i].bits()] = float(i);
+  }
+  ASSERT_TRUE(add_transforms(w, std::span(es).first(5000), ts).is_ok());
+  EXPECT_EQ(present_sparse_pages(transform_table(db->pin(), *db)), 0u) << "a bulk load in entity order";
+  EXPECT_EQ(expect_sparse_index_matches_rows(transform_table(db->pin(), *db)), 5000u);
+  expect_transforms(*db, expected, es);
+
+  // A removal at row 3000 ends the run there: the pages of slots 3000..4999 (pages 1 and 2) are made present.
+  ASSERT_TRUE(w.remove<Transform>(es[3000]).is_ok());
+  expected.erase(es[3000].bits());
+  EXPECT_EQ(identity_rows_of_transform(*db), 3000u);
+  EXPECT_EQ(present_sparse_pages(transform_table(db->pin(), *db)), 2u);
+  expect_transforms(*db, expected, es);
+
+  // A rolled-back removal deeper in the run gives the run back, with the page it made present.
+  {
+    Transaction t = w.begin();
+    ASSERT_TRUE(t.remove<Transform>(es[100]).is_ok());
+    ASSERT_TRUE(t.add(es[5500], Transform{}).is_ok());
+    t.rollback();
+  }
+  ASSERT_TRUE(w.add(es[5999], Health{}).is_ok());  // publishes the rolled-back state
+  EXPECT_EQ(identity_rows_of_transform(*db), 3000u);
+  expect_transforms(*db, expected, es);
+
+  // Entity 3000 comes back at the end (row 4999): off its index. Then removing entity 4999, which the
+  // swap-and-pop had moved to row 3000, moves entity 3000 home: the run grows past it by one, with no slot
+  // written below the new bound that was absent, and a rollback of the same removal restores the bound.
+  ASSERT_TRUE(w.add(es[3000], Transform{3000, 0, 0}).is_ok());
+  expected[es[3000].bits()] = 3000;
+  expect_transforms(*db, expected, es);
+  {
+    Transaction t = w.begin();
+    ASSERT_TRUE(t.remove<Transform>(es[4999]).is_ok());
+    t.rollback();
+  }
+  ASSERT_TRUE(w.add(es[5998], Health{}).is_ok());
+  EXPECT_EQ(identity_rows_of_transform(*db), 3000u);
+  expect_transforms(*db, expected, es);
+  ASSERT_TRUE(w.remove<Transform>(es[4999]).is_ok());
+  expected.erase(es[4999].bits());
+  EXPECT_EQ(identity_rows_of_transform(*db), 3001u);
+  expect_transforms(*db, expected, es);
+
+  // Appends in entity order continue a run that reaches the end; their rollback takes them back out.
+  auto db2 = std::move(Database::open(test_schema()).value());
+  WriterHandle& w2 = db2->writer();
+  std::vector<Entity> fs;
+  ASSERT_TRUE(w2.create_many(3000, fs).is_ok());
+  std::map<std::uint64_t, float> expected2;
+  for (std::uint32_t i = 0; i < 2100; ++i) {
+    ASSERT_TRUE(w2.add(fs[i], Transform{float(i), 0, 0}).is_ok());
+    expected2[fs[i].bits()] = float(i);
+  }
+  EXPECT_EQ(present_sparse_pages(transform_table(db2->pin(), *db2)), 0u) << "single adds in entity order";
+  {
+    Transaction t = w2.begin();
+    for (std::uint32_t i = 2100; i < 2200; ++i) ASSERT_TRUE(t.add(fs[i], Transform{}).is_ok());
+    ASSERT_TRUE(t.add_many<Transform>(std::span(fs).subspan(2200, 50), std::span(ts).first(50)).is_ok());
+    ASSERT_TRUE(t.remove<Transform>(fs[2000]).is_ok());
+    t.rollback();
+  }
+  ASSERT_TRUE(w2.add(fs[2999], Health{}).is_ok());
+  EXPECT_EQ(db2->pin().state().tables[detail::table_of<Transform>(*db2)].identity_rows, 2100u);
+  expect_transforms(*db2, expected2, fs);
+  // A bulk load that repeats an entity of its own identity prefix is refused, and leaves nothing behind.
+  std::vector<Entity> twice(fs.begin() + 2100, fs.begin() + 2110);
+  twice.push_back(fs[2105]);
+  {
+    Transaction t = w2.begin();
+    EXPECT_EQ(t.add_many<Transform>(twice, std::span(ts).first(twice.size())).code(), StatusCode::kInvalidArgument);
+    ASSERT_TRUE(t.commit().is_ok());
+  }
+  EXPECT_EQ(db2->pin().state().tables[detail::table_of<Transform>(*db2)].identity_rows, 2100u);
+  expect_transforms(*db2, expected2, fs);
 }
 
 // The range form is a standard forward range: std::ranges algorithms and views see the rows each<A, B>

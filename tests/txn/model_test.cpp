@@ -12,6 +12,7 @@
 #include <set>
 #include <tuple>
 
+#include "support/table_checks.hpp"
 #include "support/test_schema.hpp"
 
 namespace ecsdb::testing {
@@ -60,6 +61,9 @@ void expect_view_equals(const PinnedView& view, const Model& model, const std::v
       std::memcpy(&key, table.keys.at(r), sizeof key);
       ASSERT_EQ(static_cast<std::uint32_t>(key), r) << "identity_rows " << table.identity_rows;
     }
+    // The sparse index is elided below it (storage/table_ops.cpp): what is left must agree with the rows.
+    expect_sparse_index_matches_rows(table);
+    ASSERT_FALSE(::testing::Test::HasFailure());
   }
   // The joins: runs of rows that line up in both tables are walked by pointer steps (proved by the tables'
   // identity_rows or by comparing keys), the rest through the sparse index; either way each entity with
@@ -136,8 +140,13 @@ TEST_P(ModelTest, RandomTransactionsMatchReferenceModel) {
     Transaction t = w.begin();
     spawn(t, model, 300, true);
     ASSERT_TRUE(t.commit().is_ok());
-    // The joins' shortcut is in play from the start (and churn below shortens it).
-    ASSERT_EQ(db->pin().state().tables[detail::table_of<Transform>(*db)].identity_rows, 300u);
+    // The joins' shortcut is in play from the start (and churn below shortens it), and so is the elided
+    // sparse index: no page of it is present yet, and every row is found through the run.
+    const PinnedView v = db->pin();
+    const detail::TableState& transforms = v.state().tables[detail::table_of<Transform>(*db)];
+    ASSERT_EQ(transforms.identity_rows, 300u);
+    ASSERT_EQ(present_sparse_pages(transforms), 0u);
+    ASSERT_EQ(expect_sparse_index_matches_rows(transforms), 300u);
   }
 
   struct HeldView {

@@ -29,7 +29,11 @@ struct TableState {
   PagedArray rows;      // row_count rows of `stride` bytes, packed (swap-and-pop keeps them dense)
   PagedArray keys;      // u64 per row: the Entity (cardinality one) or RowId (many) bits of the row
   PagedArray owners;    // u64 per row, cardinality many only: the owning Entity bits (0 for root tables)
-  PagedArray sparse;    // SparseSlot per key index
+  // SparseSlot per key index, for keys at or above identity_rows: below it, the run says where a key's row
+  // is (at its index, if the key there is this one). So the index is elided where the run makes it redundant:
+  // a page may be absent (a null directory slot; storage/table_ops.cpp keeps the invariants), and an absent
+  // slot at or above identity_rows reads "no row". Slots below it are never read.
+  PagedArray sparse;
   std::uint32_t row_count = 0;
   std::uint32_t stride = 0;
   // Rows [0, identity_rows) each hold the row of the entity whose index is the row number (key index r at
@@ -40,6 +44,20 @@ struct TableState {
   // carries its entity's current generation: each<A, B> and query<A, B> walk such a range without comparing
   // keys.
   std::uint32_t identity_rows = 0;
+
+  std::uint64_t key_at(std::uint32_t row) const noexcept {
+    return *reinterpret_cast<const std::uint64_t*>(keys.at(row));
+  }
+  bool sparse_page_present(std::uint32_t index) const noexcept { return sparse.dir->pages()[index >> sparse.shift] != nullptr; }
+  // The row of `key_bits`, or kNoRow when it has none (or the key is stale). For a `many` table's row id
+  // whose slot carries its generation, kNoRow too when it has no row.
+  std::uint32_t row_of(std::uint64_t key_bits) const noexcept {
+    const auto index = static_cast<std::uint32_t>(key_bits);
+    if (index < identity_rows) return key_at(index) == key_bits ? index : kNoRow;
+    if (index >= sparse.capacity() || !sparse_page_present(index)) return kNoRow;
+    const auto* s = reinterpret_cast<const SparseSlot*>(sparse.at(index));
+    return s->generation == static_cast<std::uint32_t>(key_bits >> 32) ? s->row : kNoRow;
+  }
 };
 
 // Registry slot of one entity index: the generation, then `flag_words` u32 words of flags. Bit 0 of the
@@ -111,23 +129,19 @@ struct VersionState {
     const TableState& t = tables[table];
     if (t.stride == 0) return nullptr;
     const auto index = static_cast<std::uint32_t>(key_bits);
-    if (index >= t.sparse.capacity()) return nullptr;
     // Tables filled in entity order keep row == entity index for most rows. Prefetch that row while the
-    // sparse slot loads, so the two cache misses overlap instead of following each other; when the slot
-    // says otherwise the prefetch was only wasted bandwidth.
+    // key or the sparse slot loads, so the two cache misses overlap instead of following each other; when
+    // the slot says otherwise the prefetch was only wasted bandwidth.
     const std::byte* guess = index < t.row_count ? t.rows.at(index) : nullptr;
     if (guess != nullptr) __builtin_prefetch(guess);
+    if (index < t.identity_rows) return t.key_at(index) == key_bits ? guess : nullptr;
+    if (index >= t.sparse.capacity() || !t.sparse_page_present(index)) return nullptr;
     const auto* s = reinterpret_cast<const SparseSlot*>(t.sparse.at(index));
     if (s->row == kNoRow || s->generation != static_cast<std::uint32_t>(key_bits >> 32)) return nullptr;
     return s->row == index ? guess : t.rows.at(s->row);
   }
   std::uint32_t find_row_index(std::uint16_t table, std::uint64_t key_bits) const noexcept {
-    const TableState& t = tables[table];
-    const auto index = static_cast<std::uint32_t>(key_bits);
-    if (index >= t.sparse.capacity()) return kNoRow;
-    const auto* s = reinterpret_cast<const SparseSlot*>(t.sparse.at(index));
-    if (s->generation != static_cast<std::uint32_t>(key_bits >> 32)) return kNoRow;
-    return s->row;
+    return tables[table].row_of(key_bits);
   }
 };
 

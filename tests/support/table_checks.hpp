@@ -1,0 +1,56 @@
+// Checks of a table's internal consistency, shared by the tests that drive the writer through every path.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "ecsdb/detail/version_state.hpp"
+
+namespace ecsdb::testing {
+
+// The elided sparse index (TableState::sparse, storage/table_ops.cpp) agrees with the rows: every row's
+// key finds that row (through its slot, or through the identity run where the slot's page is absent),
+// and no present slot names a row that holds another key. Returns the rows found through the run, so that
+// a test can tell the elided path was taken.
+inline std::uint32_t expect_sparse_index_matches_rows(const detail::TableState& t) {
+  std::uint32_t through_run = 0;
+  for (std::uint32_t r = 0; r < t.row_count; ++r) {
+    std::uint64_t key;
+    std::memcpy(&key, t.keys.at(r), sizeof key);
+    const auto index = static_cast<std::uint32_t>(key);
+    EXPECT_LT(index, t.sparse.capacity()) << "row " << r << ": the sparse index does not reach its key";
+    if (index >= t.sparse.capacity()) return through_run;
+    if (!t.sparse_page_present(index)) {
+      EXPECT_LT(index, t.identity_rows) << "row " << r << ": an absent slot above the run";
+      EXPECT_EQ(r, index) << "row " << r << ": an absent slot for a row off its index";
+      ++through_run;
+    } else {
+      const auto* s = reinterpret_cast<const detail::SparseSlot*>(t.sparse.at(index));
+      EXPECT_EQ(s->row, r) << "row " << r << ": its key's slot names another row";
+      EXPECT_EQ(s->generation, static_cast<std::uint32_t>(key >> 32)) << "row " << r;
+    }
+    EXPECT_EQ(t.row_of(key), r) << "row " << r;
+  }
+  for (std::uint32_t index = 0; index < t.sparse.capacity(); ++index) {
+    if (!t.sparse_page_present(index)) continue;
+    const auto* s = reinterpret_cast<const detail::SparseSlot*>(t.sparse.at(index));
+    if (s->row == detail::kNoRow) continue;
+    EXPECT_LT(s->row, t.row_count) << "slot " << index << " names a row past the end";
+    if (s->row >= t.row_count) continue;
+    std::uint64_t key;
+    std::memcpy(&key, t.keys.at(s->row), sizeof key);
+    EXPECT_EQ(static_cast<std::uint32_t>(key), index) << "slot " << index << " names another key's row";
+  }
+  return through_run;
+}
+
+// Pages of the table's sparse index that are present.
+inline std::uint32_t present_sparse_pages(const detail::TableState& t) {
+  std::uint32_t n = 0;
+  for (std::uint32_t p = 0; p < t.sparse.pages; ++p) n += t.sparse.dir->pages()[p] != nullptr ? 1 : 0;
+  return n;
+}
+
+}  // namespace ecsdb::testing
