@@ -20,8 +20,8 @@ constexpr SparseSlot kEmptySlot{0, kNoRow};
 //  (2) an absent page holds no slot at or above identity_rows whose key has a row: below the bound, the run
 //      says where the row is (at the key's index); above it, an absent page reads "no row";
 //  (3) the sparse array's capacity covers every key that has a row.
-// So lowering identity_rows makes present every absent page in the range it gives up (lower_identity_rows),
-// and raising it writes nothing.
+// So lowering identity_rows makes present every absent page in the range it gives up (install_run_pages,
+// in prepare_remove, before any change), and raising it writes nothing.
 
 // Fills the new page `page` of the sparse index: slots below identity_rows from the run, the rest empty.
 void fill_sparse_page(TableState& t, std::uint32_t page, std::byte* data) noexcept {
@@ -51,24 +51,30 @@ SparseSlot* mutable_slot(TableState& t, std::uint32_t index, WriteContext& ctx) 
 }
 
 // Slot `index` := `value`, unless the run implies it (below identity_rows) and its page is absent. After
-// prepare_insert / prepare_remove, and in rollback, the page is present and private or absent: no
-// allocation.
+// prepare_insert / prepare_remove, and in rollback (the slots it writes are those its operation wrote), the
+// page is present and private or absent: no allocation.
 // REQUIRES: index < capacity (invariant 3 for a key with a row; insert_row grows first).
 void set_slot(TableState& t, std::uint32_t index, SparseSlot value, WriteContext& ctx) {
   if (index < t.identity_rows && !page_present(t.sparse, index)) return;
   *mutable_slot(t, index, ctx) = value;
 }
 
-// Lowers identity_rows to `bound`, first making present every absent page with slots in the range the run
-// gives up (invariant 2). An allocation failure leaves the bound where it was.
-[[gnu::noinline]] void lower_run_to(TableState& t, std::uint32_t bound, WriteContext& ctx) {
-  for (std::uint32_t index = bound; index < t.identity_rows; index = (index | t.sparse.mask) + 1) {
+// Makes present every absent page with slots in [from, identity_rows): what lowering the run to `from` gives
+// up (invariant 2). It leaves the bound as it is, so that a failure part-way (or after it, in the rest of a
+// prepare) leaves nothing the undo log does not describe.
+[[gnu::noinline]] void install_run_pages(TableState& t, std::uint32_t from, WriteContext& ctx) {
+  for (std::uint32_t index = from; index < t.identity_rows; index = (index | t.sparse.mask) + 1) {
     install_sparse_page(t, index, ctx);  // filled from the run, which still covers the range
   }
-  t.identity_rows = bound;
 }
+
+// Lowers identity_rows to `bound`, first making present the pages that range needs (none to allocate when
+// install_run_pages ran for it, as prepare_remove does).
 inline void lower_identity_rows(TableState& t, std::uint32_t bound, WriteContext& ctx) {
-  if (bound < t.identity_rows) [[unlikely]] lower_run_to(t, bound, ctx);
+  if (bound < t.identity_rows) [[unlikely]] {
+    install_run_pages(t, bound, ctx);
+    t.identity_rows = bound;
+  }
 }
 
 void set_u64(detail::PagedArray& a, std::uint32_t i, std::uint64_t v, WriteContext& ctx) {
@@ -77,7 +83,7 @@ void set_u64(detail::PagedArray& a, std::uint32_t i, std::uint64_t v, WriteConte
 
 // Every key written at a row goes through here, so that TableState::identity_rows stays a lower bound. It
 // lowers the bound only in rollback's insert_row_at, whose caller then restores the bound of before the
-// removal it undoes; elsewhere prepare_remove has lowered it already.
+// removal it undoes; elsewhere remove_row has lowered it already, before its move.
 void set_key(TableState& t, std::uint32_t row, std::uint64_t key_bits, WriteContext& ctx) {
   set_u64(t.keys, row, key_bits, ctx);
   if (static_cast<std::uint32_t>(key_bits) != row) {
@@ -132,9 +138,10 @@ void prepare_remove(TableState& t, std::uint64_t key_bits, WriteContext& ctx) {
   const auto index = static_cast<std::uint32_t>(key_bits);
   const std::uint32_t last = t.row_count - 1;
   if (row != last) {
-    // The last row moves into `row`, which then holds another index: the run ends there. Both keys' slots
-    // are written (present now: this key's by the lowering or invariant 2, the moved key's by invariant 2).
-    lower_identity_rows(t, row, ctx);
+    // The last row moves into `row`, which then holds another index: remove_row ends the run there, and
+    // finds the pages that needs present. Both keys' slots are written (present now: this key's by that
+    // or by invariant 2, the moved key's by invariant 2).
+    if (row < t.identity_rows) install_run_pages(t, row, ctx);
     mutable_slot(t, index, ctx);
     mutable_slot(t, static_cast<std::uint32_t>(row_key(t, last)), ctx);
   } else if (index >= t.identity_rows || page_present(t.sparse, index)) {
@@ -194,9 +201,10 @@ std::uint32_t remove_row(TableState& t, std::uint64_t key_bits, WriteContext& ct
   const std::uint32_t row = t.row_of(key_bits);
   assert(row != kNoRow && row < t.row_count);
   const std::uint32_t last = t.row_count - 1;
-  // The last row moves into `row`: the run ends there (a no-op after prepare_remove). Removing the last
-  // row itself lowers the run no further than the shrink below, which gives up only this key's own slot:
-  // absent, it then reads "no row" (rollback of an insert, which may not allocate, takes this path).
+  // The last row moves into `row`: the run ends there (allocating nothing after prepare_remove; recovery's
+  // replay, which prepares nothing, may allocate here). Removing the last row itself lowers the run no
+  // further than the shrink below, which gives up only this key's own slot: absent, it then reads "no row"
+  // (rollback of an insert, which may not allocate, takes this path).
   if (row != last) lower_identity_rows(t, row, ctx);
   if (page_present(t.sparse, index)) mutable_slot(t, index, ctx)->row = kNoRow;
   if (row != last) move_row(t, last, row, ctx);

@@ -136,7 +136,7 @@ void WorkingVersion::remove_row(std::uint16_t table, std::uint64_t key) {
   const std::uint64_t owner = storage::row_owner(t, row);
   const std::byte* bytes = info.stride != 0 ? t.rows.at(row) : nullptr;
   refs().prepare_unlink_row(table, key, bytes, owner);
-  const std::uint32_t identity_rows = t.identity_rows;  // prepare_remove may lower it
+  const std::uint32_t identity_rows = t.identity_rows;  // remove_row may lower it
   storage::prepare_remove(t, key, ctx_);
   if (!info.many) entity::prepare_slot(state_->registry, static_cast<std::uint32_t>(key), ctx_);
   else base::reserve_more(aux_[table].free_row_ids, 1);

@@ -170,6 +170,46 @@ TEST(AllocationFailureTest, EveryFailingAllocationLeavesTheDatabaseUnchangedAndU
 }
 
 
+// The elided sparse index (ADR 0017): a removal inside a table's identity run installs the sparse pages
+// the run gives up before it changes anything, so that a failure part-way leaves a state the undo log
+// describes, and rolling back installs (allocates) nothing. Here the transaction first removes the last
+// row (in the run; its page, the second, absent), then the first, which fails at each of its allocations
+// from operator new in turn; the rollback must restore the rows without taking a page. (Pages come from
+// the pool's slabs, not operator new: TableOpsTest checks that prepare_remove lowers no bound.)
+TEST(AllocationFailureTest, AFailedRemovalInTheIdentityRunRollsBackWithoutAllocating) {
+  for (std::uint64_t n = 1;; ++n) {
+    auto db = std::move(Database::open(test_schema()).value());
+    std::vector<Entity> es;
+    ASSERT_TRUE(db->writer().create_many(2100, es).is_ok());  // 16 KiB sparse pages: 2,048 slots each
+    {
+      const std::vector<Health> hs(es.size(), Health{1, 1});
+      Transaction t = db->writer().begin();
+      ASSERT_TRUE(t.add_many<Health>(es, hs).is_ok());
+      ASSERT_TRUE(t.commit().is_ok());
+    }
+    Transaction t = db->writer().begin();
+    ASSERT_TRUE(t.remove<Health>(es.back()).is_ok());
+    failed = false;
+    fail_in = n;
+    Status s;
+    try {
+      s = t.remove<Health>(es.front());
+    } catch (const std::bad_alloc&) {
+      fail_in = 0;
+      FAIL() << "allocation " << n << ": std::bad_alloc escaped through the API";
+    }
+    fail_in = 0;
+    const std::uint64_t before_rollback = db->metrics().bytes_in_use;
+    t.rollback();
+    EXPECT_EQ(db->metrics().bytes_in_use, before_rollback) << "allocation " << n << ": the rollback allocated";
+    db->writer().publish();
+    const PinnedView v = db->pin();
+    for (const Entity e : es) ASSERT_TRUE(v.has<Health>(e)) << "allocation " << n << ", entity " << e.index();
+    if (!failed) break;  // the removal needed fewer than n allocations: every point has been tried
+    ASSERT_EQ(s.code(), StatusCode::kResourceExhausted) << "allocation " << n << ": " << s.to_string();
+  }
+}
+
 // The implicit single-operation path (no log, no subscriber) changes rows without an undo log: it must
 // allocate everything first, so a failure leaves nothing half done.
 TEST(AllocationFailureTest, ImplicitWritesAreAllOrNothing) {

@@ -1,0 +1,71 @@
+// Row operations on one table (storage/table_ops.hpp), without a database around them: the elided sparse
+// index's contract with the writer's exception safety.
+#include "storage/table_ops.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+
+#include "support/table_checks.hpp"
+
+namespace ecsdb::storage {
+namespace {
+
+std::uint64_t key_of(std::uint32_t index) { return (std::uint64_t{1} << 32) | index; }  // generation 1
+
+class TableOpsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ctx_.pool = &pool_;
+    ctx_.birth = 1;
+    init_table(t_, sizeof(std::uint64_t), /*has_owner_column=*/false);
+  }
+  void TearDown() override {
+    destroy_table(t_, pool_);
+    for (std::byte* p : ctx_.retired.pages) pool_.free_page(p);
+    for (detail::Directory* d : ctx_.retired.directories) pool_.free_directory(d);
+    EXPECT_EQ(pool_.stats().bytes_in_use, 0u);
+  }
+  void append(std::uint32_t index) {
+    prepare_insert(t_, key_of(index), ctx_);
+    insert_row(t_, key_of(index), key_of(index), ctx_);
+  }
+  void remove(std::uint32_t index) {
+    prepare_remove(t_, key_of(index), ctx_);
+    remove_row(t_, key_of(index), ctx_);
+  }
+  std::uint64_t blocks_taken() const { return pool_.stats().pages_allocated + pool_.stats().pages_reused; }
+
+  PagePool pool_;
+  WriteContext ctx_;
+  detail::TableState t_;
+};
+
+// A removal inside the identity run ends the run at its row. prepare_remove must install the sparse pages
+// the run gives up without lowering it (a failure later in the prepare then leaves a bound the undo log
+// describes), and remove_row must then allocate nothing (the writer's "allocate, then change").
+TEST_F(TableOpsTest, PrepareRemoveInstallsThePagesTheRunGivesUpAndLowersNothing) {
+  for (std::uint32_t i = 0; i < 2100; ++i) append(i);  // 2,048 slots to a 16 KiB sparse page
+  EXPECT_EQ(t_.identity_rows, 2100u);
+  EXPECT_EQ(testing::present_sparse_pages(t_), 0u) << "appends in entity order write no slot";
+
+  ctx_.birth = 2;  // version 1 is published: every page is shared now
+  remove(2099);  // the last row: the run loses that row only, and no page is installed
+  EXPECT_EQ(t_.identity_rows, 2099u);
+  EXPECT_EQ(testing::present_sparse_pages(t_), 0u);
+
+  prepare_remove(t_, key_of(0), ctx_);
+  EXPECT_EQ(t_.identity_rows, 2099u) << "prepare_remove changed the bound";
+  EXPECT_EQ(testing::present_sparse_pages(t_), 2u) << "the pages of slots 0..2098, filled from the run";
+  testing::expect_sparse_index_matches_rows(t_);
+  const std::uint64_t taken = blocks_taken();
+  remove_row(t_, key_of(0), ctx_);
+  EXPECT_EQ(blocks_taken(), taken) << "remove_row allocated after prepare_remove";
+  EXPECT_EQ(t_.identity_rows, 0u) << "row 0 now holds entity 2098";
+  EXPECT_EQ(t_.row_of(key_of(0)), detail::kNoRow);
+  EXPECT_EQ(t_.row_of(key_of(2098)), 0u);
+  testing::expect_sparse_index_matches_rows(t_);
+}
+
+}  // namespace
+}  // namespace ecsdb::storage
