@@ -20,8 +20,10 @@ constexpr SparseSlot kEmptySlot{0, kNoRow};
 //  (2) an absent page holds no slot at or above identity_rows whose key has a row: below the bound, the run
 //      says where the row is (at the key's index); above it, an absent page reads "no row";
 //  (3) the sparse array's capacity covers every key that has a row.
-// So lowering identity_rows makes present every absent page in the range it gives up (install_run_pages,
-// in prepare_remove, before any change), and raising it writes nothing.
+// So lowering identity_rows first makes present every absent page in the range it gives up
+// (install_run_pages: prepare_remove does it before any change, remove_row then lowers the bound), and
+// raising it writes nothing. Rollback's own key moves may lower it for a moment (set_key); each row undo
+// then restores the bound of before its operation.
 
 // Fills the new page `page` of the sparse index: slots below identity_rows from the run, the rest empty.
 void fill_sparse_page(TableState& t, std::uint32_t page, std::byte* data) noexcept {
@@ -51,8 +53,9 @@ SparseSlot* mutable_slot(TableState& t, std::uint32_t index, WriteContext& ctx) 
 }
 
 // Slot `index` := `value`, unless the run implies it (below identity_rows) and its page is absent. After
-// prepare_insert / prepare_remove, and in rollback (the slots it writes are those its operation wrote), the
-// page is present and private or absent: no allocation.
+// prepare_insert / prepare_remove the page is present and private, or absent: no allocation. So it is in
+// rollback: an undo writes the slots its operation's prepare made present and private, or slots in pages
+// installed later in the same transaction, which are private too (a page, once present, stays).
 // REQUIRES: index < capacity (invariant 3 for a key with a row; insert_row grows first).
 void set_slot(TableState& t, std::uint32_t index, SparseSlot value, WriteContext& ctx) {
   if (index < t.identity_rows && !page_present(t.sparse, index)) return;
@@ -139,8 +142,8 @@ void prepare_remove(TableState& t, std::uint64_t key_bits, WriteContext& ctx) {
   const std::uint32_t last = t.row_count - 1;
   if (row != last) {
     // The last row moves into `row`, which then holds another index: remove_row ends the run there, and
-    // finds the pages that needs present. Both keys' slots are written (present now: this key's by that
-    // or by invariant 2, the moved key's by invariant 2).
+    // finds the pages that needs present. Both keys' slots are written, and are present now: a key at or
+    // above the bound by invariant 2, one below it by install_run_pages.
     if (row < t.identity_rows) install_run_pages(t, row, ctx);
     mutable_slot(t, index, ctx);
     mutable_slot(t, static_cast<std::uint32_t>(row_key(t, last)), ctx);
