@@ -203,7 +203,7 @@ void PinnedView::get_many(std::span<const Entity> entities, std::span<const T*> 
       const std::uint32_t index = entities[base + i].index();
       in_run[i] = index < ts.identity_rows;
       probe[i] = in_run[i] ? ts.keys.at(index)
-                 : index < capacity && ts.sparse_page_present(index) ? ts.sparse.at(index) : nullptr;
+                 : index < capacity && ts.sparse.present(index) ? ts.sparse.at(index) : nullptr;
       if (probe[i] != nullptr) __builtin_prefetch(probe[i]);
       if (index < ts.row_count && ts.stride != 0) __builtin_prefetch(ts.rows.at(index));  // likely row
     }

@@ -49,12 +49,6 @@ inline void set_component_bit(std::byte* slot, std::uint16_t table, bool present
   else word &= ~detail::presence_bit(table);
 }
 
-// Whether a registry slot's presence bit for `table` is set.
-inline bool has_component_bit(const std::byte* slot, std::uint16_t table) noexcept {
-  const std::uint32_t word = reinterpret_cast<const std::uint32_t*>(slot + offsetof(detail::EntitySlot, flags))[detail::presence_word(table)];
-  return (word & detail::presence_bit(table)) != 0;
-}
-
 }  // namespace ecsdb::entity
 
 namespace ecsdb::entity {

@@ -47,18 +47,14 @@ void destroy_array(detail::PagedArray& a, PagePool& pool) noexcept;
 void grow_to(detail::PagedArray& a, std::uint64_t n, WriteContext& ctx, const void* fill = nullptr);
 
 // Absent pages: an array whose owner gives a null page a meaning (the sparse index, storage/table_ops.cpp)
-// may leave directory slots null. Only that owner reads or writes such an array; everything here that takes
-// a page index (private_page, mutable_at, ...) REQUIRES the page to be present.
+// may leave directory slots null (PagedArray::present). Only that owner reads or writes such an array;
+// everything here that takes a page index (private_page, mutable_at, ...) REQUIRES the page to be present.
 //
 // Grows `a` to hold at least `n` elements in absent pages: only the directory grows.
 void grow_absent_to(detail::PagedArray& a, std::uint64_t n, WriteContext& ctx);
 // Page `page` of `a` (REQUIRES: absent, page < a.pages) made present: a new page, private to ctx.birth,
 // with undefined bytes for the caller to fill. Allocates before it changes anything.
 std::byte* install_page(detail::PagedArray& a, std::uint32_t page, WriteContext& ctx);
-// Whether element i's page is present. REQUIRES: i < a.capacity().
-inline bool page_present(const detail::PagedArray& a, std::uint64_t i) noexcept {
-  return a.dir->pages()[i >> a.shift] != nullptr;
-}
 
 detail::Directory* own_directory(detail::PagedArray& a, WriteContext& ctx);
 std::byte* copy_page(detail::PagedArray& a, std::uint32_t page, WriteContext& ctx);

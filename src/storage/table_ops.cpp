@@ -41,14 +41,14 @@ void fill_sparse_page(TableState& t, std::uint32_t page, std::byte* data) noexce
 // find the page present.
 [[gnu::noinline]] void install_sparse_page(TableState& t, std::uint32_t index, WriteContext& ctx) {
   if (index >= t.sparse.capacity()) grow_absent_to(t.sparse, std::uint64_t{index} + 1, ctx);
-  if (page_present(t.sparse, index)) return;
+  if (t.sparse.present(index)) return;
   const std::uint32_t page = index >> t.sparse.shift;
   fill_sparse_page(t, page, install_page(t.sparse, page, ctx));
 }
 
 // Slot `index`, writable: its page made present (and private) first. Allocates when it has to.
 SparseSlot* mutable_slot(TableState& t, std::uint32_t index, WriteContext& ctx) {
-  if (index >= t.sparse.capacity() || !page_present(t.sparse, index)) [[unlikely]] install_sparse_page(t, index, ctx);
+  if (index >= t.sparse.capacity() || !t.sparse.present(index)) [[unlikely]] install_sparse_page(t, index, ctx);
   return reinterpret_cast<SparseSlot*>(mutable_at(t.sparse, index, ctx));
 }
 
@@ -58,7 +58,7 @@ SparseSlot* mutable_slot(TableState& t, std::uint32_t index, WriteContext& ctx) 
 // installed later in the same transaction, which are private too (a page, once present, stays).
 // REQUIRES: index < capacity (invariant 3 for a key with a row; insert_row grows first).
 void set_slot(TableState& t, std::uint32_t index, SparseSlot value, WriteContext& ctx) {
-  if (index < t.identity_rows && !page_present(t.sparse, index)) return;
+  if (index < t.identity_rows && !t.sparse.present(index)) return;
   *mutable_slot(t, index, ctx) = value;
 }
 
@@ -84,6 +84,12 @@ void set_u64(detail::PagedArray& a, std::uint32_t i, std::uint64_t v, WriteConte
   std::memcpy(mutable_at(a, i, ctx), &v, sizeof v);
 }
 
+// Whether a key of index `index` placed at `row` continues the run (the next row in order). Never for a
+// `many` table (owners present): its keys are row ids.
+bool continues_run(const TableState& t, std::uint32_t row, std::uint32_t index) noexcept {
+  return index == row && row == t.identity_rows && t.owners.elem_size == 0;
+}
+
 // Every key written at a row goes through here, so that TableState::identity_rows stays a lower bound. It
 // lowers the bound only in rollback's insert_row_at, whose caller then restores the bound of before the
 // removal it undoes; elsewhere remove_row has lowered it already, before its move.
@@ -91,7 +97,7 @@ void set_key(TableState& t, std::uint32_t row, std::uint64_t key_bits, WriteCont
   set_u64(t.keys, row, key_bits, ctx);
   if (static_cast<std::uint32_t>(key_bits) != row) {
     t.identity_rows = std::min(t.identity_rows, row);
-  } else if (row == t.identity_rows && t.owners.elem_size == 0) {  // owners: a `many` table's row ids
+  } else if (continues_run(t, row, row)) {
     ++t.identity_rows;
   }
 }
@@ -131,8 +137,7 @@ void prepare_insert(TableState& t, std::uint64_t key_bits, WriteContext& ctx) {
   const auto index = static_cast<std::uint32_t>(key_bits);
   if (index >= t.sparse.capacity()) grow_absent_to(t.sparse, std::uint64_t{index} + 1, ctx);
   // A key that continues the run needs no slot (set_slot skips an absent page then); any other does.
-  const bool continues_run = index == row && row == t.identity_rows && t.owners.elem_size == 0;
-  if (!continues_run || page_present(t.sparse, index)) mutable_slot(t, index, ctx);
+  if (!continues_run(t, row, index) || t.sparse.present(index)) mutable_slot(t, index, ctx);
 }
 
 void prepare_remove(TableState& t, std::uint64_t key_bits, WriteContext& ctx) {
@@ -147,7 +152,7 @@ void prepare_remove(TableState& t, std::uint64_t key_bits, WriteContext& ctx) {
     if (row < t.identity_rows) install_run_pages(t, row, ctx);
     mutable_slot(t, index, ctx);
     mutable_slot(t, static_cast<std::uint32_t>(row_key(t, last)), ctx);
-  } else if (index >= t.identity_rows || page_present(t.sparse, index)) {
+  } else if (index >= t.identity_rows || t.sparse.present(index)) {
     // The last row goes: only its own slot changes. An absent one in the run needs no write (remove_row).
     mutable_slot(t, index, ctx);
   }
@@ -209,7 +214,7 @@ std::uint32_t remove_row(TableState& t, std::uint64_t key_bits, WriteContext& ct
   // further than the shrink below, which gives up only this key's own slot: absent, it then reads "no row"
   // (rollback of an insert, which may not allocate, takes this path).
   if (row != last) lower_identity_rows(t, row, ctx);
-  if (page_present(t.sparse, index)) mutable_slot(t, index, ctx)->row = kNoRow;
+  if (t.sparse.present(index)) mutable_slot(t, index, ctx)->row = kNoRow;
   if (row != last) move_row(t, last, row, ctx);
   --t.row_count;
   t.identity_rows = std::min(t.identity_rows, t.row_count);
@@ -217,12 +222,12 @@ std::uint32_t remove_row(TableState& t, std::uint64_t key_bits, WriteContext& ct
 }
 
 SparseSlot* mutable_slots(TableState& t, std::uint32_t index, std::uint32_t n, WriteContext& ctx) {
-  mutable_slot(t, index, ctx);  // present
+  install_sparse_page(t, index, ctx);
   return reinterpret_cast<SparseSlot*>(mutable_range(t.sparse, index, n, ctx));
 }
 
 SparseSlot* present_slots(TableState& t, std::uint32_t index, std::uint32_t n, WriteContext& ctx) {
-  if (!page_present(t.sparse, index)) return nullptr;
+  if (!t.sparse.present(index)) return nullptr;
   return reinterpret_cast<SparseSlot*>(mutable_range(t.sparse, index, n, ctx));
 }
 
@@ -231,7 +236,7 @@ void set_key_generation(TableState& t, std::uint32_t index, std::uint32_t genera
 }
 
 std::uint32_t key_generation(const TableState& t, std::uint32_t index) {
-  if (index >= t.sparse.capacity() || !page_present(t.sparse, index)) return 0;
+  if (index >= t.sparse.capacity() || !t.sparse.present(index)) return 0;
   return reinterpret_cast<const SparseSlot*>(t.sparse.at(index))->generation;
 }
 

@@ -39,9 +39,7 @@ inline std::byte* mutable_row(detail::TableState& t, std::uint32_t row, WriteCon
   return mutable_at(t.rows, row, ctx);
 }
 
-inline std::uint64_t row_key(const detail::TableState& t, std::uint32_t row) {
-  return *reinterpret_cast<const std::uint64_t*>(t.keys.at(row));
-}
+inline std::uint64_t row_key(const detail::TableState& t, std::uint32_t row) { return t.key_at(row); }
 inline std::uint64_t row_owner(const detail::TableState& t, std::uint32_t row) {
   return t.owners.elem_size == 0 ? row_key(t, row) : *reinterpret_cast<const std::uint64_t*>(t.owners.at(row));
 }

@@ -268,7 +268,7 @@ Status TransactionWriter::add_many(std::uint16_t table, const Entity* entities, 
       if (e.index() >= registry.used || !s->alive() || s->generation != e.generation()) [[unlikely]] {
         return check_alive(e, "add_many to", info.table);
       }
-      if (entity::has_component_bit(bytes, table)) [[unlikely]] {
+      if (detail::has_presence_bit(bytes, table)) [[unlikely]] {
         return Status(StatusCode::kAlreadyExists, entity_name(e) + " already has a '" + info.table->name + "' component");
       }
     }

@@ -109,7 +109,7 @@ TEST_F(CowTest, ElementsAreAddressedByPowerOfTwoPages) {
 TEST_F(CowTest, AbsentPagesCostADirectorySlotUntilInstalled) {
   grow_absent_to(a_, 5000, ctx_);
   ASSERT_EQ(a_.pages, 3u);
-  for (std::uint64_t i : {0u, 2048u, 4999u}) EXPECT_FALSE(page_present(a_, i));
+  for (std::uint64_t i : {0u, 2048u, 4999u}) EXPECT_FALSE(a_.present(i));
   const std::uint64_t directory_only = pool_.stats().bytes_in_use;
   EXPECT_LT(directory_only, a_.page_bytes()) << "no page allocated";
 
@@ -120,16 +120,16 @@ TEST_F(CowTest, AbsentPagesCostADirectorySlotUntilInstalled) {
   write_u64(a_, 2050, 7, ctx_);
   EXPECT_NE(a_.dir, published) << "the published directory is copied, not written";
   EXPECT_EQ(published->pages()[1], nullptr);
-  EXPECT_TRUE(page_present(a_, 2048));
-  EXPECT_FALSE(page_present(a_, 0));
-  EXPECT_FALSE(page_present(a_, 4096));
+  EXPECT_TRUE(a_.present(2048));
+  EXPECT_FALSE(a_.present(0));
+  EXPECT_FALSE(a_.present(4096));
   EXPECT_EQ(read_u64(a_, 2050), 7u);
   EXPECT_EQ(detail::header_of(a_.dir->pages()[1])->birth, 2u);
   EXPECT_EQ(pool_.stats().bytes_in_use - directory_only, detail::kPageAlign + a_.page_bytes() + directory_only)
       << "one page and the directory's private copy";
   grow_absent_to(a_, 9000, ctx_);  // a bigger directory keeps the present page and the absent ones
   EXPECT_EQ(read_u64(a_, 2050), 7u);
-  EXPECT_FALSE(page_present(a_, 8999));
+  EXPECT_FALSE(a_.present(8999));
 }
 
 TEST(CowFillTest, GrowRepeatsAFillOfAnOddSizeIntoEveryElementOfEveryNewPage) {

@@ -22,7 +22,7 @@ inline std::uint32_t expect_sparse_index_matches_rows(const detail::TableState& 
     const auto index = static_cast<std::uint32_t>(key);
     EXPECT_LT(index, t.sparse.capacity()) << "row " << r << ": the sparse index does not reach its key";
     if (index >= t.sparse.capacity()) return through_run;
-    if (!t.sparse_page_present(index)) {
+    if (!t.sparse.present(index)) {
       EXPECT_LT(index, t.identity_rows) << "row " << r << ": an absent slot above the run";
       EXPECT_EQ(r, index) << "row " << r << ": an absent slot for a row off its index";
       ++through_run;
@@ -34,7 +34,7 @@ inline std::uint32_t expect_sparse_index_matches_rows(const detail::TableState& 
     EXPECT_EQ(t.row_of(key), r) << "row " << r;
   }
   for (std::uint32_t index = 0; index < t.sparse.capacity(); ++index) {
-    if (!t.sparse_page_present(index)) continue;
+    if (!t.sparse.present(index)) continue;
     const auto* s = reinterpret_cast<const detail::SparseSlot*>(t.sparse.at(index));
     if (s->row == detail::kNoRow) continue;
     EXPECT_LT(s->row, t.row_count) << "slot " << index << " names a row past the end";

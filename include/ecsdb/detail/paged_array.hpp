@@ -88,6 +88,9 @@ struct PagedArray {
   const std::byte* at(std::uint64_t i) const noexcept {
     return dir->pages()[i >> shift] + (i & mask) * elem_size;
   }
+  // Whether element i's page is present: an array whose owner gives a null page a meaning (the sparse index,
+  // TableState::sparse) leaves directory slots null until it needs them. REQUIRES: i < capacity().
+  bool present(std::uint64_t i) const noexcept { return dir->pages()[i >> shift] != nullptr; }
   std::uint32_t page_bytes() const noexcept { return elem_size << shift; }
 };
 

@@ -48,13 +48,12 @@ struct TableState {
   std::uint64_t key_at(std::uint32_t row) const noexcept {
     return *reinterpret_cast<const std::uint64_t*>(keys.at(row));
   }
-  bool sparse_page_present(std::uint32_t index) const noexcept { return sparse.dir->pages()[index >> sparse.shift] != nullptr; }
   // The row of `key_bits`, or kNoRow when it has none (or the key is stale). For a `many` table's row id
   // whose slot carries its generation, kNoRow too when it has no row.
   std::uint32_t row_of(std::uint64_t key_bits) const noexcept {
     const auto index = static_cast<std::uint32_t>(key_bits);
     if (index < identity_rows) return key_at(index) == key_bits ? index : kNoRow;
-    if (index >= sparse.capacity() || !sparse_page_present(index)) return kNoRow;
+    if (index >= sparse.capacity() || !sparse.present(index)) return kNoRow;
     const auto* s = reinterpret_cast<const SparseSlot*>(sparse.at(index));
     return s->generation == static_cast<std::uint32_t>(key_bits >> 32) ? s->row : kNoRow;
   }
@@ -76,6 +75,11 @@ struct EntitySlot {
 constexpr std::uint32_t presence_word(std::uint16_t table) noexcept { return (table + 1u) >> 5; }
 constexpr std::uint32_t presence_bit(std::uint16_t table) noexcept { return 1u << ((table + 1u) & 31); }
 constexpr std::uint32_t flag_words_for(std::uint32_t table_count) noexcept { return (table_count + 1 + 31) / 32; }
+// Whether the registry slot at `slot` (its bytes) says its entity has a row in table `table`.
+inline bool has_presence_bit(const std::byte* slot, std::uint16_t table) noexcept {
+  const auto* words = reinterpret_cast<const std::uint32_t*>(slot + offsetof(EntitySlot, flags));
+  return (words[presence_word(table)] & presence_bit(table)) != 0;
+}
 
 struct RegistryState {
   PagedArray slots;                 // elem_size = 4 + 4 * flag_words
@@ -87,8 +91,7 @@ struct RegistryState {
     return reinterpret_cast<const EntitySlot*>(slots.at(index));
   }
   bool has_component(std::uint32_t index, std::uint16_t table) const noexcept {
-    const auto* words = reinterpret_cast<const std::uint32_t*>(slots.at(index) + offsetof(EntitySlot, flags));
-    return (words[presence_word(table)] & presence_bit(table)) != 0;
+    return has_presence_bit(slots.at(index), table);
   }
   bool is_alive(Entity e) const noexcept {
     if (e.index() >= used) return false;
@@ -135,7 +138,7 @@ struct VersionState {
     const std::byte* guess = index < t.row_count ? t.rows.at(index) : nullptr;
     if (guess != nullptr) __builtin_prefetch(guess);
     if (index < t.identity_rows) return t.key_at(index) == key_bits ? guess : nullptr;
-    if (index >= t.sparse.capacity() || !t.sparse_page_present(index)) return nullptr;
+    if (index >= t.sparse.capacity() || !t.sparse.present(index)) return nullptr;
     const auto* s = reinterpret_cast<const SparseSlot*>(t.sparse.at(index));
     if (s->row == kNoRow || s->generation != static_cast<std::uint32_t>(key_bits >> 32)) return nullptr;
     return s->row == index ? guess : t.rows.at(s->row);
