@@ -69,15 +69,20 @@ void build_delta(const WorkingVersion& working, Delta& d) {
     switch (u.kind) {
       case UndoKind::kInsertRow:
       case UndoKind::kRemoveRow:
-        row_ops.push_back({u.table, RowOp{u.key, tables.info(u.table).many ? u.owner : 0, u.kind == UndoKind::kInsertRow}});
+      case UndoKind::kPlaceRow:
+      case UndoKind::kUnplaceRow: {
+        const bool insert = u.kind == UndoKind::kInsertRow || u.kind == UndoKind::kPlaceRow;
+        row_ops.push_back({u.table, RowOp{u.key, tables.info(u.table).many ? u.owner : 0, insert}});
         break;
+      }
       case UndoKind::kBulkInsert:
         for (std::uint32_t i = 0; i < u.size; ++i) row_ops.push_back({u.table, RowOp{bulk_key(log, u, i), 0, true}});
         break;
       default: break;
     }
     switch (u.kind) {
-      case UndoKind::kCreateEntity: d.created.push_back(Entity::from_bits(u.key)); break;
+      case UndoKind::kCreateEntity:
+      case UndoKind::kRestoreSlot: d.created.push_back(Entity::from_bits(u.key)); break;
       case UndoKind::kBulkCreate:
         for (std::uint32_t i = 0; i < u.size; ++i) d.created.push_back(Entity(u.row_or_offset + i, 1));
         break;
@@ -88,12 +93,14 @@ void build_delta(const WorkingVersion& working, Delta& d) {
         else d.destroyed.push_back(e);
         break;
       }
-      case UndoKind::kInsertRow: {
+      case UndoKind::kInsertRow:
+      case UndoKind::kPlaceRow: {
         Touch& t = touch(u.table, u.key, false);
         if (t.existed_before) t.replaced = true;
         break;
       }
-      case UndoKind::kRemoveRow: touch(u.table, u.key, true); break;
+      case UndoKind::kRemoveRow:
+      case UndoKind::kUnplaceRow: touch(u.table, u.key, true); break;
       case UndoKind::kBulkInsert:
         for (std::uint32_t i = 0; i < u.size; ++i) {
           Touch& t = touch(u.table, bulk_key(log, u, i), false);
@@ -113,6 +120,9 @@ void build_delta(const WorkingVersion& working, Delta& d) {
         }
         break;
       }
+      case UndoKind::kComponentBit:
+      case UndoKind::kRetireRowId:
+      case UndoKind::kTakeRowId: break;  // follow from the row changes recorded beside them
     }
   }
   // Stable: within a table, keys stay in the order the transaction first touched them.

@@ -3,22 +3,26 @@
 #include <algorithm>
 #include <cstring>
 #include <string>
-#include <unordered_set>
 
+#include "base/reserve_more.hpp"
 #include "entity/registry_ops.hpp"
 #include "storage/table_ops.hpp"
 
 namespace ecsdb::detail {
 
+// Every change below leaves an undo record (UndoLog), taken before the change as the writer's exception
+// safety asks: a delta refused part-way (a replica's frame that does not fit what it holds, or memory
+// running out) is rolled back whole, and nothing of it reaches the next commit.
 Status RecoveryLoader::apply_delta(const Delta& d) {
   VersionState& v = working_.state();
   storage::WriteContext& ctx = working_.context();
+  UndoLog& undo = working_.undo_log();
   working_.set_dirty(true);
   auto bad = [&](const std::string& what) {
     return Status(StatusCode::kCorruption, "replaying version " + std::to_string(d.version) + ": " + what);
   };
   // Rows (re)inserted by a row sequence: they hold zeros until their content is applied below.
-  std::vector<std::unordered_set<std::uint64_t>> placed(d.tables.size());
+  std::vector<PlacedRows> placed(d.tables.size());
   for (std::size_t ti = 0; ti < d.tables.size(); ++ti) {
     const TableDelta& t = d.tables[ti];
     if (t.table >= tables_.table_count()) return bad("unknown table id " + std::to_string(t.table));
@@ -49,16 +53,26 @@ Status RecoveryLoader::apply_delta(const Delta& d) {
       }
       working_.remove_row(table, e.bits());
     }
+    undo.reserve();
+    base::reserve_more(working_.free_entities(), 1);
+    entity::prepare_slot(v.registry, e.index(), ctx);
     entity::destroy_entity(v.registry, e, working_.free_entities(), ctx);
-    working_.undo_log().push({UndoKind::kDestroyEntity, false, 0, 0, 0, 0, e.bits(), 0, 0});
+    undo.push({UndoKind::kDestroyEntity, false, 0, 0, 0, 0, e.bits(), 0, 0});
   }
   for (Entity e : d.created) {
     if (e.index() < v.registry.used && v.registry.slot(e.index())->alive()) {
       return bad("create of a live " + entity_name(e));
     }
-    entity::restore_slot(v.registry, e.index(), e.generation(), true, ctx);
     // Keep the free list free of this index (it is rebuilt by finish_load at the end of recovery).
-    std::erase(working_.free_entities(), e.index());
+    std::vector<std::uint32_t>& free = working_.free_entities();
+    const auto on_free = std::find(free.begin(), free.end(), e.index());
+    const std::uint64_t position = on_free == free.end() ? kNotOnFreeList : static_cast<std::uint64_t>(on_free - free.begin());
+    const std::uint32_t used_before = v.registry.used;
+    const std::uint32_t generation_before = e.index() < used_before ? v.registry.slot(e.index())->generation : 0;
+    undo.reserve();
+    entity::restore_slot(v.registry, e.index(), e.generation(), true, ctx);
+    undo.push({UndoKind::kRestoreSlot, false, 0, used_before, generation_before, 0, e.bits(), position, 0});
+    if (position != kNotOnFreeList) free.erase(on_free);
   }
   std::vector<std::byte> row;
   for (std::size_t ti = 0; ti < d.tables.size(); ++ti) {
@@ -67,7 +81,7 @@ Status RecoveryLoader::apply_delta(const Delta& d) {
     // Every row the sequence placed (inserted, replaced, or a tag removed and added again, which the commit
     // does not list) must belong to a live entity once the commit's creates and destroys are applied: joins
     // trust a row's key to carry its entity's current generation (TableState::identity_rows).
-    for (const std::uint64_t key : placed[ti]) {
+    for (const auto& [key, record] : placed[ti]) {
       if (!info.many && !v.registry.is_alive(Entity::from_bits(key))) {
         return bad("row sequence places a row of table '" + info.table->name + "' for " +
                    entity_name(Entity::from_bits(key)) + ", which is not alive");
@@ -75,11 +89,11 @@ Status RecoveryLoader::apply_delta(const Delta& d) {
     }
     for (std::size_t i = 0; i < t.inserted_keys.size(); ++i) {
       const std::uint64_t key = t.inserted_keys[i];
-      const bool in_place = placed[ti].contains(key);  // already in its row, by the row sequence
-      if (!in_place && v.find_row_index(t.table, key) != kNoRow) {
+      const auto in_place = placed[ti].find(key);  // already in its row, by the row sequence
+      if (in_place == placed[ti].end() && v.find_row_index(t.table, key) != kNoRow) {
         return bad("insert of an existing row " + tables_.describe_key(t.table, key));
       }
-      if (!t.sequence.empty() && !in_place) {
+      if (!t.sequence.empty() && in_place == placed[ti].end()) {
         return bad("inserted row " + tables_.describe_key(t.table, key) + " is missing from the row sequence");
       }
       if (!info.many && !v.registry.is_alive(Entity::from_bits(key))) {
@@ -88,26 +102,21 @@ Status RecoveryLoader::apply_delta(const Delta& d) {
       if (info.many && static_cast<std::uint32_t>(key) >= kMaxRowIndex) {
         return bad("row id index " + std::to_string(static_cast<std::uint32_t>(key)) + " is out of range");
       }
-      if (info.many) {
-        auto& aux = working_.aux(t.table);
-        const auto index = static_cast<std::uint32_t>(key);
-        if (index >= aux.next_row_index) aux.next_row_index = index + 1;
-        std::erase(aux.free_row_ids, index);
-      }
+      if (info.many) take_row_id(t.table, static_cast<std::uint32_t>(key));
       const std::uint64_t owner = t.inserted_owners.empty() ? key : t.inserted_owners[i];
-      std::byte* bytes = nullptr;
-      if (in_place) {
-        placed[ti].erase(key);
-        if (!info.many) entity::set_component_bit(v.registry, static_cast<std::uint32_t>(key), t.table, true, ctx);
-        if (info.stride != 0) bytes = storage::mutable_row(v.tables[t.table], v.find_row_index(t.table, key), ctx);
+      const std::byte* source = t.inserted_rows.data() + i * info.stride;
+      if (in_place != placed[ti].end()) {
+        const std::size_t record = in_place->second;
+        placed[ti].erase(in_place);
+        if (!info.many) set_component_bit(static_cast<std::uint32_t>(key), t.table, true);
+        std::byte* bytes = nullptr;
+        if (info.stride != 0) {
+          bytes = storage::mutable_row(v.tables[t.table], v.find_row_index(t.table, key), ctx);
+          std::memcpy(bytes, source, info.stride);
+        }
+        if (Status s = index_placed_row(t.table, key, bytes, record); !s.is_ok()) return bad(s.message());
       } else {
-        bytes = working_.insert_row(t.table, key, info.many ? owner : key);
-      }
-      if (in_place) {
-        if (bytes != nullptr) std::memcpy(bytes, t.inserted_rows.data() + i * info.stride, info.stride);
-        if (Status s = index_placed_row(t.table, key, bytes); !s.is_ok()) return bad(s.message());
-      } else {
-        const std::byte* source = t.inserted_rows.data() + i * info.stride;
+        std::byte* bytes = working_.insert_row(t.table, key, info.many ? owner : key);
         if (Status s = working_.refs().check_ref_targets(t.table, source, info.many ? owner : key); !s.is_ok()) return bad(s.message());
         working_.fill_inserted_row(t.table, bytes, source);
       }
@@ -115,11 +124,13 @@ Status RecoveryLoader::apply_delta(const Delta& d) {
     for (const RowUpdate& u : t.updates) {
       if (v.find_row_index(t.table, u.key) == kNoRow) return bad("update of a missing row " + tables_.describe_key(t.table, u.key));
       if (info.stride == 0) continue;  // a tag has no bytes to update
-      if (placed[ti].erase(u.key) != 0) {
+      if (const auto replaced = placed[ti].find(u.key); replaced != placed[ti].end()) {
         // Removed and inserted again by the row sequence (replaced): the update carries every field.
+        const std::size_t record = replaced->second;
+        placed[ti].erase(replaced);
         std::byte* bytes = storage::mutable_row(v.tables[t.table], v.find_row_index(t.table, u.key), ctx);
         unpack_fields(*info.table, u.field_mask, t.update_bytes.data() + u.offset, bytes);
-        if (Status s = index_placed_row(t.table, u.key, bytes); !s.is_ok()) return bad(s.message());
+        if (Status s = index_placed_row(t.table, u.key, bytes, record); !s.is_ok()) return bad(s.message());
         continue;
       }
       const std::byte* current = v.find_row(t.table, u.key);
@@ -132,44 +143,84 @@ Status RecoveryLoader::apply_delta(const Delta& d) {
   return Status::ok();
 }
 
-Status RecoveryLoader::index_placed_row(std::uint16_t table, std::uint64_t key, std::byte* bytes) {
+Status RecoveryLoader::index_placed_row(std::uint16_t table, std::uint64_t key, std::byte* bytes, std::size_t record) {
   const VersionState& v = working_.state();
-  if (bytes != nullptr) {
-    working_.assign_auto_increments(table, bytes);
-    working_.unique_index().index_row(table, bytes, +1);
-  }
   const std::uint64_t owner = storage::row_owner(v.tables[table], v.find_row_index(table, key));
-  return working_.refs().link_checked_row(table, key, bytes, owner);
+  RefIndexUpkeep refs = working_.refs();
+  if (bytes != nullptr) working_.assign_auto_increments(table, bytes);
+  ECSDB_RETURN_IF_ERROR(refs.check_ref_targets(table, bytes, owner));
+  refs.prepare_link_row(table, key, bytes, owner);
+  if (bytes != nullptr) working_.unique_index().index_row(table, bytes, +1);  // all or nothing
+  refs.link_row(table, key, bytes, owner);
+  working_.undo_log().at(record).indexed = true;
+  return Status::ok();
 }
 
-Status RecoveryLoader::replay_row_sequence(const TableDelta& t, std::uint64_t key_bound,
-                                           std::unordered_set<std::uint64_t>& placed) {
+void RecoveryLoader::set_component_bit(std::uint32_t index, std::uint16_t table, bool present) {
+  RegistryState& r = working_.state().registry;
+  UndoLog& undo = working_.undo_log();
+  undo.reserve();
+  const bool before = r.has_component(index, table);
+  entity::set_component_bit(r, index, table, present, working_.context());
+  undo.push({UndoKind::kComponentBit, false, table, 0, before ? 1u : 0u, 0, index, 0, 0});
+}
+
+void RecoveryLoader::take_row_id(std::uint16_t table, std::uint32_t index) {
+  TableAux& aux = working_.aux(table);
+  UndoLog& undo = working_.undo_log();
+  undo.reserve();
+  const auto on_free = std::find(aux.free_row_ids.begin(), aux.free_row_ids.end(), index);
+  const std::uint64_t position =
+      on_free == aux.free_row_ids.end() ? kNotOnFreeList : static_cast<std::uint64_t>(on_free - aux.free_row_ids.begin());
+  const std::uint32_t generation_before = storage::key_generation(working_.state().tables[table], index);
+  undo.push({UndoKind::kTakeRowId, false, table, aux.next_row_index, generation_before, 0, index, position, 0});
+  if (index >= aux.next_row_index) aux.next_row_index = index + 1;
+  if (position != kNotOnFreeList) aux.free_row_ids.erase(on_free);
+}
+
+Status RecoveryLoader::replay_row_sequence(const TableDelta& t, std::uint64_t key_bound, PlacedRows& placed) {
   VersionState& v = working_.state();
   storage::WriteContext& ctx = working_.context();
+  UndoLog& undo = working_.undo_log();
   TableState& ts = v.tables[t.table];
   const TableInfo& info = tables_.info(t.table);
   working_.set_dirty(true);
   for (const RowOp& op : t.sequence) {
     const std::uint32_t row = v.find_row_index(t.table, op.key);
+    const std::uint32_t identity_rows = ts.identity_rows;  // the table ops may move it
+    const std::uint64_t owner = info.many ? op.owner : op.key;
     if (op.insert) {
       if (row != kNoRow) return Status(StatusCode::kCorruption, "row sequence inserts an existing row " + tables_.describe_key(t.table, op.key));
       if (static_cast<std::uint32_t>(op.key) >= key_bound) {
         return Status(StatusCode::kCorruption, "row sequence key index " + std::to_string(static_cast<std::uint32_t>(op.key)) + " is out of range");
       }
-      storage::insert_row(ts, op.key, info.many ? op.owner : op.key, ctx);
-      placed.insert(op.key);
+      undo.reserve();
+      const auto entry = placed.try_emplace(op.key, 0).first;
+      const std::uint32_t generation_before = info.many ? storage::key_generation(ts, static_cast<std::uint32_t>(op.key)) : 0;
+      storage::prepare_insert(ts, op.key, ctx);
+      // Nothing below allocates.
+      storage::insert_row(ts, op.key, owner, ctx);
+      undo.push({UndoKind::kPlaceRow, false, t.table, 0, generation_before, identity_rows, op.key, owner, 0});
+      entry->second = undo.entries().size() - 1;
     } else {
       if (row == kNoRow) return Status(StatusCode::kCorruption, "row sequence removes a missing row " + tables_.describe_key(t.table, op.key));
       // A row that existed before this commit leaves the unique and reverse-reference indexes while its
       // bytes are still there (rows the sequence inserted were never in them).
-      if (!placed.contains(op.key)) {
-        const std::byte* bytes = info.stride != 0 ? ts.rows.at(row) : nullptr;
+      const bool indexed = !placed.contains(op.key);
+      const std::uint64_t row_owner = storage::row_owner(ts, row);
+      undo.reserve();
+      const std::size_t saved = undo.save_bytes(info.stride != 0 ? ts.rows.at(row) : nullptr, info.stride);
+      const std::size_t links_at = indexed ? undo.append_space(info.ref_columns.size() * sizeof(RefLink)) : 0;
+      const std::byte* bytes = info.stride != 0 ? ts.rows.at(row) : nullptr;
+      if (indexed) working_.refs().prepare_unlink_row(t.table, op.key, bytes, row_owner);
+      storage::prepare_remove(ts, op.key, ctx);
+      // Nothing below allocates.
+      if (indexed) {
         if (bytes != nullptr) working_.unique_index().index_row(t.table, bytes, -1);
-        const std::uint64_t row_owner = storage::row_owner(ts, row);
-        working_.refs().prepare_unlink_row(t.table, op.key, bytes, row_owner);
-        working_.refs().unlink_row(t.table, op.key, bytes, row_owner, nullptr);
+        working_.refs().unlink_row(t.table, op.key, bytes, row_owner, reinterpret_cast<RefLink*>(undo.bytes(links_at)));
       }
       storage::remove_row(ts, op.key, ctx);
+      undo.push({UndoKind::kUnplaceRow, indexed, t.table, row, info.stride, identity_rows, op.key, row_owner, saved});
       placed.erase(op.key);
     }
   }
@@ -181,12 +232,20 @@ Status RecoveryLoader::replay_row_sequence(const TableDelta& t, std::uint64_t ke
     }
     const auto index = static_cast<std::uint32_t>(key);
     if (!info.many) {
-      entity::set_component_bit(v.registry, index, t.table, false, ctx);
+      if (index >= v.registry.used) {
+        return Status(StatusCode::kCorruption, "deleted row " + tables_.describe_key(t.table, key) + " is beyond the registry");
+      }
+      set_component_bit(index, t.table, false);
     } else if (ts.row_of(RowId(index, storage::key_generation(ts, index)).bits()) == kNoRow) {
       // (A row id the commit handed out again already carries its newer generation.)
       std::uint32_t gen = static_cast<std::uint32_t>(key >> 32) + 1;
+      std::vector<std::uint32_t>& free_ids = working_.aux(t.table).free_row_ids;
+      undo.reserve();
+      base::reserve_more(free_ids, 1);
+      const std::uint32_t generation_before = storage::key_generation(ts, index);
       storage::set_key_generation(ts, index, gen == 0 ? 1 : gen, ctx);
-      working_.aux(t.table).free_row_ids.push_back(index);
+      undo.push({UndoKind::kRetireRowId, false, t.table, 0, generation_before, 0, index, 0, 0});
+      free_ids.push_back(index);
     }
   }
   return Status::ok();

@@ -6,7 +6,7 @@
 #pragma once
 
 #include <cstdint>
-#include <unordered_set>
+#include <unordered_map>
 
 #include "ecsdb/delta.hpp"
 #include "ecsdb/status.hpp"
@@ -18,8 +18,10 @@ class RecoveryLoader {
  public:
   explicit RecoveryLoader(WorkingVersion& working) noexcept : working_(working), tables_(working.tables()) {}
 
-  // Applies a logged delta (REQUIRES: an open transaction; no constraint re-check needed, but the ids,
-  // rows and generations are restored exactly).
+  // Applies a logged delta or a replica's frame (REQUIRES: an open transaction; no constraint re-check
+  // needed, but the ids, rows and generations are restored exactly). Every step records its undo, so a
+  // delta refused part-way (kCorruption: it does not fit what this writer holds) or cut short by
+  // std::bad_alloc is taken back whole by the transaction's rollback.
   Status apply_delta(const Delta& d);
   // Loads rows in bulk into an empty table (snapshot load). `keys`/`owners` hold n u64 each and `rows` n
   // rows; none needs to be aligned (they point into a snapshot file buffer).
@@ -31,12 +33,21 @@ class RecoveryLoader {
   void finish_load();
 
  private:
+  // Rows a replayed row sequence put in place and apply_delta has not filled yet: key -> its kPlaceRow
+  // undo record.
+  using PlacedRows = std::unordered_map<std::uint64_t, std::size_t>;
+
   // Replays a table's row insertions and removals in commit order (TableDelta::sequence), so the dense
   // row order is the commit's. Inserted rows hold zeros until apply_delta fills them.
-  Status replay_row_sequence(const TableDelta& t, std::uint64_t key_bound, std::unordered_set<std::uint64_t>& placed);
+  Status replay_row_sequence(const TableDelta& t, std::uint64_t key_bound, PlacedRows& placed);
   // A row the row sequence already put in place (zeros until now), whose final bytes are in place too:
-  // auto-increments, unique index and reverse references, as an insert would have done.
-  Status index_placed_row(std::uint16_t table, std::uint64_t key, std::byte* bytes);
+  // auto-increments, unique index and reverse references, as an insert would have done. Marks its
+  // kPlaceRow record (`record`) indexed.
+  Status index_placed_row(std::uint16_t table, std::uint64_t key, std::byte* bytes, std::size_t record);
+  // The registry's component bit, with its undo record.
+  void set_component_bit(std::uint32_t index, std::uint16_t table, bool present);
+  // Row id `index` of `many` table `table` is in use: off the free list, below next_row_index (undo recorded).
+  void take_row_id(std::uint16_t table, std::uint32_t index);
 
   WorkingVersion& working_;
   const WriterSchema& tables_;

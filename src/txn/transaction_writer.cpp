@@ -219,25 +219,35 @@ Status TransactionWriter::apply_replicated(const Delta& d, std::uint64_t version
   // server's version 1 is its own empty version 1): publishing would only put the numbers out of step.
   if (d.empty() && version <= versions_.published_number()) return Status::ok();
   ECSDB_RETURN_IF_ERROR(begin());
-  if (Status s = loader_.apply_delta(d); !s.is_ok()) {
+  try {
+    if (Status s = loader_.apply_delta(d); !s.is_ok()) {
+      rollback();
+      return s;
+    }
+    if (hub_.active() && !d.empty()) {
+      base::reserve_more(pending_deltas_, 1);
+      auto copy = std::make_shared<Delta>(d);
+      copy->first_commit = copy->last_commit = commits_ + 1;
+      pending_deltas_.push_back(std::move(copy));
+    }
+  } catch (const std::bad_alloc&) {
     rollback();
-    return s;
+    return Status(StatusCode::kResourceExhausted, "out of memory applying version " + std::to_string(version) +
+                                                      ": nothing of it was applied");
   }
+  // Point of no return: nothing below fails.
   constraints_.forget_references();
-  if (hub_.active() && !d.empty()) {
-    base::reserve_more(pending_deltas_, 1);
-    auto copy = std::make_shared<Delta>(d);
-    copy->first_commit = copy->last_commit = commits_ + 1;
-    pending_deltas_.push_back(std::move(copy));
-  } else if (!hub_.active()) {
-    commits_without_delta_ = true;
-  }
+  if (!hub_.active()) commits_without_delta_ = true;
   base::bump(commits_, 1);
   end_txn();
   working_.unique_index().sweep();
   working_.advance_to(version);
   working_.set_dirty(true);
-  publish();
+  try {
+    publish();
+  } catch (const std::bad_alloc&) {
+    // As after a commit: the version stands and readers see it at the next publish that succeeds.
+  }
   return Status::ok();
 }
 

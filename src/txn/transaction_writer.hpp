@@ -137,8 +137,8 @@ class TransactionWriter {
   // as the server has them, no constraint re-check: the server checked them), hands it to this database's
   // subscribers and publishes it, numbered `version` when that is ahead of the working version (a replica
   // numbers its versions like its server; they never go backwards). Owner thread, no open transaction.
-  // On error nothing is published; the working state may then differ from the published one, so the
-  // caller must stop applying (replication/replica.cpp closes the replica).
+  // On error (a delta that does not fit what this database holds: kCorruption; out of memory:
+  // kResourceExhausted) nothing of it is applied: every step is rolled back (RecoveryLoader::apply_delta).
   Status apply_replicated(const Delta& d, std::uint64_t version);
 
  protected:

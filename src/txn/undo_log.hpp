@@ -13,7 +13,15 @@
 
 namespace ecsdb::detail {
 
-enum class UndoKind : std::uint8_t { kCreateEntity, kDestroyEntity, kInsertRow, kRemoveRow, kWriteBytes, kBulkInsert, kBulkCreate };
+enum class UndoKind : std::uint8_t {
+  kCreateEntity, kDestroyEntity, kInsertRow, kRemoveRow, kWriteBytes, kBulkInsert, kBulkCreate,
+  // The steps of replaying a delta (RecoveryLoader::apply_delta: recovery and replicas), which restores ids,
+  // generations and row order exactly rather than going through the transaction API.
+  kPlaceRow, kUnplaceRow, kComponentBit, kRetireRowId, kRestoreSlot, kTakeRowId,
+};
+
+// kRestoreSlot, kTakeRowId: the index was not on its free list.
+inline constexpr std::uint64_t kNotOnFreeList = ~std::uint64_t{0};
 
 // Exception safety (std::bad_alloc): an operation allocates everything it needs (pages made private,
 // undo and arena capacity, index nodes) before its first change, then changes state without
@@ -33,14 +41,28 @@ enum class UndoKind : std::uint8_t { kCreateEntity, kDestroyEntity, kInsertRow, 
 //                   (consecutive indices of one generation: the fresh entities create_many returns after
 //                   its recycled ones cost no copy)
 //   kBulkCreate     row_or_offset = first (fresh) entity index; size = count
+//   kPlaceRow       table, key, owner: a row a replayed row sequence appended (bytes and registry bit
+//                   come later, each with its own record); `indexed` once index_placed_row indexed it;
+//                   size = a `many` row id's generation before (in its sparse slot, with no row)
+//   kUnplaceRow     table, key, owner: a row a replayed row sequence removed, saved as for kRemoveRow;
+//                   `indexed` when it was in the indexes (it was there before the delta)
+//   kComponentBit   table, key = entity index; size = the component bit before
+//   kRetireRowId    table, key = row id index of a `many` table; size = its generation before (the index
+//                   went to the back of the table's free row ids)
+//   kRestoreSlot    key = the entity made alive; row_or_offset = registry `used` before; size = the slot's
+//                   generation before (when inside `used`); owner = where the index was on the free list,
+//                   or kNotOnFreeList
+//   kTakeRowId      table, key = row id index; row_or_offset = next_row_index before; size = the
+//                   generation in its sparse slot before; owner = where the index was on the table's free
+//                   row ids, or kNotOnFreeList
 //   identity_rows_before is 0 for the kinds that do not use it.
 struct UndoEntry {
   UndoKind kind;
-  bool indexed = false;  // kInsertRow: the row's values entered the unique index
+  bool indexed = false;  // kInsertRow, kPlaceRow, kUnplaceRow: the row is in the unique and reference indexes
   std::uint16_t table;
   std::uint32_t row_or_offset;
   std::uint32_t size;
-  // kInsertRow, kRemoveRow, kBulkInsert: the table's identity_rows before the change. The undo puts the rows
+  // kInsertRow, kRemoveRow, kBulkInsert, kPlaceRow, kUnplaceRow: the table's identity_rows before the change. The undo puts the rows
   // back exactly, so the bound they had holds again; restoring it keeps the run (and the sparse index it
   // elides, storage/table_ops.cpp) as it was, where the undo's own key moves would lower it.
   std::uint32_t identity_rows_before;
@@ -53,6 +75,7 @@ class UndoLog {
  public:
   const std::vector<UndoEntry>& entries() const noexcept { return entries_; }
   UndoEntry& back() noexcept { return entries_.back(); }
+  UndoEntry& at(std::size_t i) noexcept { return entries_[i]; }
 
   // Room for `n` more records, taken before the change they record, so that recording it cannot fail.
   void reserve(std::size_t n = 1) { base::reserve_more(entries_, n); }

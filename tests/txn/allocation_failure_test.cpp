@@ -17,6 +17,8 @@
 
 #include "ecsdb/database.hpp"
 #include "support/fault_injection_file_system.hpp"
+#include "support/version_dump.hpp"
+#include "txn/database_access.hpp"
 #include "txn/replaced_operator_new.hpp"
 #include "support/test_schema.hpp"
 
@@ -290,5 +292,95 @@ TEST(AllocationFailureTest, EveryQueuedTicketResolvesAndOkMeansVisible) {
     }
   }
 }
+
+// A replica's frame (WriterCore::apply_replicated, replication/replica.cpp) is applied as one commit that
+// replays the server's steps exactly: row sequences, entity slots, row ids, free lists, indexes. Whichever
+// allocation fails, the frame is applied whole or not at all, and the replica can take it again.
+TEST(AllocationFailureTest, AReplicatedFrameIsAppliedWholeOrNotAtAll) {
+  // The server's two versions: a world, then a commit that takes every replay step (a row removed and
+  // added again and a `many` row added and removed: row sequences; a destroyed entity's index reused; a
+  // renamed player: the unique index; a follower of a destroyed entity: the reverse-reference index).
+  auto server = std::move(Database::open(test_schema()).value());
+  Subscription sub = server->subscribe({.capacity = 16, .every_version = true}).value();
+  std::vector<Entity> e;
+  std::vector<RowId> items;
+  {
+    Transaction t = server->writer().begin();
+    for (int i = 0; i < 8; ++i) {
+      e.push_back(t.create().value());
+      ASSERT_TRUE(t.add(e[i], Transform{float(i), 0, 0}).is_ok());
+      ASSERT_TRUE(t.add(e[i], Player{std::uint32_t(i), FixedString<16>("p" + std::to_string(i))}).is_ok());
+      items.push_back(t.insert_child(e[i], Item{1, 1}).value());
+    }
+    ASSERT_TRUE(t.add(e[1], Follow{e[2]}).is_ok());
+    ASSERT_TRUE(t.destroy(e[7]).is_ok());  // its index goes to the free list, for the next create
+    ASSERT_TRUE(t.commit().is_ok());
+  }
+  {
+    Transaction t = server->writer().begin();
+    const Entity reused = t.create().value();
+    ASSERT_EQ(reused.index(), e[7].index());
+    ASSERT_TRUE(t.add(reused, Player{70, FixedString<16>("p7")}).is_ok());
+    ASSERT_TRUE(t.remove<Transform>(e[4]).is_ok());
+    ASSERT_TRUE(t.add(e[4], Transform{4, 4, 4}).is_ok());
+    const RowId brief = t.insert_child(e[5], Item{2, 2}).value();
+    ASSERT_TRUE(t.remove_child("item", brief).is_ok());
+    ASSERT_TRUE(t.remove_child("item", items[0]).is_ok());
+    ASSERT_TRUE(t.update(e[3], Player{33, FixedString<16>("renamed")}).is_ok());
+    ASSERT_TRUE(t.destroy(e[2]).is_ok());  // and e[1]'s follow, by cascade
+    ASSERT_TRUE(t.commit().is_ok());
+  }
+  std::vector<std::shared_ptr<const Delta>> versions;
+  sub.poll(versions);
+  ASSERT_EQ(versions.size(), 2u);
+  const Delta& world = *versions[0];
+  const Delta& frame = *versions[1];
+  ASSERT_TRUE(std::any_of(frame.tables.begin(), frame.tables.end(), [](const TableDelta& t) { return !t.sequence.empty(); }))
+      << "the frame should replay a row sequence";
+
+  VersionDump after;  // what a replica holds once the frame is applied
+  {
+    auto replica = std::move(Database::open(test_schema()).value());
+    detail::WriterCore& core = detail::DatabaseAccess::core(*replica);
+    ASSERT_TRUE(core.apply_replicated(world, world.version).is_ok());
+    ASSERT_TRUE(core.apply_replicated(frame, frame.version).is_ok());
+    after = dump_version(core.working());
+  }
+  int failures = 0;
+  for (std::uint64_t n = 1;; ++n) {
+    auto replica = std::move(Database::open(test_schema()).value());
+    detail::WriterCore& core = detail::DatabaseAccess::core(*replica);
+    ASSERT_TRUE(core.apply_replicated(world, world.version).is_ok());
+    const VersionDump before = dump_version(core.working());
+    failed = false;
+    fail_in = n;
+    Status s;
+    try {
+      s = core.apply_replicated(frame, frame.version);
+    } catch (const std::bad_alloc&) {
+      fail_in = 0;
+      FAIL() << "allocation " << n << ": std::bad_alloc escaped apply_replicated";
+    }
+    fail_in = 0;
+    if (!failed) {  // the frame needs fewer than n allocations: every point has been tried
+      ASSERT_TRUE(s.is_ok()) << s.to_string();
+      EXPECT_GT(failures, 10) << "too few allocation points to be a meaningful test";
+      std::printf("allocation points tried: %llu (%d refused the frame)\n", static_cast<unsigned long long>(n - 1), failures);
+      break;
+    }
+    if (s.is_ok()) {  // only the publish failed: the frame is applied
+      ASSERT_EQ(first_difference(after, dump_version(core.working())), "") << "allocation " << n;
+      continue;
+    }
+    ++failures;
+    ASSERT_EQ(s.code(), StatusCode::kResourceExhausted) << "allocation " << n << ": " << s.to_string();
+    ASSERT_EQ(first_difference(before, dump_version(core.working())), "") << "allocation " << n << ": a refused frame left changes";
+    const Status again = core.apply_replicated(frame, frame.version);
+    ASSERT_TRUE(again.is_ok()) << "allocation " << n << ": " << again.to_string();
+    ASSERT_EQ(first_difference(after, dump_version(core.working())), "") << "allocation " << n;
+    ASSERT_EQ(replica->pin().get<Player>(e[3])->name, FixedString<16>("renamed")) << "allocation " << n;
+  }
+}
+
 }  // namespace
 }  // namespace ecsdb::testing
