@@ -23,9 +23,14 @@ Status RecoveryLoader::apply_delta(const Delta& d) {
   };
   // Rows (re)inserted by a row sequence: they hold zeros until their content is applied below.
   std::vector<PlacedRows> placed(d.tables.size());
+  std::vector<const PlacedRows*> placed_in(tables_.table_count(), nullptr);  // by table id
   for (std::size_t ti = 0; ti < d.tables.size(); ++ti) {
     const TableDelta& t = d.tables[ti];
     if (t.table >= tables_.table_count()) return bad("unknown table id " + std::to_string(t.table));
+    // One entry per table: a row one entry's sequence placed is not in the indexes yet, so another entry
+    // must not take it for a row that was there before.
+    if (ti > 0 && t.table <= d.tables[ti - 1].table) return bad("table ids do not ascend at table id " + std::to_string(t.table));
+    placed_in[t.table] = &placed[ti];
     if (!t.sequence.empty()) {
       // Entities a sequence may name: live ones, those this commit creates, and ones it created and
       // destroyed (new indices, handed out in order): a bound that keeps a corrupt log from sizing a
@@ -50,6 +55,12 @@ Status RecoveryLoader::apply_delta(const Delta& d) {
       if (v.find_row_index(table, e.bits()) == kNoRow) {
         return bad("destroy of " + entity_name(e) + ": marked as having a '" + tables_.info(table).table->name +
                    "' row it does not have");
+      }
+      // A row this delta's sequence placed is not filled or indexed yet, and it must belong to a live
+      // entity (checked below): a destroy may not take it.
+      if (placed_in[table] != nullptr && placed_in[table]->contains(e.bits())) {
+        return bad("destroy of " + entity_name(e) + ", whose '" + tables_.info(table).table->name +
+                   "' row the row sequence places");
       }
       working_.remove_row(table, e.bits());
     }

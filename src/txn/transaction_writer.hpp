@@ -45,6 +45,8 @@ class TransactionWriter {
   version::PublishedVersions& versions() noexcept { return versions_; }
   const version::PublishedVersions& versions() const noexcept { return versions_; }
   const VersionState& working() const noexcept { return working_.state(); }
+  // The version being built with the writer's own state beside it (free lists, counters, unique index).
+  const WorkingVersion& working_version() const noexcept { return working_; }
   const TableInfo& info(std::uint16_t table) const noexcept { return tables_.info(table); }
   const Schema& schema() const noexcept { return *schema_; }
 

@@ -36,6 +36,17 @@ class UniqueIndex {
   // every value or, when an allocation fails, none (and rethrows). `suspects`: record values counted
   // twice for the commit check (rollback re-adds values without recording them, and without allocating).
   void index_row(std::uint16_t table, const std::byte* row, int delta, bool suspects = true);
+  // Calls f(table, unique, value, count) for each value some row holds (count != 0), in no set order.
+  template <class F>
+  void for_each_value(F&& f) const {
+    for (std::size_t table = 0; table < per_table_.size(); ++table) {
+      for (std::size_t u = 0; u < per_table_[table].counts.size(); ++u) {
+        for (const auto& [value, count] : per_table_[table].counts[u]) {
+          if (count != 0) f(static_cast<std::uint16_t>(table), u, std::string_view(value), count);
+        }
+      }
+    }
+  }
   // After a commit: drops the zero counts of a field once they outnumber its live values.
   void sweep();
   // The first suspect whose value more than one row still holds, or nullptr (the commit check).

@@ -58,8 +58,10 @@ class WorkingVersion {
   const UniqueIndex& unique_index() const noexcept { return unique_; }
   RefIndexUpkeep refs() noexcept { return RefIndexUpkeep(tables_, *state_, ctx_); }
   TableAux& aux(std::uint16_t table) noexcept { return aux_[table]; }
+  const TableAux& aux(std::uint16_t table) const noexcept { return aux_[table]; }
   // Entity indices free for reuse (back() is reused first).
   std::vector<std::uint32_t>& free_entities() noexcept { return entity_free_; }
+  const std::vector<std::uint32_t>& free_entities() const noexcept { return entity_free_; }
 
   // Publishes this version into `versions` (stamped with `commit_count` and `lsn`) and goes on building a
   // copy of it as the next one. Strong guarantee: when the copy cannot be allocated nothing has changed.

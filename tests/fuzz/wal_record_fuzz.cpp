@@ -3,16 +3,18 @@
 // so every input reaches the decoder.
 // Contract under test: malformed input is an error, never a crash, a sanitizer report or a huge allocation.
 //
-// With ECSDB_FUZZ_APPLY_DELTA=1 a decoded record is also replayed into an empty database as recovery does
-// (WriterCore::apply_delta). Off by default: apply_delta trusts that the entities a record names exist, so
-// a record out of its log crashes it (reported; see tests/fuzz/README.md).
+// Each decoded record is also replayed into an empty database as recovery and a replica do
+// (WriterCore::apply_delta, in a transaction committed when it applies and rolled back when it is refused:
+// then the writer must hold exactly what it held before, tests/support/version_dump.hpp).
+// Known issue (see tests/fuzz/README.md): a record that creates an entity at a huge index grows the registry
+// to it; such records (an index at or above 2^20) are not replayed, so the other paths keep being fuzzed.
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <span>
 
 #include "fuzz_support.hpp"
 #include "persist/delta_codec.hpp"
+#include "support/version_dump.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace ecsdb;
@@ -23,12 +25,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::vector<std::byte> again;
   persist::encode_delta(decoded->delta, decoded->unix_time_ns, *fuzz::schema(), again);
   if (!persist::decode_delta(again, *fuzz::schema())) __builtin_trap();  // the codec disagrees with itself
-  static const bool apply = std::getenv("ECSDB_FUZZ_APPLY_DELTA") != nullptr;
-  if (!apply) return 0;
+  constexpr std::uint32_t kMaxCreatedIndex = 1u << 20;
+  for (const Entity e : decoded->delta.created) {
+    if (e.index() >= kMaxCreatedIndex) return 0;
+  }
   auto db = fuzz::fresh_database();
   detail::WriterCore& core = detail::DatabaseAccess::core(*db);
+  const testing::WriterDump before = testing::dump_writer(core.working_version());
   if (!core.begin().is_ok()) __builtin_trap();
-  if (core.apply_delta(decoded->delta).is_ok()) core.commit().ignore();
-  else core.rollback();
+  if (core.apply_delta(decoded->delta).is_ok()) {
+    core.commit().ignore();
+    return 0;
+  }
+  core.rollback();
+  if (!(testing::dump_writer(core.working_version()) == before)) __builtin_trap();  // a refused record left changes
   return 0;
 }

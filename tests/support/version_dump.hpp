@@ -1,15 +1,18 @@
 // Everything a version holds, exactly: the registry's slots with their flag words, each table's rows in
 // row order with their keys and owners and its identity run, and each reverse-reference list in list
-// order. For tests that expect an operation that failed to have changed nothing.
+// order; and (dump_writer) what the writer keeps beside its working version: the free lists, row-id
+// counters and unique-index counts. For tests that expect an operation that failed to have changed nothing.
 #pragma once
 
 #include <cstdint>
 #include <cstring>
 #include <map>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "ecsdb/detail/version_state.hpp"
+#include "txn/working_version.hpp"
 
 namespace ecsdb::testing {
 
@@ -103,6 +106,38 @@ inline std::string first_difference(const VersionDump& a, const VersionDump& b) 
     if (a.refs[c] != b.refs[c]) return "reverse-reference lists of column " + std::to_string(c);
   }
   return a == b ? "" : "table or column counts";
+}
+
+struct WriterDump {
+  VersionDump version;
+  std::vector<std::uint32_t> free_entities;
+  std::vector<std::vector<std::uint32_t>> free_row_ids;  // per table
+  std::vector<std::uint32_t> next_row_index;             // per table
+  std::map<std::tuple<std::uint16_t, std::size_t, std::string>, std::uint32_t> unique_counts;
+  bool operator==(const WriterDump&) const = default;
+};
+
+inline WriterDump dump_writer(const detail::WorkingVersion& w) {
+  WriterDump d;
+  d.version = dump_version(w.state());
+  d.free_entities = w.free_entities();
+  for (std::uint16_t t = 0; t < w.state().tables.size(); ++t) {
+    d.free_row_ids.push_back(w.aux(t).free_row_ids);
+    d.next_row_index.push_back(w.aux(t).next_row_index);
+  }
+  w.unique_index().for_each_value([&](std::uint16_t table, std::size_t unique, std::string_view value, std::uint32_t count) {
+    d.unique_counts[{table, unique, std::string(value)}] = count;
+  });
+  return d;
+}
+
+inline std::string first_difference(const WriterDump& a, const WriterDump& b) {
+  if (std::string v = first_difference(a.version, b.version); !v.empty()) return v;
+  if (a.free_entities != b.free_entities) return "the entity free list";
+  if (a.free_row_ids != b.free_row_ids) return "a table's free row ids";
+  if (a.next_row_index != b.next_row_index) return "a table's next row id";
+  if (a.unique_counts != b.unique_counts) return "the unique index";
+  return "";
 }
 
 }  // namespace ecsdb::testing

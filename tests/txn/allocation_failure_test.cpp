@@ -297,9 +297,10 @@ TEST(AllocationFailureTest, EveryQueuedTicketResolvesAndOkMeansVisible) {
 // replays the server's steps exactly: row sequences, entity slots, row ids, free lists, indexes. Whichever
 // allocation fails, the frame is applied whole or not at all, and the replica can take it again.
 TEST(AllocationFailureTest, AReplicatedFrameIsAppliedWholeOrNotAtAll) {
-  // The server's two versions: a world, then a commit that takes every replay step (a row removed and
-  // added again and a `many` row added and removed: row sequences; a destroyed entity's index reused; a
-  // renamed player: the unique index; a follower of a destroyed entity: the reverse-reference index).
+  // The server's versions: a world, an entity destroyed, then a commit that takes every replay step (a row
+  // removed and added again and a `many` row added and removed: row sequences; the destroyed entity's index
+  // reused, off the replica's free list; a renamed player: the unique index; a follower of a destroyed
+  // entity: the reverse-reference index).
   auto server = std::move(Database::open(test_schema()).value());
   Subscription sub = server->subscribe({.capacity = 16, .every_version = true}).value();
   std::vector<Entity> e;
@@ -313,9 +314,9 @@ TEST(AllocationFailureTest, AReplicatedFrameIsAppliedWholeOrNotAtAll) {
       items.push_back(t.insert_child(e[i], Item{1, 1}).value());
     }
     ASSERT_TRUE(t.add(e[1], Follow{e[2]}).is_ok());
-    ASSERT_TRUE(t.destroy(e[7]).is_ok());  // its index goes to the free list, for the next create
     ASSERT_TRUE(t.commit().is_ok());
   }
+  ASSERT_TRUE(server->writer().destroy(e[7]).is_ok());  // its index goes to the free list, for the next create
   {
     Transaction t = server->writer().begin();
     const Entity reused = t.create().value();
@@ -332,26 +333,30 @@ TEST(AllocationFailureTest, AReplicatedFrameIsAppliedWholeOrNotAtAll) {
   }
   std::vector<std::shared_ptr<const Delta>> versions;
   sub.poll(versions);
-  ASSERT_EQ(versions.size(), 2u);
+  ASSERT_EQ(versions.size(), 3u);
   const Delta& world = *versions[0];
-  const Delta& frame = *versions[1];
+  const Delta& destroyed = *versions[1];
+  const Delta& frame = *versions[2];
   ASSERT_TRUE(std::any_of(frame.tables.begin(), frame.tables.end(), [](const TableDelta& t) { return !t.sequence.empty(); }))
       << "the frame should replay a row sequence";
 
-  VersionDump after;  // what a replica holds once the frame is applied
+  WriterDump after;  // what a replica holds once the frame is applied
   {
     auto replica = std::move(Database::open(test_schema()).value());
     detail::WriterCore& core = detail::DatabaseAccess::core(*replica);
     ASSERT_TRUE(core.apply_replicated(world, world.version).is_ok());
+    ASSERT_TRUE(core.apply_replicated(destroyed, destroyed.version).is_ok());
     ASSERT_TRUE(core.apply_replicated(frame, frame.version).is_ok());
-    after = dump_version(core.working());
+    after = dump_writer(core.working_version());
   }
   int failures = 0;
   for (std::uint64_t n = 1;; ++n) {
     auto replica = std::move(Database::open(test_schema()).value());
+    Subscription local = replica->subscribe().value();  // the frame is handed to the replica's subscribers too
     detail::WriterCore& core = detail::DatabaseAccess::core(*replica);
     ASSERT_TRUE(core.apply_replicated(world, world.version).is_ok());
-    const VersionDump before = dump_version(core.working());
+    ASSERT_TRUE(core.apply_replicated(destroyed, destroyed.version).is_ok());
+    const WriterDump before = dump_writer(core.working_version());
     failed = false;
     fail_in = n;
     Status s;
@@ -369,15 +374,15 @@ TEST(AllocationFailureTest, AReplicatedFrameIsAppliedWholeOrNotAtAll) {
       break;
     }
     if (s.is_ok()) {  // only the publish failed: the frame is applied
-      ASSERT_EQ(first_difference(after, dump_version(core.working())), "") << "allocation " << n;
+      ASSERT_EQ(first_difference(after, dump_writer(core.working_version())), "") << "allocation " << n;
       continue;
     }
     ++failures;
     ASSERT_EQ(s.code(), StatusCode::kResourceExhausted) << "allocation " << n << ": " << s.to_string();
-    ASSERT_EQ(first_difference(before, dump_version(core.working())), "") << "allocation " << n << ": a refused frame left changes";
+    ASSERT_EQ(first_difference(before, dump_writer(core.working_version())), "") << "allocation " << n << ": a refused frame left changes";
     const Status again = core.apply_replicated(frame, frame.version);
     ASSERT_TRUE(again.is_ok()) << "allocation " << n << ": " << again.to_string();
-    ASSERT_EQ(first_difference(after, dump_version(core.working())), "") << "allocation " << n;
+    ASSERT_EQ(first_difference(after, dump_writer(core.working_version())), "") << "allocation " << n;
     ASSERT_EQ(replica->pin().get<Player>(e[3])->name, FixedString<16>("renamed")) << "allocation " << n;
   }
 }
