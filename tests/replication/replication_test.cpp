@@ -424,6 +424,11 @@ class FaultProxy {
   std::atomic<int> reorder_per_mille{0};    // per DELTA frame: send it after the next one
   std::atomic<int> delay_per_mille{0};      // per frame: sleep up to 3 ms first
   std::atomic<bool> paused{false};          // new connections are closed at once
+  // DELTA frames still to damage (uncompressed ones that create entities; needs `schema`): an update of a
+  // row no one holds is added, which the replica finds only after applying the frame's creates.
+  std::atomic<int> damage_deltas{0};
+  std::atomic<int> damaged{0};
+  std::shared_ptr<const Schema> schema;
   std::atomic<int> generation{0};           // bump to cut every open connection
   std::atomic<int> cuts{0};
   std::atomic<int> reorders{0};
@@ -498,6 +503,7 @@ class FaultProxy {
             break;
           }
           const bool delta = frame.type == static_cast<std::uint8_t>(replication::FrameType::kDelta);
+          if (delta && damage_deltas.load() > 0) damage(frame.payload, bytes);
           if (delta && held.empty() && chance(reorder_per_mille)) {
             held = std::move(bytes);
             ++reorders;
@@ -518,6 +524,30 @@ class FaultProxy {
     }
     ::close(client);
     ::close(server);
+  }
+
+  // Re-encodes the DELTA frame `payload` into `bytes` with an update of a missing health row added, when
+  // it creates entities.
+  void damage(std::span<const std::byte> payload, std::vector<std::byte>& bytes) {
+    auto f = replication::decode_delta_frame(payload, *schema);
+    if (!f || f->delta.created.empty()) return;
+    const Table& health = *schema->find_table("health");
+    auto entry = std::find_if(f->delta.tables.begin(), f->delta.tables.end(), [&](const TableDelta& t) { return t.table >= health.id; });
+    if (entry == f->delta.tables.end() || entry->table != health.id) {
+      entry = f->delta.tables.insert(entry, TableDelta{});
+      entry->table = health.id;
+    }
+    const std::vector<std::byte> zeros(health.stride());
+    RowUpdate u{Entity(1u << 20, 1).bits(), stored_fields_mask(health), static_cast<std::uint32_t>(entry->update_bytes.size()), 0};
+    entry->update_bytes.resize(entry->update_bytes.size() + zeros.size());
+    u.size = pack_fields(health, u.field_mask, zeros.data(), entry->update_bytes.data() + u.offset);
+    entry->update_bytes.resize(u.offset + u.size);
+    entry->updates.push_back(u);
+    bytes.clear();
+    replication::encode_delta_frame(f->from_version, f->to_version, f->published_at_ns, f->delta, *schema,
+                                    std::vector<bool>(schema->tables.size(), true), bytes);
+    --damage_deltas;
+    ++damaged;
   }
 
   std::uint16_t target_;
@@ -827,6 +857,35 @@ TEST(ReplicationTest, ConvergeThroughCutsDelaysDuplicatesAndReordering) {
   // Cuts (mid-frame) and reorders (a gap) both end in a reconnect and a resume or resync.
   EXPECT_GT(a->stats().reconnects + b->stats().reconnects, 0u) << proxy.cuts.load() << " cuts";
   EXPECT_GT(a->stats().duplicates + b->stats().duplicates, 0u) << "duplicated frames were ignored";
+}
+
+// A frame the replica cannot apply (here damaged on the wire, so that it fails after its created entities
+// were applied) is refused whole: the replica reconnects for a full sync, taken as a difference from what it
+// holds, and converges. (Before every step of applying a frame kept an undo record, the refused frame's
+// entities stayed alive in the replica's working version; the sync, diffed against the published view,
+// then created them again, was refused for creating a live entity, and the replica stopped.)
+TEST(ReplicationTest, AReplicaRepairsItselfAfterARefusedFrame) {
+  auto server = Server::start();
+  FaultProxy proxy(server->port(), 7);
+  proxy.schema = testing::test_schema();
+  ReplicaOptions o;
+  o.port = proxy.port();
+  o.compress = false;  // the proxy reads the frames
+  o.reconnect_min_ms = 10;
+  o.reconnect_max_ms = 200;
+  auto replica = Replica::connect(o);
+  ASSERT_TRUE(replica.has_value()) << replica.status().to_string();
+  Workload w(31, 10);
+  w.run(*server->db, 20);
+  expect_converged(*server->db, **replica, {}, "before the damage");
+  proxy.damage_deltas = 1;
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (proxy.damaged.load() == 0 && std::chrono::steady_clock::now() < deadline) w.run(*server->db, 10);
+  ASSERT_EQ(proxy.damaged.load(), 1) << "no frame created entities: nothing was tested";
+  w.run(*server->db, 20);
+  expect_converged(*server->db, **replica, {}, "after a refused frame");
+  EXPECT_TRUE((*replica)->status().is_ok()) << (*replica)->status().to_string();
+  EXPECT_GT((*replica)->stats().reconnects, 0u) << "the refused frame should have ended the connection";
 }
 
 TEST(ReplicationTest, ResumesWhenTheServerStillHasTheVersionsElseResyncs) {
