@@ -474,8 +474,9 @@ std::optional<Ended> Replica::Impl::handle(std::uint8_t type, std::span<const st
 // one commit, so readers see either the old state or the new one.
 Status Replica::Impl::apply_sync() {
   Delta d;
-  const PinnedView view = db->pin();
-  const detail::VersionState& local = view.state();
+  // The difference from what the writer holds, which is what it is applied to: after a frame whose publish
+  // ran out of memory, the published view is a version behind it. (This thread is the writer's owner.)
+  const detail::VersionState& local = detail::DatabaseAccess::core(*db).working();
   std::unordered_map<std::uint32_t, std::uint32_t> server_alive;  // index -> generation
   server_alive.reserve(sync_state.created.size());
   for (Entity e : sync_state.created) server_alive.emplace(e.index(), e.generation());

@@ -150,6 +150,15 @@ Status RecoveryLoader::apply_delta(const Delta& d) {
       if (Status s = working_.refs().check_ref_targets(t.table, row.data(), 0); !s.is_ok()) return bad(s.message());
       working_.write_bytes(t.table, u.key, 0, info.stride, row.data());
     }
+    // Placed, yet neither inserted nor updated: only a tag (no fields) the commit removed and added again,
+    // which it does not list; its row is indexed again (its component bit never went). Anything else would
+    // be committed as zeros, outside the indexes.
+    for (const auto& [key, record] : placed[ti]) {
+      if (info.stride != 0 || info.many || !v.registry.has_component(static_cast<std::uint32_t>(key), t.table)) {
+        return bad("row sequence places a row " + tables_.describe_key(t.table, key) + " that is neither inserted nor updated");
+      }
+      if (Status s = index_placed_row(t.table, key, nullptr, record); !s.is_ok()) return bad(s.message());
+    }
   }
   return Status::ok();
 }
