@@ -10,6 +10,18 @@
 
 namespace ecsdb::detail {
 
+namespace {
+
+// Where `index` is on `free_list`, searching from the back (or kNotOnFreeList).
+std::uint64_t position_from_back(const std::vector<std::uint32_t>& free_list, std::uint32_t index) noexcept {
+  for (std::size_t i = free_list.size(); i-- > 0;) {
+    if (free_list[i] == index) return i;
+  }
+  return kNotOnFreeList;
+}
+
+}  // namespace
+
 // Every change below leaves an undo record (UndoLog), taken before the change as the writer's exception
 // safety asks: a delta refused part-way (a replica's frame that does not fit what it holds, or memory
 // running out) is rolled back whole, and nothing of it reaches the next commit.
@@ -74,16 +86,16 @@ Status RecoveryLoader::apply_delta(const Delta& d) {
     if (e.index() < v.registry.used && v.registry.slot(e.index())->alive()) {
       return bad("create of a live " + entity_name(e));
     }
-    // Keep the free list free of this index (it is rebuilt by finish_load at the end of recovery).
+    // Keep the free list free of this index (it is rebuilt by finish_load at the end of recovery). Searched
+    // from the back: the writer that made the delta reused indices from the back of the same list.
     std::vector<std::uint32_t>& free = working_.free_entities();
-    const auto on_free = std::find(free.begin(), free.end(), e.index());
-    const std::uint64_t position = on_free == free.end() ? kNotOnFreeList : static_cast<std::uint64_t>(on_free - free.begin());
+    const std::uint64_t position = position_from_back(free, e.index());
     const std::uint32_t used_before = v.registry.used;
     const std::uint32_t generation_before = e.index() < used_before ? v.registry.slot(e.index())->generation : 0;
     undo.reserve();
     entity::restore_slot(v.registry, e.index(), e.generation(), true, ctx);
     undo.push({UndoKind::kRestoreSlot, false, 0, used_before, generation_before, 0, e.bits(), position, 0});
-    if (position != kNotOnFreeList) free.erase(on_free);
+    if (position != kNotOnFreeList) free.erase(free.begin() + static_cast<std::ptrdiff_t>(position));
   }
   std::vector<std::byte> row;
   for (std::size_t ti = 0; ti < d.tables.size(); ++ti) {
@@ -189,13 +201,11 @@ void RecoveryLoader::take_row_id(std::uint16_t table, std::uint32_t index) {
   TableAux& aux = working_.aux(table);
   UndoLog& undo = working_.undo_log();
   undo.reserve();
-  const auto on_free = std::find(aux.free_row_ids.begin(), aux.free_row_ids.end(), index);
-  const std::uint64_t position =
-      on_free == aux.free_row_ids.end() ? kNotOnFreeList : static_cast<std::uint64_t>(on_free - aux.free_row_ids.begin());
+  const std::uint64_t position = position_from_back(aux.free_row_ids, index);  // (as for entities)
   const std::uint32_t generation_before = storage::key_generation(working_.state().tables[table], index);
   undo.push({UndoKind::kTakeRowId, false, table, aux.next_row_index, generation_before, 0, index, position, 0});
   if (index >= aux.next_row_index) aux.next_row_index = index + 1;
-  if (position != kNotOnFreeList) aux.free_row_ids.erase(on_free);
+  if (position != kNotOnFreeList) aux.free_row_ids.erase(aux.free_row_ids.begin() + static_cast<std::ptrdiff_t>(position));
 }
 
 Status RecoveryLoader::replay_row_sequence(const TableDelta& t, std::uint64_t key_bound, PlacedRows& placed) {
