@@ -33,23 +33,21 @@ Status RecoveryLoader::apply_delta(const Delta& d) {
   auto bad = [&](const std::string& what) {
     return Status(StatusCode::kCorruption, "replaying version " + std::to_string(d.version) + ": " + what);
   };
-  // Rows (re)inserted by a row sequence: they hold zeros until their content is applied below.
-  std::vector<PlacedRows> placed(d.tables.size());
-  std::vector<const PlacedRows*> placed_in(tables_.table_count(), nullptr);  // by table id
+  // Rows (re)inserted by a row sequence, by table id: they hold zeros until their content is applied below.
+  std::vector<PlacedRows> placed(tables_.table_count());
   for (std::size_t ti = 0; ti < d.tables.size(); ++ti) {
     const TableDelta& t = d.tables[ti];
     if (t.table >= tables_.table_count()) return bad("unknown table id " + std::to_string(t.table));
-    // One entry per table: a row one entry's sequence placed is not in the indexes yet, so another entry
-    // must not take it for a row that was there before.
+    // One entry per table, ascending (as every delta is made): rows a sequence placed are kept per table,
+    // and a second entry for the table would take them for rows that were there before.
     if (ti > 0 && t.table <= d.tables[ti - 1].table) return bad("table ids do not ascend at table id " + std::to_string(t.table));
-    placed_in[t.table] = &placed[ti];
     if (!t.sequence.empty()) {
       // Entities a sequence may name: live ones, those this commit creates, and ones it created and
       // destroyed (new indices, handed out in order): a bound that keeps a corrupt log from sizing a
       // sparse index for billions of keys.
       const std::uint64_t key_bound =
           tables_.info(t.table).many ? kMaxRowIndex : v.registry.used + d.created.size() + t.sequence.size();
-      if (Status s = replay_row_sequence(t, key_bound, placed[ti]); !s.is_ok()) return bad(s.message());
+      if (Status s = replay_row_sequence(t, key_bound, placed[t.table]); !s.is_ok()) return bad(s.message());
       continue;
     }
     for (std::uint64_t key : t.deleted_keys) {
@@ -70,17 +68,13 @@ Status RecoveryLoader::apply_delta(const Delta& d) {
       }
       // A row this delta's sequence placed is not filled or indexed yet, and it must belong to a live
       // entity (checked below): a destroy may not take it.
-      if (placed_in[table] != nullptr && placed_in[table]->contains(e.bits())) {
+      if (placed[table].contains(e.bits())) {
         return bad("destroy of " + entity_name(e) + ", whose '" + tables_.info(table).table->name +
                    "' row the row sequence places");
       }
       working_.remove_row(table, e.bits());
     }
-    undo.reserve();
-    base::reserve_more(working_.free_entities(), 1);
-    entity::prepare_slot(v.registry, e.index(), ctx);
-    entity::destroy_entity(v.registry, e, working_.free_entities(), ctx);
-    undo.push({UndoKind::kDestroyEntity, false, 0, 0, 0, 0, e.bits(), 0, 0});
+    working_.destroy_entity(e);
   }
   for (Entity e : d.created) {
     if (e.index() < v.registry.used && v.registry.slot(e.index())->alive()) {
@@ -98,13 +92,13 @@ Status RecoveryLoader::apply_delta(const Delta& d) {
     if (position != kNotOnFreeList) free.erase(free.begin() + static_cast<std::ptrdiff_t>(position));
   }
   std::vector<std::byte> row;
-  for (std::size_t ti = 0; ti < d.tables.size(); ++ti) {
-    const TableDelta& t = d.tables[ti];
+  for (const TableDelta& t : d.tables) {
     const TableInfo& info = tables_.info(t.table);
+    PlacedRows& placed_here = placed[t.table];
     // Every row the sequence placed (inserted, replaced, or a tag removed and added again, which the commit
     // does not list) must belong to a live entity once the commit's creates and destroys are applied: joins
     // trust a row's key to carry its entity's current generation (TableState::identity_rows).
-    for (const auto& [key, record] : placed[ti]) {
+    for (const auto& [key, record] : placed_here) {
       if (!info.many && !v.registry.is_alive(Entity::from_bits(key))) {
         return bad("row sequence places a row of table '" + info.table->name + "' for " +
                    entity_name(Entity::from_bits(key)) + ", which is not alive");
@@ -112,11 +106,11 @@ Status RecoveryLoader::apply_delta(const Delta& d) {
     }
     for (std::size_t i = 0; i < t.inserted_keys.size(); ++i) {
       const std::uint64_t key = t.inserted_keys[i];
-      const auto in_place = placed[ti].find(key);  // already in its row, by the row sequence
-      if (in_place == placed[ti].end() && v.find_row_index(t.table, key) != kNoRow) {
+      const auto in_place = placed_here.find(key);  // already in its row, by the row sequence
+      if (in_place == placed_here.end() && v.find_row_index(t.table, key) != kNoRow) {
         return bad("insert of an existing row " + tables_.describe_key(t.table, key));
       }
-      if (!t.sequence.empty() && in_place == placed[ti].end()) {
+      if (!t.sequence.empty() && in_place == placed_here.end()) {
         return bad("inserted row " + tables_.describe_key(t.table, key) + " is missing from the row sequence");
       }
       if (!info.many && !v.registry.is_alive(Entity::from_bits(key))) {
@@ -128,9 +122,9 @@ Status RecoveryLoader::apply_delta(const Delta& d) {
       if (info.many) take_row_id(t.table, static_cast<std::uint32_t>(key));
       const std::uint64_t owner = t.inserted_owners.empty() ? key : t.inserted_owners[i];
       const std::byte* source = t.inserted_rows.data() + i * info.stride;
-      if (in_place != placed[ti].end()) {
+      if (in_place != placed_here.end()) {
         const std::size_t record = in_place->second;
-        placed[ti].erase(in_place);
+        placed_here.erase(in_place);
         if (!info.many) set_component_bit(static_cast<std::uint32_t>(key), t.table, true);
         std::byte* bytes = nullptr;
         if (info.stride != 0) {
@@ -147,10 +141,10 @@ Status RecoveryLoader::apply_delta(const Delta& d) {
     for (const RowUpdate& u : t.updates) {
       if (v.find_row_index(t.table, u.key) == kNoRow) return bad("update of a missing row " + tables_.describe_key(t.table, u.key));
       if (info.stride == 0) continue;  // a tag has no bytes to update
-      if (const auto replaced = placed[ti].find(u.key); replaced != placed[ti].end()) {
+      if (const auto replaced = placed_here.find(u.key); replaced != placed_here.end()) {
         // Removed and inserted again by the row sequence (replaced): the update carries every field.
         const std::size_t record = replaced->second;
-        placed[ti].erase(replaced);
+        placed_here.erase(replaced);
         std::byte* bytes = storage::mutable_row(v.tables[t.table], v.find_row_index(t.table, u.key), ctx);
         unpack_fields(*info.table, u.field_mask, t.update_bytes.data() + u.offset, bytes);
         if (Status s = index_placed_row(t.table, u.key, bytes, record); !s.is_ok()) return bad(s.message());
@@ -165,7 +159,7 @@ Status RecoveryLoader::apply_delta(const Delta& d) {
     // Placed, yet neither inserted nor updated: only a tag (no fields) the commit removed and added again,
     // which it does not list; its row is indexed again (its component bit never went). Anything else would
     // be committed as zeros, outside the indexes.
-    for (const auto& [key, record] : placed[ti]) {
+    for (const auto& [key, record] : placed_here) {
       if (info.stride != 0 || info.many || !v.registry.has_component(static_cast<std::uint32_t>(key), t.table)) {
         return bad("row sequence places a row " + tables_.describe_key(t.table, key) + " that is neither inserted nor updated");
       }
@@ -217,40 +211,18 @@ Status RecoveryLoader::replay_row_sequence(const TableDelta& t, std::uint64_t ke
   working_.set_dirty(true);
   for (const RowOp& op : t.sequence) {
     const std::uint32_t row = v.find_row_index(t.table, op.key);
-    const std::uint32_t identity_rows = ts.identity_rows;  // the table ops may move it
-    const std::uint64_t owner = info.many ? op.owner : op.key;
     if (op.insert) {
       if (row != kNoRow) return Status(StatusCode::kCorruption, "row sequence inserts an existing row " + tables_.describe_key(t.table, op.key));
       if (static_cast<std::uint32_t>(op.key) >= key_bound) {
         return Status(StatusCode::kCorruption, "row sequence key index " + std::to_string(static_cast<std::uint32_t>(op.key)) + " is out of range");
       }
-      undo.reserve();
       const auto entry = placed.try_emplace(op.key, 0).first;
-      const std::uint32_t generation_before = info.many ? storage::key_generation(ts, static_cast<std::uint32_t>(op.key)) : 0;
-      storage::prepare_insert(ts, op.key, ctx);
-      // Nothing below allocates.
-      storage::insert_row(ts, op.key, owner, ctx);
-      undo.push({UndoKind::kPlaceRow, false, t.table, 0, generation_before, identity_rows, op.key, owner, 0});
-      entry->second = undo.entries().size() - 1;
+      entry->second = working_.place_row(t.table, op.key, info.many ? op.owner : op.key);
     } else {
       if (row == kNoRow) return Status(StatusCode::kCorruption, "row sequence removes a missing row " + tables_.describe_key(t.table, op.key));
-      // A row that existed before this commit leaves the unique and reverse-reference indexes while its
-      // bytes are still there (rows the sequence inserted were never in them).
-      const bool indexed = !placed.contains(op.key);
-      const std::uint64_t row_owner = storage::row_owner(ts, row);
-      undo.reserve();
-      const std::size_t saved = undo.save_bytes(info.stride != 0 ? ts.rows.at(row) : nullptr, info.stride);
-      const std::size_t links_at = indexed ? undo.append_space(info.ref_columns.size() * sizeof(RefLink)) : 0;
-      const std::byte* bytes = info.stride != 0 ? ts.rows.at(row) : nullptr;
-      if (indexed) working_.refs().prepare_unlink_row(t.table, op.key, bytes, row_owner);
-      storage::prepare_remove(ts, op.key, ctx);
-      // Nothing below allocates.
-      if (indexed) {
-        if (bytes != nullptr) working_.unique_index().index_row(t.table, bytes, -1);
-        working_.refs().unlink_row(t.table, op.key, bytes, row_owner, reinterpret_cast<RefLink*>(undo.bytes(links_at)));
-      }
-      storage::remove_row(ts, op.key, ctx);
-      undo.push({UndoKind::kUnplaceRow, indexed, t.table, row, info.stride, identity_rows, op.key, row_owner, saved});
+      // A row that existed before this commit leaves the unique and reverse-reference indexes (rows the
+      // sequence inserted were never in them).
+      working_.unplace_row(t.table, op.key, /*indexed=*/!placed.contains(op.key));
       placed.erase(op.key);
     }
   }

@@ -129,7 +129,6 @@ Status TransactionWriter::destroy(Entity e) {
   ECSDB_RETURN_IF_ERROR(require_txn());
   ECSDB_RETURN_IF_ERROR(check_alive(e, "destroy", nullptr));
   RegistryState& registry = working_.state().registry;
-  std::vector<std::uint32_t>& free = working_.free_entities();
   for (std::uint16_t t : tables_.one_tables()) {
     if (registry.has_component(e.index(), t)) working_.remove_row(t, e.bits());
   }
@@ -140,13 +139,8 @@ Status TransactionWriter::destroy(Entity e) {
     working_.refs().referrers(tables_.info(t).ref_columns.back(), e, children);  // the owner column is the table's last
     for (std::uint64_t key : children) working_.remove_row(t, key);
   }
-  working_.undo_log().reserve();
-  base::reserve_more(free, 1);
   constraints_.prepare_destroy();
-  entity::prepare_slot(registry, e.index(), working_.context());
-  working_.set_dirty(true);
-  entity::destroy_entity(registry, e, free, working_.context());
-  working_.undo_log().push({UndoKind::kDestroyEntity, false, 0, 0, 0, 0, e.bits(), 0, 0});
+  working_.destroy_entity(e);
   constraints_.note_destroyed(e);
   return Status::ok();
 }

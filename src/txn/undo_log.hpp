@@ -58,7 +58,7 @@ inline constexpr std::uint64_t kNotOnFreeList = ~std::uint64_t{0};
 //   identity_rows_before is 0 for the kinds that do not use it.
 struct UndoEntry {
   UndoKind kind;
-  bool indexed = false;  // kInsertRow, kPlaceRow, kUnplaceRow: the row is in the unique and reference indexes
+  bool indexed = false;  // kInsertRow, kRemoveRow, kPlaceRow, kUnplaceRow: the row is (was) in the indexes
   std::uint16_t table;
   std::uint32_t row_or_offset;
   std::uint32_t size;

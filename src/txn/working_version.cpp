@@ -94,19 +94,32 @@ void WorkingVersion::assign_auto_increments(std::uint16_t table, std::byte* row)
   }
 }
 
-std::byte* WorkingVersion::insert_row(std::uint16_t table, std::uint64_t key, std::uint64_t owner) {
+std::byte* WorkingVersion::append_row(std::uint16_t table, std::uint64_t key, std::uint64_t owner, UndoKind kind,
+                                     std::uint32_t size) {
+  TableState& t = state_->tables[table];
   undo_.reserve();
-  const std::uint32_t identity_rows = state_->tables[table].identity_rows;
-  storage::prepare_insert(state_->tables[table], key, ctx_);
-  if (!tables_.info(table).many) entity::prepare_slot(state_->registry, static_cast<std::uint32_t>(key), ctx_);
+  const std::uint32_t identity_rows = t.identity_rows;
+  storage::prepare_insert(t, key, ctx_);
   // Nothing below allocates.
   dirty_ = true;
-  std::byte* row = storage::insert_row(state_->tables[table], key, owner, ctx_);
-  undo_.push({UndoKind::kInsertRow, false, table, 0, 0, identity_rows, key, owner, 0});
-  if (!tables_.info(table).many) {
-    entity::set_component_bit(state_->registry, static_cast<std::uint32_t>(key), table, true, ctx_);
-  }
+  std::byte* row = storage::insert_row(t, key, owner, ctx_);
+  undo_.push({kind, false, table, 0, size, identity_rows, key, owner, 0});
   return row;
+}
+
+std::byte* WorkingVersion::insert_row(std::uint16_t table, std::uint64_t key, std::uint64_t owner) {
+  const bool many = tables_.info(table).many;
+  if (!many) entity::prepare_slot(state_->registry, static_cast<std::uint32_t>(key), ctx_);
+  std::byte* row = append_row(table, key, owner, UndoKind::kInsertRow, 0);
+  if (!many) entity::set_component_bit(state_->registry, static_cast<std::uint32_t>(key), table, true, ctx_);
+  return row;
+}
+
+std::size_t WorkingVersion::place_row(std::uint16_t table, std::uint64_t key, std::uint64_t owner) {
+  const std::uint32_t generation_before =
+      tables_.info(table).many ? storage::key_generation(state_->tables[table], static_cast<std::uint32_t>(key)) : 0;
+  append_row(table, key, owner, UndoKind::kPlaceRow, generation_before);
+  return undo_.entries().size() - 1;
 }
 
 void WorkingVersion::fill_inserted_row(std::uint16_t table, std::byte* row, const void* bytes) {
@@ -123,37 +136,60 @@ void WorkingVersion::fill_inserted_row(std::uint16_t table, std::byte* row, cons
   u.indexed = true;
 }
 
-void WorkingVersion::remove_row(std::uint16_t table, std::uint64_t key) {
-  dirty_ = true;
+void WorkingVersion::take_out_row(std::uint16_t table, std::uint64_t key, bool indexed, UndoKind kind) {
   TableState& t = state_->tables[table];
   const std::uint32_t row = state_->find_row_index(table, key);
   assert(row != kNoRow);
   const TableInfo& info = tables_.info(table);
   undo_.reserve();
-  // Undo data: the row's bytes, then where it sat in each reverse-reference list.
+  // Undo data: the row's bytes, then (when indexed) where it sat in each reverse-reference list.
   const std::size_t saved = undo_.save_bytes(info.stride != 0 ? t.rows.at(row) : nullptr, info.stride);
-  const std::size_t links_at = undo_.append_space(info.ref_columns.size() * sizeof(RefLink));
+  const std::size_t links_at = indexed ? undo_.append_space(info.ref_columns.size() * sizeof(RefLink)) : 0;
   const std::uint64_t owner = storage::row_owner(t, row);
   const std::byte* bytes = info.stride != 0 ? t.rows.at(row) : nullptr;
-  refs().prepare_unlink_row(table, key, bytes, owner);
+  if (indexed) refs().prepare_unlink_row(table, key, bytes, owner);
   const std::uint32_t identity_rows = t.identity_rows;  // remove_row may lower it
   storage::prepare_remove(t, key, ctx_);
-  if (!info.many) entity::prepare_slot(state_->registry, static_cast<std::uint32_t>(key), ctx_);
-  else base::reserve_more(aux_[table].free_row_ids, 1);
   // Nothing below allocates.
-  if (info.stride != 0) unique_.index_row(table, t.rows.at(row), -1);
-  refs().unlink_row(table, key, bytes, owner, reinterpret_cast<RefLink*>(undo_.bytes(links_at)));
+  dirty_ = true;
+  if (indexed) {
+    if (info.stride != 0) unique_.index_row(table, t.rows.at(row), -1);
+    refs().unlink_row(table, key, bytes, owner, reinterpret_cast<RefLink*>(undo_.bytes(links_at)));
+  }
   storage::remove_row(t, key, ctx_);
-  undo_.push({UndoKind::kRemoveRow, false, table, row, info.stride, identity_rows, key, owner, saved});
+  undo_.push({kind, indexed, table, row, info.stride, identity_rows, key, owner, saved});
+}
+
+void WorkingVersion::remove_row(std::uint16_t table, std::uint64_t key) {
+  const TableInfo& info = tables_.info(table);
   const auto index = static_cast<std::uint32_t>(key);
+  if (!info.many) entity::prepare_slot(state_->registry, index, ctx_);
+  else base::reserve_more(aux_[table].free_row_ids, 1);
+  take_out_row(table, key, /*indexed=*/true, UndoKind::kRemoveRow);
+  // Nothing below allocates: the registry slot and the free list are ready, and the row id's sparse slot
+  // is private (take_out_row wrote it).
   if (!info.many) {
     entity::set_component_bit(state_->registry, index, table, false, ctx_);
   } else {
     std::uint32_t gen = static_cast<std::uint32_t>(key >> 32) + 1;
     if (gen == 0) gen = 1;
-    storage::set_key_generation(t, index, gen, ctx_);
+    storage::set_key_generation(state_->tables[table], index, gen, ctx_);
     aux_[table].free_row_ids.push_back(index);
   }
+}
+
+void WorkingVersion::unplace_row(std::uint16_t table, std::uint64_t key, bool indexed) {
+  take_out_row(table, key, indexed, UndoKind::kUnplaceRow);
+}
+
+void WorkingVersion::destroy_entity(Entity e) {
+  undo_.reserve();
+  base::reserve_more(entity_free_, 1);
+  entity::prepare_slot(state_->registry, e.index(), ctx_);
+  // Nothing below allocates.
+  dirty_ = true;
+  entity::destroy_entity(state_->registry, e, entity_free_, ctx_);
+  undo_.push({UndoKind::kDestroyEntity, false, 0, 0, 0, 0, e.bits(), 0, 0});
 }
 
 void WorkingVersion::write_bytes(std::uint16_t table, std::uint64_t key, std::uint32_t offset, std::uint32_t size,

@@ -86,6 +86,16 @@ class WorkingVersion {
   // Removes the row of `key` (REQUIRES: it exists), with its index entries; a `many` row id goes to the
   // free list with its generation bumped.
   void remove_row(std::uint16_t table, std::uint64_t key);
+  // Destroys live entity `e` (its rows are gone already): its index goes to the back of the free list.
+  void destroy_entity(Entity e);
+
+  // ---- replaying a row sequence (RecoveryLoader) ----
+  // A zeroed row under `key` at the end of the table, touching nothing else (no registry bit, no row-id
+  // counter, no index entry: the loader adds what the delta says). Returns its kPlaceRow undo record.
+  std::size_t place_row(std::uint16_t table, std::uint64_t key, std::uint64_t owner);
+  // Removes the row of `key` (REQUIRES: it exists) and, when `indexed`, its index entries; touches nothing
+  // else (kUnplaceRow).
+  void unplace_row(std::uint16_t table, std::uint64_t key, bool indexed);
   // Writes bytes [offset, offset + size) of the row of `key` (REQUIRES: it exists), moving its index entries.
   void write_bytes(std::uint16_t table, std::uint64_t key, std::uint32_t offset, std::uint32_t size,
                    const void* bytes);
@@ -93,6 +103,12 @@ class WorkingVersion {
   void assign_auto_increments(std::uint16_t table, std::byte* row);
 
  private:
+  // The table part of insert_row / place_row: appends the row and records `kind` (with `size`).
+  std::byte* append_row(std::uint16_t table, std::uint64_t key, std::uint64_t owner, UndoKind kind, std::uint32_t size);
+  // The table part of remove_row / unplace_row: removes the row (and, when `indexed`, its index entries)
+  // and records `kind`, with the row's bytes and reference-list places for the undo.
+  void take_out_row(std::uint16_t table, std::uint64_t key, bool indexed, UndoKind kind);
+
   const WriterSchema& tables_;
   storage::PagePool& pool_;
   std::unique_ptr<VersionState> state_;
