@@ -125,13 +125,36 @@ class PinnedView {
   // Rows per chunk of a join over tables `ids`: the largest power of two that stays inside one page of
   // each table's keys and rows.
   static std::uint32_t join_chunk(const detail::VersionState& s, std::span<const std::uint16_t> ids) noexcept {
-    std::uint32_t chunk = 1u << 31;
+    std::uint32_t chunk = 1u << s.registry.slots.shift;  // (implied keys, ChunkKeys)
     for (const std::uint16_t id : ids) {
       const detail::TableState& t = s.tables[id];
       if (t.stride != 0) chunk = std::min(chunk, 1u << t.rows.shift);
       chunk = std::min(chunk, 1u << t.keys.shift);
     }
     return chunk;
+  }
+  // The keys of a chunk of rows of one table (inside one page of its keys and of the registry): stored,
+  // or, where the identity run elides their page (TableState::keys), implied by the registry: row r holds
+  // entity r, of the registry's generation.
+  struct ChunkKeys {
+    const std::uint64_t* stored;  // the chunk's first key, or null when implied
+    const std::byte* slots;       // when implied: the registry slot of the chunk's first row
+    std::uint32_t step;           // bytes per registry slot
+    std::uint32_t start;          // the chunk's first row
+
+    // The generation of the entity in the chunk's row `start + r` (REQUIRES: implied).
+    std::uint32_t implied_generation(std::uint32_t r) const noexcept {
+      return reinterpret_cast<const detail::EntitySlot*>(slots + std::size_t{r} * step)->generation;
+    }
+    std::uint64_t operator[](std::uint32_t r) const noexcept {
+      if (stored != nullptr) return stored[r];
+      return (std::uint64_t{implied_generation(r)} << 32) | (start + r);
+    }
+  };
+  // REQUIRES: start < t.row_count, and the chunk inside one page of t's keys and of the registry.
+  static ChunkKeys chunk_keys(const detail::VersionState& s, const detail::TableState& t, std::uint32_t start) noexcept {
+    if (t.keys.present(start)) return {reinterpret_cast<const std::uint64_t*>(t.keys.at(start)), nullptr, 0, start};
+    return {nullptr, s.registry.slots.at(start), s.registry.slots.elem_size, start};
   }
   // Whether every table of `ids` holds the driver's entities in the driver's rows [start, end): known
   // without reading keys below both tables' identity_rows (TableState::identity_rows), else by comparing
@@ -144,7 +167,15 @@ class PinnedView {
       const detail::TableState& t = s.tables[ids[i]];
       if (end > t.row_count || t.stride == 0) return false;
       if (end <= std::min(t.identity_rows, d.identity_rows)) continue;
-      if (std::memcmp(t.keys.at(start), d.keys.at(start), std::size_t{end - start} * 8) != 0) return false;
+      const ChunkKeys a = chunk_keys(s, t, start);
+      const ChunkKeys b = chunk_keys(s, d, start);
+      if (a.stored != nullptr && b.stored != nullptr) {
+        if (std::memcmp(a.stored, b.stored, std::size_t{end - start} * 8) != 0) return false;
+        continue;
+      }
+      for (std::uint32_t r = 0; r < end - start; ++r) {  // one side's keys are implied (rare: a run in one table only)
+        if (a[r] != b[r]) return false;
+      }
     }
     return true;
   }
@@ -190,20 +221,27 @@ void PinnedView::get_many(std::span<const Entity> entities, std::span<const T*> 
     return;
   }
   const detail::TableState& ts = state_->tables[t];
+  const detail::RegistryState& registry = state_->registry;
   constexpr std::size_t kWave = 16;
   const std::uint64_t capacity = ts.sparse.capacity();
-  // What resolves entity i of a wave: below identity_rows the key at its index, else its sparse slot
-  // (TableState::sparse); null when neither can hold its row.
+  // What resolves entity i of a wave: below identity_rows the key at its index, or its registry slot where
+  // the run elides the key (TableState::keys); else its sparse slot (TableState::sparse); null when none
+  // can hold its row.
+  enum class Probe : std::uint8_t { kSparse, kKey, kRegistry };
   const std::byte* probe[kWave];
-  bool in_run[kWave];
+  Probe kind[kWave];
   for (std::size_t base = 0; base < entities.size(); base += kWave) {
     const std::size_t n = entities.size() - base < kWave ? entities.size() - base : kWave;
     // Wave 1: keys or slots (prefetched; all n misses overlap).
     for (std::size_t i = 0; i < n; ++i) {
       const std::uint32_t index = entities[base + i].index();
-      in_run[i] = index < ts.identity_rows;
-      probe[i] = in_run[i] ? ts.keys.at(index)
-                 : index < capacity && ts.sparse.present(index) ? ts.sparse.at(index) : nullptr;
+      if (index < ts.identity_rows) {
+        kind[i] = ts.keys.present(index) ? Probe::kKey : Probe::kRegistry;
+        probe[i] = kind[i] == Probe::kKey ? ts.keys.at(index) : registry.slots.at(index);
+      } else {
+        kind[i] = Probe::kSparse;
+        probe[i] = index < capacity && ts.sparse.present(index) ? ts.sparse.at(index) : nullptr;
+      }
       if (probe[i] != nullptr) __builtin_prefetch(probe[i]);
       if (index < ts.row_count && ts.stride != 0) __builtin_prefetch(ts.rows.at(index));  // likely row
     }
@@ -211,8 +249,12 @@ void PinnedView::get_many(std::span<const Entity> entities, std::span<const T*> 
     for (std::size_t i = 0; i < n; ++i) {
       const Entity e = entities[base + i];
       const std::byte* row = nullptr;
-      if (in_run[i]) {
+      if (kind[i] == Probe::kKey) {
         if (*reinterpret_cast<const std::uint64_t*>(probe[i]) == e.bits()) row = ts.rows.at(e.index());
+      } else if (kind[i] == Probe::kRegistry) {
+        if (reinterpret_cast<const detail::EntitySlot*>(probe[i])->generation == e.generation()) {
+          row = ts.rows.at(e.index());
+        }
       } else if (probe[i] != nullptr) {
         const auto* s = reinterpret_cast<const detail::SparseSlot*>(probe[i]);
         if (s->row != detail::kNoRow && s->generation == e.generation()) row = ts.rows.at(s->row);
@@ -262,12 +304,16 @@ void PinnedView::each(F&& f) const {
     using T0 = std::tuple_element_t<0, std::tuple<T...>>;
     const detail::TableState& t = s->tables[ids[0]];
     const std::uint32_t n = t.row_count;
-    const std::uint32_t chunk = std::min(1u << t.rows.shift, 1u << t.keys.shift);
+    const std::uint32_t chunk = join_chunk(*s, ids);
     for (std::uint32_t start = 0; start < n; start += chunk) {
       const std::uint32_t count = start + chunk < n ? chunk : n - start;
       const T0* rows = reinterpret_cast<const T0*>(t.rows.at(start));
-      const auto* keys = reinterpret_cast<const std::uint64_t*>(t.keys.at(start));
-      for (std::uint32_t r = 0; r < count; ++r) f(Entity::from_bits(keys[r]), rows[r]);
+      const ChunkKeys keys = chunk_keys(*s, t, start);
+      if (keys.stored != nullptr) {
+        for (std::uint32_t r = 0; r < count; ++r) f(Entity::from_bits(keys.stored[r]), rows[r]);
+      } else {
+        for (std::uint32_t r = 0; r < count; ++r) f(Entity(start + r, keys.implied_generation(r)), rows[r]);
+      }
     }
   } else {
     // Rows are visited in chunks that stay inside one page of every table involved. When another table
@@ -280,16 +326,20 @@ void PinnedView::each(F&& f) const {
     const std::uint32_t n = d.row_count;
     for (std::uint32_t start = 0; start < n; start += chunk) {
       const std::uint32_t end = start + chunk < n ? start + chunk : n;
-      const auto* keys = reinterpret_cast<const std::uint64_t*>(d.keys.at(start));
+      const ChunkKeys keys = chunk_keys(*s, d, start);
       if (join_rows_line_up(*s, ids, driver, start, end)) {
         const std::byte* base[sizeof...(T)];
         for (std::size_t i = 0; i < sizeof...(T); ++i) base[i] = s->tables[ids[i]].rows.at(start);
-        [&]<std::size_t... I>(std::index_sequence<I...>) {
+        const auto walk = [&]<std::size_t... I>(std::index_sequence<I...>, auto entity_of) {
           for (std::uint32_t r = 0; r < end - start; ++r) {
-            f(Entity::from_bits(keys[r]),
-              *reinterpret_cast<const T*>(base[I] + std::size_t{r} * sizeof(T))...);
+            f(entity_of(r), *reinterpret_cast<const T*>(base[I] + std::size_t{r} * sizeof(T))...);
           }
-        }(std::index_sequence_for<T...>{});
+        };
+        if (keys.stored != nullptr) {
+          walk(std::index_sequence_for<T...>{}, [&](std::uint32_t r) { return Entity::from_bits(keys.stored[r]); });
+        } else {
+          walk(std::index_sequence_for<T...>{}, [&](std::uint32_t r) { return Entity(start + r, keys.implied_generation(r)); });
+        }
         continue;
       }
       for (std::uint32_t r = start; r < end; ++r) {
@@ -316,8 +366,13 @@ class PinnedView::Query {
   // inside one page of every table involved (chunk_). The iterator gets a Run by value from find_run and
   // never hands out its own address, so a range-for can keep its state in registers.
   struct Run {
-    const std::uint64_t* key = nullptr;      // the current row's key; nullptr once the range is done
-    const std::uint64_t* key_end = nullptr;  // one past the run's last key
+    // The current row's key, or its entity's registry slot where the identity run elides the key
+    // (ChunkKeys); nullptr once the range is done.
+    const std::byte* key = nullptr;
+    const std::byte* key_end = nullptr;      // one past the run's last key (or slot)
+    std::uint32_t key_step = 0;              // bytes from one row's key (or slot) to the next
+    std::uint32_t row = 0;                   // the driver's current row: an implied key's entity index
+    bool implied = false;                    // `key` points at registry slots
     const std::byte* rows[sizeof...(T)] = {};
     std::uint32_t next_row = 0;              // the driver's row after the run
     bool misaligned_chunk = false;           // the run's chunk was checked and found not to line up
@@ -335,12 +390,16 @@ class PinnedView::Query {
 
     iterator() = default;  // equals every finished iterator, end() included
     Item operator*() const {
+      const Entity e = run_.implied
+                           ? Entity(run_.row, reinterpret_cast<const detail::EntitySlot*>(run_.key)->generation)
+                           : Entity::from_bits(*reinterpret_cast<const std::uint64_t*>(run_.key));
       return [&]<std::size_t... I>(std::index_sequence<I...>) {
-        return Item(Entity::from_bits(*run_.key), *reinterpret_cast<const T*>(run_.rows[I])...);
+        return Item(e, *reinterpret_cast<const T*>(run_.rows[I])...);
       }(std::index_sequence_for<T...>{});
     }
     iterator& operator++() {
-      if (++run_.key != run_.key_end) [[likely]] {
+      ++run_.row;
+      if ((run_.key += run_.key_step) != run_.key_end) [[likely]] {
         [&]<std::size_t... I>(std::index_sequence<I...>) {
           ((run_.rows[I] += sizeof(T)), ...);
         }(std::index_sequence_for<T...>{});
@@ -354,8 +413,8 @@ class PinnedView::Query {
       ++*this;
       return before;
     }
-    // Two iterators of one range are equal when they stand on the same row (the same key in the pinned
-    // version's memory); every finished iterator equals end().
+    // Two iterators of one range are equal when they stand on the same row (the same key, or registry slot,
+    // in the pinned version's memory); every finished iterator equals end().
     bool operator==(const iterator& o) const noexcept { return run_.key == o.run_.key; }
 
    private:
@@ -389,12 +448,16 @@ class PinnedView::Query {
     while (row < end_) {  // also stops at once for an unbound type (end_ == 0)
       const std::uint32_t chunk_start = row & ~(chunk_ - 1);  // chunk_ is a power of two
       const std::uint32_t chunk_end = chunk_start + chunk_ < end_ ? chunk_start + chunk_ : end_;
-      const auto* keys = reinterpret_cast<const std::uint64_t*>(d.keys.at(chunk_start));
+      const ChunkKeys keys = chunk_keys(*state_, d, chunk_start);
+      run.implied = keys.stored == nullptr;
+      run.key_step = run.implied ? keys.step : sizeof(std::uint64_t);
+      const std::byte* first_key = run.implied ? keys.slots : reinterpret_cast<const std::byte*>(keys.stored);
       if (row == chunk_start) misaligned_chunk = !join_rows_line_up(*state_, ids_, driver_, chunk_start, chunk_end);
       run.misaligned_chunk = misaligned_chunk;
       if (!misaligned_chunk) {
-        run.key = keys + (row - chunk_start);
-        run.key_end = keys + (chunk_end - chunk_start);
+        run.key = first_key + std::size_t{row - chunk_start} * run.key_step;
+        run.key_end = first_key + std::size_t{chunk_end - chunk_start} * run.key_step;
+        run.row = row;
         for (std::size_t i = 0; i < sizeof...(T); ++i) run.rows[i] = state_->tables[ids_[i]].rows.at(row);
         run.next_row = chunk_end;
         return run;
@@ -407,8 +470,9 @@ class PinnedView::Query {
           all = run.rows[i] != nullptr;
         }
         if (all) {
-          run.key = keys + (row - chunk_start);
-          run.key_end = run.key + 1;
+          run.key = first_key + std::size_t{row - chunk_start} * run.key_step;
+          run.key_end = run.key + run.key_step;
+          run.row = row;
           run.next_row = row + 1;
           return run;
         }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <vector>
 
 #include "persist/byte_io.hpp"
 #include "persist/numbered_file_name.hpp"
@@ -82,6 +83,24 @@ Status put_array(SectionWriter& w, const detail::PagedArray& a, std::uint32_t n)
   return Status::ok();
 }
 
+// A table's keys in row order: a page the identity run elides (TableState::keys) is written from the
+// registry, which implies it.
+Status put_keys(SectionWriter& w, const detail::TableState& t, const detail::RegistryState& registry) {
+  const std::uint32_t per_page = 1u << t.keys.shift;
+  std::vector<std::uint64_t> implied;
+  for (std::uint32_t start = 0; start < t.row_count; start += per_page) {
+    const std::uint32_t count = std::min(per_page, t.row_count - start);
+    if (t.keys.present(start)) {
+      ECSDB_RETURN_IF_ERROR(w.raw(t.keys.at(start), std::size_t{count} * sizeof(std::uint64_t)));
+      continue;
+    }
+    implied.resize(count);
+    for (std::uint32_t k = 0; k < count; ++k) implied[k] = t.key_at(start + k, registry);
+    ECSDB_RETURN_IF_ERROR(w.raw(implied.data(), std::size_t{count} * sizeof(std::uint64_t)));
+  }
+  return Status::ok();
+}
+
 Status corrupt(const std::string& name, std::uint64_t offset, const std::string& what) {
   return Status(StatusCode::kCorruption, "snapshot " + name + " at offset " + std::to_string(offset) + ": " + what);
 }
@@ -139,7 +158,7 @@ Status write_sections(WritableFile& f, const detail::VersionState& s, const Sche
     ECSDB_RETURN_IF_ERROR(put<std::uint8_t>(w, 0));
     ECSDB_RETURN_IF_ERROR(put<std::uint32_t>(w, t.stride));
     ECSDB_RETURN_IF_ERROR(put<std::uint32_t>(w, t.row_count));
-    ECSDB_RETURN_IF_ERROR(put_array(w, t.keys, t.row_count));
+    ECSDB_RETURN_IF_ERROR(put_keys(w, t, s.registry));
     if (many) ECSDB_RETURN_IF_ERROR(put_array(w, t.owners, t.row_count));
     ECSDB_RETURN_IF_ERROR(put_array(w, t.rows, t.row_count));
     ECSDB_RETURN_IF_ERROR(w.end());

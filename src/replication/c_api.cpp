@@ -441,7 +441,7 @@ int ecsdb_view_row_at(const ecsdb_view* view, int table, uint32_t index, uint64_
   const ecsdb::detail::TableState* ts = table_state(view, table);
   if (ts == nullptr) return ECSDB_INVALID_ARGUMENT;
   if (index >= ts->row_count) return ECSDB_NOT_FOUND;
-  if (key != nullptr) std::memcpy(key, ts->keys.at(index), sizeof(std::uint64_t));
+  if (key != nullptr) *key = ts->key_at(index, view->view.state().registry);
   if (owner != nullptr) {
     *owner = 0;
     const ecsdb::Table* t = table_of(view->owner, table);

@@ -128,9 +128,7 @@ void ChangeSet::build_table(const Table& table, const detail::VersionState& s, b
   for (const auto& [key, change] : changes) keys.push_back(key);
   if (full_scan) {
     for (std::uint32_t r = 0; r < ts.row_count; ++r) {
-      std::uint64_t key = 0;
-      std::memcpy(&key, ts.keys.at(r), 8);
-      keys.push_back(key);
+      keys.push_back(ts.key_at(r, s.registry));
     }
     keys.insert(keys.end(), held.begin(), held.end());
   }

@@ -503,8 +503,7 @@ Status Replica::Impl::apply_sync() {
     const std::uint64_t all = stored_fields_mask(table);
     std::vector<bool> matched(server.inserted_keys.size(), false);
     for (std::uint32_t r = 0; r < ts.row_count; ++r) {
-      std::uint64_t key = 0;
-      std::memcpy(&key, ts.keys.at(r), 8);
+      const std::uint64_t key = ts.key_at(r, local.registry);
       auto it = theirs.find(key);
       if (it == theirs.end()) {
         td.deleted_keys.push_back(key);

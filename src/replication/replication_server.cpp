@@ -424,7 +424,7 @@ class ReplicaSession : public replication::DeltaListener, public std::enable_sha
       for (std::uint32_t i = 0; i < n; ++i) {
         const std::uint32_t r = sync_row_ + i;
         std::uint64_t key = 0, owner = 0;
-        std::memcpy(&key, ts.keys.at(r), 8);
+        key = ts.key_at(r, s.registry);
         if (many) std::memcpy(&owner, ts.owners.at(r), 8);
         const std::byte* bytes = ts.stride != 0 ? ts.rows.at(r) : nullptr;
         if (filtered) {

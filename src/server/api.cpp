@@ -505,7 +505,7 @@ HttpResponse Api::rows(const HttpRequest& req, const std::string& table_name) {
       const std::byte* bytes = ts.stride == 0 ? nullptr : ts.rows.at(r);
       bool ok = true;
       for (const Predicate& p : predicates) ok = ok && p.matches(bytes);
-      if (ok) found.push_back({storage::row_key(ts, r), r});
+      if (ok) found.push_back({storage::row_key(ts, r, state.registry), r});
     }
   }
   if (sort != nullptr && !table->is_entity_table) {
@@ -596,7 +596,7 @@ HttpResponse Api::entity(const HttpRequest& req, const std::string& id) {
     if (t != nullptr && t->cardinality == Cardinality::kMany) {
       const std::uint32_t r = state.find_row_index(t->id, ref.key);
       if (r != detail::kNoRow) {
-        const std::uint64_t o = storage::row_owner(state.tables[t->id], r);
+        const std::uint64_t o = storage::row_owner(state.tables[t->id], r, state.registry);
         if (o != 0) owner = json::string(id_string(o));
       }
     }
@@ -729,7 +729,7 @@ HttpResponse Api::query(const HttpRequest& req) {
       return state.tables[a->id].row_count < state.tables[b->id].row_count;
     });
     const detail::TableState& ts = state.tables[driver->id];
-    for (std::uint32_t r = 0; r < ts.row_count; ++r) consider(storage::row_key(ts, r));
+    for (std::uint32_t r = 0; r < ts.row_count; ++r) consider(storage::row_key(ts, r, state.registry));
   }
   if (order != nullptr) {
     std::vector<std::pair<Value, std::uint64_t>> keyed;

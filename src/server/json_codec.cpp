@@ -252,9 +252,9 @@ json::object row_object(const Table& table, const detail::VersionState& state, s
                         const std::vector<std::uint16_t>& fields) {
   const detail::TableState& ts = state.tables[table.id];
   json::object o;
-  o["key"] = id_string(storage::row_key(ts, row_index));
+  o["key"] = id_string(storage::row_key(ts, row_index, state.registry));
   if (table.cardinality == Cardinality::kMany) {
-    const std::uint64_t owner = storage::row_owner(ts, row_index);
+    const std::uint64_t owner = storage::row_owner(ts, row_index, state.registry);
     o["owner"] = owner == 0 ? json::value(nullptr) : json::value(id_string(owner));
   }
   o["values"] = row_values(table, ts.stride == 0 ? nullptr : ts.rows.at(row_index), fields);

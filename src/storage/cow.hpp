@@ -19,6 +19,10 @@
 #include "ecsdb/detail/paged_array.hpp"
 #include "storage/page_pool.hpp"
 
+namespace ecsdb::detail {
+struct RegistryState;
+}
+
 namespace ecsdb::storage {
 
 struct RetireList {
@@ -35,6 +39,9 @@ struct WriteContext {
   std::uint64_t pages_copied = 0;  // pages made private (full copies and replays)
   std::uint64_t pages_replayed = 0;  // of those, made from a parked shadow by replaying dirty granules
   std::uint64_t bytes_copied = 0;  // bytes those copies and replays moved
+  // The registry of the version being built: it implies the keys of the rows in a table's identity run
+  // (TableState::keys), which table_ops reads and writes through it.
+  const detail::RegistryState* registry = nullptr;
 };
 
 // An empty array of `elem_size`-byte elements in pages of at most `page_bytes` (at least one element).

@@ -7,6 +7,7 @@
 namespace ecsdb::storage {
 
 using detail::kNoRow;
+using detail::RegistryState;
 using detail::SparseSlot;
 using detail::TableState;
 
@@ -24,15 +25,27 @@ constexpr SparseSlot kEmptySlot{0, kNoRow};
 // (install_run_pages: prepare_remove does it before any change, remove_row then lowers the bound), and
 // raising it writes nothing. Rollback's own key moves may lower it for a moment (set_key); each row undo
 // then restores the bound of before its operation.
+//
+// The keys are elided the same way (TableState::keys), with the registry of the version being built
+// (WriteContext::registry) supplying the generation of a key the run implies:
+//  (K1) every key of a present page, at a row below row_count, is accurate;
+//  (K2) an absent page holds no row at or above identity_rows and below row_count;
+//  (K3) the keys array's capacity covers row_count.
+// A key is left unwritten only where its page is absent and it continues the run with the registry's
+// generation for its index (key_implied). Every path that lowers the bound makes present the key pages of
+// the range it gives up, with the sparse pages (install_run_pages). The registry's generation for an index
+// moves only while the index has no row (destroy removes the rows first; replay refuses rows of entities
+// that are not alive once its creates and destroys are applied, and a rollback replays those steps
+// backwards), so a key the run implies stays the key of its row.
 
 // Fills the new page `page` of the sparse index: slots below identity_rows from the run, the rest empty.
-void fill_sparse_page(TableState& t, std::uint32_t page, std::byte* data) noexcept {
+void fill_sparse_page(TableState& t, std::uint32_t page, std::byte* data, const RegistryState& registry) noexcept {
   const std::uint32_t first = page << t.sparse.shift;
   const std::uint32_t per_page = t.sparse.mask + 1;
   const std::uint32_t in_run = t.identity_rows > first ? std::min(per_page, t.identity_rows - first) : 0;
   auto* slots = reinterpret_cast<SparseSlot*>(data);
   for (std::uint32_t k = 0; k < in_run; ++k) {
-    slots[k] = SparseSlot{static_cast<std::uint32_t>(row_key(t, first + k) >> 32), first + k};
+    slots[k] = SparseSlot{static_cast<std::uint32_t>(row_key(t, first + k, registry) >> 32), first + k};
   }
   std::fill(slots + in_run, slots + per_page, kEmptySlot);
 }
@@ -43,7 +56,34 @@ void fill_sparse_page(TableState& t, std::uint32_t page, std::byte* data) noexce
   if (index >= t.sparse.capacity()) grow_absent_to(t.sparse, std::uint64_t{index} + 1, ctx);
   if (t.sparse.present(index)) return;
   const std::uint32_t page = index >> t.sparse.shift;
-  fill_sparse_page(t, page, install_page(t.sparse, page, ctx));
+  fill_sparse_page(t, page, install_page(t.sparse, page, ctx), *ctx.registry);
+}
+
+// Fills the new page `page` of the keys: rows below identity_rows with the keys the run implies, the rest
+// (rows at or above row_count, by K2) zero.
+void fill_key_page(TableState& t, std::uint32_t page, std::byte* data, const RegistryState& registry) noexcept {
+  const std::uint32_t first = page << t.keys.shift;
+  const std::uint32_t per_page = t.keys.mask + 1;
+  const std::uint32_t in_run = t.identity_rows > first ? std::min(per_page, t.identity_rows - first) : 0;
+  auto* keys = reinterpret_cast<std::uint64_t*>(data);
+  for (std::uint32_t k = 0; k < in_run; ++k) {
+    keys[k] = (std::uint64_t{registry.slot(first + k)->generation} << 32) | (first + k);
+  }
+  std::fill(keys + in_run, keys + per_page, std::uint64_t{0});
+}
+
+// Grows the keys to reach row `row` and makes its page present. Out of line, like install_sparse_page.
+[[gnu::noinline]] void install_key_page(TableState& t, std::uint32_t row, WriteContext& ctx) {
+  if (row >= t.keys.capacity()) grow_absent_to(t.keys, std::uint64_t{row} + 1, ctx);
+  if (t.keys.present(row)) return;
+  const std::uint32_t page = row >> t.keys.shift;
+  fill_key_page(t, page, install_page(t.keys, page, ctx), *ctx.registry);
+}
+
+// Key `row`, writable: its page made present (and private) first. Allocates when it has to.
+std::byte* mutable_key(TableState& t, std::uint32_t row, WriteContext& ctx) {
+  if (row >= t.keys.capacity() || !t.keys.present(row)) [[unlikely]] install_key_page(t, row, ctx);
+  return mutable_at(t.keys, row, ctx);
 }
 
 // Slot `index`, writable: its page made present (and private) first. Allocates when it has to.
@@ -69,6 +109,9 @@ void set_slot(TableState& t, std::uint32_t index, SparseSlot value, WriteContext
   for (std::uint32_t index = from; index < t.identity_rows; index = (index | t.sparse.mask) + 1) {
     install_sparse_page(t, index, ctx);  // filled from the run, which still covers the range
   }
+  for (std::uint32_t row = from; row < t.identity_rows; row = (row | t.keys.mask) + 1) {
+    install_key_page(t, row, ctx);  // (K2)
+  }
 }
 
 // Lowers identity_rows to `bound`, first making present the pages that range needs (none to allocate when
@@ -90,11 +133,25 @@ bool continues_run(const TableState& t, std::uint32_t row, std::uint32_t index) 
   return index == row && row == t.identity_rows && t.owners.elem_size == 0;
 }
 
+// Whether `key_bits` placed at `row` continues the run with the generation the registry has for its index:
+// then an absent key page need not hold it.
+bool key_implied(const TableState& t, std::uint32_t row, std::uint64_t key_bits, const RegistryState& registry) noexcept {
+  const auto index = static_cast<std::uint32_t>(key_bits);
+  return continues_run(t, row, index) && index < registry.used &&
+         registry.slot(index)->generation == static_cast<std::uint32_t>(key_bits >> 32);
+}
+
 // Every key written at a row goes through here, so that TableState::identity_rows stays a lower bound. It
 // lowers the bound only in rollback's insert_row_at, whose caller then restores the bound of before the
-// removal it undoes; elsewhere remove_row has lowered it already, before its move.
+// removal it undoes; elsewhere remove_row has lowered it already, before its move. A key the run implies
+// is not written to an absent page; any other is (installing the page where prepare_insert or
+// prepare_remove has not: recovery's replay, which prepares nothing).
 void set_key(TableState& t, std::uint32_t row, std::uint64_t key_bits, WriteContext& ctx) {
-  set_u64(t.keys, row, key_bits, ctx);
+  if (row < t.keys.capacity() && t.keys.present(row)) {
+    set_u64(t.keys, row, key_bits, ctx);
+  } else if (!key_implied(t, row, key_bits, *ctx.registry)) {
+    std::memcpy(mutable_key(t, row, ctx), &key_bits, sizeof key_bits);
+  }
   if (static_cast<std::uint32_t>(key_bits) != row) {
     t.identity_rows = std::min(t.identity_rows, row);
   } else if (continues_run(t, row, row)) {
@@ -106,17 +163,17 @@ void set_key(TableState& t, std::uint32_t row, std::uint64_t key_bits, WriteCont
 std::uint32_t append_slot(TableState& t, WriteContext& ctx) {
   const std::uint32_t row = t.row_count;
   if (t.stride != 0 && row >= t.rows.capacity()) grow_to(t.rows, std::uint64_t{row} + 1, ctx);
-  if (row >= t.keys.capacity()) grow_to(t.keys, std::uint64_t{row} + 1, ctx);
+  if (row >= t.keys.capacity()) grow_absent_to(t.keys, std::uint64_t{row} + 1, ctx);  // (K3)
   if (t.owners.elem_size != 0 && row >= t.owners.capacity()) grow_to(t.owners, std::uint64_t{row} + 1, ctx);
   ++t.row_count;
   return row;
 }
 
 void move_row(TableState& t, std::uint32_t from, std::uint32_t to, WriteContext& ctx) {
-  const std::uint64_t key = row_key(t, from);
+  const std::uint64_t key = row_key(t, from, *ctx.registry);
   if (t.stride != 0) std::memcpy(mutable_row(t, to, ctx), t.rows.at(from), t.stride);
   set_key(t, to, key, ctx);
-  if (t.owners.elem_size != 0) set_u64(t.owners, to, row_owner(t, from), ctx);
+  if (t.owners.elem_size != 0) set_u64(t.owners, to, row_owner(t, from, *ctx.registry), ctx);
   set_slot(t, static_cast<std::uint32_t>(key), SparseSlot{static_cast<std::uint32_t>(key >> 32), to}, ctx);
 }
 
@@ -128,8 +185,9 @@ void prepare_insert(TableState& t, std::uint64_t key_bits, WriteContext& ctx) {
     if (row >= t.rows.capacity()) grow_to(t.rows, std::uint64_t{row} + 1, ctx);
     mutable_at(t.rows, row, ctx);
   }
-  if (row >= t.keys.capacity()) grow_to(t.keys, std::uint64_t{row} + 1, ctx);
-  mutable_at(t.keys, row, ctx);
+  // The key's page, unless the key continues the run into an absent one (set_key then writes nothing).
+  if (row >= t.keys.capacity()) grow_absent_to(t.keys, std::uint64_t{row} + 1, ctx);
+  if (t.keys.present(row) || !key_implied(t, row, key_bits, *ctx.registry)) mutable_key(t, row, ctx);
   if (t.owners.elem_size != 0) {
     if (row >= t.owners.capacity()) grow_to(t.owners, std::uint64_t{row} + 1, ctx);
     mutable_at(t.owners, row, ctx);
@@ -141,7 +199,7 @@ void prepare_insert(TableState& t, std::uint64_t key_bits, WriteContext& ctx) {
 }
 
 void prepare_remove(TableState& t, std::uint64_t key_bits, WriteContext& ctx) {
-  const std::uint32_t row = t.row_of(key_bits);
+  const std::uint32_t row = t.row_of(key_bits, *ctx.registry);
   assert(row != kNoRow);
   const auto index = static_cast<std::uint32_t>(key_bits);
   const std::uint32_t last = t.row_count - 1;
@@ -151,14 +209,16 @@ void prepare_remove(TableState& t, std::uint64_t key_bits, WriteContext& ctx) {
     // above the bound by invariant 2, one below it by install_run_pages.
     if (row < t.identity_rows) install_run_pages(t, row, ctx);
     mutable_slot(t, index, ctx);
-    mutable_slot(t, static_cast<std::uint32_t>(row_key(t, last)), ctx);
+    mutable_slot(t, static_cast<std::uint32_t>(row_key(t, last, *ctx.registry)), ctx);
   } else if (index >= t.identity_rows || t.sparse.present(index)) {
     // The last row goes: only its own slot changes. An absent one in the run needs no write (remove_row).
     mutable_slot(t, index, ctx);
   }
   for (const std::uint32_t r : {row, last}) {
     if (t.stride != 0) mutable_at(t.rows, r, ctx);
-    mutable_at(t.keys, r, ctx);
+    // Present, or the last row's in the run, which is not written (the key at `row`'s is by K2 or
+    // install_run_pages).
+    if (t.keys.present(r)) mutable_at(t.keys, r, ctx);
     if (t.owners.elem_size != 0) mutable_at(t.owners, r, ctx);
   }
 }
@@ -206,7 +266,7 @@ std::byte* insert_row_at(TableState& t, std::uint32_t row, std::uint64_t key_bit
 
 std::uint32_t remove_row(TableState& t, std::uint64_t key_bits, WriteContext& ctx) {
   const auto index = static_cast<std::uint32_t>(key_bits);
-  const std::uint32_t row = t.row_of(key_bits);
+  const std::uint32_t row = t.row_of(key_bits, *ctx.registry);
   assert(row != kNoRow && row < t.row_count);
   const std::uint32_t last = t.row_count - 1;
   // The last row moves into `row`: the run ends there (allocating nothing after prepare_remove; recovery's
@@ -224,6 +284,11 @@ std::uint32_t remove_row(TableState& t, std::uint64_t key_bits, WriteContext& ct
 SparseSlot* mutable_slots(TableState& t, std::uint32_t index, std::uint32_t n, WriteContext& ctx) {
   install_sparse_page(t, index, ctx);
   return reinterpret_cast<SparseSlot*>(mutable_range(t.sparse, index, n, ctx));
+}
+
+std::byte* mutable_keys(TableState& t, std::uint32_t row, std::uint32_t n, WriteContext& ctx) {
+  install_key_page(t, row, ctx);
+  return mutable_range(t.keys, row, n, ctx);
 }
 
 SparseSlot* present_slots(TableState& t, std::uint32_t index, std::uint32_t n, WriteContext& ctx) {

@@ -1,8 +1,9 @@
 // Row-level mutation of one table in the version being built. Writer thread only.
 //
 // Rows stay packed: removal moves the last row into the hole (swap-and-pop) and fixes the sparse entry of
-// the moved key. All writes go through copy-on-write (cow.hpp). The sparse index is elided where the run of
-// TableState::identity_rows implies it (table_ops.cpp has the invariants).
+// the moved key. All writes go through copy-on-write (cow.hpp). The sparse index and the keys are elided
+// where the run of TableState::identity_rows implies them (table_ops.cpp has the invariants); the keys the
+// run implies are read through the registry of the version being built (WriteContext::registry).
 #pragma once
 
 #include <cstdint>
@@ -39,10 +40,19 @@ inline std::byte* mutable_row(detail::TableState& t, std::uint32_t row, WriteCon
   return mutable_at(t.rows, row, ctx);
 }
 
-inline std::uint64_t row_key(const detail::TableState& t, std::uint32_t row) { return t.key_at(row); }
-inline std::uint64_t row_owner(const detail::TableState& t, std::uint32_t row) {
-  return t.owners.elem_size == 0 ? row_key(t, row) : *reinterpret_cast<const std::uint64_t*>(t.owners.at(row));
+// The key of row `row`, and its owner (the key itself for a cardinality-one table): `registry` is the
+// version's, which implies the keys of the identity run (TableState::keys).
+inline std::uint64_t row_key(const detail::TableState& t, std::uint32_t row, const detail::RegistryState& registry) {
+  return t.key_at(row, registry);
 }
+inline std::uint64_t row_owner(const detail::TableState& t, std::uint32_t row, const detail::RegistryState& registry) {
+  return t.owners.elem_size == 0 ? row_key(t, row, registry)
+                                 : *reinterpret_cast<const std::uint64_t*>(t.owners.at(row));
+}
+
+// Keys [row, row + n) of one page (the bulk loaders), writable: the page made present first (filled from
+// the run, TableState::keys) and private. REQUIRES: row + n <= t.keys.capacity().
+std::byte* mutable_keys(detail::TableState& t, std::uint32_t row, std::uint32_t n, WriteContext& ctx);
 
 // Sparse slots [index, index + n) of one page (the bulk loaders), writable: the page made present first
 // (filled from the run, TableState::sparse) and private. REQUIRES: index + n <= t.sparse.capacity().

@@ -603,7 +603,7 @@ Result<Row> PinnedView::read_row(std::string_view table, Entity e) const {
   const detail::TableState& ts = state_->tables[t];
   const std::byte* bytes = ts.stride == 0 ? nullptr : ts.rows.at(r);
   for (const Field& f : tab.layout.fields) {
-    if (f.is_owner_key) row.emplace_back(f.name, Value::from_entity(Entity::from_bits(storage::row_owner(ts, r))));
+    if (f.is_owner_key) row.emplace_back(f.name, Value::from_entity(Entity::from_bits(storage::row_owner(ts, r, state_->registry))));
     else if (f.stored) row.emplace_back(f.name, storage::decode_value(f.type, bytes + f.offset));
   }
   return row;
@@ -630,7 +630,7 @@ Result<std::vector<std::uint64_t>> PinnedView::keys(std::string_view table) cons
   }
   const detail::TableState& ts = state_->tables[t];
   out.reserve(ts.row_count);
-  for (std::uint32_t r = 0; r < ts.row_count; ++r) out.push_back(storage::row_key(ts, r));
+  for (std::uint32_t r = 0; r < ts.row_count; ++r) out.push_back(storage::row_key(ts, r, state_->registry));
   return out;
 }
 

@@ -145,7 +145,7 @@ void build_delta(const WorkingVersion& working, Delta& d) {
     const std::byte* bytes = info.stride == 0 || !exists ? nullptr : ts.rows.at(row);
     if (!t.existed_before) {
       td.inserted_keys.push_back(t.key);
-      if (info.many) td.inserted_owners.push_back(storage::row_owner(ts, row));
+      if (info.many) td.inserted_owners.push_back(storage::row_owner(ts, row, v.registry));
       if (bytes != nullptr) td.inserted_rows.insert(td.inserted_rows.end(), bytes, bytes + info.stride);
     } else if (!exists) {
       td.deleted_keys.push_back(t.key);

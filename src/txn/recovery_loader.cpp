@@ -171,7 +171,7 @@ Status RecoveryLoader::apply_delta(const Delta& d) {
 
 Status RecoveryLoader::index_placed_row(std::uint16_t table, std::uint64_t key, std::byte* bytes, std::size_t record) {
   const VersionState& v = working_.state();
-  const std::uint64_t owner = storage::row_owner(v.tables[table], v.find_row_index(table, key));
+  const std::uint64_t owner = storage::row_owner(v.tables[table], v.find_row_index(table, key), v.registry);
   RefIndexUpkeep refs = working_.refs();
   if (bytes != nullptr) working_.assign_auto_increments(table, bytes);
   ECSDB_RETURN_IF_ERROR(refs.check_ref_targets(table, bytes, owner));
@@ -238,7 +238,7 @@ Status RecoveryLoader::replay_row_sequence(const TableDelta& t, std::uint64_t ke
         return Status(StatusCode::kCorruption, "deleted row " + tables_.describe_key(t.table, key) + " is beyond the registry");
       }
       set_component_bit(index, t.table, false);
-    } else if (ts.row_of(RowId(index, storage::key_generation(ts, index)).bits()) == kNoRow) {
+    } else if (ts.row_of(RowId(index, storage::key_generation(ts, index)).bits(), v.registry) == kNoRow) {
       // (A row id the commit handed out again already carries its newer generation.)
       std::uint32_t gen = static_cast<std::uint32_t>(key >> 32) + 1;
       std::vector<std::uint32_t>& free_ids = working_.aux(t.table).free_row_ids;
@@ -279,7 +279,6 @@ Status RecoveryLoader::load_rows(std::uint16_t table, std::uint32_t n, const std
     }
   };
   if (info.stride != 0) copy_column(t.rows, rows);
-  copy_column(t.keys, key_bytes);
   if (info.many) copy_column(t.owners, owners);
   t.row_count = n;
   t.identity_rows = 0;
@@ -301,6 +300,14 @@ Status RecoveryLoader::load_rows(std::uint16_t table, std::uint32_t n, const std
     t.identity_rows = 0;
     return Status(StatusCode::kCorruption, "table '" + info.table->name + "': row of entity index " +
                                                std::to_string(max_index) + " beyond the registry");
+  }
+  // Keys: a page wholly inside the identity run stays absent, implied by the registry (TableState::keys;
+  // loaded before the tables, and every key's entity is checked alive below).
+  storage::grow_absent_to(t.keys, n, ctx);
+  for (std::uint32_t start = 0; start < n; start += t.keys.mask + 1) {
+    const std::uint32_t count = std::min(t.keys.mask + 1, n - start);
+    if (!info.many && start + count <= t.identity_rows) continue;
+    std::memcpy(storage::mutable_keys(t, start, count, ctx), key_bytes + 8ull * start, 8ull * count);
   }
   // Rows of the identity run need no sparse slot (TableState::sparse); a page that another key makes present
   // is filled from the run, so a key that repeats an index of the run is caught as a duplicate too.
@@ -336,8 +343,8 @@ Status RecoveryLoader::load_rows(std::uint16_t table, std::uint32_t n, const std
   if (!info.ref_columns.empty()) {
     for (std::uint32_t i = 0; i < n; ++i) {
       const std::byte* row = info.stride != 0 ? t.rows.at(i) : nullptr;
-      const std::uint64_t key = storage::row_key(t, i);
-      ECSDB_RETURN_IF_ERROR(working_.refs().link_checked_row(table, key, row, storage::row_owner(t, i)));
+      const std::uint64_t key = storage::row_key(t, i, v.registry);
+      ECSDB_RETURN_IF_ERROR(working_.refs().link_checked_row(table, key, row, storage::row_owner(t, i, v.registry)));
     }
   }
   working_.unique_index().clear_suspects();

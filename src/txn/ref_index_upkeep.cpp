@@ -60,7 +60,7 @@ void referrers_of(const VersionState& s, const RefColumn& col, std::uint16_t col
   const TableState& t = s.tables[col.table];
   for (std::uint64_t key = r.head(target.index()); key != 0; key = r.next(key)) {
     const std::uint32_t row = s.find_row_index(col.table, key);
-    const std::uint64_t value = col.owner ? storage::row_owner(t, row) : load_ref(t.rows.at(row), col.offset);
+    const std::uint64_t value = col.owner ? storage::row_owner(t, row, s.registry) : load_ref(t.rows.at(row), col.offset);
     if (value == target.bits()) out.emplace_back(row, key);
   }
 }

@@ -102,7 +102,7 @@ void undo(WorkingVersion& w, const UndoEntry& u) {
       std::byte* row = w.write_row(u.table, row_index);
       const bool indexed = !tables.info(u.table).uniques.empty();
       const bool moved_refs = tables.write_touches_refs(u.table, u.row_or_offset, u.size);
-      const std::uint64_t owner = moved_refs ? storage::row_owner(v.tables[u.table], row_index) : 0;
+      const std::uint64_t owner = moved_refs ? storage::row_owner(v.tables[u.table], row_index, v.registry) : 0;
       if (moved_refs) refs.unlink_row(u.table, u.key, row, owner, nullptr);
       if (indexed) unique.index_row(u.table, row, -1);
       std::memcpy(row + u.row_or_offset, log.bytes(u.arena_offset), u.size);

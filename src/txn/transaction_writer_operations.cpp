@@ -315,7 +315,18 @@ Status TransactionWriter::add_many(std::uint16_t table, const Entity* entities, 
     }
   };
   if (info.stride != 0) copy_into(t.rows, rows);
-  copy_into(t.keys, keys);
+  // Keys: the identity prefix's are implied where their page is absent (TableState::keys; every entity was
+  // checked alive with its generation above); the rest are copied, their pages made present.
+  storage::grow_absent_to(t.keys, std::uint64_t{first} + count, ctx);
+  for (std::uint32_t done = 0; done < count;) {
+    const std::uint32_t row = first + done;
+    const std::uint32_t take = std::min(t.keys.mask + 1 - (row & t.keys.mask), count - done);
+    if (done + take > in_run || t.keys.present(row)) {
+      std::memcpy(storage::mutable_keys(t, row, take, ctx), keys + std::size_t{done} * sizeof(std::uint64_t),
+                  std::size_t{take} * sizeof(std::uint64_t));
+    }
+    done += take;
+  }
   // Nothing below allocates: every page it writes was made private above.
   t.row_count = first + count;
   // The loop's stores go through byte and word pointers, which may alias the table's fields: what it
@@ -363,11 +374,11 @@ Status TransactionWriter::for_each_mut(std::uint16_t table, void* visit_ctx,
     // indexes follow every change (and an exception from the visitor leaves that row untouched).
     std::vector<std::byte> copy(info.stride);
     for (std::uint32_t r = 0; r < t.row_count; ++r) {
-      const std::uint64_t key = storage::row_key(t, r);
+      const std::uint64_t key = storage::row_key(t, r, working_.state().registry);
       std::memcpy(copy.data(), t.rows.at(r), info.stride);
       visit(visit_ctx, key, copy.data());
       if (std::memcmp(copy.data(), t.rows.at(r), info.stride) == 0) continue;
-      ECSDB_RETURN_IF_ERROR(working_.refs().check_ref_targets(table, copy.data(), storage::row_owner(t, r)));
+      ECSDB_RETURN_IF_ERROR(working_.refs().check_ref_targets(table, copy.data(), storage::row_owner(t, r, working_.state().registry)));
       working_.write_bytes(table, key, 0, info.stride, copy.data());
       constraints_.note_references(table, key);
     }
@@ -380,12 +391,12 @@ Status TransactionWriter::for_each_mut(std::uint16_t table, void* visit_ctx,
     // Undo: the rows' bytes as they were, one record per row (keys stay put: rows do not move).
     undo.reserve(end - start);
     for (std::uint32_t r = start; r < end; ++r) {
-      const std::uint64_t key = storage::row_key(t, r);
+      const std::uint64_t key = storage::row_key(t, r, working_.state().registry);
       const std::size_t saved = undo.save_bytes(t.rows.at(r), info.stride);
       undo.push({UndoKind::kWriteBytes, false, table, 0, info.stride, 0, key, 0, saved});
     }
     std::byte* row = storage::mutable_page(t.rows, start >> t.rows.shift, working_.context());
-    for (std::uint32_t r = start; r < end; ++r, row += info.stride) visit(visit_ctx, storage::row_key(t, r), row);
+    for (std::uint32_t r = start; r < end; ++r, row += info.stride) visit(visit_ctx, storage::row_key(t, r, working_.state().registry), row);
   }
   return Status::ok();
 }

@@ -26,6 +26,7 @@ WorkingVersion::WorkingVersion(const WriterSchema& tables, storage::PagePool& po
   for (RefIndexState& r : state_->refs) storage::init_ref_index(r, page_bytes);
 
   ctx_.pool = &pool_;
+  ctx_.registry = &state_->registry;
   ctx_.ping_pong = ping_pong;
   ctx_.birth = 1;
   state_->number = 1;
@@ -60,6 +61,7 @@ WorkingVersion::Copies WorkingVersion::publish_to(version::PublishedVersions& ve
   ctx_.pages_replayed = 0;
   ctx_.bytes_copied = 0;
   state_ = std::move(next);
+  ctx_.registry = &state_->registry;
   ctx_.birth += 1;
   state_->number = ctx_.birth;
   dirty_ = false;
@@ -145,7 +147,7 @@ void WorkingVersion::take_out_row(std::uint16_t table, std::uint64_t key, bool i
   // Undo data: the row's bytes, then (when indexed) where it sat in each reverse-reference list.
   const std::size_t saved = undo_.save_bytes(info.stride != 0 ? t.rows.at(row) : nullptr, info.stride);
   const std::size_t links_at = indexed ? undo_.append_space(info.ref_columns.size() * sizeof(RefLink)) : 0;
-  const std::uint64_t owner = storage::row_owner(t, row);
+  const std::uint64_t owner = storage::row_owner(t, row, state_->registry);
   const std::byte* bytes = info.stride != 0 ? t.rows.at(row) : nullptr;
   if (indexed) refs().prepare_unlink_row(table, key, bytes, owner);
   const std::uint32_t identity_rows = t.identity_rows;  // remove_row may lower it
@@ -206,7 +208,7 @@ void WorkingVersion::write_bytes(std::uint16_t table, std::uint64_t key, std::ui
   std::size_t links_at = 0;
   std::vector<std::byte> after;
   if (moves_refs) {
-    owner = storage::row_owner(state_->tables[table], row_index);
+    owner = storage::row_owner(state_->tables[table], row_index, state_->registry);
     links_at = undo_.append_space(info.ref_columns.size() * sizeof(RefLink));
     after.assign(row, row + info.stride);
     std::memmove(after.data() + offset, bytes, size);

@@ -161,8 +161,8 @@ Contents contents(const PinnedView& v, const Schema& schema, const std::set<std:
     Rows& rows = c.tables[t.name];
     const detail::TableState& ts = s.tables[t.id];
     for (std::uint32_t r = 0; r < ts.row_count; ++r) {
-      std::uint64_t key = 0, owner = 0;
-      std::memcpy(&key, ts.keys.at(r), 8);
+      const std::uint64_t key = ts.key_at(r, s.registry);
+      std::uint64_t owner = 0;
       if (t.cardinality == Cardinality::kMany) std::memcpy(&owner, ts.owners.at(r), 8);
       const std::byte* row = ts.stride == 0 ? nullptr : ts.rows.at(r);
       if (keep && !keep(t, key, owner, row)) continue;
@@ -383,7 +383,10 @@ TEST(ReplicationTest, ARefusedFrameChangesNothing) {
     ASSERT_TRUE(reference_core.apply_replicated(*good, good->version).is_ok());
     ASSERT_EQ(testing::first_difference(testing::dump_writer(reference_core.working_version()), testing::dump_writer(core.working_version())), "")
         << "version " << good->version;
-    for (const detail::TableState& t : core.working().tables) testing::expect_sparse_index_matches_rows(t);
+    for (const detail::TableState& t : core.working().tables) {
+      testing::expect_sparse_index_matches_rows(t, core.working().registry);
+      testing::expect_keys_match_run(t, core.working().registry);
+    }
     if (HasFailure()) return;
   }
   EXPECT_EQ(contents(replica->pin(), replica->schema(), {}), contents(server->pin(), server->schema(), {}));

@@ -18,15 +18,23 @@ class TableOpsTest : public ::testing::Test {
   void SetUp() override {
     ctx_.pool = &pool_;
     ctx_.birth = 1;
+    ctx_.registry = &registry_;
+    init_array(registry_.slots, sizeof(detail::EntitySlot));  // one flag word
     init_table(t_, sizeof(std::uint64_t), /*has_owner_column=*/false);
   }
   void TearDown() override {
     destroy_table(t_, pool_);
+    destroy_array(registry_.slots, pool_);
     for (std::byte* p : ctx_.retired.pages) pool_.free_page(p);
     for (detail::Directory* d : ctx_.retired.directories) pool_.free_directory(d);
     EXPECT_EQ(pool_.stats().bytes_in_use, 0u);
   }
   void append(std::uint32_t index) {
+    if (index >= registry_.used) {  // entity `index` alive, generation 1: it implies the key of the run
+      grow_to(registry_.slots, std::uint64_t{index} + 1, ctx_);
+      *reinterpret_cast<detail::EntitySlot*>(mutable_at(registry_.slots, index, ctx_)) = detail::EntitySlot{1, 1};
+      registry_.used = index + 1;
+    }
     prepare_insert(t_, key_of(index), ctx_);
     insert_row(t_, key_of(index), key_of(index), ctx_);
   }
@@ -38,6 +46,7 @@ class TableOpsTest : public ::testing::Test {
 
   PagePool pool_;
   WriteContext ctx_;
+  detail::RegistryState registry_;
   detail::TableState t_;
 };
 
@@ -48,6 +57,7 @@ TEST_F(TableOpsTest, PrepareRemoveInstallsThePagesTheRunGivesUpAndLowersNothing)
   for (std::uint32_t i = 0; i < 2100; ++i) append(i);  // 2,048 slots to a 16 KiB sparse page
   EXPECT_EQ(t_.identity_rows, 2100u);
   EXPECT_EQ(testing::present_sparse_pages(t_), 0u) << "appends in entity order write no slot";
+  EXPECT_EQ(testing::present_key_pages(t_), 0u) << "appends in entity order store no key";
 
   ctx_.birth = 2;  // version 1 is published: every page is shared now
   remove(2099);  // the last row: the run loses that row only, and no page is installed
@@ -57,14 +67,17 @@ TEST_F(TableOpsTest, PrepareRemoveInstallsThePagesTheRunGivesUpAndLowersNothing)
   prepare_remove(t_, key_of(0), ctx_);
   EXPECT_EQ(t_.identity_rows, 2099u) << "prepare_remove changed the bound";
   EXPECT_EQ(testing::present_sparse_pages(t_), 2u) << "the pages of slots 0..2098, filled from the run";
-  testing::expect_sparse_index_matches_rows(t_);
+  EXPECT_EQ(testing::present_key_pages(t_), 2u) << "the pages of keys 0..2098, filled from the run";
+  testing::expect_sparse_index_matches_rows(t_, registry_);
+  testing::expect_keys_match_run(t_, registry_);
   const std::uint64_t taken = blocks_taken();
   remove_row(t_, key_of(0), ctx_);
   EXPECT_EQ(blocks_taken(), taken) << "remove_row allocated after prepare_remove";
   EXPECT_EQ(t_.identity_rows, 0u) << "row 0 now holds entity 2098";
-  EXPECT_EQ(t_.row_of(key_of(0)), detail::kNoRow);
-  EXPECT_EQ(t_.row_of(key_of(2098)), 0u);
-  testing::expect_sparse_index_matches_rows(t_);
+  EXPECT_EQ(t_.row_of(key_of(0), registry_), detail::kNoRow);
+  EXPECT_EQ(t_.row_of(key_of(2098), registry_), 0u);
+  testing::expect_sparse_index_matches_rows(t_, registry_);
+  testing::expect_keys_match_run(t_, registry_);
 }
 
 }  // namespace

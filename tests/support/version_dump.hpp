@@ -50,9 +50,7 @@ inline VersionDump dump_version(const detail::VersionState& v) {
     VersionDump::Table& out = d.tables.emplace_back();
     out.identity_rows = t.identity_rows;
     for (std::uint32_t r = 0; r < t.row_count; ++r) {
-      std::uint64_t key = 0;
-      std::memcpy(&key, t.keys.at(r), sizeof key);
-      out.keys.push_back(key);
+      out.keys.push_back(t.key_at(r, v.registry));
       if (t.owners.elem_size != 0 && t.owners.capacity() > r) {
         std::uint64_t owner = 0;
         std::memcpy(&owner, t.owners.at(r), sizeof owner);

@@ -582,7 +582,8 @@ void expect_transforms(const Database& db, const std::map<std::uint64_t, float>&
   std::vector<const Transform*> many(all.size());
   v.get_many<Transform>(all, many);
   for (std::size_t i = 0; i < all.size(); ++i) ASSERT_EQ(many[i], v.get<Transform>(all[i]));
-  expect_sparse_index_matches_rows(transform_table(v, db));
+  expect_sparse_index_matches_rows(transform_table(v, db), v.state().registry);
+  expect_keys_match_run(transform_table(v, db), v.state().registry);
 }
 
 // The sparse index is elided where the identity run implies it (ADR 0017): a bulk load in entity order
@@ -601,7 +602,9 @@ TEST(MultiComponentTest, SparseIndexIsElidedBelowTheIdentityRun) {
   }
   ASSERT_TRUE(add_transforms(w, std::span(es).first(5000), ts).is_ok());
   EXPECT_EQ(present_sparse_pages(transform_table(db->pin(), *db)), 0u) << "a bulk load in entity order";
-  EXPECT_EQ(expect_sparse_index_matches_rows(transform_table(db->pin(), *db)), 5000u);
+  EXPECT_EQ(present_key_pages(transform_table(db->pin(), *db)), 0u) << "a bulk load in entity order";
+  EXPECT_EQ(expect_sparse_index_matches_rows(transform_table(db->pin(), *db), db->pin().state().registry), 5000u);
+  EXPECT_EQ(expect_keys_match_run(transform_table(db->pin(), *db), db->pin().state().registry), 5000u);
   expect_transforms(*db, expected, es);
 
   // A removal at row 3000 ends the run there: the pages of slots 3000..4999 (pages 1 and 2) are made present.
@@ -609,6 +612,7 @@ TEST(MultiComponentTest, SparseIndexIsElidedBelowTheIdentityRun) {
   expected.erase(es[3000].bits());
   EXPECT_EQ(identity_rows_of_transform(*db), 3000u);
   EXPECT_EQ(present_sparse_pages(transform_table(db->pin(), *db)), 2u);
+  EXPECT_EQ(present_key_pages(transform_table(db->pin(), *db)), 2u) << "the keys of rows 3000..4998, 2048 to a page";
   expect_transforms(*db, expected, es);
 
   // A rolled-back removal deeper in the run gives the run back, with the page it made present.
@@ -652,6 +656,7 @@ TEST(MultiComponentTest, SparseIndexIsElidedBelowTheIdentityRun) {
     expected2[fs[i].bits()] = float(i);
   }
   EXPECT_EQ(present_sparse_pages(transform_table(db2->pin(), *db2)), 0u) << "single adds in entity order";
+  EXPECT_EQ(present_key_pages(transform_table(db2->pin(), *db2)), 0u) << "single adds in entity order";
   {
     Transaction t = w2.begin();
     for (std::uint32_t i = 2100; i < 2200; ++i) ASSERT_TRUE(t.add(fs[i], Transform{}).is_ok());

@@ -57,12 +57,12 @@ void expect_view_equals(const PinnedView& view, const Model& model, const std::v
     ASSERT_LE(table.identity_rows, table.row_count);
     if (table.owners.elem_size != 0) { ASSERT_EQ(table.identity_rows, 0u) << "a many table's keys are row ids"; }
     for (std::uint32_t r = 0; r < table.identity_rows; ++r) {
-      std::uint64_t key;
-      std::memcpy(&key, table.keys.at(r), sizeof key);
-      ASSERT_EQ(static_cast<std::uint32_t>(key), r) << "identity_rows " << table.identity_rows;
+      ASSERT_EQ(static_cast<std::uint32_t>(table.key_at(r, view.state().registry)), r) << "identity_rows " << table.identity_rows;
     }
-    // The sparse index is elided below it (storage/table_ops.cpp): what is left must agree with the rows.
-    expect_sparse_index_matches_rows(table);
+    // The sparse index and the keys are elided below it (storage/table_ops.cpp): what is left must agree
+    // with the rows.
+    expect_sparse_index_matches_rows(table, view.state().registry);
+    expect_keys_match_run(table, view.state().registry);
     ASSERT_FALSE(::testing::Test::HasFailure());
   }
   // The joins: runs of rows that line up in both tables are walked by pointer steps (proved by the tables'
@@ -146,7 +146,9 @@ TEST_P(ModelTest, RandomTransactionsMatchReferenceModel) {
     const detail::TableState& transforms = v.state().tables[detail::table_of<Transform>(*db)];
     ASSERT_EQ(transforms.identity_rows, 300u);
     ASSERT_EQ(present_sparse_pages(transforms), 0u);
-    ASSERT_EQ(expect_sparse_index_matches_rows(transforms), 300u);
+    ASSERT_EQ(present_key_pages(transforms), 0u);
+    ASSERT_EQ(expect_sparse_index_matches_rows(transforms, v.state().registry), 300u);
+    ASSERT_EQ(expect_keys_match_run(transforms, v.state().registry), 300u);
   }
 
   struct HeldView {

@@ -40,8 +40,8 @@ std::set<std::uint64_t> items_scanned(const PinnedView& v, Entity owner) {
   std::set<std::uint64_t> out;
   const auto& t = v.state().tables[v.database().table_id("item").value()];
   for (std::uint32_t r = 0; r < t.row_count; ++r) {
-    std::uint64_t key, who;
-    std::memcpy(&key, t.keys.at(r), 8);
+    const std::uint64_t key = t.key_at(r, v.state().registry);
+    std::uint64_t who;
     std::memcpy(&who, t.owners.at(r), 8);
     if (who == owner.bits()) out.insert(key);
   }

@@ -24,41 +24,6 @@ struct SparseSlot {
   std::uint32_t row;  // kNoRow when the key has no row in this table
 };
 
-// One table (component) in one version: dense rows, the key of each row, and the sparse index.
-struct TableState {
-  PagedArray rows;      // row_count rows of `stride` bytes, packed (swap-and-pop keeps them dense)
-  PagedArray keys;      // u64 per row: the Entity (cardinality one) or RowId (many) bits of the row
-  PagedArray owners;    // u64 per row, cardinality many only: the owning Entity bits (0 for root tables)
-  // SparseSlot per key index, for keys at or above identity_rows: below it, the run says where a key's row
-  // is (at its index, if the key there is this one). So the index is elided where the run makes it redundant:
-  // a page may be absent (a null directory slot; storage/table_ops.cpp keeps the invariants), and an absent
-  // slot at or above identity_rows reads "no row". Slots below it are never read.
-  PagedArray sparse;
-  std::uint32_t row_count = 0;
-  std::uint32_t stride = 0;
-  // Rows [0, identity_rows) each hold the row of the entity whose index is the row number (key index r at
-  // row r). A lower bound kept by the writer (storage/table_ops.cpp, the bulk loaders): a key written at a
-  // row of another number, or a shrink of row_count, lowers it; an append that continues the run raises it.
-  // Cardinality-one tables only (always 0 for `many` tables, whose keys are row ids). Two tables whose
-  // identity_rows both reach past a range of rows hold the same entities there, since a live row's key
-  // carries its entity's current generation: each<A, B> and query<A, B> walk such a range without comparing
-  // keys.
-  std::uint32_t identity_rows = 0;
-
-  std::uint64_t key_at(std::uint32_t row) const noexcept {
-    return *reinterpret_cast<const std::uint64_t*>(keys.at(row));
-  }
-  // The row of `key_bits`, or kNoRow when it has none (or the key is stale). For a `many` table's row id
-  // whose slot carries its generation, kNoRow too when it has no row.
-  std::uint32_t row_of(std::uint64_t key_bits) const noexcept {
-    const auto index = static_cast<std::uint32_t>(key_bits);
-    if (index < identity_rows) return key_at(index) == key_bits ? index : kNoRow;
-    if (index >= sparse.capacity() || !sparse.present(index)) return kNoRow;
-    const auto* s = reinterpret_cast<const SparseSlot*>(sparse.at(index));
-    return s->generation == static_cast<std::uint32_t>(key_bits >> 32) ? s->row : kNoRow;
-  }
-};
-
 // Registry slot of one entity index: the generation, then `flag_words` u32 words of flags. Bit 0 of the
 // first word is set while the entity with `generation` exists; bit t + 1 says it has a row in table t (table
 // ids count the entities table, id 0). A world of up to 31 tables, the entities table included, has
@@ -100,6 +65,53 @@ struct RegistryState {
   }
 };
 
+// One table (component) in one version: dense rows, the key of each row, and the sparse index.
+struct TableState {
+  PagedArray rows;      // row_count rows of `stride` bytes, packed (swap-and-pop keeps them dense)
+  // u64 per row: the Entity (cardinality one) or RowId (many) bits of the row. Elided below identity_rows
+  // like the sparse index: a key page may be absent when every row of it below row_count is in the run,
+  // whose keys the registry implies (row r holds entity r, alive, of the registry's generation for r). A
+  // present page's keys are all accurate. Read a key with key_at, never through the array directly.
+  PagedArray keys;
+  PagedArray owners;    // u64 per row, cardinality many only: the owning Entity bits (0 for root tables)
+  // SparseSlot per key index, for keys at or above identity_rows: below it, the run says where a key's row
+  // is (at its index, if the key there is this one). So the index is elided where the run makes it redundant:
+  // a page may be absent (a null directory slot; storage/table_ops.cpp keeps the invariants), and an absent
+  // slot at or above identity_rows reads "no row". Slots below it are never read.
+  PagedArray sparse;
+  std::uint32_t row_count = 0;
+  std::uint32_t stride = 0;
+  // Rows [0, identity_rows) each hold the row of the entity whose index is the row number (key index r at
+  // row r). A lower bound kept by the writer (storage/table_ops.cpp, the bulk loaders): a key written at a
+  // row of another number, or a shrink of row_count, lowers it; an append that continues the run raises it.
+  // Cardinality-one tables only (always 0 for `many` tables, whose keys are row ids). Two tables whose
+  // identity_rows both reach past a range of rows hold the same entities there, since a live row's key
+  // carries its entity's current generation: each<A, B> and query<A, B> walk such a range without comparing
+  // keys.
+  std::uint32_t identity_rows = 0;
+
+  // The key of row `row` (REQUIRES: row < row_count), stored or implied by `registry` (this version's).
+  std::uint64_t key_at(std::uint32_t row, const RegistryState& registry) const noexcept {
+    if (keys.present(row)) return *reinterpret_cast<const std::uint64_t*>(keys.at(row));
+    return (std::uint64_t{registry.slot(row)->generation} << 32) | row;
+  }
+  // Whether the run's row `index` (REQUIRES: index < identity_rows) holds `key_bits`: the entity there is
+  // entity `index`, so the key's generation decides.
+  bool run_holds(std::uint32_t index, std::uint64_t key_bits, const RegistryState& registry) const noexcept {
+    if (keys.present(index)) return *reinterpret_cast<const std::uint64_t*>(keys.at(index)) == key_bits;
+    return registry.slot(index)->generation == static_cast<std::uint32_t>(key_bits >> 32);
+  }
+  // The row of `key_bits`, or kNoRow when it has none (or the key is stale). For a `many` table's row id
+  // whose slot carries its generation, kNoRow too when it has no row.
+  std::uint32_t row_of(std::uint64_t key_bits, const RegistryState& registry) const noexcept {
+    const auto index = static_cast<std::uint32_t>(key_bits);
+    if (index < identity_rows) return run_holds(index, key_bits, registry) ? index : kNoRow;
+    if (index >= sparse.capacity() || !sparse.present(index)) return kNoRow;
+    const auto* s = reinterpret_cast<const SparseSlot*>(sparse.at(index));
+    return s->generation == static_cast<std::uint32_t>(key_bits >> 32) ? s->row : kNoRow;
+  }
+};
+
 // Reverse-reference index of one reference column (storage/ref_index.hpp): a doubly linked list per
 // target entity index, threaded through the referencing rows by their keys.
 struct RefLink {
@@ -137,14 +149,18 @@ struct VersionState {
     // the slot says otherwise the prefetch was only wasted bandwidth.
     const std::byte* guess = index < t.row_count ? t.rows.at(index) : nullptr;
     if (guess != nullptr) __builtin_prefetch(guess);
-    if (index < t.identity_rows) return t.key_at(index) == key_bits ? guess : nullptr;
+    if (index < t.identity_rows) return t.run_holds(index, key_bits, registry) ? guess : nullptr;
     if (index >= t.sparse.capacity() || !t.sparse.present(index)) return nullptr;
     const auto* s = reinterpret_cast<const SparseSlot*>(t.sparse.at(index));
     if (s->row == kNoRow || s->generation != static_cast<std::uint32_t>(key_bits >> 32)) return nullptr;
     return s->row == index ? guess : t.rows.at(s->row);
   }
   std::uint32_t find_row_index(std::uint16_t table, std::uint64_t key_bits) const noexcept {
-    return tables[table].row_of(key_bits);
+    return tables[table].row_of(key_bits, registry);
+  }
+  // The key of row `row` of table `table` (REQUIRES: row < its row_count).
+  std::uint64_t key_at(std::uint16_t table, std::uint32_t row) const noexcept {
+    return tables[table].key_at(row, registry);
   }
 };
 
