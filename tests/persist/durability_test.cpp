@@ -13,6 +13,7 @@
 #include "persist/snapshot.hpp"
 #include "persist/wal_format.hpp"
 #include "support/fault_injection_file_system.hpp"
+#include "support/table_checks.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_schema.hpp"
 
@@ -77,7 +78,8 @@ TEST(DurabilityTest, ReopenRestoresEverything) {
 }
 
 // The snapshot loader recomputes TableState::identity_rows from the keys it loads (the joins trust it):
-// the run of rows in entity order, and not one row past its end.
+// the run of rows in entity order, and not one row past its end. It stores no key page the run covers
+// whole (TableState::keys), and the snapshot writer writes the keys such pages imply.
 TEST(DurabilityTest, SnapshotLoadRecomputesTheRunOfRowsInEntityOrder) {
   TempDir dir;
   std::map<std::uint64_t, std::uint32_t> joined;
@@ -101,6 +103,13 @@ TEST(DurabilityTest, SnapshotLoadRecomputesTheRunOfRowsInEntityOrder) {
   const PinnedView v = db->pin();
   EXPECT_EQ(v.state().tables[detail::table_of<Transform>(*db)].identity_rows, 3000u);
   EXPECT_EQ(v.state().tables[detail::table_of<Health>(*db)].identity_rows, 2500u);
+  const detail::TableState& transforms = v.state().tables[detail::table_of<Transform>(*db)];
+  const detail::TableState& healths = v.state().tables[detail::table_of<Health>(*db)];
+  EXPECT_EQ(present_key_pages(transforms), 0u) << "2,048 keys to a page: rows 0..2999 are all in the run";
+  EXPECT_EQ(present_key_pages(healths), 1u) << "the page of rows 2048..2998 holds rows past the run";
+  EXPECT_EQ(expect_keys_match_run(transforms, v.state().registry), 3000u);
+  EXPECT_EQ(expect_keys_match_run(healths, v.state().registry), 2048u);
+  expect_sparse_index_matches_rows(healths, v.state().registry);
   std::map<std::uint64_t, std::uint32_t> after;
   v.each<Transform, Health>([&](Entity e, const Transform& t, const Health& h) {
     EXPECT_EQ(std::uint32_t(t.x), h.hp);

@@ -679,6 +679,82 @@ TEST(MultiComponentTest, SparseIndexIsElidedBelowTheIdentityRun) {
   expect_transforms(*db2, expected2, fs);
 }
 
+// The keys are elided below the identity run too (TableState::keys): there the registry implies each row's
+// key, with the generation of a reused index. Every read path must give the same entities as stored keys
+// would: each<> over one and two tables, query<>, get, get_many, the dynamic keys(), and a join of a table
+// whose keys are implied with one whose keys are stored but still line up (the row-by-row comparison).
+TEST(MultiComponentTest, KeysAreElidedBelowTheIdentityRun) {
+  auto db = std::move(Database::open(test_schema()).value());  // 16 KiB pages: 2048 keys each
+  WriterHandle& w = db->writer();
+  std::vector<Entity> es;
+  ASSERT_TRUE(w.create_many(100, es).is_ok());
+  for (const Entity e : es) ASSERT_TRUE(w.destroy(e).is_ok());
+  es.clear();
+  ASSERT_TRUE(w.create_many(5000, es).is_ok());  // indices 0..99 come back with generation 2
+  std::sort(es.begin(), es.end(), [](Entity a, Entity b) { return a.index() < b.index(); });
+  ASSERT_EQ(es[0].generation(), 2u);
+  std::vector<Transform> ts;
+  std::vector<Health> hs;
+  for (std::uint32_t i = 0; i < es.size(); ++i) {
+    ts.push_back(Transform{float(i), 0, 0});
+    hs.push_back(Health{i, 0});
+  }
+  ASSERT_TRUE(add_transforms(w, es, ts).is_ok());
+  {
+    Transaction t = w.begin();
+    ASSERT_TRUE(t.add_many<Health>(es, hs).is_ok());
+    ASSERT_TRUE(t.commit().is_ok());
+  }
+  const std::uint16_t transform_id = detail::table_of<Transform>(*db);
+  const std::uint16_t health_id = detail::table_of<Health>(*db);
+  {
+    const PinnedView v = db->pin();
+    EXPECT_EQ(present_key_pages(v.state().tables[transform_id]), 0u) << "a bulk load in entity order";
+    EXPECT_EQ(present_key_pages(v.state().tables[health_id]), 0u) << "a bulk load in entity order";
+  }
+  // Transform's run ends at 3000 and entity 3000 comes back home (the sequence of the test above): its rows
+  // still hold entities 0..4998 in order, with stored keys from row 2048 on, while Health's are all implied.
+  ASSERT_TRUE(w.remove<Transform>(es[3000]).is_ok());
+  ASSERT_TRUE(w.add(es[3000], Transform{3000, 0, 0}).is_ok());
+  ASSERT_TRUE(w.remove<Transform>(es[4999]).is_ok());
+  const PinnedView v = db->pin();
+  const detail::TableState& transforms = v.state().tables[transform_id];
+  EXPECT_EQ(transforms.identity_rows, 3001u);
+  EXPECT_EQ(present_key_pages(transforms), 2u);
+  EXPECT_EQ(expect_keys_match_run(transforms, v.state().registry), 2048u);
+  EXPECT_EQ(expect_keys_match_run(v.state().tables[health_id], v.state().registry), 5000u);
+
+  std::vector<std::uint64_t> visited;
+  v.each<Health>([&](Entity e, const Health& h) {
+    EXPECT_EQ(e, es[h.hp]);
+    visited.push_back(e.bits());
+  });
+  EXPECT_EQ(visited.size(), 5000u);
+  EXPECT_EQ(*v.keys("health"), visited);
+  std::size_t joined = 0;
+  v.each<Transform, Health>([&](Entity e, const Transform& t, const Health& h) {
+    EXPECT_EQ(e, es[h.hp]);
+    EXPECT_EQ(t.x, float(h.hp));
+    ++joined;
+  });
+  EXPECT_EQ(joined, 4999u);
+  joined = 0;
+  for (const auto& [e, h, t] : v.query<Health, Transform>()) {
+    EXPECT_EQ(e, es[h.hp]);
+    EXPECT_EQ(t.x, float(h.hp));
+    ++joined;
+  }
+  EXPECT_EQ(joined, 4999u);
+  std::vector<Entity> stale(es);
+  for (std::uint32_t i = 0; i < 100; ++i) stale.push_back(Entity(i, 1));  // destroyed: their rows are gone
+  std::vector<const Health*> many(stale.size());
+  v.get_many<Health>(stale, many);
+  for (std::size_t i = 0; i < stale.size(); ++i) {
+    EXPECT_EQ(many[i], v.get<Health>(stale[i])) << "entity " << i;
+    EXPECT_EQ(many[i] != nullptr, i < es.size()) << "entity " << i;
+  }
+}
+
 // The range form is a standard forward range: std::ranges algorithms and views see the rows each<A, B>
 // visits, and a default-constructed iterator equals a finished one.
 static_assert(std::forward_iterator<PinnedView::Query<Transform, Health>::iterator>);
