@@ -80,5 +80,24 @@ TEST_F(TableOpsTest, PrepareRemoveInstallsThePagesTheRunGivesUpAndLowersNothing)
   testing::expect_keys_match_run(t_, registry_);
 }
 
+// A key is left unstored only where the registry implies it: the next row of the run, with the registry's
+// generation for its index. Replay places rows before it applies the commit's creates, so a key may
+// continue the run while the registry still holds its index's previous generation: that key is stored, or
+// the row would read as the previous entity's, and undoing the placement (a refused frame, after the
+// create's undo) would not find it.
+TEST_F(TableOpsTest, AKeyTheRegistryDoesNotImplyIsStored) {
+  for (std::uint32_t i = 0; i < 6; ++i) append(i);  // registry slots 0..5, generation 1
+  remove(5);
+  EXPECT_EQ(t_.identity_rows, 5u);
+  const std::uint64_t newer = (std::uint64_t{2} << 32) | 5;  // index 5, generation 2
+  prepare_insert(t_, newer, ctx_);
+  insert_row(t_, newer, newer, ctx_);
+  EXPECT_EQ(t_.identity_rows, 6u) << "the key continues the run";
+  EXPECT_EQ(testing::present_key_pages(t_), 1u) << "stored: the registry says generation 1";
+  EXPECT_EQ(t_.row_of(newer, registry_), 5u);
+  EXPECT_EQ(t_.row_of(key_of(5), registry_), detail::kNoRow);
+  EXPECT_EQ(t_.key_at(5, registry_), newer);
+}
+
 }  // namespace
 }  // namespace ecsdb::storage

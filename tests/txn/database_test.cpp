@@ -753,6 +753,25 @@ TEST(MultiComponentTest, KeysAreElidedBelowTheIdentityRun) {
     EXPECT_EQ(many[i], v.get<Health>(stale[i])) << "entity " << i;
     EXPECT_EQ(many[i] != nullptr, i < es.size()) << "entity " << i;
   }
+
+  // A bulk load that continues the run into a page and then leaves it stores the page's keys.
+  auto db2 = std::move(Database::open(test_schema()).value());
+  std::vector<Entity> fs;
+  ASSERT_TRUE(db2->writer().create_many(600, fs).is_ok());
+  std::vector<Entity> batch(fs.begin(), fs.begin() + 100);
+  batch.insert(batch.end(), fs.begin() + 500, fs.begin() + 550);
+  ASSERT_TRUE(add_transforms(db2->writer(), batch, std::span(ts).first(batch.size())).is_ok());
+  const PinnedView v2 = db2->pin();
+  const detail::TableState& loaded = v2.state().tables[transform_id];
+  EXPECT_EQ(loaded.identity_rows, 100u);
+  EXPECT_EQ(present_key_pages(loaded), 1u);
+  EXPECT_EQ(expect_keys_match_run(loaded, v2.state().registry), 0u);
+  EXPECT_EQ(*v2.keys("transform"), std::vector<std::uint64_t>(reinterpret_cast<const std::uint64_t*>(batch.data()),
+                                                              reinterpret_cast<const std::uint64_t*>(batch.data()) + batch.size()));
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    ASSERT_NE(v2.get<Transform>(batch[i]), nullptr) << "entity index " << batch[i].index();
+    EXPECT_EQ(v2.get<Transform>(batch[i])->x, float(i));
+  }
 }
 
 // The range form is a standard forward range: std::ranges algorithms and views see the rows each<A, B>
