@@ -92,7 +92,12 @@ struct TableState {
 
   // The key of row `row` (REQUIRES: row < row_count), stored or implied by `registry` (this version's).
   std::uint64_t key_at(std::uint32_t row, const RegistryState& registry) const noexcept {
-    if (keys.present(row)) return *reinterpret_cast<const std::uint64_t*>(keys.at(row));
+    if (keys.present(row)) [[likely]] return *reinterpret_cast<const std::uint64_t*>(keys.at(row));
+    return implied_key(row, registry);
+  }
+  // The key the run implies for row `row` (REQUIRES: row < identity_rows). Out of line: the writer's hot
+  // paths read keys above the run, and the scans that read implied keys in bulk use the registry directly.
+  [[gnu::noinline]] static std::uint64_t implied_key(std::uint32_t row, const RegistryState& registry) noexcept {
     return (std::uint64_t{registry.slot(row)->generation} << 32) | row;
   }
   // Whether the run's row `index` (REQUIRES: index < identity_rows) holds `key_bits`: the entity there is
