@@ -60,17 +60,20 @@ Status RecoveryLoader::apply_delta(const Delta& d) {
     // A destroy removes every component row first, and the table deltas above carry those removals. A
     // delta that leaves one (a damaged record) is completed as destroy() would: no row may outlive its
     // entity, since writes prove liveness through the row (check_write).
+    // A row this delta's sequence placed is not filled or indexed yet, and it must belong to a live entity
+    // (checked below): a destroy may neither take it nor move on the generation that implies its key in
+    // the identity run (TableState::keys). Such a row has no presence bit yet, so every table is asked.
+    for (std::uint16_t table : tables_.one_tables()) {
+      if (placed[table].contains(e.bits())) {
+        return bad("destroy of " + entity_name(e) + ", whose '" + tables_.info(table).table->name +
+                   "' row the row sequence places");
+      }
+    }
     for (std::uint16_t table : tables_.one_tables()) {
       if (!v.registry.has_component(e.index(), table)) continue;
       if (v.find_row_index(table, e.bits()) == kNoRow) {
         return bad("destroy of " + entity_name(e) + ": marked as having a '" + tables_.info(table).table->name +
                    "' row it does not have");
-      }
-      // A row this delta's sequence placed is not filled or indexed yet, and it must belong to a live
-      // entity (checked below): a destroy may not take it.
-      if (placed[table].contains(e.bits())) {
-        return bad("destroy of " + entity_name(e) + ", whose '" + tables_.info(table).table->name +
-                   "' row the row sequence places");
       }
       working_.remove_row(table, e.bits());
     }
