@@ -774,6 +774,56 @@ TEST(MultiComponentTest, KeysAreElidedBelowTheIdentityRun) {
   }
 }
 
+// A world of more than 31 tables has 12-byte registry slots (a second flag word): the scans that read an
+// implied key's generation from the registry step over slots of that size.
+TEST(MultiComponentTest, ImpliedKeysAreReadFromTwelveByteRegistrySlots) {
+  std::string toml = kTestSchemaToml;
+  for (int i = 0; i < 30; ++i) {
+    const std::string t = "x" + std::to_string(i);
+    toml += "[tables." + t + "]\nparent_table = \"entities\"\n";
+    toml += "[[tables." + t + ".fields]]\nname = \"entity_id\"\ntype = \"u64\"\nforeign_key = \"entities.id\"\n";
+    toml += "[[tables." + t + ".fields]]\nname = \"v\"\ntype = \"u32\"\n";
+  }
+  auto schema = parse_schema(toml, "wide.toml");
+  ASSERT_TRUE(schema.has_value()) << schema.status().to_string();
+  auto db = std::move(Database::open(*schema).value());
+  WriterHandle& w = db->writer();
+  std::vector<Entity> es;
+  ASSERT_TRUE(w.create_many(100, es).is_ok());
+  for (const Entity e : es) ASSERT_TRUE(w.destroy(e).is_ok());
+  es.clear();
+  ASSERT_TRUE(w.create_many(3000, es).is_ok());  // indices 0..99 come back with generation 2
+  std::sort(es.begin(), es.end(), [](Entity a, Entity b) { return a.index() < b.index(); });
+  for (std::uint32_t i = 0; i < es.size(); ++i) {
+    ASSERT_TRUE(w.add(es[i], Transform{float(i), 0, 0}).is_ok());
+    ASSERT_TRUE(w.add(es[i], Health{i, 0}).is_ok());
+  }
+  const PinnedView v = db->pin();
+  ASSERT_EQ(v.state().registry.slots.elem_size, 12u);
+  const detail::TableState& healths = v.state().tables[detail::table_of<Health>(*db)];
+  EXPECT_EQ(present_key_pages(healths), 0u);
+  EXPECT_EQ(expect_keys_match_run(healths, v.state().registry), 3000u);
+  std::size_t n = 0;
+  v.each<Health>([&](Entity e, const Health& h) { EXPECT_EQ(e, es[h.hp]); ++n; });
+  v.each<Transform, Health>([&](Entity e, const Transform& t, const Health& h) {
+    EXPECT_EQ(e, es[h.hp]);
+    EXPECT_EQ(t.x, float(h.hp));
+    ++n;
+  });
+  for (const auto& [e, h, t] : v.query<Health, Transform>()) {
+    EXPECT_EQ(e, es[h.hp]);
+    ++n;
+  }
+  EXPECT_EQ(n, 3u * es.size());
+  std::vector<const Health*> many(es.size());
+  v.get_many<Health>(es, many);
+  for (std::size_t i = 0; i < es.size(); ++i) {
+    ASSERT_NE(many[i], nullptr);
+    EXPECT_EQ(many[i]->hp, i);
+  }
+  EXPECT_EQ(v.get<Health>(Entity(5, 1)), nullptr) << "a destroyed generation";
+}
+
 // The range form is a standard forward range: std::ranges algorithms and views see the rows each<A, B>
 // visits, and a default-constructed iterator equals a finished one.
 static_assert(std::forward_iterator<PinnedView::Query<Transform, Health>::iterator>);
