@@ -679,6 +679,18 @@ TEST(MultiComponentTest, SparseIndexIsElidedBelowTheIdentityRun) {
   expect_transforms(*db2, expected2, fs);
 }
 
+// `n` live entities in index order, the first 100 of them on indices reused with generation 2 (100 were
+// created and destroyed first).
+std::vector<Entity> entities_with_reused_indices(WriterHandle& w, std::size_t n) {
+  std::vector<Entity> es;
+  EXPECT_TRUE(w.create_many(100, es).is_ok());
+  for (const Entity e : es) EXPECT_TRUE(w.destroy(e).is_ok());
+  es.clear();
+  EXPECT_TRUE(w.create_many(n, es).is_ok());
+  std::sort(es.begin(), es.end(), [](Entity a, Entity b) { return a.index() < b.index(); });
+  return es;
+}
+
 // The keys are elided below the identity run too (TableState::keys): there the registry implies each row's
 // key, with the generation of a reused index. Every read path must give the same entities as stored keys
 // would: each<> over one and two tables, query<>, get, get_many, the dynamic keys(), and a join of a table
@@ -686,12 +698,7 @@ TEST(MultiComponentTest, SparseIndexIsElidedBelowTheIdentityRun) {
 TEST(MultiComponentTest, KeysAreElidedBelowTheIdentityRun) {
   auto db = std::move(Database::open(test_schema()).value());  // 16 KiB pages: 2048 keys each
   WriterHandle& w = db->writer();
-  std::vector<Entity> es;
-  ASSERT_TRUE(w.create_many(100, es).is_ok());
-  for (const Entity e : es) ASSERT_TRUE(w.destroy(e).is_ok());
-  es.clear();
-  ASSERT_TRUE(w.create_many(5000, es).is_ok());  // indices 0..99 come back with generation 2
-  std::sort(es.begin(), es.end(), [](Entity a, Entity b) { return a.index() < b.index(); });
+  const std::vector<Entity> es = entities_with_reused_indices(w, 5000);
   ASSERT_EQ(es[0].generation(), 2u);
   std::vector<Transform> ts;
   std::vector<Health> hs;
@@ -788,12 +795,7 @@ TEST(MultiComponentTest, ImpliedKeysAreReadFromTwelveByteRegistrySlots) {
   ASSERT_TRUE(schema.has_value()) << schema.status().to_string();
   auto db = std::move(Database::open(*schema).value());
   WriterHandle& w = db->writer();
-  std::vector<Entity> es;
-  ASSERT_TRUE(w.create_many(100, es).is_ok());
-  for (const Entity e : es) ASSERT_TRUE(w.destroy(e).is_ok());
-  es.clear();
-  ASSERT_TRUE(w.create_many(3000, es).is_ok());  // indices 0..99 come back with generation 2
-  std::sort(es.begin(), es.end(), [](Entity a, Entity b) { return a.index() < b.index(); });
+  const std::vector<Entity> es = entities_with_reused_indices(w, 3000);
   for (std::uint32_t i = 0; i < es.size(); ++i) {
     ASSERT_TRUE(w.add(es[i], Transform{float(i), 0, 0}).is_ok());
     ASSERT_TRUE(w.add(es[i], Health{i, 0}).is_ok());
