@@ -43,10 +43,12 @@ Entity create_entity(RegistryState& r, std::vector<std::uint32_t>& free_list, st
 void prepare_create(RegistryState& r, const std::vector<std::uint32_t>& free_list, storage::WriteContext& ctx) {
   const std::uint32_t index = free_list.empty() ? r.used : free_list.back();
   if (index >= r.slots.capacity()) storage::grow_to(r.slots, std::uint64_t{index} + 1, ctx);
-  mutable_slot(r, index, ctx);
+  storage::make_private_at(r.slots, index, ctx);
 }
 
-void prepare_slot(RegistryState& r, std::uint32_t index, storage::WriteContext& ctx) { mutable_slot(r, index, ctx); }
+void prepare_slot(RegistryState& r, std::uint32_t index, storage::WriteContext& ctx) {
+  storage::make_private_at(r.slots, index, ctx);
+}
 
 void destroy_entity(RegistryState& r, Entity e, std::vector<std::uint32_t>& free_list,
                     storage::WriteContext& ctx) {

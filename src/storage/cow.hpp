@@ -8,7 +8,7 @@
 // copy's shadow and is parked, not freed; the next copy reuses it and replays only the granules written
 // since. For that, every write to a private page marks its granules dirty: mutable_at marks one element,
 // mutable_range a run of elements, mutable_page the whole page (directory slots are marked here, in
-// cow.cpp). A write through a pointer past what was marked would be lost at the next replay, so callers
+// cow.cpp). make_private_at, for the steps that prepare a write, marks nothing: they write nothing. A write through a pointer past what was marked would be lost at the next replay, so callers
 // write only what they asked for.
 #pragma once
 
@@ -70,6 +70,10 @@ std::byte* copy_page(detail::PagedArray& a, std::uint32_t page, WriteContext& ct
 inline void mark_dirty(detail::BlockHeader* h, std::uint32_t offset, std::uint32_t length) noexcept {
   const std::uint32_t first = offset >> h->granule_shift;
   const std::uint32_t last = (offset + length - 1) >> h->granule_shift;
+  if ((first >> 6) == (last >> 6)) [[likely]] {  // one mask word (every element write): bits first..last at once
+    h->dirty[first >> 6] |= (~0ull >> (63 - (last - first))) << (first & 63);
+    return;
+  }
   for (std::uint32_t g = first; g <= last; ++g) h->dirty[g >> 6] |= 1ull << (g & 63);
 }
 
@@ -99,6 +103,13 @@ inline std::byte* mutable_range(detail::PagedArray& a, std::uint64_t i, std::uin
 // Element i of `a`, writable. REQUIRES: i < a.capacity().
 inline std::byte* mutable_at(detail::PagedArray& a, std::uint64_t i, WriteContext& ctx) {
   return mutable_range(a, i, 1, ctx);
+}
+
+// Element i's page made private, nothing marked dirty: what a prepare_* step calls so that the write after
+// it allocates nothing. The write marks what it changes (mutable_at); a prepare changes no byte, so it has
+// nothing to mark. REQUIRES: i < a.capacity(), its page present.
+inline void make_private_at(detail::PagedArray& a, std::uint64_t i, WriteContext& ctx) {
+  private_page(a, static_cast<std::uint32_t>(i >> a.shift), ctx);
 }
 
 }  // namespace ecsdb::storage

@@ -13,7 +13,7 @@ std::uint32_t index_of(std::uint64_t key) { return static_cast<std::uint32_t>(ke
 
 void ensure(detail::PagedArray& a, std::uint32_t i, WriteContext& ctx) {
   if (i >= a.capacity()) grow_to(a, std::uint64_t{i} + 1, ctx);
-  mutable_at(a, i, ctx);
+  make_private_at(a, i, ctx);
 }
 
 // Only after prepare_*: the element's page is private and present, so mutable_at returns it directly.

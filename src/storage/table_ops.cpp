@@ -92,6 +92,17 @@ SparseSlot* mutable_slot(TableState& t, std::uint32_t index, WriteContext& ctx) 
   return reinterpret_cast<SparseSlot*>(mutable_at(t.sparse, index, ctx));
 }
 
+// What a prepare step needs of key `row` and of slot `index`: the page present and private, so that the
+// write after it allocates nothing. Nothing is marked dirty (make_private_at): the write marks it.
+void prepare_key(TableState& t, std::uint32_t row, WriteContext& ctx) {
+  if (row >= t.keys.capacity() || !t.keys.present(row)) [[unlikely]] install_key_page(t, row, ctx);
+  make_private_at(t.keys, row, ctx);
+}
+void prepare_sparse_slot(TableState& t, std::uint32_t index, WriteContext& ctx) {
+  if (index >= t.sparse.capacity() || !t.sparse.present(index)) [[unlikely]] install_sparse_page(t, index, ctx);
+  make_private_at(t.sparse, index, ctx);
+}
+
 // Slot `index` := `value`, unless the run implies it (below identity_rows) and its page is absent. After
 // prepare_insert / prepare_remove the page is present and private, or absent: no allocation. So it is in
 // rollback: an undo writes the slots its operation's prepare made present and private, or slots in pages
@@ -183,24 +194,23 @@ void prepare_insert(TableState& t, std::uint64_t key_bits, WriteContext& ctx) {
   const std::uint32_t row = t.row_count;
   if (t.stride != 0) {
     if (row >= t.rows.capacity()) grow_to(t.rows, std::uint64_t{row} + 1, ctx);
-    mutable_at(t.rows, row, ctx);
+    make_private_at(t.rows, row, ctx);
   }
   // The key's page, unless the key continues the run into an absent one (set_key then writes nothing).
   if (row >= t.keys.capacity()) grow_absent_to(t.keys, std::uint64_t{row} + 1, ctx);
-  if (t.keys.present(row) || !key_implied(t, row, key_bits, *ctx.registry)) mutable_key(t, row, ctx);
+  if (t.keys.present(row) || !key_implied(t, row, key_bits, *ctx.registry)) prepare_key(t, row, ctx);
   if (t.owners.elem_size != 0) {
     if (row >= t.owners.capacity()) grow_to(t.owners, std::uint64_t{row} + 1, ctx);
-    mutable_at(t.owners, row, ctx);
+    make_private_at(t.owners, row, ctx);
   }
   const auto index = static_cast<std::uint32_t>(key_bits);
   if (index >= t.sparse.capacity()) grow_absent_to(t.sparse, std::uint64_t{index} + 1, ctx);
   // A key that continues the run needs no slot (set_slot skips an absent page then); any other does.
-  if (!continues_run(t, row, index) || t.sparse.present(index)) mutable_slot(t, index, ctx);
+  if (!continues_run(t, row, index) || t.sparse.present(index)) prepare_sparse_slot(t, index, ctx);
 }
 
-void prepare_remove(TableState& t, std::uint64_t key_bits, WriteContext& ctx) {
-  const std::uint32_t row = t.row_of(key_bits, *ctx.registry);
-  assert(row != kNoRow);
+void prepare_remove(TableState& t, std::uint64_t key_bits, std::uint32_t row, WriteContext& ctx) {
+  assert(row != kNoRow && row == t.row_of(key_bits, *ctx.registry));
   const auto index = static_cast<std::uint32_t>(key_bits);
   const std::uint32_t last = t.row_count - 1;
   if (row != last) {
@@ -208,18 +218,18 @@ void prepare_remove(TableState& t, std::uint64_t key_bits, WriteContext& ctx) {
     // finds the pages that needs present. Both keys' slots are written, and are present now: a key at or
     // above the bound by invariant 2, one below it by install_run_pages.
     if (row < t.identity_rows) install_run_pages(t, row, ctx);
-    mutable_slot(t, index, ctx);
-    mutable_slot(t, static_cast<std::uint32_t>(row_key(t, last, *ctx.registry)), ctx);
+    prepare_sparse_slot(t, index, ctx);
+    prepare_sparse_slot(t, static_cast<std::uint32_t>(row_key(t, last, *ctx.registry)), ctx);
   } else if (index >= t.identity_rows || t.sparse.present(index)) {
     // The last row goes: only its own slot changes. An absent one in the run needs no write (remove_row).
-    mutable_slot(t, index, ctx);
+    prepare_sparse_slot(t, index, ctx);
   }
   for (const std::uint32_t r : {row, last}) {
-    if (t.stride != 0) mutable_at(t.rows, r, ctx);
+    if (t.stride != 0) make_private_at(t.rows, r, ctx);
     // Present, or the last row's in the run, which is not written (the key at `row`'s is by K2 or
     // install_run_pages).
-    if (t.keys.present(r)) mutable_at(t.keys, r, ctx);
-    if (t.owners.elem_size != 0) mutable_at(t.owners, r, ctx);
+    if (t.keys.present(r)) make_private_at(t.keys, r, ctx);
+    if (t.owners.elem_size != 0) make_private_at(t.owners, r, ctx);
   }
 }
 
@@ -264,10 +274,9 @@ std::byte* insert_row_at(TableState& t, std::uint32_t row, std::uint64_t key_bit
   return t.stride == 0 ? nullptr : mutable_row(t, row, ctx);
 }
 
-std::uint32_t remove_row(TableState& t, std::uint64_t key_bits, WriteContext& ctx) {
+std::uint32_t remove_row(TableState& t, std::uint64_t key_bits, std::uint32_t row, WriteContext& ctx) {
   const auto index = static_cast<std::uint32_t>(key_bits);
-  const std::uint32_t row = t.row_of(key_bits, *ctx.registry);
-  assert(row != kNoRow && row < t.row_count);
+  assert(row != kNoRow && row < t.row_count && row == t.row_of(key_bits, *ctx.registry));
   const std::uint32_t last = t.row_count - 1;
   // The last row moves into `row`: the run ends there (allocating nothing after prepare_remove; recovery's
   // replay, which prepares nothing, may allocate here). Removing the last row itself lowers the run no

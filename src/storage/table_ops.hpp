@@ -30,10 +30,18 @@ std::byte* insert_row_at(detail::TableState& t, std::uint32_t row, std::uint64_t
 // the call that follows allocates nothing and cannot throw (the writer's exception safety: allocate, then
 // change). REQUIRES for prepare_remove: the key is present.
 void prepare_insert(detail::TableState& t, std::uint64_t key_bits, WriteContext& ctx);
-void prepare_remove(detail::TableState& t, std::uint64_t key_bits, WriteContext& ctx);
+// `row` is the key's row, as the caller found it (TableState::row_of): the writer's paths have just looked
+// it up, and a removal is cheap enough that a second look-up shows.
+void prepare_remove(detail::TableState& t, std::uint64_t key_bits, std::uint32_t row, WriteContext& ctx);
+inline void prepare_remove(detail::TableState& t, std::uint64_t key_bits, WriteContext& ctx) {
+  prepare_remove(t, key_bits, t.row_of(key_bits, *ctx.registry), ctx);
+}
 
-// Removes the row of `key_bits` (REQUIRES: present). Returns the dense index it had.
-std::uint32_t remove_row(detail::TableState& t, std::uint64_t key_bits, WriteContext& ctx);
+// Removes the row of `key_bits` (REQUIRES: present), which is `row` (TableState::row_of). Returns `row`.
+std::uint32_t remove_row(detail::TableState& t, std::uint64_t key_bits, std::uint32_t row, WriteContext& ctx);
+inline std::uint32_t remove_row(detail::TableState& t, std::uint64_t key_bits, WriteContext& ctx) {
+  return remove_row(t, key_bits, t.row_of(key_bits, *ctx.registry), ctx);
+}
 
 // Writable bytes of dense row `row`.
 inline std::byte* mutable_row(detail::TableState& t, std::uint32_t row, WriteContext& ctx) {

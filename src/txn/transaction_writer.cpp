@@ -25,9 +25,8 @@ TransactionWriter::~TransactionWriter() = default;
 
 // ---- lifecycle ----
 
-Status TransactionWriter::check_owner() const {
-  if (thread_running_.load(std::memory_order_acquire) &&
-      writer_thread_id_.load(std::memory_order_acquire) != std::this_thread::get_id()) [[unlikely]] {
+Status TransactionWriter::check_thread() const {
+  if (writer_thread_id_.load(std::memory_order_acquire) != std::this_thread::get_id()) {
     return Status(StatusCode::kInvalidArgument,
                   "the background writer thread owns the writer (Database::start_writer_thread): write through "
                   "Database::submit, or stop the thread first");
@@ -150,9 +149,7 @@ Status TransactionWriter::implicit_write(ImplicitOp op, std::uint16_t table, std
   const TableInfo& info = tables_.info(table);
   // Without a log or a subscriber nothing needs the undo records (no delta to build), and a table with no
   // reference or unique field cannot fail at commit once the operation itself succeeded: apply directly.
-  const bool direct = !in_txn_ && sink_ == nullptr && !hub_.active() && info.refs.empty() &&
-                      info.uniques.empty() && info.auto_increments.empty() && !info.many &&
-                      !info.table->is_entity_table;
+  const bool direct = info.plain && !in_txn_ && sink_ == nullptr && !hub_.active();
   if (!direct) {
     ECSDB_RETURN_IF_ERROR(begin());
     Status s;
@@ -188,11 +185,13 @@ Status TransactionWriter::implicit_write(ImplicitOp op, std::uint16_t table, std
       break;
     }
     case ImplicitOp::kRemove: {
-      ECSDB_RETURN_IF_ERROR(check_remove(table, key));
-      storage::prepare_remove(t, key, ctx);
+      // The row found proves the entity alive (check_write); no row: check_remove says what is wrong.
+      const std::uint32_t row = t.row_of(key, registry);
+      if (row == kNoRow) [[unlikely]] return check_remove(table, key);
+      storage::prepare_remove(t, key, row, ctx);
       entity::prepare_slot(registry, e.index(), ctx);
       working_.set_dirty(true);
-      storage::remove_row(t, key, ctx);
+      storage::remove_row(t, key, row, ctx);
       entity::set_component_bit(registry, e.index(), table, false, ctx);
       break;
     }

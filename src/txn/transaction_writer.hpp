@@ -151,8 +151,12 @@ class TransactionWriter {
  private:
   Status require_txn() const;
   // kInvalidArgument when the background writer thread runs and this is not it: the owner's
-  // WriterHandle must not race it.
-  Status check_owner() const;
+  // WriterHandle must not race it. Inline: every implicit write starts here.
+  Status check_owner() const {
+    if (thread_running_.load(std::memory_order_acquire)) [[unlikely]] return check_thread();
+    return Status::ok();
+  }
+  Status check_thread() const;
   // The publish (and queue drain) that follows a commit under publish_every_commits; a failure to
   // allocate the new version never fails the commit that is already made.
   void publish_after_commit() noexcept;

@@ -151,14 +151,14 @@ void WorkingVersion::take_out_row(std::uint16_t table, std::uint64_t key, bool i
   const std::byte* bytes = info.stride != 0 ? t.rows.at(row) : nullptr;
   if (indexed) refs().prepare_unlink_row(table, key, bytes, owner);
   const std::uint32_t identity_rows = t.identity_rows;  // remove_row may lower it
-  storage::prepare_remove(t, key, ctx_);
+  storage::prepare_remove(t, key, row, ctx_);
   // Nothing below allocates.
   dirty_ = true;
   if (indexed) {
     if (info.stride != 0) unique_.index_row(table, t.rows.at(row), -1);
     refs().unlink_row(table, key, bytes, owner, reinterpret_cast<RefLink*>(undo_.bytes(links_at)));
   }
-  storage::remove_row(t, key, ctx_);
+  storage::remove_row(t, key, row, ctx_);
   undo_.push({kind, indexed, table, row, info.stride, identity_rows, key, owner, saved});
 }
 

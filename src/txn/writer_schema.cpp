@@ -35,6 +35,8 @@ WriterSchema::WriterSchema(const Schema& schema) {
       if (f.auto_increment && is_integer_type(f.type)) info.auto_increments.push_back(&f);
     }
     if (!info.refs.empty()) has_refs_ = true;
+    info.plain = info.refs.empty() && info.uniques.empty() && info.auto_increments.empty() && !info.many &&
+                 !table.is_entity_table;
     for (const auto& ref : info.refs) {
       info.ref_columns.push_back(static_cast<std::uint16_t>(ref_columns_.size()));
       ref_columns_.push_back({id, false, ref.offset, ref.field});

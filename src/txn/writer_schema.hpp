@@ -26,6 +26,10 @@ struct TableInfo {
   std::vector<const Field*> auto_increments;
   std::vector<std::byte> default_row;         // defaults of every stored field
   std::vector<std::uint16_t> ref_columns;     // this table's reference columns (WriterSchema ref column ids)
+  // No reference, unique or auto-increment field, cardinality one, not the entity table: a single write
+  // that succeeded cannot fail at commit, so an implicit transaction may apply it in place
+  // (TransactionWriter::implicit_write).
+  bool plain = false;
 };
 
 // A column whose values are entity references, with a reverse index in every version: an entity-ref
