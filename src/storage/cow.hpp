@@ -8,8 +8,9 @@
 // copy's shadow and is parked, not freed; the next copy reuses it and replays only the granules written
 // since. For that, every write to a private page marks its granules dirty: mutable_at marks one element,
 // mutable_range a run of elements, mutable_page the whole page (directory slots are marked here, in
-// cow.cpp). make_private_at, for the steps that prepare a write, marks nothing: they write nothing. A write through a pointer past what was marked would be lost at the next replay, so callers
-// write only what they asked for.
+// cow.cpp). make_private_at, for the steps that prepare a write, marks nothing: they write nothing. A
+// write through a pointer past what was marked would be lost at the next replay, so callers write only
+// what they asked for.
 #pragma once
 
 #include <cstdint>
