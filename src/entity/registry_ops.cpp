@@ -46,10 +46,6 @@ void prepare_create(RegistryState& r, const std::vector<std::uint32_t>& free_lis
   storage::make_private_at(r.slots, index, ctx);
 }
 
-void prepare_slot(RegistryState& r, std::uint32_t index, storage::WriteContext& ctx) {
-  storage::make_private_at(r.slots, index, ctx);
-}
-
 void destroy_entity(RegistryState& r, Entity e, std::vector<std::uint32_t>& free_list,
                     storage::WriteContext& ctx) {
   assert(r.is_alive(e));
@@ -81,11 +77,6 @@ void undestroy_entity(RegistryState& r, Entity e, std::vector<std::uint32_t>& fr
   s->set_alive(true);
   s->generation = e.generation();
   ++r.alive;
-}
-
-void set_component_bit(RegistryState& r, std::uint32_t index, std::uint16_t table, bool present,
-                       storage::WriteContext& ctx) {
-  set_component_bit(storage::mutable_at(r.slots, index, ctx), table, present);
 }
 
 }  // namespace ecsdb::entity

@@ -29,7 +29,10 @@ void destroy_entity(detail::RegistryState& r, Entity e, std::vector<std::uint32_
 // Make the registry slot that create_entity would use (or slot `index`) private and present, so that the
 // create_entity / destroy_entity / set_component_bit that follows allocates nothing (exception safety).
 void prepare_create(detail::RegistryState& r, const std::vector<std::uint32_t>& free_list, storage::WriteContext& ctx);
-void prepare_slot(detail::RegistryState& r, std::uint32_t index, storage::WriteContext& ctx);
+// Inline, like set_component_bit: every single-component add and remove calls both.
+inline void prepare_slot(detail::RegistryState& r, std::uint32_t index, storage::WriteContext& ctx) {
+  storage::make_private_at(r.slots, index, ctx);
+}
 
 // Exact inverse of create_entity (rollback): `fresh` when create_entity grew the registry (index == used-1)
 // rather than taking the index from the free list.
@@ -40,13 +43,17 @@ void uncreate_entity(detail::RegistryState& r, Entity e, bool fresh, std::vector
 void undestroy_entity(detail::RegistryState& r, Entity e, std::vector<std::uint32_t>& free_list,
                       storage::WriteContext& ctx);
 
-void set_component_bit(detail::RegistryState& r, std::uint32_t index, std::uint16_t table, bool present,
-                       storage::WriteContext& ctx);
-// The same on a registry slot the caller already made writable (storage::mutable_range over r.slots).
+// Sets or clears table `table`'s presence bit on a registry slot the caller already made writable
+// (storage::mutable_range over r.slots).
 inline void set_component_bit(std::byte* slot, std::uint16_t table, bool present) noexcept {
   std::uint32_t& word = reinterpret_cast<std::uint32_t*>(slot + offsetof(detail::EntitySlot, flags))[detail::presence_word(table)];
   if (present) word |= detail::presence_bit(table);
   else word &= ~detail::presence_bit(table);
+}
+// The same on slot `index`, made writable here.
+inline void set_component_bit(detail::RegistryState& r, std::uint32_t index, std::uint16_t table, bool present,
+                              storage::WriteContext& ctx) {
+  set_component_bit(storage::mutable_at(r.slots, index, ctx), table, present);
 }
 
 }  // namespace ecsdb::entity

@@ -249,7 +249,8 @@ void destroy_table(TableState& t, PagePool& pool) noexcept {
   destroy_array(t.sparse, pool);
 }
 
-std::byte* insert_row(TableState& t, std::uint64_t key_bits, std::uint64_t owner_bits, WriteContext& ctx) {
+std::byte* insert_row(TableState& t, std::uint64_t key_bits, std::uint64_t owner_bits, WriteContext& ctx,
+                      const void* init) {
   const auto index = static_cast<std::uint32_t>(key_bits);
   if (index >= t.sparse.capacity()) grow_absent_to(t.sparse, std::uint64_t{index} + 1, ctx);  // invariant 3
   const std::uint32_t row = append_slot(t, ctx);
@@ -258,7 +259,8 @@ std::byte* insert_row(TableState& t, std::uint64_t key_bits, std::uint64_t owner
   set_slot(t, index, SparseSlot{static_cast<std::uint32_t>(key_bits >> 32), row}, ctx);
   if (t.stride == 0) return nullptr;
   std::byte* bytes = mutable_row(t, row, ctx);
-  std::memset(bytes, 0, t.stride);
+  if (init != nullptr) std::memcpy(bytes, init, t.stride);
+  else std::memset(bytes, 0, t.stride);
   return bytes;
 }
 

@@ -17,9 +17,11 @@ void init_table(detail::TableState& t, std::uint32_t stride, bool has_owner_colu
                 std::uint32_t page_bytes = detail::kTargetPageBytes);
 void destroy_table(detail::TableState& t, PagePool& pool) noexcept;
 
-// Appends a row for `key_bits` (REQUIRES: the key has no row) and returns its bytes, zeroed, to be filled.
-// Returns nullptr for a table with stride 0 (a tag component: presence only).
-std::byte* insert_row(detail::TableState& t, std::uint64_t key_bits, std::uint64_t owner_bits, WriteContext& ctx);
+// Appends a row for `key_bits` (REQUIRES: the key has no row) and returns its bytes: a copy of `init`
+// (stride bytes) when given, else zeroed, to be filled. Returns nullptr for a table with stride 0 (a tag
+// component: presence only).
+std::byte* insert_row(detail::TableState& t, std::uint64_t key_bits, std::uint64_t owner_bits, WriteContext& ctx,
+                      const void* init = nullptr);
 
 // Puts a row for `key_bits` back at dense position `row` (REQUIRES: row <= row_count), moving the row that
 // is there to the end. The exact inverse of remove_row; used by rollback.

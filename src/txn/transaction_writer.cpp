@@ -174,9 +174,8 @@ Status TransactionWriter::implicit_write(ImplicitOp op, std::uint16_t table, std
       storage::prepare_insert(t, key, ctx);  // allocate first: this path has no undo log
       entity::prepare_slot(registry, e.index(), ctx);
       working_.set_dirty(true);
-      std::byte* row = storage::insert_row(t, key, key, ctx);
+      storage::insert_row(t, key, key, ctx, bytes);
       entity::set_component_bit(registry, e.index(), table, true, ctx);
-      if (row != nullptr) std::memcpy(row, bytes, info.stride);
       break;
     }
     case ImplicitOp::kSet: {
