@@ -11,6 +11,18 @@
 
 namespace ecsdb::detail {
 
+namespace {
+// A field's bytes into its row: the common sizes as one move each, where memcpy with a size known only at
+// run time is a call that tests it.
+void copy_field(std::byte* to, const void* from, std::uint32_t size) noexcept {
+  switch (size) {
+    case 4: std::memcpy(to, from, 4); return;
+    case 8: std::memcpy(to, from, 8); return;
+    default: std::memcpy(to, from, size);
+  }
+}
+}  // namespace
+
 TransactionWriter::TransactionWriter(std::shared_ptr<const Schema> schema, const DatabaseOptions& options)
     : schema_(std::move(schema)),
       options_(options),
@@ -179,8 +191,9 @@ Status TransactionWriter::implicit_write(ImplicitOp op, std::uint16_t table, std
       break;
     }
     case ImplicitOp::kSet: {
-      ECSDB_RETURN_IF_ERROR(check_write(table, key, offset, size));
-      if (size != 0) std::memcpy(working_.write_row(table, working_.state().find_row_index(table, key)) + offset, bytes, size);
+      std::uint32_t row = kNoRow;
+      ECSDB_RETURN_IF_ERROR(check_write(table, key, offset, size, &row));
+      if (size != 0) copy_field(working_.write_row(table, row) + offset, bytes, size);
       break;
     }
     case ImplicitOp::kRemove: {

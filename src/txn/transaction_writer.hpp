@@ -162,7 +162,9 @@ class TransactionWriter {
   void publish_after_commit() noexcept;
   Status check_alive(Entity e, std::string_view op, const Table* table) const;
   Status check_add(std::uint16_t table, Entity e) const;
-  Status check_write(std::uint16_t table, std::uint64_t key, std::uint32_t offset, std::uint32_t size) const;
+  // OK when `key` has a row in `table` (stored in *row when given) that [offset, offset + size) fits.
+  Status check_write(std::uint16_t table, std::uint64_t key, std::uint32_t offset, std::uint32_t size,
+                     std::uint32_t* row = nullptr) const;
   Status check_remove(std::uint16_t table, std::uint64_t key) const;
   void end_txn();
 

@@ -35,7 +35,8 @@ Status TransactionWriter::check_add(std::uint16_t table, Entity e) const {
   return Status::ok();
 }
 
-Status TransactionWriter::check_write(std::uint16_t table, std::uint64_t key, std::uint32_t offset, std::uint32_t size) const {
+Status TransactionWriter::check_write(std::uint16_t table, std::uint64_t key, std::uint32_t offset, std::uint32_t size,
+                                      std::uint32_t* row) const {
   const TableInfo& info = tables_.info(table);
   if (offset > info.stride || size > info.stride - offset) {
     return invalid_argument("write of " + std::to_string(size) + " bytes at offset " + std::to_string(offset) +
@@ -52,7 +53,11 @@ Status TransactionWriter::check_write(std::uint16_t table, std::uint64_t key, st
   // key's generation) proves the entity alive (destroy removes every row of the entity before its
   // generation moves on), so the registry is read only to explain a miss: one cache miss fewer on every
   // update of a large world.
-  if (working_.state().find_row_index(table, key) != kNoRow) [[likely]] return Status::ok();
+  const std::uint32_t found = working_.state().find_row_index(table, key);
+  if (found != kNoRow) [[likely]] {
+    if (row != nullptr) *row = found;
+    return Status::ok();
+  }
   if (!info.many) ECSDB_RETURN_IF_ERROR(check_alive(Entity::from_bits(key), "update", info.table));
   return not_found(tables_.describe_key(table, key) + " has no row in table '" + info.table->name + "'");
 }
