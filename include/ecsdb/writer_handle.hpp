@@ -33,7 +33,8 @@ class Transaction;
 namespace detail {
 class WriterCore;
 // A single-operation implicit transaction (WriterHandle::add/update/set/remove): applied without an undo
-// log when nothing can make it fail at commit, otherwise run as begin/op/commit.
+// log when nothing can make it fail at commit, otherwise run as begin/op/commit. WriterHandle::destroy
+// does the same where the schema has no reference column (nothing to cascade or unlink).
 enum class ImplicitOp : std::uint8_t { kAdd, kSet, kRemove };
 Status implicit_write(WriterCore* core, ImplicitOp op, std::uint16_t table, std::uint64_t key, std::uint32_t offset,
                       std::uint32_t size, const void* bytes);

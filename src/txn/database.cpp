@@ -427,7 +427,7 @@ Status WriterHandle::create_many(std::size_t n, std::vector<Entity>& out) {
 }
 
 Status WriterHandle::destroy(Entity e) {
-  return run([&](Transaction& t) { return t.destroy(e); });
+  return guarded(core_, [&] { return core_->implicit_destroy(e); });
 }
 
 bool WriterHandle::alive(Entity e) const { return core_->alive(e); }

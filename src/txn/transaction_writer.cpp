@@ -161,20 +161,15 @@ Status TransactionWriter::implicit_write(ImplicitOp op, std::uint16_t table, std
   const TableInfo& info = tables_.info(table);
   // Without a log or a subscriber nothing needs the undo records (no delta to build), and a table with no
   // reference or unique field cannot fail at commit once the operation itself succeeded: apply directly.
-  const bool direct = info.plain && !in_txn_ && sink_ == nullptr && !hub_.active();
-  if (!direct) {
-    ECSDB_RETURN_IF_ERROR(begin());
-    Status s;
-    switch (op) {
-      case ImplicitOp::kAdd: s = add(table, Entity::from_bits(key), bytes); break;
-      case ImplicitOp::kSet: s = set_bytes(table, key, offset, size, bytes); break;
-      case ImplicitOp::kRemove: s = remove(table, key); break;
-    }
-    if (!s.is_ok()) {
-      rollback();
-      return s;
-    }
-    return commit();
+  if (!info.plain || !may_apply_in_place()) {
+    return in_transaction([&] {
+      switch (op) {
+        case ImplicitOp::kAdd: return add(table, Entity::from_bits(key), bytes);
+        case ImplicitOp::kSet: return set_bytes(table, key, offset, size, bytes);
+        case ImplicitOp::kRemove: break;
+      }
+      return remove(table, key);
+    });
   }
   const Entity e = Entity::from_bits(key);
   TableState& t = working_.state().tables[table];
@@ -208,12 +203,49 @@ Status TransactionWriter::implicit_write(ImplicitOp op, std::uint16_t table, std
       break;
     }
   }
+  committed_in_place();
+  return Status::ok();
+}
+
+Status TransactionWriter::implicit_destroy(Entity e) {
+  ECSDB_RETURN_IF_ERROR(check_owner());
+  RegistryState& registry = working_.state().registry;
+  storage::WriteContext& ctx = working_.context();
+  const auto slow = [&] { return in_transaction([&] { return destroy(e); }); };
+  if (!may_apply_in_place() || tables_.has_refs() || !tables_.owned_many_tables().empty() || !registry.is_alive(e)) {
+    return slow();  // (a dead entity: destroy() says why)
+  }
+  // Allocate first (this path has no undo log): every page the removals and the registry write, and the
+  // free list's room. A table that is not plain, or a presence bit without its row, takes the
+  // transaction instead; the prepares so far changed nothing a reader or the rollback could see.
+  for (const std::uint16_t table : tables_.one_tables()) {
+    if (!registry.has_component(e.index(), table)) continue;
+    TableState& t = working_.state().tables[table];
+    const std::uint32_t row = t.row_of(e.bits(), registry);
+    if (!tables_.info(table).plain || row == kNoRow) return slow();
+    storage::prepare_remove(t, e.bits(), row, ctx);
+  }
+  entity::prepare_slot(registry, e.index(), ctx);
+  base::reserve_more(working_.free_entities(), 1);
+  // Nothing below allocates.
+  working_.set_dirty(true);
+  for (const std::uint16_t table : tables_.one_tables()) {
+    if (!registry.has_component(e.index(), table)) continue;
+    TableState& t = working_.state().tables[table];
+    storage::remove_row(t, e.bits(), t.row_of(e.bits(), registry), ctx);
+    entity::set_component_bit(registry, e.index(), table, false, ctx);
+  }
+  entity::destroy_entity(registry, e, working_.free_entities(), ctx);
+  committed_in_place();
+  return Status::ok();
+}
+
+void TransactionWriter::committed_in_place() noexcept {
   base::bump(commits_, 1);
   commits_without_delta_ = true;
   if (options_.publish_every_commits != 0 && ++commits_since_publish_ >= options_.publish_every_commits) {
     publish_after_commit();
   }
-  return Status::ok();
 }
 
 // ---- recovery ----

@@ -71,6 +71,9 @@ class TransactionWriter {
   // One implicit single-operation transaction (see detail::implicit_write).
   Status implicit_write(ImplicitOp op, std::uint16_t table, std::uint64_t key, std::uint32_t offset,
                         std::uint32_t size, const void* bytes);
+  // WriterHandle::destroy: the same for a destroy, applied in place where the schema has no reference
+  // column (nothing to cascade or unlink) and every table the entity has a row in is TableInfo::plain.
+  Status implicit_destroy(Entity e);
   // Adds `n` rows (stride bytes each, packed) to n distinct live entities: one undo record, rows copied
   // page by page. Tables with unique, auto-increment or reference fields take the per-row path.
   Status add_many(std::uint16_t table, const Entity* entities, std::size_t n, const std::byte* rows);
@@ -157,6 +160,21 @@ class TransactionWriter {
     return Status::ok();
   }
   Status check_thread() const;
+  // Whether an implicit transaction may change the working version in place, without undo records:
+  // none is open, and no log or subscriber needs a delta of it. Its table(s) decide the rest.
+  bool may_apply_in_place() const noexcept { return !in_txn_ && sink_ == nullptr && !hub_.active(); }
+  // `op` as one transaction: begun, and committed if it succeeds, rolled back if not.
+  template <typename Op>
+  Status in_transaction(Op&& op) {
+    ECSDB_RETURN_IF_ERROR(begin());
+    if (Status s = op(); !s.is_ok()) {
+      rollback();
+      return s;
+    }
+    return commit();
+  }
+  // An implicit transaction applied in place: counted, and published as publish_every_commits says.
+  void committed_in_place() noexcept;
   // The publish (and queue drain) that follows a commit under publish_every_commits; a failure to
   // allocate the new version never fails the commit that is already made.
   void publish_after_commit() noexcept;

@@ -129,6 +129,17 @@ inline std::shared_ptr<const Schema> test_schema() {
   return *s;
 }
 
+// The test schema's tables before the one whose TOML header is `table_header`.
+inline std::shared_ptr<const Schema> test_schema_before(std::string_view table_header) {
+  const std::string_view all = kTestSchemaToml;
+  auto s = parse_schema(all.substr(0, all.find(table_header)), "test_schema_part.toml");
+  if (!s) std::abort();
+  return *s;
+}
+// The entities, transform and health tables alone: no reference column anywhere, so a
+// WriterHandle::destroy is applied in place (TransactionWriter::implicit_destroy), not as a transaction.
+inline std::shared_ptr<const Schema> plain_schema() { return test_schema_before("[tables.follow]"); }
+
 }  // namespace ecsdb::testing
 
 ECSDB_COMPONENT(ecsdb::testing::Transform, "transform", x, y, z)

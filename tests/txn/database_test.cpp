@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstring>
 #include <deque>
 #include <iterator>
 #include <map>
@@ -584,6 +585,84 @@ void expect_transforms(const Database& db, const std::map<std::uint64_t, float>&
   for (std::size_t i = 0; i < all.size(); ++i) ASSERT_EQ(many[i], v.get<Transform>(all[i]));
   expect_sparse_index_matches_rows(transform_table(v, db), v.state().registry);
   expect_keys_match_run(transform_table(v, db), v.state().registry);
+}
+
+// WriterHandle::destroy in a schema without reference columns is applied in place, without a transaction
+// (TransactionWriter::implicit_destroy). It must leave exactly what the same destroys leave when each runs
+// as a transaction: the same rows in the same order, the same registry, and index reuse as before.
+TEST(MultiComponentTest, ADestroyAppliedInPlaceLeavesWhatATransactionLeaves) {
+  std::unique_ptr<Database> dbs[2];
+  std::vector<Entity> es[2];
+  for (int k = 0; k < 2; ++k) {
+    dbs[k] = std::move(Database::open(plain_schema()).value());
+    WriterHandle& w = dbs[k]->writer();
+    ASSERT_TRUE(w.create_many(3000, es[k]).is_ok());
+    std::vector<Transform> ts;
+    for (std::uint32_t i = 0; i < 3000; ++i) ts.push_back(Transform{float(i), 0, 0});
+    ASSERT_TRUE(add_transforms(w, es[k], ts).is_ok());  // the tables' identity runs reach the end
+    for (std::uint32_t i = 0; i < 3000; i += 2) ASSERT_TRUE(w.add(es[k][i], Health{i, i}).is_ok());
+  }
+  std::set<std::uint32_t> destroyed;
+  for (std::uint32_t i = 0; i < 3000; i += 7) destroyed.insert(i);
+  destroyed.insert(2999);  // the last row of both tables
+  for (const std::uint32_t i : destroyed) {
+    ASSERT_TRUE(dbs[0]->writer().destroy(es[0][i]).is_ok());  // in place
+    Transaction t = dbs[1]->writer().begin();                  // as a transaction
+    ASSERT_TRUE(t.destroy(es[1][i]).is_ok());
+    ASSERT_TRUE(t.commit().is_ok());
+  }
+  EXPECT_EQ(dbs[0]->writer().destroy(es[0][0]).code(), StatusCode::kStaleEntity) << "a second destroy";
+  EXPECT_EQ(dbs[0]->metrics().commits, dbs[1]->metrics().commits) << "one commit per destroy; the refused one is none";
+  const PinnedView v0 = dbs[0]->pin();
+  const PinnedView v1 = dbs[1]->pin();
+  for (std::uint32_t i = 0; i < 3000; ++i) {
+    const bool alive = !destroyed.contains(i);
+    ASSERT_EQ(v0.alive(es[0][i]), alive) << "entity " << i;
+    const Transform* t = v0.get<Transform>(es[0][i]);
+    const Health* h = v0.get<Health>(es[0][i]);
+    ASSERT_EQ(t != nullptr, alive) << "entity " << i;
+    ASSERT_EQ(h != nullptr, alive && i % 2 == 0) << "entity " << i;
+    if (t != nullptr) {
+      ASSERT_EQ(t->x, float(i)) << "entity " << i;
+    }
+    if (h != nullptr) {
+      ASSERT_EQ(h->hp, i) << "entity " << i;
+    }
+  }
+  const auto rows = [](const PinnedView& v) {
+    std::vector<std::pair<std::uint64_t, float>> out;
+    v.each<Transform>([&](Entity e, const Transform& t) { out.emplace_back(e.bits(), t.x); });
+    v.each<Health>([&](Entity e, const Health& h) { out.emplace_back(e.bits(), float(h.hp)); });
+    return out;
+  };
+  EXPECT_EQ(rows(v0), rows(v1)) << "the same rows in the same order";
+  for (const PinnedView* v : {&v0, &v1}) {
+    for (const detail::TableState& t : v->state().tables) {
+      expect_sparse_index_matches_rows(t, v->state().registry);
+      expect_keys_match_run(t, v->state().registry);
+    }
+  }
+  // The registries agree slot for slot: generations, alive bits and presence bits.
+  const detail::RegistryState& r0 = v0.state().registry;
+  const detail::RegistryState& r1 = v1.state().registry;
+  ASSERT_EQ(r0.used, r1.used);
+  ASSERT_EQ(r0.alive, r1.alive);
+  for (std::uint32_t i = 0; i < r0.used; ++i) {
+    ASSERT_EQ(std::memcmp(r0.slots.at(i), r1.slots.at(i), r0.slots.elem_size), 0) << "registry slot " << i;
+  }
+  // The freed indices are handed out again, last freed first, with the next generation, and hold nothing
+  // of the destroyed entity: a component added and the entity destroyed again.
+  for (int k = 0; k < 2; ++k) {
+    WriterHandle& w = dbs[k]->writer();
+    const Entity again = w.create().value();
+    EXPECT_EQ(again.index(), 2999u);
+    EXPECT_EQ(again.generation(), es[k][2999].generation() + 1);
+    EXPECT_FALSE(dbs[k]->pin().alive(es[k][2999]));
+    EXPECT_FALSE(dbs[k]->pin().has<Transform>(again));
+    ASSERT_TRUE(w.add(again, Health{7, 7}).is_ok());
+    ASSERT_TRUE(w.destroy(again).is_ok());
+    EXPECT_EQ(dbs[k]->pin().count<Health>(), 1500u - 215u) << "the even entities that are left";
+  }
 }
 
 // The sparse index is elided where the identity run implies it (ADR 0017): a bulk load in entity order

@@ -166,6 +166,34 @@ TEST(ReverseRefTest, DestroyCascadesThroughTheIndex) {
   EXPECT_EQ(v.count<Item>(), 0u) << "owned rows";
 }
 
+// The same rules when the schema has reference columns but no owned `many` table, and the destroyed
+// entity has rows only in plain tables: WriterHandle::destroy must still run as a transaction
+// (TransactionWriter::implicit_destroy), since the rules change other entities' rows.
+TEST(ReverseRefTest, AWriterHandleDestroyAppliesTheRulesWithoutOwnedTables) {
+  auto db = std::move(Database::open(test_schema_before("[tables.player]")).value());
+  WriterHandle& w = db->writer();
+  const Entity leader = w.create().value();
+  const Entity guarded = w.create().value();
+  const Entity follower = w.create().value();
+  const Entity aimer = w.create().value();
+  const Entity guard = w.create().value();
+  ASSERT_TRUE(w.add(leader, Health{5, 5}).is_ok());
+  ASSERT_TRUE(w.add(guarded, Health{6, 6}).is_ok());
+  ASSERT_TRUE(w.add(follower, Follow{leader}).is_ok());
+  ASSERT_TRUE(w.add(aimer, Aim{leader}).is_ok());
+  ASSERT_TRUE(w.add(guard, Guard{guarded}).is_ok());
+
+  EXPECT_EQ(w.destroy(guarded).code(), StatusCode::kConstraintViolation) << "restrict";
+  EXPECT_TRUE(db->pin().alive(guarded));
+  EXPECT_NE(db->pin().get<Health>(guarded), nullptr) << "a refused destroy removes nothing";
+  ASSERT_TRUE(w.destroy(leader).is_ok());
+  const PinnedView v = db->pin();
+  EXPECT_FALSE(v.alive(leader));
+  EXPECT_FALSE(v.has<Follow>(follower)) << "cascade";
+  EXPECT_EQ(v.get<Aim>(aimer)->at, Entity()) << "set_null";
+  EXPECT_TRUE(v.referencing(leader).empty());
+}
+
 }  // namespace
 }  // namespace ecsdb::testing
 
