@@ -243,7 +243,10 @@ Status TransactionWriter::implicit_destroy(Entity e) {
 void TransactionWriter::committed_in_place() noexcept {
   base::bump(commits_, 1);
   commits_without_delta_ = true;
-  if (options_.publish_every_commits != 0 && ++commits_since_publish_ >= options_.publish_every_commits) {
+  ++commits_since_publish_;
+  // As commit() does: inside a drained batch (defer_publish) the batch publishes once, at its end.
+  if (!suppress_publish_ && options_.publish_every_commits != 0 &&
+      commits_since_publish_ >= options_.publish_every_commits) {
     publish_after_commit();
   }
 }
