@@ -276,7 +276,7 @@ std::byte* insert_row_at(TableState& t, std::uint32_t row, std::uint64_t key_bit
   return t.stride == 0 ? nullptr : mutable_row(t, row, ctx);
 }
 
-std::uint32_t remove_row(TableState& t, std::uint64_t key_bits, std::uint32_t row, WriteContext& ctx) {
+void remove_row(TableState& t, std::uint64_t key_bits, std::uint32_t row, WriteContext& ctx) {
   const auto index = static_cast<std::uint32_t>(key_bits);
   assert(row != kNoRow && row < t.row_count && row == t.row_of(key_bits, *ctx.registry));
   const std::uint32_t last = t.row_count - 1;
@@ -289,7 +289,6 @@ std::uint32_t remove_row(TableState& t, std::uint64_t key_bits, std::uint32_t ro
   if (row != last) move_row(t, last, row, ctx);
   --t.row_count;
   t.identity_rows = std::min(t.identity_rows, t.row_count);
-  return row;
 }
 
 SparseSlot* mutable_slots(TableState& t, std::uint32_t index, std::uint32_t n, WriteContext& ctx) {

@@ -39,10 +39,10 @@ inline void prepare_remove(detail::TableState& t, std::uint64_t key_bits, WriteC
   prepare_remove(t, key_bits, t.row_of(key_bits, *ctx.registry), ctx);
 }
 
-// Removes the row of `key_bits` (REQUIRES: present), which is `row` (TableState::row_of). Returns `row`.
-std::uint32_t remove_row(detail::TableState& t, std::uint64_t key_bits, std::uint32_t row, WriteContext& ctx);
-inline std::uint32_t remove_row(detail::TableState& t, std::uint64_t key_bits, WriteContext& ctx) {
-  return remove_row(t, key_bits, t.row_of(key_bits, *ctx.registry), ctx);
+// Removes the row of `key_bits` (REQUIRES: present), which is `row` (TableState::row_of).
+void remove_row(detail::TableState& t, std::uint64_t key_bits, std::uint32_t row, WriteContext& ctx);
+inline void remove_row(detail::TableState& t, std::uint64_t key_bits, WriteContext& ctx) {
+  remove_row(t, key_bits, t.row_of(key_bits, *ctx.registry), ctx);
 }
 
 // Writable bytes of dense row `row`.
