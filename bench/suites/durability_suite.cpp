@@ -21,6 +21,7 @@
 #include "bench/suites/bench_json.hpp"
 #include "bench/suites/bench_schema.hpp"
 #include "ecsdb/database.hpp"
+#include "persist/snapshot.hpp"
 #include "persist/wal_reader.hpp"
 
 namespace ecsdb::bench {
@@ -264,7 +265,10 @@ class RawSyncer {
 };
 
 // ms to write `bytes` (1 MiB writes) to a new file and fdatasync it: the floor for a snapshot this size.
-Result<double> raw_write_fsync_ms(const std::string& path, std::uint64_t bytes) {
+// With `writeback_every` != 0, each time that many more bytes are written they are handed to the disk at
+// once (sync_file_range, SYNC_FILE_RANGE_WRITE), as the snapshot writer does: the floor for that way of
+// writing.
+Result<double> raw_write_fsync_ms(const std::string& path, std::uint64_t bytes, std::uint64_t writeback_every = 0) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return io_error("open", path);
   const std::vector<char> chunk(1 << 20, 'x');
@@ -276,6 +280,11 @@ Result<double> raw_write_fsync_ms(const std::string& path, std::uint64_t bytes) 
       return io_error("write", path);
     }
     left -= n;
+    const std::uint64_t done = bytes - left;
+    if (writeback_every != 0 && done % writeback_every == 0) {
+      ::sync_file_range(fd, static_cast<off_t>(done - writeback_every), static_cast<off_t>(writeback_every),
+                        SYNC_FILE_RANGE_WRITE);
+    }
   }
   if (::fdatasync(fd) != 0) {
     ::close(fd);
@@ -416,7 +425,7 @@ Result<nlohmann::json> run_durability_suite(const DurabilitySuiteOptions& option
   // ---- snapshot and recovery at full size: entities × (transform, health, velocity) ----
   say("populating " + std::to_string(options.entities) + " entities x 3 components (sync mode)");
   const std::string big = dir / "big";
-  std::vector<double> snapshot_ms, snapshot_retired_ms, raw_ms, recovery_ms;
+  std::vector<double> snapshot_ms, snapshot_retired_ms, raw_ms, raw_writeback_ms, recovery_ms;
   {
     // One snapshot kept: from the first timed repetition on, each one's retention deletes the segment
     // it covers and the previous snapshot, the same work every time (the untimed first snapshot retires
@@ -444,6 +453,9 @@ Result<nlohmann::json> run_durability_suite(const DurabilitySuiteOptions& option
       for (const auto& f : stdfs::directory_iterator(big + "/snapshots")) bytes = std::max<std::uint64_t>(bytes, f.file_size());
       ECSDB_ASSIGN_OR_RETURN(const double ms, raw_write_fsync_ms(dir / "raw_snapshot", bytes));
       raw_ms.push_back(ms);
+      ECSDB_ASSIGN_OR_RETURN(const double writeback_ms,
+                             raw_write_fsync_ms(dir / "raw_snapshot", bytes, persist::kSnapshotWritebackBytes));
+      raw_writeback_ms.push_back(writeback_ms);
       results["snapshot_bytes"] = figure(static_cast<double>(bytes), "bytes");
     }
   }
@@ -485,6 +497,7 @@ Result<nlohmann::json> run_durability_suite(const DurabilitySuiteOptions& option
   results["snapshot_ms"] = figure(median(snapshot_ms), "ms", "raw_write_fsync_ms");
   results["snapshot_retired_ms"] = figure(median(snapshot_retired_ms), "ms", "raw_write_fsync_ms");
   results["raw_write_fsync_ms"] = figure(median(raw_ms), "ms");
+  results["raw_write_writeback_ms"] = figure(median(raw_writeback_ms), "ms");
   results["recovery_ms"] = figure(median(recovery_tail_ms), "ms");
   results["recovery_tail_records"] = figure(static_cast<double>(options.entities), "records");
   results["recovery_snapshot_only_ms"] = figure(median(recovery_ms), "ms");

@@ -56,6 +56,12 @@ class SectionWriter {
     ECSDB_RETURN_IF_ERROR(f_.append(buf_));
     written_ += buf_.size();
     buf_.clear();
+    // Keep the disk writing while the rest is serialised, instead of leaving it all to the final sync:
+    // the snapshot then costs about the longer of the two, not their sum.
+    if (written_ - writeback_from_ >= kSnapshotWritebackBytes) {
+      f_.start_writeback(writeback_from_, written_ - writeback_from_);
+      writeback_from_ = written_;
+    }
     return Status::ok();
   }
   std::uint64_t written() const { return written_ + buf_.size(); }
@@ -67,6 +73,7 @@ class SectionWriter {
   XXH3_state_t state_{};
   bool in_section_ = false;
   std::uint64_t written_ = 0;
+  std::uint64_t writeback_from_ = 0;  // start of the bytes written but not yet handed to start_writeback
 };
 
 template <typename T>
@@ -84,7 +91,7 @@ Status put_array(SectionWriter& w, const detail::PagedArray& a, std::uint32_t n)
 }
 
 // A table's keys in row order: a page the identity run elides (TableState::keys) is written from the
-// registry, which implies it.
+// registry, which implies it: row r holds entity r, of the registry's generation for r.
 Status put_keys(SectionWriter& w, const detail::TableState& t, const detail::RegistryState& registry) {
   const std::uint32_t per_page = 1u << t.keys.shift;
   std::vector<std::uint64_t> implied;
@@ -94,8 +101,18 @@ Status put_keys(SectionWriter& w, const detail::TableState& t, const detail::Reg
       ECSDB_RETURN_IF_ERROR(w.raw(t.keys.at(start), std::size_t{count} * sizeof(std::uint64_t)));
       continue;
     }
+    // A pointer step per registry slot, a directory lookup per registry page.
     implied.resize(count);
-    for (std::uint32_t k = 0; k < count; ++k) implied[k] = t.key_at(start + k, registry);
+    for (std::uint32_t k = 0; k < count;) {
+      const std::uint32_t index = start + k;
+      const std::uint32_t in_page = std::min(count - k, (registry.slots.mask - (index & registry.slots.mask)) + 1);
+      const std::byte* slot = registry.slots.at(index);
+      for (std::uint32_t j = 0; j < in_page; ++j, slot += registry.slots.elem_size) {
+        const std::uint32_t generation = reinterpret_cast<const detail::EntitySlot*>(slot)->generation;
+        implied[k + j] = (std::uint64_t{generation} << 32) | (index + j);
+      }
+      k += in_page;
+    }
     ECSDB_RETURN_IF_ERROR(w.raw(implied.data(), std::size_t{count} * sizeof(std::uint64_t)));
   }
   return Status::ok();

@@ -19,6 +19,9 @@ namespace ecsdb::persist {
 
 inline constexpr char kSnapshotMagic[8] = {'E', 'C', 'S', 'D', 'B', 'S', 'N', 'P'};
 inline constexpr std::uint32_t kSnapshotFormatVersion = 1;
+// The writer hands each this many bytes it has written to the disk at once (WritableFile::start_writeback),
+// so that the disk writes while the rest is serialised and the final sync has little left (ADR 0019).
+inline constexpr std::uint64_t kSnapshotWritebackBytes = std::uint64_t{4} << 20;
 
 struct SnapshotInfo {
   std::string name;            // file name

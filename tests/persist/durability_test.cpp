@@ -124,7 +124,9 @@ TEST(DurabilityTest, SnapshotLoadRecomputesTheRunOfRowsInEntityOrder) {
 // the top bit of the first word, t30 the first bit of the second). Destroy must find rows on both sides of
 // the word boundary, and recovery (from a snapshot and from the log) must restore the rows and set the
 // same flags again. Enough entities for the registry to span several pages of the snapshot.
-TEST(DurabilityTest, PresenceFlagsOfAWorldOfFortyTablesSurviveSnapshotAndReplay) {
+// Forty tables t0..t39, each a component of the entities table with one u32 field `v`: more than 31
+// tables, so a registry slot holds two flag words (12 bytes) and a registry page fewer slots than a key page.
+Result<std::shared_ptr<const Schema>> forty_table_schema() {
   std::string toml;
   for (int t = 0; t < 40; ++t) {
     toml += "[tables.t" + std::to_string(t) + "]\nparent_table = \"entities\"\n";
@@ -132,7 +134,11 @@ TEST(DurabilityTest, PresenceFlagsOfAWorldOfFortyTablesSurviveSnapshotAndReplay)
     toml += "[[tables.t" + std::to_string(t) + ".fields]]\nname = \"v\"\ntype = \"u32\"\n";
   }
   toml = "[database]\nname = \"forty\"\nversion = \"1.0.0\"\n[tables.entities]\nprimary_key = \"id\"\n[[tables.entities.fields]]\nname = \"id\"\ntype = \"u64\"\nconstraint = \"unique\"\n" + toml;
-  auto schema = parse_schema(toml, "forty.toml");
+  return parse_schema(toml, "forty.toml");
+}
+
+TEST(DurabilityTest, PresenceFlagsOfAWorldOfFortyTablesSurviveSnapshotAndReplay) {
+  auto schema = forty_table_schema();
   ASSERT_TRUE(schema.has_value()) << schema.status().to_string();
   const std::vector<std::string> a_tables = {"t0", "t29", "t30", "t31", "t32", "t39"};
   auto put = [](Transaction& t, const std::string& table, Entity e, std::uint32_t v) {
@@ -181,6 +187,43 @@ TEST(DurabilityTest, PresenceFlagsOfAWorldOfFortyTablesSurviveSnapshotAndReplay)
   for (int t = 0; t < 40; ++t) {
     EXPECT_TRUE(v.keys("t" + std::to_string(t)).value().empty()) << "t" << t << " kept a row of a destroyed entity";
   }
+}
+
+// A snapshot writes the keys the identity run elides from the registry (put_keys): each with its
+// generation, across registry pages that end inside a key page (12-byte slots: 1,024 to a registry page,
+// 2,048 keys to a key page). The log covers nothing past the snapshot, so the reopened world is the
+// snapshot's alone, and a wrong key fails the load.
+TEST(DurabilityTest, SnapshotWritesTheKeysTheRunImpliesWithTheirGenerations) {
+  auto schema = forty_table_schema();
+  ASSERT_TRUE(schema.has_value()) << schema.status().to_string();
+  TempDir dir;
+  std::vector<Entity> es;
+  {
+    auto db = std::move(Database::open(*schema, durable(dir.path())).value());
+    ASSERT_TRUE(db->writer().create_many(3000, es).is_ok());
+    const std::uint32_t first_generation = es[0].generation();
+    for (Entity e : es) ASSERT_TRUE(db->writer().destroy(e).is_ok());
+    es.clear();
+    ASSERT_TRUE(db->writer().create_many(3000, es).is_ok());  // the same indices, the next generation
+    std::sort(es.begin(), es.end(), [](Entity x, Entity y) { return x.index() < y.index(); });
+    Transaction t = db->writer().begin();
+    for (Entity e : es) ASSERT_TRUE(t.add_row("t0", e, Row{{"v", Value::from_uint(e.index() * 7)}}).is_ok());
+    ASSERT_TRUE(t.commit().is_ok());
+    const PinnedView v = db->pin();
+    const detail::TableState& t0 = v.state().tables[v.database().schema().find_table("t0")->id];
+    ASSERT_EQ(v.state().registry.slots.elem_size, 12u);
+    ASSERT_EQ(t0.identity_rows, 3000u);
+    ASSERT_EQ(present_key_pages(t0), 0u) << "every key is implied: the snapshot writes them from the registry";
+    for (Entity e : es) ASSERT_EQ(e.generation(), first_generation + 1);
+    ASSERT_TRUE(db->snapshot().is_ok());
+  }
+  auto db = Database::open(*schema, durable(dir.path()));
+  ASSERT_TRUE(db.has_value()) << db.status().to_string();
+  const PinnedView v = (*db)->pin();
+  std::vector<std::uint64_t> expected;
+  for (Entity e : es) expected.push_back(e.bits());
+  EXPECT_EQ(v.keys("t0").value(), expected);
+  for (Entity e : es) EXPECT_EQ(v.read_field("t0", e, "v").value().uinteger, e.index() * 7u);
 }
 
 TEST(DurabilityTest, SnapshotThenWalReplayAndCompaction) {
@@ -603,10 +646,17 @@ TEST(DurabilityFaultTest, SnapshotOfSeveralBuffersRoundTripsAndAFailedLaterWrite
     for (std::uint32_t i = 0; i < hs.size(); ++i) hs[i] = Health{i, i ^ 0x5A5Au};
     ASSERT_TRUE(t.add_many<Health>(es, hs).is_ok());
     ASSERT_TRUE(t.commit().is_ok());
+    const FaultCounters hints_before = fs->counters();
     ASSERT_TRUE(db->snapshot().is_ok());  // 400k x (8 B registry + 8 B key + 8 B row): 9 buffers
     const std::vector<std::string> names = fs->list("/data/snapshots").value();
     ASSERT_EQ(names.size(), 1u);
-    EXPECT_GT(fs->read_file("/data/snapshots/" + names[0]).value().size(), std::size_t{9} << 20);
+    const std::size_t snapshot_bytes = fs->read_file("/data/snapshots/" + names[0]).value().size();
+    EXPECT_GT(snapshot_bytes, std::size_t{9} << 20);
+    // The snapshot hands the disk each 4 MiB it has written (start_writeback), never bytes it has not.
+    const FaultCounters hints = fs->counters();
+    EXPECT_EQ(hints.writeback_hints - hints_before.writeback_hints, 2u);
+    EXPECT_EQ(hints.writeback_bytes - hints_before.writeback_bytes, std::uint64_t{8} << 20);
+    EXPECT_EQ(hints.writeback_past_end, 0u);
     ASSERT_TRUE(db->writer().update(es[7], Health{7, 7}).is_ok());
     fs->fail_write(2, /*sticky=*/false, "snap-");  // the second buffer of the next snapshot
     EXPECT_EQ(db->snapshot().code(), StatusCode::kIoError);

@@ -89,6 +89,21 @@ TEST_P(FileSystemContractTest, AppendThenReadRoundTrips) {
   EXPECT_TRUE(fs().exists(path("a.log")));
 }
 
+TEST_P(FileSystemContractTest, StartWritebackIsOnlyAHint) {
+  auto file = fs().create(path("w.dat"));
+  ASSERT_TRUE(file.has_value()) << file.status().to_string();
+  const std::string first(3 * 4096 + 17, 'a');
+  ASSERT_TRUE((*file)->append(bytes(first)).is_ok());
+  (*file)->start_writeback(0, first.size());
+  (*file)->start_writeback(4096, 0);  // nothing to do
+  ASSERT_TRUE((*file)->append(bytes("tail")).is_ok());
+  (*file)->start_writeback(first.size(), 4);
+  ASSERT_TRUE((*file)->sync().is_ok());
+  ASSERT_TRUE((*file)->close().is_ok());
+  (*file)->start_writeback(0, 4);  // a closed file ignores it
+  EXPECT_EQ(read_text(fs(), path("w.dat")), first + "tail");
+}
+
 TEST_P(FileSystemContractTest, CreateTruncatesAnExistingFile) {
   write_file(fs(), path("a"), "long old contents");
   write_file(fs(), path("a"), "new");
@@ -278,6 +293,21 @@ TEST_F(FaultInjectionTest, CrashDropsUnsyncedData) {
   const Status stale = file->append(bytes("x"));
   EXPECT_EQ(stale.code(), StatusCode::kIoError);
   EXPECT_THAT(stale.message(), HasSubstr("simulated crash"));
+}
+
+TEST_F(FaultInjectionTest, WritebackHintsAreCountedAndMakeNothingDurable) {
+  auto file = create("db/snap.tmp");
+  ASSERT_TRUE(fs_.sync_dir("db").is_ok());
+  ASSERT_TRUE(file->append(bytes("synced|")).is_ok());
+  ASSERT_TRUE(file->sync().is_ok());
+  ASSERT_TRUE(file->append(bytes("hinted")).is_ok());
+  file->start_writeback(7, 6);
+  file->start_writeback(7, 7);  // one byte past the end
+  EXPECT_EQ(fs_.counters().writeback_hints, 2u);
+  EXPECT_EQ(fs_.counters().writeback_bytes, 13u);
+  EXPECT_EQ(fs_.counters().writeback_past_end, 1u);
+  fs_.simulate_crash();
+  EXPECT_EQ(read_text(fs_, "db/snap.tmp"), "synced|");
 }
 
 TEST_F(FaultInjectionTest, CrashDropsAFileWhoseDirectoryEntryWasNeverSynced) {

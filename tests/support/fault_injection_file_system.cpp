@@ -59,6 +59,14 @@ class FaultInjectionFileSystem::File final : public WritableFile {
     std::lock_guard lock(fs_->mu_);
     return fs_->sync_locked(*this);
   }
+  // Counted, and otherwise ignored: the model's durability changes only at sync(), as a real disk's
+  // guarantee does (the hint may write data back early, which simulate_power_loss already allows).
+  void start_writeback(std::uint64_t offset, std::uint64_t length) override {
+    std::lock_guard lock(fs_->mu_);
+    ++fs_->counters_.writeback_hints;
+    fs_->counters_.writeback_bytes += length;
+    if (offset + length > node_->current.size()) ++fs_->counters_.writeback_past_end;
+  }
   Status preallocate(std::uint64_t bytes) override {
     std::lock_guard lock(fs_->mu_);
     return fs_->preallocate_locked(*this, bytes);

@@ -60,6 +60,9 @@ namespace ecsdb {
 struct FaultCounters {
   std::uint64_t writes = 0;           // append / write_at calls seen (including failed ones)
   std::uint64_t syncs = 0;            // WritableFile::sync calls seen
+  std::uint64_t writeback_hints = 0;  // WritableFile::start_writeback calls seen (they make nothing durable)
+  std::uint64_t writeback_bytes = 0;  // the bytes those calls named
+  std::uint64_t writeback_past_end = 0;  // of those calls, the ones naming bytes past the file's end (a caller bug)
   std::uint64_t dir_syncs = 0;        // sync_dir calls seen
   std::uint64_t failed_writes = 0;    // fail_write
   std::uint64_t short_writes = 0;     // short_write
