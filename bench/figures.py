@@ -29,6 +29,8 @@ PEER_LABELS = {
     "rocksdb": "RocksDB",
     "leveldb": "LevelDB",
     "duckdb": "DuckDB",
+    # the bytes a scan reads at the machine's measured memory bandwidth (membw_gbps): a floor, not a peer
+    "membw": "memory bandwidth",
 }
 
 # Bare names that are one point of a series whose other points carry a suffix: durable_tps runs 4 producer

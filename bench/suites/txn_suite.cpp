@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <numeric>
 #include <random>
 #include <span>
 #include <string>
@@ -24,7 +25,7 @@ namespace ecsdb::bench {
 namespace {
 
 // Figures timed with their own share of the budget (groups measured in one loop count once).
-constexpr int kTimedGroups = 16;
+constexpr int kTimedGroups = 17;
 // Random-read batch: large enough that the sample stream itself does not fit in L2 with the rows.
 constexpr std::size_t kReadBatch = std::size_t{1} << 20;
 constexpr std::size_t kUnpinnedReadBatch = std::size_t{1} << 18;
@@ -88,6 +89,30 @@ class Tick {
 
 double per_op(std::int64_t start_ns, std::size_t ops) {
   return static_cast<double>(now_ns() - start_ns) / static_cast<double>(std::max<std::size_t>(ops, 1));
+}
+
+// GB/s (10^9 bytes a second) at which this thread reads memory that is in no cache: the median, over
+// `repeat`'s samples, of one pass summing a 256 MiB buffer of u64 (more than any last-level cache) with
+// four independent sums, so that the loads, not the adds, set the pace.
+Result<double> stream_read_gbps(const Repeater& repeat) {
+  constexpr std::size_t kBytes = std::size_t{256} << 20;
+  std::vector<std::uint64_t> buffer(kBytes / sizeof(std::uint64_t));
+  std::iota(buffer.begin(), buffer.end(), std::uint64_t{0});  // every page faulted in before the timing
+  std::vector<double> gbps;
+  ECSDB_RETURN_IF_ERROR(repeat.run([&] {
+    std::uint64_t a = 0, b = 0, c = 0, d = 0;
+    const std::int64_t t0 = now_ns();
+    for (std::size_t i = 0; i < buffer.size(); i += 4) {
+      a += buffer[i];
+      b += buffer[i + 1];
+      c += buffer[i + 2];
+      d += buffer[i + 3];
+    }
+    gbps.push_back(static_cast<double>(kBytes) / static_cast<double>(std::max<std::int64_t>(now_ns() - t0, 1)));
+    keep(a + b + c + d);
+    return Status::ok();
+  }));
+  return median(gbps);
 }
 
 // N entities, each with a transform and a health row, in one transaction, then published.
@@ -586,6 +611,16 @@ Result<nlohmann::json> run_txn_suite(const TxnSuiteOptions& options) {
   results["scan2_ns_per_row"] = figure(median(scan2), "ns/row", "raw_scan2_ns_per_row");
   results["query2_ns_per_row"] = figure(median(query2), "ns/row", "raw_scan2_ns_per_row");
   results["raw_scan2_ns_per_row"] = figure(median(raw_scan2), "ns/row");
+
+  // ---- the memory-bandwidth floor of those scans: the bytes of a row's columns at the rate this machine
+  // streams memory from no cache. At sizes whose columns fit in the last-level cache a scan can beat it. ----
+  say("memory bandwidth");
+  {
+    ECSDB_ASSIGN_OR_RETURN(const double gbps, stream_read_gbps(repeat));
+    results["membw_gbps"] = figure(gbps, "GB/s");
+    results["membw_scan_ns_per_row"] = figure(static_cast<double>(sizeof(Transform)) / gbps, "ns/row");
+    results["membw_scan2_ns_per_row"] = figure(static_cast<double>(sizeof(Transform) + sizeof(Health)) / gbps, "ns/row");
+  }
 
   // ---- reader scaling: readers on their own threads while the writer commits ticks ----
   say("reader scaling");
