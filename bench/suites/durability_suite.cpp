@@ -269,9 +269,11 @@ class RawSyncer {
 // once (sync_file_range, SYNC_FILE_RANGE_WRITE), as the snapshot writer does: the floor for that way of
 // writing.
 Result<double> raw_write_fsync_ms(const std::string& path, std::uint64_t bytes, std::uint64_t writeback_every = 0) {
+  constexpr std::uint64_t kWrite = std::uint64_t{1} << 20;
+  static_assert(persist::kSnapshotWritebackBytes % kWrite == 0, "hints fall on the ends of whole writes");
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return io_error("open", path);
-  const std::vector<char> chunk(1 << 20, 'x');
+  const std::vector<char> chunk(kWrite, 'x');
   const std::int64_t t0 = now_ns();
   for (std::uint64_t left = bytes; left > 0;) {
     const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(left, chunk.size()));

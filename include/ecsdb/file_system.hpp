@@ -28,9 +28,10 @@ class WritableFile {
   // fdatasync: data (and the size, if it changed) reaches stable storage.
   virtual Status sync() = 0;
   // A hint: start writing bytes [offset, offset + length), already written, to storage now, without
-  // waiting, so that a long sequential write (a snapshot) keeps the disk busy while it is produced and
-  // the sync() at its end has little left to do. It guarantees nothing: only sync() makes data durable,
-  // and reports any error of the writeback this started. The default does nothing.
+  // waiting for it to finish (it may still block briefly, on a full device queue), so that a long
+  // sequential write (a snapshot) keeps the disk busy while it is produced and the sync() at its end has
+  // little left to do. It guarantees nothing: only sync() makes data durable, and reports any error of the
+  // writeback this started. The default does nothing.
   virtual void start_writeback(std::uint64_t offset, std::uint64_t length) {
     static_cast<void>(offset);
     static_cast<void>(length);

@@ -23,7 +23,8 @@ constexpr std::string_view kSuites[] = {"txn", "durability", "server", "replicat
 // Table order: each figure next to its baseline. Figures not listed follow, alphabetically.
 constexpr std::string_view kDisplayOrder[] = {
     "read_ns", "read_unpinned_ns", "raw_read_ns", "sqlite_read_ns",
-    "scan_ns_per_row", "raw_scan_ns_per_row", "scan2_ns_per_row", "query2_ns_per_row", "raw_scan2_ns_per_row",
+    "scan_ns_per_row", "raw_scan_ns_per_row", "membw_scan_ns_per_row", "scan2_ns_per_row", "query2_ns_per_row",
+    "raw_scan2_ns_per_row", "membw_scan2_ns_per_row", "membw_gbps",
     "create_ns", "insert_ns", "update_field_ns", "delete_ns", "destroy_ns",
     "create_publish_each_ns", "insert_publish_each_ns", "update_field_publish_each_ns",
     "delete_publish_each_ns", "destroy_publish_each_ns",
@@ -32,7 +33,7 @@ constexpr std::string_view kDisplayOrder[] = {
     "memory_overhead_pct", "memory_rss_overhead_pct", "bytes_in_use", "raw_packed_bytes",
     "durable_tps", "sqlite_wal_full_tps", "durable_tps_1", "durable_tps_16", "async_tps",
     "durable_single_p50_us", "raw_fdatasync_p50_us", "wal_bytes_per_update",
-    "snapshot_ms", "snapshot_retired_ms", "raw_write_fsync_ms", "snapshot_bytes", "recovery_ms",
+    "snapshot_ms", "snapshot_retired_ms", "raw_write_fsync_ms", "raw_write_writeback_ms", "snapshot_bytes", "recovery_ms",
     "http_txn_tps", "http_txn_p99_us", "http_read_tps", "http_read_p99_us", "redis_set_tps", "stream_lag_p99_us",
     "repl_lag_p50_us", "redis_fanout_lag_p50_us", "repl_lag_p90_us", "repl_lag_p99_us", "redis_fanout_lag_p99_us", "repl_lag_p999_us", "repl_lag_max_us",
     "repl_bytes_per_field", "repl_bytes_per_field_uncompressed", "redis_bytes_per_field", "repl_frames_per_s", "repl_server_cpu_pct",

@@ -91,7 +91,7 @@ class PosixWritableFile final : public WritableFile {
   // file's writeback error state (no WAIT_* flag, so no errseq advance), so the fdatasync of sync() still
   // sees and reports every error of the writes it started. Its own failure is therefore ignored.
   void start_writeback(std::uint64_t offset, std::uint64_t length) override {
-    if (fd_ < 0 || length == 0) return;
+    if (fd_ < 0 || length == 0 || !check_range("start_writeback", path_, offset, length).is_ok()) return;
     static_cast<void>(::sync_file_range(fd_, static_cast<off_t>(offset), static_cast<off_t>(length),
                                         SYNC_FILE_RANGE_WRITE));
   }

@@ -4,6 +4,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <cassert>
 #include <chrono>
 #include <cstring>
 #include <vector>
@@ -102,6 +103,7 @@ Status put_keys(SectionWriter& w, const detail::TableState& t, const detail::Reg
       continue;
     }
     // A pointer step per registry slot, a directory lookup per registry page.
+    assert(start + count <= t.identity_rows);  // an absent key page lies in the run (TableState::keys)
     implied.resize(count);
     for (std::uint32_t k = 0; k < count;) {
       const std::uint32_t index = start + k;

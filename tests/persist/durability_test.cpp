@@ -212,6 +212,7 @@ TEST(DurabilityTest, SnapshotWritesTheKeysTheRunImpliesWithTheirGenerations) {
     const PinnedView v = db->pin();
     const detail::TableState& t0 = v.state().tables[v.database().schema().find_table("t0")->id];
     ASSERT_EQ(v.state().registry.slots.elem_size, 12u);
+    ASSERT_LT(v.state().registry.slots.shift, t0.keys.shift) << "a key page spans registry pages";
     ASSERT_EQ(t0.identity_rows, 3000u);
     ASSERT_EQ(present_key_pages(t0), 0u) << "every key is implied: the snapshot writes them from the registry";
     for (Entity e : es) ASSERT_EQ(e.generation(), first_generation + 1);
@@ -646,17 +647,22 @@ TEST(DurabilityFaultTest, SnapshotOfSeveralBuffersRoundTripsAndAFailedLaterWrite
     for (std::uint32_t i = 0; i < hs.size(); ++i) hs[i] = Health{i, i ^ 0x5A5Au};
     ASSERT_TRUE(t.add_many<Health>(es, hs).is_ok());
     ASSERT_TRUE(t.commit().is_ok());
-    const FaultCounters hints_before = fs->counters();
+    const std::size_t hints_before = fs->writeback_hints().size();
     ASSERT_TRUE(db->snapshot().is_ok());  // 400k x (8 B registry + 8 B key + 8 B row): 9 buffers
     const std::vector<std::string> names = fs->list("/data/snapshots").value();
     ASSERT_EQ(names.size(), 1u);
-    const std::size_t snapshot_bytes = fs->read_file("/data/snapshots/" + names[0]).value().size();
-    EXPECT_GT(snapshot_bytes, std::size_t{9} << 20);
-    // The snapshot hands the disk each 4 MiB it has written (start_writeback), never bytes it has not.
-    const FaultCounters hints = fs->counters();
-    EXPECT_EQ(hints.writeback_hints - hints_before.writeback_hints, 2u);
-    EXPECT_EQ(hints.writeback_bytes - hints_before.writeback_bytes, std::uint64_t{8} << 20);
-    EXPECT_EQ(hints.writeback_past_end, 0u);
+    EXPECT_GT(fs->read_file("/data/snapshots/" + names[0]).value().size(), std::size_t{9} << 20);
+    // The snapshot hands the disk each 4 MiB it has written (start_writeback), in order, never bytes it
+    // has not written yet.
+    const std::vector<WritebackHint> hints = fs->writeback_hints();
+    ASSERT_EQ(hints.size() - hints_before, 2u);
+    for (std::size_t i = 0; i < 2; ++i) {
+      const WritebackHint& h = hints[hints_before + i];
+      EXPECT_EQ(h.path, "/data/snapshots/" + names[0] + ".tmp");
+      EXPECT_EQ(h.offset, i * (std::uint64_t{4} << 20));
+      EXPECT_EQ(h.length, std::uint64_t{4} << 20);
+      EXPECT_FALSE(h.past_end);
+    }
     ASSERT_TRUE(db->writer().update(es[7], Health{7, 7}).is_ok());
     fs->fail_write(2, /*sticky=*/false, "snap-");  // the second buffer of the next snapshot
     EXPECT_EQ(db->snapshot().code(), StatusCode::kIoError);

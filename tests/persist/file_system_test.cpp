@@ -303,9 +303,13 @@ TEST_F(FaultInjectionTest, WritebackHintsAreCountedAndMakeNothingDurable) {
   ASSERT_TRUE(file->append(bytes("hinted")).is_ok());
   file->start_writeback(7, 6);
   file->start_writeback(7, 7);  // one byte past the end
-  EXPECT_EQ(fs_.counters().writeback_hints, 2u);
-  EXPECT_EQ(fs_.counters().writeback_bytes, 13u);
-  EXPECT_EQ(fs_.counters().writeback_past_end, 1u);
+  const std::vector<WritebackHint> hints = fs_.writeback_hints();
+  ASSERT_EQ(hints.size(), 2u);
+  EXPECT_EQ(hints[0].path, "db/snap.tmp");
+  EXPECT_EQ(hints[0].offset, 7u);
+  EXPECT_EQ(hints[0].length, 6u);
+  EXPECT_FALSE(hints[0].past_end);
+  EXPECT_TRUE(hints[1].past_end);
   fs_.simulate_crash();
   EXPECT_EQ(read_text(fs_, "db/snap.tmp"), "synced|");
 }

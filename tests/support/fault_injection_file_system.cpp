@@ -59,13 +59,13 @@ class FaultInjectionFileSystem::File final : public WritableFile {
     std::lock_guard lock(fs_->mu_);
     return fs_->sync_locked(*this);
   }
-  // Counted, and otherwise ignored: the model's durability changes only at sync(), as a real disk's
-  // guarantee does (the hint may write data back early, which simulate_power_loss already allows).
+  // Recorded, and otherwise ignored: the model's durability changes only at sync(), as a real disk's
+  // guarantee does (the hint may write data back early, which simulate_power_loss already allows). A
+  // closed file ignores it, as the POSIX one does.
   void start_writeback(std::uint64_t offset, std::uint64_t length) override {
     std::lock_guard lock(fs_->mu_);
-    ++fs_->counters_.writeback_hints;
-    fs_->counters_.writeback_bytes += length;
-    if (offset + length > node_->current.size()) ++fs_->counters_.writeback_past_end;
+    if (closed_) return;
+    fs_->writeback_hints_.push_back({path_, offset, length, offset + length > node_->current.size()});
   }
   Status preallocate(std::uint64_t bytes) override {
     std::lock_guard lock(fs_->mu_);
@@ -436,6 +436,11 @@ FaultCounters FaultInjectionFileSystem::counters() const {
 std::vector<std::string> FaultInjectionFileSystem::injection_log() const {
   std::lock_guard lock(mu_);
   return log_;
+}
+
+std::vector<WritebackHint> FaultInjectionFileSystem::writeback_hints() const {
+  std::lock_guard lock(mu_);
+  return writeback_hints_;
 }
 
 // ---- Helpers (mu_ held) ----

@@ -60,9 +60,6 @@ namespace ecsdb {
 struct FaultCounters {
   std::uint64_t writes = 0;           // append / write_at calls seen (including failed ones)
   std::uint64_t syncs = 0;            // WritableFile::sync calls seen
-  std::uint64_t writeback_hints = 0;  // WritableFile::start_writeback calls seen (they make nothing durable)
-  std::uint64_t writeback_bytes = 0;  // the bytes those calls named
-  std::uint64_t writeback_past_end = 0;  // of those calls, the ones naming bytes past the file's end (a caller bug)
   std::uint64_t dir_syncs = 0;        // sync_dir calls seen
   std::uint64_t failed_writes = 0;    // fail_write
   std::uint64_t short_writes = 0;     // short_write
@@ -74,6 +71,15 @@ struct FaultCounters {
   std::uint64_t crashes = 0;          // simulate_crash and simulate_power_loss
   std::uint64_t pages_kept = 0;       // unsynced pages that survived a simulated power loss
   std::uint64_t pages_lost = 0;       // unsynced pages that did not
+};
+
+// One WritableFile::start_writeback call on an open file (writeback_hints()). The model makes nothing
+// durable for it: only sync() does.
+struct WritebackHint {
+  std::string path;
+  std::uint64_t offset = 0;
+  std::uint64_t length = 0;
+  bool past_end = false;  // it named bytes past the file's end: a caller bug
 };
 
 class FaultInjectionFileSystem final : public FileSystem {
@@ -146,6 +152,8 @@ class FaultInjectionFileSystem final : public FileSystem {
   void on_sync(std::function<void(const std::string& path)> hook);
   // One line per injected fault, damage or crash, in order.
   std::vector<std::string> injection_log() const;
+  // Every writeback hint given to an open file, in order.
+  std::vector<WritebackHint> writeback_hints() const;
 
  private:
   class File;
@@ -201,6 +209,7 @@ class FaultInjectionFileSystem final : public FileSystem {
   bool powered_off_ = false;
   FaultCounters counters_;
   std::vector<std::string> log_;
+  std::vector<WritebackHint> writeback_hints_;
   std::function<void(const std::string&)> on_sync_;
 };
 
