@@ -201,6 +201,7 @@ Block* init_block(void* memory, std::uint32_t bytes, std::uint64_t birth) {
 }  // namespace
 
 std::byte* PagePool::allocate_page(std::uint32_t bytes, std::uint64_t birth) {
+  if (allocation_hook != nullptr) [[unlikely]] allocation_hook();
   const std::size_t total = kPageAlign + bytes;
   bool reused = false;
   void* block = take(total, reused);
@@ -212,6 +213,7 @@ std::byte* PagePool::allocate_page(std::uint32_t bytes, std::uint64_t birth) {
 Directory* PagePool::allocate_directory(std::uint32_t capacity, std::uint64_t birth) {
   // The header records the pointer array's bytes in 32 bits: 2^29 pages (8 TiB at 16 KiB) at most.
   if (capacity >= (1u << 29)) throw std::bad_alloc();
+  if (allocation_hook != nullptr) [[unlikely]] allocation_hook();
   const std::size_t total = directory_bytes(capacity);
   bool reused = false;
   void* block = take(total, reused);

@@ -51,6 +51,12 @@ class PagePool {
   static constexpr std::uint64_t kDefaultMaxIdleBytes = 64ull << 20;
 
   explicit PagePool(std::uint64_t max_idle_bytes = kDefaultMaxIdleBytes) noexcept : max_idle_bytes_(max_idle_bytes) {}
+  // Test seam, null outside tests: called at the start of every allocate_page and allocate_directory,
+  // whether the block then comes from a free list or from a new slab, and may throw std::bad_alloc. A pool
+  // with free blocks never fails, so without it a writer path that takes a block after it has begun to
+  // change something (ADR 0011: allocate first) would pass every test until the day the pool must map a
+  // slab and cannot. Set it before any database exists, and reset it after (one process-wide pointer).
+  static inline void (*allocation_hook)() = nullptr;
   PagePool(const PagePool&) = delete;
   PagePool& operator=(const PagePool&) = delete;
   ~PagePool();

@@ -12,11 +12,13 @@
 #include <map>
 #include <memory>
 #include <new>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "ecsdb/database.hpp"
 #include "support/fault_injection_file_system.hpp"
+#include "storage/page_pool.hpp"
 #include "support/version_dump.hpp"
 #include "txn/database_access.hpp"
 #include "txn/replaced_operator_new.hpp"
@@ -27,16 +29,43 @@ thread_local std::uint64_t fail_in = 0;  // fail the allocation when this counts
 thread_local bool failed = false;
 }  // namespace
 
-void* ecsdb::testing::allocation_hook(std::size_t n, std::size_t align) {
+namespace {
+// The countdown every allocation point shares: operator new below, and the page pool's blocks where a test
+// turns them on (PoolBlocksFail).
+void allocation_point() {
   if (fail_in != 0 && --fail_in == 0) {
     failed = true;
     throw std::bad_alloc();
   }
+}
+}  // namespace
+
+void* ecsdb::testing::allocation_hook(std::size_t n, std::size_t align) {
+  allocation_point();
   return plain_allocate(n, align);
 }
 
 namespace ecsdb::testing {
 namespace {
+
+// While alive, every page and directory the pool hands out is an allocation point too, and the databases
+// a test opens with pool_blocks_fail_options() copy every shared block into a new one (ping-pong pages
+// off: a replay into a parked copy takes no block). So a writer path that copies a page after it has begun
+// to change something (ADR 0011: allocate first) fails at that copy, where operator new alone would not
+// see it: the pool takes blocks from its free lists without calling it.
+class PoolBlocksFail {
+ public:
+  PoolBlocksFail() { storage::PagePool::allocation_hook = &allocation_point; }
+  ~PoolBlocksFail() { storage::PagePool::allocation_hook = nullptr; }
+  PoolBlocksFail(const PoolBlocksFail&) = delete;
+  PoolBlocksFail& operator=(const PoolBlocksFail&) = delete;
+};
+
+DatabaseOptions pool_blocks_fail_options(bool pool_blocks_fail) {
+  DatabaseOptions o;
+  o.ping_pong_pages = !pool_blocks_fail;
+  return o;
+}
 
 // Every table's rows in row order, and the live entities: what "unchanged" compares.
 using Snapshot = std::map<std::string, std::vector<std::pair<std::uint64_t, std::vector<std::byte>>>>;
@@ -59,6 +88,7 @@ Snapshot snapshot_of(Database& db) {
 }
 
 struct World {
+  bool pool_blocks_fail = false;  // ping-pong pages off: every copy takes a pool block (PoolBlocksFail)
   std::shared_ptr<FaultInjectionFileSystem> fs = std::make_shared<FaultInjectionFileSystem>();
   std::unique_ptr<Database> db;
   std::vector<Entity> e;
@@ -73,9 +103,10 @@ struct World {
     o.file_system = fs;
     o.snapshot_every_wal_bytes = 0;
     o.wal_segment_bytes = 64 * 1024;  // the in-memory file system holds whole segments
+    o.ping_pong_pages = !pool_blocks_fail;
     return o;
   }
-  World() {
+  explicit World(bool pool_blocks = false) : pool_blocks_fail(pool_blocks) {
     many.reserve(16);
     db = std::move(Database::open(test_schema(), options()).value());
     sub = db->subscribe().value();  // deltas are built and delivered too
@@ -112,62 +143,69 @@ struct World {
   }
 };
 
+// Run twice: with operator new's allocations as the failure points, then with the pool's blocks as well
+// (PoolBlocksFail).
 TEST(AllocationFailureTest, EveryFailingAllocationLeavesTheDatabaseUnchangedAndUsable) {
-  Snapshot before, after;
-  {
-    World w;
-    before = snapshot_of(*w.db);
-    ASSERT_TRUE(w.run().is_ok());
-    after = snapshot_of(*w.db);
-    ASSERT_NE(before, after);
-  }
-  int failures = 0, commits_kept = 0;
-  for (std::uint64_t n = 1;; ++n) {
-    World w;
-    failed = false;
-    fail_in = n;
-    Status s;
-    try {
-      s = w.run();
-    } catch (const std::bad_alloc&) {
-      fail_in = 0;
-      FAIL() << "allocation " << n << ": std::bad_alloc escaped through the API";
-    }
-    fail_in = 0;
-    if (!failed) {  // the transaction needs fewer than n allocations: every point has been tried
-      ASSERT_TRUE(s.is_ok()) << s.to_string();
-      EXPECT_GT(failures, 10) << "too few allocation points to be a meaningful test";
-      std::printf("allocation points tried: %llu (%d failed the transaction, %d failed only the publish)\n",
-                  static_cast<unsigned long long>(n - 1), failures, commits_kept);
-      break;
-    }
-    w.db->writer().publish();  // a commit whose publish failed becomes visible now
-    const Snapshot now = snapshot_of(*w.db);
-    if (s.is_ok()) {
-      ++commits_kept;
-      ASSERT_EQ(now, after) << "allocation " << n << ": committed, but the state is not the transaction's";
-    } else {
-      ++failures;
-      ASSERT_EQ(s.code(), StatusCode::kResourceExhausted) << "allocation " << n << ": " << s.to_string();
-      ASSERT_EQ(now, before) << "allocation " << n << ": a failed transaction left changes behind";
-    }
-    // The unique index still matches the rows: a taken name is refused, a free one accepted.
+  for (const bool pool_blocks_fail : {false, true}) {
+    SCOPED_TRACE(pool_blocks_fail ? "operator new and pool blocks fail" : "operator new fails");
+    std::optional<PoolBlocksFail> pool_hook;
+    if (pool_blocks_fail) pool_hook.emplace();
+    Snapshot before, after;
     {
-      Transaction t = w.db->writer().begin();
-      const Entity x = t.create().value();
-      ASSERT_TRUE(t.add(x, Player{1, FixedString<16>("p1")}).is_ok());
-      EXPECT_EQ(t.commit().code(), StatusCode::kConstraintViolation) << "allocation " << n;
+      World w(pool_blocks_fail);
+      before = snapshot_of(*w.db);
+      ASSERT_TRUE(w.run().is_ok());
+      after = snapshot_of(*w.db);
+      ASSERT_NE(before, after);
     }
-    ASSERT_TRUE(w.db->writer().add(w.db->writer().create().value(), Player{1, FixedString<16>("free")}).is_ok())
-        << "allocation " << n << ": not writable after the failure";
-    const Snapshot expected = snapshot_of(*w.db);
-    ASSERT_TRUE(w.db->flush().is_ok());
-    // And the log holds exactly that: no partial record, nothing of the failed transaction.
-    w.sub = {};
-    w.db.reset();
-    auto reopened = Database::open(test_schema(), w.options());
-    ASSERT_TRUE(reopened.has_value()) << "allocation " << n << ": " << reopened.status().to_string();
-    ASSERT_EQ(snapshot_of(**reopened), expected) << "allocation " << n << ": recovery differs";
+    int failures = 0, commits_kept = 0;
+    for (std::uint64_t n = 1;; ++n) {
+      World w(pool_blocks_fail);
+      failed = false;
+      fail_in = n;
+      Status s;
+      try {
+        s = w.run();
+      } catch (const std::bad_alloc&) {
+        fail_in = 0;
+        FAIL() << "allocation " << n << ": std::bad_alloc escaped through the API";
+      }
+      fail_in = 0;
+      if (!failed) {  // the transaction needs fewer than n allocations: every point has been tried
+        ASSERT_TRUE(s.is_ok()) << s.to_string();
+        EXPECT_GT(failures, 10) << "too few allocation points to be a meaningful test";
+        std::printf("allocation points tried: %llu (%d failed the transaction, %d failed only the publish)\n",
+                    static_cast<unsigned long long>(n - 1), failures, commits_kept);
+        break;
+      }
+      w.db->writer().publish();  // a commit whose publish failed becomes visible now
+      const Snapshot now = snapshot_of(*w.db);
+      if (s.is_ok()) {
+        ++commits_kept;
+        ASSERT_EQ(now, after) << "allocation " << n << ": committed, but the state is not the transaction's";
+      } else {
+        ++failures;
+        ASSERT_EQ(s.code(), StatusCode::kResourceExhausted) << "allocation " << n << ": " << s.to_string();
+        ASSERT_EQ(now, before) << "allocation " << n << ": a failed transaction left changes behind";
+      }
+      // The unique index still matches the rows: a taken name is refused, a free one accepted.
+      {
+        Transaction t = w.db->writer().begin();
+        const Entity x = t.create().value();
+        ASSERT_TRUE(t.add(x, Player{1, FixedString<16>("p1")}).is_ok());
+        EXPECT_EQ(t.commit().code(), StatusCode::kConstraintViolation) << "allocation " << n;
+      }
+      ASSERT_TRUE(w.db->writer().add(w.db->writer().create().value(), Player{1, FixedString<16>("free")}).is_ok())
+          << "allocation " << n << ": not writable after the failure";
+      const Snapshot expected = snapshot_of(*w.db);
+      ASSERT_TRUE(w.db->flush().is_ok());
+      // And the log holds exactly that: no partial record, nothing of the failed transaction.
+      w.sub = {};
+      w.db.reset();
+      auto reopened = Database::open(test_schema(), w.options());
+      ASSERT_TRUE(reopened.has_value()) << "allocation " << n << ": " << reopened.status().to_string();
+      ASSERT_EQ(snapshot_of(**reopened), expected) << "allocation " << n << ": recovery differs";
+    }
   }
 }
 
@@ -176,135 +214,166 @@ TEST(AllocationFailureTest, EveryFailingAllocationLeavesTheDatabaseUnchangedAndU
 // the run gives up before it changes anything, so that a failure part-way leaves a state the undo log
 // describes, and rolling back installs (allocates) nothing. Here the transaction first removes the last
 // row (in the run; its page, the second, absent), then the first, which fails at each of its allocations
-// from operator new in turn; the rollback must restore the rows without taking a page. (Pages come from
-// the pool's slabs, not operator new: TableOpsTest checks that prepare_remove lowers no bound.)
+// in turn, from operator new and then from the pool's blocks too (PoolBlocksFail); the rollback must
+// restore the rows without taking a page.
 TEST(AllocationFailureTest, AFailedRemovalInTheIdentityRunRollsBackWithoutAllocating) {
-  for (std::uint64_t n = 1;; ++n) {
-    auto db = std::move(Database::open(test_schema()).value());
-    std::vector<Entity> es;
-    ASSERT_TRUE(db->writer().create_many(2100, es).is_ok());  // 16 KiB sparse pages: 2,048 slots each
-    {
-      const std::vector<Health> hs(es.size(), Health{1, 1});
+  for (const bool pool_blocks_fail : {false, true}) {
+    SCOPED_TRACE(pool_blocks_fail ? "operator new and pool blocks fail" : "operator new fails");
+    std::optional<PoolBlocksFail> pool_hook;
+    if (pool_blocks_fail) pool_hook.emplace();
+    std::uint64_t points = 0;
+    for (std::uint64_t n = 1;; ++n) {
+      auto db = std::move(Database::open(test_schema(), pool_blocks_fail_options(pool_blocks_fail)).value());
+      std::vector<Entity> es;
+      ASSERT_TRUE(db->writer().create_many(2100, es).is_ok());  // 16 KiB sparse pages: 2,048 slots each
+      {
+        const std::vector<Health> hs(es.size(), Health{1, 1});
+        Transaction t = db->writer().begin();
+        ASSERT_TRUE(t.add_many<Health>(es, hs).is_ok());
+        ASSERT_TRUE(t.commit().is_ok());
+      }
       Transaction t = db->writer().begin();
-      ASSERT_TRUE(t.add_many<Health>(es, hs).is_ok());
-      ASSERT_TRUE(t.commit().is_ok());
-    }
-    Transaction t = db->writer().begin();
-    ASSERT_TRUE(t.remove<Health>(es.back()).is_ok());
-    failed = false;
-    fail_in = n;
-    Status s;
-    try {
-      s = t.remove<Health>(es.front());
-    } catch (const std::bad_alloc&) {
+      ASSERT_TRUE(t.remove<Health>(es.back()).is_ok());
+      failed = false;
+      fail_in = n;
+      Status s;
+      try {
+        s = t.remove<Health>(es.front());
+      } catch (const std::bad_alloc&) {
+        fail_in = 0;
+        FAIL() << "allocation " << n << ": std::bad_alloc escaped through the API";
+      }
       fail_in = 0;
-      FAIL() << "allocation " << n << ": std::bad_alloc escaped through the API";
+      const std::uint64_t before_rollback = db->metrics().bytes_in_use;
+      t.rollback();
+      EXPECT_EQ(db->metrics().bytes_in_use, before_rollback) << "allocation " << n << ": the rollback allocated";
+      db->writer().publish();
+      const PinnedView v = db->pin();
+      for (const Entity e : es) ASSERT_TRUE(v.has<Health>(e)) << "allocation " << n << ", entity " << e.index();
+      if (!failed) break;  // the removal needed fewer than n allocations: every point has been tried
+      ++points;
+      ASSERT_EQ(s.code(), StatusCode::kResourceExhausted) << "allocation " << n << ": " << s.to_string();
     }
-    fail_in = 0;
-    const std::uint64_t before_rollback = db->metrics().bytes_in_use;
-    t.rollback();
-    EXPECT_EQ(db->metrics().bytes_in_use, before_rollback) << "allocation " << n << ": the rollback allocated";
-    db->writer().publish();
-    const PinnedView v = db->pin();
-    for (const Entity e : es) ASSERT_TRUE(v.has<Health>(e)) << "allocation " << n << ", entity " << e.index();
-    if (!failed) break;  // the removal needed fewer than n allocations: every point has been tried
-    ASSERT_EQ(s.code(), StatusCode::kResourceExhausted) << "allocation " << n << ": " << s.to_string();
+    // The pool's blocks add the sparse pages the run gives up to the points tried.
+    if (pool_blocks_fail) EXPECT_GT(points, 0u);
   }
 }
 
 // The implicit single-operation path (no log, no subscriber) changes rows without an undo log: it must
-// allocate everything first, so a failure leaves nothing half done.
+// allocate everything first, so a failure leaves nothing half done. Run twice: with operator new's
+// allocations as the failure points, then with the pool's blocks as well (PoolBlocksFail).
 TEST(AllocationFailureTest, ImplicitWritesAreAllOrNothing) {
-  for (std::uint64_t n = 1;; ++n) {
-    auto db = std::move(Database::open(test_schema()).value());
-    ASSERT_TRUE(db->bind<Transform>().is_ok());
-    ASSERT_TRUE(db->bind<Health>().is_ok());
-    std::vector<Entity> es;
-    ASSERT_TRUE(db->writer().create_many(40, es).is_ok());
-    for (Entity x : es) ASSERT_TRUE(db->writer().add(x, Health{1, 1}).is_ok());
-    std::vector<bool> has_transform(40), has_health(40, true);
-    Status s;
-    failed = false;
-    fail_in = n;
-    for (int i = 0; i < 40 && s.is_ok(); ++i) {
-      s = db->writer().add(es[i], Transform{1, 2, 3});
-      if (s.is_ok()) has_transform[i] = true;
-      const int victim = (i * 7) % 40;
-      if (s.is_ok() && has_health[victim]) {
-        s = db->writer().remove<Health>(es[victim]);
-        if (s.is_ok()) has_health[victim] = false;
+  for (const bool pool_blocks_fail : {false, true}) {
+    SCOPED_TRACE(pool_blocks_fail ? "operator new and pool blocks fail" : "operator new fails");
+    std::optional<PoolBlocksFail> pool_hook;
+    if (pool_blocks_fail) pool_hook.emplace();
+    for (std::uint64_t n = 1;; ++n) {
+      auto db = std::move(Database::open(test_schema(), pool_blocks_fail_options(pool_blocks_fail)).value());
+      ASSERT_TRUE(db->bind<Transform>().is_ok());
+      ASSERT_TRUE(db->bind<Health>().is_ok());
+      std::vector<Entity> es;
+      ASSERT_TRUE(db->writer().create_many(40, es).is_ok());
+      for (Entity x : es) ASSERT_TRUE(db->writer().add(x, Health{1, 1}).is_ok());
+      std::vector<bool> has_transform(40), has_health(40, true);
+      Status s;
+      failed = false;
+      fail_in = n;
+      for (int i = 0; i < 40 && s.is_ok(); ++i) {
+        s = db->writer().add(es[i], Transform{1, 2, 3});
+        if (s.is_ok()) has_transform[i] = true;
+        const int victim = (i * 7) % 40;
+        if (s.is_ok() && has_health[victim]) {
+          s = db->writer().remove<Health>(es[victim]);
+          if (s.is_ok()) has_health[victim] = false;
+        }
       }
+      fail_in = 0;
+      if (!failed) {
+        if (pool_blocks_fail) {
+          // Each operation publishes, so each copies its pages and their directories into new blocks.
+          EXPECT_GT(n - 1, 80u) << "the pool's blocks were allocation points";
+        } else {
+          // Allocations the path makes, each failed once above: n - 1. Few or none: after the first
+          // publish the writer reuses dead versions' objects and keeps its buffers, and the page pool's
+          // free lists are a flat array (ecsdb_hot_path_allocation_test expects none once warm); what can
+          // be left is the first growth of a buffer or a new slab's entry in the pool's slab list.
+          EXPECT_LE(n - 1, 8u) << "the implicit path allocates at most a few times";
+        }
+        break;
+      }
+      ASSERT_TRUE(s.is_ok() || s.code() == StatusCode::kResourceExhausted) << "allocation " << n << ": " << s.to_string();
+      db->writer().publish();  // an operation whose publish failed is visible now
+      PinnedView v = db->pin();
+      for (int i = 0; i < 40; ++i) {
+        ASSERT_EQ(v.has<Transform>(es[i]), has_transform[i]) << "allocation " << n << ", entity " << i;
+        ASSERT_EQ(v.has<Health>(es[i]), has_health[i]) << "allocation " << n << ", entity " << i;
+      }
+      ASSERT_TRUE(db->writer().add(db->writer().create().value(), Health{2, 2}).is_ok()) << "allocation " << n;
     }
-    fail_in = 0;
-    if (!failed) {
-      // Allocations the path makes, each failed once above: n - 1. Few or none: after the first publish
-      // the writer reuses dead versions' objects and keeps its buffers, and the page pool's free lists
-      // are a flat array (ecsdb_hot_path_allocation_test expects none once warm); what can be left is the
-      // first growth of a buffer or a new slab's entry in the pool's slab list.
-      EXPECT_LE(n - 1, 8u) << "the implicit path allocates at most a few times";
-      break;
-    }
-    ASSERT_TRUE(s.is_ok() || s.code() == StatusCode::kResourceExhausted) << "allocation " << n << ": " << s.to_string();
-    db->writer().publish();  // an operation whose publish failed is visible now
-    PinnedView v = db->pin();
-    for (int i = 0; i < 40; ++i) {
-      ASSERT_EQ(v.has<Transform>(es[i]), has_transform[i]) << "allocation " << n << ", entity " << i;
-      ASSERT_EQ(v.has<Health>(es[i]), has_health[i]) << "allocation " << n << ", entity " << i;
-    }
-    ASSERT_TRUE(db->writer().add(db->writer().create().value(), Health{2, 2}).is_ok()) << "allocation " << n;
   }
 }
 
 
 // WriterHandle::destroy takes the same in-place path (no log, no subscriber, no reference column): the
-// removals from every table and the registry's change happen all together or not at all.
+// removals from every table and the registry's change happen all together or not at all. Run twice, as
+// the test above.
 TEST(AllocationFailureTest, ImplicitDestroyIsAllOrNothing) {
-  for (std::uint64_t n = 1;; ++n) {
-    auto db = std::move(Database::open(plain_schema()).value());
-    ASSERT_TRUE(db->bind<Transform>().is_ok());
-    ASSERT_TRUE(db->bind<Health>().is_ok());
-    std::vector<Entity> es;
-    ASSERT_TRUE(db->writer().create_many(40, es).is_ok());
-    for (int i = 0; i < 40; ++i) {
-      const auto v = static_cast<std::uint32_t>(i);
-      ASSERT_TRUE(db->writer().add(es[i], Health{v, v}).is_ok());
-      if (i % 3 != 0) {
-        ASSERT_TRUE(db->writer().add(es[i], Transform{float(i), 0, 0}).is_ok());
+  for (const bool pool_blocks_fail : {false, true}) {
+    SCOPED_TRACE(pool_blocks_fail ? "operator new and pool blocks fail" : "operator new fails");
+    std::optional<PoolBlocksFail> pool_hook;
+    if (pool_blocks_fail) pool_hook.emplace();
+    for (std::uint64_t n = 1;; ++n) {
+      auto db = std::move(Database::open(plain_schema(), pool_blocks_fail_options(pool_blocks_fail)).value());
+      ASSERT_TRUE(db->bind<Transform>().is_ok());
+      ASSERT_TRUE(db->bind<Health>().is_ok());
+      std::vector<Entity> es;
+      ASSERT_TRUE(db->writer().create_many(40, es).is_ok());
+      for (int i = 0; i < 40; ++i) {
+        const auto v = static_cast<std::uint32_t>(i);
+        ASSERT_TRUE(db->writer().add(es[i], Health{v, v}).is_ok());
+        if (i % 3 != 0) {
+          ASSERT_TRUE(db->writer().add(es[i], Transform{float(i), 0, 0}).is_ok());
+        }
       }
-    }
-    std::vector<bool> alive(40, true);
-    Status s;
-    failed = false;
-    fail_in = n;
-    for (int k = 0; k < 40 && s.is_ok(); ++k) {
-      const int victim = (k * 13) % 40;  // all over the tables' identity runs, not only their last rows
-      s = db->writer().destroy(es[victim]);
-      if (s.is_ok()) alive[victim] = false;
-    }
-    fail_in = 0;
-    if (!failed) {
-      // Each failed once above: the sparse and key pages a table's identity run gives up at the first
-      // destroy inside it, new copies of pages and directories, the free list's first growth.
-      EXPECT_LE(n - 1, 16u) << "the implicit destroy allocates at most a few times";
-      break;
-    }
-    ASSERT_TRUE(s.is_ok() || s.code() == StatusCode::kResourceExhausted) << "allocation " << n << ": " << s.to_string();
-    db->writer().publish();
-    const PinnedView v = db->pin();
-    for (int i = 0; i < 40; ++i) {
-      ASSERT_EQ(v.alive(es[i]), alive[i]) << "allocation " << n << ", entity " << i;
-      const Health* h = v.get<Health>(es[i]);
-      const Transform* t = v.get<Transform>(es[i]);
-      ASSERT_EQ(h != nullptr, alive[i]) << "allocation " << n << ", entity " << i;
-      ASSERT_EQ(t != nullptr, alive[i] && i % 3 != 0) << "allocation " << n << ", entity " << i;
-      if (h != nullptr) {
-        ASSERT_EQ(h->hp, static_cast<std::uint32_t>(i)) << "allocation " << n << ", entity " << i;
+      std::vector<bool> alive(40, true);
+      Status s;
+      failed = false;
+      fail_in = n;
+      for (int k = 0; k < 40 && s.is_ok(); ++k) {
+        const int victim = (k * 13) % 40;  // all over the tables' identity runs, not only their last rows
+        s = db->writer().destroy(es[victim]);
+        if (s.is_ok()) alive[victim] = false;
       }
-      if (t != nullptr) {
-        ASSERT_EQ(t->x, float(i)) << "allocation " << n << ", entity " << i;
+      fail_in = 0;
+      if (!failed) {
+        if (pool_blocks_fail) {
+          // Each destroy publishes: its table pages, the registry page and their directories are new blocks.
+          EXPECT_GT(n - 1, 80u) << "the pool's blocks were allocation points";
+        } else {
+          // Each failed once above: the sparse and key pages a table's identity run gives up at the first
+          // destroy inside it, new copies of pages and directories, the free list's first growth.
+          EXPECT_LE(n - 1, 16u) << "the implicit destroy allocates at most a few times";
+        }
+        break;
       }
+      ASSERT_TRUE(s.is_ok() || s.code() == StatusCode::kResourceExhausted) << "allocation " << n << ": " << s.to_string();
+      db->writer().publish();
+      const PinnedView v = db->pin();
+      for (int i = 0; i < 40; ++i) {
+        ASSERT_EQ(v.alive(es[i]), alive[i]) << "allocation " << n << ", entity " << i;
+        const Health* h = v.get<Health>(es[i]);
+        const Transform* t = v.get<Transform>(es[i]);
+        ASSERT_EQ(h != nullptr, alive[i]) << "allocation " << n << ", entity " << i;
+        ASSERT_EQ(t != nullptr, alive[i] && i % 3 != 0) << "allocation " << n << ", entity " << i;
+        if (h != nullptr) {
+          ASSERT_EQ(h->hp, static_cast<std::uint32_t>(i)) << "allocation " << n << ", entity " << i;
+        }
+        if (t != nullptr) {
+          ASSERT_EQ(t->x, float(i)) << "allocation " << n << ", entity " << i;
+        }
+      }
+      ASSERT_TRUE(db->writer().add(db->writer().create().value(), Health{2, 2}).is_ok()) << "allocation " << n;
     }
-    ASSERT_TRUE(db->writer().add(db->writer().create().value(), Health{2, 2}).is_ok()) << "allocation " << n;
   }
 }
 
