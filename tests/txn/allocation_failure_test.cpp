@@ -146,6 +146,7 @@ struct World {
 // Run twice: with operator new's allocations as the failure points, then with the pool's blocks as well
 // (PoolBlocksFail).
 TEST(AllocationFailureTest, EveryFailingAllocationLeavesTheDatabaseUnchangedAndUsable) {
+  std::uint64_t operator_new_points = 0;
   for (const bool pool_blocks_fail : {false, true}) {
     SCOPED_TRACE(pool_blocks_fail ? "operator new and pool blocks fail" : "operator new fails");
     std::optional<PoolBlocksFail> pool_hook;
@@ -174,8 +175,14 @@ TEST(AllocationFailureTest, EveryFailingAllocationLeavesTheDatabaseUnchangedAndU
       if (!failed) {  // the transaction needs fewer than n allocations: every point has been tried
         ASSERT_TRUE(s.is_ok()) << s.to_string();
         EXPECT_GT(failures, 10) << "too few allocation points to be a meaningful test";
-        std::printf("allocation points tried: %llu (%d failed the transaction, %d failed only the publish)\n",
-                    static_cast<unsigned long long>(n - 1), failures, commits_kept);
+        std::printf("%s: allocation points tried: %llu (%d failed the transaction, %d failed only the publish)\n",
+                    pool_blocks_fail ? "pool blocks too" : "operator new", static_cast<unsigned long long>(n - 1),
+                    failures, commits_kept);
+        if (pool_blocks_fail) {
+          EXPECT_GT(n - 1, operator_new_points) << "the pool's blocks were allocation points";
+        } else {
+          operator_new_points = n - 1;
+        }
         break;
       }
       w.db->writer().publish();  // a commit whose publish failed becomes visible now
@@ -217,6 +224,7 @@ TEST(AllocationFailureTest, EveryFailingAllocationLeavesTheDatabaseUnchangedAndU
 // in turn, from operator new and then from the pool's blocks too (PoolBlocksFail); the rollback must
 // restore the rows without taking a page.
 TEST(AllocationFailureTest, AFailedRemovalInTheIdentityRunRollsBackWithoutAllocating) {
+  std::uint64_t operator_new_points = 0;
   for (const bool pool_blocks_fail : {false, true}) {
     SCOPED_TRACE(pool_blocks_fail ? "operator new and pool blocks fail" : "operator new fails");
     std::optional<PoolBlocksFail> pool_hook;
@@ -255,7 +263,11 @@ TEST(AllocationFailureTest, AFailedRemovalInTheIdentityRunRollsBackWithoutAlloca
       ASSERT_EQ(s.code(), StatusCode::kResourceExhausted) << "allocation " << n << ": " << s.to_string();
     }
     // The pool's blocks add the sparse pages the run gives up to the points tried.
-    if (pool_blocks_fail) EXPECT_GT(points, 0u);
+    if (pool_blocks_fail) {
+      EXPECT_GT(points, operator_new_points);
+    } else {
+      operator_new_points = points;
+    }
   }
 }
 
@@ -380,36 +392,41 @@ TEST(AllocationFailureTest, ImplicitDestroyIsAllOrNothing) {
 // Queued transactions: whatever allocation fails during a drain (a body, a commit, the batch's publish),
 // every ticket ends resolved once the owner drains again, and a ticket that says ok is visible.
 TEST(AllocationFailureTest, EveryQueuedTicketResolvesAndOkMeansVisible) {
-  for (std::uint64_t n = 1;; ++n) {
-    auto db = std::move(Database::open(test_schema()).value());
-    ASSERT_TRUE(db->bind<Health>().is_ok());
-    std::vector<Entity> es;
-    ASSERT_TRUE(db->writer().create_many(8, es).is_ok());
-    for (Entity x : es) ASSERT_TRUE(db->writer().add(x, Health{0, 0}).is_ok());
-    std::vector<CommitTicket> tickets;
-    for (std::uint32_t i = 0; i < 8; ++i) {
-      tickets.push_back(db->submit([e = es[i], i](Transaction& t) { return t.set(e, &Health::hp, i + 1); }));
-    }
-    failed = false;
-    fail_in = n;
-    db->writer().drain();
-    fail_in = 0;
-    db->writer().drain();  // what the failure left behind (a batch not yet published, queued work)
-    db->writer().publish();
-    PinnedView v = db->pin();
-    for (std::uint32_t i = 0; i < 8; ++i) {
-      ASSERT_TRUE(tickets[i].ready()) << "allocation " << n << ": ticket " << i << " never resolved";
-      const Status s = tickets[i].wait();
-      if (s.is_ok()) {
-        EXPECT_EQ(v.get<Health>(es[i])->hp, i + 1) << "allocation " << n;
-        EXPECT_GE(v.version(), tickets[i].version()) << "allocation " << n;
-      } else {
-        EXPECT_EQ(v.get<Health>(es[i])->hp, 0u) << "allocation " << n << ": " << s.to_string();
+  for (const bool pool_blocks_fail : {false, true}) {
+    SCOPED_TRACE(pool_blocks_fail ? "operator new and pool blocks fail" : "operator new fails");
+    std::optional<PoolBlocksFail> pool_hook;
+    if (pool_blocks_fail) pool_hook.emplace();
+    for (std::uint64_t n = 1;; ++n) {
+      auto db = std::move(Database::open(test_schema(), pool_blocks_fail_options(pool_blocks_fail)).value());
+      ASSERT_TRUE(db->bind<Health>().is_ok());
+      std::vector<Entity> es;
+      ASSERT_TRUE(db->writer().create_many(8, es).is_ok());
+      for (Entity x : es) ASSERT_TRUE(db->writer().add(x, Health{0, 0}).is_ok());
+      std::vector<CommitTicket> tickets;
+      for (std::uint32_t i = 0; i < 8; ++i) {
+        tickets.push_back(db->submit([e = es[i], i](Transaction& t) { return t.set(e, &Health::hp, i + 1); }));
       }
-    }
-    if (!failed) {
-      EXPECT_GT(n, 2u);  // at least the batch's bookkeeping and the first version copy at publish
-      break;
+      failed = false;
+      fail_in = n;
+      db->writer().drain();
+      fail_in = 0;
+      db->writer().drain();  // what the failure left behind (a batch not yet published, queued work)
+      db->writer().publish();
+      PinnedView v = db->pin();
+      for (std::uint32_t i = 0; i < 8; ++i) {
+        ASSERT_TRUE(tickets[i].ready()) << "allocation " << n << ": ticket " << i << " never resolved";
+        const Status s = tickets[i].wait();
+        if (s.is_ok()) {
+          EXPECT_EQ(v.get<Health>(es[i])->hp, i + 1) << "allocation " << n;
+          EXPECT_GE(v.version(), tickets[i].version()) << "allocation " << n;
+        } else {
+          EXPECT_EQ(v.get<Health>(es[i])->hp, 0u) << "allocation " << n << ": " << s.to_string();
+        }
+      }
+      if (!failed) {
+        EXPECT_GT(n, 2u);  // at least the batch's bookkeeping and the first version copy at publish
+        break;
+      }
     }
   }
 }
@@ -470,41 +487,47 @@ TEST(AllocationFailureTest, AReplicatedFrameIsAppliedWholeOrNotAtAll) {
     ASSERT_TRUE(core.apply_replicated(frame, frame.version).is_ok());
     after = dump_writer(core.working_version());
   }
-  int failures = 0;
-  for (std::uint64_t n = 1;; ++n) {
-    auto replica = std::move(Database::open(test_schema()).value());
-    Subscription local = replica->subscribe().value();  // the frame is handed to the replica's subscribers too
-    detail::WriterCore& core = detail::DatabaseAccess::core(*replica);
-    ASSERT_TRUE(core.apply_replicated(world, world.version).is_ok());
-    ASSERT_TRUE(core.apply_replicated(destroyed, destroyed.version).is_ok());
-    const WriterDump before = dump_writer(core.working_version());
-    failed = false;
-    fail_in = n;
-    Status s;
-    try {
-      s = core.apply_replicated(frame, frame.version);
-    } catch (const std::bad_alloc&) {
+  for (const bool pool_blocks_fail : {false, true}) {
+    SCOPED_TRACE(pool_blocks_fail ? "operator new and pool blocks fail" : "operator new fails");
+    std::optional<PoolBlocksFail> pool_hook;
+    if (pool_blocks_fail) pool_hook.emplace();
+    int failures = 0;
+    for (std::uint64_t n = 1;; ++n) {
+      auto replica = std::move(Database::open(test_schema(), pool_blocks_fail_options(pool_blocks_fail)).value());
+      Subscription local = replica->subscribe().value();  // the frame is handed to the replica's subscribers too
+      detail::WriterCore& core = detail::DatabaseAccess::core(*replica);
+      ASSERT_TRUE(core.apply_replicated(world, world.version).is_ok());
+      ASSERT_TRUE(core.apply_replicated(destroyed, destroyed.version).is_ok());
+      const WriterDump before = dump_writer(core.working_version());
+      failed = false;
+      fail_in = n;
+      Status s;
+      try {
+        s = core.apply_replicated(frame, frame.version);
+      } catch (const std::bad_alloc&) {
+        fail_in = 0;
+        FAIL() << "allocation " << n << ": std::bad_alloc escaped apply_replicated";
+      }
       fail_in = 0;
-      FAIL() << "allocation " << n << ": std::bad_alloc escaped apply_replicated";
-    }
-    fail_in = 0;
-    if (!failed) {  // the frame needs fewer than n allocations: every point has been tried
-      ASSERT_TRUE(s.is_ok()) << s.to_string();
-      EXPECT_GT(failures, 10) << "too few allocation points to be a meaningful test";
-      std::printf("allocation points tried: %llu (%d refused the frame)\n", static_cast<unsigned long long>(n - 1), failures);
-      break;
-    }
-    if (s.is_ok()) {  // only the publish failed: the frame is applied
+      if (!failed) {  // the frame needs fewer than n allocations: every point has been tried
+        ASSERT_TRUE(s.is_ok()) << s.to_string();
+        EXPECT_GT(failures, 10) << "too few allocation points to be a meaningful test";
+        std::printf("%s: allocation points tried: %llu (%d refused the frame)\n", pool_blocks_fail ? "pool blocks too" : "operator new",
+                      static_cast<unsigned long long>(n - 1), failures);
+        break;
+      }
+      if (s.is_ok()) {  // only the publish failed: the frame is applied
+        ASSERT_EQ(first_difference(after, dump_writer(core.working_version())), "") << "allocation " << n;
+        continue;
+      }
+      ++failures;
+      ASSERT_EQ(s.code(), StatusCode::kResourceExhausted) << "allocation " << n << ": " << s.to_string();
+      ASSERT_EQ(first_difference(before, dump_writer(core.working_version())), "") << "allocation " << n << ": a refused frame left changes";
+      const Status again = core.apply_replicated(frame, frame.version);
+      ASSERT_TRUE(again.is_ok()) << "allocation " << n << ": " << again.to_string();
       ASSERT_EQ(first_difference(after, dump_writer(core.working_version())), "") << "allocation " << n;
-      continue;
+      ASSERT_EQ(replica->pin().get<Player>(e[3])->name, FixedString<16>("renamed")) << "allocation " << n;
     }
-    ++failures;
-    ASSERT_EQ(s.code(), StatusCode::kResourceExhausted) << "allocation " << n << ": " << s.to_string();
-    ASSERT_EQ(first_difference(before, dump_writer(core.working_version())), "") << "allocation " << n << ": a refused frame left changes";
-    const Status again = core.apply_replicated(frame, frame.version);
-    ASSERT_TRUE(again.is_ok()) << "allocation " << n << ": " << again.to_string();
-    ASSERT_EQ(first_difference(after, dump_writer(core.working_version())), "") << "allocation " << n;
-    ASSERT_EQ(replica->pin().get<Player>(e[3])->name, FixedString<16>("renamed")) << "allocation " << n;
   }
 }
 
