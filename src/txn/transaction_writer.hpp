@@ -71,6 +71,10 @@ class TransactionWriter {
   // One implicit single-operation transaction (see detail::implicit_write).
   Status implicit_write(ImplicitOp op, std::uint16_t table, std::uint64_t key, std::uint32_t offset,
                         std::uint32_t size, const void* bytes);
+  // implicit_write's kSet (WriterHandle::set and update), the commonest write of a game tick, in a function
+  // of its own: see its definition.
+  Status implicit_set(std::uint16_t table, std::uint64_t key, std::uint32_t offset, std::uint32_t size,
+                      const void* bytes);
   // WriterHandle::destroy: the same for a destroy, applied in place where the schema has no reference
   // column (nothing to cascade or unlink) and every table the entity has a row in is TableInfo::plain.
   Status implicit_destroy(Entity e);
@@ -160,6 +164,20 @@ class TransactionWriter {
     return Status::ok();
   }
   Status check_thread() const;
+  // The row of `key` in `table` that a write of the field at `offset` (REQUIRES: inside the row) goes to,
+  // or kNoRow when the key has none: check_write's lookup, which it explains.
+  std::uint32_t writable_row(std::uint16_t table, std::uint64_t key, std::uint32_t offset) const noexcept {
+    // Tables filled in entity order keep most rows at row == entity index: start loading that row now, so
+    // the miss on it overlaps the miss on the key or registry slot below instead of following it
+    // (find_row, the readers' lookup, makes the same guess). A wrong guess costs only the bandwidth.
+    const detail::TableState& t = working_.state().tables[table];
+    const auto index = static_cast<std::uint32_t>(key);
+    if (index < t.row_count && t.stride != 0) __builtin_prefetch(t.rows.at(index) + offset);
+    // A row found for the key (its sparse slot, or below identity_rows the key at its index, carries the
+    // key's generation) proves the entity alive (destroy removes every row of the entity before its
+    // generation moves on), so the registry is read only to explain a miss.
+    return t.row_of(key, working_.state().registry);
+  }
   // Whether an implicit transaction may change the working version in place, without undo records:
   // none is open, and no log or subscriber needs a delta of it. Its table(s) decide the rest.
   bool may_apply_in_place() const noexcept { return !in_txn_ && sink_ == nullptr && !hub_.active(); }

@@ -43,17 +43,7 @@ Status TransactionWriter::check_write(std::uint16_t table, std::uint64_t key, st
                             " is outside the " + std::to_string(info.stride) + "-byte row of table '" +
                             info.table->name + "'");
   }
-  // Tables filled in entity order keep most rows at row == entity index: start loading that row now, so
-  // the miss on it overlaps the miss on the key or sparse slot below instead of following it (find_row,
-  // the readers' lookup, makes the same guess). A wrong guess costs only the bandwidth.
-  const TableState& t = working_.state().tables[table];
-  const auto index = static_cast<std::uint32_t>(key);
-  if (index < t.row_count && info.stride != 0) __builtin_prefetch(t.rows.at(index) + offset);
-  // A row found for the key (its sparse slot, or below identity_rows the key at its index, carries the
-  // key's generation) proves the entity alive (destroy removes every row of the entity before its
-  // generation moves on), so the registry is read only to explain a miss: one cache miss fewer on every
-  // update of a large world.
-  const std::uint32_t found = working_.state().find_row_index(table, key);
+  const std::uint32_t found = writable_row(table, key, offset);
   if (found != kNoRow) [[likely]] {
     if (row != nullptr) *row = found;
     return Status::ok();

@@ -75,11 +75,6 @@ void WorkingVersion::advance_to(std::uint64_t version) noexcept {
   }
 }
 
-std::byte* WorkingVersion::write_row(std::uint16_t table, std::uint32_t row) {
-  dirty_ = true;
-  return storage::mutable_row(state_->tables[table], row, ctx_);
-}
-
 void WorkingVersion::assign_auto_increments(std::uint16_t table, std::byte* row) {
   const TableInfo& info = tables_.info(table);
   for (std::size_t i = 0; i < info.auto_increments.size(); ++i) {

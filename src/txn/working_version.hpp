@@ -76,8 +76,12 @@ class WorkingVersion {
   void advance_to(std::uint64_t version) noexcept;
 
   // ---- row primitives (REQUIRE: an open transaction; each leaves its undo record) ----
-  // Row `row` of `table` made private to this version (copy-on-write); marks the version dirty.
-  std::byte* write_row(std::uint16_t table, std::uint32_t row);
+  // Row `row` of `table` made private to this version (copy-on-write); marks the version dirty. Inline:
+  // every field update takes it.
+  std::byte* write_row(std::uint16_t table, std::uint32_t row) {
+    dirty_ = true;
+    return storage::mutable_at(state_->tables[table].rows, row, ctx_);
+  }
   // A zeroed row under `key` at the end of the table (nullptr for a table without stored fields), and
   // the component bit of a `one` table. Not indexed yet: fill_inserted_row does that.
   std::byte* insert_row(std::uint16_t table, std::uint64_t key, std::uint64_t owner);

@@ -262,6 +262,50 @@ TEST_F(DatabaseTest, StaleIdsAreDetectedAfterIndexReuse) {
   EXPECT_EQ(w().destroy(a).code(), StatusCode::kStaleEntity);
 }
 
+// WriterHandle::set and update take TransactionWriter::implicit_set, a short path for the common case; each
+// case it cannot take goes back to the general path, which says what a transaction would.
+TEST_F(DatabaseTest, ASetOutsideTheShortPathSaysWhatATransactionSays) {
+  const Entity a = w().create().value();
+  ASSERT_TRUE(w().add(a, Health{1, 1}).is_ok());
+  ASSERT_TRUE(w().add(a, Player{1, FixedString<16>("a")}).is_ok());
+  const Entity b = w().create().value();
+  ASSERT_TRUE(w().add(b, Player{2, FixedString<16>("b")}).is_ok());
+  const Entity gone = w().create().value();
+  ASSERT_TRUE(w().add(gone, Health{3, 3}).is_ok());
+  ASSERT_TRUE(w().destroy(gone).is_ok());
+
+  // The short path: a plain table, a live row.
+  ASSERT_TRUE(w().set(a, &Health::hp, 7u).is_ok());
+  ASSERT_TRUE(w().update(a, Health{8, 9}).is_ok());
+  // A dead entity, and a live one without the component: the errors of a transaction.
+  Transaction t = w().begin();
+  const StatusCode stale = t.set(gone, &Health::hp, 1u).code();
+  const StatusCode missing = t.set(b, &Health::hp, 1u).code();
+  t.rollback();
+  EXPECT_EQ(stale, StatusCode::kStaleEntity);
+  EXPECT_EQ(missing, StatusCode::kNotFound);
+  EXPECT_EQ(w().set(gone, &Health::hp, 1u).code(), stale);
+  EXPECT_EQ(w().set(b, &Health::hp, 1u).code(), missing);
+  // A table with a unique field is not plain: the set runs as a transaction, whose commit checks the index.
+  EXPECT_EQ(w().set(b, &Player::name, FixedString<16>("a")).code(), StatusCode::kConstraintViolation);
+  EXPECT_EQ(w().update(b, Player{2, FixedString<16>("a")}).code(), StatusCode::kConstraintViolation);
+  ASSERT_TRUE(w().set(b, &Player::name, FixedString<16>("c")).is_ok());
+  // With a subscriber the set builds a delta, so it runs as a transaction too, and the delta carries it.
+  Subscription sub = db_->subscribe().value();
+  ASSERT_TRUE(w().set(a, &Health::hp, 10u).is_ok());
+  std::vector<std::shared_ptr<const Delta>> deltas;
+  sub.poll(deltas);
+  ASSERT_EQ(deltas.size(), 1u);
+  ASSERT_EQ(deltas[0]->tables.size(), 1u);
+  EXPECT_EQ(deltas[0]->tables[0].updates.size(), 1u);
+
+  const PinnedView view = db_->pin();
+  EXPECT_EQ(view.get<Health>(a)->hp, 10u);
+  EXPECT_EQ(view.get<Health>(a)->max_hp, 9u);
+  EXPECT_EQ(view.get<Player>(b)->name, FixedString<16>("c"));
+  EXPECT_EQ(view.get<Player>(a)->name, FixedString<16>("a"));
+}
+
 TEST_F(DatabaseTest, PinnedViewIsAnImmutableSnapshot) {
   const Entity e = w().create().value();
   ASSERT_TRUE(w().add(e, Health{10, 10}).is_ok());
