@@ -12,9 +12,15 @@
 namespace ecsdb::base {
 
 template <typename Vector>
-void reserve_more(Vector& v, std::size_t n) {
-  if (v.capacity() - v.size() >= n) return;
+[[gnu::noinline]] void grow_for_more(Vector& v, std::size_t n) {
   v.reserve(std::max(v.size() + n, 2 * v.capacity()));
+}
+
+// Inline where there is room (every call but the rare growth): the writer calls it on every page copy.
+template <typename Vector>
+inline void reserve_more(Vector& v, std::size_t n) {
+  if (v.capacity() - v.size() >= n) [[likely]] return;
+  grow_for_more(v, n);
 }
 
 template <typename Vector>
