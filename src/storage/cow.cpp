@@ -61,8 +61,9 @@ std::uint64_t replay_into(BlockHeader* copy, const BlockHeader* live, const std:
       const std::uint32_t offset = (w * 64 + static_cast<std::uint32_t>(std::countr_zero(word))) << live->granule_shift;
       if (offset >= used) break;
       const std::uint32_t n = std::min(granule, used - offset);
-      // A page's granule is 64 bytes (16 KiB / 256): a copy of a constant size is a few moves, where one
-      // of a size known only at run time is a call that tests it.
+      // A page of the default 16 KiB has 64-byte granules (16 KiB / 256): a copy of a constant size is a
+      // few moves, where one of a size known only at run time is a call that tests it. Other sizes (other
+      // page sizes, directories, a last partial granule) take the general copy.
       if (n == 64) {
         std::memcpy(copy->data() + offset, live->data() + offset, 64);
       } else {

@@ -76,8 +76,9 @@ class WorkingVersion {
   void advance_to(std::uint64_t version) noexcept;
 
   // ---- row primitives (REQUIRE: an open transaction; each leaves its undo record) ----
-  // Row `row` of `table` made private to this version (copy-on-write); marks the version dirty. Inline:
-  // every field update takes it.
+  // Row `row` of `table` made private to this version (copy-on-write); marks the version dirty. It leaves
+  // no undo record: a transaction records the row's old bytes first, and the implicit in-place path
+  // (TransactionWriter::implicit_set, ADR 0011) needs none. Inline: every field update takes it.
   std::byte* write_row(std::uint16_t table, std::uint32_t row) {
     dirty_ = true;
     return storage::mutable_at(state_->tables[table].rows, row, ctx_);

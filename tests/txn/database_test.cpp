@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "storage/field_codec.hpp"
+#include "txn/database_access.hpp"
 #include "support/table_checks.hpp"
 #include "support/test_schema.hpp"
 
@@ -274,9 +275,29 @@ TEST_F(DatabaseTest, ASetOutsideTheShortPathSaysWhatATransactionSays) {
   ASSERT_TRUE(w().add(gone, Health{3, 3}).is_ok());
   ASSERT_TRUE(w().destroy(gone).is_ok());
 
-  // The short path: a plain table, a live row.
+  // The short path: a plain table, a live row; each write is a commit of its own, published.
+  const std::uint64_t commits = db_->metrics().commits;
   ASSERT_TRUE(w().set(a, &Health::hp, 7u).is_ok());
+  EXPECT_EQ(db_->pin().get<Health>(a)->hp, 7u);
   ASSERT_TRUE(w().update(a, Health{8, 9}).is_ok());
+  EXPECT_EQ(db_->pin().get<Health>(a)->max_hp, 9u);
+  EXPECT_EQ(db_->metrics().commits, commits + 2);
+  // With a transaction open, the handle's own write is refused, and the transaction's rollback has
+  // nothing of it to undo.
+  {
+    Transaction open = w().begin();
+    ASSERT_TRUE(open.set(a, &Health::max_hp, 50u).is_ok());
+    EXPECT_EQ(w().set(a, &Health::hp, 5u).code(), StatusCode::kInvalidArgument);
+    open.rollback();
+    EXPECT_EQ(db_->pin().get<Health>(a)->hp, 8u);
+    EXPECT_EQ(db_->pin().get<Health>(a)->max_hp, 9u);
+  }
+  // Bytes outside the row (only the untyped entry point can ask for them).
+  const std::uint16_t health = detail::table_of<Health>(*db_);
+  const std::uint32_t big = 0;
+  EXPECT_EQ(detail::implicit_write(&detail::DatabaseAccess::core(*db_), detail::ImplicitOp::kSet, health,
+                                   a.bits(), sizeof(Health), sizeof big, &big).code(),
+            StatusCode::kInvalidArgument);
   // A dead entity, and a live one without the component: the errors of a transaction.
   Transaction t = w().begin();
   const StatusCode stale = t.set(gone, &Health::hp, 1u).code();
