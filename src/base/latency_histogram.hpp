@@ -1,5 +1,6 @@
-// LatencyHistogram — log-scaled histogram of durations (or any non-negative counts), recorded by one
-// thread and read by any: buckets are relaxed atomics, so a reader sees a near-consistent picture.
+// LatencyHistogram — log-scaled histogram of durations (or any non-negative counts), recorded by any
+// thread (record) or by its one owner only (record_owned), and read by any: buckets are relaxed atomics, so
+// a reader sees a near-consistent picture.
 // Resolution: 4 buckets per power of two (about 19% relative error), 1 ns to ~1000 s.
 #pragma once
 
@@ -7,6 +8,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+
+#include "base/owner_counter.hpp"
 
 namespace ecsdb::base {
 
@@ -36,6 +39,14 @@ class LatencyHistogram {
     buckets_[bucket_of(value)].fetch_add(1, std::memory_order_relaxed);
     count_.fetch_add(1, std::memory_order_relaxed);
     sum_.fetch_add(value, std::memory_order_relaxed);
+  }
+  // record() for a histogram that only one thread ever records into (the writer's): plain loads and
+  // stores instead of three locked read-modify-writes, which on the writer's hot path would each wait for
+  // its earlier stores to reach the cache (base/owner_counter.hpp). Readers still see whole values.
+  void record_owned(std::uint64_t value) noexcept {
+    base::bump(buckets_[bucket_of(value)]);
+    base::bump(count_);
+    base::bump(sum_, value);
   }
   std::uint64_t count() const noexcept { return count_.load(std::memory_order_relaxed); }
   std::uint64_t sum() const noexcept { return sum_.load(std::memory_order_relaxed); }

@@ -47,28 +47,32 @@ constexpr int kMaxShadows = 4;
 // the copy was live), within the first `used` bytes. Returns the bytes copied.
 std::uint64_t replay_into(BlockHeader* copy, const BlockHeader* live, const std::uint64_t* stale,
                           std::uint32_t used) noexcept {
-  const std::uint32_t granule = 1u << live->granule_shift;
+  std::byte* to = copy->data();
+  const std::byte* from = live->data();
   // Written whole (mutable_page): one sequential copy. (std::popcount would be a libgcc call on baseline
   // x86-64, too slow for every copy, so partly written blocks are not weighed; their granules are copied
   // one by one.)
   if ((stale[0] & stale[1] & stale[2] & stale[3]) == ~0ull) {
-    std::memcpy(copy->data(), live->data(), used);
+    std::memcpy(to, from, used);
     return used;
   }
+  const std::uint32_t shift = live->granule_shift;
+  const std::uint32_t whole = used >> shift;  // granules that lie wholly within `used`
   std::uint64_t copied = 0;
   for (std::uint32_t w = 0; w < 4; ++w) {
     for (std::uint64_t word = stale[w]; word != 0; word &= word - 1) {
-      const std::uint32_t offset = (w * 64 + static_cast<std::uint32_t>(std::countr_zero(word))) << live->granule_shift;
-      if (offset >= used) break;
-      const std::uint32_t n = std::min(granule, used - offset);
-      // A page of the default 16 KiB has 64-byte granules (16 KiB / 256): a copy of a constant size is a
-      // few moves, where one of a size known only at run time is a call that tests it. Other sizes (other
-      // page sizes, directories, a last partial granule) take the general copy.
-      if (n == 64) {
-        std::memcpy(copy->data() + offset, live->data() + offset, 64);
-      } else {
-        std::memcpy(copy->data() + offset, live->data() + offset, n);
+      const std::uint32_t g = w * 64 + static_cast<std::uint32_t>(std::countr_zero(word));
+      const std::uint32_t offset = g << shift;
+      // A page of the default 16 KiB, and a directory of up to 2,048 pages, has 64-byte granules: a copy of
+      // a constant size is a few moves, where one of a size known only at run time is a call that tests it.
+      if (shift == 6 && g < whole) [[likely]] {
+        std::memcpy(to + offset, from + offset, 64);
+        copied += 64;
+        continue;
       }
+      if (offset >= used) return copied;  // the bits go up in order: the rest lie past the end too
+      const std::uint32_t n = std::min(1u << shift, used - offset);
+      std::memcpy(to + offset, from + offset, n);
       copied += n;
     }
   }

@@ -144,7 +144,7 @@ std::size_t CommitPipeline::finish_batch(std::size_t ran) {
   writer_.publish();  // may throw std::bad_alloc, changing nothing: the tickets stay in batch_ok_
   const std::uint64_t version = writer_.versions().published_number();
   const auto now = std::chrono::steady_clock::now();  // one clock read per batch, not per transaction
-  for (auto& node : batch_ok_) submit_to_visible_ns_.record(base::nanos_between(node->submitted, now));
+  for (auto& node : batch_ok_) submit_to_visible_ns_.record_owned(base::nanos_between(node->submitted, now));
   if (CommitSink* sink = writer_.sink(); sink != nullptr) {
     // Takes the tickets when they must wait for the log; resolves them here when they need not (kAsync,
     // or already durable) and leaves them in batch_ok_.
@@ -153,7 +153,7 @@ std::size_t CommitPipeline::finish_batch(std::size_t ran) {
     for (auto& node : batch_ok_) resolve(*node, Status::ok(), version);
   }
   release_batch();  // whatever is left here is resolved: back to the producers (leaves batch_ok_ empty)
-  batch_sizes_.record(ran);
+  batch_sizes_.record_owned(ran);
   return ran;
 }
 

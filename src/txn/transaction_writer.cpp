@@ -129,7 +129,7 @@ void TransactionWriter::end_txn() {
 void TransactionWriter::publish() {
   if (in_txn_ || !working_.dirty()) return;
   const WorkingVersion::Copies copied = working_.publish_to(versions_, commits_, logged_lsn_.load());  // strong
-  pages_per_publish_.record(copied.pages);
+  pages_per_publish_.record_owned(copied.pages);
   base::bump(pages_copied_total_, copied.pages);
   base::bump(pages_replayed_total_, copied.replayed);
   base::bump(bytes_copied_total_, copied.bytes);

@@ -7,6 +7,7 @@
 #include <new>
 
 #include "base/owner_counter.hpp"
+#include "base/reserve_more.hpp"
 
 namespace ecsdb::version {
 
@@ -128,24 +129,15 @@ void PublishedVersions::unpin(std::uint32_t slot) noexcept {
 
 void PublishedVersions::publish(std::unique_ptr<detail::VersionState>&& next, storage::RetireList&& retired) {
   // Everything that can throw comes first, so a bad_alloc leaves the arguments and the published state as
-  // they were.
-  RetiredBatch batch;
-  if (!spare_lists_.empty()) {
-    batch.objects = std::move(spare_lists_.back());
-    spare_lists_.pop_back();
+  // they were: room for the batch below is made before the version changes, whether it is used or not.
+  const std::size_t count = retired.pages.size() + retired.directories.size();
+  const bool has_garbage = current_owner_ != nullptr || count != 0;
+  if (has_garbage) {
+    // A spare list with room for the batch's objects, taken only if the batch is built.
+    if (spare_lists_.empty()) spare_lists_.emplace_back();  // within the reserved capacity
+    spare_lists_.back().reserve(count);
+    base::reserve_more(retired_, 1);
   }
-  batch.objects.reserve(retired.pages.size() + retired.directories.size());
-  std::uint64_t bytes = 0;
-  for (std::byte* p : retired.pages) {
-    batch.objects.push_back({detail::header_of(p)->birth, p, false});
-    bytes += detail::header_of(p)->total_bytes();
-  }
-  for (detail::Directory* d : retired.directories) {
-    batch.objects.push_back({d->birth, d, true});
-    bytes += d->total_bytes();
-  }
-  const bool has_garbage = current_owner_ != nullptr || !batch.objects.empty();
-  if (has_garbage) retired_.push_back(std::move(batch));
 
   // Nothing below throws.
   const detail::VersionState* raw = next.get();
@@ -154,19 +146,61 @@ void PublishedVersions::publish(std::unique_ptr<detail::VersionState>&& next, st
   current_.store(raw, std::memory_order_seq_cst);
   published_.store(raw->number, std::memory_order_seq_cst);
   published_entities_.store(raw->registry.alive, std::memory_order_relaxed);
-  retired.pages.clear();
-  retired.directories.clear();
   if (has_garbage) {
-    RetiredBatch& b = retired_.back();
     // Every object here was replaced while building `raw`, so no version after the previous one reaches
     // it. (Not raw->number - 1: recovery may jump version numbers.) Without a previous version the objects
     // were never published: tag 0 makes their interval empty.
-    b.tag = previous != nullptr ? previous->number : 0;
-    b.version = std::move(previous);
-    base::bump(retired_bytes_, bytes);
-    base::bump(retired_batches_, 1);
+    const std::uint64_t tag = previous != nullptr ? previous->number : 0;
+    if (no_batches() && !any_pin()) {
+      // What reclaim() would do with this one batch, without building it: nothing older waits, and the
+      // scan, after the stores above, saw no pin, so every later pin holds `raw` or newer (I2, I4).
+      free_retired_now(retired, tag);
+      if (previous != nullptr) recycle(std::move(previous));
+    } else {
+      RetiredBatch batch;
+      batch.objects = std::move(spare_lists_.back());
+      spare_lists_.pop_back();
+      std::uint64_t bytes = 0;
+      for (std::byte* p : retired.pages) {
+        batch.objects.push_back({detail::header_of(p)->birth, p, false});
+        bytes += detail::header_of(p)->total_bytes();
+      }
+      for (detail::Directory* d : retired.directories) {
+        batch.objects.push_back({d->birth, d, true});
+        bytes += d->total_bytes();
+      }
+      batch.tag = tag;
+      batch.version = std::move(previous);
+      retired_.push_back(std::move(batch));  // within the capacity reserved above
+      base::bump(retired_bytes_, bytes);
+      base::bump(retired_batches_, 1);
+      reclaim();
+    }
   }
-  reclaim();
+  retired.pages.clear();
+  retired.directories.clear();
+  if (!has_garbage) reclaim();
+}
+
+bool PublishedVersions::any_pin() const noexcept {
+  // The loads of collect_pins, for the same reasons (I2, I4): seq_cst, after the publish's stores.
+  const std::uint32_t used = slots_used_.load(std::memory_order_seq_cst);
+  for (std::uint32_t i = 0; i < used; ++i) {
+    if (slots_[i].pinned.load(std::memory_order_seq_cst) != 0) return true;
+  }
+  return overflow_count_.load(std::memory_order_seq_cst) != 0;
+}
+
+void PublishedVersions::free_retired_now(const storage::RetireList& retired, std::uint64_t tag) noexcept {
+  // In the order examine() frees a batch (from its back: the directories, then the pages, each list
+  // youngest first), so that a shadow chain is parked in the same order either way.
+  for (auto it = retired.directories.rbegin(); it != retired.directories.rend(); ++it) release_block(*it);
+  for (auto it = retired.pages.rbegin(); it != retired.pages.rend(); ++it) release_block(detail::header_of(*it));
+  // This scan saw no pin: the reference for step 1 of the next reclaim is empty, and every tag up to this
+  // one is settled.
+  previous_pins_.clear();
+  settled_through_ = std::max(settled_through_, tag);
+  pool_.release_idle();
 }
 
 std::uint64_t PublishedVersions::collect_pins() {
@@ -213,12 +247,16 @@ void PublishedVersions::examine(RetiredBatch& b) noexcept {
 void PublishedVersions::free_object(const RetiredObject& o) noexcept {
   auto* block = o.directory ? static_cast<detail::BlockHeader*>(static_cast<detail::Directory*>(o.object))
                             : detail::header_of(static_cast<std::byte*>(o.object));
+  base::drop(retired_bytes_, block->total_bytes());
+  release_block(block);
+}
+
+void PublishedVersions::release_block(detail::BlockHeader* block) noexcept {
   const std::uint64_t bytes = block->total_bytes();
   // A block claimed as the shadow of a live one is parked for the writer's next copy of it (ping-pong,
   // ADR 0016): no view reaches it any more, exactly as for a block that is freed.
   if (block->claimed_by != nullptr) pool_.park(block);
   else pool_.free_block(block);
-  base::drop(retired_bytes_, bytes);
   base::bump(reclaimed_bytes_total_, bytes);
 }
 

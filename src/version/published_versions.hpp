@@ -11,7 +11,9 @@
 //
 // Pin protocol (all seq_cst unless said; proof sketch in docs/concurrency.md):
 //   writer publish(n):  current_.store(V_n); published_.store(n); retire the replaced objects as a batch
-//                       tagged t = the previous version's number; reclaim().
+//                       tagged t = the previous version's number; reclaim(). Fast path (the common case of
+//                       a writer that publishes often): when no batch waits and a scan, made after the two
+//                       stores exactly as reclaim's, sees no pin, the objects are freed at once, no batch.
 //   reader pin (slot):  e = published_.load(); CAS a free slot 0 -> e | kPinning   (C)
 //                       V = current_.load()                                          (L)
 //                       slot.store(V->number, release)                               (F)
@@ -154,6 +156,12 @@ class PublishedVersions {
   // Frees the batch's objects that no pin in pins_ can reach: those born after the largest pin <= tag.
   void examine(RetiredBatch& b) noexcept;
   void free_object(const RetiredObject& o) noexcept;
+  // Parks or frees a block no pinned version reaches (free_object without the retired-bytes count).
+  void release_block(detail::BlockHeader* block) noexcept;
+  // Whether a scan now sees any pin, final or in progress (the fast path of publish).
+  bool any_pin() const noexcept;
+  // publish()'s fast path: frees `retired`, tagged `tag`, at once (REQUIRES: no batch waits, no pin seen).
+  void free_retired_now(const storage::RetireList& retired, std::uint64_t tag) noexcept;
   void drop_dead_batches() noexcept;
   std::vector<RetiredBatch>::iterator batches_begin() noexcept {
     return retired_.begin() + static_cast<std::ptrdiff_t>(retired_head_);

@@ -140,6 +140,39 @@ TEST(PublishedVersionsTest, AHeldVersionKeepsItsOwnPageNotTheIntermediateOnes) {
   w.check_pins();
 }
 
+// With no view pinned and nothing waiting, a publish frees what it retires at once, without a batch (the
+// fast path of PublishedVersions::publish): the replaced page and directory are parked for the next copy,
+// and nothing stays retired. With a view pinned, the same publish keeps a batch for it.
+TEST(PublishedVersionsTest, APublishNobodyCanSeeBehindFreesItsGarbageAtOnce) {
+  ToyWriter w(4);
+  w.set(3, 1);
+  w.publish();  // retires version 1's page 0 and directory: nothing pins version 1
+  VersionMetrics m = w.versions().metrics();
+  EXPECT_EQ(m.retired_batches, 0u);
+  EXPECT_EQ(m.retired_bytes, 0u);
+  const std::uint64_t one_copy = kPageBytes + sizeof(detail::Directory) + 8 * 8;
+  EXPECT_EQ(m.reclaimed_bytes_total, one_copy);
+  EXPECT_EQ(w.pool().stats().bytes_parked, one_copy) << "both were shadows of live copies: parked, not freed";
+
+  w.pin();  // version 2
+  w.set(3, 2);
+  w.publish();
+  m = w.versions().metrics();
+  EXPECT_EQ(m.retired_batches, 1u) << "version 2 is pinned: its page and directory wait in a batch";
+  EXPECT_EQ(m.retired_bytes, one_copy);
+  EXPECT_EQ(m.retired_bytes, w.expected_retired_bytes());
+  w.check_pins();
+
+  // Released, the batch goes at the next publish, with what that publish retires (nothing waits then).
+  w.unpin_at(0);
+  w.set(3, 3);
+  w.publish();
+  m = w.versions().metrics();
+  EXPECT_EQ(m.retired_batches, 0u);
+  EXPECT_EQ(m.retired_bytes, 0u);
+  EXPECT_EQ(m.reclaimed_bytes_total, 3 * one_copy);
+}
+
 TEST(PublishedVersionsTest, ObjectsBornAfterTheLargestPinBelowTheirTagAreFreed) {
   ToyWriter w(8);
   // Page 0 is copied at every version; page 1 only at version 3; views pin versions 2 and 5.
