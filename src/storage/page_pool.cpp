@@ -227,7 +227,7 @@ void PagePool::free_block(BlockHeader* b) noexcept {
   give(b, total);
 }
 
-void PagePool::park(BlockHeader* b) noexcept {
+void PagePool::fold_before_parking(BlockHeader* b) noexcept {
   // The list links take the words of the dirty mask. The mask relates the block to its own older copy, so
   // when it has one, the mask is folded first into the nearest newer copy that is not parked (the live
   // block at the latest): that mask then covers the steps down to the older copy, whichever parked copies
@@ -236,22 +236,24 @@ void PagePool::park(BlockHeader* b) noexcept {
   // reusing (no reader holds it) would make every later mask cover every write since. So once a fold
   // would mark more than an eighth of the block, the older copies are dropped instead: bringing them up
   // to date would cost nearly a whole copy.
-  if (b->shadow != nullptr) {
-    BlockHeader* newer = b->claimed_by;
-    while (newer->parked != 0) newer = newer->claimed_by;
-    std::uint64_t folded[4];
-    std::uint32_t marked = 0;  // std::popcount is a libgcc call on baseline x86-64: fine here, off the common path
-    for (std::uint32_t w = 0; w < 4; ++w) {
-      folded[w] = newer->dirty[w] | b->dirty[w];
-      marked += static_cast<std::uint32_t>(std::popcount(folded[w]));
-    }
-    const std::uint32_t granules = (b->bytes + (1u << b->granule_shift) - 1) >> b->granule_shift;
-    if (marked * 8 <= granules) {
-      std::copy_n(folded, 4, newer->dirty);
-    } else {
-      release_shadows(b);
-    }
+  BlockHeader* newer = b->claimed_by;
+  while (newer->parked != 0) newer = newer->claimed_by;
+  std::uint64_t folded[4];
+  std::uint32_t marked = 0;  // std::popcount is a libgcc call on baseline x86-64: fine here, off the common path
+  for (std::uint32_t w = 0; w < 4; ++w) {
+    folded[w] = newer->dirty[w] | b->dirty[w];
+    marked += static_cast<std::uint32_t>(std::popcount(folded[w]));
   }
+  const std::uint32_t granules = (b->bytes + (1u << b->granule_shift) - 1) >> b->granule_shift;
+  if (marked * 8 <= granules) {
+    std::copy_n(folded, 4, newer->dirty);
+  } else {
+    release_shadows(b);
+  }
+}
+
+void PagePool::park(BlockHeader* b) noexcept {
+  if (b->shadow != nullptr) fold_before_parking(b);  // see there
   const std::size_t total = b->total_bytes();
   b->parked = 1;
   b->park.older = parked_newest_;
@@ -338,8 +340,8 @@ void PagePool::release_down_to(std::uint64_t bound) noexcept {
   }
 }
 
-void PagePool::release_idle() noexcept {
-  drop_parked_down_to(max_idle_bytes_);  // one comparison when under the bound
+void PagePool::release_over_bound() noexcept {
+  drop_parked_down_to(max_idle_bytes_);
   if (bytes_pooled_.load(std::memory_order_relaxed) <= max_idle_bytes_) return;
   if (large_pooled_bytes_ == 0 && idle_slabs_ == 0) return;  // all pooled bytes sit in slabs partly in use
   release_down_to(max_idle_bytes_);

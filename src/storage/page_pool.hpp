@@ -88,8 +88,14 @@ class PagePool {
   void set_max_idle_bytes(std::uint64_t bytes) noexcept { max_idle_bytes_ = bytes; }
   std::uint64_t max_idle_bytes() const noexcept { return max_idle_bytes_; }
   // Brings pooled bytes down towards max_idle_bytes by returning large blocks, then slabs with no block in
-  // use. Cheap when there is nothing to return (two comparisons).
-  void release_idle() noexcept;
+  // use, and parked bytes by dropping the oldest parked blocks. Two comparisons when there is nothing to
+  // return: the reclaimer calls it at every publish.
+  void release_idle() noexcept {
+    if (bytes_parked_.load(std::memory_order_relaxed) > max_idle_bytes_ ||
+        bytes_pooled_.load(std::memory_order_relaxed) > max_idle_bytes_) [[unlikely]] {
+      release_over_bound();
+    }
+  }
   // Returns everything release_idle() can, whatever the bound.
   void trim() noexcept;
 
@@ -116,6 +122,9 @@ class PagePool {
   static constexpr std::size_t kSlabHeaderBytes = detail::kPageAlign;
   static_assert(sizeof(SlabHeader) <= kSlabHeaderBytes);
 
+  void release_over_bound() noexcept;
+  // park()'s rare half: a block with an older copy has its mask folded into a newer copy's first.
+  void fold_before_parking(detail::BlockHeader* b) noexcept;
   void* take(std::size_t total_bytes, bool& reused);
   void give(void* block, std::size_t total_bytes) noexcept;
   void* carve(std::size_t bytes);
