@@ -43,22 +43,32 @@ using detail::BlockHeader;
 // copies are bounded by the pool's max_idle_bytes; held copies are held by views whether chained or not.
 constexpr int kMaxShadows = 4;
 
-// Copies the marked granules of `from` to `to` (the data of two copies of a block), within the first `used`
-// bytes, in the general case: any granule size, a last granule cut short by `used`. Out of line, so that
-// the common case below keeps its few registers (no spills, no saves around a memcpy call).
-[[gnu::noinline]] std::uint64_t replay_granules(std::byte* to, const std::byte* from, const std::uint64_t* stale,
-                                                std::uint32_t shift, std::uint32_t used) noexcept {
+// Copies the granules that `stale` marks from `from` to `to` (the data of two copies of a block), within
+// the first `used` bytes; returns the bytes copied. kWhole64: every granule is 64 bytes and lies wholly in
+// the block (replay_into says when), so each copy has a constant size, a few moves, where a size known only
+// at run time is a call that tests it.
+template <bool kWhole64>
+std::uint64_t replay_marked(std::byte* to, const std::byte* from, const std::uint64_t* stale, std::uint32_t shift,
+                            std::uint32_t used) noexcept {
+  if constexpr (kWhole64) shift = 6;
   std::uint64_t copied = 0;
   for (std::uint32_t w = 0; w < 4; ++w) {
     for (std::uint64_t word = stale[w]; word != 0; word &= word - 1) {
       const std::uint32_t offset = (w * 64 + static_cast<std::uint32_t>(std::countr_zero(word))) << shift;
       if (offset >= used) return copied;  // the bits go up in order: the rest lie past the end too
       const std::uint32_t n = std::min(1u << shift, used - offset);
-      std::memcpy(to + offset, from + offset, n);
+      std::memcpy(to + offset, from + offset, kWhole64 ? 64 : n);
       copied += n;
     }
   }
   return copied;
+}
+
+// The general case (any granule size, a last granule cut short by `used`), out of line so that the common
+// case, inlined into replay_into, keeps its few registers (no saves around a memcpy call).
+[[gnu::noinline]] std::uint64_t replay_granules(std::byte* to, const std::byte* from, const std::uint64_t* stale,
+                                                std::uint32_t shift, std::uint32_t used) noexcept {
+  return replay_marked<false>(to, from, stale, shift, used);
 }
 
 // Brings a parked copy of `live` up to date: copies the granules of `live` that `stale` marks (written since
@@ -74,24 +84,13 @@ std::uint64_t replay_into(BlockHeader* copy, const BlockHeader* live, const std:
     std::memcpy(to, from, used);
     return used;
   }
-  // A page of the default 16 KiB, and a directory of up to 2,048 pages, has 64-byte granules: each marked
-  // granule is a copy of a constant size, a few moves, where a size known only at run time would be a call
-  // that tests it. In a block of a multiple of 64 bytes every granule is whole; the bytes of a directory's
-  // last granule that lie past `used` are slots not in use, copied harmlessly (a slot is set, and marked,
-  // before it is read: set_page).
-  if (live->granule_shift != 6 || (live->bytes & 63) != 0) [[unlikely]] {
-    return replay_granules(to, from, stale, live->granule_shift, used);
+  // A page of the default 16 KiB, and a directory of up to 2,048 pages, has 64-byte granules. In a block of
+  // a multiple of 64 bytes every granule is whole; the bytes of a directory's last granule that lie past
+  // `used` are slots not in use, copied harmlessly (a slot is set, and marked, before it is read: set_page).
+  if (live->granule_shift == 6 && (live->bytes & 63) == 0) [[likely]] {
+    return replay_marked<true>(to, from, stale, 6, used);
   }
-  std::uint64_t copied = 0;
-  for (std::uint32_t w = 0; w < 4; ++w) {
-    for (std::uint64_t word = stale[w]; word != 0; word &= word - 1) {
-      const std::uint32_t offset = (w * 64 + static_cast<std::uint32_t>(std::countr_zero(word))) << 6;
-      if (offset >= used) return copied;  // the bits go up in order: the rest lie past the end too
-      std::memcpy(to + offset, from + offset, 64);
-      copied += std::min(64u, used - offset);
-    }
-  }
-  return copied;
+  return replay_granules(to, from, stale, live->granule_shift, used);
 }
 
 // A private copy, for version ctx.birth, of the shared block `old`, whose first `used` data bytes matter.
