@@ -513,6 +513,28 @@ Result<nlohmann::json> run_txn_suite(const TxnSuiteOptions& options) {
     keep(sum);
     return Status::ok();
   }));
+  // The floor of a checked read: the same random rows, each beside its entity's generation loaded from an
+  // array of its own (4 bytes per entity) and compared with the handle's. Any read that validates an
+  // entity handle (ECSDb's registry slot, flecs's entity index) takes these two independent cache misses
+  // where raw_read_ns takes one; docs/benchmarks.md shows what the second one costs on a shared VM.
+  std::vector<double> raw_checked_read;
+  {
+    std::vector<std::uint32_t> raw_generations(n);
+    for (Entity e : entities) raw_generations[e.index()] = e.generation();
+    ECSDB_RETURN_IF_ERROR(repeat.run([&] {
+      std::uint64_t sum = 0;
+      const Health* rows = raw_health.data();
+      const std::uint32_t* generations = raw_generations.data();
+      const std::int64_t t0 = now_ns();
+      for (Entity e : read_sample) {
+        const std::uint32_t i = e.index();
+        sum += generations[i] == e.generation() ? rows[i].hp : 0;
+      }
+      raw_checked_read.push_back(per_op(t0, read_sample.size()));
+      keep(sum);
+      return Status::ok();
+    }));
+  }
   {
     const std::size_t count = std::min(read_sample.size(), kUnpinnedReadBatch);
     ECSDB_RETURN_IF_ERROR(repeat.run([&] {
@@ -548,6 +570,7 @@ Result<nlohmann::json> run_txn_suite(const TxnSuiteOptions& options) {
   results["read_many_ns"] = figure(median(read_many), "ns", "raw_read_ns");
   results["read_ns"] = figure(median(read), "ns", "raw_read_ns");
   results["raw_read_ns"] = figure(median(raw_read), "ns");
+  results["raw_checked_read_ns"] = figure(median(raw_checked_read), "ns", "raw_read_ns");
   results["read_unpinned_ns"] = figure(median(read_unpinned), "ns", "raw_read_ns");
 
   // ---- scans: a "system" that filters on the position and sums health ----
