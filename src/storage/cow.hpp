@@ -106,6 +106,18 @@ inline std::byte* mutable_at(detail::PagedArray& a, std::uint64_t i, WriteContex
   return mutable_range(a, i, 1, ctx);
 }
 
+// Element i of `a`, writable where it is, whether its page is private or shared with published versions:
+// only for an element no version a view can read holds (a row at or above TableState::shared_rows:
+// storage/table_ops.cpp, "Rows no view can see"). No copy, and the directory stays; the element is marked
+// dirty, so that the page's parked copy gets it at its next replay. REQUIRES: i < a.capacity(), its page
+// present.
+inline std::byte* unseen_at(detail::PagedArray& a, std::uint64_t i) noexcept {
+  std::byte* page = a.dir->pages()[i >> a.shift];
+  const auto offset = static_cast<std::uint32_t>((i & a.mask) * a.elem_size);
+  mark_dirty(detail::header_of(page), offset, a.elem_size);
+  return page + offset;
+}
+
 // Element i's page made private, nothing marked dirty: what a prepare_* step calls so that the write after
 // it allocates nothing. The write marks what it changes (mutable_at); a prepare changes no byte, so it has
 // nothing to mark. REQUIRES: i < a.capacity(), its page present.

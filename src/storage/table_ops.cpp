@@ -38,6 +38,20 @@ constexpr SparseSlot kEmptySlot{0, kNoRow};
 // that are not alive once its creates and destroys are applied, and a rollback replays those steps
 // backwards), so a key the run implies stays the key of its row.
 
+// Rows no view can see. No version a view can read, now or later, has a row at or above
+// TableState::shared_rows (WorkingVersion::publish_to keeps it: the newest published row count, or the most
+// of any version a view may still hold). So a row there, its key and its owner are written in place even
+// in a page shared with published versions (row_element, unseen_at): an insert with a publish per commit
+// copies no row or key page, and no directory of theirs. A view reads only rows below its version's
+// row_count, all below shared_rows: different bytes of the page, so no race with the writer's, and none
+// of them changes. The write marks its granule dirty like any other, so the page's parked copy gets it at
+// its next replay (ADR 0016). The prepare steps make private only what the write will copy: elements
+// below shared_rows (prepare_row_element). The sparse index and the registry are keyed by entity, not by
+// row: a view may read any of their slots, and they are always copied.
+void prepare_row_element(const TableState& t, detail::PagedArray& a, std::uint32_t row, WriteContext& ctx) {
+  if (row < t.shared_rows) make_private_at(a, row, ctx);
+}
+
 // Fills the new page `page` of the sparse index: slots below identity_rows from the run, the rest empty.
 void fill_sparse_page(TableState& t, std::uint32_t page, std::byte* data, const RegistryState& registry) noexcept {
   const std::uint32_t first = page << t.sparse.shift;
@@ -80,10 +94,11 @@ void fill_key_page(TableState& t, std::uint32_t page, std::byte* data, const Reg
   fill_key_page(t, page, install_page(t.keys, page, ctx), *ctx.registry);
 }
 
-// Key `row`, writable: its page made present (and private) first. Allocates when it has to.
+// Key `row`, writable: its page made present (and private, below shared_rows) first. Allocates when it has
+// to.
 std::byte* mutable_key(TableState& t, std::uint32_t row, WriteContext& ctx) {
   if (row >= t.keys.capacity() || !t.keys.present(row)) [[unlikely]] install_key_page(t, row, ctx);
-  return mutable_at(t.keys, row, ctx);
+  return row_element(t, t.keys, row, ctx);
 }
 
 // Slot `index`, writable: its page made present (and private) first. Allocates when it has to.
@@ -96,7 +111,7 @@ SparseSlot* mutable_slot(TableState& t, std::uint32_t index, WriteContext& ctx) 
 // write after it allocates nothing. Nothing is marked dirty (make_private_at): the write marks it.
 void prepare_key(TableState& t, std::uint32_t row, WriteContext& ctx) {
   if (row >= t.keys.capacity() || !t.keys.present(row)) [[unlikely]] install_key_page(t, row, ctx);
-  make_private_at(t.keys, row, ctx);
+  prepare_row_element(t, t.keys, row, ctx);
 }
 void prepare_sparse_slot(TableState& t, std::uint32_t index, WriteContext& ctx) {
   if (index >= t.sparse.capacity() || !t.sparse.present(index)) [[unlikely]] install_sparse_page(t, index, ctx);
@@ -134,8 +149,9 @@ inline void lower_identity_rows(TableState& t, std::uint32_t bound, WriteContext
   }
 }
 
-void set_u64(detail::PagedArray& a, std::uint32_t i, std::uint64_t v, WriteContext& ctx) {
-  std::memcpy(mutable_at(a, i, ctx), &v, sizeof v);
+// Row `row`'s element of the row-indexed u64 array `a` (keys, owners) := v.
+void set_u64(const TableState& t, detail::PagedArray& a, std::uint32_t row, std::uint64_t v, WriteContext& ctx) {
+  std::memcpy(row_element(t, a, row, ctx), &v, sizeof v);
 }
 
 // Whether a key of index `index` placed at `row` continues the run (the next row in order). Never for a
@@ -159,7 +175,7 @@ bool key_implied(const TableState& t, std::uint32_t row, std::uint64_t key_bits,
 // prepare_remove has not: recovery's replay, which prepares nothing).
 void set_key(TableState& t, std::uint32_t row, std::uint64_t key_bits, WriteContext& ctx) {
   if (row < t.keys.capacity() && t.keys.present(row)) {
-    set_u64(t.keys, row, key_bits, ctx);
+    set_u64(t, t.keys, row, key_bits, ctx);
   } else if (!key_implied(t, row, key_bits, *ctx.registry)) {
     std::memcpy(mutable_key(t, row, ctx), &key_bits, sizeof key_bits);
   }
@@ -184,7 +200,7 @@ void move_row(TableState& t, std::uint32_t from, std::uint32_t to, WriteContext&
   const std::uint64_t key = row_key(t, from, *ctx.registry);
   if (t.stride != 0) std::memcpy(mutable_row(t, to, ctx), t.rows.at(from), t.stride);
   set_key(t, to, key, ctx);
-  if (t.owners.elem_size != 0) set_u64(t.owners, to, row_owner(t, from, *ctx.registry), ctx);
+  if (t.owners.elem_size != 0) set_u64(t, t.owners, to, row_owner(t, from, *ctx.registry), ctx);
   set_slot(t, static_cast<std::uint32_t>(key), SparseSlot{static_cast<std::uint32_t>(key >> 32), to}, ctx);
 }
 
@@ -194,14 +210,14 @@ void prepare_insert(TableState& t, std::uint64_t key_bits, WriteContext& ctx) {
   const std::uint32_t row = t.row_count;
   if (t.stride != 0) {
     if (row >= t.rows.capacity()) grow_to(t.rows, std::uint64_t{row} + 1, ctx);
-    make_private_at(t.rows, row, ctx);
+    prepare_row_element(t, t.rows, row, ctx);
   }
   // The key's page, unless the key continues the run into an absent one (set_key then writes nothing).
   if (row >= t.keys.capacity()) grow_absent_to(t.keys, std::uint64_t{row} + 1, ctx);
   if (t.keys.present(row) || !key_implied(t, row, key_bits, *ctx.registry)) prepare_key(t, row, ctx);
   if (t.owners.elem_size != 0) {
     if (row >= t.owners.capacity()) grow_to(t.owners, std::uint64_t{row} + 1, ctx);
-    make_private_at(t.owners, row, ctx);
+    prepare_row_element(t, t.owners, row, ctx);
   }
   const auto index = static_cast<std::uint32_t>(key_bits);
   if (index >= t.sparse.capacity()) grow_absent_to(t.sparse, std::uint64_t{index} + 1, ctx);
@@ -225,11 +241,11 @@ void prepare_remove(TableState& t, std::uint64_t key_bits, std::uint32_t row, Wr
     prepare_sparse_slot(t, index, ctx);
   }
   for (const std::uint32_t r : {row, last}) {
-    if (t.stride != 0) make_private_at(t.rows, r, ctx);
+    if (t.stride != 0) prepare_row_element(t, t.rows, r, ctx);
     // Present, or the last row's in the run, which is not written (the key at `row`'s is by K2 or
     // install_run_pages).
-    if (t.keys.present(r)) make_private_at(t.keys, r, ctx);
-    if (t.owners.elem_size != 0) make_private_at(t.owners, r, ctx);
+    if (t.keys.present(r)) prepare_row_element(t, t.keys, r, ctx);
+    if (t.owners.elem_size != 0) prepare_row_element(t, t.owners, r, ctx);
   }
 }
 
@@ -255,7 +271,7 @@ std::byte* insert_row(TableState& t, std::uint64_t key_bits, std::uint64_t owner
   if (index >= t.sparse.capacity()) grow_absent_to(t.sparse, std::uint64_t{index} + 1, ctx);  // invariant 3
   const std::uint32_t row = append_slot(t, ctx);
   set_key(t, row, key_bits, ctx);
-  if (t.owners.elem_size != 0) set_u64(t.owners, row, owner_bits, ctx);
+  if (t.owners.elem_size != 0) set_u64(t, t.owners, row, owner_bits, ctx);
   set_slot(t, index, SparseSlot{static_cast<std::uint32_t>(key_bits >> 32), row}, ctx);
   if (t.stride == 0) return nullptr;
   std::byte* bytes = mutable_row(t, row, ctx);
@@ -271,7 +287,7 @@ std::byte* insert_row_at(TableState& t, std::uint32_t row, std::uint64_t key_bit
   const std::uint32_t end = append_slot(t, ctx);
   move_row(t, row, end, ctx);
   set_key(t, row, key_bits, ctx);
-  if (t.owners.elem_size != 0) set_u64(t.owners, row, owner_bits, ctx);
+  if (t.owners.elem_size != 0) set_u64(t, t.owners, row, owner_bits, ctx);
   set_slot(t, static_cast<std::uint32_t>(key_bits), SparseSlot{static_cast<std::uint32_t>(key_bits >> 32), row}, ctx);
   return t.stride == 0 ? nullptr : mutable_row(t, row, ctx);
 }

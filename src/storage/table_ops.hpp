@@ -1,7 +1,8 @@
 // Row-level mutation of one table in the version being built. Writer thread only.
 //
 // Rows stay packed: removal moves the last row into the hole (swap-and-pop) and fixes the sparse entry of
-// the moved key. All writes go through copy-on-write (cow.hpp). The sparse index and the keys are elided
+// the moved key. All writes go through copy-on-write (cow.hpp), but for rows no view can see, which are
+// written in place (TableState::shared_rows). The sparse index and the keys are elided
 // where the run of TableState::identity_rows implies them (table_ops.cpp has the invariants); the keys the
 // run implies are read through the registry of the version being built (WriteContext::registry).
 #pragma once
@@ -45,9 +46,17 @@ inline void remove_row(detail::TableState& t, std::uint64_t key_bits, WriteConte
   remove_row(t, key_bits, t.row_of(key_bits, *ctx.registry), ctx);
 }
 
+// Element `row` of one of t's row-indexed arrays (rows, keys, owners), writable: in place at or above
+// t.shared_rows, where no view can see it (table_ops.cpp, "Rows no view can see"), else copied first if
+// shared. REQUIRES: its page present.
+inline std::byte* row_element(const detail::TableState& t, detail::PagedArray& a, std::uint32_t row,
+                              WriteContext& ctx) {
+  return row >= t.shared_rows ? unseen_at(a, row) : mutable_at(a, row, ctx);
+}
+
 // Writable bytes of dense row `row`.
 inline std::byte* mutable_row(detail::TableState& t, std::uint32_t row, WriteContext& ctx) {
-  return mutable_at(t.rows, row, ctx);
+  return row_element(t, t.rows, row, ctx);
 }
 
 // The key of row `row`, and its owner (the key itself for a cardinality-one table): `registry` is the

@@ -1,5 +1,6 @@
 #include "txn/working_version.hpp"
 
+#include <algorithm>
 #include <cassert>
 #include <cstring>
 
@@ -55,7 +56,12 @@ WorkingVersion::Copies WorkingVersion::publish_to(version::PublishedVersions& ve
     next = std::make_unique<VersionState>(*state_);
   }
   // Strong: changes all or nothing. Empties the retire lists and keeps their capacity for the next version.
-  versions.publish(std::move(state_), std::move(ctx_.retired));
+  const bool sole_version = versions.publish(std::move(state_), std::move(ctx_.retired));
+  // What the next version may write in place (TableState::shared_rows): rows past what any readable
+  // version has. `next` holds the row counts just published.
+  for (detail::TableState& t : next->tables) {
+    t.shared_rows = sole_version ? t.row_count : std::max(t.shared_rows, t.row_count);
+  }
   const Copies copied{ctx_.pages_copied, ctx_.pages_replayed, ctx_.bytes_copied};
   ctx_.pages_copied = 0;
   ctx_.pages_replayed = 0;

@@ -127,7 +127,7 @@ void PublishedVersions::unpin(std::uint32_t slot) noexcept {
 
 // ---- writer ----
 
-void PublishedVersions::publish(std::unique_ptr<detail::VersionState>&& next, storage::RetireList&& retired) {
+bool PublishedVersions::publish(std::unique_ptr<detail::VersionState>&& next, storage::RetireList&& retired) {
   // Everything that can throw comes first, so a bad_alloc leaves the arguments and the published state as
   // they were: room for the batch below is made before the version changes, whether it is used or not.
   const std::size_t count = retired.pages.size() + retired.directories.size();
@@ -180,6 +180,10 @@ void PublishedVersions::publish(std::unique_ptr<detail::VersionState>&& next, st
   retired.pages.clear();
   retired.directories.clear();
   if (!has_garbage) reclaim();
+  // Each older version's VersionState sits in the batch of its tag, which stays live while the version is
+  // pinned (examine) or a pin in progress may still take it (reclaim's step 2): with no batch left, no view
+  // holds or can take a version older than `raw`.
+  return no_batches();
 }
 
 bool PublishedVersions::any_pin() const noexcept {

@@ -110,8 +110,10 @@ class PublishedVersions {
 
   // Writer: makes `next` the current version. `retired` holds what the writer replaced while building it;
   // its objects now belong to the reclaimer (the list is left empty). Throws std::bad_alloc only before
-  // anything changes, leaving both arguments as they were.
-  void publish(std::unique_ptr<detail::VersionState>&& next, storage::RetireList&& retired);
+  // anything changes, leaving both arguments as they were. Returns true when no view can read any version
+  // older than `next`, now or later (no batch is left once this publish has freed what it could), false
+  // when one may.
+  bool publish(std::unique_ptr<detail::VersionState>&& next, storage::RetireList&& retired);
   // Writer: frees what no pinned version can reach, then lets the pool return idle memory to the system.
   void reclaim();
   // Writer: the VersionState object of a version no view can reach any more, for the writer to build its

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstring>
 
 #include "support/table_checks.hpp"
 
@@ -85,6 +86,42 @@ TEST_F(TableOpsTest, PrepareRemoveInstallsThePagesTheRunGivesUpAndLowersNothing)
 // continue the run while the registry still holds its index's previous generation: that key is stored, or
 // the row would read as the previous entity's, and undoing the placement (a refused frame, after the
 // create's undo) would not find it.
+// Rows at or above shared_rows are in no version a view can read: the writer writes them in place, in the
+// shared page, without copying it or its directory. A row below it is still copied before it changes, and
+// the shared page keeps every byte a view of the published version reads.
+TEST_F(TableOpsTest, RowsNoViewCanSeeAreWrittenInPlaceAndSeenRowsAreCopied) {
+  for (std::uint32_t i = 0; i < 10; ++i) append(i);
+  ctx_.birth = 2;       // version 1, with its 10 rows, is published: every page is shared now
+  t_.shared_rows = 10;  // what WorkingVersion::publish_to sets after publishing it
+  const detail::Directory* dir = t_.rows.dir;
+  std::byte* page = t_.rows.dir->pages()[0];
+  std::uint64_t published_rows[10];
+  std::memcpy(published_rows, page, sizeof published_rows);
+  const std::uint64_t taken = blocks_taken();
+
+  // Row 10, past every row a view can see (entity 10 continues the run: no slot or key to write).
+  const std::uint64_t value = 0xABCD'0123'4567'89EFull;
+  grow_to(registry_.slots, 11, ctx_);
+  *reinterpret_cast<detail::EntitySlot*>(mutable_at(registry_.slots, 10, ctx_)) = detail::EntitySlot{1, 1};
+  registry_.used = 11;
+  const std::uint64_t taken_by_registry = blocks_taken() - taken;
+  prepare_insert(t_, key_of(10), ctx_);
+  insert_row(t_, key_of(10), key_of(10), ctx_, &value);
+  EXPECT_EQ(blocks_taken() - taken, taken_by_registry) << "an append past shared_rows copied a page";
+  EXPECT_EQ(t_.rows.dir, dir) << "the rows directory was copied";
+  EXPECT_EQ(t_.rows.dir->pages()[0], page) << "the rows page was copied";
+  EXPECT_EQ(*reinterpret_cast<const std::uint64_t*>(t_.rows.at(10)), value) << "the row was not written";
+  EXPECT_NE(detail::header_of(page)->dirty[0] & (1ull << (10 * 8 / 64)), 0u)
+      << "the in-place write left its granule unmarked: the page's parked copy would miss it";
+  EXPECT_EQ(std::memcmp(page, published_rows, sizeof published_rows), 0) << "a published row changed";
+
+  remove(3);  // row 3 can be seen: the last row (10) moves into it in a private copy
+  EXPECT_NE(t_.rows.dir->pages()[0], page) << "a row a view can see was written in the shared page";
+  EXPECT_EQ(std::memcmp(page, published_rows, sizeof published_rows), 0) << "a published row changed";
+  EXPECT_EQ(*reinterpret_cast<const std::uint64_t*>(t_.rows.at(3)), value);
+  testing::expect_sparse_index_matches_rows(t_, registry_);
+}
+
 TEST_F(TableOpsTest, AKeyTheRegistryDoesNotImplyIsStored) {
   for (std::uint32_t i = 0; i < 6; ++i) append(i);  // registry slots 0..5, generation 1
   remove(5);

@@ -1074,3 +1074,48 @@ TEST(MultiComponentTest, QueryIteratorsOfOneRangeAreIndependent) {
 
 }  // namespace
 }  // namespace ecsdb::testing
+
+namespace ecsdb::testing {
+namespace {
+
+// A view of a longer version of a table still reads rows past the table's current end. The writer shrinks
+// the table (each removal takes the last row, so the rows page stays the view's) and then appends over those
+// rows, with a publish per commit: it must copy the page, not write where the view reads
+// (TableState::shared_rows). With no view held, appends past the end copy no rows page.
+TEST(RowsNoViewCanSeeTest, AHeldViewKeepsTheRowsPastTheEndOfANewerVersion) {
+  auto db = std::move(Database::open(test_schema()).value());
+  WriterHandle& w = db->writer();
+  std::vector<Entity> es;
+  ASSERT_TRUE(w.create_many(200, es).is_ok());
+  for (std::uint32_t i = 0; i < 100; ++i) ASSERT_TRUE(w.add(es[i], Health{i, i}).is_ok());
+  const PinnedView view = db->pin();
+  for (std::uint32_t i = 100; i > 50; --i) ASSERT_TRUE(w.remove<Health>(es[i - 1]).is_ok());
+  for (std::uint32_t i = 100; i < 150; ++i) ASSERT_TRUE(w.add(es[i], Health{1000 + i, 1000 + i}).is_ok());
+  for (std::uint32_t i = 0; i < 100; ++i) {
+    const Health* h = view.get<Health>(es[i]);
+    ASSERT_NE(h, nullptr) << i;
+    EXPECT_EQ(h->hp, i) << "entity " << i << "'s row, past the newest version's end, was overwritten";
+  }
+  EXPECT_EQ(view.get<Health>(es[120]), nullptr);
+  const PinnedView now = db->pin();
+  EXPECT_EQ(now.get<Health>(es[120])->hp, 1120u);
+  EXPECT_EQ(now.get<Health>(es[70]), nullptr);
+}
+
+TEST(RowsNoViewCanSeeTest, WithNoViewHeldAnAppendCopiesNoRowsPage) {
+  auto db = std::move(Database::open(test_schema()).value());
+  WriterHandle& w = db->writer();
+  std::vector<Entity> es;
+  ASSERT_TRUE(w.create_many(100, es).is_ok());
+  ASSERT_TRUE(w.add(es[0], Health{0, 0}).is_ok());
+  const std::uint64_t copied = db->metrics().pages_copied_total;
+  for (std::uint32_t i = 1; i < 51; ++i) ASSERT_TRUE(w.add(es[i], Health{i, i}).is_ok());
+  // Each add continues the identity run (no sparse slot, no key) and sets the entity's presence bit: the
+  // registry page is the one page it copies. The row lands past the published row count, in place.
+  EXPECT_EQ(db->metrics().pages_copied_total - copied, 50u);
+  const PinnedView view = db->pin();
+  for (std::uint32_t i = 0; i < 51; ++i) EXPECT_EQ(view.get<Health>(es[i])->hp, i);
+}
+
+}  // namespace
+}  // namespace ecsdb::testing

@@ -49,6 +49,8 @@ class ToyWriter {
   }
 
   // As WriterCore::publish, plus the model's bookkeeping of what this publish retires.
+  // What the last publish() said: no view can read any version older than the one it published.
+  bool sole_version() const { return sole_version_; }
   void publish() {
     const std::uint64_t tag = versions_.published_number();
     for (std::byte* p : ctx_.retired.pages) {
@@ -59,7 +61,7 @@ class ToyWriter {
     }
     auto next = std::make_unique<VersionState>(*working_);
     snapshots_[working_->number] = values_;
-    versions_.publish(std::move(working_), std::move(ctx_.retired));
+    sole_version_ = versions_.publish(std::move(working_), std::move(ctx_.retired));
     ctx_.retired = {};
     working_ = std::move(next);
     ctx_.birth += 1;
@@ -116,6 +118,7 @@ class ToyWriter {
   storage::PagePool pool_;
   PublishedVersions versions_;
   std::unique_ptr<VersionState> working_;
+  bool sole_version_ = false;
   storage::WriteContext ctx_;
   std::vector<std::uint64_t> values_;
   std::map<std::uint64_t, std::vector<std::uint64_t>> snapshots_;  // version -> values
@@ -147,6 +150,7 @@ TEST(PublishedVersionsTest, APublishNobodyCanSeeBehindFreesItsGarbageAtOnce) {
   ToyWriter w(4);
   w.set(3, 1);
   w.publish();  // retires version 1's page 0 and directory: nothing pins version 1
+  EXPECT_TRUE(w.sole_version());
   VersionMetrics m = w.versions().metrics();
   EXPECT_EQ(m.retired_batches, 0u);
   EXPECT_EQ(m.retired_bytes, 0u);
@@ -157,6 +161,7 @@ TEST(PublishedVersionsTest, APublishNobodyCanSeeBehindFreesItsGarbageAtOnce) {
   w.pin();  // version 2
   w.set(3, 2);
   w.publish();
+  EXPECT_FALSE(w.sole_version()) << "a view holds version 2";
   m = w.versions().metrics();
   EXPECT_EQ(m.retired_batches, 1u) << "version 2 is pinned: its page and directory wait in a batch";
   EXPECT_EQ(m.retired_bytes, one_copy);
@@ -167,6 +172,7 @@ TEST(PublishedVersionsTest, APublishNobodyCanSeeBehindFreesItsGarbageAtOnce) {
   w.unpin_at(0);
   w.set(3, 3);
   w.publish();
+  EXPECT_TRUE(w.sole_version());
   m = w.versions().metrics();
   EXPECT_EQ(m.retired_batches, 0u);
   EXPECT_EQ(m.retired_bytes, 0u);

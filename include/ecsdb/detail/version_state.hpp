@@ -89,6 +89,13 @@ struct TableState {
   // carries its entity's current generation: each<A, B> and query<A, B> walk such a range without comparing
   // keys.
   std::uint32_t identity_rows = 0;
+  // The writer's, in the version it builds (meaningless in a published one): no version a view can read,
+  // now or later, has a row at or above it: the row count of the newest published version, or the most of
+  // any that a view may still hold. So rows at or above it are written in place, even in pages shared with
+  // published versions (storage/table_ops.cpp, "Rows no view can see"): an insert with a publish per commit
+  // copies no row or key page. WorkingVersion::publish_to keeps it; until it sets it (a TableState made any
+  // other way) every row counts as seen.
+  std::uint32_t shared_rows = std::numeric_limits<std::uint32_t>::max();
 
   // The key of row `row` (REQUIRES: row < row_count), stored or implied by `registry` (this version's).
   std::uint64_t key_at(std::uint32_t row, const RegistryState& registry) const noexcept {
