@@ -13,6 +13,7 @@
 // what they asked for.
 #pragma once
 
+#include <cassert>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -113,6 +114,8 @@ inline std::byte* mutable_at(detail::PagedArray& a, std::uint64_t i, WriteContex
 // present.
 inline std::byte* unseen_at(detail::PagedArray& a, std::uint64_t i) noexcept {
   std::byte* page = a.dir->pages()[i >> a.shift];
+  // The array's live page: never a parked copy (its bytes belong to the pool) nor a retired one.
+  assert(page != nullptr && detail::header_of(page)->parked == 0 && detail::header_of(page)->claimed_by == nullptr);
   const auto offset = static_cast<std::uint32_t>((i & a.mask) * a.elem_size);
   mark_dirty(detail::header_of(page), offset, a.elem_size);
   return page + offset;
