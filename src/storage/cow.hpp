@@ -94,12 +94,17 @@ inline std::byte* mutable_page(detail::PagedArray& a, std::uint32_t page, WriteC
   return data;
 }
 
-// Elements [i, i + n) of `a`, writable; they must lie in one page. REQUIRES: i + n <= a.capacity(), n > 0.
-inline std::byte* mutable_range(detail::PagedArray& a, std::uint64_t i, std::uint32_t n, WriteContext& ctx) {
-  std::byte* page = private_page(a, static_cast<std::uint32_t>(i >> a.shift), ctx);
+// Elements [i, i + n) of `a` in `page` (their page), marked dirty for the caller to write.
+inline std::byte* marked_elements(std::byte* page, const detail::PagedArray& a, std::uint64_t i,
+                                  std::uint32_t n) noexcept {
   const auto offset = static_cast<std::uint32_t>((i & a.mask) * a.elem_size);
   mark_dirty(detail::header_of(page), offset, n * a.elem_size);
   return page + offset;
+}
+
+// Elements [i, i + n) of `a`, writable; they must lie in one page. REQUIRES: i + n <= a.capacity(), n > 0.
+inline std::byte* mutable_range(detail::PagedArray& a, std::uint64_t i, std::uint32_t n, WriteContext& ctx) {
+  return marked_elements(private_page(a, static_cast<std::uint32_t>(i >> a.shift), ctx), a, i, n);
 }
 
 // Element i of `a`, writable. REQUIRES: i < a.capacity().
@@ -116,9 +121,7 @@ inline std::byte* unseen_at(detail::PagedArray& a, std::uint64_t i) noexcept {
   std::byte* page = a.dir->pages()[i >> a.shift];
   // The array's live page: never a parked copy (its bytes belong to the pool) nor a retired one.
   assert(page != nullptr && detail::header_of(page)->parked == 0 && detail::header_of(page)->claimed_by == nullptr);
-  const auto offset = static_cast<std::uint32_t>((i & a.mask) * a.elem_size);
-  mark_dirty(detail::header_of(page), offset, a.elem_size);
-  return page + offset;
+  return marked_elements(page, a, i, 1);
 }
 
 // Element i's page made private, nothing marked dirty: what a prepare_* step calls so that the write after
