@@ -225,7 +225,7 @@ void prepare_insert(TableState& t, std::uint64_t key_bits, WriteContext& ctx) {
   if (!continues_run(t, row, index) || t.sparse.present(index)) prepare_sparse_slot(t, index, ctx);
 }
 
-void prepare_remove(TableState& t, std::uint64_t key_bits, std::uint32_t row, WriteContext& ctx) {
+void prepare_remove(TableState& t, std::uint64_t key_bits, std::uint32_t row, Removal removal, WriteContext& ctx) {
   assert(row != kNoRow && row == t.row_of(key_bits, *ctx.registry));
   const auto index = static_cast<std::uint32_t>(key_bits);
   const std::uint32_t last = t.row_count - 1;
@@ -240,13 +240,17 @@ void prepare_remove(TableState& t, std::uint64_t key_bits, std::uint32_t row, Wr
     // The last row goes: only its own slot changes. An absent one in the run needs no write (remove_row).
     prepare_sparse_slot(t, index, ctx);
   }
-  for (const std::uint32_t r : {row, last}) {
+  // remove_row writes `row` (the last row moves into it); the rollback of an undoable removal writes `last`
+  // too (insert_row_at). A final removal of the last row itself writes no row, key or owner at all.
+  const auto prepare_row = [&](std::uint32_t r) {
     if (t.stride != 0) prepare_row_element(t, t.rows, r, ctx);
     // Present, or the last row's in the run, which is not written (the key at `row`'s is by K2 or
     // install_run_pages).
     if (t.keys.present(r)) prepare_row_element(t, t.keys, r, ctx);
     if (t.owners.elem_size != 0) prepare_row_element(t, t.owners, r, ctx);
-  }
+  };
+  if (row != last) prepare_row(row);
+  if (removal == Removal::kUndoable) prepare_row(last);
 }
 
 void init_table(TableState& t, std::uint32_t stride, bool has_owner_column, std::uint32_t page_bytes) {

@@ -195,7 +195,7 @@ Status TransactionWriter::implicit_write(ImplicitOp op, std::uint16_t table, std
       // The row found proves the entity alive (check_write); no row: check_remove says what is wrong.
       const std::uint32_t row = t.row_of(key, registry);
       if (row == kNoRow) [[unlikely]] return check_remove(table, key);
-      storage::prepare_remove(t, key, row, ctx);
+      storage::prepare_remove(t, key, row, storage::Removal::kFinal, ctx);
       entity::prepare_slot(registry, e.index(), ctx);
       working_.set_dirty(true);
       storage::remove_row(t, key, row, ctx);
@@ -242,7 +242,7 @@ Status TransactionWriter::implicit_destroy(Entity e) {
     TableState& t = working_.state().tables[table];
     const std::uint32_t row = t.row_of(e.bits(), registry);
     if (!tables_.info(table).plain || row == kNoRow) return slow();
-    storage::prepare_remove(t, e.bits(), row, ctx);
+    storage::prepare_remove(t, e.bits(), row, storage::Removal::kFinal, ctx);
   }
   entity::prepare_slot(registry, e.index(), ctx);
   base::reserve_more(working_.free_entities(), 1);

@@ -152,7 +152,7 @@ void WorkingVersion::take_out_row(std::uint16_t table, std::uint64_t key, bool i
   const std::byte* bytes = info.stride != 0 ? t.rows.at(row) : nullptr;
   if (indexed) refs().prepare_unlink_row(table, key, bytes, owner);
   const std::uint32_t identity_rows = t.identity_rows;  // remove_row may lower it
-  storage::prepare_remove(t, key, row, ctx_);
+  storage::prepare_remove(t, key, row, storage::Removal::kUndoable, ctx_);
   // Nothing below allocates.
   dirty_ = true;
   if (indexed) {

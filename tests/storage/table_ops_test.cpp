@@ -40,7 +40,7 @@ class TableOpsTest : public ::testing::Test {
     insert_row(t_, key_of(index), key_of(index), ctx_);
   }
   void remove(std::uint32_t index) {
-    prepare_remove(t_, key_of(index), ctx_);
+    prepare_remove(t_, key_of(index), Removal::kUndoable, ctx_);
     remove_row(t_, key_of(index), ctx_);
   }
   std::uint64_t blocks_taken() const { return pool_.stats().pages_allocated + pool_.stats().pages_reused; }
@@ -65,7 +65,7 @@ TEST_F(TableOpsTest, PrepareRemoveInstallsThePagesTheRunGivesUpAndLowersNothing)
   EXPECT_EQ(t_.identity_rows, 2099u);
   EXPECT_EQ(testing::present_sparse_pages(t_), 0u);
 
-  prepare_remove(t_, key_of(0), ctx_);
+  prepare_remove(t_, key_of(0), Removal::kUndoable, ctx_);
   EXPECT_EQ(t_.identity_rows, 2099u) << "prepare_remove changed the bound";
   EXPECT_EQ(testing::present_sparse_pages(t_), 2u) << "the pages of slots 0..2098, filled from the run";
   EXPECT_EQ(testing::present_key_pages(t_), 2u) << "the pages of keys 0..2098, filled from the run";
@@ -119,6 +119,40 @@ TEST_F(TableOpsTest, RowsNoViewCanSeeAreWrittenInPlaceAndSeenRowsAreCopied) {
   EXPECT_NE(t_.rows.dir->pages()[0], page) << "a row a view can see was written in the shared page";
   EXPECT_EQ(std::memcmp(page, published_rows, sizeof published_rows), 0) << "a published row changed";
   EXPECT_EQ(*reinterpret_cast<const std::uint64_t*>(t_.rows.at(3)), value);
+  testing::expect_sparse_index_matches_rows(t_, registry_);
+}
+
+// A final removal (an implicit transaction's, which has no undo log) writes only the removed row's pages:
+// the last row is read and moved, its pages stay shared. An undoable one makes them private as well, since
+// its rollback puts the moved row back there and may not allocate.
+TEST_F(TableOpsTest, AFinalRemovalLeavesTheLastRowsPageShared) {
+  for (std::uint32_t i = 0; i < 2100; ++i) append(i);  // rows 0..2047 in page 0, 2048..2099 in page 1
+  ctx_.birth = 2;  // version 1 is published: every page is shared now
+  const std::byte* first_page = t_.rows.dir->pages()[0];
+  const std::byte* last_page = t_.rows.dir->pages()[1];
+
+  prepare_remove(t_, key_of(5), Removal::kFinal, ctx_);
+  const std::uint64_t taken = blocks_taken();
+  remove_row(t_, key_of(5), ctx_);
+  EXPECT_EQ(blocks_taken(), taken) << "remove_row allocated after its prepare";
+  EXPECT_NE(t_.rows.dir->pages()[0], first_page) << "the removed row was written in a shared page";
+  EXPECT_EQ(t_.rows.dir->pages()[1], last_page) << "a final removal copied the last row's page";
+  EXPECT_EQ(t_.row_of(key_of(2099), registry_), 5u);
+  EXPECT_EQ(t_.key_at(5, registry_), key_of(2099)) << "the last row did not move";
+  testing::expect_sparse_index_matches_rows(t_, registry_);
+
+  // The last row itself: nothing is written but its slot, so no row page is copied at all.
+  ctx_.birth = 3;
+  const std::uint64_t last_key = t_.key_at(t_.row_count - 1, registry_);
+  const std::byte* page_before = t_.rows.dir->pages()[1];
+  prepare_remove(t_, last_key, Removal::kFinal, ctx_);
+  remove_row(t_, last_key, ctx_);
+  EXPECT_EQ(t_.rows.dir->pages()[1], page_before) << "removing the last row copied its page";
+  EXPECT_EQ(t_.row_of(last_key, registry_), detail::kNoRow);
+
+  prepare_remove(t_, key_of(6), Removal::kUndoable, ctx_);
+  EXPECT_NE(t_.rows.dir->pages()[1], page_before) << "an undoable removal left the last row's page shared";
+  remove_row(t_, key_of(6), ctx_);
   testing::expect_sparse_index_matches_rows(t_, registry_);
 }
 
