@@ -20,6 +20,21 @@ void BM_Get_Pinned(benchmark::State& state) {
 }
 BENCHMARK(BM_Get_Pinned)->Apply(entity_sizes);
 
+// The same random reads through a Reader: the table resolved once, its directories held in the reader.
+void BM_Get_Reader(benchmark::State& state) {
+  World& w = world(state.range(0), kPublishPerTick);
+  const PinnedView view = w.db->pin();
+  const auto health = view.reader<Health>();
+  std::size_t i = 0;
+  for (auto _ : state) {
+    const Health* h = health.get(w.sample[i]);
+    benchmark::DoNotOptimize(h != nullptr ? h->hp : 0u);
+    i = (i + 1) & (kSampleSize - 1);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Get_Reader)->Apply(entity_sizes);
+
 // get_many in batches of 64: the same random reads, issued so their cache misses overlap.
 void BM_GetMany_Pinned(benchmark::State& state) {
   World& w = world(state.range(0), kPublishPerTick);

@@ -580,6 +580,14 @@ void tour_bulk(ecsdb::Database& db) {
   view.get_many<Transform>(swarm, found);  // lookups issued in waves so cache misses overlap
   expect(found[9999] != nullptr, "every swarm member has a transform");
   // [guide:end]
+  // [guide:reader]
+  const auto transforms = view.reader<Transform>();  // the table resolved once, for a loop of gets
+  float sum_x = 0;
+  for (Entity e : swarm) {
+    if (const Transform* tr = transforms.get(e)) sum_x += tr->position_x;
+  }
+  expect(sum_x == 0 && transforms.has(swarm[0]), "a reader answers like get and has");
+  // [guide:end]
 }
 
 void tour_durability(const std::shared_ptr<const ecsdb::Schema>& schema) {

@@ -82,6 +82,15 @@ class PinnedView {
   // neighbours). REQUIRES out.size() >= entities.size().
   template <BoundComponent T>
   void get_many(std::span<const Entity> entities, std::span<const T*> out) const noexcept;
+  // A reader of T for a loop of random gets (a system that reads the targets, owners or neighbours of many
+  // entities): `auto health = view.reader<Health>(); ... health.get(e)`. It resolves T's table once and
+  // holds its own copy of the table's and the registry's page directories (a pinned version's never
+  // change), so a loop of get keeps them in registers where view.get<T> reloads them for every call.
+  // Same answers as view.get<T> / has<T>. Borrowed from the view: use it only while the view lives.
+  template <BoundComponent T>
+  class Reader;
+  template <BoundComponent T>
+  Reader<T> reader() const noexcept;
 
   // Calls f(Entity, const A&, const B&, ...) for every entity that has all of A, B, ...; driven by the
   // smallest of the tables.
@@ -211,6 +220,32 @@ const T* PinnedView::get(Entity e) const noexcept {
   if (t == detail::kNoTable) return nullptr;
   // The row bytes were written as a T by the writer (layout checked at bind): the cast is valid.
   return reinterpret_cast<const T*>(state_->find_row(t, e.bits()));
+}
+
+template <BoundComponent T>
+class PinnedView::Reader {
+ public:
+  // The component of `e`, or nullptr when e is stale or lacks it (PinnedView::get).
+  const T* get(Entity e) const noexcept {
+    // The row bytes were written as a T by the writer (layout checked at bind): the cast is valid.
+    return reinterpret_cast<const T*>(detail::find_row_in(table_, registry_, e.bits()));
+  }
+  bool has(Entity e) const noexcept { return table_.row_of(e.bits(), registry_) != detail::kNoRow; }
+
+ private:
+  friend class PinnedView;
+  Reader(const detail::TableState& table, const detail::RegistryState& registry) noexcept
+      : table_(table), registry_(registry) {}
+  // Copies, not references: the compiler may keep their fields in registers across a loop, since nothing
+  // the loop writes can alias them. An unbound T gets an empty table (stride 0, no rows): every get misses.
+  detail::TableState table_;
+  detail::RegistryState registry_;
+};
+
+template <BoundComponent T>
+PinnedView::Reader<T> PinnedView::reader() const noexcept {
+  const std::uint16_t t = table_of<T>();
+  return Reader<T>(t == detail::kNoTable ? detail::TableState{} : state_->tables[t], state_->registry);
 }
 
 template <BoundComponent T>

@@ -636,11 +636,14 @@ const detail::TableState& transform_table(const PinnedView& v, const Database& d
 // Every entity's Transform, read through get<> and through has<>, in a fresh view.
 void expect_transforms(const Database& db, const std::map<std::uint64_t, float>& expected, std::span<const Entity> all) {
   const PinnedView v = db.pin();
+  const auto reader = v.reader<Transform>();
   for (const Entity e : all) {
     const auto it = expected.find(e.bits());
     const Transform* t = v.get<Transform>(e);
     ASSERT_EQ(t != nullptr, it != expected.end()) << "entity index " << e.index();
     ASSERT_EQ(v.has<Transform>(e), it != expected.end());
+    ASSERT_EQ(reader.get(e), t) << "the reader and get disagree on entity index " << e.index();
+    ASSERT_EQ(reader.has(e), it != expected.end());
     if (t != nullptr) {
       ASSERT_EQ(t->x, it->second) << "entity index " << e.index();
     }
@@ -900,8 +903,10 @@ TEST(MultiComponentTest, KeysAreElidedBelowTheIdentityRun) {
   for (std::uint32_t i = 0; i < 100; ++i) stale.push_back(Entity(i, 1));  // destroyed: their rows are gone
   std::vector<const Health*> many(stale.size());
   v.get_many<Health>(stale, many);
+  const auto health = v.reader<Health>();
   for (std::size_t i = 0; i < stale.size(); ++i) {
     EXPECT_EQ(many[i], v.get<Health>(stale[i])) << "entity " << i;
+    EXPECT_EQ(health.get(stale[i]), many[i]) << "entity " << i;
     EXPECT_EQ(many[i] != nullptr, i < es.size()) << "entity " << i;
   }
 
@@ -1100,6 +1105,38 @@ TEST(RowsNoViewCanSeeTest, AHeldViewKeepsTheRowsPastTheEndOfANewerVersion) {
   const PinnedView now = db->pin();
   EXPECT_EQ(now.get<Health>(es[120])->hp, 1120u);
   EXPECT_EQ(now.get<Health>(es[70]), nullptr);
+}
+
+// A Reader copies its view's table and registry states: it answers for the pinned version however the
+// writer goes on, and a reader of a newer view sees the writes.
+TEST(PinnedViewReaderTest, AReaderAnswersForItsViewWhileTheWriterGoesOn) {
+  auto db = std::move(Database::open(test_schema()).value());
+  WriterHandle& w = db->writer();
+  std::vector<Entity> es;
+  ASSERT_TRUE(w.create_many(3000, es).is_ok());
+  for (std::uint32_t i = 0; i < 3000; i += 2) ASSERT_TRUE(w.add(es[i], Health{i, i}).is_ok());
+  const PinnedView before = db->pin();
+  const auto old_health = before.reader<Health>();
+  for (std::uint32_t i = 0; i < 3000; i += 4) ASSERT_TRUE(w.set(es[i], &Health::hp, i + 7).is_ok());
+  for (std::uint32_t i = 2; i < 3000; i += 8) ASSERT_TRUE(w.remove<Health>(es[i]).is_ok());
+  ASSERT_TRUE(w.destroy(es[6]).is_ok());
+  for (std::uint32_t i = 1; i < 3000; i += 10) ASSERT_TRUE(w.add(es[i], Health{i, i}).is_ok());
+
+  const PinnedView after = db->pin();
+  const auto new_health = after.reader<Health>();
+  for (std::uint32_t i = 0; i < 3000; ++i) {
+    const Health* h = old_health.get(es[i]);
+    ASSERT_EQ(h != nullptr, i % 2 == 0) << "entity " << i << " in the held view";
+    if (h != nullptr) EXPECT_EQ(h->hp, i) << "the held view's reader saw a later write to entity " << i;
+    EXPECT_EQ(old_health.has(es[i]), i % 2 == 0);
+    EXPECT_EQ(new_health.get(es[i]), after.get<Health>(es[i])) << "entity " << i;
+    EXPECT_EQ(new_health.has(es[i]), after.has<Health>(es[i])) << "entity " << i;
+  }
+  EXPECT_EQ(new_health.get(es[4])->hp, 11u);
+  EXPECT_EQ(new_health.get(es[2]), nullptr);
+  EXPECT_EQ(new_health.get(es[6]), nullptr) << "destroyed";
+  EXPECT_EQ(new_health.get(es[11])->hp, 11u);
+  EXPECT_EQ(new_health.get(Entity(es[6].index(), es[6].generation() + 1)), nullptr) << "a generation never issued";
 }
 
 TEST(RowsNoViewCanSeeTest, WithNoViewHeldAnAppendCopiesNoRowsPage) {

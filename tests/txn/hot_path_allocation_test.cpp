@@ -89,8 +89,10 @@ TEST_F(HotPathAllocationTest, PointReadsThroughAPinnedViewAllocateNothing) {
   std::uint64_t sum = 0;
   const std::uint64_t n = allocations_during([&] {
     const PinnedView view = db_->pin();
+    const auto health = view.reader<Health>();
     for (Entity e : sample_) {
       if (const Health* h = view.get<Health>(e)) sum += h->hp;
+      if (const Health* h = health.get(e)) sum += h->hp;
       if (const Transform* t = view.get<Transform>(e)) sum += static_cast<std::uint64_t>(t->x);
       sum += view.has<Health>(e) ? 1 : 0;
     }

@@ -142,6 +142,25 @@ struct RefIndexState {
   }
 };
 
+// The row of `key_bits` in table `t` of a version whose registry is `registry`, or nullptr when absent or
+// stale, and always nullptr for a tag table (no row bytes). VersionState::find_row, and PinnedView::Reader
+// with its own copies of the two states.
+inline const std::byte* find_row_in(const TableState& t, const RegistryState& registry,
+                                    std::uint64_t key_bits) noexcept {
+  if (t.stride == 0) return nullptr;
+  const auto index = static_cast<std::uint32_t>(key_bits);
+  // Tables filled in entity order keep row == entity index for most rows. Prefetch that row while the
+  // key or the sparse slot loads, so the two cache misses overlap instead of following each other; when
+  // the slot says otherwise the prefetch was only wasted bandwidth.
+  const std::byte* guess = index < t.row_count ? t.rows.at(index) : nullptr;
+  if (guess != nullptr) __builtin_prefetch(guess);
+  if (index < t.identity_rows) return t.run_holds(index, key_bits, registry) ? guess : nullptr;
+  if (index >= t.sparse.capacity() || !t.sparse.present(index)) return nullptr;
+  const auto* s = reinterpret_cast<const SparseSlot*>(t.sparse.at(index));
+  if (s->row == kNoRow || s->generation != static_cast<std::uint32_t>(key_bits >> 32)) return nullptr;
+  return s->row == index ? guess : t.rows.at(s->row);
+}
+
 struct VersionState {
   std::uint64_t number = 0;           // 1 for the first published version; never wraps (64 bits)
   std::uint64_t commit_count = 0;     // transactions committed up to and including this version
@@ -153,19 +172,7 @@ struct VersionState {
   // The row of `key` in table `table`, or nullptr when absent or stale — and always nullptr for a tag
   // table (no fields, no row bytes): test presence with find_row_index.
   const std::byte* find_row(std::uint16_t table, std::uint64_t key_bits) const noexcept {
-    const TableState& t = tables[table];
-    if (t.stride == 0) return nullptr;
-    const auto index = static_cast<std::uint32_t>(key_bits);
-    // Tables filled in entity order keep row == entity index for most rows. Prefetch that row while the
-    // key or the sparse slot loads, so the two cache misses overlap instead of following each other; when
-    // the slot says otherwise the prefetch was only wasted bandwidth.
-    const std::byte* guess = index < t.row_count ? t.rows.at(index) : nullptr;
-    if (guess != nullptr) __builtin_prefetch(guess);
-    if (index < t.identity_rows) return t.run_holds(index, key_bits, registry) ? guess : nullptr;
-    if (index >= t.sparse.capacity() || !t.sparse.present(index)) return nullptr;
-    const auto* s = reinterpret_cast<const SparseSlot*>(t.sparse.at(index));
-    if (s->row == kNoRow || s->generation != static_cast<std::uint32_t>(key_bits >> 32)) return nullptr;
-    return s->row == index ? guess : t.rows.at(s->row);
+    return find_row_in(tables[table], registry, key_bits);
   }
   std::uint32_t find_row_index(std::uint16_t table, std::uint64_t key_bits) const noexcept {
     return tables[table].row_of(key_bits, registry);
