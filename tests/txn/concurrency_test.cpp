@@ -188,10 +188,12 @@ TEST(ConcurrencyTest, LongHeldViewSurvivesManyCommits) {
     PinnedView view = db->pin();
     pinned = true;
     const std::uint64_t v = view.version();
+    const auto health = view.reader<Health>();  // copies of the pinned version's states
     while (!done.load()) {
       for (std::uint32_t i = 0; i < es.size(); i += 25) {
         const Health* h = view.get<Health>(es[i]);
         if (h == nullptr || h->hp != i) ADD_FAILURE() << "pinned data changed";
+        if (health.get(es[i]) != h) ADD_FAILURE() << "the view's reader and get disagree";
       }
     }
     EXPECT_EQ(view.version(), v);
