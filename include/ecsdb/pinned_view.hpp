@@ -84,9 +84,11 @@ class PinnedView {
   void get_many(std::span<const Entity> entities, std::span<const T*> out) const noexcept;
   // A reader of T for a loop of random gets (a system that reads the targets, owners or neighbours of many
   // entities): `auto health = view.reader<Health>(); ... health.get(e)`. It resolves T's table once and
-  // holds its own copy of the table's and the registry's page directories (a pinned version's never
-  // change), so a loop of get keeps them in registers where view.get<T> reloads them for every call.
-  // Same answers as view.get<T> / has<T>. Borrowed from the view: use it only while the view lives.
+  // holds its own copy of the table's and the registry's array descriptors (directory pointer, page count,
+  // shift: a pinned version's never change), so a loop of get keeps them in registers where view.get<T>
+  // reloads them for every call. Same answers as view.get<T> / has<T>. It borrows the view's pin: use it
+  // only while the view holds the version it was made from (moving the view keeps it valid; assigning
+  // another pin to the view, or releasing it, ends it).
   template <BoundComponent T>
   class Reader;
   template <BoundComponent T>

@@ -37,9 +37,9 @@ void prepare_insert(detail::TableState& t, std::uint64_t key_bits, WriteContext&
 // Whether the removal can be undone decides what prepare_remove makes private. A transaction's removal is
 // rolled back from its undo log by insert_row_at, which puts the moved row back at the end: the last row's
 // pages must then be private too, since the rollback may not allocate. An implicit transaction applied in
-// place (TransactionWriter::implicit_write) has no undo log, and remove_row never writes the last row's
-// pages (it only reads the row it moves), so a final removal leaves them shared: with a publish per commit
-// that is up to one row page and one key page fewer copied and retired per removal.
+// place (TransactionWriter::implicit_write, implicit_destroy) has no undo log, and remove_row never writes
+// the last row's pages (it only reads the row it moves), so a final removal leaves them shared: with a
+// publish per commit that is up to one row page and one key page fewer copied and retired per removal.
 enum class Removal : std::uint8_t { kUndoable, kFinal };
 // `row` is the key's row, as the caller found it (TableState::row_of): the writer's paths have just looked
 // it up, and a removal is cheap enough that a second look-up shows.

@@ -1139,6 +1139,40 @@ TEST(PinnedViewReaderTest, AReaderAnswersForItsViewWhileTheWriterGoesOn) {
   EXPECT_EQ(new_health.get(Entity(es[6].index(), es[6].generation() + 1)), nullptr) << "a generation never issued";
 }
 
+// Destroys and removals applied in place (no undo log: storage::Removal::kFinal) leave the last row's page
+// shared with the held view's version; appends that regrow the table past it must still copy it.
+TEST(RowsNoViewCanSeeTest, InPlaceDestroysAndRemovalsKeepAHeldViewsRows) {
+  auto db = std::move(Database::open(plain_schema()).value());  // no references: destroy runs in place
+  WriterHandle& w = db->writer();
+  std::vector<Entity> es;
+  ASSERT_TRUE(w.create_many(3000, es).is_ok());
+  for (std::uint32_t i = 0; i < 3000; ++i) ASSERT_TRUE(w.add(es[i], Health{i, i}).is_ok());
+  const PinnedView view = db->pin();
+  for (std::uint32_t i = 3000; i > 2000; --i) ASSERT_TRUE(w.destroy(es[i - 1]).is_ok());  // the last rows
+  for (std::uint32_t i = 0; i < 100; ++i) ASSERT_TRUE(w.remove<Health>(es[i]).is_ok());  // the last row moves
+  std::vector<Entity> fresh;
+  ASSERT_TRUE(w.create_many(1500, fresh).is_ok());
+  for (std::uint32_t i = 0; i < 1500; ++i) ASSERT_TRUE(w.add(fresh[i], Health{5000 + i, i}).is_ok());
+
+  for (std::uint32_t i = 0; i < 3000; ++i) {
+    const Health* h = view.get<Health>(es[i]);
+    ASSERT_NE(h, nullptr) << i;
+    ASSERT_EQ(h->hp, i) << "entity " << i << "'s row in the held view was overwritten";
+  }
+  const PinnedView now = db->pin();
+  for (std::uint32_t i = 0; i < 3000; ++i) {
+    const Health* h = now.get<Health>(es[i]);
+    if (i < 100 || i >= 2000) {
+      EXPECT_EQ(h, nullptr) << i;
+    } else {
+      ASSERT_NE(h, nullptr) << i;
+      EXPECT_EQ(h->hp, i);
+    }
+  }
+  for (std::uint32_t i = 0; i < 1500; ++i) EXPECT_EQ(now.get<Health>(fresh[i])->hp, 5000 + i);
+  expect_sparse_index_matches_rows(now.state().tables[detail::table_of<Health>(*db)], now.state().registry);
+}
+
 TEST(RowsNoViewCanSeeTest, WithNoViewHeldAnAppendCopiesNoRowsPage) {
   auto db = std::move(Database::open(test_schema()).value());
   WriterHandle& w = db->writer();

@@ -3,8 +3,10 @@
 //
 // Invariants (relied on by the lock-free readers, see docs/concurrency.md):
 //  * A page or directory whose `birth` is older than the version the writer is building is SHARED with
-//    published versions and is never written again. The writer copies it first (copy-on-write) and
-//    retires the original; retired memory is freed only when no pinned view can reach it.
+//    published versions, and no byte of it that a published version can read is written again. The
+//    writer copies it first (copy-on-write) and retires the original; retired memory is freed only when no
+//    pinned view can reach it. The one exception is bytes no readable version can reach: rows at or above
+//    TableState::shared_rows are written in place in a shared page (ADR 0020).
 //  * A published PagedArray value (dir pointer, count) is immutable, so readers need no synchronisation
 //    beyond the acquire load of the version that contains it.
 //  * Element i lives in page i >> shift at byte (i & mask) * elem_size; pages are 64-byte aligned and
