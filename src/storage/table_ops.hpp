@@ -33,7 +33,7 @@ std::byte* insert_row_at(detail::TableState& t, std::uint32_t row, std::uint64_t
 // the call that follows allocates nothing and cannot throw (the writer's exception safety: allocate, then
 // change). REQUIRES for prepare_remove: the key is present.
 void prepare_insert(detail::TableState& t, std::uint64_t key_bits, WriteContext& ctx);
-//
+
 // Whether the removal can be undone decides what prepare_remove makes private. A transaction's removal is
 // rolled back from its undo log by insert_row_at, which puts the moved row back at the end: the last row's
 // pages must then be private too, since the rollback may not allocate. An implicit transaction applied in

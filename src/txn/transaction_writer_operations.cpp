@@ -23,23 +23,19 @@ Status TransactionWriter::check_alive(Entity e, std::string_view op, const Table
 
 Status TransactionWriter::check_add(std::uint16_t table, Entity e) const {
   const TableInfo& info = tables_.info(table);
-  // Every add passes here: the common case (a component table, a live entity without the component) is
-  // one test, with no Status built and passed on for the checks that pass.
   const VersionState& v = working_.state();
-  if (!info.many && !info.table->is_entity_table && v.registry.is_alive(e) &&
-      v.find_row_index(table, e.bits()) == kNoRow) [[likely]] {
-    return Status::ok();
-  }
-  if (info.many || info.table->is_entity_table) {
+  // Every add passes here: each condition is tested once, and the common case (a component table, a live
+  // entity without the component) returns with no Status built and passed on. The rest explains a failure.
+  const bool component_table = !info.many && !info.table->is_entity_table;
+  const bool alive = v.registry.is_alive(e);
+  if (component_table && alive && v.find_row_index(table, e.bits()) == kNoRow) [[likely]] return Status::ok();
+  if (!component_table) {
     return invalid_argument("table '" + info.table->name + "' is not a component table (cardinality one); " +
                             (info.many ? "use insert_child" : "entities are created with create()"));
   }
-  ECSDB_RETURN_IF_ERROR(check_alive(e, "add to", info.table));
-  if (working_.state().find_row_index(table, e.bits()) != kNoRow) {
-    return Status(StatusCode::kAlreadyExists, entity_name(e) + " already has a '" + info.table->name +
-                                                  "' component; use update() or put()");
-  }
-  return Status::ok();
+  if (!alive) return check_alive(e, "add to", info.table);  // names the stale entity
+  return Status(StatusCode::kAlreadyExists, entity_name(e) + " already has a '" + info.table->name +
+                                                "' component; use update() or put()");
 }
 
 Status TransactionWriter::check_write(std::uint16_t table, std::uint64_t key, std::uint32_t offset, std::uint32_t size,
