@@ -55,6 +55,20 @@ void BM_Each_Transform_Health(benchmark::State& state) {
 }
 BENCHMARK(BM_Each_Transform_Health)->Apply(entity_sizes);
 
+// each<Transform> without Health: every entity of the world has Health, so each row pays the exclusion
+// test (Health's row lookup, ADR 0021) and none is visited.
+void BM_Each_Transform_Exclude_Health(benchmark::State& state) {
+  World& w = world(state.range(0), kPublishPerTick);
+  const PinnedView view = w.db->pin();
+  for (auto _ : state) {
+    std::uint64_t hits = 0;
+    view.each<Transform>(exclude<Health>, [&](Entity, const Transform& t) { hits += hit(t); });
+    benchmark::DoNotOptimize(hits);
+  }
+  per_row(state, view.count<Transform>());
+}
+BENCHMARK(BM_Each_Transform_Exclude_Health)->Apply(entity_sizes);
+
 void BM_Query_Transform_Health(benchmark::State& state) {
   World& w = world(state.range(0), kPublishPerTick);
   const PinnedView view = w.db->pin();

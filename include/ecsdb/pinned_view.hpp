@@ -316,11 +316,23 @@ std::size_t PinnedView::count() const noexcept {
 
 template <BoundComponent... T, BoundComponent... X, typename F>
 void PinnedView::each(Exclude<X...>, F&& f) const {
-  const std::uint16_t without[] = {table_of<X>()...};
+  // An entity has X when X's table finds its row (ADR 0021). Each visits live entities by their current
+  // generation, and every row of X's identity run holds its entity's current generation too
+  // (TableState::identity_rows): below the run, the index alone says the entity has X, with no look at
+  // X's keys. That is the common case of a scan whose entities were spawned together.
+  struct Without {
+    const detail::TableState* table;  // nullptr: X is not in this database's schema
+    std::uint32_t identity_rows;
+  };
+  const auto without_of = [&](std::uint16_t id) {
+    return id == detail::kNoTable ? Without{nullptr, 0} : Without{&state_->tables[id], state_->tables[id].identity_rows};
+  };
+  const Without without[] = {without_of(table_of<X>())...};
   const detail::RegistryState& registry = state_->registry;
   each<T...>([&](Entity e, const T&... components) {
-    for (const std::uint16_t x : without) {
-      if (x != detail::kNoTable && registry.has_component(e.index(), x)) return;
+    for (const Without& x : without) {
+      if (x.table == nullptr) continue;
+      if (e.index() < x.identity_rows || x.table->row_of(e.bits(), registry) != detail::kNoRow) return;
     }
     f(e, components...);
   });

@@ -1,7 +1,6 @@
 #include "entity/registry_ops.hpp"
 
 #include <cassert>
-#include <cstddef>
 
 namespace ecsdb::entity {
 
@@ -15,10 +14,9 @@ EntitySlot* mutable_slot(RegistryState& r, std::uint32_t index, storage::WriteCo
 std::uint32_t next_generation(std::uint32_t g) { return g + 1 == 0 ? 1 : g + 1; }
 }  // namespace
 
-void init_registry(RegistryState& r, std::uint32_t table_count, std::uint32_t page_bytes) {
+void init_registry(RegistryState& r, std::uint32_t page_bytes) {
   r = RegistryState{};
-  r.flag_words = detail::flag_words_for(table_count);
-  storage::init_array(r.slots, static_cast<std::uint32_t>(offsetof(EntitySlot, flags) + std::size_t{4} * r.flag_words), page_bytes);
+  storage::init_array(r.slots, sizeof(EntitySlot), page_bytes);
 }
 
 void destroy_registry(RegistryState& r, storage::PagePool& pool) noexcept { storage::destroy_array(r.slots, pool); }

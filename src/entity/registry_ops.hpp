@@ -1,11 +1,9 @@
 // Mutation of the entity registry in the version being built. Writer thread only.
 //
-// Entity index i is alive with generation g when slot i holds generation g and bit 0 of its flag word is
-// set. Destroying bumps g (skipping 0, so Entity::null() is never alive) and pushes i on the free list;
+// Entity index i is alive with generation g when slot i holds generation g and its alive flag is set. Destroying bumps g (skipping 0, so Entity::null() is never alive) and pushes i on the free list;
 // creation reuses the most recently freed index first, so hot slots stay in cache.
 #pragma once
 
-#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -15,21 +13,20 @@
 
 namespace ecsdb::entity {
 
-void init_registry(detail::RegistryState& r, std::uint32_t table_count,
-                   std::uint32_t page_bytes = detail::kTargetPageBytes);
+void init_registry(detail::RegistryState& r, std::uint32_t page_bytes = detail::kTargetPageBytes);
 void destroy_registry(detail::RegistryState& r, storage::PagePool& pool) noexcept;
 
 // REQUIRES: the registry has fewer than 2^32 - 1 indices in use (checked by the caller).
 Entity create_entity(detail::RegistryState& r, std::vector<std::uint32_t>& free_list, storage::WriteContext& ctx);
 
-// Marks `e` dead and frees its index. REQUIRES: alive, no component bits set.
+// Marks `e` dead and frees its index. REQUIRES: alive, no row in any cardinality-one table (the bumped
+// generation would otherwise make its identity-run rows look like another entity's).
 void destroy_entity(detail::RegistryState& r, Entity e, std::vector<std::uint32_t>& free_list,
                     storage::WriteContext& ctx);
 
 // Make the registry slot that create_entity would use (or slot `index`) private and present, so that the
-// create_entity / destroy_entity / set_component_bit that follows allocates nothing (exception safety).
+// create_entity / destroy_entity that follows allocates nothing (exception safety).
 void prepare_create(detail::RegistryState& r, const std::vector<std::uint32_t>& free_list, storage::WriteContext& ctx);
-// Inline, like set_component_bit: every single-component add and remove calls both.
 inline void prepare_slot(detail::RegistryState& r, std::uint32_t index, storage::WriteContext& ctx) {
   storage::make_private_at(r.slots, index, ctx);
 }
@@ -42,19 +39,6 @@ void uncreate_entity(detail::RegistryState& r, Entity e, bool fresh, std::vector
 // Exact inverse of destroy_entity (rollback): REQUIRES e.index() is the last entry of free_list.
 void undestroy_entity(detail::RegistryState& r, Entity e, std::vector<std::uint32_t>& free_list,
                       storage::WriteContext& ctx);
-
-// Sets or clears table `table`'s presence bit on a registry slot the caller already made writable
-// (storage::mutable_range over r.slots).
-inline void set_component_bit(std::byte* slot, std::uint16_t table, bool present) noexcept {
-  std::uint32_t& word = reinterpret_cast<std::uint32_t*>(slot + offsetof(detail::EntitySlot, flags))[detail::presence_word(table)];
-  if (present) word |= detail::presence_bit(table);
-  else word &= ~detail::presence_bit(table);
-}
-// The same on slot `index`, made writable here.
-inline void set_component_bit(detail::RegistryState& r, std::uint32_t index, std::uint16_t table, bool present,
-                              storage::WriteContext& ctx) {
-  set_component_bit(storage::mutable_at(r.slots, index, ctx), table, present);
-}
 
 }  // namespace ecsdb::entity
 

@@ -120,7 +120,6 @@ void build_delta(const WorkingVersion& working, Delta& d) {
         }
         break;
       }
-      case UndoKind::kComponentBit:
       case UndoKind::kRetireRowId:
       case UndoKind::kTakeRowId: break;  // follow from the row changes recorded beside them
     }

@@ -62,20 +62,15 @@ Status RecoveryLoader::apply_delta(const Delta& d) {
     // entity, since writes prove liveness through the row (check_write).
     // A row this delta's sequence placed is not filled or indexed yet, and it must belong to a live entity
     // (checked below): a destroy may neither take it nor move on the generation that implies its key in
-    // the identity run (TableState::keys). Such a row has no presence bit yet, so every table is asked.
+    // the identity run (TableState::keys).
     for (std::uint16_t table : tables_.one_tables()) {
-      if (placed[table].contains(e.bits())) {
+      if (placed[table].records.contains(e.bits())) {
         return bad("destroy of " + entity_name(e) + ", whose '" + tables_.info(table).table->name +
                    "' row the row sequence places");
       }
     }
     for (std::uint16_t table : tables_.one_tables()) {
-      if (!v.registry.has_component(e.index(), table)) continue;
-      if (v.find_row_index(table, e.bits()) == kNoRow) {
-        return bad("destroy of " + entity_name(e) + ": marked as having a '" + tables_.info(table).table->name +
-                   "' row it does not have");
-      }
-      working_.remove_row(table, e.bits());
+      if (v.find_row_index(table, e.bits()) != kNoRow) working_.remove_row(table, e.bits());
     }
     working_.destroy_entity(e);
   }
@@ -97,7 +92,7 @@ Status RecoveryLoader::apply_delta(const Delta& d) {
   std::vector<std::byte> row;
   for (const TableDelta& t : d.tables) {
     const TableInfo& info = tables_.info(t.table);
-    PlacedRows& placed_here = placed[t.table];
+    std::unordered_map<std::uint64_t, std::size_t>& placed_here = placed[t.table].records;
     // Every row the sequence placed (inserted, replaced, or a tag removed and added again, which the commit
     // does not list) must belong to a live entity once the commit's creates and destroys are applied: joins
     // trust a row's key to carry its entity's current generation (TableState::identity_rows).
@@ -128,7 +123,6 @@ Status RecoveryLoader::apply_delta(const Delta& d) {
       if (in_place != placed_here.end()) {
         const std::size_t record = in_place->second;
         placed_here.erase(in_place);
-        if (!info.many) set_component_bit(static_cast<std::uint32_t>(key), t.table, true);
         std::byte* bytes = nullptr;
         if (info.stride != 0) {
           bytes = storage::mutable_row(v.tables[t.table], v.find_row_index(t.table, key), ctx);
@@ -160,10 +154,10 @@ Status RecoveryLoader::apply_delta(const Delta& d) {
       working_.write_bytes(t.table, u.key, 0, info.stride, row.data());
     }
     // Placed, yet neither inserted nor updated: only a tag (no fields) the commit removed and added again,
-    // which it does not list; its row is indexed again (its component bit never went). Anything else would
-    // be committed as zeros, outside the indexes.
+    // which it does not list; its row is indexed again. Anything else would be committed as zeros, outside
+    // the indexes.
     for (const auto& [key, record] : placed_here) {
-      if (info.stride != 0 || info.many || !v.registry.has_component(static_cast<std::uint32_t>(key), t.table)) {
+      if (info.stride != 0 || info.many || !placed[t.table].removed_old.contains(key)) {
         return bad("row sequence places a row " + tables_.describe_key(t.table, key) + " that is neither inserted nor updated");
       }
       if (Status s = index_placed_row(t.table, key, nullptr, record); !s.is_ok()) return bad(s.message());
@@ -183,15 +177,6 @@ Status RecoveryLoader::index_placed_row(std::uint16_t table, std::uint64_t key, 
   refs.link_row(table, key, bytes, owner);
   working_.undo_log().at(record).indexed = true;
   return Status::ok();
-}
-
-void RecoveryLoader::set_component_bit(std::uint32_t index, std::uint16_t table, bool present) {
-  RegistryState& r = working_.state().registry;
-  UndoLog& undo = working_.undo_log();
-  undo.reserve();
-  const bool before = r.has_component(index, table);
-  entity::set_component_bit(r, index, table, present, working_.context());
-  undo.push({UndoKind::kComponentBit, false, table, 0, before ? 1u : 0u, 0, index, 0, 0});
 }
 
 void RecoveryLoader::take_row_id(std::uint16_t table, std::uint32_t index) {
@@ -219,18 +204,20 @@ Status RecoveryLoader::replay_row_sequence(const TableDelta& t, std::uint64_t ke
       if (static_cast<std::uint32_t>(op.key) >= key_bound) {
         return Status(StatusCode::kCorruption, "row sequence key index " + std::to_string(static_cast<std::uint32_t>(op.key)) + " is out of range");
       }
-      const auto entry = placed.try_emplace(op.key, 0).first;
+      const auto entry = placed.records.try_emplace(op.key, 0).first;
       entry->second = working_.place_row(t.table, op.key, info.many ? op.owner : op.key);
     } else {
       if (row == kNoRow) return Status(StatusCode::kCorruption, "row sequence removes a missing row " + tables_.describe_key(t.table, op.key));
       // A row that existed before this commit leaves the unique and reverse-reference indexes (rows the
       // sequence inserted were never in them).
-      working_.unplace_row(t.table, op.key, /*indexed=*/!placed.contains(op.key));
-      placed.erase(op.key);
+      const bool old = placed.records.erase(op.key) == 0;  // (else the sequence placed it)
+      if (old) placed.removed_old.insert(op.key);
+      working_.unplace_row(t.table, op.key, /*indexed=*/old);
     }
   }
-  // Rows gone for good get what remove_row gives them; rows inserted and removed within the commit never
-  // had a presence bit (and finish_load rebuilds row-id free lists at the end of recovery).
+  // Rows gone for good get what remove_row gives them: a `many` row id retires (rows inserted and removed
+  // within the commit never had one to retire, and finish_load rebuilds row-id free lists at the end of
+  // recovery).
   for (std::uint64_t key : t.deleted_keys) {
     if (v.find_row_index(t.table, key) != kNoRow) {
       return Status(StatusCode::kCorruption, "deleted row " + tables_.describe_key(t.table, key) + " is still there after its row sequence");
@@ -240,7 +227,6 @@ Status RecoveryLoader::replay_row_sequence(const TableDelta& t, std::uint64_t ke
       if (index >= v.registry.used) {
         return Status(StatusCode::kCorruption, "deleted row " + tables_.describe_key(t.table, key) + " is beyond the registry");
       }
-      set_component_bit(index, t.table, false);
     } else if (ts.row_of(RowId(index, storage::key_generation(ts, index)).bits(), v.registry) == kNoRow) {
       // (A row id the commit handed out again already carries its newer generation.)
       std::uint32_t gen = static_cast<std::uint32_t>(key >> 32) + 1;
@@ -289,7 +275,7 @@ Status RecoveryLoader::load_rows(std::uint16_t table, std::uint32_t n, const std
     ++t.identity_rows;
   }
 
-  // Sparse index and presence bits.
+  // Sparse index, and the liveness of each row's entity.
   std::uint32_t max_index = 0;
   for (std::uint32_t i = 0; i < n; ++i) max_index = std::max(max_index, static_cast<std::uint32_t>(key_at(i)));
   if (info.many && max_index >= kMaxRowIndex) {
@@ -330,7 +316,6 @@ Status RecoveryLoader::load_rows(std::uint16_t table, std::uint32_t n, const std
       if (!v.registry.is_alive(Entity::from_bits(key))) {
         return Status(StatusCode::kCorruption, "table '" + info.table->name + "': row of dead " + entity_name(Entity::from_bits(key)));
       }
-      entity::set_component_bit(v.registry, static_cast<std::uint32_t>(key), table, true, ctx);
     }
   }
   if (info.many) working_.aux(table).next_row_index = std::max(working_.aux(table).next_row_index, max_index + 1);

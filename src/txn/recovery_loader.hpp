@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "ecsdb/delta.hpp"
 #include "ecsdb/status.hpp"
@@ -33,9 +34,13 @@ class RecoveryLoader {
   void finish_load();
 
  private:
-  // Rows a replayed row sequence put in place and apply_delta has not filled yet: key -> its kPlaceRow
-  // undo record.
-  using PlacedRows = std::unordered_map<std::uint64_t, std::size_t>;
+  // One table's rows a replayed row sequence put in place and apply_delta has not filled yet (key -> its
+  // kPlaceRow undo record), and the keys whose rows were in the table before the delta and the sequence
+  // removed (a tag removed and added again is listed nowhere else).
+  struct PlacedRows {
+    std::unordered_map<std::uint64_t, std::size_t> records;
+    std::unordered_set<std::uint64_t> removed_old;
+  };
 
   // Replays a table's row insertions and removals in commit order (TableDelta::sequence), so the dense
   // row order is the commit's. Inserted rows hold zeros until apply_delta fills them.
@@ -44,8 +49,6 @@ class RecoveryLoader {
   // auto-increments, unique index and reverse references, as an insert would have done. Marks its
   // kPlaceRow record (`record`) indexed.
   Status index_placed_row(std::uint16_t table, std::uint64_t key, std::byte* bytes, std::size_t record);
-  // The registry's component bit, with its undo record.
-  void set_component_bit(std::uint32_t index, std::uint16_t table, bool present);
   // Row id `index` of `many` table `table` is in use: off the free list, below next_row_index (undo recorded).
   void take_row_id(std::uint16_t table, std::uint32_t index);
 

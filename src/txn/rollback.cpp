@@ -58,23 +58,17 @@ void undo(WorkingVersion& w, const UndoEntry& u) {
       break;
     case UndoKind::kInsertRow: {
       unplace_row(w, v.tables[u.table], u);
-      const auto index = static_cast<std::uint32_t>(u.key);
-      if (!tables.info(u.table).many) {
-        entity::set_component_bit(v.registry, index, u.table, false, ctx);
-      } else if (u.size == 1) {
-        w.aux(u.table).free_row_ids.push_back(index);   // the id came from the free list
+      if (!tables.info(u.table).many) break;
+      if (u.size == 1) {
+        w.aux(u.table).free_row_ids.push_back(static_cast<std::uint32_t>(u.key));  // the id came from the free list
       } else {
-        --w.aux(u.table).next_row_index;                // the id was fresh
+        --w.aux(u.table).next_row_index;                                           // the id was fresh
       }
       break;
     }
     case UndoKind::kRemoveRow:
       replace_row(w, v.tables[u.table], u, /*indexed=*/true);
-      if (!tables.info(u.table).many) {
-        entity::set_component_bit(v.registry, static_cast<std::uint32_t>(u.key), u.table, true, ctx);
-      } else {
-        w.aux(u.table).free_row_ids.pop_back();
-      }
+      if (tables.info(u.table).many) w.aux(u.table).free_row_ids.pop_back();
       break;
     case UndoKind::kBulkCreate: {
       // Fresh indices [first, first + count) at the end of the registry: give them back.
@@ -89,11 +83,7 @@ void undo(WorkingVersion& w, const UndoEntry& u) {
     case UndoKind::kBulkInsert: {
       // The bulk rows are the last u.size rows again (everything after them has been undone).
       TableState& t = v.tables[u.table];
-      for (std::uint32_t i = u.size; i-- > 0;) {
-        const std::uint64_t key = bulk_key(log, u, i);
-        storage::remove_row(t, key, ctx);
-        entity::set_component_bit(v.registry, static_cast<std::uint32_t>(key), u.table, false, ctx);
-      }
+      for (std::uint32_t i = u.size; i-- > 0;) storage::remove_row(t, bulk_key(log, u, i), ctx);
       t.identity_rows = u.identity_rows_before;
       break;
     }
@@ -119,9 +109,6 @@ void undo(WorkingVersion& w, const UndoEntry& u) {
       }
       break;
     case UndoKind::kUnplaceRow: replace_row(w, v.tables[u.table], u, u.indexed); break;
-    case UndoKind::kComponentBit:
-      entity::set_component_bit(v.registry, static_cast<std::uint32_t>(u.key), u.table, u.size != 0, ctx);
-      break;
     case UndoKind::kRetireRowId:
       w.aux(u.table).free_row_ids.pop_back();
       storage::set_key_generation(v.tables[u.table], static_cast<std::uint32_t>(u.key), u.size, ctx);

@@ -179,10 +179,8 @@ Status TransactionWriter::implicit_write(ImplicitOp op, std::uint16_t table, std
     case ImplicitOp::kAdd: {
       ECSDB_RETURN_IF_ERROR(check_add(table, e));
       storage::prepare_insert(t, key, ctx);  // allocate first: this path has no undo log
-      entity::prepare_slot(registry, e.index(), ctx);
       working_.set_dirty(true);
       storage::insert_row(t, key, key, ctx, bytes);
-      entity::set_component_bit(registry, e.index(), table, true, ctx);
       break;
     }
     case ImplicitOp::kSet: {
@@ -196,10 +194,8 @@ Status TransactionWriter::implicit_write(ImplicitOp op, std::uint16_t table, std
       const std::uint32_t row = t.row_of(key, registry);
       if (row == kNoRow) [[unlikely]] return check_remove(table, key);
       storage::prepare_remove(t, key, row, storage::Removal::kFinal, ctx);
-      entity::prepare_slot(registry, e.index(), ctx);
       working_.set_dirty(true);
       storage::remove_row(t, key, row, ctx);
-      entity::set_component_bit(registry, e.index(), table, false, ctx);
       break;
     }
   }
@@ -235,24 +231,24 @@ Status TransactionWriter::implicit_destroy(Entity e) {
     return slow();  // (a dead entity: destroy() says why)
   }
   // Allocate first (this path has no undo log): every page the removals and the registry write, and the
-  // free list's room. A table that is not plain, or a presence bit without its row, takes the
-  // transaction instead; the prepares so far changed nothing a reader or the rollback could see.
+  // free list's room. A row in a table that is not plain takes the transaction instead; the prepares so
+  // far changed nothing a reader or the rollback could see.
   for (const std::uint16_t table : tables_.one_tables()) {
-    if (!registry.has_component(e.index(), table)) continue;
     TableState& t = working_.state().tables[table];
     const std::uint32_t row = t.row_of(e.bits(), registry);
-    if (!tables_.info(table).plain || row == kNoRow) return slow();
+    if (row == kNoRow) continue;
+    if (!tables_.info(table).plain) return slow();
     storage::prepare_remove(t, e.bits(), row, storage::Removal::kFinal, ctx);
   }
   entity::prepare_slot(registry, e.index(), ctx);
   base::reserve_more(working_.free_entities(), 1);
-  // Nothing below allocates.
+  // Nothing below allocates. (A removal moves rows of its own table only: the lookups find what the
+  // loop above prepared for.)
   working_.set_dirty(true);
   for (const std::uint16_t table : tables_.one_tables()) {
-    if (!registry.has_component(e.index(), table)) continue;
     TableState& t = working_.state().tables[table];
-    storage::remove_row(t, e.bits(), t.row_of(e.bits(), registry), ctx);
-    entity::set_component_bit(registry, e.index(), table, false, ctx);
+    const std::uint32_t row = t.row_of(e.bits(), registry);
+    if (row != kNoRow) storage::remove_row(t, e.bits(), row, ctx);
   }
   entity::destroy_entity(registry, e, working_.free_entities(), ctx);
   committed_in_place();

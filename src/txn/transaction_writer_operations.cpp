@@ -103,7 +103,6 @@ Status TransactionWriter::create_many(std::size_t n, std::vector<Entity>& out) {
   const auto count = static_cast<std::uint32_t>(n);
   storage::grow_to(r.slots, std::uint64_t{first} + count, ctx);
   const std::uint32_t per_page = 1u << r.slots.shift;
-  const std::size_t more_flags = r.slots.elem_size - sizeof(EntitySlot);  // 0 in a world of up to 31 tables
   for (std::uint32_t done = 0; done < count;) {
     const std::uint32_t index = first + done;
     const std::uint32_t take = std::min(per_page - (index & r.slots.mask), count - done);
@@ -111,8 +110,7 @@ Status TransactionWriter::create_many(std::size_t n, std::vector<Entity>& out) {
     for (std::uint32_t i = 0; i < take; ++i, slot += r.slots.elem_size) {
       auto* s = reinterpret_cast<EntitySlot*>(slot);
       s->generation = 1;
-      s->flags = 1u;  // alive, no components
-      if (more_flags != 0) std::memset(slot + sizeof(EntitySlot), 0, more_flags);
+      s->flags = 1u;  // alive
       out.push_back(Entity(index + i, 1));
     }
     done += take;
@@ -126,9 +124,8 @@ Status TransactionWriter::create_many(std::size_t n, std::vector<Entity>& out) {
 Status TransactionWriter::destroy(Entity e) {
   ECSDB_RETURN_IF_ERROR(require_txn());
   ECSDB_RETURN_IF_ERROR(check_alive(e, "destroy", nullptr));
-  RegistryState& registry = working_.state().registry;
   for (std::uint16_t t : tables_.one_tables()) {
-    if (registry.has_component(e.index(), t)) working_.remove_row(t, e.bits());
+    if (working_.state().find_row_index(t, e.bits()) != kNoRow) working_.remove_row(t, e.bits());
   }
   // Its rows in `many` tables, from the owner columns' reverse index (no table scan).
   std::vector<std::uint64_t> children;
@@ -260,7 +257,7 @@ Status TransactionWriter::add_many(std::uint16_t table, const Entity* entities, 
       if (e.index() >= registry.used || !s->alive() || s->generation != e.generation()) [[unlikely]] {
         return check_alive(e, "add_many to", info.table);
       }
-      if (detail::has_presence_bit(bytes, table)) [[unlikely]] {
+      if (t.row_of(e.bits(), registry) != kNoRow) [[unlikely]] {
         return Status(StatusCode::kAlreadyExists, entity_name(e) + " already has a '" + info.table->name + "' component");
       }
     }
@@ -284,7 +281,7 @@ Status TransactionWriter::add_many(std::uint16_t table, const Entity* entities, 
   if (t.identity_rows == first) {
     while (in_run < count && entities[in_run].index() == first + in_run) ++in_run;
   }
-  // Allocate first (undo record and the keys it copies; sparse and registry pages); then change nothing
+  // Allocate first (undo record and the keys it copies; sparse pages); then change nothing
   // that can fail. Rows copied past row_count before a failure are invisible and harmless.
   static_assert(sizeof(Entity) == sizeof(std::uint64_t) && std::is_trivially_copyable_v<Entity>,
                 "an Entity's bytes are its key bits");
@@ -296,7 +293,6 @@ Status TransactionWriter::add_many(std::uint16_t table, const Entity* entities, 
     // A run of the identity prefix writes slots only where a page is present; any other run needs its page.
     if (i + len <= in_run) storage::present_slots(t, entities[i].index(), len, ctx);
     else storage::mutable_slots(t, entities[i].index(), len, ctx);
-    storage::mutable_range(registry.slots, entities[i].index(), len, ctx);
     i += len;
   }
   working_.set_dirty(true);
@@ -327,30 +323,24 @@ Status TransactionWriter::add_many(std::uint16_t table, const Entity* entities, 
   }
   // Nothing below allocates: every page it writes was made private above.
   t.row_count = first + count;
-  // The loop's stores go through byte and word pointers, which may alias the table's fields: what it
-  // reads of them is held in locals, so that each entity costs its own slots' loads and stores only.
-  const std::size_t slot_step = registry.slots.elem_size;
   for (std::uint32_t i = 0; const std::uint32_t len : runs) {
     // Private since the loop above (nothing in between copies a page): these find them so. A null `sparse`:
-    // the run is in the identity prefix and its page is absent.
+    // the run is in the identity prefix and its page is absent, so it has no slots to write.
     detail::SparseSlot* sparse = storage::present_slots(t, entities[i].index(), len, ctx);
-    std::byte* slot = storage::mutable_range(registry.slots, entities[i].index(), len, ctx);
-    for (const std::uint32_t end = i + len; i < end; ++i) {
-      const Entity e = entities[i];
-      if (sparse != nullptr) {
-        if (sparse->row != kNoRow) [[unlikely]] {  // the same entity twice in the batch: take back what was placed
-          for (std::uint32_t j = 0; j < i; ++j) {
-            const std::uint32_t index = entities[j].index();
-            if (detail::SparseSlot* placed = storage::present_slots(t, index, 1, ctx)) placed->row = kNoRow;
-            entity::set_component_bit(registry, index, table, false, ctx);
-          }
-          t.row_count = first;
-          return invalid_argument("add_many: " + entity_name(e) + " appears twice");
+    const std::uint32_t end = i + len;
+    if (sparse == nullptr) {
+      i = end;
+      continue;
+    }
+    for (; i < end; ++i, ++sparse) {
+      if (sparse->row != kNoRow) [[unlikely]] {  // the same entity twice in the batch: take back what was placed
+        for (std::uint32_t j = 0; j < i; ++j) {
+          if (detail::SparseSlot* placed = storage::present_slots(t, entities[j].index(), 1, ctx)) placed->row = kNoRow;
         }
-        *sparse++ = SparseSlot{e.generation(), first + i};
+        t.row_count = first;
+        return invalid_argument("add_many: " + entity_name(entities[i]) + " appears twice");
       }
-      entity::set_component_bit(slot, table, true);
-      slot += slot_step;
+      *sparse = SparseSlot{entities[i].generation(), first + i};
     }
   }
   const std::uint32_t identity_rows_before = t.identity_rows;

@@ -17,7 +17,7 @@ enum class UndoKind : std::uint8_t {
   kCreateEntity, kDestroyEntity, kInsertRow, kRemoveRow, kWriteBytes, kBulkInsert, kBulkCreate,
   // The steps of replaying a delta (RecoveryLoader::apply_delta: recovery and replicas), which restores ids,
   // generations and row order exactly rather than going through the transaction API.
-  kPlaceRow, kUnplaceRow, kComponentBit, kRetireRowId, kRestoreSlot, kTakeRowId,
+  kPlaceRow, kUnplaceRow, kRetireRowId, kRestoreSlot, kTakeRowId,
 };
 
 // kRestoreSlot, kTakeRowId: the index was not on its free list.
@@ -41,12 +41,11 @@ inline constexpr std::uint64_t kNotOnFreeList = ~std::uint64_t{0};
 //                   (consecutive indices of one generation: the fresh entities create_many returns after
 //                   its recycled ones cost no copy)
 //   kBulkCreate     row_or_offset = first (fresh) entity index; size = count
-//   kPlaceRow       table, key, owner: a row a replayed row sequence appended (bytes and registry bit
-//                   come later, each with its own record); `indexed` once index_placed_row indexed it;
+//   kPlaceRow       table, key, owner: a row a replayed row sequence appended (its bytes come later, with
+//                   their own record); `indexed` once index_placed_row indexed it;
 //                   size = a `many` row id's generation before (in its sparse slot, with no row)
 //   kUnplaceRow     table, key, owner: a row a replayed row sequence removed, saved as for kRemoveRow;
 //                   `indexed` when it was in the indexes (it was there before the delta)
-//   kComponentBit   table, key = entity index; size = the component bit before
 //   kRetireRowId    table, key = row id index of a `many` table; size = its generation before (the index
 //                   went to the back of the table's free row ids)
 //   kRestoreSlot    key = the entity made alive; row_or_offset = registry `used` before; size = the slot's

@@ -17,7 +17,7 @@ WorkingVersion::WorkingVersion(const WriterSchema& tables, storage::PagePool& po
   const auto n = static_cast<std::uint32_t>(tables_.table_count());
   aux_.resize(n);
   state_->tables.resize(n);
-  entity::init_registry(state_->registry, n, page_bytes);
+  entity::init_registry(state_->registry, page_bytes);
   for (std::uint16_t id = 0; id < n; ++id) {
     const TableInfo& info = tables_.info(id);
     aux_[id].auto_increment_next.assign(info.auto_increments.size(), 1);
@@ -111,11 +111,7 @@ std::byte* WorkingVersion::append_row(std::uint16_t table, std::uint64_t key, st
 }
 
 std::byte* WorkingVersion::insert_row(std::uint16_t table, std::uint64_t key, std::uint64_t owner) {
-  const bool many = tables_.info(table).many;
-  if (!many) entity::prepare_slot(state_->registry, static_cast<std::uint32_t>(key), ctx_);
-  std::byte* row = append_row(table, key, owner, UndoKind::kInsertRow, 0);
-  if (!many) entity::set_component_bit(state_->registry, static_cast<std::uint32_t>(key), table, true, ctx_);
-  return row;
+  return append_row(table, key, owner, UndoKind::kInsertRow, 0);
 }
 
 std::size_t WorkingVersion::place_row(std::uint16_t table, std::uint64_t key, std::uint64_t owner) {
@@ -164,21 +160,17 @@ void WorkingVersion::take_out_row(std::uint16_t table, std::uint64_t key, bool i
 }
 
 void WorkingVersion::remove_row(std::uint16_t table, std::uint64_t key) {
-  const TableInfo& info = tables_.info(table);
-  const auto index = static_cast<std::uint32_t>(key);
-  if (!info.many) entity::prepare_slot(state_->registry, index, ctx_);
-  else base::reserve_more(aux_[table].free_row_ids, 1);
+  const bool many = tables_.info(table).many;
+  if (many) base::reserve_more(aux_[table].free_row_ids, 1);
   take_out_row(table, key, /*indexed=*/true, UndoKind::kRemoveRow);
-  // Nothing below allocates: the registry slot and the free list are ready, and the row id's sparse slot
-  // is private (take_out_row wrote it).
-  if (!info.many) {
-    entity::set_component_bit(state_->registry, index, table, false, ctx_);
-  } else {
-    std::uint32_t gen = static_cast<std::uint32_t>(key >> 32) + 1;
-    if (gen == 0) gen = 1;
-    storage::set_key_generation(state_->tables[table], index, gen, ctx_);
-    aux_[table].free_row_ids.push_back(index);
-  }
+  if (!many) return;
+  // A row id retires. Nothing below allocates: the free list is ready, and the row id's sparse slot is
+  // private (take_out_row wrote it).
+  const auto index = static_cast<std::uint32_t>(key);
+  std::uint32_t gen = static_cast<std::uint32_t>(key >> 32) + 1;
+  if (gen == 0) gen = 1;
+  storage::set_key_generation(state_->tables[table], index, gen, ctx_);
+  aux_[table].free_row_ids.push_back(index);
 }
 
 void WorkingVersion::unplace_row(std::uint16_t table, std::uint64_t key, bool indexed) {

@@ -83,8 +83,8 @@ class WorkingVersion {
     dirty_ = true;
     return storage::mutable_at(state_->tables[table].rows, row, ctx_);
   }
-  // A zeroed row under `key` at the end of the table (nullptr for a table without stored fields), and
-  // the component bit of a `one` table. Not indexed yet: fill_inserted_row does that.
+  // A zeroed row under `key` at the end of the table (nullptr for a table without stored fields). Not
+  // indexed yet: fill_inserted_row does that.
   std::byte* insert_row(std::uint16_t table, std::uint64_t key, std::uint64_t owner);
   // After insert_row: copies the row's bytes in, assigns auto-increments and indexes it.
   void fill_inserted_row(std::uint16_t table, std::byte* row, const void* bytes);
@@ -95,8 +95,8 @@ class WorkingVersion {
   void destroy_entity(Entity e);
 
   // ---- replaying a row sequence (RecoveryLoader) ----
-  // A zeroed row under `key` at the end of the table, touching nothing else (no registry bit, no row-id
-  // counter, no index entry: the loader adds what the delta says). Returns its kPlaceRow undo record.
+  // A zeroed row under `key` at the end of the table, touching nothing else (no row-id counter, no index
+  // entry: the loader adds what the delta says). Returns its kPlaceRow undo record.
   std::size_t place_row(std::uint16_t table, std::uint64_t key, std::uint64_t owner);
   // Removes the row of `key` (REQUIRES: it exists) and, when `indexed`, its index entries; touches nothing
   // else (kUnplaceRow).

@@ -406,8 +406,8 @@ TEST(ReplicationTest, ARefusedFrameChangesNothing) {
 }
 
 // A row a frame's sequence places for a live entity that has none is in the identity run with its key
-// implied by the registry (TableState::keys), and it has no presence bit until the frame's rows are
-// filled. A frame that then destroys that entity must be refused before the destroy moves the generation
+// implied by the registry (TableState::keys), and it is neither filled nor indexed until the frame's
+// rows are applied. A frame that then destroys that entity must be refused before the destroy moves the generation
 // on: otherwise a later removal in the run (here entity 3's row, taken by its own destroy) stores the
 // moved-on key, and the rollback of the refused frame cannot find the placed row again (found by review:
 // an assertion, or a write far out of bounds in a release build).

@@ -20,7 +20,7 @@ class TableOpsTest : public ::testing::Test {
     ctx_.pool = &pool_;
     ctx_.birth = 1;
     ctx_.registry = &registry_;
-    init_array(registry_.slots, sizeof(detail::EntitySlot));  // one flag word
+    init_array(registry_.slots, sizeof(detail::EntitySlot));
     init_table(t_, sizeof(std::uint64_t), /*has_owner_column=*/false);
   }
   void TearDown() override {

@@ -24,39 +24,25 @@ struct SparseSlot {
   std::uint32_t row;  // kNoRow when the key has no row in this table
 };
 
-// Registry slot of one entity index: the generation, then `flag_words` u32 words of flags. Bit 0 of the
-// first word is set while the entity with `generation` exists; bit t + 1 says it has a row in table t (table
-// ids count the entities table, id 0). A world of up to 31 tables, the entities table included, has
-// 8-byte slots.
+// Registry slot of one entity index: the generation, then a word of flags whose bit 0 is set while the
+// entity with `generation` exists. Whether the entity has a component is its table's answer
+// (TableState::row_of), not the registry's: a write to a table leaves the registry's pages shared with the
+// published versions (ADR 0021).
 struct EntitySlot {
   std::uint32_t generation;
-  std::uint32_t flags;  // the first flag word; the others follow the slot
+  std::uint32_t flags;
 
   bool alive() const noexcept { return (flags & 1u) != 0; }
   void set_alive(bool alive) noexcept { flags = alive ? flags | 1u : flags & ~1u; }
 };
 
-// Where table t's presence flag sits in a slot's flag words.
-constexpr std::uint32_t presence_word(std::uint16_t table) noexcept { return (table + 1u) >> 5; }
-constexpr std::uint32_t presence_bit(std::uint16_t table) noexcept { return 1u << ((table + 1u) & 31); }
-constexpr std::uint32_t flag_words_for(std::uint32_t table_count) noexcept { return (table_count + 1 + 31) / 32; }
-// Whether the registry slot at `slot` (its bytes) says its entity has a row in table `table`.
-inline bool has_presence_bit(const std::byte* slot, std::uint16_t table) noexcept {
-  const auto* words = reinterpret_cast<const std::uint32_t*>(slot + offsetof(EntitySlot, flags));
-  return (words[presence_word(table)] & presence_bit(table)) != 0;
-}
-
 struct RegistryState {
-  PagedArray slots;                 // elem_size = 4 + 4 * flag_words
+  PagedArray slots;                 // one EntitySlot per index
   std::uint32_t used = 0;           // indices ever handed out (slots [0, used) are initialised)
   std::uint32_t alive = 0;          // live entities
-  std::uint32_t flag_words = 1;
 
   const EntitySlot* slot(std::uint32_t index) const noexcept {
     return reinterpret_cast<const EntitySlot*>(slots.at(index));
-  }
-  bool has_component(std::uint32_t index, std::uint16_t table) const noexcept {
-    return has_presence_bit(slots.at(index), table);
   }
   bool is_alive(Entity e) const noexcept {
     if (e.index() >= used) return false;
