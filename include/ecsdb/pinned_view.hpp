@@ -45,7 +45,7 @@ struct Reference {
 };
 
 // Components an `each` must skip: view.each<A, B>(ecsdb::exclude<C>, f) visits entities with A and B but
-// not C. Tested with the registry's per-entity component mask (one bit per table), not a lookup in C.
+// not C. Tested with C's row lookup, which C's identity run answers without a load (ADR 0021).
 template <typename... T>
 struct Exclude {};
 template <typename... T>

@@ -357,9 +357,8 @@ Status RecoveryLoader::load_registry(std::uint32_t used, const std::byte* pairs)
       std::memcpy(pair, pairs + 8ull * (start + i), sizeof pair);
       auto* s = reinterpret_cast<EntitySlot*>(slot);
       s->generation = pair[0] == 0 ? 1 : pair[0];
-      s->flags = pair[1] != 0 ? 1u : 0u;  // alive or not; the presence flags are set by the rows
+      s->flags = pair[1] != 0 ? 1u : 0u;  // alive or not
       alive += s->flags;
-      std::memset(slot + sizeof(EntitySlot), 0, r.slots.elem_size - sizeof(EntitySlot));
     }
   }
   r.used = used;

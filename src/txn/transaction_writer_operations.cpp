@@ -257,7 +257,9 @@ Status TransactionWriter::add_many(std::uint16_t table, const Entity* entities, 
       if (e.index() >= registry.used || !s->alive() || s->generation != e.generation()) [[unlikely]] {
         return check_alive(e, "add_many to", info.table);
       }
-      if (t.row_of(e.bits(), registry) != kNoRow) [[unlikely]] {
+      // Alive with its current generation, as every row of the identity run is: below the run the index
+      // alone says it has the component (ADR 0021); above it, the sparse slot.
+      if (e.index() < t.identity_rows || t.row_of(e.bits(), registry) != kNoRow) [[unlikely]] {
         return Status(StatusCode::kAlreadyExists, entity_name(e) + " already has a '" + info.table->name + "' component");
       }
     }

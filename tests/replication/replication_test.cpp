@@ -446,6 +446,58 @@ TEST(ReplicationTest, AFrameThatDestroysTheEntityOfARowItPlacesIsRefusedWhole) {
   testing::expect_keys_match_run(v.state().tables[health], v.state().registry);
 }
 
+// A tag (a table without fields) that a commit removes and adds again is listed only in its row sequence.
+// The replay accepts a placed tag row that is neither inserted nor updated only where the sequence removed
+// the same key's old row first (PlacedRows::removed_old, ADR 0021). A fresh tag placed without being
+// listed, or one placed for a new generation of the entity whose old tag the frame removed, is refused
+// whole.
+TEST(ReplicationTest, AnUnlistedPlacedTagMustReplaceTheSameKeysRow) {
+  std::string toml = testing::kTestSchemaToml;
+  toml += "[tables.frozen]\nparent_table = \"entities\"\n[[tables.frozen.fields]]\nname = \"entity_id\"\n"
+          "type = \"u64\"\nforeign_key = \"entities.id\"\n";
+  auto schema = parse_schema(toml, "tagged.toml");
+  ASSERT_TRUE(schema.has_value()) << schema.status().to_string();
+  auto replica = Database::open(*schema).value();
+  std::vector<Entity> es;
+  ASSERT_TRUE(replica->writer().create_many(3, es).is_ok());
+  {
+    Transaction t = replica->writer().begin();
+    ASSERT_TRUE(t.add_row("frozen", es[0], Row{}).is_ok());
+    ASSERT_TRUE(t.add_row("frozen", es[1], Row{}).is_ok());
+    ASSERT_TRUE(t.commit().is_ok());
+  }
+  const std::uint16_t frozen = (*schema)->find_table("frozen")->id;
+  ASSERT_EQ(replica->pin().state().tables[frozen].stride, 0u) << "a tag";
+  detail::WriterCore& core = detail::DatabaseAccess::core(*replica);
+  const auto frame = [&](std::vector<RowOp> sequence) {
+    Delta d;
+    d.version = replica->pin().state().number + 1;
+    TableDelta& t = d.tables.emplace_back();
+    t.table = frozen;
+    t.sequence = std::move(sequence);
+    return d;
+  };
+  const auto expect_refused = [&](const Delta& d, const char* why) {
+    const testing::WriterDump before = testing::dump_writer(core.working_version());
+    const Status s = core.apply_replicated(d, d.version);
+    ASSERT_EQ(s.code(), StatusCode::kCorruption) << why << ": " << s.to_string();
+    EXPECT_NE(s.message().find("neither inserted nor updated"), std::string::npos) << s.message();
+    ASSERT_EQ(testing::first_difference(before, testing::dump_writer(core.working_version())), "") << why;
+  };
+  expect_refused(frame({RowOp{es[2].bits(), 0, true}}), "a fresh tag row, placed and not listed");
+  {
+    Delta d = frame({RowOp{es[0].bits(), 0, false}, RowOp{Entity(es[0].index(), es[0].generation() + 1).bits(), 0, true}});
+    d.destroyed = {es[0]};
+    d.created = {Entity(es[0].index(), es[0].generation() + 1)};
+    expect_refused(d, "the old generation's tag removed, the new one's placed");
+  }
+  // Entity 1's tag removed and added again, which a commit lists nowhere else: applied, and still there.
+  const Delta again = frame({RowOp{es[1].bits(), 0, false}, RowOp{es[1].bits(), 0, true}});
+  ASSERT_TRUE(core.apply_replicated(again, again.version).is_ok());
+  const std::vector<std::uint64_t> keys = replica->pin().keys("frozen").value();
+  EXPECT_EQ(std::set<std::uint64_t>(keys.begin(), keys.end()), (std::set<std::uint64_t>{es[0].bits(), es[1].bits()}));
+}
+
 // ---- a faulty network between replicas and the server ----
 
 // A TCP proxy that, on the server -> client direction, cuts connections at a random byte inside a frame,

@@ -1,4 +1,4 @@
-// Everything a version holds, exactly: the registry's slots with their flag words, each table's rows in
+// Everything a version holds, exactly: the registry's slots (generation and flags), each table's rows in
 // row order with their keys and owners and its identity run, and each reverse-reference list in list
 // order; and (dump_writer) what the writer keeps beside its working version: the free lists, row-id
 // counters and unique-index counts. For tests that expect an operation that failed to have changed nothing.
@@ -29,7 +29,7 @@ struct VersionDump {
   };
   std::uint32_t used = 0;
   std::uint32_t alive = 0;
-  std::vector<std::uint32_t> slots;  // per slot below `used`: its generation, then its flag words
+  std::vector<std::uint32_t> slots;  // per slot below `used`: its generation, then its flags
   std::vector<Table> tables;
   // Per reference column: target entity index -> the keys of the rows referencing it, in list order.
   std::vector<std::map<std::uint32_t, std::vector<std::uint64_t>>> refs;

@@ -44,8 +44,7 @@ TEST(ExcludeTest, EachSkipsEntitiesThatHaveAnExcludedComponent) {
 
 // Below the excluded table's identity run the index alone says an entity has it (no look at its keys):
 // exact also for reused indices (a later generation), past the run, after a removal inside the run
-// lowered it, and for an entity whose index the run covers but that has no row there (a new generation
-// at an index whose old entity's row left with its destroy).
+// lowered it, and after a destroy whose index comes back as a new entity without the component.
 TEST(ExcludeTest, TheExcludedTablesIdentityRunAnswersForTheEntitiesItCovers) {
   auto db = std::move(Database::open(test_schema()).value());
   WriterHandle& w = db->writer();

@@ -95,6 +95,19 @@ void expect_view_equals(const PinnedView& view, const Model& model, const std::v
     ASSERT_TRUE(seen.insert(e.bits()).second) << "query visited an entity twice";
   }
   ASSERT_EQ(seen.size(), both.size());
+  // Exclusion asks the excluded table (its identity run, else its sparse slot; ADR 0021): each side visits
+  // exactly the model's entities with one component and not the other.
+  for (const bool transform_side : {true, false}) {
+    std::set<std::uint64_t> only;
+    const auto visit = [&](Entity e) { ASSERT_TRUE(only.insert(e.bits()).second) << "exclude visited an entity twice"; };
+    if (transform_side) view.each<Transform>(exclude<Health>, [&](Entity e, const Transform&) { visit(e); });
+    else view.each<Health>(exclude<Transform>, [&](Entity e, const Health&) { visit(e); });
+    std::set<std::uint64_t> expected;
+    for (const auto& [bits, m] : model) {
+      if (transform_side ? m.transform && !m.health : m.health && !m.transform) expected.insert(bits);
+    }
+    ASSERT_EQ(only, expected) << (transform_side ? "each<Transform>(exclude<Health>)" : "each<Health>(exclude<Transform>)");
+  }
 }
 
 // (seed, DatabaseOptions::page_bytes)

@@ -337,7 +337,7 @@ TEST(BulkTest, AddManyAcrossPagesRefusesLateBadEntitiesAndCopiesSharedPages) {
   }
   expect_no_health(es, "a refused bulk insert leaves nothing behind");
   {
-    // ...in the published version too, through the lookups destroy and `exclude` share.
+    // ...in the published version too: has() and the row count agree.
     w.publish();
     const PinnedView v = db->pin();
     ASSERT_EQ(v.entity_count(), es.size());
