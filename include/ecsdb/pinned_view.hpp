@@ -293,8 +293,8 @@ void PinnedView::get_many(std::span<const Entity> entities, std::span<const T*> 
           row = ts.rows.at(e.index());
         }
       } else if (probe[i] != nullptr) {
-        const auto* s = reinterpret_cast<const detail::SparseSlot*>(probe[i]);
-        if (s->row != detail::kNoRow && s->generation == e.generation()) row = ts.rows.at(s->row);
+        const detail::SparseSlot s = detail::load_slot(probe[i]);
+        if (s.row < ts.row_count && s.generation == e.generation()) row = ts.rows.at(s.row);
       }
       if (row != nullptr) __builtin_prefetch(row);
       out[base + i] = reinterpret_cast<const T*>(row);

@@ -47,7 +47,8 @@ constexpr SparseSlot kEmptySlot{0, kNoRow};
 // of them changes. The write marks its granule dirty like any other, so the page's parked copy gets it at
 // its next replay (ADR 0016). The prepare steps make private only what the write will copy: elements
 // below shared_rows (prepare_row_element). The sparse index and the registry are keyed by entity, not by
-// row: a view may read any of their slots, and they are always copied.
+// row: a view may read any of their slots. The registry's are always copied; a sparse slot is, unless no
+// view can see it before or after the write ("Slots no view can see", below).
 void prepare_row_element(const TableState& t, detail::PagedArray& a, std::uint32_t row, WriteContext& ctx) {
   if (row < t.shared_rows) make_private_at(a, row, ctx);
 }
@@ -118,14 +119,38 @@ void prepare_sparse_slot(TableState& t, std::uint32_t index, WriteContext& ctx) 
   make_private_at(t.sparse, index, ctx);
 }
 
+// Slots no view can see. A view reads a slot's row only below its version's row count (load_slot), and
+// every version a view can read has a row count at or below shared_rows. So a present slot whose row is
+// kNoRow or at or above shared_rows reads "no row" to every view, and if it still does once written (its
+// new row is such a row too), it is written in place, even in a page shared with published versions: an
+// insert of a key off the run with a publish per commit copies no sparse page and no directory, as its row
+// and key copy none ("Rows no view can see"). The store is atomic (a view may load the slot meanwhile:
+// load_slot), and marks its granule dirty like any other. A prepare step need not make such a slot's page
+// private; a write it did prepare is the same store into the private page.
+bool slot_write_unseen(const TableState& t, std::uint32_t index, std::uint32_t row) noexcept {
+  const std::uint32_t before = reinterpret_cast<const SparseSlot*>(t.sparse.at(index))->row;  // the writer's own
+  return (before == kNoRow || before >= t.shared_rows) && (row == kNoRow || row >= t.shared_rows);
+}
+void store_slot_unseen(TableState& t, std::uint32_t index, SparseSlot value) noexcept {
+  const std::uint64_t bits = (std::uint64_t{value.row} << 32) | value.generation;  // load_slot's layout
+  __atomic_store_n(reinterpret_cast<std::uint64_t*>(unseen_at(t.sparse, index)), bits, __ATOMIC_RELAXED);
+}
+
 // Slot `index` := `value`, unless the run implies it (below identity_rows) and its page is absent. After
-// prepare_insert / prepare_remove the page is present and private, or absent: no allocation. So it is in
-// rollback: an undo writes the slots its operation's prepare made present and private, or slots in pages
-// installed later in the same transaction, which are private too (a page, once present, stays).
-// REQUIRES: index < capacity (invariant 3 for a key with a row; insert_row grows first).
+// prepare_insert / prepare_remove the page is present and private, or absent, or the write is unseen: no
+// allocation. So it is in rollback: an undo writes the slots its operation's prepare made present and
+// private, or slots in pages installed later in the same transaction, which are private too (a page, once
+// present, stays), or slots no view can see, before and after. REQUIRES: index < capacity (invariant 3 for
+// a key with a row; insert_row grows first).
 void set_slot(TableState& t, std::uint32_t index, SparseSlot value, WriteContext& ctx) {
-  if (index < t.identity_rows && !t.sparse.present(index)) return;
-  *mutable_slot(t, index, ctx) = value;
+  if (!t.sparse.present(index)) {
+    if (index < t.identity_rows) return;
+    *mutable_slot(t, index, ctx) = value;  // installs the page (recovery's replay, which prepares nothing)
+  } else if (slot_write_unseen(t, index, value.row)) {
+    store_slot_unseen(t, index, value);
+  } else {
+    *mutable_slot(t, index, ctx) = value;
+  }
 }
 
 // Makes present every absent page with slots in [from, identity_rows): what lowering the run to `from` gives
@@ -221,8 +246,13 @@ void prepare_insert(TableState& t, std::uint64_t key_bits, WriteContext& ctx) {
   }
   const auto index = static_cast<std::uint32_t>(key_bits);
   if (index >= t.sparse.capacity()) grow_absent_to(t.sparse, std::uint64_t{index} + 1, ctx);
-  // A key that continues the run needs no slot (set_slot skips an absent page then); any other does.
-  if (!continues_run(t, row, index) || t.sparse.present(index)) prepare_sparse_slot(t, index, ctx);
+  // A key that continues the run needs no slot (set_slot skips an absent page then); any other does, but
+  // for a slot no view can see before or after, written in place.
+  if (t.sparse.present(index)) {
+    if (!slot_write_unseen(t, index, row)) prepare_sparse_slot(t, index, ctx);
+  } else if (!continues_run(t, row, index)) {
+    prepare_sparse_slot(t, index, ctx);
+  }
 }
 
 void prepare_remove(TableState& t, std::uint64_t key_bits, std::uint32_t row, Removal removal, WriteContext& ctx) {
@@ -305,7 +335,10 @@ void remove_row(TableState& t, std::uint64_t key_bits, std::uint32_t row, WriteC
   // further than the shrink below, which gives up only this key's own slot: absent, it then reads "no row"
   // (rollback of an insert, which may not allocate, takes this path).
   if (row != last) lower_identity_rows(t, row, ctx);
-  if (t.sparse.present(index)) mutable_slot(t, index, ctx)->row = kNoRow;
+  if (t.sparse.present(index)) {
+    const std::uint32_t generation = reinterpret_cast<const SparseSlot*>(t.sparse.at(index))->generation;
+    set_slot(t, index, SparseSlot{generation, kNoRow}, ctx);  // a `many` row id keeps its generation
+  }
   if (row != last) move_row(t, last, row, ctx);
   --t.row_count;
   t.identity_rows = std::min(t.identity_rows, t.row_count);

@@ -156,6 +156,43 @@ TEST_F(TableOpsTest, AFinalRemovalLeavesTheLastRowsPageShared) {
   testing::expect_sparse_index_matches_rows(t_, registry_);
 }
 
+// A sparse slot that reads "no row" to every view before and after (its old and new rows kNoRow or at or
+// above shared_rows) is written in place in the shared page: an insert off the run copies nothing, and a
+// view's copy of the table state, sharing the page, still finds no row there. Taking the row back out
+// (rollback's remove_row, unprepared) allocates nothing either. A slot a view can see is copied first.
+TEST_F(TableOpsTest, ASlotNoViewCanSeeIsWrittenInPlace) {
+  for (std::uint32_t i = 0; i < 10; ++i) append(i);
+  append(20);  // off the run: the sparse page becomes present
+  ctx_.birth = 2;  // version 1, with its 11 rows, is published: every page is shared now
+  t_.shared_rows = t_.row_count;
+  const detail::TableState published = t_;  // what a view of version 1 reads
+  const detail::Directory* dir = t_.sparse.dir;
+  const std::byte* page = t_.sparse.dir->pages()[0];
+  grow_to(registry_.slots, 31, ctx_);
+  *reinterpret_cast<detail::EntitySlot*>(mutable_at(registry_.slots, 30, ctx_)) = detail::EntitySlot{1, 1};
+  registry_.used = 31;
+  const std::uint64_t taken = blocks_taken();
+
+  prepare_insert(t_, key_of(30), ctx_);
+  insert_row(t_, key_of(30), key_of(30), ctx_);
+  EXPECT_EQ(t_.sparse.dir, dir) << "the sparse directory was copied";
+  EXPECT_EQ(t_.sparse.dir->pages()[0], page) << "the sparse page was copied";
+  EXPECT_EQ(t_.row_of(key_of(30), registry_), 11u);
+  EXPECT_EQ(published.row_of(key_of(30), registry_), detail::kNoRow) << "a view found a row of a later version";
+  EXPECT_EQ(detail::find_row_in(published, registry_, key_of(30)), nullptr);
+  EXPECT_NE(detail::header_of(page)->dirty[0] & (1ull << (30 * 8 / 64)), 0u)
+      << "the in-place write left its granule unmarked: the page's parked copy would miss it";
+  remove_row(t_, key_of(30), ctx_);  // as rollback takes an insert back: no prepare
+  EXPECT_EQ(t_.row_of(key_of(30), registry_), detail::kNoRow);
+  EXPECT_EQ(t_.sparse.dir->pages()[0], page);
+  EXPECT_EQ(blocks_taken(), taken) << "an unseen slot's insert or removal allocated";
+
+  remove(20);  // row 10, which a view can see: its slot is copied first
+  EXPECT_NE(t_.sparse.dir->pages()[0], page) << "a slot a view can see was written in the shared page";
+  EXPECT_EQ(published.row_of(key_of(20), registry_), 10u) << "the published slot changed";
+  testing::expect_sparse_index_matches_rows(t_, registry_);
+}
+
 TEST_F(TableOpsTest, AKeyTheRegistryDoesNotImplyIsStored) {
   for (std::uint32_t i = 0; i < 6; ++i) append(i);  // registry slots 0..5, generation 1
   remove(5);

@@ -11,11 +11,18 @@
 
 namespace ecsdb::testing {
 
+// Whose sparse index a check reads. The writer's working version names no row past its row count in any
+// slot. A published version may: the writer stores the slot of a later version's row in place in a page
+// they share, where it reads "no row" to the published version (storage/table_ops.cpp, "Slots no view can
+// see").
+enum class SlotsOf : std::uint8_t { kWorkingVersion, kPublishedVersion };
+
 // The elided sparse index (TableState::sparse, storage/table_ops.cpp) agrees with the rows: every row's
 // key finds that row (through its slot, or through the identity run where the slot's page is absent),
 // and no present slot names a row that holds another key. Returns the rows found through the run, so that
 // a test can tell the elided path was taken.
-inline std::uint32_t expect_sparse_index_matches_rows(const detail::TableState& t, const detail::RegistryState& registry) {
+inline std::uint32_t expect_sparse_index_matches_rows(const detail::TableState& t, const detail::RegistryState& registry,
+                                                      SlotsOf whose = SlotsOf::kWorkingVersion) {
   std::uint32_t through_run = 0;
   for (std::uint32_t r = 0; r < t.row_count; ++r) {
     const std::uint64_t key = t.key_at(r, registry);
@@ -37,6 +44,10 @@ inline std::uint32_t expect_sparse_index_matches_rows(const detail::TableState& 
     if (!t.sparse.present(index)) continue;
     const auto* s = reinterpret_cast<const detail::SparseSlot*>(t.sparse.at(index));
     if (s->row == detail::kNoRow) continue;
+    if (whose == SlotsOf::kPublishedVersion && s->row >= t.row_count) {
+      EXPECT_EQ(t.row_of((std::uint64_t{s->generation} << 32) | index, registry), detail::kNoRow) << "slot " << index;
+      continue;
+    }
     EXPECT_LT(s->row, t.row_count) << "slot " << index << " names a row past the end";
     if (s->row >= t.row_count) continue;
     EXPECT_EQ(static_cast<std::uint32_t>(t.key_at(s->row, registry)), index) << "slot " << index << " names another key's row";

@@ -5,6 +5,7 @@
 // copied by the writer only when touched (see paged_array.hpp).
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -19,10 +20,23 @@ inline constexpr std::uint32_t kNoRow = std::numeric_limits<std::uint32_t>::max(
 
 // Sparse index entry: key index -> dense row. `generation` is the generation of the key (entity or RowId)
 // the row belongs to, so a lookup with a stale id misses here without touching the registry.
-struct SparseSlot {
+struct alignas(8) SparseSlot {
   std::uint32_t generation;
   std::uint32_t row;  // kNoRow when the key has no row in this table
 };
+
+// A slot as a lookup reads it. The writer may store a slot in place in a page that published versions
+// share, when every version a view can read sees "no row" there both before and after (the slot of a row
+// no view can see: storage/table_ops.cpp, "Slots no view can see"). So a slot is read with one atomic
+// 8-byte load, and a row it names counts only below the reader's row count: one at or above it is a row
+// of a later version, which this one does not have.
+inline SparseSlot load_slot(const std::byte* slot) noexcept {
+  static_assert(std::endian::native == std::endian::little, "a slot's generation is the low half of its 8 bytes");
+  // Relaxed: whatever the load sees, a version that can also see the other value reads "no row" (above),
+  // and reads nothing through it.
+  const std::uint64_t bits = __atomic_load_n(reinterpret_cast<const std::uint64_t*>(slot), __ATOMIC_RELAXED);
+  return SparseSlot{static_cast<std::uint32_t>(bits), static_cast<std::uint32_t>(bits >> 32)};
+}
 
 // Registry slot of one entity index: the generation, then a word of flags whose bit 0 is set while the
 // entity with `generation` exists. Whether the entity has a component is its table's answer
@@ -105,8 +119,8 @@ struct TableState {
     const auto index = static_cast<std::uint32_t>(key_bits);
     if (index < identity_rows) return run_holds(index, key_bits, registry) ? index : kNoRow;
     if (index >= sparse.capacity() || !sparse.present(index)) return kNoRow;
-    const auto* s = reinterpret_cast<const SparseSlot*>(sparse.at(index));
-    return s->generation == static_cast<std::uint32_t>(key_bits >> 32) ? s->row : kNoRow;
+    const SparseSlot s = load_slot(sparse.at(index));
+    return s.generation == static_cast<std::uint32_t>(key_bits >> 32) && s.row < row_count ? s.row : kNoRow;
   }
 };
 
@@ -142,9 +156,9 @@ inline const std::byte* find_row_in(const TableState& t, const RegistryState& re
   if (guess != nullptr) __builtin_prefetch(guess);
   if (index < t.identity_rows) return t.run_holds(index, key_bits, registry) ? guess : nullptr;
   if (index >= t.sparse.capacity() || !t.sparse.present(index)) return nullptr;
-  const auto* s = reinterpret_cast<const SparseSlot*>(t.sparse.at(index));
-  if (s->row == kNoRow || s->generation != static_cast<std::uint32_t>(key_bits >> 32)) return nullptr;
-  return s->row == index ? guess : t.rows.at(s->row);
+  const SparseSlot s = load_slot(t.sparse.at(index));
+  if (s.row >= t.row_count || s.generation != static_cast<std::uint32_t>(key_bits >> 32)) return nullptr;
+  return s.row == index ? guess : t.rows.at(s.row);
 }
 
 struct VersionState {
