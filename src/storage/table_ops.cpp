@@ -132,8 +132,7 @@ bool slot_write_unseen(const TableState& t, std::uint32_t index, std::uint32_t r
   return (before == kNoRow || before >= t.shared_rows) && (row == kNoRow || row >= t.shared_rows);
 }
 void store_slot_unseen(TableState& t, std::uint32_t index, SparseSlot value) noexcept {
-  const std::uint64_t bits = (std::uint64_t{value.row} << 32) | value.generation;  // load_slot's layout
-  __atomic_store_n(reinterpret_cast<std::uint64_t*>(unseen_at(t.sparse, index)), bits, __ATOMIC_RELAXED);
+  __atomic_store(reinterpret_cast<SparseSlot*>(unseen_at(t.sparse, index)), &value, __ATOMIC_RELAXED);
 }
 
 // Slot `index` := `value`, unless the run implies it (below identity_rows) and its page is absent. After
@@ -360,7 +359,15 @@ SparseSlot* present_slots(TableState& t, std::uint32_t index, std::uint32_t n, W
 }
 
 void set_key_generation(TableState& t, std::uint32_t index, std::uint32_t generation, WriteContext& ctx) {
-  mutable_slot(t, index, ctx)->generation = generation;
+  if (index < t.sparse.capacity() && t.sparse.present(index)) {
+    // A slot with no row reads "no row" to every view whatever its generation ("Slots no view can see"):
+    // set in place, so that rollback's writes here (a row id's generation put back) allocate nothing,
+    // even where the insert it undoes stored its slot in place in a shared page.
+    const std::uint32_t row = reinterpret_cast<const SparseSlot*>(t.sparse.at(index))->row;
+    set_slot(t, index, SparseSlot{generation, row}, ctx);
+    return;
+  }
+  mutable_slot(t, index, ctx)->generation = generation;  // installs the page
 }
 
 std::uint32_t key_generation(const TableState& t, std::uint32_t index) {

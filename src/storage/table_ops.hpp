@@ -88,7 +88,8 @@ detail::SparseSlot* mutable_slots(detail::TableState& t, std::uint32_t index, st
 // The same, or null when the page is absent (then the slots need no write while the run covers them).
 detail::SparseSlot* present_slots(detail::TableState& t, std::uint32_t index, std::uint32_t n, WriteContext& ctx);
 
-// Sets the generation of sparse slot `index` with no row (used for RowId allocation of `many` tables).
+// Sets the generation of sparse slot `index` with no row (used for RowId allocation of `many` tables). In
+// a present page it allocates nothing: no view can see the change (table_ops.cpp, "Slots no view can see").
 void set_key_generation(detail::TableState& t, std::uint32_t index, std::uint32_t generation, WriteContext& ctx);
 std::uint32_t key_generation(const detail::TableState& t, std::uint32_t index);
 

@@ -125,8 +125,9 @@ void undo(WorkingVersion& w, const UndoEntry& u) {
       break;
     }
     case UndoKind::kTakeRowId:
-      // The insert that followed wrote the id's slot (its page is then present and private to this
-      // version); unless that insert failed, put back the generation the slot held.
+      // The insert that followed wrote the id's slot (its page is then present, and the slot, its row
+      // taken back out, has none: set_key_generation writes it in place); unless that insert failed, put
+      // back the generation the slot held.
       if (storage::key_generation(v.tables[u.table], static_cast<std::uint32_t>(u.key)) != u.size) {
         storage::set_key_generation(v.tables[u.table], static_cast<std::uint32_t>(u.key), u.size, ctx);
       }

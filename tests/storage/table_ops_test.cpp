@@ -184,12 +184,44 @@ TEST_F(TableOpsTest, ASlotNoViewCanSeeIsWrittenInPlace) {
       << "the in-place write left its granule unmarked: the page's parked copy would miss it";
   remove_row(t_, key_of(30), ctx_);  // as rollback takes an insert back: no prepare
   EXPECT_EQ(t_.row_of(key_of(30), registry_), detail::kNoRow);
+  // A `many` table's row id gets its generation back the same way in a rollback: the slot has no row.
+  set_key_generation(t_, 30, 7, ctx_);
+  EXPECT_EQ(key_generation(t_, 30), 7u);
   EXPECT_EQ(t_.sparse.dir->pages()[0], page);
-  EXPECT_EQ(blocks_taken(), taken) << "an unseen slot's insert or removal allocated";
+  EXPECT_EQ(blocks_taken(), taken) << "an unseen slot's insert, removal or new generation allocated";
 
   remove(20);  // row 10, which a view can see: its slot is copied first
   EXPECT_NE(t_.sparse.dir->pages()[0], page) << "a slot a view can see was written in the shared page";
   EXPECT_EQ(published.row_of(key_of(20), registry_), 10u) << "the published slot changed";
+  testing::expect_sparse_index_matches_rows(t_, registry_);
+}
+
+// While an older, longer version may be read, shared_rows stays at its row count (ADR 0020's `max`
+// rule): an insert into a row that version has is not unseen, and its slot is copied first, even in a
+// sparse page nothing else touched since. Stored in place, the older version would read the new key's
+// slot as a row of its own, which holds another key.
+TEST_F(TableOpsTest, ASlotNamingARowAnOlderVersionHasIsCopied) {
+  for (std::uint32_t i = 0; i < 10; ++i) append(i);
+  append(20);
+  append(30);
+  append(3000);  // sparse page 1 becomes present...
+  remove(3000);  // ...and keeps only slots with no row
+  ctx_.birth = 2;
+  t_.shared_rows = t_.row_count;  // 12: version 1 published
+  const detail::TableState older = t_;  // held by a view
+  remove(30);  // row 11, the last: the table shrinks (sparse page 0 is copied)
+  ctx_.birth = 3;
+  t_.shared_rows = std::max(t_.shared_rows, t_.row_count);  // version 1 may still be read: stays 12
+  const std::byte* page = t_.sparse.dir->pages()[1];
+  grow_to(registry_.slots, 3002, ctx_);
+  *reinterpret_cast<detail::EntitySlot*>(mutable_at(registry_.slots, 3001, ctx_)) = detail::EntitySlot{1, 1};
+  registry_.used = 3002;
+  prepare_insert(t_, key_of(3001), ctx_);
+  insert_row(t_, key_of(3001), key_of(3001), ctx_);
+  EXPECT_EQ(t_.row_of(key_of(3001), registry_), 11u);
+  EXPECT_NE(t_.sparse.dir->pages()[1], page) << "a slot naming a row an older version has was stored in place";
+  EXPECT_EQ(older.row_of(key_of(3001), registry_), detail::kNoRow) << "the older version found a row of a later one";
+  EXPECT_EQ(older.row_of(key_of(30), registry_), 11u);
   testing::expect_sparse_index_matches_rows(t_, registry_);
 }
 
