@@ -1,7 +1,8 @@
 // Mutation of the entity registry in the version being built. Writer thread only.
 //
-// Entity index i is alive with generation g when slot i holds generation g and its alive flag is set. Destroying bumps g (skipping 0, so Entity::null() is never alive) and pushes i on the free list;
-// creation reuses the most recently freed index first, so hot slots stay in cache.
+// Entity index i is alive with generation g when slot i holds generation g and its alive flag is set.
+// Destroying bumps g (skipping 0, so Entity::null() is never alive) and pushes i on the free list; creation
+// reuses the most recently freed index first, so hot slots stay in cache.
 #pragma once
 
 #include <cstdint>
