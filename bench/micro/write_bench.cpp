@@ -6,6 +6,8 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
+#include <random>
+#include <string>
 #include <vector>
 
 #include "bench/micro/world.hpp"
@@ -230,6 +232,49 @@ void BM_Update_Field(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_Update_Field)->Apply(writer_sizes);
+
+// The same one-field update with a publish per commit, in a smaller world (kWideEntities entities) whose
+// schema has `extra_tables` more component tables than the game schema's two, all empty: what a publish
+// costs for each table a game defines, whether the commit touched it or not. Args: {extra_tables}.
+constexpr std::size_t kWideEntities = 65'536;
+
+std::string wide_schema_toml(std::int64_t extra_tables) {
+  std::string toml = kGameSchemaToml;
+  for (std::int64_t k = 0; k < extra_tables; ++k) {
+    const std::string name = "extra_" + std::to_string(k);
+    toml += "[tables." + name + "]\nparent_table = \"entities\"\n";
+    toml += "[[tables." + name + ".fields]]\nname = \"entity_id\"\ntype = \"u64\"\nforeign_key = \"entities.id\"\n";
+    toml += "[[tables." + name + ".fields]]\nname = \"value\"\ntype = \"u32\"\n";
+  }
+  return toml;
+}
+
+void BM_Update_Field_Wide(benchmark::State& state) {
+  auto schema = parse_schema(wide_schema_toml(state.range(0)), "bench/wide.toml");
+  check(schema.status());
+  auto db = Database::open(*schema, DatabaseOptions{.publish_every_commits = 1});
+  check(db.status());
+  WriterHandle& writer = (*db)->writer();
+  std::vector<Entity> entities;
+  {
+    Transaction t = writer.begin();
+    check(t.create_many(kWideEntities, entities));
+    for (std::size_t i = 0; i < kWideEntities; ++i) check(t.add(entities[i], health_of(i)));
+    check(t.commit());
+  }
+  std::vector<Entity> sample(kSampleSize);
+  std::mt19937_64 rng(0x5EED'ECDB);
+  std::uniform_int_distribution<std::size_t> pick(0, kWideEntities - 1);
+  for (Entity& e : sample) e = entities[pick(rng)];
+  std::size_t i = 0;
+  std::uint32_t v = 0;
+  for (auto _ : state) {
+    check(writer.set(sample[i], &Health::hp, ++v));
+    i = (i + 1) & (kSampleSize - 1);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Update_Field_Wide)->ArgName("extra_tables")->Arg(0)->Arg(16)->Arg(62);
 
 // One-field updates submitted from this thread to the writer thread (`Database::submit`), with the
 // default options (publish after every batch the writer takes); the last ticket of each 4096 is waited

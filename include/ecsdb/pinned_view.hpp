@@ -317,12 +317,11 @@ std::size_t PinnedView::count() const noexcept {
 template <BoundComponent... T, BoundComponent... X, typename F>
 void PinnedView::each(Exclude<X...>, F&& f) const {
   // An entity has X when X's table finds its row (ADR 0021). Each visits live entities by their current
-  // generation, and every row of X's identity run holds its entity's current generation too
-  // (TableState::identity_rows): below the run, the index alone says the entity has X, with no look at
-  // X's keys. That is the common case of a scan whose entities were spawned together.
+  // generation, so X's identity run answers for the entities below it with no look at X's keys
+  // (TableState::live_key_has_row): the common case of a scan whose entities were spawned together.
   struct Without {
     const detail::TableState* table;  // nullptr: X is not in this database's schema
-    std::uint32_t identity_rows;
+    std::uint32_t identity_rows;      // the table's, read once for the whole scan
   };
   const auto without_of = [&](std::uint16_t id) {
     return id == detail::kNoTable ? Without{nullptr, 0} : Without{&state_->tables[id], state_->tables[id].identity_rows};
@@ -332,7 +331,7 @@ void PinnedView::each(Exclude<X...>, F&& f) const {
   each<T...>([&](Entity e, const T&... components) {
     for (const Without& x : without) {
       if (x.table == nullptr) continue;
-      if (e.index() < x.identity_rows || x.table->row_of(e.bits(), registry) != detail::kNoRow) return;
+      if (x.table->live_key_has_row(e.bits(), registry, x.identity_rows)) return;
     }
     f(e, components...);
   });

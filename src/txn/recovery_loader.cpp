@@ -26,7 +26,7 @@ std::uint64_t position_from_back(const std::vector<std::uint32_t>& free_list, st
 // safety asks: a delta refused part-way (a replica's frame that does not fit what it holds, or memory
 // running out) is rolled back whole, and nothing of it reaches the next commit.
 Status RecoveryLoader::apply_delta(const Delta& d) {
-  VersionState& v = working_.state();
+  VersionState& v = working_.state_to_change();
   storage::WriteContext& ctx = working_.context();
   UndoLog& undo = working_.undo_log();
   working_.set_dirty(true);
@@ -191,7 +191,7 @@ void RecoveryLoader::take_row_id(std::uint16_t table, std::uint32_t index) {
 }
 
 Status RecoveryLoader::replay_row_sequence(const TableDelta& t, std::uint64_t key_bound, PlacedRows& placed) {
-  VersionState& v = working_.state();
+  VersionState& v = working_.state_to_change();
   storage::WriteContext& ctx = working_.context();
   UndoLog& undo = working_.undo_log();
   TableState& ts = v.tables[t.table];
@@ -244,7 +244,7 @@ Status RecoveryLoader::replay_row_sequence(const TableDelta& t, std::uint64_t ke
 
 Status RecoveryLoader::load_rows(std::uint16_t table, std::uint32_t n, const std::byte* key_bytes,
                                  const std::byte* owners, const std::byte* rows) {
-  VersionState& v = working_.state();
+  VersionState& v = working_.state_to_change();
   storage::WriteContext& ctx = working_.context();
   auto key_at = [&](std::uint32_t i) {
     std::uint64_t k;
@@ -340,7 +340,7 @@ Status RecoveryLoader::load_rows(std::uint16_t table, std::uint32_t n, const std
 }
 
 Status RecoveryLoader::load_registry(std::uint32_t used, const std::byte* pairs) {
-  VersionState& v = working_.state();
+  VersionState& v = working_.state_to_change();
   storage::WriteContext& ctx = working_.context();
   RegistryState& r = v.registry;
   if (r.used != 0) return Status(StatusCode::kCorruption, "registry loaded twice");
@@ -367,7 +367,7 @@ Status RecoveryLoader::load_registry(std::uint32_t used, const std::byte* pairs)
 }
 
 void RecoveryLoader::finish_load() {
-  VersionState& v = working_.state();
+  VersionState& v = working_.state_to_change();
   storage::WriteContext& ctx = working_.context();
   const RegistryState& r = v.registry;
   working_.free_entities().clear();

@@ -42,8 +42,7 @@ void return_to_free_list(std::vector<std::uint32_t>& free_list, std::uint64_t po
 }
 
 // Takes one change back. Records are undone newest first, so the state is the one the change left.
-void undo(WorkingVersion& w, const UndoEntry& u) {
-  VersionState& v = w.state();
+void undo(WorkingVersion& w, VersionState& v, const UndoEntry& u) {
   storage::WriteContext& ctx = w.context();
   const WriterSchema& tables = w.tables();
   const UndoLog& log = w.undo_log();
@@ -141,7 +140,9 @@ void undo(WorkingVersion& w, const UndoEntry& u) {
 
 void roll_back(WorkingVersion& working) noexcept {
   const std::vector<UndoEntry>& entries = working.undo_log().entries();
-  for (auto it = entries.rbegin(); it != entries.rend(); ++it) undo(working, *it);
+  if (entries.empty()) return;
+  VersionState& v = working.state_to_change();
+  for (auto it = entries.rbegin(); it != entries.rend(); ++it) undo(working, v, *it);
 }
 
 }  // namespace ecsdb::detail

@@ -172,8 +172,8 @@ Status TransactionWriter::implicit_write(ImplicitOp op, std::uint16_t table, std
     });
   }
   const Entity e = Entity::from_bits(key);
-  TableState& t = working_.state().tables[table];
-  RegistryState& registry = working_.state().registry;
+  TableState& t = working_.table_to_change(table);
+  RegistryState& registry = working_.registry();
   storage::WriteContext& ctx = working_.context();
   switch (op) {
     case ImplicitOp::kAdd: {
@@ -224,7 +224,7 @@ Status TransactionWriter::implicit_set(std::uint16_t table, std::uint64_t key, s
 
 Status TransactionWriter::implicit_destroy(Entity e) {
   ECSDB_RETURN_IF_ERROR(check_owner());
-  RegistryState& registry = working_.state().registry;
+  RegistryState& registry = working_.registry();
   storage::WriteContext& ctx = working_.context();
   const auto slow = [&] { return in_transaction([&] { return destroy(e); }); };
   if (!may_apply_in_place() || tables_.has_refs() || !tables_.owned_many_tables().empty() || !registry.is_alive(e)) {
@@ -234,11 +234,10 @@ Status TransactionWriter::implicit_destroy(Entity e) {
   // free list's room. A row in a table that is not plain takes the transaction instead; the prepares so
   // far changed nothing a reader or the rollback could see.
   for (const std::uint16_t table : tables_.one_tables()) {
-    TableState& t = working_.state().tables[table];
-    const std::uint32_t row = t.row_of(e.bits(), registry);
+    const std::uint32_t row = working_.state().tables[table].row_of(e.bits(), registry);
     if (row == kNoRow) continue;
     if (!tables_.info(table).plain) return slow();
-    storage::prepare_remove(t, e.bits(), row, storage::Removal::kFinal, ctx);
+    storage::prepare_remove(working_.table_to_change(table), e.bits(), row, storage::Removal::kFinal, ctx);
   }
   entity::prepare_slot(registry, e.index(), ctx);
   base::reserve_more(working_.free_entities(), 1);
@@ -246,9 +245,8 @@ Status TransactionWriter::implicit_destroy(Entity e) {
   // loop above prepared for.)
   working_.set_dirty(true);
   for (const std::uint16_t table : tables_.one_tables()) {
-    TableState& t = working_.state().tables[table];
-    const std::uint32_t row = t.row_of(e.bits(), registry);
-    if (row != kNoRow) storage::remove_row(t, e.bits(), row, ctx);
+    const std::uint32_t row = working_.state().tables[table].row_of(e.bits(), registry);
+    if (row != kNoRow) storage::remove_row(working_.table_to_change(table), e.bits(), row, ctx);
   }
   entity::destroy_entity(registry, e, working_.free_entities(), ctx);
   committed_in_place();

@@ -66,7 +66,7 @@ Status TransactionWriter::check_remove(std::uint16_t table, std::uint64_t key) c
 
 Result<Entity> TransactionWriter::create() {
   ECSDB_RETURN_IF_ERROR(require_txn());
-  RegistryState& registry = working_.state().registry;
+  RegistryState& registry = working_.registry();
   std::vector<std::uint32_t>& free = working_.free_entities();
   storage::WriteContext& ctx = working_.context();
   UndoLog& undo = working_.undo_log();
@@ -95,7 +95,7 @@ Status TransactionWriter::create_many(std::size_t n, std::vector<Entity>& out) {
   }
   if (n == 0) return Status::ok();
   // ...then fresh ones, initialised a registry page at a time.
-  RegistryState& r = working_.state().registry;
+  RegistryState& r = working_.registry();
   storage::WriteContext& ctx = working_.context();
   if (n > 0xFFFFFFFEull - r.used) return Status(StatusCode::kInternal, "entity registry is full (2^32 - 1 indices)");
   working_.set_dirty(true);
@@ -230,8 +230,8 @@ Status TransactionWriter::add_many(std::uint16_t table, const Entity* entities, 
   }
   if (n == 0) return Status::ok();
   if (n > 0xFFFFFFFFu - working_.state().tables[table].row_count) return invalid_argument("add_many: too many rows");
-  TableState& t = working_.state().tables[table];
-  RegistryState& registry = working_.state().registry;
+  TableState& t = working_.table_to_change(table);
+  RegistryState& registry = working_.registry();
   // The loops below walk the batch in runs of consecutive indices inside one page of each array
   // (create_many's entities are one such run per page): a page pointer per run, not a lookup per entity.
   const std::uint32_t run_room = std::min(registry.slots.mask, t.sparse.mask) + 1;
@@ -257,9 +257,8 @@ Status TransactionWriter::add_many(std::uint16_t table, const Entity* entities, 
       if (e.index() >= registry.used || !s->alive() || s->generation != e.generation()) [[unlikely]] {
         return check_alive(e, "add_many to", info.table);
       }
-      // Alive with its current generation, as every row of the identity run is: below the run the index
-      // alone says it has the component (ADR 0021); above it, the sparse slot.
-      if (e.index() < t.identity_rows || t.row_of(e.bits(), registry) != kNoRow) [[unlikely]] {
+      // Alive with its current generation, checked above.
+      if (t.live_key_has_row(e.bits(), registry)) [[unlikely]] {
         return Status(StatusCode::kAlreadyExists, entity_name(e) + " already has a '" + info.table->name + "' component");
       }
     }
@@ -355,7 +354,7 @@ Status TransactionWriter::add_many(std::uint16_t table, const Entity* entities, 
 Status TransactionWriter::for_each_mut(std::uint16_t table, void* visit_ctx,
                                        void (*visit)(void*, std::uint64_t, std::byte*)) {
   ECSDB_RETURN_IF_ERROR(require_txn());
-  TableState& t = working_.state().tables[table];
+  TableState& t = working_.table_to_change(table);
   const TableInfo& info = tables_.info(table);
   if (info.stride == 0) return Status::ok();
   working_.set_dirty(true);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "base/reserve_more.hpp"
@@ -25,6 +27,10 @@ WorkingVersion::WorkingVersion(const WriterSchema& tables, storage::PagePool& po
   }
   state_->refs.resize(tables_.ref_columns().size());
   for (RefIndexState& r : state_->refs) storage::init_ref_index(r, page_bytes);
+  changed_now_flags_.assign(n, 0);
+  changed_now_.ids.resize(n);
+  for (ChangedIn& c : recent_) c.tables.ids.resize(n);
+  for (std::uint16_t id = 0; id < n; ++id) note_changed(id);  // the first publish sets every shared_rows
 
   ctx_.pool = &pool_;
   ctx_.registry = &state_->registry;
@@ -43,14 +49,74 @@ WorkingVersion::~WorkingVersion() {
   for (Directory* d : ctx_.retired.directories) pool_.free_directory(d);
 }
 
+void WorkingVersion::copy_changed_tables(VersionState& next) const noexcept {
+  const std::uint64_t number = state_->number;
+  const TableState* from = state_->tables.data();
+  TableState* to = next.tables.data();
+  const std::size_t n = state_->tables.size();
+  // Table by table pays only where the lists name far fewer tables than there are; elsewhere one copy of
+  // them all (a memcpy) is cheaper, and a small schema does not even look. A Debug build takes the lists
+  // whenever they reach, so that publish_to's check tries them under every test.
+#if defined(ECSDB_DEBUG_CHECKS)
+  constexpr bool kListsWhenTheyReach = true;
+#else
+  constexpr bool kListsWhenTheyReach = false;
+#endif
+  if ((kListsWhenTheyReach || n >= kCopyEachFrom) && next.number < number && number - next.number <= kRecentVersions) {
+    bool covered = true;
+    std::size_t listed = changed_now_.count;
+    for (std::uint64_t v = next.number + 1; covered && v < number; ++v) {
+      const ChangedIn& c = recent_[v % kRecentVersions];
+      covered = c.number == v;
+      listed += c.tables.count;
+    }
+    if (covered && (kListsWhenTheyReach || listed * 4 < n)) {
+      for (std::uint64_t v = next.number + 1; v < number; ++v) {
+        for (const std::uint16_t id : recent_[v % kRecentVersions].tables.items()) to[id] = from[id];
+      }
+      for (const std::uint16_t id : changed_now_.items()) to[id] = from[id];
+      return;
+    }
+  }
+  std::copy(from, from + n, to);
+}
+
+VersionState& WorkingVersion::state_to_change() noexcept {
+  if (changed_now_.count == state_->tables.size()) return *state_;  // all noted already
+  for (std::size_t id = 0; id < state_->tables.size(); ++id) {
+    if (changed_now_flags_[id] == 0) note_changed(static_cast<std::uint16_t>(id));
+  }
+  return *state_;
+}
+
 WorkingVersion::Copies WorkingVersion::publish_to(version::PublishedVersions& versions, std::uint64_t commit_count,
                                          std::uint64_t lsn) {
   state_->commit_count = commit_count;
   state_->lsn = lsn;
+  const std::uint64_t number = state_->number;
   // The next version starts as a copy of this one, built in a dead version's object when one is free (its
-  // vectors are reused). May throw: nothing has changed yet.
+  // vectors are reused). That object holds every table as its own version had it, so only the tables
+  // changed since are copied: a publish costs the tables its commits touched, not every table of the schema
+  // (ADR 0022). May throw: nothing has changed yet.
   std::unique_ptr<VersionState> next = versions.reuse_state();
-  if (next != nullptr) {
+  if (next != nullptr && next->tables.size() == state_->tables.size() && next->refs.size() == state_->refs.size()) {
+    copy_changed_tables(*next);  // by next's own number: first
+    next->number = number;
+    next->commit_count = commit_count;
+    next->lsn = lsn;
+    next->registry = state_->registry;
+    std::copy(state_->refs.begin(), state_->refs.end(), next->refs.begin());  // the same length
+#if defined(ECSDB_DEBUG_CHECKS)
+    // A change made without table_to_change (or state_to_change) would leave a stale table here.
+    for (std::size_t id = 0; id < state_->tables.size(); ++id) {
+      if (!(next->tables[id] == state_->tables[id])) {
+        std::fprintf(stderr, "ecsdb: table %zu changed in version %llu without table_to_change\n", id,
+                     static_cast<unsigned long long>(number));
+        std::abort();
+      }
+    }
+#endif
+  } else if (next != nullptr) {
     *next = *state_;
   } else {
     next = std::make_unique<VersionState>(*state_);
@@ -58,10 +124,34 @@ WorkingVersion::Copies WorkingVersion::publish_to(version::PublishedVersions& ve
   // Strong: changes all or nothing. Empties the retire lists and keeps their capacity for the next version.
   const bool sole_version = versions.publish(std::move(state_), std::move(ctx_.retired));
   // What the next version may write in place (TableState::shared_rows): rows past what any readable
-  // version has. `next` holds the row counts just published.
-  for (detail::TableState& t : next->tables) {
-    t.shared_rows = sole_version ? t.row_count : std::max(t.shared_rows, t.row_count);
+  // version has. `next` holds the row counts just published. A table no commit changed keeps its bound: its
+  // row count did not move, and the bound is at least the row count. (With no older version left to see,
+  // the bound could drop to the row count; it drops when the table next changes. Until then the rows in
+  // between are copied rather than written in place, which is only slower.)
+  ChangedIn& published = recent_[number % kRecentVersions];
+  published.number = number;
+  std::swap(published.tables, changed_now_);  // both have room for every table
+  changed_now_.count = 0;
+  for (const std::uint16_t id : published.tables.items()) changed_now_flags_[id] = 0;
+  for (const std::uint16_t id : published.tables.items()) {
+    detail::TableState& t = next->tables[id];
+    const std::uint32_t shared = sole_version ? t.row_count : std::max(t.shared_rows, t.row_count);
+    if (shared != t.shared_rows) {
+      t.shared_rows = shared;
+      note_changed(id);  // a change of the next version: it differs from the one just published here
+    }
   }
+#if defined(ECSDB_DEBUG_CHECKS)
+  // An insert made without table_to_change would leave the bound below the row count just published, and
+  // the next version would write rows a view can see in place.
+  for (std::size_t id = 0; id < next->tables.size(); ++id) {
+    if (next->tables[id].shared_rows < next->tables[id].row_count) {
+      std::fprintf(stderr, "ecsdb: table %zu's shared_rows is below its row count after version %llu\n", id,
+                   static_cast<unsigned long long>(number));
+      std::abort();
+    }
+  }
+#endif
   const Copies copied{ctx_.pages_copied, ctx_.pages_replayed, ctx_.bytes_copied};
   ctx_.pages_copied = 0;
   ctx_.pages_replayed = 0;
@@ -99,7 +189,7 @@ void WorkingVersion::assign_auto_increments(std::uint16_t table, std::byte* row)
 
 std::byte* WorkingVersion::append_row(std::uint16_t table, std::uint64_t key, std::uint64_t owner, UndoKind kind,
                                      std::uint32_t size) {
-  TableState& t = state_->tables[table];
+  TableState& t = table_to_change(table);
   undo_.reserve();
   const std::uint32_t identity_rows = t.identity_rows;
   storage::prepare_insert(t, key, ctx_);
@@ -136,7 +226,7 @@ void WorkingVersion::fill_inserted_row(std::uint16_t table, std::byte* row, cons
 }
 
 void WorkingVersion::take_out_row(std::uint16_t table, std::uint64_t key, bool indexed, UndoKind kind) {
-  TableState& t = state_->tables[table];
+  TableState& t = table_to_change(table);
   const std::uint32_t row = state_->find_row_index(table, key);
   assert(row != kNoRow);
   const TableInfo& info = tables_.info(table);
@@ -169,7 +259,7 @@ void WorkingVersion::remove_row(std::uint16_t table, std::uint64_t key) {
   const auto index = static_cast<std::uint32_t>(key);
   std::uint32_t gen = static_cast<std::uint32_t>(key >> 32) + 1;
   if (gen == 0) gen = 1;
-  storage::set_key_generation(state_->tables[table], index, gen, ctx_);
+  storage::set_key_generation(table_to_change(table), index, gen, ctx_);
   aux_[table].free_row_ids.push_back(index);
 }
 

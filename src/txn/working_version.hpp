@@ -8,8 +8,10 @@
 // Exception safety: see UndoEntry. Each primitive allocates what it needs before its first change.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "ecsdb/detail/version_state.hpp"
@@ -45,8 +47,18 @@ class WorkingVersion {
   ~WorkingVersion();  // frees its pages and those retired while it was built
 
   const WriterSchema& tables() const noexcept { return tables_; }
-  VersionState& state() noexcept { return *state_; }
   const VersionState& state() const noexcept { return *state_; }
+  // Every change to the version goes through one of these three, because publish_to copies into the next
+  // version's object only the tables changed since that object's own version (ADR 0022):
+  // - table `table`, for a change to its TableState or its pages;
+  TableState& table_to_change(std::uint16_t table) noexcept {
+    if (changed_now_flags_[table] == 0) note_changed(table);
+    return state_->tables[table];
+  }
+  // - the registry, which every publish copies;
+  RegistryState& registry() noexcept { return state_->registry; }
+  // - anything (rollback, recovery): every table counts as changed.
+  VersionState& state_to_change() noexcept;
   storage::WriteContext& context() noexcept { return ctx_; }
   // Differs from the published version (publish has something to do).
   bool dirty() const noexcept { return dirty_; }
@@ -81,7 +93,7 @@ class WorkingVersion {
   // (TransactionWriter::implicit_set, ADR 0011) needs none. Inline: every field update takes it.
   std::byte* write_row(std::uint16_t table, std::uint32_t row) {
     dirty_ = true;
-    return storage::mutable_at(state_->tables[table].rows, row, ctx_);
+    return storage::mutable_at(table_to_change(table).rows, row, ctx_);
   }
   // A zeroed row under `key` at the end of the table (nullptr for a table without stored fields). Not
   // indexed yet: fill_inserted_row does that.
@@ -114,9 +126,39 @@ class WorkingVersion {
   // and records `kind`, with the row's bytes and reference-list places for the undo.
   void take_out_row(std::uint16_t table, std::uint64_t key, bool indexed, UndoKind kind);
 
+  // Records that `table` changed in this version (table_to_change). Never allocates.
+  void note_changed(std::uint16_t table) noexcept {
+    changed_now_flags_[table] = 1;
+    changed_now_.add(table);
+  }
+
+  // Copies into `next`, a dead version's object, what differs from this version: the tables changed since
+  // next's own version when the last kRecentVersions lists cover them, else every table.
+  void copy_changed_tables(VersionState& next) const noexcept;
+
   const WriterSchema& tables_;
   storage::PagePool& pool_;
   std::unique_ptr<VersionState> state_;
+  // Table ids, with room for every table of the schema: adding one never allocates.
+  struct TableList {
+    std::vector<std::uint16_t> ids;  // [0, count) are the list
+    std::uint32_t count = 0;
+    void add(std::uint16_t id) noexcept { ids[count++] = id; }
+    std::span<const std::uint16_t> items() const noexcept { return {ids.data(), count}; }
+  };
+  // The tables changed in the version being built (each once), and a flag per table saying so. A change
+  // to the next version's TableState at a publish (its shared_rows) counts as a change of the next version.
+  TableList changed_now_;
+  std::vector<std::uint8_t> changed_now_flags_;
+  // The tables changed in each of the last kRecentVersions published versions, by number modulo
+  // kRecentVersions (`number` says which version a list is of; 0: none yet).
+  struct ChangedIn {
+    std::uint64_t number = 0;
+    TableList tables;
+  };
+  static constexpr std::uint64_t kRecentVersions = 4;
+  static constexpr std::size_t kCopyEachFrom = 16;  // tables in the schema (copy_changed_tables)
+  std::array<ChangedIn, kRecentVersions> recent_;
   storage::WriteContext ctx_;
   bool dirty_ = false;
   std::vector<TableAux> aux_;

@@ -84,6 +84,7 @@ struct PagedArray {
   std::uint32_t shift = 0;      // elements per page = 1 << shift
   std::uint32_t mask = 0;       // (1 << shift) - 1
 
+  bool operator==(const PagedArray&) const = default;  // the same pages, shaped the same
   std::uint64_t capacity() const noexcept { return static_cast<std::uint64_t>(pages) << shift; }
 
   // REQUIRES: i < capacity().

@@ -96,6 +96,7 @@ struct TableState {
   // other way) every row counts as seen.
   std::uint32_t shared_rows = std::numeric_limits<std::uint32_t>::max();
 
+  bool operator==(const TableState&) const = default;
   // The key of row `row` (REQUIRES: row < row_count), stored or implied by `registry` (this version's).
   std::uint64_t key_at(std::uint32_t row, const RegistryState& registry) const noexcept {
     if (keys.present(row)) [[likely]] return *reinterpret_cast<const std::uint64_t*>(keys.at(row));
@@ -120,6 +121,17 @@ struct TableState {
     if (index >= sparse.capacity() || !sparse.present(index)) return kNoRow;
     const SparseSlot s = load_slot(sparse.at(index));
     return s.generation == static_cast<std::uint32_t>(key_bits >> 32) && s.row < row_count ? s.row : kNoRow;
+  }
+  // Whether the entity `key_bits` has a row here, given that it is alive at its current generation
+  // (REQUIRES; cardinality-one tables). Every row of the identity run holds its entity's current generation,
+  // so below the run the index alone answers (ADR 0021), and only a key past it is looked up. `run_bound` is
+  // identity_rows, or a copy of it the caller keeps: a scan reads it once, not through a pointer its
+  // callback may alias.
+  bool live_key_has_row(std::uint64_t key_bits, const RegistryState& registry, std::uint32_t run_bound) const noexcept {
+    return static_cast<std::uint32_t>(key_bits) < run_bound || row_of(key_bits, registry) != kNoRow;
+  }
+  bool live_key_has_row(std::uint64_t key_bits, const RegistryState& registry) const noexcept {
+    return live_key_has_row(key_bits, registry, identity_rows);
   }
 };
 
