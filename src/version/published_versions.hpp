@@ -118,7 +118,8 @@ class PublishedVersions {
   void reclaim();
   // Writer: the VersionState object of a version no view can reach any more, for the writer to build its
   // next version in (copy-assigning into it reuses its vectors, so a steady publish allocates nothing), or
-  // null when there is none.
+  // null when there is none. The object holds its version exactly as published, `number` included: the
+  // writer copies into it only what changed since (ADR 0022), so nothing here may clear or touch it.
   std::unique_ptr<detail::VersionState> reuse_state() noexcept;
   // Writer: the pool this reclaimer frees into.
   storage::PagePool& pool() noexcept { return pool_; }

@@ -944,7 +944,7 @@ std::string wide_schema_toml(int extra) {
   return toml;
 }
 
-// A wide world (33 tables): the scans, joins and lookups that read an implied key's generation from the
+// A wide world (38 tables): the scans, joins and lookups that read an implied key's generation from the
 // registry answer as in a narrow one. (Until ADR 0021 a world of more than 31 tables had 12-byte registry
 // slots, with a second word of presence flags.)
 TEST(MultiComponentTest, ImpliedKeysAreReadFromTheRegistryOfAWideWorld) {
@@ -984,7 +984,7 @@ TEST(MultiComponentTest, ImpliedKeysAreReadFromTheRegistryOfAWideWorld) {
 }
 
 // A publish builds the next version in a dead version's object and copies into it only the tables changed
-// since that object's own version (ADR 0022). In a world wide enough for that (26 tables), random adds,
+// since that object's own version (ADR 0022). In a world wide enough for that (32 tables), random adds,
 // field writes and removals across the tables, each committed and published on its own while views are held
 // for a while (so the reused objects are sometimes several versions old, sometimes older than the lists
 // that say what changed reach), leave every version holding exactly its own rows: the newest one, and each

@@ -92,8 +92,9 @@ struct TableState {
   // now or later, has a row at or above it: the row count of the newest published version, or the most of
   // any that a view may still hold. So rows at or above it are written in place, even in pages shared with
   // published versions (storage/table_ops.cpp, "Rows no view can see"): an insert with a publish per commit
-  // copies no row or key page. WorkingVersion::publish_to keeps it; until it sets it (a TableState made any
-  // other way) every row counts as seen.
+  // copies no row or key page. WorkingVersion::publish_to keeps it, as an upper bound: it raises it at once,
+  // but lowers it only for a table the published version changed (ADR 0022), and until it sets it (a
+  // TableState made any other way) every row counts as seen.
   std::uint32_t shared_rows = std::numeric_limits<std::uint32_t>::max();
 
   bool operator==(const TableState&) const = default;
