@@ -30,7 +30,7 @@ WorkingVersion::WorkingVersion(const WriterSchema& tables, storage::PagePool& po
   changed_now_flags_.assign(n, 0);
   changed_now_.ids.resize(n);
   for (ChangedIn& c : recent_) c.tables.ids.resize(n);
-  for (std::uint16_t id = 0; id < n; ++id) note_changed(id);  // the first publish sets every shared_rows
+  state_to_change();  // lists every table: the first publish sets every shared_rows
 
   ctx_.pool = &pool_;
   ctx_.registry = &state_->registry;
@@ -132,8 +132,8 @@ WorkingVersion::Copies WorkingVersion::publish_to(version::PublishedVersions& ve
   published.number = number;
   std::swap(published.tables, changed_now_);  // both have room for every table
   changed_now_.count = 0;
-  for (const std::uint16_t id : published.tables.items()) changed_now_flags_[id] = 0;
   for (const std::uint16_t id : published.tables.items()) {
+    changed_now_flags_[id] = 0;
     detail::TableState& t = next->tables[id];
     const std::uint32_t shared = sole_version ? t.row_count : std::max(t.shared_rows, t.row_count);
     if (shared != t.shared_rows) {
