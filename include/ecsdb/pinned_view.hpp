@@ -221,7 +221,7 @@ const T* PinnedView::get(Entity e) const noexcept {
   const std::uint16_t t = table_of<T>();
   if (t == detail::kNoTable) return nullptr;
   // The row bytes were written as a T by the writer (layout checked at bind): the cast is valid.
-  return reinterpret_cast<const T*>(state_->find_row(t, e.bits()));
+  return detail::find_row_as<T>(state_->tables[t], state_->registry, e.bits());
 }
 
 template <BoundComponent T>
@@ -229,8 +229,9 @@ class PinnedView::Reader {
  public:
   // The component of `e`, or nullptr when e is stale or lacks it (PinnedView::get).
   const T* get(Entity e) const noexcept {
-    // The row bytes were written as a T by the writer (layout checked at bind): the cast is valid.
-    return reinterpret_cast<const T*>(detail::find_row_in(table_, registry_, e.bits()));
+    // The row bytes were written as a T by the writer (layout checked at bind): the cast is valid. An unbound
+    // T's empty table has no run and no sparse pages: every get misses.
+    return detail::find_row_as<T>(table_, registry_, e.bits());
   }
   bool has(Entity e) const noexcept { return table_.row_of(e.bits(), registry_) != detail::kNoRow; }
 
@@ -257,48 +258,25 @@ void PinnedView::get_many(std::span<const Entity> entities, std::span<const T*> 
     for (std::size_t i = 0; i < entities.size(); ++i) out[i] = nullptr;
     return;
   }
-  const detail::TableState& ts = state_->tables[t];
-  const detail::RegistryState& registry = state_->registry;
+  // Copies, as a Reader holds them: the compiler keeps their fields in registers across the loops.
+  const detail::TableState ts = state_->tables[t];
+  const detail::RegistryState registry = state_->registry;
   constexpr std::size_t kWave = 16;
-  const std::uint64_t capacity = ts.sparse.capacity();
-  // What resolves entity i of a wave: below identity_rows the key at its index, or its registry slot where
-  // the run elides the key (TableState::keys); else its sparse slot (TableState::sparse); null when none
-  // can hold its row.
-  enum class Probe : std::uint8_t { kSparse, kKey, kRegistry };
-  const std::byte* probe[kWave];
-  Probe kind[kWave];
   for (std::size_t base = 0; base < entities.size(); base += kWave) {
     const std::size_t n = entities.size() - base < kWave ? entities.size() - base : kWave;
-    // Wave 1: keys or slots (prefetched; all n misses overlap).
+    // Wave 1: what each lookup will read, prefetched, so that all n lookups' misses overlap. In the identity
+    // run that is the row and the registry slot (detail::find_row_as); past it, the sparse slot.
     for (std::size_t i = 0; i < n; ++i) {
       const std::uint32_t index = entities[base + i].index();
       if (index < ts.identity_rows) {
-        kind[i] = ts.keys.present(index) ? Probe::kKey : Probe::kRegistry;
-        probe[i] = kind[i] == Probe::kKey ? ts.keys.at(index) : registry.slots.at(index);
-      } else {
-        kind[i] = Probe::kSparse;
-        probe[i] = index < capacity && ts.sparse.present(index) ? ts.sparse.at(index) : nullptr;
+        __builtin_prefetch(ts.rows.at(index));
+        __builtin_prefetch(registry.slot(index));
+      } else if (index < ts.sparse.capacity() && ts.sparse.present(index)) {
+        __builtin_prefetch(ts.sparse.at(index));
       }
-      if (probe[i] != nullptr) __builtin_prefetch(probe[i]);
-      if (index < ts.row_count && ts.stride != 0) __builtin_prefetch(ts.rows.at(index));  // likely row
     }
-    // Wave 2: rows (prefetched), resolved once the keys and slots arrive.
-    for (std::size_t i = 0; i < n; ++i) {
-      const Entity e = entities[base + i];
-      const std::byte* row = nullptr;
-      if (kind[i] == Probe::kKey) {
-        if (*reinterpret_cast<const std::uint64_t*>(probe[i]) == e.bits()) row = ts.rows.at(e.index());
-      } else if (kind[i] == Probe::kRegistry) {
-        if (reinterpret_cast<const detail::EntitySlot*>(probe[i])->generation == e.generation()) {
-          row = ts.rows.at(e.index());
-        }
-      } else if (probe[i] != nullptr) {
-        const detail::SparseSlot s = detail::load_slot(probe[i]);
-        if (s.row < ts.row_count && s.generation == e.generation()) row = ts.rows.at(s.row);
-      }
-      if (row != nullptr) __builtin_prefetch(row);
-      out[base + i] = reinterpret_cast<const T*>(row);
-    }
+    // Wave 2: the lookups, on what has arrived.
+    for (std::size_t i = 0; i < n; ++i) out[base + i] = detail::find_row_as<T>(ts, registry, entities[base + i].bits());
   }
 }
 

@@ -121,6 +121,9 @@ WorkingVersion::Copies WorkingVersion::publish_to(version::PublishedVersions& ve
   } else {
     next = std::make_unique<VersionState>(*state_);
   }
+#if defined(ECSDB_DEBUG_CHECKS)
+  check_run_keys();
+#endif
   // Strong: changes all or nothing. Empties the retire lists and keeps their capacity for the next version.
   const bool sole_version = versions.publish(std::move(state_), std::move(ctx_.retired));
   // What the next version may write in place (TableState::shared_rows): rows past what any readable
@@ -162,6 +165,28 @@ WorkingVersion::Copies WorkingVersion::publish_to(version::PublishedVersions& ve
   state_->number = ctx_.birth;
   dirty_ = false;
   return copied;
+}
+
+void WorkingVersion::check_run_keys() const {
+  // Point reads of a published version take the registry's generation for the key of a row in the identity
+  // run (detail::find_row_as), so a key stored there must be the one the registry implies. Only key pages
+  // this version wrote can break it: a key page left shared keeps its keys, and an entity's generation moves
+  // only once its rows are gone, which ends the run before them.
+  const std::uint64_t number = state_->number;
+  for (const std::uint16_t id : changed_now_.items()) {
+    const TableState& t = state_->tables[id];
+    for (std::uint32_t row = 0; row < t.identity_rows; row = (row | t.keys.mask) + 1) {
+      if (!t.keys.present(row) || detail::header_of(t.keys.dir->pages()[row >> t.keys.shift])->birth != number) continue;
+      const std::uint32_t end = std::min(t.identity_rows, (row | t.keys.mask) + 1);
+      for (std::uint32_t r = row; r < end; ++r) {
+        if (t.key_at(r, state_->registry) != TableState::implied_key(r, state_->registry)) {
+          std::fprintf(stderr, "ecsdb: table %u's key at row %u of the identity run is not its entity's current one "
+                       "in version %llu\n", id, r, static_cast<unsigned long long>(number));
+          std::abort();
+        }
+      }
+    }
+  }
 }
 
 void WorkingVersion::advance_to(std::uint64_t version) noexcept {

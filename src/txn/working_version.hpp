@@ -135,6 +135,9 @@ class WorkingVersion {
   // Copies into `next`, a dead version's object, what differs from this version: the tables changed since
   // next's own version when the last kRecentVersions lists cover them, else every table.
   void copy_changed_tables(VersionState& next) const noexcept;
+  // Aborts when a key this version stored in a table's identity run is not its entity's current one (the
+  // Debug builds' check at every publish).
+  void check_run_keys() const;
 
   const WriterSchema& tables_;
   storage::PagePool& pool_;
