@@ -265,15 +265,18 @@ void PinnedView::get_many(std::span<const Entity> entities, std::span<const T*> 
   for (std::size_t base = 0; base < entities.size(); base += kWave) {
     const std::size_t n = entities.size() - base < kWave ? entities.size() - base : kWave;
     // Wave 1: what each lookup will read, prefetched, so that all n lookups' misses overlap. In the identity
-    // run that is the row and the registry slot (detail::find_row_as); past it, the sparse slot.
+    // run that is the row and the registry slot (detail::find_row_as); past it, the sparse slot and the row
+    // at the entity's index, where tables filled in entity order keep most rows (detail::find_row_off_run
+    // prefetches the row the slot names when it is another).
     for (std::size_t i = 0; i < n; ++i) {
       const std::uint32_t index = entities[base + i].index();
       if (index < ts.identity_rows) {
         __builtin_prefetch(ts.rows.at(index));
         __builtin_prefetch(registry.slot(index));
-      } else if (index < ts.sparse.capacity() && ts.sparse.present(index)) {
-        __builtin_prefetch(ts.sparse.at(index));
+        continue;
       }
+      if (index < ts.row_count) __builtin_prefetch(ts.rows.at(index));
+      if (index < ts.sparse.capacity() && ts.sparse.present(index)) __builtin_prefetch(ts.sparse.at(index));
     }
     // Wave 2: the lookups, on what has arrived.
     for (std::size_t i = 0; i < n; ++i) out[base + i] = detail::find_row_as<T>(ts, registry, entities[base + i].bits());

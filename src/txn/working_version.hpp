@@ -136,7 +136,7 @@ class WorkingVersion {
   // next's own version when the last kRecentVersions lists cover them, else every table.
   void copy_changed_tables(VersionState& next) const noexcept;
   // Aborts when a key this version stored in a table's identity run is not its entity's current one (the
-  // Debug builds' check at every publish).
+  // Debug builds' check at every publish, of the tables it changed).
   void check_run_keys() const;
 
   const WriterSchema& tables_;
@@ -152,6 +152,7 @@ class WorkingVersion {
   // The tables changed in the version being built (each once), and a flag per table saying so. A change
   // to the next version's TableState at a publish (its shared_rows) counts as a change of the next version.
   TableList changed_now_;
+  std::uint64_t published_through_ = 0;  // the number of the last version published (check_run_keys)
   std::vector<std::uint8_t> changed_now_flags_;
   // The tables changed in each of the last kRecentVersions published versions, by number modulo
   // kRecentVersions (`number` says which version a list is of; 0: none yet).

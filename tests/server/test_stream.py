@@ -225,7 +225,13 @@ def test_state_none_starts_with_deltas_only(server, streams):
     d = st.recv()
     assert d["type"] == "delta" and d["from"] == m["version"]
     assert [r["key"] for r in d["tables"]["health"]["inserted"]] == [e]
+    # The server records the lag when its write completes, which may come after this end has read the
+    # message: wait for it a little.
+    deadline = time.monotonic() + 5
     lag = server.get("/api/metrics").json()["stream_lag_seconds"]
+    while lag["count"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+        lag = server.get("/api/metrics").json()["stream_lag_seconds"]
     assert lag["count"] >= 1 and lag["p99"] > 0, "the delta's publish-to-written lag is measured"
     st.ws.send(json.dumps({"type": "subscribe", "tables": ["health"], "state": "full"}))
     _, tables, _ = st.state()

@@ -947,6 +947,19 @@ TEST(MultiComponentTest, KeysAreElidedBelowTheIdentityRun) {
     ASSERT_NE(v2.get<Transform>(batch[i]), nullptr) << "entity index " << batch[i].index();
     EXPECT_EQ(v2.get<Transform>(batch[i])->x, float(i));
   }
+  // Past the run, a point read goes through the sparse index even where the index is below the row count:
+  // entity 120 has no transform, though row 120 holds entity 520's. Every read path agrees.
+  std::vector<Entity> asked(batch);
+  asked.push_back(fs[120]);
+  std::vector<const Transform*> found(asked.size());
+  v2.get_many<Transform>(asked, found);
+  const auto loaded_transforms = v2.reader<Transform>();
+  for (std::size_t i = 0; i < asked.size(); ++i) {
+    EXPECT_EQ(found[i], v2.get<Transform>(asked[i])) << "entity index " << asked[i].index();
+    EXPECT_EQ(loaded_transforms.get(asked[i]), found[i]) << "entity index " << asked[i].index();
+  }
+  EXPECT_EQ(found.back(), nullptr);
+  EXPECT_EQ(found[120]->x, 120.0f) << "row 120 holds entity 520";
 }
 
 // The test schema and `extra` more component tables, x0, x1, ..., each with one u32 field `v`.

@@ -159,7 +159,7 @@ struct RefIndexState {
 
 // The row of `key_bits` in `t` when its index lies at or above t.identity_rows: through the sparse index, or
 // nullptr when absent or stale. Out of line: random gets land in the run, where find_row_in and find_row_as
-// answer inline. REQUIRES: t.stride != 0.
+// answer inline. REQUIRES: t.stride != 0, or t empty (no rows, no sparse pages: an unbound T's Reader).
 [[gnu::noinline]] inline const std::byte* find_row_off_run(const TableState& t, std::uint64_t key_bits) noexcept {
   const auto index = static_cast<std::uint32_t>(key_bits);
   // Tables filled in entity order keep row == entity index for most rows, past the run too. Prefetch that
@@ -170,7 +170,10 @@ struct RefIndexState {
   if (index >= t.sparse.capacity() || !t.sparse.present(index)) return nullptr;
   const SparseSlot s = load_slot(t.sparse.at(index));
   if (s.row >= t.row_count || s.generation != static_cast<std::uint32_t>(key_bits >> 32)) return nullptr;
-  return s.row == index ? guess : t.rows.at(s.row);
+  if (s.row == index) return guess;
+  const std::byte* row = t.rows.at(s.row);
+  __builtin_prefetch(row);  // get_many reads the rows after a whole wave: let this miss start now
+  return row;
 }
 
 // Point reads (PinnedView::get, Reader::get, get_many): the row of `key_bits` in `t`, of the published
@@ -178,8 +181,8 @@ struct RefIndexState {
 // never 0), or nullptr when absent or stale.
 //
 // Below identity_rows, row `index` of a published version holds entity `index` at its current generation,
-// whether or not the key's page is present (TableState::identity_rows; the Debug builds check it at every
-// publish): the registry's generation alone decides, and the row is at a known place. (Not so inside one of
+// whether or not the key's page is present (TableState::identity_rows; the Debug builds check the keys
+// each version stores there): the registry's generation alone decides, and the row is at a known place. (Not so inside one of
 // the writer's steps: recovery places a created entity's row before it creates the entity, which is why
 // row_of and find_row_in read a stored key where its page is present.) So a read in the run is two
 // independent loads, the row and the registry slot, found by shifts (the element sizes are constants), and
