@@ -91,6 +91,13 @@ struct PagedArray {
   const std::byte* at(std::uint64_t i) const noexcept {
     return dir->pages()[i >> shift] + (i & mask) * elem_size;
   }
+  // Element i as a T, found by a shift where at() multiplies by a loaded size. REQUIRES: i < capacity(), and
+  // elem_size == sizeof(T) with alignof(T) dividing it: a page holds whole elements from its kPageAlign-aligned
+  // start, so it is then an array of T.
+  template <typename T>
+  const T* element_as(std::uint64_t i) const noexcept {
+    return reinterpret_cast<const T*>(dir->pages()[i >> shift]) + (i & mask);
+  }
   // Whether element i's page is present: an array whose owner gives a null page a meaning (the sparse index,
   // TableState::sparse) leaves directory slots null until it needs them. REQUIRES: i < capacity().
   bool present(std::uint64_t i) const noexcept { return dir->pages()[i >> shift] != nullptr; }

@@ -54,11 +54,8 @@ struct RegistryState {
   std::uint32_t used = 0;           // indices ever handed out (slots [0, used) are initialised)
   std::uint32_t alive = 0;          // live entities
 
-  // REQUIRES: index < slots.capacity(). The element size is sizeof(EntitySlot) (entity::init_registry), so the
-  // slot's address takes a shift where PagedArray::at multiplies by a loaded size: a point read takes it.
-  const EntitySlot* slot(std::uint32_t index) const noexcept {
-    return reinterpret_cast<const EntitySlot*>(slots.dir->pages()[index >> slots.shift]) + (index & slots.mask);
-  }
+  // REQUIRES: index < slots.capacity(). The element size is sizeof(EntitySlot) (entity::init_registry).
+  const EntitySlot* slot(std::uint32_t index) const noexcept { return slots.element_as<EntitySlot>(index); }
   bool is_alive(Entity e) const noexcept {
     if (e.index() >= used) return false;
     const EntitySlot* s = slot(e.index());
@@ -194,9 +191,8 @@ template <typename T>
 inline const T* find_row_as(const TableState& t, const RegistryState& registry, std::uint64_t key_bits) noexcept {
   const auto index = static_cast<std::uint32_t>(key_bits);
   if (index < t.identity_rows) [[likely]] {
-    // A page holds whole rows from its start, kPageAlign-aligned, and a bound T's size is the row stride, a
-    // multiple of its alignment (Database::bind checks both): the page is an array of T.
-    const T* row = reinterpret_cast<const T*>(t.rows.dir->pages()[index >> t.rows.shift]) + (index & t.rows.mask);
+    // A bound T's size is the row stride, a multiple of its alignment (Database::bind checks both).
+    const T* row = t.rows.element_as<T>(index);
     __builtin_prefetch(row);
     if (registry.slot(index)->generation != static_cast<std::uint32_t>(key_bits >> 32)) return nullptr;
     return row;
