@@ -313,6 +313,29 @@ std::byte* insert_row(TableState& t, std::uint64_t key_bits, std::uint64_t owner
   return bytes;
 }
 
+bool append_unseen(TableState& t, std::uint64_t key_bits, const RegistryState& registry, const void* init) noexcept {
+  const std::uint32_t row = t.row_count;
+  const auto index = static_cast<std::uint32_t>(key_bits);
+  // Each condition is one that insert_row would meet by allocating or copying: then the slow path.
+  if (row < t.shared_rows || t.owners.elem_size != 0 || row >= t.keys.capacity() ||
+      index >= t.sparse.capacity() || (t.stride != 0 && row >= t.rows.capacity())) {
+    return false;
+  }
+  const bool key_page = t.keys.present(row);
+  if (!key_page && !key_implied(t, row, key_bits, registry)) return false;  // (K2): its page to install
+  // The slot: absent and implied by the run the key continues (set_slot skips it then), or present and
+  // unseen before and after (row is at or above shared_rows). An absent one off the run needs a page.
+  const bool slot_page = t.sparse.present(index);
+  if (slot_page ? !slot_write_unseen(t, index, row) : !continues_run(t, row, index)) return false;
+  // Nothing below can fail. The order is insert_row's; no view reads any of these bytes (see above).
+  ++t.row_count;
+  if (key_page) std::memcpy(unseen_at(t.keys, row), &key_bits, sizeof key_bits);
+  if (continues_run(t, row, index)) ++t.identity_rows;  // else the bound stays below row (set_key)
+  if (slot_page) store_slot_unseen(t, index, SparseSlot{static_cast<std::uint32_t>(key_bits >> 32), row});
+  if (t.stride != 0) std::memcpy(unseen_at(t.rows, row), init, t.stride);
+  return true;
+}
+
 std::byte* insert_row_at(TableState& t, std::uint32_t row, std::uint64_t key_bits, std::uint64_t owner_bits,
                          WriteContext& ctx) {
   assert(row <= t.row_count);

@@ -24,6 +24,16 @@ void destroy_table(detail::TableState& t, PagePool& pool) noexcept;
 std::byte* insert_row(detail::TableState& t, std::uint64_t key_bits, std::uint64_t owner_bits, WriteContext& ctx,
                       const void* init = nullptr);
 
+// insert_row for the common append, in one pass, where it needs no allocation and no copy: the row and
+// its key go where no view can see them (at or above shared_rows, "Rows no view can see" in
+// table_ops.cpp), into pages already there, the key's page present or the key continuing the identity run,
+// and its sparse slot either implied by the run or one no view can see. Then it copies `init` (stride
+// bytes) into the row and returns true; else it changes nothing and returns false, and the caller takes
+// prepare_insert and insert_row. `registry` is the version's (the run's keys). REQUIRES: the key has no
+// row; a cardinality-one table.
+bool append_unseen(detail::TableState& t, std::uint64_t key_bits, const detail::RegistryState& registry,
+                   const void* init) noexcept;
+
 // Puts a row for `key_bits` back at dense position `row` (REQUIRES: row <= row_count), moving the row that
 // is there to the end. The exact inverse of remove_row; used by rollback.
 std::byte* insert_row_at(detail::TableState& t, std::uint32_t row, std::uint64_t key_bits, std::uint64_t owner_bits,

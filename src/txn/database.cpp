@@ -54,6 +54,7 @@ Status txn_put(WriterCore* c, std::uint16_t table, Entity e, const void* bytes) 
 Status implicit_write(WriterCore* c, ImplicitOp op, std::uint16_t table, std::uint64_t key, std::uint32_t offset,
                       std::uint32_t size, const void* bytes) {
   if (op == ImplicitOp::kSet) return guarded(c, [&] { return c->implicit_set(table, key, offset, size, bytes); });
+  if (op == ImplicitOp::kAdd) return guarded(c, [&] { return c->implicit_add(table, key, offset, size, bytes); });
   return guarded(c, [&] { return c->implicit_write(op, table, key, offset, size, bytes); });
 }
 Status txn_add_many(WriterCore* c, std::uint16_t table, const Entity* entities, std::size_t n, const void* rows) {

@@ -222,6 +222,28 @@ Status TransactionWriter::implicit_set(std::uint16_t table, std::uint64_t key, s
   return Status::ok();
 }
 
+// The common case of implicit_write(kAdd) alone, as implicit_set is of kSet: the owning thread, a plain
+// table applied in place, a live entity without the component, and a row that storage::append_unseen
+// appends with no allocation and no copy (a tick's adds, between publishes). Everything else goes to
+// implicit_write, which checks it all again, allocates what it must and says what is wrong.
+Status TransactionWriter::implicit_add(std::uint16_t table, std::uint64_t key, std::uint32_t offset,
+                                       std::uint32_t size, const void* bytes) {
+  const auto slow = [&] { return implicit_write(ImplicitOp::kAdd, table, key, offset, size, bytes); };
+  if (thread_running_.load(std::memory_order_acquire) || !tables_.info(table).plain || !may_apply_in_place())
+      [[unlikely]] {
+    return slow();
+  }
+  const RegistryState& registry = working_.state().registry;
+  if (!registry.is_alive(Entity::from_bits(key)) || working_.state().tables[table].row_of(key, registry) != kNoRow)
+      [[unlikely]] {
+    return slow();  // check_add says what is wrong
+  }
+  if (!storage::append_unseen(working_.table_to_change(table), key, registry, bytes)) [[unlikely]] return slow();
+  working_.set_dirty(true);
+  committed_in_place();
+  return Status::ok();
+}
+
 Status TransactionWriter::implicit_destroy(Entity e) {
   ECSDB_RETURN_IF_ERROR(check_owner());
   RegistryState& registry = working_.registry();

@@ -75,6 +75,9 @@ class TransactionWriter {
   // of its own: see its definition.
   Status implicit_set(std::uint16_t table, std::uint64_t key, std::uint32_t offset, std::uint32_t size,
                       const void* bytes);
+  // implicit_write's kAdd (WriterHandle::add), likewise: see its definition.
+  Status implicit_add(std::uint16_t table, std::uint64_t key, std::uint32_t offset, std::uint32_t size,
+                      const void* bytes);
   // WriterHandle::destroy: the same for a destroy, applied in place where the schema has no reference
   // column (nothing to cascade or unlink) and every table the entity has a row in is TableInfo::plain.
   Status implicit_destroy(Entity e);

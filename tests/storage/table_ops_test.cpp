@@ -239,5 +239,80 @@ TEST_F(TableOpsTest, AKeyTheRegistryDoesNotImplyIsStored) {
   EXPECT_EQ(t_.key_at(5, registry_), newer);
 }
 
+// append_unseen is insert_row for an append that needs nothing allocated or copied: the row and its key at or
+// above shared_rows, the key continuing the run or its page present, the slot implied by the run or one no
+// view can see. It writes in place (marking the granules, for the parked copies) and leaves the table as
+// insert_row would; anything else it declines with the table untouched, and insert_row takes it.
+TEST_F(TableOpsTest, AppendUnseenAppendsInPlaceOrDeclinesUntouched) {
+  for (std::uint32_t i = 0; i < 10; ++i) append(i);
+  grow_to(registry_.slots, 41, ctx_);
+  for (std::uint32_t i = 10; i < 41; ++i) {
+    *reinterpret_cast<detail::EntitySlot*>(mutable_at(registry_.slots, i, ctx_)) = detail::EntitySlot{1, 1};
+  }
+  registry_.used = 41;
+  ctx_.birth = 2;  // version 1, with its 10 rows, is published: every page is shared now
+  t_.shared_rows = 10;
+  const detail::TableState published = t_;  // what a view of version 1 reads
+  const std::byte* rows_page = t_.rows.dir->pages()[0];
+  const std::uint64_t taken = blocks_taken();
+  const std::uint64_t value = 0x1111'2222'3333'4444ull;
+
+  // Entity 10 continues the run: no key, no slot; the run grows.
+  ASSERT_TRUE(append_unseen(t_, key_of(10), registry_, &value));
+  EXPECT_EQ(t_.row_count, 11u);
+  EXPECT_EQ(t_.identity_rows, 11u);
+  EXPECT_EQ(t_.row_of(key_of(10), registry_), 10u);
+  EXPECT_EQ(*reinterpret_cast<const std::uint64_t*>(t_.rows.at(10)), value);
+  EXPECT_EQ(t_.rows.dir->pages()[0], rows_page) << "an unseen append copied the rows page";
+  EXPECT_NE(detail::header_of(rows_page)->dirty[0] & (1ull << (10 * 8 / 64)), 0u)
+      << "the in-place write left its granule unmarked: the page's parked copy would miss it";
+  EXPECT_EQ(published.row_of(key_of(10), registry_), detail::kNoRow);
+
+  // While an older, longer version may be read (shared_rows above the row count, ADR 0020's `max` rule),
+  // row 11 is one a view can see: even an append with no key or slot to write declines.
+  t_.shared_rows = 20;
+  const detail::TableState longer = t_;
+  EXPECT_FALSE(append_unseen(t_, key_of(11), registry_, &value));
+  EXPECT_EQ(t_, longer) << "a declined append changed the table";
+  t_.shared_rows = 10;
+
+  // Entity 20 is off the run, and its key's and its slot's pages are absent: installing them allocates.
+  const detail::TableState before = t_;
+  EXPECT_FALSE(append_unseen(t_, key_of(20), registry_, &value));
+  EXPECT_EQ(t_, before) << "a declined append changed the table";
+  EXPECT_EQ(blocks_taken(), taken) << "append_unseen allocated";
+  append(20);  // insert_row installs the sparse page (rows stay unseen: no copy)
+
+  // Entity 30, off the run with its slot's page present now: the slot is written in place.
+  const std::byte* sparse_page = t_.sparse.dir->pages()[0];
+  ctx_.birth = 3;
+  t_.shared_rows = t_.row_count;  // version 2, with its 12 rows, is published
+  const detail::TableState published_2 = t_;
+  ASSERT_TRUE(append_unseen(t_, key_of(30), registry_, &value));
+  EXPECT_EQ(t_.row_of(key_of(30), registry_), 12u);
+  EXPECT_EQ(t_.identity_rows, 11u) << "an append off the run moved the bound";
+  EXPECT_EQ(t_.sparse.dir->pages()[0], sparse_page) << "an unseen slot's page was copied";
+  EXPECT_EQ(published_2.row_of(key_of(30), registry_), detail::kNoRow) << "a view found a later version's row";
+  EXPECT_NE(detail::header_of(sparse_page)->dirty[0] & (1ull << (30 * 8 / 64)), 0u);
+  testing::expect_sparse_index_matches_rows(t_, registry_);
+  testing::expect_keys_match_run(t_, registry_);
+
+  // An older, longer version may still be read (shared_rows above the row count): row 13 is one it has.
+  t_.shared_rows = t_.row_count + 5;
+  const detail::TableState seen = t_;
+  EXPECT_FALSE(append_unseen(t_, key_of(31), registry_, &value));
+  EXPECT_EQ(t_, seen) << "a declined append changed the table";
+
+  // A removal in the run makes the key pages present: the next append stores its key, in place.
+  t_.shared_rows = t_.row_count;
+  remove(3);  // row 3 now holds entity 30; the run ends at 3
+  t_.shared_rows = t_.row_count;
+  ASSERT_TRUE(append_unseen(t_, key_of(40), registry_, &value));
+  EXPECT_EQ(t_.key_at(t_.row_count - 1, registry_), key_of(40));
+  EXPECT_EQ(t_.row_of(key_of(40), registry_), t_.row_count - 1);
+  testing::expect_sparse_index_matches_rows(t_, registry_);
+  testing::expect_keys_match_run(t_, registry_);
+}
+
 }  // namespace
 }  // namespace ecsdb::storage
