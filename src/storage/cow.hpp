@@ -124,6 +124,14 @@ inline std::byte* unseen_at(detail::PagedArray& a, std::uint64_t i) noexcept {
   return marked_elements(page, a, i, 1);
 }
 
+// Page `page` of `a` when a write there copies nothing (it and the directory are private to `birth`
+// already: an earlier write of the same version copied them), else nullptr. REQUIRES: the page present.
+inline std::byte* private_page_or_null(const detail::PagedArray& a, std::uint32_t page, std::uint64_t birth) noexcept {
+  if (a.dir->birth != birth) return nullptr;
+  std::byte* data = a.dir->pages()[page];
+  return detail::header_of(data)->birth == birth ? data : nullptr;
+}
+
 // Element i's page made private, nothing marked dirty: what a prepare_* step calls so that the write after
 // it allocates nothing. The write marks what it changes (mutable_at); a prepare changes no byte, so it has
 // nothing to mark. REQUIRES: i < a.capacity(), its page present.

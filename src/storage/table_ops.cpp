@@ -366,6 +366,76 @@ void remove_row(TableState& t, std::uint64_t key_bits, std::uint32_t row, WriteC
   t.identity_rows = std::min(t.identity_rows, t.row_count);
 }
 
+namespace {
+
+// Where a final removal writes element `row` of the row-indexed array `a` (rows, keys) with nothing to copy:
+// the live page, for a row no view can see ("Rows no view can see"), or the page already private to
+// `birth`; nullptr when the write needs a copy. Marks nothing: the caller marks what it writes.
+std::byte* row_page_in_place(const TableState& t, const detail::PagedArray& a, std::uint32_t row,
+                             std::uint64_t birth) noexcept {
+  const auto page = static_cast<std::uint32_t>(row >> a.shift);
+  return row >= t.shared_rows ? a.dir->pages()[page] : private_page_or_null(a, page, birth);
+}
+
+// The same for sparse slot `index` (present) taking `row`: unseen before and after, or in a private page.
+// Returns whether it can be written in place; `unseen` says which of the two.
+bool slot_in_place(const TableState& t, std::uint32_t index, std::uint32_t row, std::uint64_t birth,
+                   bool& unseen) noexcept {
+  unseen = slot_write_unseen(t, index, row);
+  return unseen || private_page_or_null(t.sparse, static_cast<std::uint32_t>(index >> t.sparse.shift), birth) != nullptr;
+}
+
+void store_slot_in_place(TableState& t, std::uint32_t index, SparseSlot value, bool unseen) noexcept {
+  if (unseen) {
+    store_slot_unseen(t, index, value);
+    return;
+  }
+  std::byte* page = t.sparse.dir->pages()[index >> t.sparse.shift];  // private: no view reads it
+  std::memcpy(marked_elements(page, t.sparse, index, 1), &value, sizeof value);
+}
+
+}  // namespace
+
+bool remove_in_place(TableState& t, std::uint64_t key_bits, std::uint32_t row, const WriteContext& ctx) noexcept {
+  // Below the run, the removal ends the run at `row` and makes present the pages of what the run gives up
+  // (install_run_pages): that allocates. At or above it, every key from `row` on is stored (K2), and the
+  // removed key's slot and the moved one's are present (invariant 2: neither index is in the run, whose
+  // rows hold their own entities).
+  const auto index = static_cast<std::uint32_t>(key_bits);
+  if (row < t.identity_rows || t.owners.elem_size != 0 || !t.sparse.present(index)) return false;
+  const std::uint32_t last = t.row_count - 1;
+  const bool moves = row != last;
+  // The first removal after a publish finds every page shared: decline it at the first look.
+  std::byte* row_page = nullptr;
+  if (moves && t.stride != 0) {
+    row_page = row_page_in_place(t, t.rows, row, ctx.birth);
+    if (row_page == nullptr) return false;
+  }
+  const std::uint32_t generation = reinterpret_cast<const SparseSlot*>(t.sparse.at(index))->generation;
+  bool gone_unseen = false;
+  if (!slot_in_place(t, index, kNoRow, ctx.birth, gone_unseen)) return false;
+  if (!moves) {  // the last row goes: only its slot changes
+    store_slot_in_place(t, index, SparseSlot{generation, kNoRow}, gone_unseen);
+    --t.row_count;
+    return true;
+  }
+  const std::uint64_t moved = *reinterpret_cast<const std::uint64_t*>(t.keys.at(last));
+  const auto moved_index = static_cast<std::uint32_t>(moved);
+  if (!t.sparse.present(moved_index)) return false;
+  bool moved_unseen = false;
+  std::byte* key_page = row_page_in_place(t, t.keys, row, ctx.birth);
+  if (key_page == nullptr || !slot_in_place(t, moved_index, row, ctx.birth, moved_unseen)) return false;
+  // Nothing below can fail; remove_row's order: the removed key's slot, then the last row's move.
+  store_slot_in_place(t, index, SparseSlot{generation, kNoRow}, gone_unseen);
+  if (t.stride != 0) std::memcpy(marked_elements(row_page, t.rows, row, 1), t.rows.at(last), t.stride);
+  std::memcpy(marked_elements(key_page, t.keys, row, 1), &moved, sizeof moved);
+  if (continues_run(t, row, moved_index)) ++t.identity_rows;  // set_key: the bound stays below row otherwise
+  store_slot_in_place(t, moved_index, SparseSlot{static_cast<std::uint32_t>(moved >> 32), row}, moved_unseen);
+  --t.row_count;
+  t.identity_rows = std::min(t.identity_rows, t.row_count);
+  return true;
+}
+
 SparseSlot* mutable_slots(TableState& t, std::uint32_t index, std::uint32_t n, WriteContext& ctx) {
   install_sparse_page(t, index, ctx);
   return reinterpret_cast<SparseSlot*>(mutable_range(t.sparse, index, n, ctx));

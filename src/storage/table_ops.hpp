@@ -59,6 +59,20 @@ inline void prepare_remove(detail::TableState& t, std::uint64_t key_bits, Remova
   prepare_remove(t, key_bits, t.row_of(key_bits, *ctx.registry), removal, ctx);
 }
 
+// prepare_remove(kFinal) and remove_row in one pass, where the removal needs no allocation and no copy: the
+// row at or above identity_rows (the run stays where it is), and every element it writes (the row and key
+// the last row moves into, the two sparse slots) in a page no view can see there or one this version has
+// made private already: a tick's later removals from the same pages. Returns true once done; else it changes
+// nothing and returns false, and the caller takes prepare_remove and remove_row. REQUIRES: `row` is
+// `key_bits`'s row (TableState::row_of); a cardinality-one table.
+bool remove_in_place(detail::TableState& t, std::uint64_t key_bits, std::uint32_t row, const WriteContext& ctx) noexcept;
+// A few loads that tell when remove_in_place would decline at once: `row` in the run, or seen by a view
+// while the keys directory is still shared (no write since the last publish: with a publish per commit,
+// every removal). Inline, so that such a removal skips the call.
+inline bool may_remove_in_place(const detail::TableState& t, std::uint32_t row, const WriteContext& ctx) noexcept {
+  return row >= t.identity_rows && (row >= t.shared_rows || t.keys.dir->birth == ctx.birth);
+}
+
 // Removes the row of `key_bits` (REQUIRES: present), which is `row` (TableState::row_of).
 void remove_row(detail::TableState& t, std::uint64_t key_bits, std::uint32_t row, WriteContext& ctx);
 inline void remove_row(detail::TableState& t, std::uint64_t key_bits, WriteContext& ctx) {

@@ -193,6 +193,11 @@ Status TransactionWriter::implicit_write(ImplicitOp op, std::uint16_t table, std
       // The row found proves the entity alive (check_write); no row: check_remove says what is wrong.
       const std::uint32_t row = t.row_of(key, registry);
       if (row == kNoRow) [[unlikely]] return check_remove(table, key);
+      // A tick's removals mostly write pages an earlier one made private: then one pass does it.
+      if (storage::may_remove_in_place(t, row, ctx) && storage::remove_in_place(t, key, row, ctx)) {
+        working_.set_dirty(true);
+        break;
+      }
       storage::prepare_remove(t, key, row, storage::Removal::kFinal, ctx);
       working_.set_dirty(true);
       storage::remove_row(t, key, row, ctx);

@@ -314,5 +314,70 @@ TEST_F(TableOpsTest, AppendUnseenAppendsInPlaceOrDeclinesUntouched) {
   testing::expect_keys_match_run(t_, registry_);
 }
 
+// remove_in_place is prepare_remove(kFinal) and remove_row for a removal that needs nothing allocated or
+// copied: a row at or above the run, whose writes (the moved row and key, two slots) land in pages this
+// version made private already, or that no view can see. It leaves the table as remove_row would, and the
+// published version's pages untouched; anything else it declines with the table untouched.
+TEST_F(TableOpsTest, RemoveInPlaceWritesPrivateOrUnseenPagesOrDeclinesUntouched) {
+  for (std::uint32_t i = 0; i < 10; ++i) append(i);
+  for (std::uint32_t i = 20; i < 24; ++i) append(i);  // rows 10..13, off the run: stored keys and slots
+  ctx_.birth = 2;  // version 1 is published: every page is shared now
+  t_.shared_rows = t_.row_count;
+  const detail::TableState published = t_;
+  const std::uint64_t row_10 = *reinterpret_cast<const std::uint64_t*>(t_.rows.at(10));
+
+  const detail::TableState shared = t_;
+  EXPECT_FALSE(remove_in_place(t_, key_of(20), 10, ctx_)) << "wrote pages a view of version 1 reads";
+  EXPECT_EQ(t_, shared) << "a declined removal changed the table";
+  EXPECT_FALSE(remove_in_place(t_, key_of(5), 5, ctx_)) << "a removal in the run must install pages";
+  EXPECT_EQ(t_, shared);
+
+  remove(21);  // row 11 <- entity 23; the rows, keys and sparse pages are private to version 2 now
+  const std::uint64_t taken = blocks_taken();
+  ASSERT_TRUE(remove_in_place(t_, key_of(20), 10, ctx_));  // row 10 <- entity 22, the last row
+  EXPECT_EQ(t_.row_count, 12u);
+  EXPECT_EQ(t_.row_of(key_of(20), registry_), detail::kNoRow);
+  EXPECT_EQ(t_.row_of(key_of(22), registry_), 10u);
+  EXPECT_EQ(t_.key_at(10, registry_), key_of(22));
+  ASSERT_TRUE(remove_in_place(t_, key_of(23), 11, ctx_)) << "the last row: only its slot changes";
+  EXPECT_EQ(t_.row_count, 11u);
+  EXPECT_EQ(t_.row_of(key_of(23), registry_), detail::kNoRow);
+  EXPECT_EQ(blocks_taken(), taken) << "remove_in_place allocated";
+  EXPECT_EQ(published.row_of(key_of(20), registry_), 10u) << "the published slot changed";
+  EXPECT_EQ(*reinterpret_cast<const std::uint64_t*>(published.rows.at(10)), row_10) << "a published row changed";
+  EXPECT_EQ(t_.identity_rows, 10u);
+  testing::expect_sparse_index_matches_rows(t_, registry_);
+  testing::expect_keys_match_run(t_, registry_);
+
+  // The last row's entity is the hole's index, at the end of the run: the move continues the run.
+  grow_to(registry_.slots, 41, ctx_);
+  for (std::uint32_t i = 10; i < 41; ++i) {
+    *reinterpret_cast<detail::EntitySlot*>(mutable_at(registry_.slots, i, ctx_)) = detail::EntitySlot{1, 1};
+  }
+  registry_.used = 41;
+  append(10);  // row 11, off the run (row 10 holds entity 22)
+  ASSERT_TRUE(remove_in_place(t_, key_of(22), 10, ctx_));
+  EXPECT_EQ(t_.identity_rows, 11u) << "entity 10 at row 10 continues the run";
+  EXPECT_EQ(t_.row_of(key_of(10), registry_), 10u);
+  testing::expect_sparse_index_matches_rows(t_, registry_);
+  testing::expect_keys_match_run(t_, registry_);
+
+  // Rows no view can see, in pages shared with version 2: removed in place without a copy.
+  ctx_.birth = 3;
+  t_.shared_rows = t_.row_count;
+  const std::uint64_t value = 7;
+  ASSERT_TRUE(append_unseen(t_, key_of(30), registry_, &value));
+  ASSERT_TRUE(append_unseen(t_, key_of(31), registry_, &value));
+  const std::byte* rows_page = t_.rows.dir->pages()[0];
+  const std::byte* sparse_page = t_.sparse.dir->pages()[0];
+  ASSERT_TRUE(remove_in_place(t_, key_of(30), 11, ctx_));
+  EXPECT_EQ(t_.rows.dir->pages()[0], rows_page) << "an unseen row's page was copied";
+  EXPECT_EQ(t_.sparse.dir->pages()[0], sparse_page) << "an unseen slot's page was copied";
+  EXPECT_EQ(t_.row_of(key_of(31), registry_), 11u);
+  EXPECT_EQ(t_.row_of(key_of(30), registry_), detail::kNoRow);
+  testing::expect_sparse_index_matches_rows(t_, registry_);
+  testing::expect_keys_match_run(t_, registry_);
+}
+
 }  // namespace
 }  // namespace ecsdb::storage
