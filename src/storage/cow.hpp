@@ -127,6 +127,8 @@ inline std::byte* unseen_at(detail::PagedArray& a, std::uint64_t i) noexcept {
 // Page `page` of `a` when a write there copies nothing (it and the directory are private to `birth`
 // already: an earlier write of the same version copied them), else nullptr. REQUIRES: the page present.
 inline std::byte* private_page_or_null(const detail::PagedArray& a, std::uint32_t page, std::uint64_t birth) noexcept {
+  // A private page is only ever in a private directory (private_page and install_page own the directory
+  // first): the directory's birth is the cheap first test, one load shared by every page of the array.
   if (a.dir->birth != birth) return nullptr;
   std::byte* data = a.dir->pages()[page];
   return detail::header_of(data)->birth == birth ? data : nullptr;

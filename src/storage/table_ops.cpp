@@ -377,12 +377,13 @@ std::byte* row_page_in_place(const TableState& t, const detail::PagedArray& a, s
   return row >= t.shared_rows ? a.dir->pages()[page] : private_page_or_null(a, page, birth);
 }
 
-// The same for sparse slot `index` (present) taking `row`: unseen before and after, or in a private page.
-// Returns whether it can be written in place; `unseen` says which of the two.
-bool slot_in_place(const TableState& t, std::uint32_t index, std::uint32_t row, std::uint64_t birth,
-                   bool& unseen) noexcept {
-  unseen = slot_write_unseen(t, index, row);
-  return unseen || private_page_or_null(t.sparse, static_cast<std::uint32_t>(index >> t.sparse.shift), birth) != nullptr;
+// The same for sparse slot `index` (present) taking `row`: whether it is one no view can see before and
+// after (written with store_slot_unseen, even in a shared page), or in a page private already, or neither.
+enum class SlotWrite : std::uint8_t { kNeedsCopy, kPrivate, kUnseen };
+SlotWrite slot_in_place(const TableState& t, std::uint32_t index, std::uint32_t row, std::uint64_t birth) noexcept {
+  if (slot_write_unseen(t, index, row)) return SlotWrite::kUnseen;
+  const auto page = static_cast<std::uint32_t>(index >> t.sparse.shift);
+  return private_page_or_null(t.sparse, page, birth) != nullptr ? SlotWrite::kPrivate : SlotWrite::kNeedsCopy;
 }
 
 void store_slot_in_place(TableState& t, std::uint32_t index, SparseSlot value, bool unseen) noexcept {
@@ -396,7 +397,8 @@ void store_slot_in_place(TableState& t, std::uint32_t index, SparseSlot value, b
 
 }  // namespace
 
-bool remove_in_place(TableState& t, std::uint64_t key_bits, std::uint32_t row, const WriteContext& ctx) noexcept {
+bool plan_remove_in_place(const TableState& t, std::uint64_t key_bits, std::uint32_t row, const WriteContext& ctx,
+                          InPlaceRemoval& plan) noexcept {
   // Below the run, the removal ends the run at `row` and makes present the pages of what the run gives up
   // (install_run_pages): that allocates. At or above it, every key from `row` on is stored (K2), and the
   // removed key's slot and the moved one's are present (invariant 2: neither index is in the run, whose
@@ -404,36 +406,43 @@ bool remove_in_place(TableState& t, std::uint64_t key_bits, std::uint32_t row, c
   const auto index = static_cast<std::uint32_t>(key_bits);
   if (row < t.identity_rows || t.owners.elem_size != 0 || !t.sparse.present(index)) return false;
   const std::uint32_t last = t.row_count - 1;
-  const bool moves = row != last;
+  plan.moves = row != last;
   // The first removal after a publish finds every page shared: decline it at the first look.
-  std::byte* row_page = nullptr;
-  if (moves && t.stride != 0) {
-    row_page = row_page_in_place(t, t.rows, row, ctx.birth);
-    if (row_page == nullptr) return false;
+  plan.row_page = nullptr;
+  if (plan.moves && t.stride != 0) {
+    plan.row_page = row_page_in_place(t, t.rows, row, ctx.birth);
+    if (plan.row_page == nullptr) return false;
   }
-  const std::uint32_t generation = reinterpret_cast<const SparseSlot*>(t.sparse.at(index))->generation;
-  bool gone_unseen = false;
-  if (!slot_in_place(t, index, kNoRow, ctx.birth, gone_unseen)) return false;
-  if (!moves) {  // the last row goes: only its slot changes
-    store_slot_in_place(t, index, SparseSlot{generation, kNoRow}, gone_unseen);
-    --t.row_count;
-    return true;
+  plan.generation = reinterpret_cast<const SparseSlot*>(t.sparse.at(index))->generation;
+  const SlotWrite gone = slot_in_place(t, index, kNoRow, ctx.birth);
+  if (gone == SlotWrite::kNeedsCopy) return false;
+  plan.gone_unseen = gone == SlotWrite::kUnseen;
+  if (!plan.moves) return true;  // the last row goes: only its slot changes
+  assert(t.keys.present(row) && t.keys.present(last));  // (K2): both rows are at or above the run
+  plan.moved = *reinterpret_cast<const std::uint64_t*>(t.keys.at(last));
+  if (!t.sparse.present(static_cast<std::uint32_t>(plan.moved))) return false;
+  plan.key_page = row_page_in_place(t, t.keys, row, ctx.birth);
+  if (plan.key_page == nullptr) return false;
+  const SlotWrite moved = slot_in_place(t, static_cast<std::uint32_t>(plan.moved), row, ctx.birth);
+  plan.moved_unseen = moved == SlotWrite::kUnseen;
+  return moved != SlotWrite::kNeedsCopy;
+}
+
+void remove_planned(TableState& t, std::uint64_t key_bits, std::uint32_t row, const InPlaceRemoval& plan) noexcept {
+  // remove_row's order: the removed key's slot, then the last row's move.
+  const auto index = static_cast<std::uint32_t>(key_bits);
+  store_slot_in_place(t, index, SparseSlot{plan.generation, kNoRow}, plan.gone_unseen);
+  if (plan.moves) {
+    const std::uint32_t last = t.row_count - 1;
+    const auto moved_index = static_cast<std::uint32_t>(plan.moved);
+    if (t.stride != 0) std::memcpy(marked_elements(plan.row_page, t.rows, row, 1), t.rows.at(last), t.stride);
+    std::memcpy(marked_elements(plan.key_page, t.keys, row, 1), &plan.moved, sizeof plan.moved);
+    if (continues_run(t, row, moved_index)) ++t.identity_rows;  // set_key: the bound stays below row otherwise
+    store_slot_in_place(t, moved_index, SparseSlot{static_cast<std::uint32_t>(plan.moved >> 32), row},
+                        plan.moved_unseen);
   }
-  const std::uint64_t moved = *reinterpret_cast<const std::uint64_t*>(t.keys.at(last));
-  const auto moved_index = static_cast<std::uint32_t>(moved);
-  if (!t.sparse.present(moved_index)) return false;
-  bool moved_unseen = false;
-  std::byte* key_page = row_page_in_place(t, t.keys, row, ctx.birth);
-  if (key_page == nullptr || !slot_in_place(t, moved_index, row, ctx.birth, moved_unseen)) return false;
-  // Nothing below can fail; remove_row's order: the removed key's slot, then the last row's move.
-  store_slot_in_place(t, index, SparseSlot{generation, kNoRow}, gone_unseen);
-  if (t.stride != 0) std::memcpy(marked_elements(row_page, t.rows, row, 1), t.rows.at(last), t.stride);
-  std::memcpy(marked_elements(key_page, t.keys, row, 1), &moved, sizeof moved);
-  if (continues_run(t, row, moved_index)) ++t.identity_rows;  // set_key: the bound stays below row otherwise
-  store_slot_in_place(t, moved_index, SparseSlot{static_cast<std::uint32_t>(moved >> 32), row}, moved_unseen);
   --t.row_count;
   t.identity_rows = std::min(t.identity_rows, t.row_count);
-  return true;
 }
 
 SparseSlot* mutable_slots(TableState& t, std::uint32_t index, std::uint32_t n, WriteContext& ctx) {

@@ -30,7 +30,7 @@ std::byte* insert_row(detail::TableState& t, std::uint64_t key_bits, std::uint64
 // and its sparse slot either implied by the run or one no view can see. Then it copies `init` (stride
 // bytes) into the row and returns true; else it changes nothing and returns false, and the caller takes
 // prepare_insert and insert_row. `registry` is the version's (the run's keys). REQUIRES: the key has no
-// row; a cardinality-one table.
+// row; a cardinality-one table; `init` not null (insert_row zeroes the row for a null one).
 bool append_unseen(detail::TableState& t, std::uint64_t key_bits, const detail::RegistryState& registry,
                    const void* init) noexcept;
 
@@ -62,13 +62,37 @@ inline void prepare_remove(detail::TableState& t, std::uint64_t key_bits, Remova
 // prepare_remove(kFinal) and remove_row in one pass, where the removal needs no allocation and no copy: the
 // row at or above identity_rows (the run stays where it is), and every element it writes (the row and key
 // the last row moves into, the two sparse slots) in a page no view can see there or one this version has
-// made private already: a tick's later removals from the same pages. Returns true once done; else it changes
-// nothing and returns false, and the caller takes prepare_remove and remove_row. REQUIRES: `row` is
-// `key_bits`'s row (TableState::row_of); a cardinality-one table.
-bool remove_in_place(detail::TableState& t, std::uint64_t key_bits, std::uint32_t row, const WriteContext& ctx) noexcept;
-// A few loads that tell when remove_in_place would decline at once: `row` in the run, or seen by a view
-// while the keys directory is still shared (no write since the last publish: with a publish per commit,
-// every removal). Inline, so that such a removal skips the call.
+// made private already: a tick's later removals from the same pages. Two halves, so that a destroy can test
+// every table before it changes one: plan_remove_in_place tests, changing nothing, and fills `plan` with
+// where the writes go; remove_planned writes (REQUIRES: a plan for this table, key and row, with nothing
+// written to the table since). remove_in_place does both, or returns false having changed nothing, and
+// the caller takes prepare_remove and remove_row. REQUIRES: `row` is `key_bits`'s row (TableState::row_of);
+// a cardinality-one table.
+struct InPlaceRemoval {
+  std::byte* row_page = nullptr;  // the page the moved row is written to (nullptr: no move, or a tag table)
+  std::byte* key_page = nullptr;  // the page the moved key is written to
+  std::uint64_t moved = 0;        // the key of the last row, which moves into the removed one
+  std::uint32_t generation = 0;   // the removed key's slot keeps it (a `many` row id's rule, kept alike)
+  bool moves = false;             // the removed row is not the last one
+  bool gone_unseen = false;       // the removed key's slot is one no view can see (store_slot_unseen)
+  bool moved_unseen = false;      // the moved key's slot likewise
+};
+bool plan_remove_in_place(const detail::TableState& t, std::uint64_t key_bits, std::uint32_t row,
+                          const WriteContext& ctx, InPlaceRemoval& plan) noexcept;
+void remove_planned(detail::TableState& t, std::uint64_t key_bits, std::uint32_t row,
+                    const InPlaceRemoval& plan) noexcept;
+inline bool remove_in_place(detail::TableState& t, std::uint64_t key_bits, std::uint32_t row,
+                            const WriteContext& ctx) noexcept {
+  InPlaceRemoval plan;
+  if (!plan_remove_in_place(t, key_bits, row, ctx, plan)) return false;
+  remove_planned(t, key_bits, row, plan);
+  return true;
+}
+// A few loads that tell when remove_in_place would decline, or nearly always would: `row` in the run, or
+// seen by a view while the keys directory is still shared (no write to the table's keys since the last
+// publish: with a publish per commit, every removal). Inline, so that such a removal skips the call. (It
+// turns away one case remove_in_place could take, the last row going while only its slot's page is
+// private; the general path does that one without a copy too.)
 inline bool may_remove_in_place(const detail::TableState& t, std::uint32_t row, const WriteContext& ctx) noexcept {
   return row >= t.identity_rows && (row >= t.shared_rows || t.keys.dir->birth == ctx.birth);
 }

@@ -258,22 +258,35 @@ Status TransactionWriter::implicit_destroy(Entity e) {
     return slow();  // (a dead entity: destroy() says why)
   }
   // Allocate first (this path has no undo log): every page the removals and the registry write, and the
-  // free list's room. A row in a table that is not plain takes the transaction instead; the prepares so
-  // far changed nothing a reader or the rollback could see.
-  for (const std::uint16_t table : tables_.one_tables()) {
-    const std::uint32_t row = working_.state().tables[table].row_of(e.bits(), registry);
-    if (row == kNoRow) continue;
-    if (!tables_.info(table).plain) return slow();
-    storage::prepare_remove(working_.table_to_change(table), e.bits(), row, storage::Removal::kFinal, ctx);
+  // free list's room. A removal whose pages are private already (a tick's later destroys) is planned
+  // instead, which tests and changes nothing (storage::plan_remove_in_place). A row in a table that is
+  // not plain takes the transaction instead; the prepares so far changed nothing a reader or the rollback
+  // could see.
+  const std::vector<std::uint16_t>& tables = tables_.one_tables();
+  for (std::size_t k = 0; k < tables.size(); ++k) {
+    DestroyStep& step = destroy_steps_[k];
+    step.row = working_.state().tables[tables[k]].row_of(e.bits(), registry);
+    if (step.row == kNoRow) continue;
+    if (!tables_.info(tables[k]).plain) return slow();
+    TableState& t = working_.table_to_change(tables[k]);
+    step.in_place = storage::may_remove_in_place(t, step.row, ctx) &&
+                    storage::plan_remove_in_place(t, e.bits(), step.row, ctx, step.plan);
+    if (!step.in_place) storage::prepare_remove(t, e.bits(), step.row, storage::Removal::kFinal, ctx);
   }
   entity::prepare_slot(registry, e.index(), ctx);
   base::reserve_more(working_.free_entities(), 1);
-  // Nothing below allocates. (A removal moves rows of its own table only: the lookups find what the
-  // loop above prepared for.)
+  // Nothing below allocates. (A removal moves rows of its own table only, and a prepare writes no row:
+  // each step's row and plan still hold.)
   working_.set_dirty(true);
-  for (const std::uint16_t table : tables_.one_tables()) {
-    const std::uint32_t row = working_.state().tables[table].row_of(e.bits(), registry);
-    if (row != kNoRow) storage::remove_row(working_.table_to_change(table), e.bits(), row, ctx);
+  for (std::size_t k = 0; k < tables.size(); ++k) {
+    const DestroyStep& step = destroy_steps_[k];
+    if (step.row == kNoRow) continue;
+    TableState& t = working_.table_to_change(tables[k]);
+    if (step.in_place) {
+      storage::remove_planned(t, e.bits(), step.row, step.plan);
+    } else {
+      storage::remove_row(t, e.bits(), step.row, ctx);
+    }
   }
   entity::destroy_entity(registry, e, working_.free_entities(), ctx);
   committed_in_place();

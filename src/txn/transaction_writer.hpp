@@ -25,6 +25,7 @@
 #include "ecsdb/status.hpp"
 #include "ecsdb/writer_handle.hpp"
 #include "storage/page_pool.hpp"
+#include "storage/table_ops.hpp"
 #include "txn/commit_sink.hpp"
 #include "txn/constraint_checker.hpp"
 #include "txn/recovery_loader.hpp"
@@ -223,6 +224,14 @@ class TransactionWriter {
   CommitSink* sink_ = nullptr;
   std::atomic<std::uint64_t> logged_lsn_{0};  // read by other threads (durable_version, flush)
   std::vector<std::shared_ptr<Delta>> pending_deltas_;  // committed, not yet published
+  // implicit_destroy's plan, one step per cardinality-one table (WriterSchema::one_tables), sized once so
+  // that the destroy allocates nothing for it: the entity's row there, and how it goes.
+  struct DestroyStep {
+    std::uint32_t row = kNoRow;
+    bool in_place = false;  // by storage::remove_planned (plan), else prepare_remove then remove_row
+    storage::InPlaceRemoval plan;
+  };
+  std::vector<DestroyStep> destroy_steps_ = std::vector<DestroyStep>(tables_.one_tables().size());
 
   std::atomic<bool> thread_running_{false};
   std::atomic<std::thread::id> writer_thread_id_{};

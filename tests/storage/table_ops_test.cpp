@@ -37,7 +37,19 @@ class TableOpsTest : public ::testing::Test {
       registry_.used = index + 1;
     }
     prepare_insert(t_, key_of(index), ctx_);
-    insert_row(t_, key_of(index), key_of(index), ctx_);
+    const std::uint64_t value = value_of(index);
+    insert_row(t_, key_of(index), key_of(index), ctx_, &value);
+  }
+  static std::uint64_t value_of(std::uint32_t index) { return 1000 + index; }  // the row bytes append writes
+  std::uint64_t row_value(std::uint32_t row) const { return *reinterpret_cast<const std::uint64_t*>(t_.rows.at(row)); }
+  // Forgets the page's dirty marks, so that a test sees which granules the next write marks.
+  static void clear_dirty(const std::byte* page) {
+    for (std::uint64_t& word : detail::header_of(const_cast<std::byte*>(page))->dirty) word = 0;
+  }
+  static bool marked(const std::byte* page, std::uint32_t byte_offset) {
+    const detail::BlockHeader* h = detail::header_of(page);
+    const std::uint32_t g = byte_offset >> h->granule_shift;
+    return (h->dirty[g >> 6] & (1ull << (g & 63))) != 0;
   }
   void remove(std::uint32_t index) {
     prepare_remove(t_, key_of(index), Removal::kUndoable, ctx_);
@@ -252,8 +264,8 @@ TEST_F(TableOpsTest, AppendUnseenAppendsInPlaceOrDeclinesUntouched) {
   registry_.used = 41;
   ctx_.birth = 2;  // version 1, with its 10 rows, is published: every page is shared now
   t_.shared_rows = 10;
-  const detail::TableState published = t_;  // what a view of version 1 reads
   const std::byte* rows_page = t_.rows.dir->pages()[0];
+  clear_dirty(rows_page);
   const std::uint64_t taken = blocks_taken();
   const std::uint64_t value = 0x1111'2222'3333'4444ull;
 
@@ -264,9 +276,8 @@ TEST_F(TableOpsTest, AppendUnseenAppendsInPlaceOrDeclinesUntouched) {
   EXPECT_EQ(t_.row_of(key_of(10), registry_), 10u);
   EXPECT_EQ(*reinterpret_cast<const std::uint64_t*>(t_.rows.at(10)), value);
   EXPECT_EQ(t_.rows.dir->pages()[0], rows_page) << "an unseen append copied the rows page";
-  EXPECT_NE(detail::header_of(rows_page)->dirty[0] & (1ull << (10 * 8 / 64)), 0u)
-      << "the in-place write left its granule unmarked: the page's parked copy would miss it";
-  EXPECT_EQ(published.row_of(key_of(10), registry_), detail::kNoRow);
+  EXPECT_TRUE(marked(rows_page, 10 * 8)) << "the in-place write left its granule unmarked: the parked copy would miss it";
+  EXPECT_EQ(row_value(9), value_of(9)) << "a published row changed";
 
   // While an older, longer version may be read (shared_rows above the row count, ADR 0020's `max` rule),
   // row 11 is one a view can see: even an append with no key or slot to write declines.
@@ -288,12 +299,13 @@ TEST_F(TableOpsTest, AppendUnseenAppendsInPlaceOrDeclinesUntouched) {
   ctx_.birth = 3;
   t_.shared_rows = t_.row_count;  // version 2, with its 12 rows, is published
   const detail::TableState published_2 = t_;
+  clear_dirty(sparse_page);
   ASSERT_TRUE(append_unseen(t_, key_of(30), registry_, &value));
   EXPECT_EQ(t_.row_of(key_of(30), registry_), 12u);
   EXPECT_EQ(t_.identity_rows, 11u) << "an append off the run moved the bound";
   EXPECT_EQ(t_.sparse.dir->pages()[0], sparse_page) << "an unseen slot's page was copied";
   EXPECT_EQ(published_2.row_of(key_of(30), registry_), detail::kNoRow) << "a view found a later version's row";
-  EXPECT_NE(detail::header_of(sparse_page)->dirty[0] & (1ull << (30 * 8 / 64)), 0u);
+  EXPECT_TRUE(marked(sparse_page, 30 * 8)) << "the slot's in-place write left its granule unmarked";
   testing::expect_sparse_index_matches_rows(t_, registry_);
   testing::expect_keys_match_run(t_, registry_);
 
@@ -312,6 +324,19 @@ TEST_F(TableOpsTest, AppendUnseenAppendsInPlaceOrDeclinesUntouched) {
   EXPECT_EQ(t_.row_of(key_of(40), registry_), t_.row_count - 1);
   testing::expect_sparse_index_matches_rows(t_, registry_);
   testing::expect_keys_match_run(t_, registry_);
+
+  // A full rows page: the next row needs the array grown, which allocates.
+  grow_to(registry_.slots, 2048 + 41, ctx_);
+  for (std::uint32_t i = 41; i < 2048 + 41; ++i) {
+    *reinterpret_cast<detail::EntitySlot*>(mutable_at(registry_.slots, i, ctx_)) = detail::EntitySlot{1, 1};
+  }
+  registry_.used = 2048 + 41;
+  std::uint32_t next = 41;
+  while (t_.row_count < t_.rows.capacity()) append(next++);
+  t_.shared_rows = t_.row_count;
+  const detail::TableState full = t_;
+  EXPECT_FALSE(append_unseen(t_, key_of(next), registry_, &value));
+  EXPECT_EQ(t_, full) << "a declined append changed the table";
 }
 
 // remove_in_place is prepare_remove(kFinal) and remove_row for a removal that needs nothing allocated or
@@ -324,7 +349,6 @@ TEST_F(TableOpsTest, RemoveInPlaceWritesPrivateOrUnseenPagesOrDeclinesUntouched)
   ctx_.birth = 2;  // version 1 is published: every page is shared now
   t_.shared_rows = t_.row_count;
   const detail::TableState published = t_;
-  const std::uint64_t row_10 = *reinterpret_cast<const std::uint64_t*>(t_.rows.at(10));
 
   const detail::TableState shared = t_;
   EXPECT_FALSE(remove_in_place(t_, key_of(20), 10, ctx_)) << "wrote pages a view of version 1 reads";
@@ -332,19 +356,36 @@ TEST_F(TableOpsTest, RemoveInPlaceWritesPrivateOrUnseenPagesOrDeclinesUntouched)
   EXPECT_FALSE(remove_in_place(t_, key_of(5), 5, ctx_)) << "a removal in the run must install pages";
   EXPECT_EQ(t_, shared);
 
+  // The rows and keys pages private, the sparse page still shared: the slots would need a copy.
+  mutable_at(t_.rows, 0, ctx_);
+  mutable_at(t_.keys, 12, ctx_);
+  const detail::TableState slots_shared = t_;
+  EXPECT_FALSE(remove_in_place(t_, key_of(20), 10, ctx_)) << "wrote a slot a view of version 1 reads";
+  EXPECT_EQ(t_, slots_shared);
+
   remove(21);  // row 11 <- entity 23; the rows, keys and sparse pages are private to version 2 now
   const std::uint64_t taken = blocks_taken();
+  clear_dirty(t_.rows.dir->pages()[0]);
+  clear_dirty(t_.keys.dir->pages()[0]);
+  clear_dirty(t_.sparse.dir->pages()[0]);
   ASSERT_TRUE(remove_in_place(t_, key_of(20), 10, ctx_));  // row 10 <- entity 22, the last row
   EXPECT_EQ(t_.row_count, 12u);
   EXPECT_EQ(t_.row_of(key_of(20), registry_), detail::kNoRow);
   EXPECT_EQ(t_.row_of(key_of(22), registry_), 10u);
   EXPECT_EQ(t_.key_at(10, registry_), key_of(22));
+  EXPECT_EQ(row_value(10), value_of(22)) << "the last row's bytes did not move";
+  EXPECT_TRUE(marked(t_.rows.dir->pages()[0], 10 * 8)) << "the moved row's granule is unmarked";
+  EXPECT_TRUE(marked(t_.keys.dir->pages()[0], 10 * 8)) << "the moved key's granule is unmarked";
+  EXPECT_TRUE(marked(t_.sparse.dir->pages()[0], 20 * 8)) << "the removed slot's granule is unmarked";
+  EXPECT_TRUE(marked(t_.sparse.dir->pages()[0], 22 * 8)) << "the moved slot's granule is unmarked";
   ASSERT_TRUE(remove_in_place(t_, key_of(23), 11, ctx_)) << "the last row: only its slot changes";
   EXPECT_EQ(t_.row_count, 11u);
   EXPECT_EQ(t_.row_of(key_of(23), registry_), detail::kNoRow);
   EXPECT_EQ(blocks_taken(), taken) << "remove_in_place allocated";
   EXPECT_EQ(published.row_of(key_of(20), registry_), 10u) << "the published slot changed";
-  EXPECT_EQ(*reinterpret_cast<const std::uint64_t*>(published.rows.at(10)), row_10) << "a published row changed";
+  EXPECT_EQ(published.row_of(key_of(21), registry_), 11u) << "the published slot changed";
+  EXPECT_EQ(*reinterpret_cast<const std::uint64_t*>(published.rows.at(10)), value_of(20)) << "a published row changed";
+  EXPECT_EQ(published.key_at(10, registry_), key_of(20)) << "a published key changed";
   EXPECT_EQ(t_.identity_rows, 10u);
   testing::expect_sparse_index_matches_rows(t_, registry_);
   testing::expect_keys_match_run(t_, registry_);
@@ -367,12 +408,19 @@ TEST_F(TableOpsTest, RemoveInPlaceWritesPrivateOrUnseenPagesOrDeclinesUntouched)
   t_.shared_rows = t_.row_count;
   const std::uint64_t value = 7;
   ASSERT_TRUE(append_unseen(t_, key_of(30), registry_, &value));
-  ASSERT_TRUE(append_unseen(t_, key_of(31), registry_, &value));
+  const std::uint64_t other = 8;
+  ASSERT_TRUE(append_unseen(t_, key_of(31), registry_, &other));
   const std::byte* rows_page = t_.rows.dir->pages()[0];
   const std::byte* sparse_page = t_.sparse.dir->pages()[0];
+  clear_dirty(rows_page);
+  clear_dirty(sparse_page);
   ASSERT_TRUE(remove_in_place(t_, key_of(30), 11, ctx_));
   EXPECT_EQ(t_.rows.dir->pages()[0], rows_page) << "an unseen row's page was copied";
   EXPECT_EQ(t_.sparse.dir->pages()[0], sparse_page) << "an unseen slot's page was copied";
+  EXPECT_EQ(row_value(11), other) << "the last row's bytes did not move";
+  EXPECT_TRUE(marked(rows_page, 11 * 8)) << "the in-place move left its granule unmarked";
+  EXPECT_TRUE(marked(sparse_page, 30 * 8));
+  EXPECT_TRUE(marked(sparse_page, 31 * 8));
   EXPECT_EQ(t_.row_of(key_of(31), registry_), 11u);
   EXPECT_EQ(t_.row_of(key_of(30), registry_), detail::kNoRow);
   testing::expect_sparse_index_matches_rows(t_, registry_);

@@ -655,6 +655,24 @@ void expect_transforms(const Database& db, const std::map<std::uint64_t, float>&
   expect_keys_match_run(transform_table(v, db), v.state().registry);
 }
 
+// Two views of databases that did the same writes in two ways: the same transform and health rows in the
+// same order, and every table of each consistent with its registry.
+void expect_same_rows_and_consistent_tables(const PinnedView& v0, const PinnedView& v1) {
+  const auto rows = [](const PinnedView& v) {
+    std::vector<std::pair<std::uint64_t, float>> out;
+    v.each<Transform>([&](Entity e, const Transform& t) { out.emplace_back(e.bits(), t.x); });
+    v.each<Health>([&](Entity e, const Health& h) { out.emplace_back(e.bits(), float(h.hp)); });
+    return out;
+  };
+  EXPECT_EQ(rows(v0), rows(v1)) << "the same rows in the same order";
+  for (const PinnedView* v : {&v0, &v1}) {
+    for (const detail::TableState& t : v->state().tables) {
+      expect_sparse_index_matches_rows(t, v->state().registry);
+      expect_keys_match_run(t, v->state().registry);
+    }
+  }
+}
+
 // WriterHandle::destroy in a schema without reference columns is applied in place, without a transaction
 // (TransactionWriter::implicit_destroy). It must leave exactly what the same destroys leave when each runs
 // as a transaction: the same rows in the same order, the same registry, and index reuse as before.
@@ -697,19 +715,7 @@ TEST(MultiComponentTest, ADestroyAppliedInPlaceLeavesWhatATransactionLeaves) {
       ASSERT_EQ(h->hp, i) << "entity " << i;
     }
   }
-  const auto rows = [](const PinnedView& v) {
-    std::vector<std::pair<std::uint64_t, float>> out;
-    v.each<Transform>([&](Entity e, const Transform& t) { out.emplace_back(e.bits(), t.x); });
-    v.each<Health>([&](Entity e, const Health& h) { out.emplace_back(e.bits(), float(h.hp)); });
-    return out;
-  };
-  EXPECT_EQ(rows(v0), rows(v1)) << "the same rows in the same order";
-  for (const PinnedView* v : {&v0, &v1}) {
-    for (const detail::TableState& t : v->state().tables) {
-      expect_sparse_index_matches_rows(t, v->state().registry);
-      expect_keys_match_run(t, v->state().registry);
-    }
-  }
+  expect_same_rows_and_consistent_tables(v0, v1);
   // The registries agree slot for slot: generations and alive flags.
   const detail::RegistryState& r0 = v0.state().registry;
   const detail::RegistryState& r1 = v1.state().registry;
@@ -730,6 +736,50 @@ TEST(MultiComponentTest, ADestroyAppliedInPlaceLeavesWhatATransactionLeaves) {
     ASSERT_TRUE(w.add(again, Health{7, 7}).is_ok());
     ASSERT_TRUE(w.destroy(again).is_ok());
     EXPECT_EQ(dbs[k]->pin().count<Health>(), 1500u - 215u) << "the even entities that are left";
+  }
+}
+
+// With a publish per tick, a destroy whose rows sit in pages an earlier destroy of the tick made private
+// takes the planned path (storage::plan_remove_in_place, then remove_planned, for every table before any
+// changes). It must leave what the same destroys leave as transactions, and a view pinned before the tick
+// must still read every destroyed entity as it was.
+TEST(MultiComponentTest, ATicksDestroysInPlaceLeaveWhatTransactionsLeave) {
+  std::unique_ptr<Database> dbs[2];
+  std::vector<Entity> es[2];
+  for (int k = 0; k < 2; ++k) {
+    dbs[k] = std::move(Database::open(plain_schema(), DatabaseOptions{.publish_every_commits = 0}).value());
+    WriterHandle& w = dbs[k]->writer();
+    ASSERT_TRUE(w.create_many(3000, es[k]).is_ok());
+    std::vector<Transform> ts;
+    for (std::uint32_t i = 0; i < 3000; ++i) ts.push_back(Transform{float(i), 0, 0});
+    ASSERT_TRUE(add_transforms(w, es[k], ts).is_ok());
+    for (std::uint32_t i = 0; i < 3000; i += 2) ASSERT_TRUE(w.add(es[k][i], Health{i, i}).is_ok());
+    w.publish();
+  }
+  const PinnedView held = dbs[0]->pin();
+  std::vector<std::uint32_t> destroyed;
+  for (std::uint32_t i = 2999; i >= 2500; i -= 3) destroyed.push_back(i);  // moves within one tail
+  for (std::uint32_t i = 0; i < 2500; i += 7) destroyed.push_back(i);
+  for (const std::uint32_t i : destroyed) {
+    ASSERT_TRUE(dbs[0]->writer().destroy(es[0][i]).is_ok());  // in place
+    Transaction t = dbs[1]->writer().begin();                  // as a transaction
+    ASSERT_TRUE(t.destroy(es[1][i]).is_ok());
+    ASSERT_TRUE(t.commit().is_ok());
+  }
+  for (int k = 0; k < 2; ++k) dbs[k]->writer().publish();
+  const PinnedView v0 = dbs[0]->pin();
+  const PinnedView v1 = dbs[1]->pin();
+  expect_same_rows_and_consistent_tables(v0, v1);
+  ASSERT_EQ(v0.state().registry.alive, v1.state().registry.alive);
+  for (std::uint32_t i = 0; i < 3000; ++i) {
+    const Transform* t = held.get<Transform>(es[0][i]);
+    const Health* h = held.get<Health>(es[0][i]);
+    ASSERT_NE(t, nullptr) << "entity " << i << " in the view held from before the tick";
+    EXPECT_EQ(t->x, float(i)) << "entity " << i << "'s transform changed under the held view";
+    ASSERT_EQ(h != nullptr, i % 2 == 0) << "entity " << i;
+    if (h != nullptr) {
+      EXPECT_EQ(h->hp, i) << "entity " << i << "'s health changed under the held view";
+    }
   }
 }
 
