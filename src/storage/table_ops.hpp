@@ -89,12 +89,17 @@ inline bool remove_in_place(detail::TableState& t, std::uint64_t key_bits, std::
   return true;
 }
 // A few loads that tell when remove_in_place would decline, or nearly always would: `row` in the run, or
-// seen by a view while the keys directory is still shared (no write to the table's keys since the last
-// publish: with a publish per commit, every removal). Inline, so that such a removal skips the call. (It
-// turns away one case remove_in_place could take, the last row going while only its slot's page is
-// private; the general path does that one without a copy too.)
+// seen by a view while a directory the removal writes through is still shared (nothing written through it
+// since the last publish: with a publish per commit, every removal). That is the keys' for a removal that
+// moves the last row into `row`, and the sparse index's for one of the last row itself, which writes only
+// its slot. (Removals in the order of the adds are of the last row half the time: the first half moves the
+// newest rows down in reverse, the second takes them from the end.) Inline, so that such a removal skips
+// the call.
 inline bool may_remove_in_place(const detail::TableState& t, std::uint32_t row, const WriteContext& ctx) noexcept {
-  return row >= t.identity_rows && (row >= t.shared_rows || t.keys.dir->birth == ctx.birth);
+  if (row < t.identity_rows) return false;
+  if (row >= t.shared_rows) return true;
+  const detail::PagedArray& written = row + 1 == t.row_count ? t.sparse : t.keys;
+  return written.dir->birth == ctx.birth;
 }
 
 // Removes the row of `key_bits` (REQUIRES: present), which is `row` (TableState::row_of).

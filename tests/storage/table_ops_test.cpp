@@ -427,5 +427,38 @@ TEST_F(TableOpsTest, RemoveInPlaceWritesPrivateOrUnseenPagesOrDeclinesUntouched)
   testing::expect_keys_match_run(t_, registry_);
 }
 
+// may_remove_in_place screens out, with a few loads, the removals remove_in_place would decline at once: in
+// the run, or seen by a view while the directory the removal writes through is still shared. That is the
+// keys' for a removal that moves the last row, the sparse index's for a removal of the last row itself.
+TEST_F(TableOpsTest, MayRemoveInPlaceLooksAtTheDirectoryTheRemovalWrites) {
+  for (std::uint32_t i = 0; i < 10; ++i) append(i);
+  for (std::uint32_t i = 20; i < 24; ++i) append(i);  // rows 10..13, off the run
+  ctx_.birth = 2;  // version 1 is published: every page and directory is shared now
+  t_.shared_rows = t_.row_count;
+  EXPECT_FALSE(may_remove_in_place(t_, 5, ctx_)) << "a removal in the run must install pages";
+  EXPECT_FALSE(may_remove_in_place(t_, 10, ctx_));
+  EXPECT_FALSE(may_remove_in_place(t_, 13, ctx_));
+
+  mutable_at(t_.sparse, 20, ctx_);  // the sparse index's directory and page private, the keys' shared
+  EXPECT_TRUE(may_remove_in_place(t_, 13, ctx_)) << "the last row's removal writes only its slot";
+  EXPECT_FALSE(may_remove_in_place(t_, 10, ctx_)) << "a removal that moves the last row writes a key";
+  EXPECT_FALSE(may_remove_in_place(t_, 5, ctx_));
+  const std::uint64_t taken = blocks_taken();
+  ASSERT_TRUE(remove_in_place(t_, key_of(23), 13, ctx_)) << "the screen let through what the removal declines";
+  EXPECT_EQ(blocks_taken(), taken);
+  EXPECT_EQ(t_.row_of(key_of(23), registry_), detail::kNoRow);
+
+  mutable_at(t_.keys, 12, ctx_);
+  EXPECT_TRUE(may_remove_in_place(t_, 10, ctx_));
+
+  // Rows no view can see pass whatever their directories.
+  ctx_.birth = 3;
+  t_.shared_rows = 12;
+  EXPECT_FALSE(may_remove_in_place(t_, 11, ctx_));
+  EXPECT_TRUE(may_remove_in_place(t_, 12, ctx_));
+  testing::expect_sparse_index_matches_rows(t_, registry_);
+  testing::expect_keys_match_run(t_, registry_);
+}
+
 }  // namespace
 }  // namespace ecsdb::storage
