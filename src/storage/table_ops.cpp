@@ -4,6 +4,8 @@
 #include <cassert>
 #include <cstring>
 
+#include "base/copy_small.hpp"
+
 namespace ecsdb::storage {
 
 using detail::kNoRow;
@@ -222,7 +224,7 @@ std::uint32_t append_slot(TableState& t, WriteContext& ctx) {
 
 void move_row(TableState& t, std::uint32_t from, std::uint32_t to, WriteContext& ctx) {
   const std::uint64_t key = row_key(t, from, *ctx.registry);
-  if (t.stride != 0) std::memcpy(mutable_row(t, to, ctx), t.rows.at(from), t.stride);
+  if (t.stride != 0) base::copy_small(mutable_row(t, to, ctx), t.rows.at(from), t.stride);
   set_key(t, to, key, ctx);
   if (t.owners.elem_size != 0) set_u64(t, t.owners, to, row_owner(t, from, *ctx.registry), ctx);
   set_slot(t, static_cast<std::uint32_t>(key), SparseSlot{static_cast<std::uint32_t>(key >> 32), to}, ctx);
@@ -308,7 +310,7 @@ std::byte* insert_row(TableState& t, std::uint64_t key_bits, std::uint64_t owner
   set_slot(t, index, SparseSlot{static_cast<std::uint32_t>(key_bits >> 32), row}, ctx);
   if (t.stride == 0) return nullptr;
   std::byte* bytes = mutable_row(t, row, ctx);
-  if (init != nullptr) std::memcpy(bytes, init, t.stride);
+  if (init != nullptr) base::copy_small(bytes, init, t.stride);
   else std::memset(bytes, 0, t.stride);
   return bytes;
 }
@@ -332,7 +334,7 @@ bool append_unseen(TableState& t, std::uint64_t key_bits, const RegistryState& r
   if (key_page) std::memcpy(unseen_at(t.keys, row), &key_bits, sizeof key_bits);
   if (continues_run(t, row, index)) ++t.identity_rows;  // else the bound stays below row (set_key)
   if (slot_page) store_slot_unseen(t, index, SparseSlot{static_cast<std::uint32_t>(key_bits >> 32), row});
-  if (t.stride != 0) std::memcpy(unseen_at(t.rows, row), init, t.stride);
+  if (t.stride != 0) base::copy_small(unseen_at(t.rows, row), init, t.stride);
   return true;
 }
 
@@ -435,7 +437,7 @@ void remove_planned(TableState& t, std::uint64_t key_bits, std::uint32_t row, co
   if (plan.moves) {
     const std::uint32_t last = t.row_count - 1;
     const auto moved_index = static_cast<std::uint32_t>(plan.moved);
-    if (t.stride != 0) std::memcpy(marked_elements(plan.row_page, t.rows, row, 1), t.rows.at(last), t.stride);
+    if (t.stride != 0) base::copy_small(marked_elements(plan.row_page, t.rows, row, 1), t.rows.at(last), t.stride);
     std::memcpy(marked_elements(plan.key_page, t.keys, row, 1), &plan.moved, sizeof plan.moved);
     if (continues_run(t, row, moved_index)) ++t.identity_rows;  // set_key: the bound stays below row otherwise
     store_slot_in_place(t, moved_index, SparseSlot{static_cast<std::uint32_t>(plan.moved >> 32), row},

@@ -55,7 +55,7 @@ Status implicit_write(WriterCore* c, ImplicitOp op, std::uint16_t table, std::ui
                       std::uint32_t size, const void* bytes) {
   if (op == ImplicitOp::kSet) return guarded(c, [&] { return c->implicit_set(table, key, offset, size, bytes); });
   if (op == ImplicitOp::kAdd) return guarded(c, [&] { return c->implicit_add(table, key, offset, size, bytes); });
-  return guarded(c, [&] { return c->implicit_write(op, table, key, offset, size, bytes); });
+  return guarded(c, [&] { return c->implicit_remove(table, key); });  // ImplicitOp::kRemove
 }
 Status txn_add_many(WriterCore* c, std::uint16_t table, const Entity* entities, std::size_t n, const void* rows) {
   return guarded(c, [&] { return c->add_many(table, entities, n, static_cast<const std::byte*>(rows)); });

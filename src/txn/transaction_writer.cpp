@@ -1,7 +1,6 @@
 #include "txn/transaction_writer.hpp"
 
-#include <cstring>
-
+#include "base/copy_small.hpp"
 #include "base/owner_counter.hpp"
 #include "base/reserve_more.hpp"
 #include "entity/registry_ops.hpp"
@@ -10,18 +9,6 @@
 #include "txn/rollback.hpp"
 
 namespace ecsdb::detail {
-
-namespace {
-// A field's bytes into its row: the common sizes as one move each, where memcpy with a size known only at
-// run time is a call that tests it.
-void copy_field(std::byte* to, const void* from, std::uint32_t size) noexcept {
-  switch (size) {
-    case 4: std::memcpy(to, from, 4); return;
-    case 8: std::memcpy(to, from, 8); return;
-    default: std::memcpy(to, from, size);
-  }
-}
-}  // namespace
 
 TransactionWriter::TransactionWriter(std::shared_ptr<const Schema> schema, const DatabaseOptions& options)
     : schema_(std::move(schema)),
@@ -186,21 +173,14 @@ Status TransactionWriter::implicit_write(ImplicitOp op, std::uint16_t table, std
     case ImplicitOp::kSet: {
       std::uint32_t row = kNoRow;
       ECSDB_RETURN_IF_ERROR(check_write(table, key, offset, size, &row));
-      if (size != 0) copy_field(working_.write_row(table, row) + offset, bytes, size);
+      if (size != 0) base::copy_small(working_.write_row(table, row) + offset, bytes, size);
       break;
     }
     case ImplicitOp::kRemove: {
       // The row found proves the entity alive (check_write); no row: check_remove says what is wrong.
       const std::uint32_t row = t.row_of(key, registry);
       if (row == kNoRow) [[unlikely]] return check_remove(table, key);
-      // A tick's removals mostly write pages an earlier one made private: then one pass does it.
-      if (storage::may_remove_in_place(t, row, ctx) && storage::remove_in_place(t, key, row, ctx)) {
-        working_.set_dirty(true);
-        break;
-      }
-      storage::prepare_remove(t, key, row, storage::Removal::kFinal, ctx);
-      working_.set_dirty(true);
-      storage::remove_row(t, key, row, ctx);
+      remove_found(t, key, row);
       break;
     }
   }
@@ -222,7 +202,7 @@ Status TransactionWriter::implicit_set(std::uint16_t table, std::uint64_t key, s
   }
   const std::uint32_t row = writable_row(table, key, offset);
   if (row == kNoRow) [[unlikely]] return implicit_write(ImplicitOp::kSet, table, key, offset, size, bytes);
-  if (size != 0) copy_field(working_.write_row(table, row) + offset, bytes, size);
+  if (size != 0) base::copy_small(working_.write_row(table, row) + offset, bytes, size);
   committed_in_place();
   return Status::ok();
 }
@@ -247,6 +227,35 @@ Status TransactionWriter::implicit_add(std::uint16_t table, std::uint64_t key, s
   working_.set_dirty(true);
   committed_in_place();
   return Status::ok();
+}
+
+// The common case of implicit_write(kRemove) alone, as implicit_set is of kSet: the owning thread, a plain
+// table applied in place, a row found for the key. Everything else goes to implicit_write, which checks it
+// all again and says what is wrong.
+Status TransactionWriter::implicit_remove(std::uint16_t table, std::uint64_t key) {
+  if (thread_running_.load(std::memory_order_acquire) || !tables_.info(table).plain || !may_apply_in_place())
+      [[unlikely]] {
+    return implicit_write(ImplicitOp::kRemove, table, key, 0, 0, nullptr);
+  }
+  TableState& t = working_.table_to_change(table);
+  const std::uint32_t row = t.row_of(key, working_.state().registry);
+  if (row == kNoRow) [[unlikely]] return implicit_write(ImplicitOp::kRemove, table, key, 0, 0, nullptr);
+  remove_found(t, key, row);
+  committed_in_place();
+  return Status::ok();
+}
+
+// A removal without an undo log: a tick's removals mostly write pages an earlier one made private, and then
+// one pass does it (storage::remove_in_place); otherwise prepare (allocate), then remove.
+void TransactionWriter::remove_found(TableState& t, std::uint64_t key, std::uint32_t row) {
+  storage::WriteContext& ctx = working_.context();
+  if (storage::may_remove_in_place(t, row, ctx) && storage::remove_in_place(t, key, row, ctx)) {
+    working_.set_dirty(true);
+    return;
+  }
+  storage::prepare_remove(t, key, row, storage::Removal::kFinal, ctx);
+  working_.set_dirty(true);
+  storage::remove_row(t, key, row, ctx);
 }
 
 Status TransactionWriter::implicit_destroy(Entity e) {

@@ -79,6 +79,8 @@ class TransactionWriter {
   // implicit_write's kAdd (WriterHandle::add), likewise: see its definition.
   Status implicit_add(std::uint16_t table, std::uint64_t key, std::uint32_t offset, std::uint32_t size,
                       const void* bytes);
+  // implicit_write's kRemove (WriterHandle::remove), likewise.
+  Status implicit_remove(std::uint16_t table, std::uint64_t key);
   // WriterHandle::destroy: the same for a destroy, applied in place where the schema has no reference
   // column (nothing to cascade or unlink) and every table the entity has a row in is TableInfo::plain.
   Status implicit_destroy(Entity e);
@@ -195,6 +197,8 @@ class TransactionWriter {
     }
     return commit();
   }
+  // Removes key's row `row` (found; its entity alive) from `t`, which table_to_change gave, with no undo log.
+  void remove_found(TableState& t, std::uint64_t key, std::uint32_t row);
   // An implicit transaction applied in place: counted, and published as publish_every_commits says.
   void committed_in_place() noexcept;
   // The publish (and queue drain) that follows a commit under publish_every_commits; a failure to
