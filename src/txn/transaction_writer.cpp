@@ -196,8 +196,7 @@ Status TransactionWriter::implicit_write(ImplicitOp op, std::uint16_t table, std
 Status TransactionWriter::implicit_set(std::uint16_t table, std::uint64_t key, std::uint32_t offset,
                                        std::uint32_t size, const void* bytes) {
   const TableInfo& info = tables_.info(table);
-  if (thread_running_.load(std::memory_order_acquire) || !info.plain || !may_apply_in_place() ||
-      offset > info.stride || size > info.stride - offset) [[unlikely]] {
+  if (!takes_short_path(info) || offset > info.stride || size > info.stride - offset) [[unlikely]] {
     return implicit_write(ImplicitOp::kSet, table, key, offset, size, bytes);
   }
   const std::uint32_t row = writable_row(table, key, offset);
@@ -214,8 +213,7 @@ Status TransactionWriter::implicit_set(std::uint16_t table, std::uint64_t key, s
 Status TransactionWriter::implicit_add(std::uint16_t table, std::uint64_t key, std::uint32_t offset,
                                        std::uint32_t size, const void* bytes) {
   const auto slow = [&] { return implicit_write(ImplicitOp::kAdd, table, key, offset, size, bytes); };
-  if (thread_running_.load(std::memory_order_acquire) || !tables_.info(table).plain || !may_apply_in_place())
-      [[unlikely]] {
+  if (!takes_short_path(tables_.info(table))) [[unlikely]] {
     return slow();
   }
   const RegistryState& registry = working_.state().registry;
@@ -233,8 +231,7 @@ Status TransactionWriter::implicit_add(std::uint16_t table, std::uint64_t key, s
 // table applied in place, a row found for the key. Everything else goes to implicit_write, which checks it
 // all again and says what is wrong.
 Status TransactionWriter::implicit_remove(std::uint16_t table, std::uint64_t key) {
-  if (thread_running_.load(std::memory_order_acquire) || !tables_.info(table).plain || !may_apply_in_place())
-      [[unlikely]] {
+  if (!takes_short_path(tables_.info(table))) [[unlikely]] {
     return implicit_write(ImplicitOp::kRemove, table, key, 0, 0, nullptr);
   }
   TableState& t = working_.table_to_change(table);

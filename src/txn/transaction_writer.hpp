@@ -187,6 +187,12 @@ class TransactionWriter {
   // Whether an implicit transaction may change the working version in place, without undo records:
   // none is open, and no log or subscriber needs a delta of it. Its table(s) decide the rest.
   bool may_apply_in_place() const noexcept { return !in_txn_ && sink_ == nullptr && !hub_.active(); }
+  // The gate of the short paths (implicit_set, implicit_add, implicit_remove): no pipeline thread running
+  // (its writes come from that thread, which implicit_write checks), a plain table, may_apply_in_place.
+  // Anything else goes to implicit_write.
+  bool takes_short_path(const TableInfo& info) const noexcept {
+    return !thread_running_.load(std::memory_order_acquire) && info.plain && may_apply_in_place();
+  }
   // `op` as one transaction: begun, and committed if it succeeds, rolled back if not.
   template <typename Op>
   Status in_transaction(Op&& op) {
