@@ -143,8 +143,12 @@ bool PublishedVersions::publish(std::unique_ptr<detail::VersionState>&& next, st
   const detail::VersionState* raw = next.get();
   std::unique_ptr<detail::VersionState> previous = std::move(current_owner_);
   current_owner_ = std::move(next);
+  // current_'s store is the publish's one full barrier: seq_cst, it precedes every scan of the pins below in
+  // the seq_cst order (I2, I4). published_ needs only release: a pin that loads its number (acquire) then
+  // loads current_ sees raw or newer (I1). Both seq_cst were two barriers, each waiting for the commit's
+  // stores to drain.
   current_.store(raw, std::memory_order_seq_cst);
-  published_.store(raw->number, std::memory_order_seq_cst);
+  published_.store(raw->number, std::memory_order_release);
   published_entities_.store(raw->registry.alive, std::memory_order_relaxed);
   if (has_garbage) {
     // Every object here was replaced while building `raw`, so no version after the previous one reaches

@@ -10,7 +10,7 @@
 // it): a view held while one row is updated 1,000 times keeps one page, not 1,000.
 //
 // Pin protocol (all seq_cst unless said; proof sketch in docs/concurrency.md):
-//   writer publish(n):  current_.store(V_n); published_.store(n); retire the replaced objects as a batch
+//   writer publish(n):  current_.store(V_n); published_.store(n, release); retire the replaced objects as a batch
 //                       tagged t = the previous version's number; reclaim(). Fast path (the common case of
 //                       a writer that publishes often): when no batch waits and a scan, made after the two
 //                       stores exactly as reclaim's, sees no pin, the objects are freed at once, no batch.
@@ -23,7 +23,8 @@
 //   reclaim:            read every slot; "pinning e" protects every version >= e, a final v protects v
 //                       exactly; if overflow_count_ != 0, read the overflow pins under the mutex.
 // Invariants the proof rests on:
-//   I1. V->number >= e: published_ is stored after current_, so L (after the load of e) sees V_e or newer.
+//   I1. V->number >= e: published_ is stored (release) after current_, and the load of e is an acquire, so L
+//       (after it) sees V_e or newer.
 //   I2. A reclaim scan R that does not see a pin's C (the slot still reads 0, or overflow_count_ reads 0)
 //       precedes C in the single seq_cst order, so the pin's L comes after the publish that preceded R:
 //       the pin holds a version newer than the tag of every batch R can free. A scan that sees C sees
