@@ -129,6 +129,17 @@ uint64_t flecs_peer_scan(const flecs_peer* p, float threshold, size_t* rows) {
   return hits;
 }
 
+void flecs_peer_move_all(flecs_peer* p, float step, size_t* rows) {
+  size_t visited = 0;
+  ecs_iter_t it = ecs_query_iter(p->world, p->q_transform);
+  while (ecs_query_next(&it)) {
+    FpTransform* t = ecs_field(&it, FpTransform, 0);
+    for (int32_t i = 0; i < it.count; ++i) t[i].x += step;
+    visited += (size_t)it.count;
+  }
+  *rows = visited;
+}
+
 uint64_t flecs_peer_scan2(const flecs_peer* p, float threshold, size_t* rows) {
   uint64_t sum = 0;
   size_t visited = 0;

@@ -42,6 +42,8 @@ size_t flecs_peer_created(const flecs_peer* p);
 uint64_t flecs_peer_scan(const flecs_peer* p, float threshold, size_t* rows);
 /* Sum of hp of the rows with x + y + z > threshold, over a cached query of FpTransform and FpHealth. */
 uint64_t flecs_peer_scan2(const flecs_peer* p, float threshold, size_t* rows);
+/* Adds `step` to every transform's x through the same query (a system that moves every entity). */
+void flecs_peer_move_all(flecs_peer* p, float step, size_t* rows);
 
 #ifdef __cplusplus
 }

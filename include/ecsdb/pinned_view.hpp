@@ -144,28 +144,10 @@ class PinnedView {
     }
     return chunk;
   }
-  // The keys of a chunk of rows of one table (inside one page of its keys and of the registry): stored,
-  // or, where the identity run elides their page (TableState::keys), implied by the registry: row r holds
-  // entity r, of the registry's generation.
-  struct ChunkKeys {
-    const std::uint64_t* stored;  // the chunk's first key, or null when implied
-    const std::byte* slots;       // when implied: the registry slot of the chunk's first row
-    std::uint32_t step;           // bytes per registry slot
-    std::uint32_t start;          // the chunk's first row
-
-    // The generation of the entity in the chunk's row `start + r` (REQUIRES: implied).
-    std::uint32_t implied_generation(std::uint32_t r) const noexcept {
-      return reinterpret_cast<const detail::EntitySlot*>(slots + std::size_t{r} * step)->generation;
-    }
-    std::uint64_t operator[](std::uint32_t r) const noexcept {
-      if (stored != nullptr) return stored[r];
-      return (std::uint64_t{implied_generation(r)} << 32) | (start + r);
-    }
-  };
+  using ChunkKeys = detail::ChunkKeys;
   // REQUIRES: start < t.row_count, and the chunk inside one page of t's keys and of the registry.
   static ChunkKeys chunk_keys(const detail::VersionState& s, const detail::TableState& t, std::uint32_t start) noexcept {
-    if (t.keys.present(start)) return {reinterpret_cast<const std::uint64_t*>(t.keys.at(start)), nullptr, 0, start};
-    return {nullptr, s.registry.slots.at(start), s.registry.slots.elem_size, start};
+    return detail::chunk_keys(t, s.registry, start);
   }
   // Whether every table of `ids` holds the driver's entities in the driver's rows [start, end): known
   // without reading keys below both tables' identity_rows (TableState::identity_rows), else by comparing

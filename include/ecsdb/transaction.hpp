@@ -24,6 +24,7 @@
 
 #include "ecsdb/bind.hpp"
 #include "ecsdb/detail/table_binding.hpp"
+#include "ecsdb/detail/version_state.hpp"
 #include "ecsdb/entity.hpp"
 #include "ecsdb/options.hpp"
 #include "ecsdb/status.hpp"
@@ -123,9 +124,12 @@ Status txn_set_bytes(WriterCore* c, std::uint16_t table, std::uint64_t key, std:
                      std::uint32_t size, const void* bytes);
 Result<RowId> txn_insert_child(WriterCore* c, std::uint16_t table, Entity owner, const void* bytes);
 const std::byte* txn_get(const WriterCore* c, std::uint16_t table, std::uint64_t key);
-// Calls visit(ctx, key, row) for every row, rows made writable page by page.
-Status txn_for_each_mut(WriterCore* c, std::uint16_t table, void* ctx,
-                        void (*visit)(void* ctx, std::uint64_t key, std::byte* row));
+// Visits rows [0, n) that start at `rows`, `stride` bytes apart, whose keys are keys[0, n).
+using RowsVisitor = void (*)(void* ctx, ChunkKeys keys, std::byte* rows, std::uint32_t n, std::uint32_t stride);
+// Calls visit(ctx, ...) for every row, a chunk of rows at a time (inside one page of rows, of keys and of
+// registry slots), rows made writable page by page: one call per chunk, so that the caller's loop over the
+// rows inlines its function, and reads no key it does not use.
+Status txn_for_each_mut(WriterCore* c, std::uint16_t table, void* ctx, RowsVisitor visit);
 
 // Offset of `member` inside T, which equals its offset in the row (checked at bind).
 template <typename T, typename M>
@@ -186,8 +190,9 @@ Status Transaction::update_child(RowId row, const T& value) {
 template <BoundComponent T, typename F>
 Status Transaction::for_each_mut(F&& f) {
   ECSDB_ASSIGN_OR_RETURN(const std::uint16_t t, table_of<T>());
-  auto visit = [](void* ctx, std::uint64_t key, std::byte* row) {
-    (*static_cast<std::remove_reference_t<F>*>(ctx))(Entity::from_bits(key), *reinterpret_cast<T*>(row));
+  auto visit = [](void* ctx, detail::ChunkKeys keys, std::byte* rows, std::uint32_t n, std::uint32_t stride) {
+    auto& fn = *static_cast<std::remove_reference_t<F>*>(ctx);
+    for (std::uint32_t i = 0; i < n; ++i, rows += stride) fn(Entity::from_bits(keys[i]), *reinterpret_cast<T*>(rows));
   };
   return detail::txn_for_each_mut(core_, t, &f, visit);
 }

@@ -73,8 +73,7 @@ Result<RowId> txn_insert_child(WriterCore* c, std::uint16_t table, Entity owner,
 const std::byte* txn_get(const WriterCore* c, std::uint16_t table, std::uint64_t key) {
   return c == nullptr ? nullptr : c->get(table, key);
 }
-Status txn_for_each_mut(WriterCore* c, std::uint16_t table, void* ctx,
-                        void (*visit)(void* ctx, std::uint64_t key, std::byte* row)) {
+Status txn_for_each_mut(WriterCore* c, std::uint16_t table, void* ctx, RowsVisitor visit) {
   return guarded(c, [&] { return c->for_each_mut(table, ctx, visit); });
 }
 

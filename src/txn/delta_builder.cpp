@@ -120,8 +120,11 @@ void build_delta(const WorkingVersion& working, Delta& d) {
         }
         break;
       }
+      // kRetireRowId, kTakeRowId: follow from the row changes recorded beside them. kWriteRows: never here,
+      // a transaction that records it builds no delta (TransactionWriter::commit).
       case UndoKind::kRetireRowId:
-      case UndoKind::kTakeRowId: break;  // follow from the row changes recorded beside them
+      case UndoKind::kTakeRowId:
+      case UndoKind::kWriteRows: break;
     }
   }
   // Stable: within a table, keys stay in the order the transaction first touched them.

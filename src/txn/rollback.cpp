@@ -101,6 +101,16 @@ void undo(WorkingVersion& w, VersionState& v, const UndoEntry& u) {
       }
       break;
     }
+    case UndoKind::kWriteRows: {
+      // Every later change was undone first, so the rows are where the record found them, in a page this
+      // version made private then (no copy here).
+      TableState& t = v.tables[u.table];
+      std::byte* rows = storage::mutable_range(t.rows, u.row_or_offset, u.size, ctx);
+      // NOLINTNEXTLINE(performance-no-int-to-ptr): the record keeps the address of a retired page's rows
+      const std::byte* before = u.owner != 0 ? reinterpret_cast<const std::byte*>(u.owner) : log.bytes(u.arena_offset);
+      std::memcpy(rows, before, std::size_t{u.size} * t.stride);
+      break;
+    }
     case UndoKind::kPlaceRow:
       unplace_row(w, v.tables[u.table], u);
       if (tables.info(u.table).many) {  // the row id's slot is present: the placement wrote it

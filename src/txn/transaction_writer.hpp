@@ -95,7 +95,7 @@ class TransactionWriter {
   }
   bool alive(Entity e) const noexcept { return working_.state().registry.is_alive(e); }
   const std::vector<RefColumn>& ref_columns() const noexcept { return tables_.ref_columns(); }
-  Status for_each_mut(std::uint16_t table, void* ctx, void (*visit)(void*, std::uint64_t, std::byte*));
+  Status for_each_mut(std::uint16_t table, void* ctx, RowsVisitor visit);
 
   // Any thread (relaxed counters).
   std::uint64_t commits() const noexcept { return commits_.load(std::memory_order_relaxed); }
@@ -251,6 +251,9 @@ class TransactionWriter {
   std::atomic<std::uint64_t> commits_{0};
   std::atomic<std::uint64_t> rollbacks_{0};
   bool commits_without_delta_ = false;
+  // The open transaction recorded undo entries a delta cannot be built from (kWriteRows): its commit
+  // carries no delta, and a subscriber that joined while it was open resynchronises.
+  bool undo_without_delta_ = false;
   std::uint32_t commits_since_publish_ = 0;
   std::atomic<std::uint64_t> pages_copied_total_{0};
   std::atomic<std::uint64_t> pages_replayed_total_{0};

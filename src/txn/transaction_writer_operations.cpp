@@ -351,41 +351,64 @@ Status TransactionWriter::add_many(std::uint16_t table, const Entity* entities, 
   return Status::ok();
 }
 
-Status TransactionWriter::for_each_mut(std::uint16_t table, void* visit_ctx,
-                                       void (*visit)(void*, std::uint64_t, std::byte*)) {
+Status TransactionWriter::for_each_mut(std::uint16_t table, void* visit_ctx, RowsVisitor visit) {
   ECSDB_RETURN_IF_ERROR(require_txn());
   TableState& t = working_.table_to_change(table);
   const TableInfo& info = tables_.info(table);
   if (info.stride == 0) return Status::ok();
   working_.set_dirty(true);
+  const RegistryState& registry = working_.state().registry;
   if (!info.uniques.empty() || !info.ref_columns.empty()) {
     // Indexed rows: visit a copy and write back what changed, so that the unique and reverse-reference
     // indexes follow every change (and an exception from the visitor leaves that row untouched).
     std::vector<std::byte> copy(info.stride);
     for (std::uint32_t r = 0; r < t.row_count; ++r) {
-      const std::uint64_t key = storage::row_key(t, r, working_.state().registry);
+      const std::uint64_t key = storage::row_key(t, r, registry);
       std::memcpy(copy.data(), t.rows.at(r), info.stride);
-      visit(visit_ctx, key, copy.data());
+      visit(visit_ctx, ChunkKeys{&key, nullptr, 0, r}, copy.data(), 1, info.stride);
       if (std::memcmp(copy.data(), t.rows.at(r), info.stride) == 0) continue;
-      ECSDB_RETURN_IF_ERROR(working_.refs().check_ref_targets(table, copy.data(), storage::row_owner(t, r, working_.state().registry)));
+      ECSDB_RETURN_IF_ERROR(working_.refs().check_ref_targets(table, copy.data(), storage::row_owner(t, r, registry)));
       working_.write_bytes(table, key, 0, info.stride, copy.data());
       constraints_.note_references(table, key);
     }
     return Status::ok();
   }
   UndoLog& undo = working_.undo_log();
+  storage::WriteContext& ctx = working_.context();
   const std::uint32_t per_page = 1u << t.rows.shift;
+  // With a log or a subscriber, the delta needs each row's key and bytes before (build_delta): one record
+  // per row. Without, the undo needs only the bytes before, one record per page (kWriteRows, ADR 0024);
+  // where the page is shared with published versions, the copy-on-write leaves them in the page it
+  // replaces, so the record points there and nothing is copied.
+  const bool with_delta = sink_ != nullptr || hub_.active();
   for (std::uint32_t start = 0; start < t.row_count; start += per_page) {
-    const std::uint32_t end = std::min(t.row_count, start + per_page);
-    // Undo: the rows' bytes as they were, one record per row (keys stay put: rows do not move).
-    undo.reserve(end - start);
-    for (std::uint32_t r = start; r < end; ++r) {
-      const std::uint64_t key = storage::row_key(t, r, working_.state().registry);
-      const std::size_t saved = undo.save_bytes(t.rows.at(r), info.stride);
-      undo.push({UndoKind::kWriteBytes, false, table, 0, info.stride, 0, key, 0, saved});
+    const std::uint32_t count = std::min(t.row_count, start + per_page) - start;
+    const std::uint32_t page = start >> t.rows.shift;
+    std::byte* rows = nullptr;
+    if (with_delta) {
+      undo.reserve(count);
+      for (std::uint32_t r = start; r < start + count; ++r) {
+        const std::size_t saved = undo.save_bytes(t.rows.at(r), info.stride);
+        undo.push({UndoKind::kWriteBytes, false, table, 0, info.stride, 0, storage::row_key(t, r, registry), 0, saved});
+      }
+      rows = storage::mutable_page(t.rows, page, ctx);
+    } else {
+      undo.reserve(1);
+      const bool shared = storage::private_page_or_null(t.rows, page, ctx.birth) == nullptr;
+      const std::byte* before = t.rows.dir->pages()[page];
+      const std::size_t saved = shared ? 0 : undo.save_bytes(before, std::size_t{count} * info.stride);
+      rows = storage::mutable_page(t.rows, page, ctx);
+      undo.push({UndoKind::kWriteRows, false, table, start, count, 0, 0,
+                 shared ? reinterpret_cast<std::uint64_t>(before) : 0, saved});
+      undo_without_delta_ = true;
     }
-    std::byte* row = storage::mutable_page(t.rows, start >> t.rows.shift, working_.context());
-    for (std::uint32_t r = start; r < end; ++r, row += info.stride) visit(visit_ctx, storage::row_key(t, r, working_.state().registry), row);
+    // Chunks inside one page of keys and one of registry slots too (ChunkKeys).
+    for (std::uint32_t i = 0; i < count;) {
+      const std::uint32_t r = start + i;
+      const std::uint32_t n = std::min({count - i, (r | t.keys.mask) + 1 - r, (r | registry.slots.mask) + 1 - r});
+      visit(visit_ctx, chunk_keys(t, registry, r), rows + std::size_t{i} * info.stride, n, info.stride);
+      i += n;
+    }
   }
   return Status::ok();
 }

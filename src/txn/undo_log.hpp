@@ -14,7 +14,7 @@
 namespace ecsdb::detail {
 
 enum class UndoKind : std::uint8_t {
-  kCreateEntity, kDestroyEntity, kInsertRow, kRemoveRow, kWriteBytes, kBulkInsert, kBulkCreate,
+  kCreateEntity, kDestroyEntity, kInsertRow, kRemoveRow, kWriteBytes, kWriteRows, kBulkInsert, kBulkCreate,
   // The steps of replaying a delta (RecoveryLoader::apply_delta: recovery and replicas), which restores ids,
   // generations and row order exactly rather than going through the transaction API.
   kPlaceRow, kUnplaceRow, kRetireRowId, kRestoreSlot, kTakeRowId,
@@ -36,6 +36,11 @@ inline constexpr std::uint64_t kNotOnFreeList = ~std::uint64_t{0};
 //                   its bytes, then its place in each reverse-reference list (one RefLink per ref column)
 //   kWriteBytes     table, key; row_or_offset = offset in the row; size; arena_offset = the old bytes,
 //                   then (when the write moved the row between reference lists) its old places, as above
+//   kWriteRows      table; row_or_offset = first row; size = count (rows of one page); the rows' bytes before:
+//                   at address `owner` when non-zero (the page a copy-on-write just replaced: retired, so it
+//                   stays as it was until the next publish, and no publish happens while a transaction is
+//                   open), else at arena_offset. Only in a transaction that builds no delta (for_each_mut
+//                   without a log or subscriber): a delta needs each row's key, which this does not keep.
 //   kBulkInsert     table; row_or_offset = first row; size = count; the keys (bulk_key): the first
 //                   `owner` are copied at arena_offset (u64 each), the rest are one run starting at `key`
 //                   (consecutive indices of one generation: the fresh entities create_many returns after

@@ -215,6 +215,31 @@ inline const std::byte* find_row_in(const TableState& t, const RegistryState& re
   return find_row_off_run(t, key_bits);
 }
 
+// The keys of a chunk of rows of one table (inside one page of its keys and of the registry): stored, or,
+// where the identity run elides their page (TableState::keys), implied by the registry: row r holds entity
+// r, of the registry's generation. Computed where read, so that a loop that never reads a key loads none.
+struct ChunkKeys {
+  const std::uint64_t* stored;  // the chunk's first key, or null when implied
+  const std::byte* slots;       // when implied: the registry slot of the chunk's first row
+  std::uint32_t step;           // bytes per registry slot
+  std::uint32_t start;          // the chunk's first row
+
+  // The generation of the entity in the chunk's row `start + r` (REQUIRES: implied).
+  std::uint32_t implied_generation(std::uint32_t r) const noexcept {
+    return reinterpret_cast<const EntitySlot*>(slots + std::size_t{r} * step)->generation;
+  }
+  std::uint64_t operator[](std::uint32_t r) const noexcept {
+    if (stored != nullptr) return stored[r];
+    return (std::uint64_t{implied_generation(r)} << 32) | (start + r);
+  }
+};
+
+// REQUIRES: start < t.row_count, and the chunk inside one page of t's keys and of the registry.
+inline ChunkKeys chunk_keys(const TableState& t, const RegistryState& registry, std::uint32_t start) noexcept {
+  if (t.keys.present(start)) return {reinterpret_cast<const std::uint64_t*>(t.keys.at(start)), nullptr, 0, start};
+  return {nullptr, registry.slots.at(start), registry.slots.elem_size, start};
+}
+
 struct VersionState {
   std::uint64_t number = 0;           // 1 for the first published version; never wraps (64 bits)
   std::uint64_t commit_count = 0;     // transactions committed up to and including this version
