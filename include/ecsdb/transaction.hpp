@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string_view>
 #include <type_traits>
@@ -130,6 +131,21 @@ using RowsVisitor = void (*)(void* ctx, ChunkKeys keys, std::byte* rows, std::ui
 // registry slots), rows made writable page by page: one call per chunk, so that the caller's loop over the
 // rows inlines its function, and reads no key it does not use.
 Status txn_for_each_mut(WriterCore* c, std::uint16_t table, void* ctx, RowsVisitor visit);
+// The same pass as a transaction of its own (WriterHandle::for_each_mut).
+Status implicit_for_each_mut(WriterCore* c, std::uint16_t table, void* ctx, RowsVisitor visit);
+// The RowsVisitor that calls f(Entity, T&) on each row: f is inlined into the loop over a chunk. `ctx` is
+// visitor_context(f): a const f is passed without its const, and the visitor puts it back.
+template <typename T, typename F>
+RowsVisitor rows_visitor() noexcept {
+  return [](void* ctx, ChunkKeys keys, std::byte* rows, std::uint32_t n, std::uint32_t stride) {
+    auto& fn = *static_cast<std::remove_reference_t<F>*>(ctx);
+    for (std::uint32_t i = 0; i < n; ++i, rows += stride) fn(Entity::from_bits(keys[i]), *reinterpret_cast<T*>(rows));
+  };
+}
+template <typename F>
+void* visitor_context(F& f) noexcept {
+  return const_cast<void*>(static_cast<const void*>(std::addressof(f)));
+}
 
 // Offset of `member` inside T, which equals its offset in the row (checked at bind).
 template <typename T, typename M>
@@ -190,11 +206,7 @@ Status Transaction::update_child(RowId row, const T& value) {
 template <BoundComponent T, typename F>
 Status Transaction::for_each_mut(F&& f) {
   ECSDB_ASSIGN_OR_RETURN(const std::uint16_t t, table_of<T>());
-  auto visit = [](void* ctx, detail::ChunkKeys keys, std::byte* rows, std::uint32_t n, std::uint32_t stride) {
-    auto& fn = *static_cast<std::remove_reference_t<F>*>(ctx);
-    for (std::uint32_t i = 0; i < n; ++i, rows += stride) fn(Entity::from_bits(keys[i]), *reinterpret_cast<T*>(rows));
-  };
-  return detail::txn_for_each_mut(core_, t, &f, visit);
+  return detail::txn_for_each_mut(core_, t, detail::visitor_context(f), detail::rows_visitor<T, F>());
 }
 
 }  // namespace ecsdb

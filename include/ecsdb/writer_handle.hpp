@@ -137,7 +137,9 @@ Status WriterHandle::put(Entity e, const T& value) {
 }
 template <BoundComponent T, typename F>
 Status WriterHandle::for_each_mut(F&& f) {
-  return run([&](Transaction& t) { return t.template for_each_mut<T>(f); });
+  const std::uint16_t t = detail::table_of<T>(*db_);
+  if (t == detail::kNoTable) return run([&](Transaction& tx) { return tx.template for_each_mut<T>(f); });  // says why
+  return detail::implicit_for_each_mut(core_, t, detail::visitor_context(f), detail::rows_visitor<T, F>());
 }
 inline Status WriterHandle::set_field(std::string_view table, std::uint64_t key, std::string_view field,
                                       const Value& value) {

@@ -76,6 +76,9 @@ const std::byte* txn_get(const WriterCore* c, std::uint16_t table, std::uint64_t
 Status txn_for_each_mut(WriterCore* c, std::uint16_t table, void* ctx, RowsVisitor visit) {
   return guarded(c, [&] { return c->for_each_mut(table, ctx, visit); });
 }
+Status implicit_for_each_mut(WriterCore* c, std::uint16_t table, void* ctx, RowsVisitor visit) {
+  return guarded(c, [&] { return c->implicit_for_each_mut(table, ctx, visit); });
+}
 
 }  // namespace detail
 

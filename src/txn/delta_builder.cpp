@@ -34,12 +34,63 @@ void order_rows(TableDelta& td, std::span<const std::pair<std::uint16_t, RowOp>>
   }
 }
 
+// The bits of the stored fields of `table` whose bytes differ between rows `before` and `now`.
+std::uint64_t changed_fields(const Table& table, const std::byte* before, const std::byte* now) noexcept {
+  std::uint64_t mask = 0;
+  for (const Field& f : table.layout.fields) {
+    if (f.stored && std::memcmp(before + f.offset, now + f.offset, f.type.size) != 0) mask |= field_bit(f.id);
+  }
+  return mask;
+}
+
+// Whether the transaction was one for_each_mut pass on its own (TransactionWriter::implicit_for_each_mut):
+// its log holds its kWriteRows records and nothing else.
+bool one_pass(const UndoLog& log) noexcept {
+  return !log.entries().empty() &&
+         std::all_of(log.entries().begin(), log.entries().end(), [](const UndoEntry& u) { return u.kind == UndoKind::kWriteRows; });
+}
+
+// The delta of one pass: its rows did not move, so each row's key is the one at its row now, and its
+// bytes before are the record's. Rows come in row order, one table, as the general path lists them.
+void build_pass_delta(const WorkingVersion& working, Delta& d) {
+  const VersionState& v = working.state();
+  const UndoLog& log = working.undo_log();
+  std::vector<std::byte> packed;
+  for (const UndoEntry& u : log.entries()) {
+    const Table& table = *working.tables().info(u.table).table;
+    const TableState& t = v.tables[u.table];
+    if (d.tables.empty() || d.tables.back().table != u.table) {
+      d.tables.emplace_back();
+      d.tables.back().table = u.table;
+    }
+    TableDelta& td = d.tables.back();
+    // NOLINTNEXTLINE(performance-no-int-to-ptr): the record keeps the address of a retired page's rows
+    const std::byte* before = u.owner != 0 ? reinterpret_cast<const std::byte*>(u.owner) : log.bytes(u.arena_offset);
+    const std::byte* now = t.rows.at(u.row_or_offset);  // the record's rows lie in one page
+    for (std::uint32_t i = 0; i < u.size; ++i, before += t.stride, now += t.stride) {
+      if (std::memcmp(before, now, t.stride) == 0) continue;
+      const std::uint64_t mask = changed_fields(table, before, now);
+      if (mask == 0) continue;
+      packed.resize(t.stride);
+      const std::uint32_t n = pack_fields(table, mask, now, packed.data());
+      td.updates.push_back({storage::row_key(t, u.row_or_offset + i, v.registry), mask,
+                            static_cast<std::uint32_t>(td.update_bytes.size()), n});
+      td.update_bytes.insert(td.update_bytes.end(), packed.begin(), packed.begin() + n);
+    }
+  }
+  std::erase_if(d.tables, [](const TableDelta& t) { return t.empty(); });
+}
+
 }  // namespace
 
 void build_delta(const WorkingVersion& working, Delta& d) {
   const VersionState& v = working.state();
   const UndoLog& log = working.undo_log();
   const WriterSchema& tables = working.tables();
+  if (one_pass(log)) {
+    build_pass_delta(working, d);
+    return;
+  }
   struct Touch {
     std::uint16_t table;
     std::uint64_t key;
@@ -121,7 +172,7 @@ void build_delta(const WorkingVersion& working, Delta& d) {
         break;
       }
       // kRetireRowId, kTakeRowId: follow from the row changes recorded beside them. kWriteRows: never here,
-      // a transaction that records it builds no delta (TransactionWriter::commit).
+      // a transaction that records it is one pass (above) or builds no delta (TransactionWriter::commit).
       case UndoKind::kRetireRowId:
       case UndoKind::kTakeRowId:
       case UndoKind::kWriteRows: break;

@@ -1,5 +1,6 @@
 #include "txn/rollback.hpp"
 
+#include <cassert>
 #include <cstring>
 #include <vector>
 
@@ -105,6 +106,7 @@ void undo(WorkingVersion& w, VersionState& v, const UndoEntry& u) {
       // Every later change was undone first, so the rows are where the record found them, in a page this
       // version made private then (no copy here).
       TableState& t = v.tables[u.table];
+      assert(storage::private_page_or_null(t.rows, u.row_or_offset >> t.rows.shift, ctx.birth) != nullptr);
       std::byte* rows = storage::mutable_range(t.rows, u.row_or_offset, u.size, ctx);
       // NOLINTNEXTLINE(performance-no-int-to-ptr): the record keeps the address of a retired page's rows
       const std::byte* before = u.owner != 0 ? reinterpret_cast<const std::byte*>(u.owner) : log.bytes(u.arena_offset);

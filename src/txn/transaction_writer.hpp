@@ -95,7 +95,12 @@ class TransactionWriter {
   }
   bool alive(Entity e) const noexcept { return working_.state().registry.is_alive(e); }
   const std::vector<RefColumn>& ref_columns() const noexcept { return tables_.ref_columns(); }
-  Status for_each_mut(std::uint16_t table, void* ctx, RowsVisitor visit);
+  // Transaction::for_each_mut: visits every row of `table`, rows made writable a page at a time.
+  Status for_each_mut(std::uint16_t table, void* ctx, RowsVisitor visit) { return pass(table, ctx, visit, false); }
+  // WriterHandle::for_each_mut: the same pass as a transaction of its own, begun and committed here, and
+  // rolled back if the visitor throws. Nothing else can enter its undo log, so its per-page records give
+  // the delta too (ADR 0024).
+  Status implicit_for_each_mut(std::uint16_t table, void* ctx, RowsVisitor visit);
 
   // Any thread (relaxed counters).
   std::uint64_t commits() const noexcept { return commits_.load(std::memory_order_relaxed); }
@@ -203,6 +208,8 @@ class TransactionWriter {
     }
     return commit();
   }
+  // for_each_mut's pass; `whole_transaction`: implicit_for_each_mut's (see there).
+  Status pass(std::uint16_t table, void* ctx, RowsVisitor visit, bool whole_transaction);
   // Removes key's row `row` (found; its entity alive) from `t`, which table_to_change gave, with no undo log.
   void remove_found(TableState& t, std::uint64_t key, std::uint32_t row);
   // An implicit transaction applied in place: counted, and published as publish_every_commits says.

@@ -1,6 +1,7 @@
 #include "txn/transaction_writer.hpp"
 
 #include <algorithm>
+#include <cassert>
 #include <cstring>
 #include <type_traits>
 
@@ -351,7 +352,24 @@ Status TransactionWriter::add_many(std::uint16_t table, const Entity* entities, 
   return Status::ok();
 }
 
-Status TransactionWriter::for_each_mut(std::uint16_t table, void* visit_ctx, RowsVisitor visit) {
+Status TransactionWriter::implicit_for_each_mut(std::uint16_t table, void* ctx, RowsVisitor visit) {
+  ECSDB_RETURN_IF_ERROR(begin());
+  struct RollBackIfThrown {
+    TransactionWriter* writer;
+    ~RollBackIfThrown() {
+      if (writer != nullptr) writer->rollback();
+    }
+  } guard{this};
+  Status s = pass(table, ctx, visit, /*whole_transaction=*/true);
+  guard.writer = nullptr;
+  if (!s.is_ok()) {
+    rollback();
+    return s;
+  }
+  return commit();
+}
+
+Status TransactionWriter::pass(std::uint16_t table, void* visit_ctx, RowsVisitor visit, bool whole_transaction) {
   ECSDB_RETURN_IF_ERROR(require_txn());
   TableState& t = working_.table_to_change(table);
   const TableInfo& info = tables_.info(table);
@@ -376,31 +394,40 @@ Status TransactionWriter::for_each_mut(std::uint16_t table, void* visit_ctx, Row
   UndoLog& undo = working_.undo_log();
   storage::WriteContext& ctx = working_.context();
   const std::uint32_t per_page = 1u << t.rows.shift;
-  // With a log or a subscriber, the delta needs each row's key and bytes before (build_delta): one record
-  // per row. Without, the undo needs only the bytes before, one record per page (kWriteRows, ADR 0024);
-  // where the page is shared with published versions, the copy-on-write leaves them in the page it
-  // replaces, so the record points there and nothing is copied.
-  const bool with_delta = sink_ != nullptr || hub_.active();
+  // The undo needs only the rows' bytes before: one record per page (kWriteRows, ADR 0024). Where the page
+  // is shared with published versions, the copy-on-write leaves them in the page it replaces, so the record
+  // points there and nothing is copied. A delta needs each row's key too: a pass that is its transaction's
+  // only change keeps its rows where they are until the commit, which reads the keys there; a pass inside a
+  // larger transaction keeps a record per row, with its key, when the commit will build a delta (a log or a
+  // subscriber), and otherwise commits with none.
+  const bool with_delta = !whole_transaction && (sink_ != nullptr || hub_.active());
   for (std::uint32_t start = 0; start < t.row_count; start += per_page) {
     const std::uint32_t count = std::min(t.row_count, start + per_page) - start;
     const std::uint32_t page = start >> t.rows.shift;
     std::byte* rows = nullptr;
     if (with_delta) {
+      // The page is made private before any record: undoing a record writes its row, which must not copy
+      // (rollback allocates nothing). The copy has the same bytes, so they are saved from it.
       undo.reserve(count);
-      for (std::uint32_t r = start; r < start + count; ++r) {
-        const std::size_t saved = undo.save_bytes(t.rows.at(r), info.stride);
-        undo.push({UndoKind::kWriteBytes, false, table, 0, info.stride, 0, storage::row_key(t, r, registry), 0, saved});
-      }
       rows = storage::mutable_page(t.rows, page, ctx);
+      for (std::uint32_t i = 0; i < count; ++i) {
+        const std::size_t saved = undo.save_bytes(rows + std::size_t{i} * info.stride, info.stride);
+        undo.push({UndoKind::kWriteBytes, false, table, 0, info.stride, 0, storage::row_key(t, start + i, registry), 0,
+                   saved});
+      }
     } else {
       undo.reserve(1);
       const bool shared = storage::private_page_or_null(t.rows, page, ctx.birth) == nullptr;
       const std::byte* before = t.rows.dir->pages()[page];
       const std::size_t saved = shared ? 0 : undo.save_bytes(before, std::size_t{count} * info.stride);
       rows = storage::mutable_page(t.rows, page, ctx);
+      assert(!shared || ctx.retired.pages.back() == before);  // the copy retired the page the record points at
       undo.push({UndoKind::kWriteRows, false, table, start, count, 0, 0,
                  shared ? reinterpret_cast<std::uint64_t>(before) : 0, saved});
-      undo_without_delta_ = true;
+      if (!whole_transaction) {
+        assert(sink_ == nullptr);  // with a log the pass keeps a record per row, or is a whole transaction
+        undo_without_delta_ = true;
+      }
     }
     // Chunks inside one page of keys and one of registry slots too (ChunkKeys).
     for (std::uint32_t i = 0; i < count;) {
