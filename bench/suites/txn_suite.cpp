@@ -278,7 +278,9 @@ ScalingSample measure_scaling(Database& db, const std::vector<Entity>& read_samp
                               std::uint32_t tick_ops) {
   constexpr std::size_t kReadsPerPin = 4096;
   constexpr std::size_t kReadsPerReader = std::size_t{1} << 19;
-  constexpr int kScansPerReader = 2;
+  // Enough scans that the median is a scan no other thread pre-empted: with more threads than cores, one
+  // scan in a few waits out a scheduler tick (2 scans made the median bimodal on a 2-vCPU VM).
+  constexpr int kScansPerReader = 8;
   std::atomic<bool> go{false};
   std::atomic<std::uint32_t> running{readers};
   std::vector<double> read_ns(readers), scan_ns(readers);
