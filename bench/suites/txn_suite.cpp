@@ -390,7 +390,7 @@ Status flecs_figures(std::size_t n, const std::vector<Entity>& read_sample, cons
   say("flecs reads, writes and scans");
   const std::vector<std::uint32_t> reads = numbers(read_sample);
   const std::vector<std::uint32_t> updates = numbers(update_sample);
-  std::vector<double> read, set, create, remove, add, destroy, scan, scan2, update_scan;
+  std::vector<double> read, set, create, remove, add, destroy, scan, scan2, for_each_mut_times;
   ECSDB_RETURN_IF_ERROR(repeat.run([&] {
     const std::int64_t t0 = now_ns();
     keep(flecs_peer_read_hp(peer.get(), reads.data(), reads.size()));
@@ -430,7 +430,7 @@ Status flecs_figures(std::size_t n, const std::vector<Entity>& read_sample, cons
     scan2.push_back(per_op(t0, rows));
     t0 = now_ns();
     flecs_peer_move_all(peer.get(), kStep, &rows);
-    update_scan.push_back(per_op(t0, rows));
+    for_each_mut_times.push_back(per_op(t0, rows));
     return Status::ok();
   }));
   results["flecs_read_ns"] = figure(median(read), "ns", "raw_read_ns");
@@ -441,7 +441,7 @@ Status flecs_figures(std::size_t n, const std::vector<Entity>& read_sample, cons
   results["flecs_delete_ns"] = figure(median(destroy), "ns");
   results["flecs_scan_ns_per_row"] = figure(median(scan), "ns/row", "raw_scan_ns_per_row");
   results["flecs_scan2_ns_per_row"] = figure(median(scan2), "ns/row", "raw_scan2_ns_per_row");
-  results["flecs_update_scan_ns_per_row"] = figure(median(update_scan), "ns/row", "raw_update_scan_ns_per_row");
+  results["flecs_for_each_mut_ns_per_row"] = figure(median(for_each_mut_times), "ns/row", "raw_for_each_mut_ns_per_row");
   return Status::ok();
 }
 #endif
@@ -657,9 +657,9 @@ Result<nlohmann::json> run_txn_suite(const TxnSuiteOptions& options) {
   results["scan_ns_per_row"] = figure(median(scan), "ns/row", "raw_scan_ns_per_row");
   results["raw_scan_ns_per_row"] = figure(median(raw_scan), "ns/row");
 
-  // ---- a system that moves every entity: one pass of writes over a column per tick ----
-  say("update scans");
-  std::vector<double> update_scan, raw_update_scan;
+  // ---- a system that moves every entity: one pass of writes over a column per tick (for_each_mut) ----
+  say("for_each_mut");
+  std::vector<double> for_each_mut_times, raw_for_each_mut;
   {
     WriterHandle& w = db->writer();
     const std::size_t rows = db->pin().count<Transform>();
@@ -668,19 +668,19 @@ Result<nlohmann::json> run_txn_suite(const TxnSuiteOptions& options) {
       Status moved = w.for_each_mut<Transform>([](Entity, Transform& t) { t.position_x += kStep; });
       if (!moved.is_ok()) return moved;
       w.publish();
-      update_scan.push_back(per_op(t0, rows));
+      for_each_mut_times.push_back(per_op(t0, rows));
       return Status::ok();
     }));
     ECSDB_RETURN_IF_ERROR(repeat.run([&] {
       const std::int64_t t0 = now_ns();
       for (Transform& t : raw_transforms) t.position_x += kStep;
       keep(raw_transforms[raw_transforms.size() / 2].position_x);
-      raw_update_scan.push_back(per_op(t0, raw_transforms.size()));
+      raw_for_each_mut.push_back(per_op(t0, raw_transforms.size()));
       return Status::ok();
     }));
   }
-  results["update_scan_ns_per_row"] = figure(median(update_scan), "ns/row", "raw_update_scan_ns_per_row");
-  results["raw_update_scan_ns_per_row"] = figure(median(raw_update_scan), "ns/row");
+  results["for_each_mut_ns_per_row"] = figure(median(for_each_mut_times), "ns/row", "raw_for_each_mut_ns_per_row");
+  results["raw_for_each_mut_ns_per_row"] = figure(median(raw_for_each_mut), "ns/row");
   results["scan2_ns_per_row"] = figure(median(scan2), "ns/row", "raw_scan2_ns_per_row");
   results["query2_ns_per_row"] = figure(median(query2), "ns/row", "raw_scan2_ns_per_row");
   results["raw_scan2_ns_per_row"] = figure(median(raw_scan2), "ns/row");
