@@ -44,10 +44,37 @@ std::uint64_t changed_fields(const Table& table, const std::byte* before, const 
 }
 
 // Whether the transaction was one for_each_mut pass on its own (TransactionWriter::implicit_for_each_mut):
-// its log holds its kWriteRows records and nothing else.
+// its log holds its kWriteRows records, which keep no keys, and nothing else.
 bool one_pass(const UndoLog& log) noexcept {
-  return !log.entries().empty() &&
-         std::all_of(log.entries().begin(), log.entries().end(), [](const UndoEntry& u) { return u.kind == UndoKind::kWriteRows; });
+  return !log.entries().empty() && std::all_of(log.entries().begin(), log.entries().end(), [](const UndoEntry& u) {
+    return u.kind == UndoKind::kWriteRows && u.key == 0;
+  });
+}
+
+// Where a kWriteRows record's bytes before lie.
+const std::byte* rows_before(const UndoLog& log, const UndoEntry& u) noexcept {
+  // NOLINTNEXTLINE(performance-no-int-to-ptr): the record keeps the address of a retired page's rows
+  return u.owner != 0 ? reinterpret_cast<const std::byte*>(u.owner) : log.bytes(u.arena_offset);
+}
+
+// Appends row `now`'s fields of `mask` to `td` as the update of `key`.
+void add_update(TableDelta& td, const Table& table, std::uint32_t stride, std::uint64_t key, std::uint64_t mask,
+                const std::byte* now, std::vector<std::byte>& packed) {
+  packed.resize(stride);
+  const std::uint32_t n = pack_fields(table, mask, now, packed.data());
+  td.updates.push_back({key, mask, static_cast<std::uint32_t>(td.update_bytes.size()), n});
+  td.update_bytes.insert(td.update_bytes.end(), packed.begin(), packed.begin() + n);
+}
+
+// The TableDelta of `table` in `d`, whose tables are in table order, added there if missing.
+TableDelta& table_delta(Delta& d, std::uint16_t table) {
+  auto td = std::lower_bound(d.tables.begin(), d.tables.end(), table,
+                             [](const TableDelta& t, std::uint16_t id) { return t.table < id; });
+  if (td == d.tables.end() || td->table != table) {
+    td = d.tables.insert(td, TableDelta{});
+    td->table = table;
+  }
+  return *td;
 }
 
 // The delta of one pass: its rows did not move, so each row's key is the one at its row now, and its
@@ -64,18 +91,12 @@ void build_pass_delta(const WorkingVersion& working, Delta& d) {
       d.tables.back().table = u.table;
     }
     TableDelta& td = d.tables.back();
-    // NOLINTNEXTLINE(performance-no-int-to-ptr): the record keeps the address of a retired page's rows
-    const std::byte* before = u.owner != 0 ? reinterpret_cast<const std::byte*>(u.owner) : log.bytes(u.arena_offset);
+    const std::byte* before = rows_before(log, u);
     const std::byte* now = t.rows.at(u.row_or_offset);  // the record's rows lie in one page
     for (std::uint32_t i = 0; i < u.size; ++i, before += t.stride, now += t.stride) {
       if (std::memcmp(before, now, t.stride) == 0) continue;
       const std::uint64_t mask = changed_fields(table, before, now);
-      if (mask == 0) continue;
-      packed.resize(t.stride);
-      const std::uint32_t n = pack_fields(table, mask, now, packed.data());
-      td.updates.push_back({storage::row_key(t, u.row_or_offset + i, v.registry), mask,
-                            static_cast<std::uint32_t>(td.update_bytes.size()), n});
-      td.update_bytes.insert(td.update_bytes.end(), packed.begin(), packed.begin() + n);
+      if (mask != 0) add_update(td, table, t.stride, storage::row_key(t, u.row_or_offset + i, v.registry), mask, now, packed);
     }
   }
   std::erase_if(d.tables, [](const TableDelta& t) { return t.empty(); });
@@ -100,6 +121,16 @@ void build_delta(const WorkingVersion& working, Delta& d) {
   };
   std::vector<Touch> touches;
   std::unordered_map<std::uint64_t, std::size_t> index;  // (table, key) -> touches index
+  // The touch of (table, key) if a record made one.
+  auto find_touch = [&](std::uint16_t table, std::uint64_t key) -> Touch* {
+    const auto it = index.find(key * 0x9E3779B97F4A7C15ull ^ table);
+    if (it == index.end()) return nullptr;
+    if (touches[it->second].table == table && touches[it->second].key == key) return &touches[it->second];
+    for (Touch& t : touches) {  // hash collision of (table, key)
+      if (t.table == table && t.key == key) return &t;
+    }
+    return nullptr;
+  };
   auto touch = [&](std::uint16_t table, std::uint64_t key, bool existed) -> Touch& {
     const std::uint64_t id = key * 0x9E3779B97F4A7C15ull ^ table;
     auto [it, fresh] = index.try_emplace(id, touches.size());
@@ -171,11 +202,42 @@ void build_delta(const WorkingVersion& working, Delta& d) {
         }
         break;
       }
-      // kRetireRowId, kTakeRowId: follow from the row changes recorded beside them. kWriteRows: never here,
-      // a transaction that records it is one pass (above) or builds no delta (TransactionWriter::commit).
+      // kRetireRowId, kTakeRowId: follow from the row changes recorded beside them. kWriteRows: after this
+      // loop.
       case UndoKind::kRetireRowId:
       case UndoKind::kTakeRowId:
       case UndoKind::kWriteRows: break;
+    }
+  }
+  // The passes' rows (kWriteRows with their keys: for_each_mut inside a larger transaction). A row another
+  // record touched too takes the fields that differ between the pass's bytes before and the row now into
+  // that touch; the others, most of a pass, existed before the transaction and still exist (only a record
+  // removes a row), and are listed after the touches without a touch of their own.
+  struct PassRow {
+    std::uint16_t table;
+    std::uint64_t key;
+    std::uint64_t mask;
+    const std::byte* now;
+  };
+  std::vector<PassRow> pass_rows;
+  for (const UndoEntry& u : log.entries()) {
+    if (u.kind != UndoKind::kWriteRows) continue;
+    const Table& table = *tables.info(u.table).table;
+    const std::uint32_t stride = v.tables[u.table].stride;
+    const std::byte* keys = log.bytes(u.key - 1);  // kept: a transaction with other records (commit, one_pass)
+    const std::byte* before = rows_before(log, u);
+    for (std::uint32_t i = 0; i < u.size; ++i, before += stride) {
+      std::uint64_t key;
+      std::memcpy(&key, keys + std::size_t{i} * sizeof key, sizeof key);
+      const std::byte* now = v.find_row(u.table, key);
+      Touch* t = find_touch(u.table, key);
+      if (now == nullptr) continue;  // removed since: its touch says so
+      const std::uint64_t mask = std::memcmp(before, now, stride) == 0 ? 0 : changed_fields(table, before, now);
+      if (t != nullptr) {
+        t->mask |= mask;
+      } else if (mask != 0) {
+        pass_rows.push_back({u.table, key, mask, now});
+      }
     }
   }
   // Stable: within a table, keys stay in the order the transaction first touched them.
@@ -213,17 +275,16 @@ void build_delta(const WorkingVersion& working, Delta& d) {
       td.update_bytes.insert(td.update_bytes.end(), packed.begin(), packed.begin() + n);
     }
   }
+  for (const PassRow& r : pass_rows) {
+    const TableInfo& info = tables.info(r.table);
+    add_update(table_delta(d, r.table), *info.table, info.stride, r.key, r.mask, r.now, packed);
+  }
   std::stable_sort(row_ops.begin(), row_ops.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   for (auto ops = row_ops.begin(); ops != row_ops.end();) {
     auto end = ops;
     while (end != row_ops.end() && end->first == ops->first) ++end;
-    auto td = std::lower_bound(d.tables.begin(), d.tables.end(), ops->first,
-                               [](const TableDelta& t, std::uint16_t id) { return t.table < id; });
-    if (td == d.tables.end() || td->table != ops->first) {  // e.g. a tag removed and added again
-      td = d.tables.insert(td, TableDelta{});
-      td->table = ops->first;
-    }
-    order_rows(*td, std::span(&*ops, static_cast<std::size_t>(end - ops)));
+    // (Added when missing: e.g. a tag removed and added again.)
+    order_rows(table_delta(d, ops->first), std::span(&*ops, static_cast<std::size_t>(end - ops)));
     ops = end;
   }
   std::erase_if(d.tables, [](const TableDelta& t) { return t.empty(); });

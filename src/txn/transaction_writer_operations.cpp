@@ -394,40 +394,36 @@ Status TransactionWriter::pass(std::uint16_t table, void* visit_ctx, RowsVisitor
   UndoLog& undo = working_.undo_log();
   storage::WriteContext& ctx = working_.context();
   const std::uint32_t per_page = 1u << t.rows.shift;
-  // The undo needs only the rows' bytes before: one record per page (kWriteRows, ADR 0024). Where the page
-  // is shared with published versions, the copy-on-write leaves them in the page it replaces, so the record
-  // points there and nothing is copied. A delta needs each row's key too: a pass that is its transaction's
-  // only change keeps its rows where they are until the commit, which reads the keys there; a pass inside a
-  // larger transaction keeps a record per row, with its key, when the commit will build a delta (a log or a
-  // subscriber), and otherwise commits with none.
-  const bool with_delta = !whole_transaction && (sink_ != nullptr || hub_.active());
+  // One undo record per page (kWriteRows, ADR 0024): the rows' bytes before. Where the page is shared with
+  // published versions, the copy-on-write leaves them in the page it replaces, so the record points there
+  // and nothing is copied. A delta needs each row's key too: a pass that is its transaction's only change
+  // keeps its rows where they are until the commit, which reads the keys there; a pass inside a larger
+  // transaction (whose later changes may move rows) keeps the page's keys beside the record when the commit
+  // will build a delta (a log or a subscriber), and otherwise commits with none.
+  const bool keep_keys = !whole_transaction && (sink_ != nullptr || hub_.active());
   for (std::uint32_t start = 0; start < t.row_count; start += per_page) {
     const std::uint32_t count = std::min(t.row_count, start + per_page) - start;
     const std::uint32_t page = start >> t.rows.shift;
-    std::byte* rows = nullptr;
-    if (with_delta) {
-      // The page is made private before any record: undoing a record writes its row, which must not copy
-      // (rollback allocates nothing). The copy has the same bytes, so they are saved from it.
-      undo.reserve(count);
-      rows = storage::mutable_page(t.rows, page, ctx);
+    undo.reserve(1);
+    std::size_t keys_at = 0;
+    if (keep_keys) {
+      keys_at = undo.append_space(std::size_t{count} * sizeof(std::uint64_t));
+      std::byte* keys = undo.bytes(keys_at);
       for (std::uint32_t i = 0; i < count; ++i) {
-        const std::size_t saved = undo.save_bytes(rows + std::size_t{i} * info.stride, info.stride);
-        undo.push({UndoKind::kWriteBytes, false, table, 0, info.stride, 0, storage::row_key(t, start + i, registry), 0,
-                   saved});
+        const std::uint64_t key = storage::row_key(t, start + i, registry);
+        std::memcpy(keys + std::size_t{i} * sizeof key, &key, sizeof key);
       }
-    } else {
-      undo.reserve(1);
-      const bool shared = storage::private_page_or_null(t.rows, page, ctx.birth) == nullptr;
-      const std::byte* before = t.rows.dir->pages()[page];
-      const std::size_t saved = shared ? 0 : undo.save_bytes(before, std::size_t{count} * info.stride);
-      rows = storage::mutable_page(t.rows, page, ctx);
-      assert(!shared || ctx.retired.pages.back() == before);  // the copy retired the page the record points at
-      undo.push({UndoKind::kWriteRows, false, table, start, count, 0, 0,
-                 shared ? reinterpret_cast<std::uint64_t>(before) : 0, saved});
-      if (!whole_transaction) {
-        assert(sink_ == nullptr);  // with a log the pass keeps a record per row, or is a whole transaction
-        undo_without_delta_ = true;
-      }
+    }
+    const bool shared = storage::private_page_or_null(t.rows, page, ctx.birth) == nullptr;
+    const std::byte* before = t.rows.dir->pages()[page];
+    const std::size_t saved = shared ? 0 : undo.save_bytes(before, std::size_t{count} * info.stride);
+    std::byte* rows = storage::mutable_page(t.rows, page, ctx);
+    assert(!shared || ctx.retired.pages.back() == before);  // the copy retired the page the record points at
+    undo.push({UndoKind::kWriteRows, false, table, start, count, 0, keep_keys ? keys_at + 1 : 0,
+               shared ? reinterpret_cast<std::uint64_t>(before) : 0, saved});
+    if (!whole_transaction && !keep_keys) {
+      assert(sink_ == nullptr);  // with a log the pass keeps its keys, or is a whole transaction
+      undo_without_delta_ = true;
     }
     // Chunks inside one page of keys and one of registry slots too (ChunkKeys).
     for (std::uint32_t i = 0; i < count;) {

@@ -39,7 +39,8 @@ inline constexpr std::uint64_t kNotOnFreeList = ~std::uint64_t{0};
 //   kWriteRows      table; row_or_offset = first row; size = count (rows of one page); the rows' bytes before:
 //                   at address `owner` when non-zero (the page a copy-on-write just replaced: retired, so it
 //                   stays as it was until the next publish, and no publish happens while a transaction is
-//                   open), else at arena_offset. Keeps no key: only in a transaction that is one pass
+//                   open), else at arena_offset; key = 1 + where the rows' keys (u64 each) start in the
+//                   arena, or 0 when they are not kept: in a transaction that is one pass
 //                   (implicit_for_each_mut: its rows stay where they are, so build_delta reads each key at
 //                   its row), or in one that builds no delta (for_each_mut with no log or subscriber).
 //   kBulkInsert     table; row_or_offset = first row; size = count; the keys (bulk_key): the first

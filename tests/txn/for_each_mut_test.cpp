@@ -7,6 +7,7 @@
 #include <cstring>
 #include <map>
 #include <optional>
+#include <random>
 #include <stdexcept>
 #include <vector>
 
@@ -194,6 +195,79 @@ TEST_F(ForEachMutTest, ASubscriberThatJoinsDuringAPassGetsItOrIsToldItLostIt) {
   ds.clear();
   second->poll(ds);
   EXPECT_TRUE(second->take_lost());
+}
+
+TEST_F(ForEachMutTest, AMirrorBuiltFromDeltasFollowsTicksThatMixPassesWithOtherChanges) {
+  // Game ticks with a subscriber: passes on their own, and passes inside a transaction before and after
+  // sets, removals (which move rows the pass covered), destroys and spawns, sometimes two passes. A mirror
+  // of the transforms built only from the deltas must equal the database after every tick.
+  open();
+  Subscription sub = db_->subscribe({.capacity = 100000}).value();
+  const std::uint16_t transform = db_->table_id("transform").value();
+  const Table& layout = db_->schema().tables[transform];
+  std::map<std::uint64_t, Transform> mirror;
+  db_->pin().each<Transform>([&](Entity e, const Transform& t) { mirror[e.bits()] = t; });
+  std::mt19937 rng(5);
+  std::vector<Entity> live = es_;
+  const auto pass = [&](auto& writer_or_txn, float step) {
+    return writer_or_txn.template for_each_mut<Transform>([&](Entity e, Transform& t) {
+      if ((e.index() + static_cast<std::uint32_t>(step)) % 3 != 0) t.x += step;
+    });
+  };
+  for (int tick = 0; tick < 40; ++tick) {
+    if (tick % 4 == 0) {
+      ASSERT_TRUE(pass(w(), 1.0f).is_ok());
+    } else {
+      Transaction t = w().begin();
+      if (tick % 3 != 0) ASSERT_TRUE(pass(t, 2.0f).is_ok());
+      for (int i = 0; i < 40; ++i) {
+        const std::size_t idx = rng() % live.size();
+        const Entity e = live[idx];
+        switch (rng() % 4) {
+          case 0: ASSERT_TRUE(t.set(e, &Transform::y, float(rng() % 100)).is_ok() || !t.get<Transform>(e)); break;
+          case 1:
+            if (t.get<Transform>(e) != nullptr) { ASSERT_TRUE(t.remove<Transform>(e).is_ok()); }
+            else { ASSERT_TRUE(t.add(e, Transform{7, 7, 7}).is_ok()); }
+            break;
+          case 2:
+            ASSERT_TRUE(t.destroy(e).is_ok());
+            live.erase(live.begin() + static_cast<std::ptrdiff_t>(idx));
+            break;
+          default: {
+            const Entity fresh = t.create().value();
+            ASSERT_TRUE(t.add(fresh, Transform{float(tick), 1, 2}).is_ok());
+            live.push_back(fresh);
+          }
+        }
+      }
+      if (tick % 3 != 1) ASSERT_TRUE(pass(t, 3.0f).is_ok());
+      ASSERT_TRUE(t.commit().is_ok());
+    }
+    std::vector<std::shared_ptr<const Delta>> ds;
+    sub.poll(ds);
+    ASSERT_FALSE(sub.take_lost());
+    for (const auto& d : ds) {
+      const TableDelta* td = d->find(transform);
+      if (td == nullptr) continue;
+      for (std::size_t i = 0; i < td->inserted_keys.size(); ++i) {
+        std::memcpy(&mirror[td->inserted_keys[i]], td->inserted_rows.data() + i * sizeof(Transform), sizeof(Transform));
+      }
+      for (const RowUpdate& u : td->updates) {
+        unpack_fields(layout, u.field_mask, d->bytes_of(*td, u), reinterpret_cast<std::byte*>(&mirror.at(u.key)));
+      }
+      for (const std::uint64_t k : td->deleted_keys) ASSERT_EQ(mirror.erase(k), 1u);
+    }
+    std::map<std::uint64_t, Transform> now;
+    db_->pin().each<Transform>([&](Entity e, const Transform& t) { now[e.bits()] = t; });
+    ASSERT_EQ(mirror.size(), now.size()) << "tick " << tick;
+    for (const auto& [key, t] : now) {
+      const auto it = mirror.find(key);
+      ASSERT_NE(it, mirror.end()) << "tick " << tick;
+      ASSERT_EQ(it->second.x, t.x) << "tick " << tick << ", entity index " << static_cast<std::uint32_t>(key);
+      ASSERT_EQ(it->second.y, t.y) << "tick " << tick;
+      ASSERT_EQ(it->second.z, t.z) << "tick " << tick;
+    }
+  }
 }
 
 TEST(ForEachMutDurabilityTest, APassIsLoggedAndRecovered) {
