@@ -6,6 +6,7 @@
 #include <map>
 #include <random>
 
+#include "support/delta_mirror.hpp"
 #include "support/test_schema.hpp"
 
 namespace ecsdb::testing {
@@ -179,17 +180,7 @@ TEST_F(DeltaTest, MirrorFromDeltasEqualsDatabase) {
   sub.poll(ds);
   ASSERT_FALSE(sub.take_lost());
   const Table& health = db_->schema().tables[health_];
-  for (auto& d : ds) {
-    const TableDelta* t = d->find(health_);
-    if (t == nullptr) continue;
-    for (std::size_t i = 0; i < t->inserted_keys.size(); ++i) {
-      std::memcpy(&mirror[t->inserted_keys[i]], t->inserted_rows.data() + i * sizeof(Health), sizeof(Health));
-    }
-    for (const RowUpdate& u : t->updates) {
-      unpack_fields(health, u.field_mask, d->bytes_of(*t, u), reinterpret_cast<std::byte*>(&mirror.at(u.key)));
-    }
-    for (std::uint64_t k : t->deleted_keys) ASSERT_EQ(mirror.erase(k), 1u);
-  }
+  for (auto& d : ds) apply_to_mirror(*d, health_, health, mirror);
   PinnedView view = db_->pin();
   EXPECT_EQ(mirror.size(), view.count<Health>());
   view.each<Health>([&](Entity e, const Health& h) {

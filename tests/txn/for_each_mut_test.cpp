@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "support/delta_mirror.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_schema.hpp"
 
@@ -246,17 +247,7 @@ TEST_F(ForEachMutTest, AMirrorBuiltFromDeltasFollowsTicksThatMixPassesWithOtherC
     std::vector<std::shared_ptr<const Delta>> ds;
     sub.poll(ds);
     ASSERT_FALSE(sub.take_lost());
-    for (const auto& d : ds) {
-      const TableDelta* td = d->find(transform);
-      if (td == nullptr) continue;
-      for (std::size_t i = 0; i < td->inserted_keys.size(); ++i) {
-        std::memcpy(&mirror[td->inserted_keys[i]], td->inserted_rows.data() + i * sizeof(Transform), sizeof(Transform));
-      }
-      for (const RowUpdate& u : td->updates) {
-        unpack_fields(layout, u.field_mask, d->bytes_of(*td, u), reinterpret_cast<std::byte*>(&mirror.at(u.key)));
-      }
-      for (const std::uint64_t k : td->deleted_keys) ASSERT_EQ(mirror.erase(k), 1u);
-    }
+    for (const auto& d : ds) apply_to_mirror(*d, transform, layout, mirror);
     std::map<std::uint64_t, Transform> now;
     db_->pin().each<Transform>([&](Entity e, const Transform& t) { now[e.bits()] = t; });
     ASSERT_EQ(mirror.size(), now.size()) << "tick " << tick;
