@@ -1,7 +1,9 @@
 #include "txn/delta_builder.hpp"
 
 #include <algorithm>
+#include <cassert>
 #include <cstring>
+#include <map>
 #include <span>
 #include <unordered_map>
 #include <unordered_set>
@@ -123,6 +125,7 @@ void build_delta(const WorkingVersion& working, Delta& d) {
   std::unordered_map<std::uint64_t, std::size_t> index;  // (table, key) -> touches index
   // The touch of (table, key) if a record made one.
   auto find_touch = [&](std::uint16_t table, std::uint64_t key) -> Touch* {
+    if (touches.empty()) return nullptr;  // a transaction that is passes only: no hashing
     const auto it = index.find(key * 0x9E3779B97F4A7C15ull ^ table);
     if (it == index.end()) return nullptr;
     if (touches[it->second].table == table && touches[it->second].key == key) return &touches[it->second];
@@ -220,11 +223,27 @@ void build_delta(const WorkingVersion& working, Delta& d) {
     const std::byte* now;
   };
   std::vector<PassRow> pass_rows;
+  // A table passed over twice in one transaction must list a row both passes changed once: from a table's
+  // second pass on, the rows listed are found by (table, key) and the masks joined. (Rare: one pass per
+  // table lists each row once, and needs no lookup.)
+  std::vector<std::uint16_t> passed;
+  std::map<std::pair<std::uint16_t, std::uint64_t>, std::size_t> listed;
+  bool look_up = false;
   for (const UndoEntry& u : log.entries()) {
     if (u.kind != UndoKind::kWriteRows) continue;
+    if (u.row_or_offset == 0) {  // a pass's first page
+      if (std::find(passed.begin(), passed.end(), u.table) == passed.end()) {
+        passed.push_back(u.table);
+      } else if (!look_up) {
+        look_up = true;
+        for (std::size_t j = 0; j < pass_rows.size(); ++j) listed.emplace(std::pair{pass_rows[j].table, pass_rows[j].key}, j);
+      }
+    }
     const Table& table = *tables.info(u.table).table;
     const std::uint32_t stride = v.tables[u.table].stride;
-    const std::byte* keys = log.bytes(u.key - 1);  // kept: a transaction with other records (commit, one_pass)
+    // Kept: a pass without its keys is one on its own (one_pass) or in a transaction with no delta (commit).
+    assert(u.key != 0);
+    const std::byte* keys = log.bytes(u.key - 1);
     const std::byte* before = rows_before(log, u);
     for (std::uint32_t i = 0; i < u.size; ++i, before += stride) {
       std::uint64_t key;
@@ -236,6 +255,13 @@ void build_delta(const WorkingVersion& working, Delta& d) {
       if (t != nullptr) {
         t->mask |= mask;
       } else if (mask != 0) {
+        if (look_up) {
+          const auto [it, fresh] = listed.try_emplace(std::pair{u.table, key}, pass_rows.size());
+          if (!fresh) {
+            pass_rows[it->second].mask |= mask;
+            continue;
+          }
+        }
         pass_rows.push_back({u.table, key, mask, now});
       }
     }

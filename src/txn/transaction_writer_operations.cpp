@@ -401,6 +401,16 @@ Status TransactionWriter::pass(std::uint16_t table, void* visit_ctx, RowsVisitor
   // transaction (whose later changes may move rows) keeps the page's keys beside the record when the commit
   // will build a delta (a log or a subscriber), and otherwise commits with none.
   const bool keep_keys = !whole_transaction && (sink_ != nullptr || hub_.active());
+  // Calls f(i, n, keys) for rows [start + i, start + i + n) of [start, start + count), chunks inside one page
+  // of keys and one of registry slots too (ChunkKeys).
+  const auto each_chunk = [&](std::uint32_t start, std::uint32_t count, auto&& f) {
+    for (std::uint32_t i = 0; i < count;) {
+      const std::uint32_t r = start + i;
+      const std::uint32_t n = std::min({count - i, (r | t.keys.mask) + 1 - r, (r | registry.slots.mask) + 1 - r});
+      f(i, n, chunk_keys(t, registry, r));
+      i += n;
+    }
+  };
   for (std::uint32_t start = 0; start < t.row_count; start += per_page) {
     const std::uint32_t count = std::min(t.row_count, start + per_page) - start;
     const std::uint32_t page = start >> t.rows.shift;
@@ -409,10 +419,12 @@ Status TransactionWriter::pass(std::uint16_t table, void* visit_ctx, RowsVisitor
     if (keep_keys) {
       keys_at = undo.append_space(std::size_t{count} * sizeof(std::uint64_t));
       std::byte* keys = undo.bytes(keys_at);
-      for (std::uint32_t i = 0; i < count; ++i) {
-        const std::uint64_t key = storage::row_key(t, start + i, registry);
-        std::memcpy(keys + std::size_t{i} * sizeof key, &key, sizeof key);
-      }
+      each_chunk(start, count, [&](std::uint32_t i, std::uint32_t n, ChunkKeys chunk) {
+        for (std::uint32_t j = 0; j < n; ++j) {
+          const std::uint64_t key = chunk[j];
+          std::memcpy(keys + std::size_t{i + j} * sizeof key, &key, sizeof key);
+        }
+      });
     }
     const bool shared = storage::private_page_or_null(t.rows, page, ctx.birth) == nullptr;
     const std::byte* before = t.rows.dir->pages()[page];
@@ -425,13 +437,9 @@ Status TransactionWriter::pass(std::uint16_t table, void* visit_ctx, RowsVisitor
       assert(sink_ == nullptr);  // with a log the pass keeps its keys, or is a whole transaction
       undo_without_delta_ = true;
     }
-    // Chunks inside one page of keys and one of registry slots too (ChunkKeys).
-    for (std::uint32_t i = 0; i < count;) {
-      const std::uint32_t r = start + i;
-      const std::uint32_t n = std::min({count - i, (r | t.keys.mask) + 1 - r, (r | registry.slots.mask) + 1 - r});
-      visit(visit_ctx, chunk_keys(t, registry, r), rows + std::size_t{i} * info.stride, n, info.stride);
-      i += n;
-    }
+    each_chunk(start, count, [&](std::uint32_t i, std::uint32_t n, ChunkKeys chunk) {
+      visit(visit_ctx, chunk, rows + std::size_t{i} * info.stride, n, info.stride);
+    });
   }
   return Status::ok();
 }
