@@ -145,10 +145,6 @@ class PinnedView {
     return chunk;
   }
   using ChunkKeys = detail::ChunkKeys;
-  // REQUIRES: start < t.row_count, and the chunk inside one page of t's keys and of the registry.
-  static ChunkKeys chunk_keys(const detail::VersionState& s, const detail::TableState& t, std::uint32_t start) noexcept {
-    return detail::chunk_keys(t, s.registry, start);
-  }
   // Whether every table of `ids` holds the driver's entities in the driver's rows [start, end): known
   // without reading keys below both tables' identity_rows (TableState::identity_rows), else by comparing
   // the keys. REQUIRES: [start, end) within one chunk (join_chunk) of the driver's rows.
@@ -160,8 +156,8 @@ class PinnedView {
       const detail::TableState& t = s.tables[ids[i]];
       if (end > t.row_count || t.stride == 0) return false;
       if (end <= std::min(t.identity_rows, d.identity_rows)) continue;
-      const ChunkKeys a = chunk_keys(s, t, start);
-      const ChunkKeys b = chunk_keys(s, d, start);
+      const ChunkKeys a = detail::chunk_keys(t, s.registry, start);
+      const ChunkKeys b = detail::chunk_keys(d, s.registry, start);
       if (a.stored != nullptr && b.stored != nullptr) {
         if (std::memcmp(a.stored, b.stored, std::size_t{end - start} * 8) != 0) return false;
         continue;
@@ -319,7 +315,7 @@ void PinnedView::each(F&& f) const {
     for (std::uint32_t start = 0; start < n; start += chunk) {
       const std::uint32_t count = start + chunk < n ? chunk : n - start;
       const T0* rows = reinterpret_cast<const T0*>(t.rows.at(start));
-      const ChunkKeys keys = chunk_keys(*s, t, start);
+      const ChunkKeys keys = detail::chunk_keys(t, s->registry, start);
       if (keys.stored != nullptr) {
         for (std::uint32_t r = 0; r < count; ++r) f(Entity::from_bits(keys.stored[r]), rows[r]);
       } else {
@@ -337,7 +333,7 @@ void PinnedView::each(F&& f) const {
     const std::uint32_t n = d.row_count;
     for (std::uint32_t start = 0; start < n; start += chunk) {
       const std::uint32_t end = start + chunk < n ? start + chunk : n;
-      const ChunkKeys keys = chunk_keys(*s, d, start);
+      const ChunkKeys keys = detail::chunk_keys(d, s->registry, start);
       if (join_rows_line_up(*s, ids, driver, start, end)) {
         const std::byte* base[sizeof...(T)];
         for (std::size_t i = 0; i < sizeof...(T); ++i) base[i] = s->tables[ids[i]].rows.at(start);
@@ -459,7 +455,7 @@ class PinnedView::Query {
     while (row < end_) {  // also stops at once for an unbound type (end_ == 0)
       const std::uint32_t chunk_start = row & ~(chunk_ - 1);  // chunk_ is a power of two
       const std::uint32_t chunk_end = chunk_start + chunk_ < end_ ? chunk_start + chunk_ : end_;
-      const ChunkKeys keys = chunk_keys(*state_, d, chunk_start);
+      const ChunkKeys keys = detail::chunk_keys(d, state_->registry, chunk_start);
       run.implied = keys.stored == nullptr;
       run.key_step = run.implied ? keys.step : sizeof(std::uint64_t);
       const std::byte* first_key = run.implied ? keys.slots : reinterpret_cast<const std::byte*>(keys.stored);

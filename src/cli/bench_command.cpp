@@ -24,8 +24,8 @@ constexpr std::string_view kSuites[] = {"txn", "durability", "server", "replicat
 constexpr std::string_view kDisplayOrder[] = {
     "read_ns", "read_unpinned_ns", "raw_read_ns", "sqlite_read_ns",
     "scan_ns_per_row", "raw_scan_ns_per_row", "membw_scan_ns_per_row", "scan2_ns_per_row", "query2_ns_per_row",
-    "for_each_mut_ns_per_row", "raw_for_each_mut_ns_per_row",
     "raw_scan2_ns_per_row", "membw_scan2_ns_per_row", "membw_gbps",
+    "for_each_mut_ns_per_row", "raw_for_each_mut_ns_per_row",
     "create_ns", "insert_ns", "update_field_ns", "delete_ns", "destroy_ns",
     "create_publish_each_ns", "insert_publish_each_ns", "update_field_publish_each_ns",
     "delete_publish_each_ns", "destroy_publish_each_ns",

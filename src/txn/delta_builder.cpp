@@ -53,12 +53,6 @@ bool one_pass(const UndoLog& log) noexcept {
   });
 }
 
-// Where a kWriteRows record's bytes before lie.
-const std::byte* rows_before(const UndoLog& log, const UndoEntry& u) noexcept {
-  // NOLINTNEXTLINE(performance-no-int-to-ptr): the record keeps the address of a retired page's rows
-  return u.owner != 0 ? reinterpret_cast<const std::byte*>(u.owner) : log.bytes(u.arena_offset);
-}
-
 // Appends row `now`'s fields of `mask` to `td` as the update of `key`.
 void add_update(TableDelta& td, const Table& table, std::uint32_t stride, std::uint64_t key, std::uint64_t mask,
                 const std::byte* now, std::vector<std::byte>& packed) {
@@ -93,7 +87,7 @@ void build_pass_delta(const WorkingVersion& working, Delta& d) {
       d.tables.back().table = u.table;
     }
     TableDelta& td = d.tables.back();
-    const std::byte* before = rows_before(log, u);
+    const std::byte* before = write_rows_before(log, u);
     const std::byte* now = t.rows.at(u.row_or_offset);  // the record's rows lie in one page
     for (std::uint32_t i = 0; i < u.size; ++i, before += t.stride, now += t.stride) {
       if (std::memcmp(before, now, t.stride) == 0) continue;
@@ -122,11 +116,12 @@ void build_delta(const WorkingVersion& working, Delta& d) {
     std::uint64_t mask = 0;
   };
   std::vector<Touch> touches;
-  std::unordered_map<std::uint64_t, std::size_t> index;  // (table, key) -> touches index
+  std::unordered_map<std::uint64_t, std::size_t> index;  // touch_id(table, key) -> touches index
+  const auto touch_id = [](std::uint16_t table, std::uint64_t key) { return key * 0x9E3779B97F4A7C15ull ^ table; };
   // The touch of (table, key) if a record made one.
   auto find_touch = [&](std::uint16_t table, std::uint64_t key) -> Touch* {
     if (touches.empty()) return nullptr;  // a transaction that is passes only: no hashing
-    const auto it = index.find(key * 0x9E3779B97F4A7C15ull ^ table);
+    const auto it = index.find(touch_id(table, key));
     if (it == index.end()) return nullptr;
     if (touches[it->second].table == table && touches[it->second].key == key) return &touches[it->second];
     for (Touch& t : touches) {  // hash collision of (table, key)
@@ -135,8 +130,7 @@ void build_delta(const WorkingVersion& working, Delta& d) {
     return nullptr;
   };
   auto touch = [&](std::uint16_t table, std::uint64_t key, bool existed) -> Touch& {
-    const std::uint64_t id = key * 0x9E3779B97F4A7C15ull ^ table;
-    auto [it, fresh] = index.try_emplace(id, touches.size());
+    auto [it, fresh] = index.try_emplace(touch_id(table, key), touches.size());
     if (fresh || touches[it->second].table != table || touches[it->second].key != key) {
       if (!fresh) {  // hash collision of (table, key): fall back to a linear search
         for (std::size_t i = 0; i < touches.size(); ++i) {
@@ -244,7 +238,7 @@ void build_delta(const WorkingVersion& working, Delta& d) {
     // Kept: a pass without its keys is one on its own (one_pass) or in a transaction with no delta (commit).
     assert(u.key != 0);
     const std::byte* keys = log.bytes(u.key - 1);
-    const std::byte* before = rows_before(log, u);
+    const std::byte* before = write_rows_before(log, u);
     for (std::uint32_t i = 0; i < u.size; ++i, before += stride) {
       std::uint64_t key;
       std::memcpy(&key, keys + std::size_t{i} * sizeof key, sizeof key);

@@ -108,9 +108,7 @@ void undo(WorkingVersion& w, VersionState& v, const UndoEntry& u) {
       TableState& t = v.tables[u.table];
       assert(storage::private_page_or_null(t.rows, u.row_or_offset >> t.rows.shift, ctx.birth) != nullptr);
       std::byte* rows = storage::mutable_range(t.rows, u.row_or_offset, u.size, ctx);
-      // NOLINTNEXTLINE(performance-no-int-to-ptr): the record keeps the address of a retired page's rows
-      const std::byte* before = u.owner != 0 ? reinterpret_cast<const std::byte*>(u.owner) : log.bytes(u.arena_offset);
-      std::memcpy(rows, before, std::size_t{u.size} * t.stride);
+      std::memcpy(rows, write_rows_before(log, u), std::size_t{u.size} * t.stride);
       break;
     }
     case UndoKind::kPlaceRow:

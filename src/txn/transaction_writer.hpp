@@ -198,11 +198,20 @@ class TransactionWriter {
   bool takes_short_path(const TableInfo& info) const noexcept {
     return !thread_running_.load(std::memory_order_acquire) && info.plain && may_apply_in_place();
   }
-  // `op` as one transaction: begun, and committed if it succeeds, rolled back if not.
+  // `op` as one transaction: begun, and committed if it succeeds, rolled back if not or if it throws (the
+  // exception goes on to the caller).
   template <typename Op>
   Status in_transaction(Op&& op) {
     ECSDB_RETURN_IF_ERROR(begin());
-    if (Status s = op(); !s.is_ok()) {
+    struct RollBackIfThrown {
+      TransactionWriter* writer;
+      ~RollBackIfThrown() {
+        if (writer != nullptr) writer->rollback();
+      }
+    } guard{this};
+    Status s = op();
+    guard.writer = nullptr;
+    if (!s.is_ok()) {
       rollback();
       return s;
     }

@@ -353,20 +353,7 @@ Status TransactionWriter::add_many(std::uint16_t table, const Entity* entities, 
 }
 
 Status TransactionWriter::implicit_for_each_mut(std::uint16_t table, void* ctx, RowsVisitor visit) {
-  ECSDB_RETURN_IF_ERROR(begin());
-  struct RollBackIfThrown {
-    TransactionWriter* writer;
-    ~RollBackIfThrown() {
-      if (writer != nullptr) writer->rollback();
-    }
-  } guard{this};
-  Status s = pass(table, ctx, visit, /*whole_transaction=*/true);
-  guard.writer = nullptr;
-  if (!s.is_ok()) {
-    rollback();
-    return s;
-  }
-  return commit();
+  return in_transaction([&] { return pass(table, ctx, visit, /*whole_transaction=*/true); });
 }
 
 Status TransactionWriter::pass(std::uint16_t table, void* visit_ctx, RowsVisitor visit, bool whole_transaction) {

@@ -110,6 +110,12 @@ class UndoLog {
   std::vector<std::byte> arena_;
 };
 
+// Where a kWriteRows record's rows' bytes before lie: a retired page, or the arena.
+inline const std::byte* write_rows_before(const UndoLog& log, const UndoEntry& u) noexcept {
+  // NOLINTNEXTLINE(performance-no-int-to-ptr): the record keeps the address of a retired page's rows
+  return u.owner != 0 ? reinterpret_cast<const std::byte*>(u.owner) : log.bytes(u.arena_offset);
+}
+
 // Key i (< u.size) of a kBulkInsert record.
 inline std::uint64_t bulk_key(const UndoLog& log, const UndoEntry& u, std::uint32_t i) noexcept {
   if (i >= u.owner) return u.key + (i - u.owner);

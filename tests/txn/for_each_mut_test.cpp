@@ -220,7 +220,7 @@ TEST_F(ForEachMutTest, AMirrorBuiltFromDeltasFollowsTicksThatMixPassesWithOtherC
       ASSERT_TRUE(pass(w(), 1.0f).is_ok());
     } else {
       Transaction t = w().begin();
-      if (tick % 3 != 0) ASSERT_TRUE(pass(t, 2.0f).is_ok());
+      if (tick % 3 != 0) { ASSERT_TRUE(pass(t, 2.0f).is_ok()); }
       for (int i = 0; i < 40; ++i) {
         const std::size_t idx = rng() % live.size();
         const Entity e = live[idx];
@@ -241,7 +241,7 @@ TEST_F(ForEachMutTest, AMirrorBuiltFromDeltasFollowsTicksThatMixPassesWithOtherC
           }
         }
       }
-      if (tick % 3 != 1) ASSERT_TRUE(pass(t, 3.0f).is_ok());
+      if (tick % 3 != 1) { ASSERT_TRUE(pass(t, 3.0f).is_ok()); }
       ASSERT_TRUE(t.commit().is_ok());
     }
     std::vector<std::shared_ptr<const Delta>> ds;
