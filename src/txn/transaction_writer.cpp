@@ -56,10 +56,8 @@ Status TransactionWriter::commit() {
     rollback();
     return s;
   }
-  // A transaction that recorded kWriteRows began with no log and no subscriber; a subscriber that joined
-  // since is told it lost events, as after a commit applied in place (committed_in_place).
-  if (!hub_.active() || undo_without_delta_) commits_without_delta_ = true;
-  if ((hub_.active() || sink_ != nullptr) && !undo_without_delta_) {
+  if (!hub_.active()) commits_without_delta_ = true;
+  if (hub_.active() || sink_ != nullptr) {
     auto d = std::make_shared<Delta>();
     build_delta(working_, *d);
     d->first_commit = d->last_commit = commits_ + 1;
@@ -109,7 +107,6 @@ void TransactionWriter::rollback() noexcept {
 
 void TransactionWriter::end_txn() {
   working_.undo_log().clear();
-  undo_without_delta_ = false;
   constraints_.clear();
   working_.unique_index().clear_suspects();
   scratch_bytes_.store(working_.undo_log().capacity_bytes() + constraints_.capacity_bytes(), std::memory_order_relaxed);

@@ -96,10 +96,9 @@ class TransactionWriter {
   bool alive(Entity e) const noexcept { return working_.state().registry.is_alive(e); }
   const std::vector<RefColumn>& ref_columns() const noexcept { return tables_.ref_columns(); }
   // Transaction::for_each_mut: visits every row of `table`, rows made writable a page at a time.
-  Status for_each_mut(std::uint16_t table, void* ctx, RowsVisitor visit) { return pass(table, ctx, visit, false); }
+  Status for_each_mut(std::uint16_t table, void* ctx, RowsVisitor visit) { return pass(table, ctx, visit); }
   // WriterHandle::for_each_mut: the same pass as a transaction of its own, begun and committed here, and
-  // rolled back if the visitor throws. Nothing else can enter its undo log, so its per-page records give
-  // the delta too (ADR 0024).
+  // rolled back if the visitor throws.
   Status implicit_for_each_mut(std::uint16_t table, void* ctx, RowsVisitor visit);
 
   // Any thread (relaxed counters).
@@ -217,8 +216,8 @@ class TransactionWriter {
     }
     return commit();
   }
-  // for_each_mut's pass; `whole_transaction`: implicit_for_each_mut's (see there).
-  Status pass(std::uint16_t table, void* ctx, RowsVisitor visit, bool whole_transaction);
+  // for_each_mut's pass.
+  Status pass(std::uint16_t table, void* ctx, RowsVisitor visit);
   // Removes key's row `row` (found; its entity alive) from `t`, which table_to_change gave, with no undo log.
   void remove_found(TableState& t, std::uint64_t key, std::uint32_t row);
   // An implicit transaction applied in place: counted, and published as publish_every_commits says.
@@ -267,9 +266,6 @@ class TransactionWriter {
   std::atomic<std::uint64_t> commits_{0};
   std::atomic<std::uint64_t> rollbacks_{0};
   bool commits_without_delta_ = false;
-  // The open transaction recorded undo entries a delta cannot be built from (kWriteRows): its commit
-  // carries no delta, and a subscriber that joined while it was open resynchronises.
-  bool undo_without_delta_ = false;
   std::uint32_t commits_since_publish_ = 0;
   std::atomic<std::uint64_t> pages_copied_total_{0};
   std::atomic<std::uint64_t> pages_replayed_total_{0};

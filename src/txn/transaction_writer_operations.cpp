@@ -353,10 +353,10 @@ Status TransactionWriter::add_many(std::uint16_t table, const Entity* entities, 
 }
 
 Status TransactionWriter::implicit_for_each_mut(std::uint16_t table, void* ctx, RowsVisitor visit) {
-  return in_transaction([&] { return pass(table, ctx, visit, /*whole_transaction=*/true); });
+  return in_transaction([&] { return pass(table, ctx, visit); });
 }
 
-Status TransactionWriter::pass(std::uint16_t table, void* visit_ctx, RowsVisitor visit, bool whole_transaction) {
+Status TransactionWriter::pass(std::uint16_t table, void* visit_ctx, RowsVisitor visit) {
   ECSDB_RETURN_IF_ERROR(require_txn());
   TableState& t = working_.table_to_change(table);
   const TableInfo& info = tables_.info(table);
@@ -383,50 +383,36 @@ Status TransactionWriter::pass(std::uint16_t table, void* visit_ctx, RowsVisitor
   const std::uint32_t per_page = 1u << t.rows.shift;
   // One undo record per page (kWriteRows, ADR 0024): the rows' bytes before. Where the page is shared with
   // published versions, the copy-on-write leaves them in the page it replaces, so the record points there
-  // and nothing is copied. A delta needs each row's key too: a pass that is its transaction's only change
-  // keeps its rows where they are until the commit, which reads the keys there; a pass inside a larger
-  // transaction (whose later changes may move rows) keeps the page's keys beside the record when the commit
-  // will build a delta (a log or a subscriber), and otherwise commits with none.
-  const bool keep_keys = !whole_transaction && (sink_ != nullptr || hub_.active());
-  // Calls f(i, n, keys) for rows [start + i, start + i + n) of [start, start + count), chunks inside one page
-  // of keys and one of registry slots too (ChunkKeys).
-  const auto each_chunk = [&](std::uint32_t start, std::uint32_t count, auto&& f) {
-    for (std::uint32_t i = 0; i < count;) {
-      const std::uint32_t r = start + i;
-      const std::uint32_t n = std::min({count - i, (r | t.keys.mask) + 1 - r, (r | registry.slots.mask) + 1 - r});
-      f(i, n, chunk_keys(t, registry, r));
-      i += n;
-    }
-  };
+  // and nothing is copied. No keys are kept: the commit finds each row's key where the row is now, following
+  // the moves the records after the pass made (build_delta).
   for (std::uint32_t start = 0; start < t.row_count; start += per_page) {
     const std::uint32_t count = std::min(t.row_count, start + per_page) - start;
     const std::uint32_t page = start >> t.rows.shift;
     undo.reserve(1);
-    std::size_t keys_at = 0;
-    if (keep_keys) {
-      keys_at = undo.append_space(std::size_t{count} * sizeof(std::uint64_t));
-      std::byte* keys = undo.bytes(keys_at);
-      each_chunk(start, count, [&](std::uint32_t i, std::uint32_t n, ChunkKeys chunk) {
-        for (std::uint32_t j = 0; j < n; ++j) {
-          const std::uint64_t key = chunk[j];
-          std::memcpy(keys + std::size_t{i + j} * sizeof key, &key, sizeof key);
-        }
-      });
-    }
     const bool shared = storage::private_page_or_null(t.rows, page, ctx.birth) == nullptr;
     const std::byte* before = t.rows.dir->pages()[page];
     const std::size_t saved = shared ? 0 : undo.save_bytes(before, std::size_t{count} * info.stride);
+    std::uint64_t seen_keys = 0;
+#if defined(ECSDB_DEBUG_CHECKS)
+    // Debug builds keep the keys the pass saw when a delta is due, which build_delta checks the rows' moves
+    // against.
+    if (sink_ != nullptr || hub_.active()) seen_keys = 1 + undo.append_space(std::size_t{count} * sizeof(std::uint64_t));
+    for (std::uint32_t i = 0; seen_keys != 0 && i < count; ++i) {
+      const std::uint64_t key = storage::row_key(t, start + i, registry);
+      std::memcpy(undo.bytes(seen_keys - 1 + std::size_t{i} * sizeof key), &key, sizeof key);
+    }
+#endif
     std::byte* rows = storage::mutable_page(t.rows, page, ctx);
     assert(!shared || ctx.retired.pages.back() == before);  // the copy retired the page the record points at
-    undo.push({UndoKind::kWriteRows, false, table, start, count, 0, keep_keys ? keys_at + 1 : 0,
+    undo.push({UndoKind::kWriteRows, false, table, start, count, 0, seen_keys,
                shared ? reinterpret_cast<std::uint64_t>(before) : 0, saved});
-    if (!whole_transaction && !keep_keys) {
-      assert(sink_ == nullptr);  // with a log the pass keeps its keys, or is a whole transaction
-      undo_without_delta_ = true;
+    // Chunks inside one page of keys and one of registry slots too (ChunkKeys).
+    for (std::uint32_t i = 0; i < count;) {
+      const std::uint32_t r = start + i;
+      const std::uint32_t n = std::min({count - i, (r | t.keys.mask) + 1 - r, (r | registry.slots.mask) + 1 - r});
+      visit(visit_ctx, chunk_keys(t, registry, r), rows + std::size_t{i} * info.stride, n, info.stride);
+      i += n;
     }
-    each_chunk(start, count, [&](std::uint32_t i, std::uint32_t n, ChunkKeys chunk) {
-      visit(visit_ctx, chunk, rows + std::size_t{i} * info.stride, n, info.stride);
-    });
   }
   return Status::ok();
 }

@@ -36,13 +36,14 @@ inline constexpr std::uint64_t kNotOnFreeList = ~std::uint64_t{0};
 //                   its bytes, then its place in each reverse-reference list (one RefLink per ref column)
 //   kWriteBytes     table, key; row_or_offset = offset in the row; size; arena_offset = the old bytes,
 //                   then (when the write moved the row between reference lists) its old places, as above
-//   kWriteRows      table; row_or_offset = first row; size = count (rows of one page); the rows' bytes before:
-//                   at address `owner` when non-zero (the page a copy-on-write just replaced: retired, so it
-//                   stays as it was until the next publish, and no publish happens while a transaction is
-//                   open), else at arena_offset; key = 1 + where the rows' keys (u64 each) start in the
-//                   arena, or 0 when they are not kept: in a transaction that is one pass
-//                   (implicit_for_each_mut: its rows stay where they are, so build_delta reads each key at
-//                   its row), or in one that builds no delta (for_each_mut with no log or subscriber).
+//   kWriteRows      table; row_or_offset = first row; size = count (rows of one page of a for_each_mut pass,
+//                   which records its pages in order: rows [0, the table's row count)); the rows' bytes
+//                   before: at address `owner` when non-zero (the page a copy-on-write just replaced:
+//                   retired, so it stays as it was until the next publish, and no publish happens while a
+//                   transaction is open), else at arena_offset. No keys: the rows' entities are the ones in
+//                   those rows now, once the removals and inserts recorded after the pass are followed back
+//                   (build_delta). key = 0, or in Debug builds when a delta is due, 1 + where the keys the
+//                   pass saw lie in the arena, which build_delta checks what it followed against.
 //   kBulkInsert     table; row_or_offset = first row; size = count; the keys (bulk_key): the first
 //                   `owner` are copied at arena_offset (u64 each), the rest are one run starting at `key`
 //                   (consecutive indices of one generation: the fresh entities create_many returns after
