@@ -69,6 +69,7 @@ struct ModelState {
 enum class OpKind : std::uint8_t {
   kCreate, kDestroy, kTransfer, kPutHealth, kRemoveHealth, kPutPlayer, kRemovePlayer, kAddItem, kPutAim,
   kRemoveAim, kMove,
+  kAge,  // a for_each_mut pass: every health's hp grows by `a` (mod 1000); the later ops may move its rows
 };
 
 // One operation with the absolute values it writes, so a Transaction can apply it without reading.
@@ -132,6 +133,11 @@ void apply_op(ModelState& m, const Op& op) {
     case OpKind::kPutAim: s.aim = op.other; break;
     case OpKind::kRemoveAim: s.aim.reset(); break;
     case OpKind::kMove: s.y = op.y; s.z = op.z; break;
+    case OpKind::kAge:
+      for (SlotState& each : m.slots) {
+        if (each.health) each.health->hp = (each.health->hp + op.a) % 1000;
+      }
+      break;
   }
 }
 
@@ -194,10 +200,13 @@ std::vector<Op> plan_step(std::uint64_t seed, ModelState& m) {
     } else if (choice < 80) {
       op.kind = s.aim && rng.below(3) == 0 ? OpKind::kRemoveAim : OpKind::kPutAim;
       op.other = rng.below(4) == 0 ? -1 : random_alive();
-    } else {
+    } else if (choice < 95) {
       op.kind = OpKind::kMove;
       op.y = static_cast<float>(rng.below(5000));
       op.z = static_cast<float>(k % 1000);
+    } else {
+      op.kind = OpKind::kAge;
+      op.a = 1 + rng.below(5);
     }
     apply_op(m, op);
     ops.push_back(op);
@@ -251,6 +260,9 @@ Status apply_to_txn(Transaction& tx, std::array<Entity, kSlots>& entities, const
     case OpKind::kMove:
       ECSDB_RETURN_IF_ERROR(tx.set(e, &Transform::y, op.y));
       return tx.set(e, &Transform::z, op.z);
+    case OpKind::kAge:
+      // The counter's health ages too; the step sets it to k after its operations.
+      return tx.for_each_mut<Health>([&op](Entity, Health& h) { h.hp = (h.hp + op.a) % 1000; });
   }
   return Status::ok();
 }
