@@ -129,7 +129,8 @@ struct Pass {
   std::uint32_t rows = 0;                // it visited rows [0, rows)
   std::vector<const UndoEntry*> pages;   // the record of page j
   // (row now, the pass's row then or kNotPassRow) for each row now that is not the pass's row of the same
-  // number, by row now. Never at or past `rows`: only the last row moves, into a lower one.
+  // number, by row now. A pass's row never lands at or past `rows`: only the last row moves, into a lower
+  // one.
   std::vector<std::pair<std::uint32_t, std::uint32_t>> moved;
 
   // The pass's row that the row `now` was (kNotPassRow: none). `cursor` walks `moved` for rows asked in
@@ -275,7 +276,7 @@ void list_pass_rows(const UndoLog& log, const std::vector<Pass>& passes, std::ui
   }
   TableDelta& td = table_delta(d, id);
   // Room for every row a pass changed, so that a pass over a million rows does not copy its updates as they
-  // grow (what is not used is address space, not memory).
+  // grow.
   td.updates.reserve(td.updates.size() + end);
   std::size_t bytes = td.update_bytes.size();  // in use; the rest is room for the packed rows, cut at the end
   td.update_bytes.resize(bytes + std::size_t{end} * t.stride);
@@ -312,6 +313,10 @@ void list_pass_rows(const UndoLog& log, const std::vector<Pass>& passes, std::ui
     bytes += n;
   }
   td.update_bytes.resize(bytes);
+  // A delta may wait long in a subscriber's queue: room for rows the passes left as they were is given
+  // back (a copy of what is used) rather than kept with it.
+  if (td.updates.capacity() > 2 * td.updates.size() + 1024) td.updates.shrink_to_fit();
+  if (td.update_bytes.capacity() > 2 * td.update_bytes.size() + 4096) td.update_bytes.shrink_to_fit();
 }
 
 }  // namespace

@@ -153,8 +153,7 @@ TEST_F(ForEachMutTest, ASubscriberGetsEveryChangedRowAndOnlyThose) {
     t.x += 100;
     expected[e.bits()] = t.x;
   };
-  // On its own (WriterHandle: a record per page, the keys read at commit) and inside a larger transaction
-  // (a record per row).
+  // On its own (WriterHandle::for_each_mut) and inside a transaction.
   ASSERT_TRUE(w().for_each_mut<Transform>(move_even).is_ok());
   {
     Transaction t = w().begin();
@@ -167,6 +166,24 @@ TEST_F(ForEachMutTest, ASubscriberGetsEveryChangedRowAndOnlyThose) {
   EXPECT_EQ(updated_xs(*db_, {ds[0]}).size(), kRows / 2);
   EXPECT_EQ(updated_xs(*db_, ds), expected) << "the second pass's values win";
   EXPECT_FALSE(sub.take_lost());
+}
+
+TEST_F(ForEachMutTest, ADeltaOfAPassThatChangedFewRowsKeepsNoRoomForTheOthers) {
+  // The commit makes room for every row of the pass while it compares them; a delta can wait long in a
+  // subscriber's queue, so what it keeps must follow the rows it lists, not the rows the pass visited.
+  open();
+  Subscription sub = db_->subscribe().value();
+  ASSERT_TRUE(w().for_each_mut<Transform>([](Entity e, Transform& t) {
+                   if (e.index() % 1000 == 0) t.y += 1;
+                 }).is_ok());
+  std::vector<std::shared_ptr<const Delta>> ds;
+  sub.poll(ds);
+  ASSERT_EQ(ds.size(), 1u);
+  const TableDelta* td = ds[0]->find(db_->table_id("transform").value());
+  ASSERT_NE(td, nullptr);
+  EXPECT_EQ(td->updates.size(), kRows / 1000);
+  EXPECT_LT(td->updates.capacity(), std::size_t{2048});
+  EXPECT_LT(td->update_bytes.capacity(), std::size_t{8192});
 }
 
 TEST_F(ForEachMutTest, ASubscriberThatJoinsDuringAPassGetsIt) {
