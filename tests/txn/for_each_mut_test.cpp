@@ -298,6 +298,7 @@ TEST_F(ForEachMutTest, ADeltaNamesExactlyTheFieldsAPassChangedInRowsThatMovedSin
   ASSERT_NE(y_bit, 0u);
   std::map<std::uint64_t, std::uint64_t> expected;  // entity bits -> fields changed
   Entity fresh;
+  std::vector<Entity> bulk;
   {
     Transaction t = w().begin();
     ASSERT_TRUE(t.for_each_mut<Transform>([](Entity e, Transform& tr) {
@@ -317,6 +318,10 @@ TEST_F(ForEachMutTest, ADeltaNamesExactlyTheFieldsAPassChangedInRowsThatMovedSin
     ASSERT_TRUE(t.add(fresh, Transform{4, 5, 6}).is_ok());
     ASSERT_TRUE(t.remove<Transform>(es_[200]).is_ok());
     expected.erase(es_[200].bits());
+    // A bulk insert appends rows where removed ones were, below where the pass ended.
+    ASSERT_TRUE(t.create_many(3, bulk).is_ok());
+    const std::vector<Transform> bulk_rows(3, Transform{7, 8, 9});
+    ASSERT_TRUE(t.add_many<Transform>(bulk, bulk_rows).is_ok());
     // Other changes to rows the pass covered: they join the pass's fields, once.
     ASSERT_TRUE(t.set(es_[300], &Transform::y, 9.0f).is_ok());
     expected[es_[300].bits()] |= y_bit;
@@ -333,7 +338,9 @@ TEST_F(ForEachMutTest, ADeltaNamesExactlyTheFieldsAPassChangedInRowsThatMovedSin
   for (const RowUpdate& u : td->updates) EXPECT_TRUE(listed.emplace(u.key, u.field_mask).second) << "listed twice";
   EXPECT_EQ(listed, expected);
   std::set<std::uint64_t> inserted(td->inserted_keys.begin(), td->inserted_keys.end());
-  EXPECT_EQ(inserted, (std::set<std::uint64_t>{fresh.bits()}));
+  std::set<std::uint64_t> expected_inserted{fresh.bits()};
+  for (const Entity e : bulk) expected_inserted.insert(e.bits());
+  EXPECT_EQ(inserted, expected_inserted);
 }
 
 TEST(ForEachMutDurabilityTest, APassIsLoggedAndRecovered) {
