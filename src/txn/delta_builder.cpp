@@ -234,6 +234,19 @@ std::vector<Pass> find_passes(const UndoLog& log, const VersionState& v) {
   return passes;
 }
 
+// The fields the pass `p` changed in table `id`'s row `row` now (bytes `now`), which was its row `then`, whose
+// bytes before it are `before`.
+std::uint64_t pass_changed([[maybe_unused]] const UndoLog& log, [[maybe_unused]] const Pass& p,
+                           std::span<const PlannedField> fields, const VersionState& v, std::uint16_t id,
+                           [[maybe_unused]] std::uint32_t row, [[maybe_unused]] std::uint32_t then,
+                           const std::byte* before, const std::byte* now) {
+  const TableState& t = v.tables[id];
+#if defined(ECSDB_DEBUG_CHECKS)
+  p.check_entity(log, then, t.rows.shift, storage::row_key(t, row, v.registry));
+#endif
+  return same_bytes(before, now, t.stride) ? 0 : changed_fields(fields, before, now);
+}
+
 // The fields of table `id`'s row `row` now that its passes changed: for each pass, those that differ between
 // the row's bytes before it and now. For the rows another record touched too.
 std::uint64_t pass_changes(const UndoLog& log, const std::vector<Pass>& passes, std::uint16_t id,
@@ -245,11 +258,7 @@ std::uint64_t pass_changes(const UndoLog& log, const std::vector<Pass>& passes, 
     if (p.table != id) continue;
     const std::uint32_t then = p.row_then(row, nullptr);
     if (then == kNotPassRow) continue;
-#if defined(ECSDB_DEBUG_CHECKS)
-    p.check_entity(log, then, t.rows.shift, storage::row_key(t, row, v.registry));
-#endif
-    const std::byte* before = p.before(log, then, t.rows.shift, t.stride);
-    if (!same_bytes(before, now, t.stride)) mask |= changed_fields(fields, before, now);
+    mask |= pass_changed(log, p, fields, v, id, row, then, p.before(log, then, t.rows.shift, t.stride), now);
   }
   return mask;
 }
@@ -300,12 +309,9 @@ void list_pass_rows(const UndoLog& log, const std::vector<Pass>& passes, std::ui
     for (Cursor& c : cursors) {
       const std::uint32_t then = c.pass->row_then(row, &c.moved);
       if (then == kNotPassRow) continue;
-#if defined(ECSDB_DEBUG_CHECKS)
-      c.pass->check_entity(log, then, t.rows.shift, storage::row_key(t, row, v.registry));
-#endif
       const std::byte* before = then == row ? c.page + std::size_t{in_page} * t.stride
                                             : c.pass->before(log, then, t.rows.shift, t.stride);
-      if (!same_bytes(before, now, t.stride)) mask |= changed_fields(fields, before, now);
+      mask |= pass_changed(log, *c.pass, fields, v, id, row, then, before, now);
     }
     if (mask == 0) continue;
     const std::uint32_t n = pack_planned(fields, mask, now, td.update_bytes.data() + bytes);
@@ -424,16 +430,17 @@ void build_delta(const WorkingVersion& working, Delta& d) {
     passed.push_back(p.table);
     planned.push_back(plan_fields(*tables.info(p.table).table));
   }
-  std::vector<std::pair<std::uint16_t, std::uint32_t>> touched_rows;  // (table, row now), of passed tables
+  std::vector<std::vector<std::uint32_t>> touched(passed.size());  // their rows now that touches list
   for (Touch& t : touches) {
     const auto it = std::find(passed.begin(), passed.end(), t.table);
     if (it == passed.end()) continue;
     const std::uint32_t row = v.find_row_index(t.table, t.key);
     if (row == kNoRow) continue;  // removed since: its touch says so
-    t.mask |= pass_changes(log, passes, t.table, planned[static_cast<std::size_t>(it - passed.begin())], v, row);
-    touched_rows.push_back({t.table, row});
+    const auto i = static_cast<std::size_t>(it - passed.begin());
+    t.mask |= pass_changes(log, passes, t.table, planned[i], v, row);
+    touched[i].push_back(row);
   }
-  std::sort(touched_rows.begin(), touched_rows.end());
+  for (std::vector<std::uint32_t>& rows : touched) std::sort(rows.begin(), rows.end());
   // Stable: within a table, keys stay in the order the transaction first touched them.
   std::stable_sort(touches.begin(), touches.end(), [](const Touch& a, const Touch& b) { return a.table < b.table; });
   for (const Touch& t : touches) {
@@ -465,14 +472,7 @@ void build_delta(const WorkingVersion& working, Delta& d) {
       add_update(td, *info.table, info.stride, t.key, mask, bytes);
     }
   }
-  std::vector<std::uint32_t> skip;
-  for (std::size_t i = 0; i < passed.size(); ++i) {
-    skip.clear();
-    for (const auto& [table, row] : touched_rows) {
-      if (table == passed[i]) skip.push_back(row);
-    }
-    list_pass_rows(log, passes, passed[i], planned[i], v, skip, d);
-  }
+  for (std::size_t i = 0; i < passed.size(); ++i) list_pass_rows(log, passes, passed[i], planned[i], v, touched[i], d);
   std::stable_sort(row_ops.begin(), row_ops.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   for (auto ops = row_ops.begin(); ops != row_ops.end();) {
     auto end = ops;
